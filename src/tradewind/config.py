@@ -1,0 +1,257 @@
+"""Settings: defaults, then ``$TRADEWIND_HOME/tradewind.cfg``, then environment.
+
+One :class:`Config` is built once at process start (``Config.load()``) and passed
+down; core code never reads a global. Every key can be overridden by the
+environment variable ``TRADEWIND__<SECTION>__<KEY>`` (upper case, double
+underscores), e.g. ``TRADEWIND__CORE__DAGS_FOLDER``.
+
+``tradewind config list`` prints :meth:`Config.effective` — each value with the
+place it came from (``default``, ``file``, ``env``).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "TRADEWIND__"
+CONFIG_FILE_NAME = "tradewind.cfg"
+
+#: Every known setting with its default. ``{home}`` is replaced by TRADEWIND_HOME.
+DEFAULTS: dict[str, dict[str, str]] = {
+    "core": {
+        "dags_folder": "{home}/dags",
+        "load_examples": "True",
+        "executor": "local",
+        "parallelism": "32",
+        "max_active_tasks_per_dag": "16",
+        "max_active_runs_per_dag": "16",
+        "dagbag_import_timeout": "30",
+        "default_timezone": "utc",
+        "default_pool_slots": "128",
+        "max_map_length": "1024",
+        "data_folder": "{home}/data",
+        "hostname": "",
+    },
+    "database": {
+        "url": "sqlite:///{home}/tradewind.db",
+        "sqlite_busy_timeout": "30",
+        "pool_size": "5",
+        "echo": "False",
+    },
+    "logging": {
+        "base_log_folder": "{home}/logs",
+        "logging_level": "INFO",
+    },
+    "scheduler": {
+        # Seconds without a heartbeat after which a running task is a zombie.
+        "task_instance_heartbeat_timeout": "30",
+        # Seconds between two heartbeats of a running task.
+        "task_heartbeat_interval": "2",
+        # Upper bound of one wait when nothing wakes the scheduler.
+        "max_idle_wait": "1.0",
+        # Seconds between two scans of the DAGs folder for new/changed files.
+        "dag_dir_list_interval": "5",
+        # Most task instances queued in one scheduler loop.
+        "max_tis_per_query": "512",
+        "catchup_by_default": "False",
+    },
+    "api": {
+        "host": "0.0.0.0",
+        "port": "8080",
+    },
+}
+
+_TRUE = {"1", "true", "yes", "on", "t", "y"}
+_FALSE = {"0", "false", "no", "off", "f", "n", ""}
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    raw = env.get("TRADEWIND_HOME") or "~/tradewind"
+    return Path(os.path.expanduser(raw)).resolve()
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    key: str
+    value: str
+    source: str  # "default" | "file" | "env"
+
+
+@dataclass
+class Config:
+    """Effective settings. Build with :meth:`load`; tests build with ``Config.load(home=tmp)``."""
+
+    home: Path
+    _values: dict[tuple[str, str], Setting] = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def load(
+        cls,
+        home: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> "Config":
+        env = os.environ if environ is None else environ
+        home_path = Path(home).resolve() if home is not None else default_home(env)
+        values: dict[tuple[str, str], Setting] = {}
+        for section, keys in DEFAULTS.items():
+            for key, value in keys.items():
+                values[(section, key)] = Setting(section, key, value, "default")
+        cfg_file = home_path / CONFIG_FILE_NAME
+        if cfg_file.is_file():
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(cfg_file, encoding="utf-8")
+            except configparser.Error as exc:
+                raise ConfigError(f"cannot read {cfg_file}: {exc}") from exc
+            for section in parser.sections():
+                for key, value in parser.items(section):
+                    values[(section.lower(), key.lower())] = Setting(section.lower(), key.lower(), value, "file")
+        for name, value in env.items():
+            if not name.startswith(ENV_PREFIX):
+                continue
+            rest = name[len(ENV_PREFIX):]
+            if "__" not in rest:
+                continue
+            section, key = rest.split("__", 1)
+            section, key = section.lower(), key.lower()
+            values[(section, key)] = Setting(section, key, value, "env")
+        for section, keys in (overrides or {}).items():
+            for key, value in keys.items():
+                values[(section, key)] = Setting(section, key, str(value), "override")
+        cfg = cls(home=home_path, _values=values)
+        return cfg
+
+    # ------------------------------------------------------------------ reading
+    def get(self, section: str, key: str, fallback: str | None = None) -> str:
+        setting = self._values.get((section.lower(), key.lower()))
+        if setting is None:
+            if fallback is not None:
+                return fallback
+            raise ConfigError(f"unknown setting [{section}] {key}")
+        return setting.value.replace("{home}", str(self.home))
+
+    def getint(self, section: str, key: str) -> int:
+        raw = self.get(section, key)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(self._bad(section, key, raw, "an integer")) from None
+
+    def getfloat(self, section: str, key: str) -> float:
+        raw = self.get(section, key)
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(self._bad(section, key, raw, "a number")) from None
+
+    def getbool(self, section: str, key: str) -> bool:
+        raw = self.get(section, key).strip().lower()
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise ConfigError(self._bad(section, key, raw, "true or false"))
+
+    def source(self, section: str, key: str) -> str:
+        setting = self._values.get((section.lower(), key.lower()))
+        return setting.source if setting else "unknown"
+
+    def effective(self) -> list[Setting]:
+        """Every setting, resolved, sorted by section and key, with its source."""
+        out = []
+        for (section, key), setting in sorted(self._values.items()):
+            out.append(Setting(section, key, self.get(section, key), setting.source))
+        return out
+
+    def _bad(self, section: str, key: str, raw: str, wanted: str) -> str:
+        origin = self.source(section, key)
+        env_name = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+        return f"setting [{section}] {key} = {raw!r} (from {origin}; env {env_name}) is not {wanted}"
+
+    # ------------------------------------------------------ common, typed values
+    @property
+    def dags_folder(self) -> Path:
+        return Path(os.path.expanduser(self.get("core", "dags_folder")))
+
+    @property
+    def load_examples(self) -> bool:
+        return self.getbool("core", "load_examples")
+
+    @property
+    def examples_folder(self) -> Path:
+        return Path(__file__).parent / "examples" / "dags"
+
+    @property
+    def data_folder(self) -> Path:
+        return Path(os.path.expanduser(self.get("core", "data_folder")))
+
+    @property
+    def database_url(self) -> str:
+        return self.get("database", "url")
+
+    @property
+    def logs_folder(self) -> Path:
+        return Path(os.path.expanduser(self.get("logging", "base_log_folder")))
+
+    @property
+    def parallelism(self) -> int:
+        return self.getint("core", "parallelism")
+
+    @property
+    def dagbag_import_timeout(self) -> float:
+        return self.getfloat("core", "dagbag_import_timeout")
+
+    @property
+    def heartbeat_timeout(self) -> timedelta:
+        return timedelta(seconds=self.getfloat("scheduler", "task_instance_heartbeat_timeout"))
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.getfloat("scheduler", "task_heartbeat_interval")
+
+    def dag_folders(self) -> list[Path]:
+        """Folders the parser reads: the user's DAGs, then the examples if enabled."""
+        folders = [self.dags_folder]
+        if self.load_examples:
+            folders.append(self.examples_folder)
+        return folders
+
+    def ensure_home(self) -> None:
+        """Create TRADEWIND_HOME with ``dags/``, ``logs/`` and a commented config file."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.dags_folder.mkdir(parents=True, exist_ok=True)
+        self.logs_folder.mkdir(parents=True, exist_ok=True)
+        cfg_file = self.home / CONFIG_FILE_NAME
+        if not cfg_file.exists():
+            lines = [
+                "# Tradewind settings. Each can also be set by the environment variable",
+                "# TRADEWIND__<SECTION>__<KEY>, which wins over this file.",
+                "# Uncomment a line to change it; the value shown is the default.",
+                "",
+            ]
+            for section, keys in DEFAULTS.items():
+                lines.append(f"[{section}]")
+                lines.extend(f"# {key} = {value}" for key, value in keys.items())
+                lines.append("")
+            cfg_file.write_text("\n".join(lines), encoding="utf-8")
+
+    def as_environ(self) -> dict[str, str]:
+        """Settings that differ from defaults, as env vars, to hand to child processes."""
+        out = {"TRADEWIND_HOME": str(self.home)}
+        for (section, key), setting in self._values.items():
+            if setting.source in ("env", "override"):
+                out[f"{ENV_PREFIX}{section.upper()}__{key.upper()}"] = setting.value
+        return out

@@ -1,0 +1,133 @@
+"""The executor contract: the scheduler hands over workloads, executors report when they end.
+
+An executor only *runs* tries; it never decides state. The task runner
+(:mod:`tradewind.execute.runner`) records the try's outcome in the database
+itself, so an outcome survives a scheduler restart. The executor's
+:class:`ExecutorEvent` tells the scheduler that a try's process ended (and how),
+which wakes the scheduler and lets it reconcile a try that died without
+recording anything (killed, crashed).
+
+A new executor (Celery, Kubernetes, ...) implements :class:`BaseExecutor`'s five
+abstract methods; the scheduler does not change.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class TaskKey:
+    """Identifies one try of one task instance."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+    try_number: int = 1
+
+    def short(self) -> str:
+        mi = "" if self.map_index < 0 else f"[{self.map_index}]"
+        return f"{self.dag_id}.{self.task_id}{mi} {self.run_id} try {self.try_number}"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Everything a worker needs to run one try, JSON-serialisable (for Celery later)."""
+
+    key: TaskKey
+    #: Absolute path of the DAG file to import.
+    fileloc: str
+    #: Database URL and TRADEWIND_* settings the worker should use (env var form).
+    environ: dict[str, str] = field(default_factory=dict)
+    priority_weight: int = 1
+    pool: str = "default_pool"
+    queue: str = "default"
+    #: Seconds after which the supervisor kills the try's process group (None: never).
+    execution_timeout: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Workload":
+        data = dict(data)
+        data["key"] = TaskKey(**data["key"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ExecutorEvent:
+    """A try's process ended. ``return_code`` is the process exit code (negative: signal)."""
+
+    key: TaskKey
+    return_code: int | None
+    #: True when the runner reported that it recorded a final state in the DB.
+    recorded: bool = False
+    info: str = ""
+
+
+class Waker:
+    """Wakes the scheduler loop when something happened (an event, a new run, a signal).
+
+    The scheduler waits with a deadline instead of sleeping a fixed interval.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until woken or until ``timeout`` seconds; True if woken. Clears the flag."""
+        woken = self._event.wait(timeout)
+        self._event.clear()
+        return woken
+
+
+class BaseExecutor(ABC):
+    """Runs workloads somewhere; reports their ends as events.
+
+    Thread-safety: ``queue_workload``/``collect_events``/``slots_available`` are
+    called from the scheduler thread only; implementations may use worker
+    threads internally and must call ``self.waker.wake()`` after producing an event.
+    """
+
+    #: Name used in config (``[core] executor``) and logs.
+    name: str = "base"
+
+    def __init__(self, parallelism: int, waker: Waker | None = None) -> None:
+        self.parallelism = parallelism
+        self.waker = waker or Waker()
+
+    @abstractmethod
+    def start(self) -> None:
+        """Prepare to run (start worker pools, fork servers...)."""
+
+    @abstractmethod
+    def queue_workload(self, workload: Workload) -> None:
+        """Start (or enqueue) one try. Must not block for the try's duration."""
+
+    @abstractmethod
+    def collect_events(self) -> list[ExecutorEvent]:
+        """Events produced since the last call (non-blocking)."""
+
+    @abstractmethod
+    def slots_available(self) -> int:
+        """How many more workloads this executor accepts now."""
+
+    @abstractmethod
+    def end(self, *, wait: bool = True) -> None:
+        """Stop. With ``wait`` let running tries finish; otherwise terminate them."""
+
+    def running_keys(self) -> set[TaskKey]:
+        """Keys of tries currently running here (for heartbeats / diagnostics)."""
+        return set()
+
+    def kill(self, key: TaskKey) -> bool:
+        """Terminate one running try (its whole process group). False if not running here."""
+        return False

@@ -1,0 +1,293 @@
+"""The metadata database schema: SQLAlchemy 2.0 typed models, columns only.
+
+State logic lives in :mod:`tradewind.schedule.transitions`; queries live in
+:mod:`tradewind.persist.queries`. These classes are records, not behaviour — the
+author's ``DAG``/``BaseOperator`` classes (definition layer) never share a class
+with them.
+
+All datetimes are timezone-aware UTC in Python and stored as naive UTC
+(see :class:`UtcDateTime`) so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID_LEN = 250  # dag_id, task_id, run_id, pool and variable key lengths, as in Airflow
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to a UTC column; make it timezone-aware")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class DagModel(Base):
+    """One row per DAG id the parser has ever seen; the live, mutable DAG record."""
+
+    __tablename__ = "dag"
+
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    fileloc: Mapped[str] = mapped_column(Text)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: False once the file (or the DAG in it) is gone; the rows stay for history.
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owners: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Human summary of the schedule ("@daily", "0 8 * * *", "None", ...).
+    timetable_summary: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    max_active_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_active_tasks: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_parsed_time: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: The DagVersion the scheduler uses for new runs.
+    latest_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Next run the timetable would create (logical date and interval), kept by the scheduler.
+    next_dagrun: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    next_dagrun_data_interval_start: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    next_dagrun_data_interval_end: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    next_dagrun_create_after: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class DagVersion(Base):
+    """An immutable snapshot of a DAG as parsed (JSON), identified by its content hash."""
+
+    __tablename__ = "dag_version"
+    __table_args__ = (UniqueConstraint("dag_id", "version_number"), Index(None, "dag_id", "snapshot_hash"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"))
+    version_number: Mapped[int] = mapped_column(Integer)
+    snapshot_hash: Mapped[str] = mapped_column(String(64))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fileloc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DagRun(Base):
+    __tablename__ = "dag_run"
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id"),
+        Index(None, "dag_id", "state"),
+        Index(None, "state"),
+        Index(None, "dag_id", "logical_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_type: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(50))
+    logical_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    data_interval_start: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    data_interval_end: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: Earliest time the run may start (end of interval for CronDataIntervalTimetable).
+    run_after: Mapped[datetime] = mapped_column(UtcDateTime)
+    queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    start_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    conf: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    external_trigger: Mapped[bool] = mapped_column(Boolean, default=False)
+    triggered_by: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    dag_version_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("dag_version.id"), nullable=True)
+    #: Bumped each time the run is cleared, so a try can tell it belongs to an older clearing.
+    clear_number: Mapped[int] = mapped_column(Integer, default=0)
+    last_scheduling_decision: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class TaskInstance(Base):
+    """The current state of one task in one run (one map index). History is in TaskInstanceTry."""
+
+    __tablename__ = "task_instance"
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id", "task_id", "map_index"),
+        Index(None, "state"),
+        Index(None, "dag_id", "run_id", "state"),
+        Index(None, "pool", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    state: Mapped[str] = mapped_column(String(50), default="none")
+    #: Number of the current (or last) try; 0 before the first try starts. Airflow 3 meaning.
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    #: Highest try_number allowed = retries + 1 (bumped when cleared).
+    max_tries: Mapped[int] = mapped_column(Integer, default=1)
+    start_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    queued_dttm: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    scheduled_dttm: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: When an up_for_retry / up_for_reschedule instance may run again.
+    next_retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pool: Mapped[str] = mapped_column(String(ID_LEN), default="default_pool")
+    pool_slots: Mapped[int] = mapped_column(Integer, default=1)
+    queue: Mapped[str] = mapped_column(String(256), default="default")
+    priority_weight: Mapped[int] = mapped_column(Integer, default=1)
+    operator: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    dag_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Free-text reason recorded with the last state change (e.g. "heartbeat timeout").
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class TaskInstanceTry(Base):
+    """One row per try of a task instance: what ran, when, where, with which rendered fields."""
+
+    __tablename__ = "task_instance_try"
+    __table_args__ = (UniqueConstraint("dag_id", "run_id", "task_id", "map_index", "try_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(50))
+    start_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    operator: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    rendered_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: Why the try ended as it did (exception summary, "killed: execution_timeout", ...).
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class XCom(Base):
+    __tablename__ = "xcom"
+    __table_args__ = (UniqueConstraint("dag_id", "run_id", "task_id", "map_index", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    key: Mapped[str] = mapped_column(String(512))
+    #: JSON text of the value (kept as text so any JSON value, including null, round-trips).
+    value: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Variable(Base):
+    __tablename__ = "variable"
+
+    key: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    val: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Pool(Base):
+    __tablename__ = "slot_pool"
+
+    pool: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ImportError_(Base):
+    """A DAG file that failed to parse. Named with a trailing underscore to avoid the builtin."""
+
+    __tablename__ = "import_error"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    filename: Mapped[str] = mapped_column(Text)
+    lineno: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    stacktrace: Mapped[str | None] = mapped_column(Text, nullable=True)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ParsedFile(Base):
+    """What the parser last saw of each DAG file, so unchanged files are not re-imported."""
+
+    __tablename__ = "parsed_file"
+
+    fileloc: Mapped[str] = mapped_column(Text, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    mtime: Mapped[float] = mapped_column(Float)
+    dag_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_parsed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    parse_duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AuditLog(Base):
+    """Manual actions (trigger, clear, mark, pause, variable changes...): who, what, when."""
+
+    __tablename__ = "log"
+    __table_args__ = (Index(None, "dag_id", "dttm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dttm: Mapped[datetime] = mapped_column(UtcDateTime)
+    event: Mapped[str] = mapped_column(String(60))
+    owner: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    dag_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    map_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    try_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    extra: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Job(Base):
+    """A running component (scheduler, parser, standalone) and its liveness heartbeat."""
+
+    __tablename__ = "job"
+    __table_args__ = (Index(None, "job_type", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_type: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(20))
+    hostname: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    start_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    latest_heartbeat: Mapped[datetime] = mapped_column(UtcDateTime)
