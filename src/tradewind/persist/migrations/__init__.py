@@ -1,0 +1,1 @@
+"""Alembic migration environment (run via tradewind.persist.migrate)."""
