@@ -1,0 +1,140 @@
+"""The ``tradewind`` command: a thin Click front end over persist/schedule/execute.
+
+Every command parses and validates its arguments, calls the layer that owns the
+logic, and renders the result (Rich tables, JSON or plain text). Sub-command
+modules are imported lazily so ``tradewind version`` or ``tradewind standalone``
+never pay for modules they do not use.
+
+Errors: a bad argument exits 2 with usage (Click); any other failure exits 1
+with one readable line on stderr. ``--verbose`` (or ``TRADEWIND_VERBOSE=1``)
+adds the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from tradewind.observe.cli.common import CliContext, CliError
+
+#: Top-level command name -> "module:attribute" that defines it (imported on first use).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("tradewind.observe.cli.cmd_config:config_group", "View the configuration."),
+    "dags": ("tradewind.observe.cli.cmd_dags:dags_group", "Manage and run DAGs."),
+    "db": ("tradewind.observe.cli.cmd_db:db_group", "Migrate, check or reset the metadata database."),
+    "pools": ("tradewind.observe.cli.cmd_pools:pools_group", "Manage pools."),
+    "scheduler": ("tradewind.observe.cli.cmd_services:scheduler_command", "Run the scheduler and DAG processor."),
+    "standalone": (
+        "tradewind.observe.cli.cmd_services:standalone_command",
+        "Run everything in one process: parser, scheduler, executor and API.",
+    ),
+    "tasks": ("tradewind.observe.cli.cmd_tasks:tasks_group", "Inspect, test and clear tasks."),
+    "variables": ("tradewind.observe.cli.cmd_variables:variables_group", "Manage variables."),
+    "version": ("tradewind.observe.cli.main:version_command", "Print the Tradewind version."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported only when invoked (fast start-up)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None or cmd_name not in _COMMANDS:
+            return cmd
+        module_name, attr = _COMMANDS[cmd_name][0].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help from the table above, so `tradewind --help` imports nothing heavy.
+        rows = [(name, _COMMANDS[name][1]) for name in sorted(_COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks and debug output on errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Tradewind: a fast workflow orchestrator that runs Airflow-style DAGs.
+
+    Settings come from $TRADEWIND_HOME/tradewind.cfg and TRADEWIND__SECTION__KEY
+    environment variables.
+
+    \b
+    Examples:
+      tradewind standalone
+      tradewind dags list -o json
+      tradewind dags test my_dag 2024-01-01
+      tradewind tasks test my_dag my_task 2024-01-01
+    """
+    from tradewind.config import Config, ConfigError
+
+    if verbose:
+        os.environ["TRADEWIND_VERBOSE"] = "1"
+    try:
+        config = Config.load()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    ctx.obj = CliContext(config=config, verbose=verbose)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@click.command("version")
+def version_command() -> None:
+    """Print the Tradewind version.
+
+    \b
+    Example:
+      tradewind version
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        click.echo(version("tradewind"))
+    except PackageNotFoundError:  # running from a source tree without installing
+        click.echo("0.0.0+unknown")
+
+
+def _verbose_requested(argv: list[str]) -> bool:
+    if os.environ.get("TRADEWIND_VERBOSE", "").lower() in ("1", "true", "yes"):
+        return True
+    level = os.environ.get("TRADEWIND__LOGGING__LOGGING_LEVEL", "").upper()
+    return level == "DEBUG" or "--verbose" in argv or "-v" in argv[:1]
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: run the CLI, turning failures into one-line messages."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return cli.main(args=args, prog_name="tradewind", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        if _verbose_requested(args):
+            traceback.print_exc()
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"Error: {type(exc).__name__}: {message}" if message else f"Error: {type(exc).__name__}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
