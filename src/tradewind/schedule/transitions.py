@@ -1,0 +1,563 @@
+"""The only writer of TaskInstance and DagRun state.
+
+Every state change goes through this module, which knows the allowed state
+graph (:data:`TI_TRANSITIONS`, :data:`RUN_TRANSITIONS`) and raises
+:class:`IllegalTransition` naming both states when asked for anything else.
+Functions take the session and ``now`` explicitly; the caller owns the
+transaction (``with db.session_scope() as session: ...``).
+
+Try numbers follow Airflow 3: ``TaskInstance.try_number`` is 0 before any try;
+:func:`queue_ti` increments it when it queues a *new* try, so the queued
+workload's :class:`TaskKey` carries the number of the try to run, and
+:func:`claim_try` moves exactly that try from queued to running, once.
+``max_tries`` is the highest try number allowed (``retries + 1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tradewind.parse.snapshot import TaskSnapshot
+from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry
+from tradewind.states import (
+    FINISHED_TI_STATES,
+    DagRunState,
+    TaskInstanceState,
+)
+
+if TYPE_CHECKING:  # TaskKey lives with the executor contract; only its fields are read here.
+    from tradewind.execute.executors.base import TaskKey
+
+TI = TaskInstanceState
+RUN = DagRunState
+Outcome = Literal["success", "failed", "skipped"]
+
+
+class IllegalTransition(Exception):
+    """A state change that the state graph does not allow; the message names both states."""
+
+    def __init__(self, what: str, from_state: str, to_state: str) -> None:
+        self.what = what
+        self.from_state = str(from_state)
+        self.to_state = str(to_state)
+        super().__init__(f"illegal transition for {what}: {self.from_state} -> {self.to_state}")
+
+
+#: Allowed task-instance changes made by the scheduler and the task runner.
+#: Manual actions (clear, mark) use :data:`TI_MANUAL_TARGETS` instead.
+TI_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
+    TI.NONE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
+    TI.SCHEDULED: frozenset({TI.QUEUED, TI.NONE, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
+    # queued -> failed/up_for_retry: the try's process died before recording anything;
+    # queued -> scheduled: a restarted scheduler hands back a try nobody claimed.
+    TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.SKIPPED, TI.REMOVED}),
+    TI.RUNNING: frozenset(
+        {TI.SUCCESS, TI.FAILED, TI.SKIPPED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.DEFERRED, TI.RESTARTING}
+    ),
+    TI.UP_FOR_RETRY: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.FAILED, TI.REMOVED}),
+    TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.FAILED, TI.REMOVED}),
+    TI.DEFERRED: frozenset({TI.SCHEDULED, TI.QUEUED, TI.FAILED, TI.SKIPPED}),
+    TI.RESTARTING: frozenset({TI.NONE, TI.UP_FOR_RETRY, TI.FAILED}),
+    TI.SUCCESS: frozenset(),
+    TI.FAILED: frozenset(),
+    TI.SKIPPED: frozenset(),
+    TI.UPSTREAM_FAILED: frozenset(),
+    TI.REMOVED: frozenset({TI.NONE}),
+}
+
+#: States a person may set by hand (CLI/API "mark" and "clear"), from any state.
+TI_MANUAL_TARGETS: frozenset[TaskInstanceState] = frozenset({TI.NONE, TI.SUCCESS, TI.FAILED, TI.SKIPPED})
+
+RUN_TRANSITIONS: dict[DagRunState, frozenset[DagRunState]] = {
+    RUN.QUEUED: frozenset({RUN.RUNNING, RUN.FAILED, RUN.SUCCESS}),
+    RUN.RUNNING: frozenset({RUN.SUCCESS, RUN.FAILED, RUN.QUEUED}),
+    # A finished run only moves again when cleared (back to queued/running) or marked.
+    RUN.SUCCESS: frozenset({RUN.QUEUED, RUN.RUNNING, RUN.FAILED}),
+    RUN.FAILED: frozenset({RUN.QUEUED, RUN.RUNNING, RUN.SUCCESS}),
+}
+
+
+def _ti_name(ti: TaskInstance) -> str:
+    mi = "" if ti.map_index < 0 else f"[{ti.map_index}]"
+    return f"task instance {ti.dag_id}.{ti.task_id}{mi} of run {ti.run_id}"
+
+
+def check_ti_transition(ti: TaskInstance, to_state: TaskInstanceState | str, *, manual: bool = False) -> None:
+    """Raise :class:`IllegalTransition` unless ``ti`` may move to ``to_state``."""
+    frm = TI(ti.state)
+    to = TI(to_state)
+    if manual and to in TI_MANUAL_TARGETS:
+        return
+    if to not in TI_TRANSITIONS[frm]:
+        raise IllegalTransition(_ti_name(ti), frm, to)
+
+
+def check_run_transition(run: DagRun, to_state: DagRunState | str) -> None:
+    frm = RUN(run.state)
+    to = RUN(to_state)
+    if to not in RUN_TRANSITIONS[frm]:
+        raise IllegalTransition(f"DAG run {run.dag_id}/{run.run_id}", frm, to)
+
+
+def _set_ti(ti: TaskInstance, to_state: TaskInstanceState, *, manual: bool = False) -> None:
+    check_ti_transition(ti, to_state, manual=manual)
+    ti.state = to_state.value
+
+
+def _duration(start: datetime | None, end: datetime) -> float | None:
+    return (end - start).total_seconds() if start is not None else None
+
+
+def get_ti(session: Session, key: object) -> TaskInstance | None:
+    """The task instance a key (dag_id, run_id, task_id, map_index) points at, or None."""
+    return session.scalars(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == key.dag_id,  # type: ignore[attr-defined]
+            TaskInstance.run_id == key.run_id,  # type: ignore[attr-defined]
+            TaskInstance.task_id == key.task_id,  # type: ignore[attr-defined]
+            TaskInstance.map_index == key.map_index,  # type: ignore[attr-defined]
+        )
+    ).one_or_none()
+
+
+def _get_try(session: Session, key: object, try_number: int) -> TaskInstanceTry | None:
+    return session.scalars(
+        select(TaskInstanceTry).where(
+            TaskInstanceTry.dag_id == key.dag_id,  # type: ignore[attr-defined]
+            TaskInstanceTry.run_id == key.run_id,  # type: ignore[attr-defined]
+            TaskInstanceTry.task_id == key.task_id,  # type: ignore[attr-defined]
+            TaskInstanceTry.map_index == key.map_index,  # type: ignore[attr-defined]
+            TaskInstanceTry.try_number == try_number,
+        )
+    ).one_or_none()
+
+
+# --------------------------------------------------------------------- scheduler moves
+def schedule_ti(session: Session, ti: TaskInstance, now: datetime) -> None:
+    """none / up_for_retry / up_for_reschedule -> scheduled: dependencies are met."""
+    _set_ti(ti, TI.SCHEDULED)
+    ti.scheduled_dttm = now
+
+
+def queue_ti(session: Session, ti: TaskInstance, now: datetime) -> int:
+    """-> queued, starting a new try: ``try_number += 1``. Returns the try number to run.
+
+    Coming from none/scheduled/up_for_retry/up_for_reschedule the try number is
+    incremented (Airflow 3), so the workload's key names the try to run.
+    """
+    _set_ti(ti, TI.QUEUED)
+    ti.try_number = (ti.try_number or 0) + 1
+    ti.queued_dttm = now
+    ti.next_retry_at = None
+    ti.hostname = None
+    ti.pid = None
+    ti.end_date = None
+    ti.duration = None
+    return ti.try_number
+
+
+def unqueue_ti(session: Session, ti: TaskInstance, now: datetime, note: str | None = None) -> bool:
+    """queued -> scheduled for a try nobody claimed (scheduler restart), atomically.
+
+    ``try_number`` goes back by one so re-queueing queues the *same* try number;
+    the conditional UPDATE means a worker that claims it meanwhile wins and this
+    is a no-op (returns False). No try ever runs twice: claim is atomic too.
+    """
+    result = session.execute(
+        update(TaskInstance)
+        .where(
+            TaskInstance.id == ti.id,
+            TaskInstance.state == TI.QUEUED.value,
+            TaskInstance.try_number == ti.try_number,
+        )
+        .values(
+            state=TI.SCHEDULED.value,
+            try_number=TaskInstance.try_number - 1,
+            queued_dttm=None,
+            note=note,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        session.refresh(ti)
+        return True
+    return False
+
+
+def claim_try(session: Session, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> TaskInstance | None:
+    """queued -> running for exactly ``key.try_number``; creates the TaskInstanceTry row.
+
+    Atomic: one conditional UPDATE (``WHERE state='queued' AND try_number=:n``).
+    Returns the running TaskInstance, or None when the instance is not queued for
+    that try (already claimed, cleared, marked...) — the caller must not run it.
+    """
+    result = session.execute(
+        update(TaskInstance)
+        .where(
+            TaskInstance.dag_id == key.dag_id,
+            TaskInstance.run_id == key.run_id,
+            TaskInstance.task_id == key.task_id,
+            TaskInstance.map_index == key.map_index,
+            TaskInstance.state == TI.QUEUED.value,
+            TaskInstance.try_number == key.try_number,
+        )
+        .values(
+            state=TI.RUNNING.value,
+            start_date=now,
+            end_date=None,
+            duration=None,
+            hostname=hostname,
+            pid=pid,
+            last_heartbeat_at=now,
+            note=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    ti = get_ti(session, key)
+    assert ti is not None
+    session.refresh(ti)
+    session.add(
+        TaskInstanceTry(
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_id=key.task_id,
+            map_index=key.map_index,
+            try_number=key.try_number,
+            state=TI.RUNNING.value,
+            start_date=now,
+            hostname=hostname,
+            pid=pid,
+            operator=ti.operator,
+        )
+    )
+    session.flush()
+    return ti
+
+
+# ----------------------------------------------------------------------- retry policy
+def retry_delay(task: TaskSnapshot, try_number: int) -> timedelta:
+    """Delay before the try after ``try_number``: fixed, or exponential capped by max_retry_delay.
+
+    Exponential: ``retry_delay * 2 ** (try_number - 1)``. Deterministic (no jitter),
+    so tests and restarts agree on the next retry time.
+    """
+    base = task.retry_delay_td
+    if not task.retry_exponential_backoff:
+        return base
+    seconds = base.total_seconds() * (2 ** max(try_number - 1, 0))
+    cap = task.max_retry_delay
+    if cap is not None:
+        seconds = min(seconds, cap)
+    # timedelta overflows past ~2.7 million years; an hour-long cap is the usual case.
+    return timedelta(seconds=min(seconds, 10**9))
+
+
+def _fail_or_retry(ti: TaskInstance, task: TaskSnapshot | None, now: datetime, allow_retry: bool) -> TaskInstanceState:
+    """Apply the retry policy to a failed try of ``ti`` and return the new state."""
+    if allow_retry and task is not None and ti.try_number < ti.max_tries:
+        _set_ti(ti, TI.UP_FOR_RETRY)
+        ti.next_retry_at = now + retry_delay(task, ti.try_number)
+        return TI.UP_FOR_RETRY
+    _set_ti(ti, TI.FAILED)
+    ti.next_retry_at = None
+    return TI.FAILED
+
+
+def _finish_try_row(row: TaskInstanceTry | None, state: str, now: datetime, error: str | None) -> None:
+    if row is None:
+        return
+    row.state = state
+    row.end_date = now
+    row.duration = _duration(row.start_date, now)
+    if error is not None:
+        row.error = error
+
+
+def record_try_outcome(
+    session: Session,
+    key: TaskKey,
+    outcome: Outcome,
+    *,
+    task: TaskSnapshot,
+    now: datetime,
+    error: str | None = None,
+    allow_retry: bool = True,
+) -> TaskInstanceState:
+    """Record how try ``key.try_number`` ended and return the task instance's new state.
+
+    ``failed`` becomes ``up_for_retry`` (with ``next_retry_at``) when ``allow_retry``
+    and ``try_number < max_tries``. Sets end_date/duration on the instance and the try row.
+    If the instance has moved on meanwhile (cleared, marked by hand, failed as a
+    zombie), only the try row is updated and the instance's current state is returned.
+    """
+    if outcome not in ("success", "failed", "skipped"):
+        raise ValueError(f"outcome must be 'success', 'failed' or 'skipped', not {outcome!r} ({key})")
+    ti = get_ti(session, key)
+    if ti is None:
+        raise LookupError(f"no task instance for {key}")
+    row = _get_try(session, key, key.try_number)
+    if ti.state != TI.RUNNING.value or ti.try_number != key.try_number:
+        _finish_try_row(row, outcome, now, error)
+        return TI(ti.state)
+    if outcome == "success":
+        _set_ti(ti, TI.SUCCESS)
+        new_state = TI.SUCCESS
+    elif outcome == "skipped":
+        _set_ti(ti, TI.SKIPPED)
+        new_state = TI.SKIPPED
+    else:
+        new_state = _fail_or_retry(ti, task, now, allow_retry)
+    ti.end_date = now
+    ti.duration = _duration(ti.start_date, now)
+    ti.note = error if new_state in (TI.FAILED, TI.UP_FOR_RETRY) else None
+    _finish_try_row(row, outcome if outcome != "failed" else TI.FAILED.value, now, error)
+    session.flush()
+    return new_state
+
+
+def fail_zombie(
+    session: Session, ti: TaskInstance, *, task: TaskSnapshot | None, now: datetime, reason: str
+) -> TaskInstanceState:
+    """A queued/running try whose process is gone: fail it, with the usual retry policy.
+
+    Conditional on the instance still being in that try (a concurrent outcome wins).
+    A queued try that never started gets a try row too, so history shows why.
+    """
+    current_try = ti.try_number
+    state_before = ti.state
+    session.refresh(ti)
+    if ti.try_number != current_try or ti.state != state_before or ti.state not in (TI.QUEUED.value, TI.RUNNING.value):
+        return TI(ti.state)
+    new_state = _fail_or_retry(ti, task, now, allow_retry=True)
+    ti.end_date = now
+    ti.duration = _duration(ti.start_date, now) if state_before == TI.RUNNING.value else None
+    ti.note = reason
+    row = _get_try(session, ti, ti.try_number)
+    if row is None:
+        row = TaskInstanceTry(
+            dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
+            try_number=ti.try_number, state=TI.FAILED.value, start_date=None, operator=ti.operator,
+        )
+        session.add(row)
+    _finish_try_row(row, TI.FAILED.value, now, reason)
+    session.flush()
+    return new_state
+
+
+# ------------------------------------------------------------------- runner helpers
+def heartbeat(session: Session, key: TaskKey, now: datetime) -> bool:
+    """Mark try ``key`` alive. False when the instance is no longer running that try
+    (the runner should then stop: it was cleared, marked or declared a zombie)."""
+    result = session.execute(
+        update(TaskInstance)
+        .where(
+            TaskInstance.dag_id == key.dag_id,
+            TaskInstance.run_id == key.run_id,
+            TaskInstance.task_id == key.task_id,
+            TaskInstance.map_index == key.map_index,
+            TaskInstance.state == TI.RUNNING.value,
+            TaskInstance.try_number == key.try_number,
+        )
+        .values(last_heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def set_rendered_fields(session: Session, key: TaskKey, fields: dict) -> None:
+    """Store the rendered template fields of try ``key`` on its try row."""
+    row = _get_try(session, key, key.try_number)
+    if row is None:
+        raise LookupError(f"no try row for {key}; claim_try must run first")
+    row.rendered_fields = fields
+    session.flush()
+
+
+#: States a branch/short-circuit may skip: not yet started.
+_SKIPPABLE = frozenset({TI.NONE.value, TI.SCHEDULED.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value})
+
+
+def skip_tasks(session: Session, dag_id: str, run_id: str, task_ids: Iterable[str], now: datetime) -> list[str]:
+    """Mark the not-yet-started instances of ``task_ids`` in the run skipped (branching).
+
+    Instances already queued, running or finished are left alone. Returns the task ids skipped.
+    """
+    ids = sorted(set(task_ids))
+    if not ids:
+        return []
+    tis = session.scalars(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id.in_(ids),
+            TaskInstance.state.in_(_SKIPPABLE),
+        )
+    ).all()
+    for ti in tis:
+        _set_ti(ti, TI.SKIPPED)
+        ti.start_date = ti.start_date or now
+        ti.end_date = now
+        ti.duration = 0.0
+    session.flush()
+    return sorted({ti.task_id for ti in tis})
+
+
+def mark_ti_skipped(session: Session, ti: TaskInstance, now: datetime, note: str | None = None) -> None:
+    """Scheduler decision: the trigger rule says this instance will not run."""
+    _set_ti(ti, TI.SKIPPED)
+    ti.start_date = ti.start_date or now
+    ti.end_date = now
+    ti.duration = 0.0
+    ti.note = note
+
+
+def mark_ti_upstream_failed(session: Session, ti: TaskInstance, now: datetime, note: str | None = None) -> None:
+    """Scheduler decision: an upstream failure means this instance can never run."""
+    _set_ti(ti, TI.UPSTREAM_FAILED)
+    ti.start_date = ti.start_date or now
+    ti.end_date = now
+    ti.duration = 0.0
+    ti.note = note
+
+
+def mark_ti_removed(session: Session, ti: TaskInstance, now: datetime) -> None:
+    """The task is no longer in the run's DAG version."""
+    _set_ti(ti, TI.REMOVED)
+    ti.end_date = now
+
+
+# ----------------------------------------------------------------------- runs
+def set_run_running(session: Session, run: DagRun, now: datetime) -> None:
+    check_run_transition(run, RUN.RUNNING)
+    run.state = RUN.RUNNING.value
+    run.start_date = run.start_date or now
+    run.end_date = None
+
+
+def finish_run(session: Session, run: DagRun, state: DagRunState, now: datetime) -> None:
+    """running -> success/failed (the scheduler's decision once all leaves are done)."""
+    check_run_transition(run, state)
+    run.state = state.value
+    run.end_date = now
+    if run.start_date is None:
+        run.start_date = now
+
+
+def set_run_state(session: Session, run: DagRun, state: DagRunState | str, now: datetime) -> DagRun:
+    """Mark a run by hand. success/failed also finishes its unfinished task instances.
+
+    As Airflow's "mark run as success": every unfinished instance becomes success.
+    "Mark as failed": running/queued instances become failed, the rest (not
+    started) become skipped. queued/running: the run is (re)started by the scheduler.
+    """
+    target = RUN(state)
+    if RUN(run.state) == target:
+        return run
+    check_run_transition(run, target)
+    tis = session.scalars(
+        select(TaskInstance).where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
+    ).all()
+    if target == RUN.SUCCESS:
+        for ti in tis:
+            if ti.state not in FINISHED_TI_STATES:
+                _manual_set(ti, TI.SUCCESS, now)
+    elif target == RUN.FAILED:
+        for ti in tis:
+            if ti.state in (TI.QUEUED.value, TI.RUNNING.value):
+                _manual_set(ti, TI.FAILED, now)
+            elif ti.state not in FINISHED_TI_STATES:
+                _manual_set(ti, TI.SKIPPED, now)
+    run.state = target.value
+    if target in (RUN.SUCCESS, RUN.FAILED):
+        run.end_date = now
+    else:
+        run.end_date = None
+        if target == RUN.QUEUED:
+            run.queued_at = now
+    session.flush()
+    return run
+
+
+def _manual_set(ti: TaskInstance, state: TaskInstanceState, now: datetime) -> None:
+    _set_ti(ti, state, manual=True)
+    if state in FINISHED_TI_STATES:
+        ti.end_date = now
+        ti.start_date = ti.start_date or now
+        ti.duration = _duration(ti.start_date, now)
+    ti.next_retry_at = None
+    ti.note = "set by hand"
+
+
+def set_ti_state(session: Session, ti: TaskInstance, state: TaskInstanceState | str, now: datetime) -> TaskInstance:
+    """Mark one instance success/failed/skipped by hand (any current state).
+
+    A run that had finished is set back to running when an instance becomes
+    unfinished; the scheduler re-evaluates the run either way.
+    """
+    target = TI(state)
+    if target not in TI_MANUAL_TARGETS - {TI.NONE}:
+        raise IllegalTransition(_ti_name(ti), ti.state, target)
+    _manual_set(ti, target, now)
+    run = session.scalars(select(DagRun).where(DagRun.dag_id == ti.dag_id, DagRun.run_id == ti.run_id)).one_or_none()
+    if run is not None and run.state in (RUN.SUCCESS.value, RUN.FAILED.value):
+        # The run's outcome may change (e.g. a failed leaf marked success): let the scheduler decide again.
+        run.state = RUN.RUNNING.value
+        run.end_date = None
+    session.flush()
+    return ti
+
+
+def clear_task_instances(
+    session: Session,
+    tis: Sequence[TaskInstance],
+    *,
+    now: datetime,
+    dag_run_state: DagRunState | str = "queued",
+    retries_by_task: dict[str, int] | None = None,
+) -> int:
+    """Clear instances so they run again (Airflow's "clear").
+
+    Each instance goes to ``none``; ``max_tries`` is bumped so the task's retries
+    are available again (``max_tries = try_number + retries + 1`` with our
+    "highest try allowed" meaning). A running instance's runner notices through
+    :func:`heartbeat`. The affected runs go back to ``dag_run_state`` with end_date cleared.
+    Returns how many instances were cleared.
+    """
+    target_run_state = RUN(dag_run_state)
+    runs: set[tuple[str, str]] = set()
+    for ti in tis:
+        retries = (retries_by_task or {}).get(ti.task_id)
+        if retries is None:
+            # Without the snapshot at hand, keep the retry budget the instance had.
+            retries = max((ti.max_tries or 1) - 1, 0)
+        _set_ti(ti, TI.NONE, manual=True)
+        ti.max_tries = (ti.try_number or 0) + retries + 1
+        ti.end_date = None
+        ti.duration = None
+        ti.next_retry_at = None
+        ti.queued_dttm = None
+        ti.scheduled_dttm = None
+        ti.hostname = None
+        ti.pid = None
+        ti.note = None
+        runs.add((ti.dag_id, ti.run_id))
+    for dag_id, run_id in sorted(runs):
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one_or_none()
+        if run is None:
+            continue
+        run.clear_number = (run.clear_number or 0) + 1
+        if run.state != target_run_state.value:
+            run.state = target_run_state.value
+        run.end_date = None
+        if target_run_state == RUN.QUEUED:
+            run.queued_at = now
+            run.start_date = None
+    session.flush()
+    return len(tis)
