@@ -1,7 +1,27 @@
 """Shared fixtures: a fresh TRADEWIND_HOME with a migrated SQLite database per test.
 
-PostgreSQL fixtures (a real server started once per test session) live in
-``tests/pg.py`` and are re-exported here.
+Fixtures for everyone:
+
+- ``tw_home`` — an empty TRADEWIND_HOME (with ``dags/``) in the test's tmp dir.
+- ``config`` — a :class:`Config` for that home (no example DAGs, no real environment).
+- ``db`` — a migrated SQLite :class:`Database` in that home (``default_pool`` exists).
+- ``any_db`` — parametrised ``sqlite`` / ``postgres``: a migrated :class:`Database` on
+  each backend. Use it for storage contract tests that must hold on both::
+
+      def test_something(any_db):
+          with any_db.session_scope() as session:
+              ...
+
+  Test ids end in ``[sqlite]`` and ``[postgres]``; the postgres case carries the
+  ``postgres`` marker (deselect with ``-m "not postgres"``) and is skipped when
+  PostgreSQL is not installed (failed instead when ``CI=true``).
+- ``pg_db`` — a migrated PostgreSQL :class:`Database`, fresh per test (dropped after).
+- ``pg_url`` — (session) URL of an empty database on the session's PostgreSQL server.
+- ``pg_server`` — (session) the :class:`tests.pg.PgServer` itself (``.url(dbname)``,
+  ``.execute_autocommit(sql)``, ``.new_database_name()``).
+
+The PostgreSQL server is real: started once per test session (once per xdist
+worker) by ``tests/pg.py``; install it with ``scripts/install-services.sh``.
 """
 
 from __future__ import annotations
@@ -12,6 +32,11 @@ import pytest
 
 from tradewind.config import Config
 from tradewind.persist.db import Database
+
+try:  # tests/ is on sys.path (rootdir-less conftest) unless it becomes a package
+    from pg import pg_db, pg_server, pg_template, pg_url  # noqa: F401
+except ImportError:  # pragma: no cover
+    from tests.pg import pg_db, pg_server, pg_template, pg_url  # noqa: F401
 
 
 @pytest.fixture
@@ -35,6 +60,14 @@ def db(config: Config) -> Database:
     from tradewind.persist.migrate import upgrade
 
     database = Database.from_config(config)
-    upgrade(database)
+    upgrade(database, default_pool_slots=config.getint("core", "default_pool_slots"))
     yield database
     database.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db(request: pytest.FixtureRequest) -> Database:
+    """A migrated database on each backend (ids ``sqlite`` and ``postgres``)."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("db")
+    return request.getfixturevalue("pg_db")

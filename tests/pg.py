@@ -1,0 +1,270 @@
+"""A throwaway PostgreSQL server for the test session, and fixtures built on it.
+
+The server is a real ``postgres`` from the Debian package (found under
+``/usr/lib/postgresql/*/bin`` or on PATH), initialised in a temp directory,
+listening on a free localhost port, tuned for speed (no fsync), and removed
+when the session ends. Under pytest-xdist each worker starts its own server
+(no cross-process coordination to go wrong; startup is about a second).
+
+PostgreSQL refuses to run as root, so when the tests run as root the server
+runs as the ``postgres`` system user (created by the Debian package) via
+``runuser``; the data directory is created outside pytest's private temp tree
+and chowned to that user.
+
+When the binaries are missing the PostgreSQL tests are skipped — unless the
+environment variable ``CI`` is ``true``, where a missing server is a failure
+with the install hint (``scripts/install-services.sh``).
+
+Fixtures (re-exported by ``tests/conftest.py``):
+
+- ``pg_server`` (session): the running :class:`PgServer`.
+- ``pg_url`` (session): URL of an empty database on it, owned by the test user.
+- ``pg_template`` (session): name of a migrated template database.
+- ``pg_db`` (function): a :class:`Database` on a fresh, migrated database
+  (``CREATE DATABASE ... TEMPLATE``), dropped after the test.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+INSTALL_HINT = "install it with: sudo scripts/install-services.sh (Debian/Ubuntu package 'postgresql')"
+SERVER_USER = "postgres"  # the OS account the server runs as when we are root
+DB_USER = "postgres"  # the database superuser created by initdb
+TEMPLATE_DB = "tw_template"
+
+
+class PgUnavailable(RuntimeError):
+    """PostgreSQL server binaries are not installed (or unusable)."""
+
+
+def find_pg_bindir() -> Path:
+    """The directory holding ``initdb``, ``pg_ctl`` and ``postgres`` (newest version wins)."""
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: [int(x) for x in Path(p).parent.name.split(".") if x.isdigit()] or [0],
+        reverse=True,
+    )
+    for cand in candidates:
+        if all((Path(cand) / exe).is_file() for exe in ("initdb", "pg_ctl", "postgres")):
+            return Path(cand)
+    initdb = shutil.which("initdb")
+    if initdb:
+        bindir = Path(initdb).resolve().parent
+        if (bindir / "pg_ctl").is_file() and (bindir / "postgres").is_file():
+            return bindir
+    raise PgUnavailable(f"PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; {INSTALL_HINT}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    try:
+        pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        raise PgUnavailable(
+            f"running as root, and there is no '{SERVER_USER}' system user to run PostgreSQL as; {INSTALL_HINT}"
+        ) from None
+    runuser = shutil.which("runuser")
+    if runuser:
+        return [runuser, "-u", SERVER_USER, "--", *cmd]
+    return ["su", SERVER_USER, "-s", "/bin/sh", "-c", " ".join(map(_shell_quote, cmd))]
+
+
+def _shell_quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(_as_server_user(cmd), capture_output=True, text=True, cwd="/")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {proc.stdout}\n{proc.stderr}")
+
+
+@dataclass
+class PgServer:
+    """One PostgreSQL server process owned by this test process."""
+
+    bindir: Path
+    root: Path
+    port: int = 0
+    started: bool = False
+    _db_counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def sockdir(self) -> Path:
+        return self.root / "sock"
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql+psycopg://{DB_USER}@127.0.0.1:{self.port}/{dbname}"
+
+    @classmethod
+    def create(cls) -> "PgServer":
+        bindir = find_pg_bindir()
+        # Not under pytest's tmp tree: that is mode 0700 and root-owned, so the
+        # postgres user could not reach it.
+        root = Path(tempfile.mkdtemp(prefix="tradewind-pg-"))
+        root.chmod(0o755)
+        (root / "sock").mkdir()
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(SERVER_USER) if _user_exists(SERVER_USER) else None
+            if entry is None:
+                shutil.rmtree(root, ignore_errors=True)
+                raise PgUnavailable(f"running as root without a '{SERVER_USER}' user; {INSTALL_HINT}")
+            for path in (root, root / "sock"):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        return cls(bindir=bindir, root=root)
+
+    def start(self, attempts: int = 3) -> None:
+        _run(
+            [str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", DB_USER, "--auth=trust",
+             "-E", "UTF8", "--locale=C", "--no-sync"],
+            "initdb",
+        )
+        last_error: Exception | None = None
+        for _ in range(attempts):  # another process may grab the port between probe and bind
+            self.port = free_port()
+            opts = (
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.sockdir} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c max_connections=100 -c shared_buffers=32MB"
+            )
+            try:
+                _run(
+                    [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "server.log"),
+                     "-o", opts, "-w", "-t", "60", "start"],
+                    "pg_ctl start",
+                )
+            except RuntimeError as exc:
+                last_error = exc
+                continue
+            self.started = True
+            self._wait_ready()
+            return
+        log = (self.root / "server.log").read_text(errors="replace")[-2000:] if (self.root / "server.log").exists() else ""
+        raise RuntimeError(f"PostgreSQL did not start: {last_error}\n{log}")
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(host="127.0.0.1", port=self.port, user=DB_USER, dbname="postgres"):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def execute_autocommit(self, sql: str) -> None:
+        """Run one statement outside a transaction (CREATE/DROP DATABASE need that)."""
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=DB_USER, dbname="postgres", autocommit=True) as conn:
+            conn.execute(sql)
+
+    def new_database_name(self, prefix: str = "test") -> str:
+        return f"{prefix}_{os.getpid()}_{next(self._db_counter)}"
+
+    def stop(self) -> None:
+        if self.started:
+            try:
+                _run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"], "pg_ctl stop")
+            except RuntimeError:
+                pass
+            self.started = False
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A running PostgreSQL server for this test process (skips or fails when not installed)."""
+    try:
+        server = PgServer.create()
+    except PgUnavailable as exc:
+        if _ci():
+            pytest.fail(f"CI=true but PostgreSQL is unavailable: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    # Belt and braces: stop the server even if the session is torn down abnormally.
+    atexit.register(server.stop)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: PgServer) -> str:
+    """URL of an empty database (no schema) on the session's server."""
+    name = pg_server.new_database_name("empty")
+    pg_server.execute_autocommit(f'CREATE DATABASE "{name}"')
+    return pg_server.url(name)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PgServer) -> str:
+    """Name of a database migrated once per session, used as the template for ``pg_db``."""
+    from tradewind.persist.db import Database
+    from tradewind.persist.migrate import upgrade
+
+    pg_server.execute_autocommit(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    database = Database.from_url(pg_server.url(TEMPLATE_DB))
+    try:
+        upgrade(database)
+    finally:
+        # CREATE DATABASE ... TEMPLATE needs the template to have no connections.
+        database.engine.dispose()
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer, pg_template: str):
+    """A :class:`Database` on a fresh, migrated PostgreSQL database, dropped after the test."""
+    from tradewind.persist.db import Database
+
+    name = pg_server.new_database_name()
+    pg_server.execute_autocommit(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    database = Database.from_url(pg_server.url(name))
+    try:
+        yield database
+    finally:
+        database.engine.dispose()
+        pg_server.execute_autocommit(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
