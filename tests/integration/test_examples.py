@@ -1,0 +1,202 @@
+"""The example DAGs shipped in ``tradewind/examples/dags``: they parse cleanly, and each runs to
+success end to end through the real CLI (``tradewind dags test``) in a child process."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tradewind.examples
+from tradewind.parse.dagbag import parse_file
+
+EXAMPLES = Path(tradewind.examples.__file__).parent / "dags"
+
+#: file name -> DAG id it must define, and the tasks it must have.
+EXPECTED = {
+    "example_hello.py": ("example_hello", {"print_date", "python_operator", "greet"}),
+    "example_templated_etl.py": (
+        "example_templated_etl",
+        {"prepare_workspace", "extract", "transform.clean", "transform.summarize", "load", "report"},
+    ),
+    "example_ml_pipeline.py": (
+        "example_ml_pipeline",
+        {"preprocess", "train", "evaluate", "check_accuracy", "deploy_model", "skip_deploy", "predict", "done"},
+    ),
+    "example_branching.py": (
+        "example_branching",
+        {"start", "choose_path", "weekday_full_refresh", "weekend_light_refresh", "join",
+         "only_on_month_start", "monthly_report", "cleanup"},
+    ),
+    "example_seed_tutorial.py": ("example_seed_tutorial", {"task_1", "task_2", "task_3", "task_4"}),
+}
+
+
+def _task_ids(snapshot: dict) -> set[str]:
+    tasks = snapshot["tasks"]
+    if isinstance(tasks, dict):
+        return set(tasks)
+    return {t["task_id"] for t in tasks}
+
+
+def test_every_shipped_example_is_covered() -> None:
+    shipped = {p.name for p in EXAMPLES.glob("*.py")}
+    assert shipped == set(EXPECTED), "add new example files to EXPECTED (and give them a run test)"
+    assert (EXAMPLES / "templates" / "prepare_workspace.sh").is_file()
+
+
+@pytest.mark.parametrize("filename", sorted(EXPECTED))
+def test_example_parses_without_errors(filename: str) -> None:
+    result = parse_file(EXAMPLES / filename, timeout=60, sys_path=[str(EXAMPLES)])
+    assert result.errors == [], f"{filename}: {[e.message for e in result.errors]}"
+    dag_id, task_ids = EXPECTED[filename]
+    assert [d["dag_id"] for d in result.dags] == [dag_id]
+    snapshot = result.dags[0]
+    assert _task_ids(snapshot) == task_ids
+    assert "example" in snapshot["tags"]
+    assert snapshot["doc_md"], f"{dag_id} has no doc_md"
+    assert snapshot["catchup"] is False
+    assert snapshot["is_paused_upon_creation"] is True
+
+
+def test_ml_example_parses_without_sklearn(tmp_path: Path) -> None:
+    """scikit-learn is imported inside the tasks, so the file parses even where it is missing."""
+    blocker = tmp_path / "blocker"
+    (blocker / "sklearn").mkdir(parents=True)
+    (blocker / "sklearn" / "__init__.py").write_text("raise ImportError('sklearn blocked for this test')\n")
+    result = parse_file(EXAMPLES / "example_ml_pipeline.py", timeout=60, sys_path=[str(blocker), str(EXAMPLES)])
+    assert result.errors == []
+    assert [d["dag_id"] for d in result.dags] == ["example_ml_pipeline"]
+
+
+# ------------------------------------------------------------------ end to end via the CLI
+def _cli() -> list[str]:
+    script = Path(sys.executable).parent / "tradewind"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tradewind.observe.cli.main"]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A migrated TRADEWIND_HOME with an empty DAGs folder; the examples are loaded."""
+    home = tmp_path / "home"
+    (home / "dags").mkdir(parents=True)
+    _run(home, "db", "migrate")
+    return home
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND")}
+    env["TRADEWIND_HOME"] = str(home)
+    env["TRADEWIND__CORE__LOAD_EXAMPLES"] = "True"
+    return env
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(_cli() + list(args), env=_env(home), capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, f"tradewind {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _states(home: Path, dag_id: str) -> dict[str, str]:
+    """Task states of the DAG's only run, read from the home's SQLite database."""
+    conn = sqlite3.connect(home / "tradewind.db")
+    try:
+        runs = conn.execute("SELECT run_id, state FROM dag_run WHERE dag_id = ?", (dag_id,)).fetchall()
+        assert len(runs) == 1, runs
+        assert runs[0][1] == "success", runs
+        rows = conn.execute("SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
+                            (dag_id, runs[0][0])).fetchall()
+    finally:
+        conn.close()
+    return dict(rows)
+
+
+def _xcom(home: Path, dag_id: str, task_id: str):
+    conn = sqlite3.connect(home / "tradewind.db")
+    try:
+        row = conn.execute("SELECT value FROM xcom WHERE dag_id = ? AND task_id = ? AND key = 'return_value'",
+                           (dag_id, task_id)).fetchone()
+    finally:
+        conn.close()
+    assert row is not None, f"no XCom from {dag_id}.{task_id}"
+    return json.loads(row[0])
+
+
+@pytest.mark.slow
+def test_hello_runs(home: Path) -> None:
+    _run(home, "dags", "test", "example_hello", "2024-03-05")
+    assert set(_states(home, "example_hello").values()) == {"success"}
+    assert _xcom(home, "example_hello", "python_operator") == "Hello Tradewind"
+    assert _xcom(home, "example_hello", "greet") == "HELLO TRADEWIND"
+
+
+@pytest.mark.slow
+def test_seed_tutorial_runs(home: Path) -> None:
+    _run(home, "dags", "test", "example_seed_tutorial", "2024-03-05")
+    assert _states(home, "example_seed_tutorial") == {f"task_{i}": "success" for i in range(1, 5)}
+    assert _xcom(home, "example_seed_tutorial", "task_3") == "sleep well!!!"
+
+
+@pytest.mark.slow
+def test_templated_etl_renders_templates_and_writes_files(home: Path) -> None:
+    _run(home, "dags", "test", "example_templated_etl", "2024-03-05")
+    assert set(_states(home, "example_templated_etl").values()) == {"success"}
+    workspace = home / "data" / "templated_etl" / "eu" / "2024-03-05"
+    manifest = (workspace / "manifest.txt").read_text()
+    assert "logical_date=2024-03-05" in manifest
+    assert "region=eu" in manifest
+    assert "data_interval_start=2024-03-05" in manifest  # rendered datetime, not the literal template
+    assert "{{" not in manifest
+    assert _xcom(home, "example_templated_etl", "prepare_workspace") == str(workspace)
+    summary = json.loads((workspace / "summary.json").read_text())
+    assert summary["ds"] == "2024-03-05"
+    assert summary["region"] == "eu"
+    assert summary["rows"] + summary["dropped"] == 24
+    assert summary["units"] > 0
+    assert _xcom(home, "example_templated_etl", "load") == str(workspace / "summary.json")
+
+
+@pytest.mark.slow
+def test_branching_follows_weekday_and_short_circuit(home: Path) -> None:
+    # 2024-03-02 is a Saturday and not the 1st: light branch, and the monthly report is skipped.
+    _run(home, "dags", "test", "example_branching", "2024-03-02")
+    states = _states(home, "example_branching")
+    assert states["weekend_light_refresh"] == "success"
+    assert states["weekday_full_refresh"] == "skipped"
+    assert states["join"] == "success"
+    assert states["only_on_month_start"] == "success"
+    assert states["monthly_report"] == "skipped"
+    assert states["cleanup"] == "success"
+
+
+@pytest.mark.slow
+def test_ml_pipeline_trains_deploys_and_predicts(home: Path) -> None:
+    pytest.importorskip("sklearn")
+    _run(home, "dags", "test", "example_ml_pipeline", "2024-03-04")
+    states = _states(home, "example_ml_pipeline")
+    assert states["deploy_model"] == "success"
+    assert states["skip_deploy"] == "skipped"
+    assert states["predict"] == "success"
+    assert states["done"] == "success"
+
+    accuracy = _xcom(home, "example_ml_pipeline", "evaluate")
+    assert accuracy > 0.9
+    run_folders = [p for p in (home / "data" / "ml_pipeline").iterdir() if p.name != "deployed"]
+    assert len(run_folders) == 1
+    run_folder = run_folders[0]
+    for name in ("train.npz", "test.npz", "scaler.joblib", "model.joblib", "metrics.json", "predictions.csv"):
+        assert (run_folder / name).is_file(), name
+    metrics = json.loads((run_folder / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(accuracy)
+    with open(run_folder / "predictions.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == metrics["n_test"] == 450  # 25% of the 1797 digits, stratified
+    correct = sum(r["true_label"] == r["predicted_label"] for r in rows)
+    assert correct / len(rows) == pytest.approx(accuracy)
+    assert (home / "data" / "ml_pipeline" / "deployed" / "model.joblib").is_file()
