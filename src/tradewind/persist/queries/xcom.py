@@ -1,0 +1,154 @@
+"""XCom: small JSON values tasks push and pull, keyed by (dag, run, task, map index, key).
+
+Values are stored as JSON text, so every JSON value — including ``null`` —
+round-trips exactly. A value that is not JSON-serialisable raises
+:class:`XComValueError` (a ``TypeError``) naming the task and key; the runner
+turns it into the task's failure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tradewind.persist.models import XCom
+
+RETURN_KEY = "return_value"
+_MISSING: Any = object()
+
+
+class XComValueError(TypeError):
+    """An XCom value that cannot be stored as JSON."""
+
+
+def encode_value(value: Any, *, where: str = "XCom value") -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise XComValueError(f"{where} is not JSON-serialisable ({type(value).__name__}): {exc}") from None
+
+
+def decode_value(text: str) -> Any:
+    return json.loads(text)
+
+
+def xcom_set(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int,
+    key: str,
+    value: Any,
+    now: datetime,
+) -> XCom:
+    """Store ``value`` under the key, replacing an earlier value for the same key."""
+    text = encode_value(value, where=f"XCom {key!r} of task {task_id!r} (run {run_id!r}, map index {map_index})")
+    row = session.scalars(
+        select(XCom).where(
+            XCom.dag_id == dag_id,
+            XCom.run_id == run_id,
+            XCom.task_id == task_id,
+            XCom.map_index == map_index,
+            XCom.key == key,
+        )
+    ).first()
+    if row is None:
+        row = XCom(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, key=key, value=text, timestamp=now)
+        session.add(row)
+    else:
+        row.value = text
+        row.timestamp = now
+    session.flush()
+    return row
+
+
+def xcom_get(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    key: str = RETURN_KEY,
+    map_index: int = -1,
+    *,
+    default: Any = None,
+) -> Any:
+    """The decoded value, or ``default`` when nothing was pushed under that key."""
+    text = session.scalar(
+        select(XCom.value).where(
+            XCom.dag_id == dag_id,
+            XCom.run_id == run_id,
+            XCom.task_id == task_id,
+            XCom.map_index == map_index,
+            XCom.key == key,
+        )
+    )
+    return default if text is None else decode_value(text)
+
+
+def xcom_get_many(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_ids: Sequence[str],
+    key: str = RETURN_KEY,
+    map_indexes: int | Iterable[int] | None = None,
+) -> dict[tuple[str, int], Any]:
+    """Values of several tasks as ``{(task_id, map_index): value}``.
+
+    Ordered by the position of the task in ``task_ids``, then by map index.
+    ``map_indexes`` None means every map index; an int or iterable selects some.
+    Missing entries are simply absent.
+    """
+    task_ids = list(task_ids)
+    if not task_ids:
+        return {}
+    query = select(XCom.task_id, XCom.map_index, XCom.value).where(
+        XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id.in_(task_ids), XCom.key == key
+    )
+    if map_indexes is not None:
+        wanted = [map_indexes] if isinstance(map_indexes, int) else list(map_indexes)
+        query = query.where(XCom.map_index.in_(wanted))
+    position = {tid: i for i, tid in enumerate(task_ids)}
+    rows = sorted(session.execute(query), key=lambda r: (position[r.task_id], r.map_index))
+    return {(r.task_id, r.map_index): decode_value(r.value) for r in rows}
+
+
+def xcom_clear(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int | None = None) -> int:
+    """Delete a task's XComs in a run (all map indexes unless one is given); returns how many."""
+    stmt = delete(XCom).where(XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id)
+    if map_index is not None:
+        stmt = stmt.where(XCom.map_index == map_index)
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
+
+
+def xcom_list(
+    session: Session,
+    *,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    key: str | None = None,
+    map_index: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[XCom]:
+    """XCom rows matching the filters, ordered by dag, run, task, map index, key.
+
+    ``row.value`` is JSON text; use :func:`decode_value` for the Python value.
+    """
+    query = select(XCom)
+    for column, wanted in ((XCom.dag_id, dag_id), (XCom.run_id, run_id), (XCom.task_id, task_id), (XCom.key, key),
+                           (XCom.map_index, map_index)):
+        if wanted is not None:
+            query = query.where(column == wanted)
+    query = query.order_by(XCom.dag_id, XCom.run_id, XCom.task_id, XCom.map_index, XCom.key).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
