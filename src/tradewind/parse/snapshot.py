@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
+from enum import Enum
 from functools import cached_property
 from typing import Any
 
@@ -199,3 +202,268 @@ def snapshot_hash(data: dict[str, Any]) -> str:
     """Stable SHA-256 of a snapshot dict (sorted keys, no whitespace)."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# ------------------------------------------------------------------ DAG -> snapshot dict
+#: DAG-level callbacks recorded by name (their code stays in the DAG file).
+DAG_CALLBACKS = ("on_success_callback", "on_failure_callback", "sla_miss_callback")
+#: Task-level callbacks recorded by name.
+TASK_CALLBACKS = (
+    "on_execute_callback",
+    "on_success_callback",
+    "on_failure_callback",
+    "on_retry_callback",
+    "on_skipped_callback",
+)
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _iso(value: Any) -> str | None:
+    """ISO 8601 with offset; naive datetimes are taken as UTC (as Airflow does for start_date)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def _enum_value(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe, deterministic rendering of a user value (params, extras).
+
+    Sets are sorted, datetimes become ISO strings, durations seconds, and any
+    other object its ``repr`` with memory addresses removed — so the same DAG
+    file gives the same snapshot hash in every process.
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, (datetime, date)):
+        return _iso(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+    return _ADDRESS.sub("", repr(value))
+
+
+def _timezone_name(tz: Any) -> str:
+    if tz is None:
+        return "UTC"
+    key = getattr(tz, "key", None) or getattr(tz, "name", None)
+    if key:
+        return str(key)
+    text = str(tz)
+    return "UTC" if text in ("UTC", "UTC+00:00", "utc") else text
+
+
+_MISSING = object()
+
+
+def _serialize_param(value: Any) -> dict[str, Any]:
+    """Param -> {"default", "schema", "description"}; a plain value has an empty schema."""
+    schema = getattr(value, "schema", None)
+    if schema is None or not hasattr(value, "description"):
+        return {"default": jsonable(value), "schema": {}, "description": None}
+    default = getattr(value, "value", _MISSING)
+    if default is _MISSING or type(default).__name__ in ("ArgNotSet", "_NotSet", "NotSetType"):
+        default = None
+    return {"default": jsonable(default), "schema": jsonable(schema), "description": value.description}
+
+
+def _serialize_params(params: Any) -> dict[str, Any]:
+    if not params:
+        return {}
+    raw = params.get_params() if hasattr(params, "get_params") else None
+    items = raw.items() if isinstance(raw, dict) else _param_items(params)
+    return {str(name): _serialize_param(p) for name, p in items}
+
+
+def _param_items(params: Any) -> list[tuple[str, Any]]:
+    # A ParamsDict may resolve Param -> value on __getitem__; prefer its raw mapping.
+    raw = getattr(params, "_dict", None) or getattr(params, "params", None)
+    if isinstance(raw, dict):
+        return list(raw.items())
+    return list(dict(params).items())
+
+
+def _topological_tasks(dag: Any) -> list[Any]:
+    """Tasks with each after all its upstreams; ties keep the DAG's insertion order."""
+    tasks = list(dag.task_dict.values())
+    indegree = {t.task_id: len(t.upstream_task_ids) for t in tasks}
+    by_id = {t.task_id: t for t in tasks}
+    order: list[Any] = []
+    ready = [t.task_id for t in tasks if indegree[t.task_id] == 0]
+    position = {t.task_id: i for i, t in enumerate(tasks)}
+    while ready:
+        tid = ready.pop(0)
+        order.append(by_id[tid])
+        for down in sorted(by_id[tid].downstream_task_ids, key=position.__getitem__):
+            indegree[down] -= 1
+            if indegree[down] == 0:
+                ready.append(down)
+    if len(order) != len(tasks):
+        stuck = sorted(tid for tid, n in indegree.items() if n > 0)
+        raise ValueError(f"DAG {dag.dag_id!r} has a cycle among tasks {stuck}")
+    return order
+
+
+def _closure(start: str, edges: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(edges[start])
+    while stack:
+        tid = stack.pop()
+        if tid not in seen:
+            seen.add(tid)
+            stack.extend(edges[tid])
+    return seen
+
+
+def priority_weight_totals(tasks: list[Any]) -> dict[str, int]:
+    """Effective priority per ``weight_rule``: own weight plus all downstream (or upstream) ones."""
+    weights = {t.task_id: int(t.priority_weight or 0) for t in tasks}
+    down = {t.task_id: sorted(t.downstream_task_ids) for t in tasks}
+    up = {t.task_id: sorted(t.upstream_task_ids) for t in tasks}
+    totals: dict[str, int] = {}
+    for t in tasks:
+        rule = str(_enum_value(getattr(t, "weight_rule", "downstream")) or "downstream")
+        if rule == "absolute":
+            totals[t.task_id] = weights[t.task_id]
+        else:
+            others = _closure(t.task_id, up if rule == "upstream" else down)
+            totals[t.task_id] = weights[t.task_id] + sum(weights[o] for o in others)
+    return totals
+
+
+def _group_id(group: Any) -> str | None:
+    if group is None:
+        return None
+    return getattr(group, "group_id", None)
+
+
+def _email_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [e.strip() for e in value.replace(";", ",").split(",") if e.strip()]
+    return [str(e) for e in value]
+
+
+def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
+    """One operator as a :class:`TaskSnapshot` dict (no callables, durations in seconds)."""
+    cls = type(task)
+    extra: dict[str, Any] = {"operator_class": f"{cls.__module__}.{cls.__qualname__}"}
+    if getattr(task, "is_mapped", False):
+        extra["is_mapped"] = True
+    for name in ("ui_color", "ui_fgcolor", "task_display_name", "do_xcom_push", "multiple_outputs"):
+        value = getattr(task, name, None)
+        if value is not None:
+            extra[name] = jsonable(value)
+    return {
+        "task_id": task.task_id,
+        "operator": getattr(task, "custom_operator_name", None) or cls.__name__,
+        "upstream": sorted(task.upstream_task_ids),
+        "downstream": sorted(task.downstream_task_ids),
+        "trigger_rule": str(_enum_value(task.trigger_rule)),
+        "retries": int(task.retries or 0),
+        "retry_delay": _seconds(task.retry_delay) if task.retry_delay is not None else 300.0,
+        "retry_exponential_backoff": bool(task.retry_exponential_backoff),
+        "max_retry_delay": _seconds(task.max_retry_delay),
+        "execution_timeout": _seconds(task.execution_timeout),
+        "depends_on_past": bool(task.depends_on_past),
+        "wait_for_downstream": bool(task.wait_for_downstream),
+        "pool": task.pool or "default_pool",
+        "pool_slots": int(task.pool_slots or 1),
+        "priority_weight": int(task.priority_weight or 0),
+        "weight_rule": str(_enum_value(task.weight_rule)),
+        "priority_weight_total": priority_weight_total,
+        "queue": task.queue or "default",
+        "owner": str(task.owner),
+        "start_date": _iso(task.start_date),
+        "end_date": _iso(task.end_date),
+        "template_fields": list(task.template_fields or ()),
+        "task_group": _group_id(getattr(task, "task_group", None)),
+        "doc_md": getattr(task, "doc_md", None),
+        "email": _email_list(getattr(task, "email", None)),
+        "email_on_failure": bool(getattr(task, "email_on_failure", True)),
+        "email_on_retry": bool(getattr(task, "email_on_retry", True)),
+        "is_setup": bool(getattr(task, "is_setup", False)),
+        "is_teardown": bool(getattr(task, "is_teardown", False)),
+        "callbacks": [name for name in TASK_CALLBACKS if getattr(task, name, None)],
+        "extra": extra,
+    }
+
+
+def _serialize_group(group: Any) -> dict[str, Any] | None:
+    """Nested {group_id, tooltip, children}: children are task ids or nested groups."""
+    if group is None:
+        return None
+    children: list[Any] = []
+    for child in getattr(group, "children", {}).values():
+        if hasattr(child, "children") and not hasattr(child, "task_id"):
+            children.append(_serialize_group(child))
+        else:
+            children.append(child.task_id)
+    return {
+        "group_id": getattr(group, "group_id", None),
+        "tooltip": getattr(group, "tooltip", "") or "",
+        "children": children,
+    }
+
+
+def serialize_dag(dag: Any) -> dict[str, Any]:
+    """A definition ``DAG`` as the :class:`DagSnapshot` JSON dict; deterministic for one file.
+
+    Tasks come in topological order; durations are seconds; datetimes ISO 8601
+    with offset. ``DagSnapshot.from_dict(serialize_dag(dag))`` round-trips.
+    """
+    tasks = _topological_tasks(dag)
+    totals = priority_weight_totals(tasks)
+    tags = getattr(dag, "tags", None) or []
+    return {
+        "format_version": FORMAT_VERSION,
+        "dag_id": dag.dag_id,
+        "fileloc": str(dag.fileloc),
+        "timetable": jsonable(dag.timetable.serialize()),
+        "timetable_summary": str(dag.timetable.summary),
+        "tasks": [serialize_task(t, totals[t.task_id]) for t in tasks],
+        "description": dag.description,
+        "start_date": _iso(dag.start_date),
+        "end_date": _iso(dag.end_date),
+        "catchup": bool(dag.catchup),
+        "max_active_runs": int(dag.max_active_runs),
+        "max_active_tasks": int(dag.max_active_tasks),
+        "dagrun_timeout": _seconds(dag.dagrun_timeout),
+        "is_paused_upon_creation": dag.is_paused_upon_creation,
+        "tags": sorted({str(t) for t in tags}),
+        "owners": sorted({str(t.owner) for t in tasks if t.owner}),
+        "timezone": _timezone_name(getattr(dag, "timezone", None)),
+        "params": _serialize_params(getattr(dag, "params", None)),
+        "doc_md": getattr(dag, "doc_md", None),
+        "callbacks": [name for name in DAG_CALLBACKS if getattr(dag, name, None)],
+        "task_group": _serialize_group(getattr(dag, "task_group", None)),
+    }

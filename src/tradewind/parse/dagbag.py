@@ -1,0 +1,514 @@
+"""Find DAG files, import them in child processes, and turn their DAGs into snapshots.
+
+User code runs here (and in the task runner) only. Each file is imported in a
+child process forked from this (pre-imported) process, so a DAG file that hangs,
+crashes the interpreter or calls ``sys.exit`` costs one child, never the
+parser: the child sends back plain snapshot dicts and :class:`ImportErrorInfo`
+records over a pipe, and is killed (with its whole process group) when it takes
+longer than ``timeout`` seconds.
+
+Public API (see ``docs/contracts.md``):
+
+- :func:`list_dag_files` — which ``.py`` files may hold DAGs.
+- :func:`parse_file` / :func:`parse_files` — child-process import, never raise
+  for bad user code.
+- :func:`load_dags_from_file` — in-process import for the task runner and
+  ``dags test``; raises :class:`DagFileError`.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import hashlib
+import importlib.util
+import json
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait as wait_for_ready
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+IGNORE_FILE_NAMES = (".tradewindignore", ".airflowignore")
+
+
+# ----------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class ImportErrorInfo:
+    """Why a DAG file (or one DAG in it) could not be loaded."""
+
+    filename: str
+    lineno: int | None
+    message: str
+    stacktrace: str | None = None
+
+
+@dataclass
+class FileParseResult:
+    """What parsing one file produced: snapshot dicts, import errors, and file facts.
+
+    ``content_hash``/``mtime`` describe the bytes as they were just before the
+    import, so the store can skip unchanged files next time.
+    """
+
+    fileloc: str
+    dags: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[ImportErrorInfo] = field(default_factory=list)
+    duration: float = 0.0
+    content_hash: str | None = None
+    mtime: float | None = None
+
+    @property
+    def dag_ids(self) -> list[str]:
+        return [d["dag_id"] for d in self.dags]
+
+
+class DagFileError(Exception):
+    """A DAG file could not be imported in-process; says which file, which line, and why."""
+
+    def __init__(self, filename: str, lineno: int | None, message: str, stacktrace: str | None = None):
+        where = f"{filename}:{lineno}" if lineno else filename
+        super().__init__(f"{where}: {message}")
+        self.filename = filename
+        self.lineno = lineno
+        self.message = message
+        self.stacktrace = stacktrace
+
+
+# --------------------------------------------------------------------------- listing
+def _read_ignore_patterns(directory: Path) -> list[re.Pattern[str]]:
+    patterns: list[re.Pattern[str]] = []
+    for name in IGNORE_FILE_NAMES:
+        ignore_file = directory / name
+        if not ignore_file.is_file():
+            continue
+        for number, raw in enumerate(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            try:
+                patterns.append(re.compile(line))
+            except re.error as exc:
+                log.warning("%s:%d: ignoring invalid pattern %r (%s)", ignore_file, number, line, exc)
+    return patterns
+
+
+def _is_ignored(path: Path, rules: list[tuple[Path, list[re.Pattern[str]]]]) -> bool:
+    for base, patterns in rules:
+        rel = path.relative_to(base).as_posix()
+        if any(p.search(rel) for p in patterns):
+            return True
+    return False
+
+
+def _might_contain_dag(path: Path) -> bool:
+    try:
+        return b"dag" in path.read_bytes().lower()
+    except OSError:
+        return False
+
+
+def list_dag_files(folders: Iterable[str | os.PathLike[str]], *, safe_mode: bool = True) -> list[Path]:
+    """``.py`` files under ``folders`` that may hold DAGs, sorted, absolute.
+
+    Skips ``__pycache__`` and hidden directories (and hidden files), and paths
+    matching a regular expression in a ``.tradewindignore``/``.airflowignore``
+    file (one per line, ``#`` comments, matched with ``re.search`` against the
+    path relative to the ignore file's folder; applies to its subfolders too).
+    With ``safe_mode`` only files whose bytes contain ``dag`` (any case) count,
+    Airflow's cheap heuristic. A folder may also be a single ``.py`` file;
+    missing folders are skipped.
+    """
+    found: set[Path] = set()
+    for folder in folders:
+        root = Path(folder).expanduser().resolve()
+        if root.is_file():
+            if root.suffix == ".py" and (not safe_mode or _might_contain_dag(root)):
+                found.add(root)
+            continue
+        if root.is_dir():
+            found.update(_walk_folder(root, safe_mode))
+    return sorted(found)
+
+
+def _walk_folder(root: Path, safe_mode: bool) -> list[Path]:
+    out: list[Path] = []
+    rules_by_dir: dict[str, list[tuple[Path, list[re.Pattern[str]]]]] = {}
+    seen_real: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        current = Path(dirpath)
+        real = os.path.realpath(dirpath)
+        if real in seen_real:  # a symlink loop: walk each real folder once
+            dirnames[:] = []
+            continue
+        seen_real.add(real)
+        inherited = rules_by_dir.get(dirpath, [])
+        own = _read_ignore_patterns(current)
+        rules = inherited + [(current, own)] if own else inherited
+        keep_dirs = []
+        for name in sorted(dirnames):
+            if name == "__pycache__" or name.startswith("."):
+                continue
+            sub = current / name
+            if _is_ignored(sub, rules):
+                continue
+            rules_by_dir[str(sub)] = rules
+            keep_dirs.append(name)
+        dirnames[:] = keep_dirs
+        for name in sorted(filenames):
+            if not name.endswith(".py") or name.startswith("."):
+                continue
+            path = current / name
+            if _is_ignored(path, rules) or not path.is_file():
+                continue
+            if safe_mode and not _might_contain_dag(path):
+                continue
+            out.append(path)
+    return out
+
+
+# ------------------------------------------------------------------- in-process import
+def module_name_for(path: str | os.PathLike[str]) -> str:
+    """A module name unique to the file's full path, so same-named files never clash."""
+    full = str(Path(path).resolve())
+    digest = hashlib.sha1(full.encode("utf-8")).hexdigest()[:12]
+    stem = re.sub(r"\W", "_", Path(full).stem)
+    return f"tradewind_dagfile_{digest}_{stem}"
+
+
+def _extend_sys_path(sys_path: Sequence[str | os.PathLike[str]]) -> None:
+    # Appended, as Airflow does with the DAGs folder: a helper module named like
+    # an installed package must not shadow it.
+    for entry in sys_path:
+        text = str(entry)
+        if text not in sys.path:
+            sys.path.append(text)
+
+
+def _import_module(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> ModuleType:
+    dag_module = _definition_dag_module()
+    _extend_sys_path(sys_path)
+    name = module_name_for(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}: not a Python source file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    registry = _start_registry(dag_module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    finally:
+        module.__dict__.setdefault("__tradewind_registered_dags__", registry)
+        _stop_registry(dag_module)
+    return module
+
+
+def _definition_dag_module() -> ModuleType | None:
+    try:
+        return importlib.import_module("tradewind.definition.dag")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("tradewind.definition.dag", "tradewind.definition"):
+            raise
+        return None
+
+
+def _start_registry(dag_module: ModuleType | None) -> list[Any]:
+    """Begin collecting DAGs created during the import (``@dag`` calls, ``with DAG``)."""
+    start = getattr(dag_module, "start_dag_registry", None)
+    if callable(start):
+        return start()
+    return []
+
+
+def _stop_registry(dag_module: ModuleType | None) -> None:
+    stop = getattr(dag_module, "stop_dag_registry", None)
+    if callable(stop):
+        stop()
+
+
+def _dags_in_module(module: ModuleType, path: str) -> tuple[list[Any], list[ImportErrorInfo]]:
+    """Every DAG at module level or registered during import, first occurrence wins."""
+    dag_module = _definition_dag_module()
+    if dag_module is None:
+        return [], []
+    DAG = dag_module.DAG
+    candidates = [obj for obj in list(vars(module).values()) if isinstance(obj, DAG)]
+    candidates += [obj for obj in module.__dict__.get("__tradewind_registered_dags__", []) if isinstance(obj, DAG)]
+    seen_objects: set[int] = set()
+    by_id: dict[str, Any] = {}
+    errors: list[ImportErrorInfo] = []
+    for dag in candidates:
+        if id(dag) in seen_objects:
+            continue
+        seen_objects.add(id(dag))
+        if dag.dag_id in by_id:
+            errors.append(ImportErrorInfo(path, None, f"DAG id {dag.dag_id!r} is defined more than once in {path}"))
+            continue
+        dag.fileloc = path
+        by_id[dag.dag_id] = dag
+    return list(by_id.values()), errors
+
+
+def _error_from_exception(exc: BaseException, path: str) -> ImportErrorInfo:
+    """An import error naming the line in the DAG file where things went wrong."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    in_file = [f for f in frames if f.filename == path]
+    lineno = in_file[-1].lineno if in_file else None
+    if isinstance(exc, SyntaxError) and exc.filename == path:
+        lineno = exc.lineno
+    message = _describe(exc, lineno)
+    # Trim our import machinery from the trace: start at the DAG file's first frame.
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != path:
+        tb = tb.tb_next
+    stacktrace = "".join(traceback.format_exception(type(exc), exc, tb))
+    return ImportErrorInfo(path, lineno, message, stacktrace)
+
+
+def _describe(exc: BaseException, lineno: int | None) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, SystemExit):
+        return f"DAG file called sys.exit({exc.code!r}) during import"
+    if isinstance(exc, SyntaxError):
+        where = f" ({Path(exc.filename).name}, line {exc.lineno})" if exc.filename else ""
+        return f"{name}: {exc.msg}{where}"
+    text = str(exc)
+    return f"{name}: {text}" if text else name
+
+
+def load_dags_from_file(
+    path: str | os.PathLike[str],
+    *,
+    sys_path: Sequence[str | os.PathLike[str]] = (),
+    validate: bool = False,
+) -> dict[str, Any]:
+    """Import a DAG file in this process and return its DAGs by id.
+
+    Used by the task runner and ``dags test``. Raises :class:`DagFileError`
+    (file, line, message) when the import fails, when one file defines a
+    dag_id twice, or (with ``validate``) when a DAG is invalid.
+    """
+    full = str(Path(path).resolve())
+    try:
+        module = _import_module(full, sys_path)
+    except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        info = _error_from_exception(exc, full)
+        raise DagFileError(full, info.lineno, info.message, info.stacktrace) from exc
+    dags, errors = _dags_in_module(module, full)
+    if errors:
+        raise DagFileError(full, errors[0].lineno, errors[0].message)
+    if validate:
+        for dag in dags:
+            try:
+                dag.validate()
+            except Exception as exc:  # noqa: BLE001
+                raise DagFileError(full, None, f"DAG {dag.dag_id!r}: {exc}") from exc
+    return {dag.dag_id: dag for dag in dags}
+
+
+def collect_file(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> tuple[list[dict[str, Any]], list[ImportErrorInfo]]:
+    """Import ``path`` here, validate and serialise each DAG; never raises for user errors.
+
+    A DAG that fails validation or serialisation becomes an error; the file's
+    other DAGs still load (as in Airflow).
+    """
+    from tradewind.parse.snapshot import serialize_dag
+
+    try:
+        module = _import_module(path, sys_path)
+    except BaseException as exc:  # noqa: BLE001 - a DAG file may raise anything, even SystemExit
+        return [], [_error_from_exception(exc, path)]
+    dags, errors = _dags_in_module(module, path)
+    snapshots: list[dict[str, Any]] = []
+    for dag in dags:
+        try:
+            dag.validate()
+            # A JSON round trip proves the snapshot is storable and hands back plain data.
+            snapshots.append(json.loads(json.dumps(serialize_dag(dag))))
+        except Exception as exc:  # noqa: BLE001
+            info = _error_from_exception(exc, path)
+            errors.append(ImportErrorInfo(path, info.lineno, f"DAG {dag.dag_id!r}: {info.message}", info.stacktrace))
+    return snapshots, errors
+
+
+# ------------------------------------------------------------------- child processes
+def _child_main(path: str, sys_path: list[str], conn: Any) -> None:
+    """Entry point of the forked child: import, collect, send one message, exit."""
+    try:
+        os.setpgid(0, 0)  # own process group, so a timeout kills whatever the file spawned too
+    except OSError:
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    faulthandler.disable()  # a crash is reported as an import error, not a dump of the parser's stack
+    try:
+        payload: tuple[str, Any, Any] = ("result", *collect_file(path, sys_path))
+    except BaseException as exc:  # noqa: BLE001 - the parent must always hear back
+        payload = ("result", [], [ImportErrorInfo(path, None, f"parser error: {exc!r}", traceback.format_exc())])
+    try:
+        conn.send(payload)
+    except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable value slipped in
+        conn.send(("result", [], [ImportErrorInfo(path, None, f"cannot send parse result: {exc!r}")]))
+    conn.close()
+
+
+def file_facts(path: str | os.PathLike[str]) -> tuple[str | None, float | None]:
+    """(sha256 of the bytes, mtime) of a file, or (None, None) when it cannot be read."""
+    try:
+        stat = os.stat(path)
+        with open(path, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None, None
+    return digest, stat.st_mtime
+
+
+class _ParseJob:
+    """One child process importing one file, with its deadline."""
+
+    def __init__(self, path: str, timeout: float, sys_path: list[str]):
+        self.path = path
+        self.timeout = timeout
+        self.sys_path = sys_path
+        self.content_hash, self.mtime = file_facts(path)
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child_conn = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_child_main, args=(path, sys_path, child_conn), daemon=False)
+        self.proc.start()
+        child_conn.close()  # only the child holds the write end, so its exit means EOF here
+        try:
+            os.setpgid(self.proc.pid, self.proc.pid)  # also from this side: no race with a fast kill
+        except OSError:
+            pass
+
+    def waitables(self) -> list[Any]:
+        return [self.conn, self.proc.sentinel]
+
+    def poll(self, ready: list[Any]) -> FileParseResult | None:
+        """The result once the child answered, died, or ran out of time; else None."""
+        if self.conn in ready or self.proc.sentinel in ready:
+            try:
+                if self.conn.poll(0):
+                    _, dags, errors = self.conn.recv()
+                    return self._finish(dags, errors)
+            except (EOFError, OSError):
+                pass
+            if not self.proc.is_alive() or self.conn.closed:
+                return self._crashed()
+        if time.monotonic() >= self.deadline:
+            self._kill()
+            message = f"DAG file took longer than {self.timeout:g} s to import (timeout)"
+            return self._result([], [ImportErrorInfo(self.path, None, message)])
+        return None
+
+    def _crashed(self) -> FileParseResult:
+        self.proc.join(timeout=5)
+        code = self.proc.exitcode
+        if code is not None and code < 0:
+            try:
+                how = f"killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"killed by signal {-code}"
+        else:
+            how = f"exit code {code}"
+        message = f"DAG file import process ended without a result ({how}); the file may call os._exit or crash the interpreter"
+        return self._result([], [ImportErrorInfo(self.path, None, message)])
+
+    def _finish(self, dags: list[dict[str, Any]], errors: list[ImportErrorInfo]) -> FileParseResult:
+        self.proc.join(timeout=2)
+        if self.proc.is_alive():  # e.g. non-daemon threads started by the file keep it up
+            self._kill()
+        return self._result(dags, errors)
+
+    def _kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            self.proc.kill()
+        self.proc.join(timeout=5)
+
+    def _result(self, dags: list[dict[str, Any]], errors: list[ImportErrorInfo]) -> FileParseResult:
+        self.conn.close()
+        return FileParseResult(
+            fileloc=self.path,
+            dags=dags,
+            errors=list(errors),
+            duration=time.monotonic() - self.started,
+            content_hash=self.content_hash,
+            mtime=self.mtime,
+        )
+
+
+_preimported = False
+
+
+def preimport() -> None:
+    """Import the authoring API here once, so every forked child starts with it loaded."""
+    global _preimported
+    if _preimported:
+        return
+    _preimported = True
+    for name in ("tradewind", "tradewind.definition.dag", "tradewind.parse.snapshot"):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - the child will report the same failure per file
+            log.warning("could not pre-import %s: %s", name, exc)
+
+
+def parse_files(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    timeout: float,
+    sys_path: Sequence[str | os.PathLike[str]] = (),
+    parallelism: int = 2,
+) -> list[FileParseResult]:
+    """Parse files in child processes, at most ``parallelism`` at once; results in input order.
+
+    Never raises for bad user code: every failure (exception, syntax error,
+    timeout, crash, ``sys.exit``) is an :class:`ImportErrorInfo` in the result.
+    """
+    preimport()
+    full_paths = [str(Path(p).resolve()) for p in paths]
+    path_entries = [str(p) for p in sys_path]
+    pending = list(enumerate(full_paths))
+    running: dict[_ParseJob, int] = {}
+    results: list[FileParseResult | None] = [None] * len(full_paths)
+    while pending or running:
+        while pending and len(running) < max(1, parallelism):
+            index, path = pending.pop(0)
+            running[_ParseJob(path, timeout, path_entries)] = index
+        waitables = [w for job in running for w in job.waitables()]
+        next_deadline = min(job.deadline for job in running)
+        ready = wait_for_ready(waitables, timeout=max(0.0, next_deadline - time.monotonic()))
+        for job in list(running):
+            result = job.poll(ready)
+            if result is not None:
+                results[running.pop(job)] = result
+    return [r for r in results if r is not None]
+
+
+def parse_file(
+    path: str | os.PathLike[str],
+    *,
+    timeout: float,
+    sys_path: Sequence[str | os.PathLike[str]] = (),
+) -> FileParseResult:
+    """Import one DAG file in a child process killed after ``timeout`` seconds."""
+    return parse_files([path], timeout=timeout, sys_path=sys_path, parallelism=1)[0]
