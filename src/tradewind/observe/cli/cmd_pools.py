@@ -59,7 +59,7 @@ def pools_set(cli: CliContext, name: str, slots: int, description: str) -> None:
     try:
         with cli.migrated_db().session_scope() as session:
             set_pool(session, name, slots, description)
-            audit(session, "cli_pool_set", extra={"pool": name, "slots": slots})
+            audit(session, "pool.set", extra={"pool": name, "slots": slots})
     except PoolError as exc:
         raise CliError(str(exc)) from None
     click.echo(f"Pool {name} set: {slots} slots.")
@@ -81,7 +81,7 @@ def pools_delete(cli: CliContext, name: str) -> None:
         with cli.migrated_db().session_scope() as session:
             deleted = delete_pool(session, name)
             if deleted:
-                audit(session, "cli_pool_delete", extra={"pool": name})
+                audit(session, "pool.delete", extra={"pool": name})
     except PoolError as exc:
         raise CliError(str(exc)) from None
     if not deleted:

@@ -254,14 +254,8 @@ def cli_user() -> str:
 def audit(session: Any, event: str, *, dag_id: str | None = None, task_id: str | None = None,
           run_id: str | None = None, extra: dict[str, Any] | None = None) -> None:
     """Record a manual action in the audit log (``log`` table) within the caller's transaction."""
-    from tradewind.persist.queries import audit as audit_queries
+    from tradewind.persist.db import utcnow
+    from tradewind.persist.queries.audit import record
 
-    audit_queries.record(
-        session,
-        event,
-        cli_user(),
-        dag_id=dag_id,
-        task_id=task_id,
-        run_id=run_id,
-        extra=json.dumps(to_jsonable(extra)) if extra is not None else None,
-    )
+    record(session, event, owner=cli_user(), dag_id=dag_id, task_id=task_id, run_id=run_id,
+           extra={"source": "cli", **(to_jsonable(extra) or {})}, now=utcnow())

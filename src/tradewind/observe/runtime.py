@@ -1,0 +1,203 @@
+"""Composition root: build Config -> Database -> executor -> Scheduler / DagProcessor.
+
+The CLI's ``scheduler``, ``standalone`` and ``dags test`` commands assemble the
+same pieces here, so wiring lives in one place. Nothing in this module makes
+scheduling decisions; it only constructs objects, runs them in threads and stops
+them in order.
+
+Heavy modules are imported inside functions so building a CLI command stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tradewind.config import Config
+    from tradewind.execute.executors.base import BaseExecutor, Waker
+    from tradewind.persist.db import Database
+
+log = logging.getLogger(__name__)
+
+#: ``[core] executor`` value -> "module:class".
+EXECUTORS: dict[str, str] = {
+    "local": "tradewind.execute.executors.local:LocalExecutor",
+    "localexecutor": "tradewind.execute.executors.local:LocalExecutor",
+    "inprocess": "tradewind.execute.executors.inprocess:InProcessExecutor",
+    "inprocessexecutor": "tradewind.execute.executors.inprocess:InProcessExecutor",
+    "sequential": "tradewind.execute.executors.inprocess:InProcessExecutor",
+    "celery": "tradewind.execute.executors.celery:CeleryExecutor",
+    "celeryexecutor": "tradewind.execute.executors.celery:CeleryExecutor",
+}
+
+
+class RuntimeSetupError(RuntimeError):
+    """A component cannot be built from the configuration; the message says which and why."""
+
+
+def build_database(config: "Config") -> "Database":
+    from tradewind.persist.db import Database
+
+    return Database.from_config(config)
+
+
+def install_variable_backend(db: "Database") -> None:
+    """Make ``Variable.get/set`` in DAG files and tasks use the metadata database."""
+    from tradewind.definition.variable import set_variable_backend
+    from tradewind.persist.queries.variables import DbVariableBackend
+
+    set_variable_backend(DbVariableBackend(db))
+
+
+def executor_class(name: str) -> type["BaseExecutor"]:
+    import importlib
+
+    target = EXECUTORS.get(name.strip().lower())
+    if target is None:
+        valid = ", ".join(sorted({k for k in EXECUTORS if not k.endswith("executor")}))
+        raise RuntimeSetupError(f"setting [core] executor = {name!r} is not a known executor; use one of: {valid}")
+    module_name, cls_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RuntimeSetupError(f"executor {name!r} is not available: {exc}") from exc
+    return getattr(module, cls_name)
+
+
+def build_executor(
+    config: "Config", db: "Database", name: str | None = None, *, waker: "Waker | None" = None
+) -> "BaseExecutor":
+    """The executor named by ``name`` (default ``[core] executor``), not yet started."""
+    import inspect
+
+    cls = executor_class(name or config.get("core", "executor"))
+    params = inspect.signature(cls).parameters
+    kwargs: dict[str, Any] = {}
+    # Executors take what they need; pass the shared objects they declare.
+    for pname, value in (("config", config), ("db", db), ("waker", waker), ("parallelism", config.parallelism)):
+        if pname in params:
+            kwargs[pname] = value
+    return cls(**kwargs)
+
+
+def build_scheduler(
+    config: "Config",
+    db: "Database",
+    executor: "BaseExecutor",
+    *,
+    clock: Callable[[], Any] | None = None,
+    callback_sink: Callable[[Any], None] | None = None,
+) -> Any:
+    from tradewind.schedule.scheduler import Scheduler
+
+    return Scheduler(config, db, executor, clock=clock, callback_sink=callback_sink)
+
+
+def build_dag_processor(config: "Config", db: "Database") -> Any:
+    from tradewind.schedule.dag_processor import DagProcessor
+
+    return DagProcessor(config, db)
+
+
+# --------------------------------------------------------------------------- services
+@dataclass
+class _Service:
+    name: str
+    target: Callable[[threading.Event], None]
+    thread: threading.Thread | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class Services:
+    """Long-running components, each in its own thread, sharing one stop event.
+
+    ``start()`` launches them; ``stop()`` sets the event, calls every registered
+    waker (so loops waiting on a deadline notice at once) and joins the threads.
+    A service that raises stops all the others (a dead scheduler must not leave a
+    healthy-looking process behind); :attr:`failed` names it.
+    """
+
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    services: list[_Service] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    failed: list[tuple[str, BaseException]] = field(default_factory=list)
+
+    def add(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        self.services.append(_Service(name, target))
+
+    def _run(self, service: _Service) -> None:
+        try:
+            service.target(self.stop_event)
+        except BaseException as exc:  # noqa: BLE001 - reported by the owner of Services
+            log.exception("%s stopped with an error", service.name)
+            service.error = exc
+            self.failed.append((service.name, exc))
+            self.request_stop()
+
+    def start(self) -> None:
+        for service in self.services:
+            service.thread = threading.Thread(target=self._run, args=(service,), name=service.name, daemon=True)
+            service.thread.start()
+
+    def request_stop(self) -> None:
+        """Ask every service to stop (safe from a signal handler: no locks held for long)."""
+        self.stop_event.set()
+        for hook in list(self.on_stop):
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - stopping must go on
+                log.exception("stop hook failed")
+
+    def join(self, timeout: float = 30.0) -> list[str]:
+        """Wait for the threads; return the names of those still alive after ``timeout``."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        alive = []
+        for service in self.services:
+            if service.thread is None:
+                continue
+            service.thread.join(max(deadline - time.monotonic(), 0.01))
+            if service.thread.is_alive():
+                alive.append(service.name)
+        return alive
+
+    def wait(self, poll: float = 0.5) -> None:
+        """Block the calling (main) thread until a stop is requested. Signals interrupt the wait."""
+        while not self.stop_event.wait(poll):
+            pass
+
+
+def install_signal_handlers(services: Services, *, announce: Callable[[str], None] | None = None) -> None:
+    """SIGINT/SIGTERM request a graceful stop; a second SIGINT/SIGTERM exits at once."""
+    import os
+    import signal
+
+    def handler(signum: int, _frame: Any) -> None:
+        if services.stop_event.is_set():
+            os._exit(128 + signum)
+        if announce:
+            announce(f"Received {signal.Signals(signum).name}; shutting down...")
+        services.request_stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def scheduler_loop(scheduler: Any) -> Callable[[threading.Event], None]:
+    def run(stop: threading.Event) -> None:
+        scheduler.run_forever(stop)
+
+    return run
+
+
+def processor_loop(processor: Any) -> Callable[[threading.Event], None]:
+    def run(stop: threading.Event) -> None:
+        processor.run_forever(stop)
+
+    return run
