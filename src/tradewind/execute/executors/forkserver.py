@@ -1,0 +1,194 @@
+"""A warm fork server: one long-lived process that has imported Tradewind, SQLAlchemy and
+Jinja once, and forks a fresh child for each try — isolation in milliseconds instead of a
+new interpreter per task.
+
+Started by :class:`~tradewind.execute.executors.local.LocalExecutor` as
+``python -m tradewind.execute.executors.forkserver --fd N`` in its own session (so a
+Ctrl-C at the scheduler's terminal does not reach it); it talks over one Unix stream
+socket with newline-delimited JSON:
+
+executor -> server
+    ``{"op": "run", "id": 7, "workload": {...}}``
+server -> executor
+    ``{"op": "started", "id": 7, "pid": 1234}``  (or ``{"op": "error", "id": 7, "message": ...}``)
+    ``{"op": "exited", "pid": 1234, "code": -9}`` (``code`` as ``subprocess``: negative = signal)
+
+The server itself runs no threads (forking a threaded process is unsafe); it multiplexes
+the socket and a SIGCHLD wake-up pipe with ``selectors``. When the socket closes (the
+executor went away) it exits; tries still running finish and record their own outcomes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import traceback
+from typing import Any
+
+#: Modules imported once in the server, so a forked try finds them already loaded.
+PRELOAD = (
+    "tradewind",
+    "tradewind.definition",
+    "tradewind.execute.runner",
+    "tradewind.schedule.transitions",
+    "tradewind.persist.models",
+    "sqlalchemy",
+    "sqlalchemy.dialects.sqlite",
+    "jinja2",
+    "subprocess",
+    "json",
+    "logging",
+)
+
+#: Optional modules that help common DAG files (imported if present).
+PRELOAD_OPTIONAL = (
+    "tradewind.parse.dagbag",
+    "tradewind.definition.operators.bash",
+    "tradewind.definition.operators.python",
+    "tradewind.persist.queries.variables",
+    "tradewind.persist.queries.xcom",
+    "tradewind.definition.context",
+    "tradewind.definition.templating",
+    "pendulum",
+)
+
+
+def _preload() -> None:
+    for name in PRELOAD + PRELOAD_OPTIONAL:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a missing optional module must not stop the server
+            if name in PRELOAD:
+                traceback.print_exc()
+
+
+def _send(sock: socket.socket, message: dict[str, Any]) -> None:
+    sock.sendall((json.dumps(message) + "\n").encode("utf-8"))
+
+
+def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: Any) -> None:
+    """In the forked child: become a process group leader, reset signals, run the try, exit."""
+    code = 1
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        for fd in close_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        from tradewind.execute.runner import run_in_try_process
+
+        code = run_in_try_process(workload, config=config, db=db)
+    except BaseException:  # noqa: BLE001 - whatever happens, the child must exit here
+        try:
+            traceback.print_exc()
+        except Exception:
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+class _Server:
+    def __init__(self, sock: socket.socket) -> None:
+        from tradewind.config import Config
+        from tradewind.persist.db import Database
+
+        self.sock = sock
+        # Engine only: no connection is opened here, so nothing is shared across fork.
+        self.config = Config.load()
+        self.db = Database.from_config(self.config)
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        self.buffer = b""
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wake_w)
+        selector = selectors.DefaultSelector()
+        selector.register(self.sock, selectors.EVENT_READ, "sock")
+        selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        running = True
+        while running:
+            for key, _ in selector.select(timeout=5.0):
+                if key.data == "wake":
+                    self._drain_wake()
+                elif not self._read_requests():
+                    running = False
+            self._reap()
+        self._reap()
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self.wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _read_requests(self) -> bool:
+        try:
+            chunk = self.sock.recv(65536)
+        except (ConnectionResetError, InterruptedError):
+            return False
+        if not chunk:
+            return False
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            if line.strip():
+                self._handle(json.loads(line))
+        return True
+
+    def _handle(self, request: dict[str, Any]) -> None:
+        if request.get("op") != "run":
+            _send(self.sock, {"op": "error", "id": request.get("id"), "message": f"unknown op {request.get('op')!r}"})
+            return
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            _send(self.sock, {"op": "error", "id": request["id"], "message": f"fork failed: {exc}"})
+            return
+        if pid == 0:
+            _run_child(request["workload"], [self.sock.fileno(), self.wake_r, self.wake_w], self.config, self.db)
+        _send(self.sock, {"op": "started", "id": request["id"], "pid": pid})
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            try:
+                _send(self.sock, {"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
+            except OSError:
+                pass  # executor gone; keep reaping so no zombies pile up
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Tradewind fork server (started by the local executor)")
+    parser.add_argument("--fd", type=int, required=True, help="inherited Unix socket to the executor")
+    args = parser.parse_args(argv)
+    _preload()
+    sock = socket.socket(fileno=args.fd)
+    _Server(sock).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

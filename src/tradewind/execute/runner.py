@@ -1,0 +1,433 @@
+"""Run one try of one task instance: claim, load, render, execute, record.
+
+:func:`run_try` is the whole life of a try, in the order Airflow users expect:
+
+1. route logging/stdout/stderr into the try's log file (:mod:`tradewind.execute.logs`);
+2. **claim** (one transaction): queued -> running for exactly this try number, clear the
+   instance's old XComs, read the run (dates, conf), the previous successful run and the
+   task's snapshot (for the retry policy). Not queued for this try -> log and stop;
+3. import the DAG file, find the task, build the template context, resolve XComArgs,
+   render template fields, run ``on_execute_callback``;
+4. ``task.execute(context)`` under ``set_current_context``, with ``execution_timeout``
+   enforced by SIGALRM (-> ``TaskTimeout``; the operator's ``on_kill`` cleans up);
+5. **finish** (one transaction): XComs (return value; every key with
+   ``multiple_outputs``), rendered fields, and the outcome through
+   ``transitions.record_try_outcome`` (which applies the retry policy);
+6. ``on_success`` / ``on_failure`` / ``on_retry`` / ``on_skipped`` callback (errors in
+   callbacks are logged and never change the outcome).
+
+A heartbeat thread updates ``last_heartbeat_at`` meanwhile. When the heartbeat finds the
+instance no longer running this try (cleared or marked by hand) the try is terminated.
+
+Process entry point (Celery workers, debugging)::
+
+    python -m tradewind.execute.runner --workload '<Workload JSON>'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from tradewind.definition.exceptions import TaskFailNoRetry, TaskSkipped, TaskTimeout, XComNotSerializable
+from tradewind.execute.executors.base import TaskKey, Workload
+from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
+from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load_task, task_snapshot_for
+from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
+from tradewind.persist.db import Database, utcnow
+from tradewind.schedule.transitions import heartbeat, record_try_outcome, set_rendered_fields
+from tradewind.states import TaskInstanceState
+
+log = logging.getLogger(TASK_LOGGER)
+
+#: Exit codes of a try process; the local executor reads them.
+EXIT_RECORDED = 0
+EXIT_ERROR = 1
+EXIT_NOT_CLAIMED = 3
+
+
+class TaskTerminated(Exception):
+    """The try process received SIGTERM (killed by the executor, or the instance was cleared)."""
+
+
+@dataclass
+class TryResult:
+    """How one call of :func:`run_try` ended."""
+
+    key: TaskKey
+    #: False when the instance was not queued for this try (nothing ran).
+    claimed: bool
+    #: True when the outcome was written to the database.
+    recorded: bool = False
+    #: The instance's state after the try (None if nothing was recorded).
+    state: TaskInstanceState | None = None
+    error: str | None = None
+    log_path: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if not self.claimed:
+            return EXIT_NOT_CLAIMED
+        return EXIT_RECORDED if self.recorded else EXIT_ERROR
+
+
+@dataclass
+class _Outcome:
+    outcome: str  # "success" | "failed" | "skipped"
+    error: str | None = None
+    allow_retry: bool = True
+    exception: BaseException | None = None
+    rendered: dict[str, Any] = field(default_factory=dict)
+
+
+def run_try(
+    workload: Workload,
+    *,
+    config: Any,
+    db: Database,
+    in_process: bool = False,
+    echo: IO[str] | None = None,
+) -> TryResult:
+    """Run try ``workload.key`` to its end and record the outcome; never raises for task errors.
+
+    ``in_process``: the caller's process is not a dedicated try process (``dags test``,
+    the in-process executor): file descriptors 1/2 and SIGTERM are left alone.
+    ``echo``: also write the log lines to this stream.
+    """
+    key = workload.key
+    path = log_path(config.logs_folder, key)
+    level = config.get("logging", "logging_level", "INFO")
+    with TryLogCapture(path, level=level, capture_fds=not in_process, echo=echo):
+        result = _TryRun(workload, config, db, in_process).run()
+    result.log_path = path
+    return result
+
+
+class _TryRun:
+    """The steps of one try; :meth:`run` is the only entry."""
+
+    def __init__(self, workload: Workload, config: Any, db: Database, in_process: bool) -> None:
+        self.workload = workload
+        self.key = workload.key
+        self.config = config
+        self.db = db
+        self.in_process = in_process
+        self.hostname = config.get("core", "hostname", "") or socket.gethostname()
+        self.task: Any = None
+        self.context: dict[str, Any] | None = None
+
+    def run(self) -> TryResult:
+        key = self.key
+        claimed = claim(self.db, key, hostname=self.hostname, pid=os.getpid(), now=utcnow())
+        if claimed is None:
+            log.warning("Task instance %s is not queued for try %d (already claimed, cleared or marked); "
+                        "not running it.", key.short(), key.try_number)
+            return TryResult(key, claimed=False)
+        log.info("Starting attempt %d of %d: %s on host %s (pid %d)", key.try_number, claimed.max_tries,
+                 key.short(), self.hostname, os.getpid())
+        beat = _Heartbeat(self.db, key, self.config.heartbeat_interval, terminate=not self.in_process)
+        beat.start()
+        try:
+            result = self._run_claimed(claimed)
+        finally:
+            beat.stop()
+        return result
+
+    def _run_claimed(self, claimed: ClaimedTry) -> TryResult:
+        outcome = self._prepare_and_execute(claimed)
+        snapshot = task_snapshot_for(claimed, self.task)
+        ti = self.context["ti"] if self.context else None
+        xcoms = ti.pending_xcoms if ti is not None else {}
+        try:
+            with self.db.session_scope() as session:
+                now = utcnow()
+                write_xcoms(session, self.key, xcoms, now)
+                if outcome.rendered:
+                    set_rendered_fields(session, self.key, outcome.rendered)
+                state = record_try_outcome(
+                    session, self.key, outcome.outcome, task=snapshot, now=now,
+                    error=outcome.error, allow_retry=outcome.allow_retry,
+                )
+        except Exception as exc:  # the DB is unreachable or the schema is off: nothing recorded
+            log.exception("Could not record the outcome of %s", self.key.short())
+            return TryResult(self.key, claimed=True, recorded=False, error=f"{type(exc).__name__}: {exc}")
+        log.info("Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%d, try_number=%d",
+                 state.value.upper(), self.key.dag_id, self.key.task_id, self.key.run_id,
+                 self.key.map_index, self.key.try_number)
+        self._after_callbacks(state, outcome)
+        return TryResult(self.key, claimed=True, recorded=True, state=state, error=outcome.error)
+
+    def _prepare_and_execute(self, claimed: ClaimedTry) -> _Outcome:
+        rendered: dict[str, Any] = {}
+        try:
+            with _terminate_on_sigterm(enabled=not self.in_process):
+                dag, self.task = load_task(self.workload, self.config)
+                ti = RuntimeTaskInstance(
+                    self.key, db=self.db, max_tries=claimed.max_tries, task=self.task,
+                    logical_date=claimed.run.logical_date, start_date=claimed.start_date,
+                    hostname=self.hostname, operator=claimed.operator,
+                )
+                self.context = build_try_context(dag, self.task, ti, claimed, self.config)
+                rendered = _render(self.task, self.context, dag)
+                _call_callbacks(self.task, "on_execute_callback", self.context)
+                result = self._execute(self.context)
+                _push_result(self.task, ti, result)
+        except TaskSkipped as exc:
+            log.info("Task skipped: %s", exc or "TaskSkipped raised")
+            return _Outcome("skipped", rendered=rendered, exception=exc)
+        except TaskFailNoRetry as exc:
+            log.error("Task failed without retry: %s", exc, exc_info=True)
+            return _Outcome("failed", _describe(exc), allow_retry=False, exception=exc, rendered=rendered)
+        except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
+            if isinstance(exc, KeyboardInterrupt) and self.in_process:
+                raise
+            log.error("Task failed with exception", exc_info=True)
+            return _Outcome("failed", _describe(exc), exception=exc, rendered=rendered)
+        return _Outcome("success", rendered=rendered)
+
+    def _execute(self, context: dict[str, Any]) -> Any:
+        from tradewind.definition.context import set_current_context
+
+        task = self.task
+        timeout = _seconds(getattr(task, "execution_timeout", None))
+        log.info("Executing %r", task)
+        with set_current_context(context):
+            try:
+                with _alarm(timeout, self.key):
+                    return task.execute(context)
+            except (TaskTimeout, TaskTerminated):
+                _on_kill(task)
+                raise
+
+    def _after_callbacks(self, state: TaskInstanceState, outcome: _Outcome) -> None:
+        if self.task is None or self.context is None:
+            return
+        context = self.context
+        context["ti"].state = state.value
+        if outcome.exception is not None:
+            context["exception"] = outcome.exception
+        name = {
+            TaskInstanceState.SUCCESS: "on_success_callback",
+            TaskInstanceState.FAILED: "on_failure_callback",
+            TaskInstanceState.UP_FOR_RETRY: "on_retry_callback",
+            TaskInstanceState.SKIPPED: "on_skipped_callback",
+        }.get(state)
+        if name is not None:
+            _call_callbacks(self.task, name, context)
+
+
+# --------------------------------------------------------------------------- steps
+def _render(task: Any, context: dict[str, Any], dag: Any) -> dict[str, Any]:
+    """Resolve XComArgs in template fields, render them in place; return the stored form."""
+    from tradewind.definition.templating import make_jinja_env, render_task_fields
+    from tradewind.definition.xcom_arg import resolve_xcom_args
+
+    for name in getattr(task, "template_fields", ()) or ():
+        if hasattr(task, name):
+            setattr(task, name, resolve_xcom_args(getattr(task, name), context))
+    env = make_jinja_env(dag, native=bool(getattr(dag, "render_template_as_native_obj", False)))
+    return render_task_fields(task, context, env) or {}
+
+
+def _push_result(task: Any, ti: RuntimeTaskInstance, result: Any) -> None:
+    """Push the return value (Airflow: only when not None and ``do_xcom_push``)."""
+    if result is None or not getattr(task, "do_xcom_push", True):
+        return
+    if getattr(task, "multiple_outputs", False):
+        if not isinstance(result, Mapping):
+            raise XComNotSerializable(
+                f"task {ti.dag_id}.{ti.task_id} has multiple_outputs=True but returned "
+                f"{type(result).__name__}, not a dict"
+            )
+        for xkey in result:
+            if not isinstance(xkey, str):
+                raise XComNotSerializable(
+                    f"task {ti.dag_id}.{ti.task_id} has multiple_outputs=True but returned a dict key "
+                    f"{xkey!r} of type {type(xkey).__name__}; keys must be strings"
+                )
+        for xkey, value in result.items():
+            ti.xcom_push(xkey, value)
+    ti.xcom_push(XCOM_RETURN_KEY, result)
+
+
+def _callables(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if v is not None]
+    return [value]
+
+
+def _call_callbacks(task: Any, name: str, context: dict[str, Any]) -> None:
+    """Call the task's callback(s) ``name``; an error in one is logged and ignored."""
+    for callback in _callables(getattr(task, name, None)):
+        try:
+            log.info("Running %s %s", name, getattr(callback, "__name__", repr(callback)))
+            callback(context)
+        except Exception:
+            log.exception("Error in %s of %s (ignored; the task's state is unchanged)", name,
+                          getattr(task, "task_id", "?"))
+
+
+def _on_kill(task: Any) -> None:
+    on_kill = getattr(task, "on_kill", None)
+    if callable(on_kill):
+        try:
+            on_kill()
+        except Exception:
+            log.exception("Error in on_kill of %s", getattr(task, "task_id", "?"))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+    return seconds if seconds > 0 else None
+
+
+@contextmanager
+def _alarm(seconds: float | None, key: TaskKey) -> Iterator[None]:
+    """Raise :class:`TaskTimeout` in the main thread after ``seconds`` (SIGALRM)."""
+    if seconds is None:
+        yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        log.warning("execution_timeout of %ss not enforced: the try is not in the main thread", seconds)
+        yield
+        return
+
+    def on_alarm(_signum: int, _frame: Any) -> None:
+        raise TaskTimeout(f"task {key.dag_id}.{key.task_id} timed out after {seconds:g}s (execution_timeout)")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _terminate_on_sigterm(enabled: bool) -> Iterator[None]:
+    """In a try process, SIGTERM raises :class:`TaskTerminated` so the try records 'failed'."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        raise TaskTerminated("the task process received SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Heartbeat:
+    """Updates ``last_heartbeat_at`` every ``interval`` seconds while the try runs."""
+
+    def __init__(self, db: Database, key: TaskKey, interval: float, *, terminate: bool) -> None:
+        self.db = db
+        self.key = key
+        self.interval = max(interval, 0.05)
+        self.terminate = terminate
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="tradewind-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with self.db.session_scope() as session:
+                    alive = heartbeat(session, self.key, utcnow())
+            except Exception:
+                log.warning("Heartbeat of %s failed; will retry", self.key.short(), exc_info=True)
+                continue
+            if not alive and not self._stop.is_set():
+                log.warning("Task instance %s is no longer running this try (cleared or marked); "
+                            "terminating it.", self.key.short())
+                if self.terminate:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+
+# ----------------------------------------------------------------- process entry
+def run_in_try_process(workload: dict[str, Any] | Workload, *, config: Any, db: Database) -> int:
+    """Body of a dedicated try process (forked by the fork server or started by a worker).
+
+    Drops DB connections inherited over fork, applies the workload's environment, runs the
+    try, then kills whatever the task left running. Returns the process exit code.
+    """
+    wl = workload if isinstance(workload, Workload) else Workload.from_dict(workload)
+    db.dispose()
+    for name, value in wl.environ.items():
+        os.environ.setdefault(name, value)
+    try:
+        result = run_try(wl, config=config, db=db)
+    finally:
+        _kill_leftover_children()
+    return result.exit_code
+
+
+def _kill_leftover_children() -> None:
+    """A try must not leave processes behind (e.g. a bash child after a timeout)."""
+    try:
+        import psutil
+
+        children = psutil.Process().children(recursive=True)
+    except Exception:
+        return
+    for child in children:
+        try:
+            child.kill()
+        except Exception:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tradewind.execute.runner", description="Run one task try.")
+    parser.add_argument("--workload", required=True, help="the Workload as JSON")
+    args = parser.parse_args(argv)
+    try:
+        workload = Workload.from_dict(json.loads(args.workload))
+    except (ValueError, TypeError, KeyError) as exc:
+        print(f"--workload is not a valid Workload JSON: {exc}", file=sys.stderr)
+        return 2
+    for name, value in workload.environ.items():
+        os.environ.setdefault(name, value)
+    from tradewind.config import Config
+
+    config = Config.load()
+    db = Database.from_config(config)
+    try:
+        return run_in_try_process(workload, config=config, db=db)
+    finally:
+        db.engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

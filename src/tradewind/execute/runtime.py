@@ -1,0 +1,192 @@
+"""``context["ti"]``: the running try's task instance, backed by the database.
+
+:class:`RuntimeTaskInstance` implements the definition layer's ``RuntimeTI`` protocol
+(``xcom_push``, ``xcom_pull``, ``skip_tasks``, ``log`` and the identifying attributes)
+with Airflow's semantics:
+
+* ``xcom_pull(task_ids="a")`` returns one value; ``task_ids=["a", "b"]`` a list in that
+  order (``default`` where a task pushed nothing); ``task_ids=None`` means this task.
+* default key ``return_value``; ``map_indexes`` int -> one value, list -> list; ``None``
+  -> the unmapped value, or the list of all mapped values (by map index) when the
+  pulled task is mapped.
+* pulling something that does not exist returns ``default`` (``None`` unless given).
+
+Pushes are buffered and written in the try's final transaction (together with the
+outcome), so a try costs two write transactions instead of one per push; this try's own
+pending pushes are visible to its own pulls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tradewind.definition.exceptions import XComNotSerializable
+from tradewind.execute.executors.base import TaskKey
+from tradewind.execute.logs import TASK_LOGGER
+from tradewind.persist.db import Database, utcnow
+from tradewind.persist.models import DagRun, XCom
+from tradewind.persist.queries.xcom import xcom_get_many, xcom_set
+from tradewind.schedule.transitions import skip_tasks as _skip_tasks
+
+XCOM_RETURN_KEY = "return_value"
+
+_ABSENT = object()
+
+
+def serialize_xcom(value: Any, *, dag_id: str, task_id: str, key: str) -> str:
+    """JSON text of an XCom value, or :class:`XComNotSerializable` naming the task and type."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        kind = type(value).__name__
+        raise XComNotSerializable(
+            f"task {dag_id}.{task_id}: XCom {key!r} value of type {kind} is not JSON-serialisable ({exc}); "
+            "return/push only JSON types (str, int, float, bool, None, list, dict with str keys), "
+            "or set do_xcom_push=False"
+        ) from None
+
+
+def write_xcoms(session: Session, key: TaskKey, values: dict[str, Any], now: datetime) -> None:
+    """Store the values pushed by try ``key`` (called in the try's final transaction)."""
+    for xkey, value in values.items():
+        xcom_set(session, key.dag_id, key.run_id, key.task_id, key.map_index, xkey, value, now)
+
+
+class RuntimeTaskInstance:
+    """The task instance of the running try, as user code sees it."""
+
+    def __init__(
+        self,
+        key: TaskKey,
+        *,
+        db: Database,
+        max_tries: int = 1,
+        task: Any = None,
+        logical_date: datetime | None = None,
+        start_date: datetime | None = None,
+        hostname: str | None = None,
+        log_url: str | None = None,
+        operator: str | None = None,
+    ) -> None:
+        self.key = key
+        self.dag_id = key.dag_id
+        self.task_id = key.task_id
+        self.run_id = key.run_id
+        self.map_index = key.map_index
+        self.try_number = key.try_number
+        self.max_tries = max_tries
+        self.task = task
+        self.logical_date = logical_date
+        self.start_date = start_date
+        self.hostname = hostname or socket.gethostname()
+        self.log_url = log_url
+        self.operator = operator or (type(task).__name__ if task is not None else None)
+        self.state = "running"
+        self.log = logging.getLogger(TASK_LOGGER)
+        self._db = db
+        #: key -> value (a JSON round-tripped copy), written with the outcome.
+        self.pending_xcoms: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<TaskInstance: {self.key.short()} [{self.state}]>"
+
+    # ------------------------------------------------------------------- XCom
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Store ``value`` under ``key`` for this task instance (must be JSON-serialisable)."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"task {self.dag_id}.{self.task_id}: XCom key must be a non-empty string, got {key!r}")
+        text = serialize_xcom(value, dag_id=self.dag_id, task_id=self.task_id, key=key)
+        # Keep a copy, so later mutation of ``value`` by user code does not change what is stored.
+        self.pending_xcoms[key] = json.loads(text)
+
+    def xcom_pull(
+        self,
+        task_ids: str | Iterable[str] | None = None,
+        key: str = XCOM_RETURN_KEY,
+        dag_id: str | None = None,
+        map_indexes: int | Iterable[int] | None = None,
+        default: Any = None,
+        include_prior_dates: bool = False,
+        run_id: str | None = None,
+    ) -> Any:
+        """Pull XCom values (Airflow semantics; see the module docstring)."""
+        dag_id = dag_id or self.dag_id
+        run_id = run_id or self.run_id
+        single_task = task_ids is None or isinstance(task_ids, str)
+        ids: list[str] = [self.task_id] if task_ids is None else [task_ids] if isinstance(task_ids, str) else list(task_ids)
+        single_index = map_indexes is None or isinstance(map_indexes, int)
+        indexes: list[int] | None = (
+            None if map_indexes is None else [map_indexes] if isinstance(map_indexes, int) else list(map_indexes)
+        )
+        rows = self._load(dag_id, run_id, ids, key, include_prior_dates)
+        results = []
+        for tid in ids:
+            by_index = rows.get(tid, {})
+            if indexes is None:
+                if -1 in by_index:
+                    results.append(by_index[-1])
+                elif by_index:
+                    results.append([by_index[i] for i in sorted(by_index)])
+                else:
+                    results.append(default)
+            else:
+                values = [by_index.get(i, default) for i in indexes]
+                results.append(values[0] if single_index else values)
+        return results[0] if single_task else results
+
+    def _load(
+        self, dag_id: str, run_id: str, task_ids: list[str], key: str, include_prior_dates: bool
+    ) -> dict[str, dict[int, Any]]:
+        """{task_id: {map_index: value}} for ``key`` in the run (or the latest earlier run)."""
+        found: dict[str, dict[int, Any]] = {}
+        with self._db.session_scope() as session:
+            for (tid, mi), value in xcom_get_many(session, dag_id, run_id, task_ids, key).items():
+                found.setdefault(tid, {})[mi] = value
+            missing = [t for t in task_ids if t not in found]
+            if include_prior_dates and missing:
+                self._load_prior(session, dag_id, run_id, missing, key, found)
+        if dag_id == self.dag_id and run_id == self.run_id and key in self.pending_xcoms:
+            if self.task_id in task_ids:
+                found.setdefault(self.task_id, {})[self.map_index] = self.pending_xcoms[key]
+        return found
+
+    @staticmethod
+    def _load_prior(
+        session: Session, dag_id: str, run_id: str, task_ids: Sequence[str], key: str, found: dict[str, dict[int, Any]]
+    ) -> None:
+        current = session.scalar(select(DagRun.logical_date).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        if current is None:
+            return
+        stmt = (
+            select(XCom.task_id, XCom.map_index, XCom.value, DagRun.logical_date)
+            .join(DagRun, (DagRun.dag_id == XCom.dag_id) & (DagRun.run_id == XCom.run_id))
+            .where(
+                XCom.dag_id == dag_id, XCom.task_id.in_(list(task_ids)), XCom.key == key,
+                DagRun.logical_date <= current,
+            )
+            .order_by(DagRun.logical_date.desc())
+        )
+        newest: dict[str, datetime] = {}
+        for tid, mi, text, when in session.execute(stmt):
+            if tid in newest and newest[tid] != when:
+                continue  # only the most recent run that has a value counts
+            newest[tid] = when
+            found.setdefault(tid, {})[mi] = json.loads(text)
+
+    # --------------------------------------------------------------- branching
+    def skip_tasks(self, task_ids: Iterable[str]) -> list[str]:
+        """Mark the not-yet-started instances of ``task_ids`` in this run skipped now."""
+        ids = [task_ids] if isinstance(task_ids, str) else list(task_ids)
+        with self._db.session_scope() as session:
+            skipped = _skip_tasks(session, self.dag_id, self.run_id, ids, utcnow())
+        if skipped:
+            self.log.info("Skipping tasks %s", ", ".join(skipped))
+        return skipped
