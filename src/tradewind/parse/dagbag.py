@@ -196,6 +196,7 @@ def _extend_sys_path(sys_path: Sequence[str | os.PathLike[str]]) -> None:
 
 
 def _import_module(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> ModuleType:
+    """Execute the file as a fresh module; DAGs auto-registered meanwhile are kept on it."""
     dag_module = _definition_dag_module()
     _extend_sys_path(sys_path)
     name = module_name_for(path)
@@ -204,16 +205,21 @@ def _import_module(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> Mod
         raise ImportError(f"cannot import {path}: not a Python source file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    registry = _start_registry(dag_module)
+    context = getattr(dag_module, "DagContext", None)
+    if context is not None:
+        context.clear_autoregistered()  # forget DAGs from earlier imports in this process
     try:
         spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
         raise
     finally:
-        module.__dict__.setdefault("__tradewind_registered_dags__", registry)
-        _stop_registry(dag_module)
+        registered = context.clear_autoregistered() if context is not None else []
+    module.__dict__[_REGISTERED] = registered
     return module
+
+
+_REGISTERED = "__tradewind_registered_dags__"
 
 
 def _definition_dag_module() -> ModuleType | None:
@@ -225,20 +231,6 @@ def _definition_dag_module() -> ModuleType | None:
         return None
 
 
-def _start_registry(dag_module: ModuleType | None) -> list[Any]:
-    """Begin collecting DAGs created during the import (``@dag`` calls, ``with DAG``)."""
-    start = getattr(dag_module, "start_dag_registry", None)
-    if callable(start):
-        return start()
-    return []
-
-
-def _stop_registry(dag_module: ModuleType | None) -> None:
-    stop = getattr(dag_module, "stop_dag_registry", None)
-    if callable(stop):
-        stop()
-
-
 def _dags_in_module(module: ModuleType, path: str) -> tuple[list[Any], list[ImportErrorInfo]]:
     """Every DAG at module level or registered during import, first occurrence wins."""
     dag_module = _definition_dag_module()
@@ -246,7 +238,7 @@ def _dags_in_module(module: ModuleType, path: str) -> tuple[list[Any], list[Impo
         return [], []
     DAG = dag_module.DAG
     candidates = [obj for obj in list(vars(module).values()) if isinstance(obj, DAG)]
-    candidates += [obj for obj in module.__dict__.get("__tradewind_registered_dags__", []) if isinstance(obj, DAG)]
+    candidates += [obj for obj in module.__dict__.get(_REGISTERED, []) if isinstance(obj, DAG)]
     seen_objects: set[int] = set()
     by_id: dict[str, Any] = {}
     errors: list[ImportErrorInfo] = []

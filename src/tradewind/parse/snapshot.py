@@ -285,30 +285,27 @@ _MISSING = object()
 
 
 def _serialize_param(value: Any) -> dict[str, Any]:
-    """Param -> {"default", "schema", "description"}; a plain value has an empty schema."""
-    schema = getattr(value, "schema", None)
-    if schema is None or not hasattr(value, "description"):
-        return {"default": jsonable(value), "schema": {}, "description": None}
+    """Param -> {"default", "has_default", "schema", "description"}; plain values get an empty schema."""
+    if not (hasattr(value, "schema") and hasattr(value, "description")):
+        return {"default": jsonable(value), "has_default": True, "schema": {}, "description": None}
     default = getattr(value, "value", _MISSING)
-    if default is _MISSING or type(default).__name__ in ("ArgNotSet", "_NotSet", "NotSetType"):
-        default = None
-    return {"default": jsonable(default), "schema": jsonable(schema), "description": value.description}
+    has_default = default is not _MISSING and type(default).__name__ not in ("_NotSet", "ArgNotSet", "NotSetType")
+    return {
+        "default": jsonable(default) if has_default else None,
+        "has_default": has_default,
+        "schema": jsonable(value.schema or {}),
+        "description": value.description,
+    }
 
 
 def _serialize_params(params: Any) -> dict[str, Any]:
     if not params:
         return {}
-    raw = params.get_params() if hasattr(params, "get_params") else None
-    items = raw.items() if isinstance(raw, dict) else _param_items(params)
+    if hasattr(params, "get_param"):  # a ParamsDict resolves values on [], so ask for the Param
+        items = [(name, params.get_param(name)) for name in params]
+    else:
+        items = list(dict(params).items())
     return {str(name): _serialize_param(p) for name, p in items}
-
-
-def _param_items(params: Any) -> list[tuple[str, Any]]:
-    # A ParamsDict may resolve Param -> value on __getitem__; prefer its raw mapping.
-    raw = getattr(params, "_dict", None) or getattr(params, "params", None)
-    if isinstance(raw, dict):
-        return list(raw.items())
-    return list(dict(params).items())
 
 
 def _topological_tasks(dag: Any) -> list[Any]:

@@ -1,0 +1,332 @@
+"""DAGs: store parse results as versioned snapshots, and read them back.
+
+The parser hands over :class:`~tradewind.parse.dagbag.FileParseResult`s;
+:func:`store_file_results` upserts one :class:`DagModel` per DAG, adds a
+:class:`DagVersion` only when the snapshot's hash changed, replaces the file's
+import errors and records a :class:`ParsedFile` row so unchanged files are not
+imported again. Versions are immutable, so parsed :class:`DagSnapshot` objects
+are cached by version id.
+
+None of these functions commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from tradewind.parse.dagbag import FileParseResult, ImportErrorInfo
+from tradewind.parse.snapshot import DagSnapshot, snapshot_hash
+from tradewind.persist.models import (
+    DagModel,
+    DagRun,
+    DagVersion,
+    ImportError_,
+    ParsedFile,
+    TaskInstance,
+    TaskInstanceTry,
+    XCom,
+)
+from tradewind.persist.queries.import_errors import (
+    clear_import_errors_for_file,
+    list_import_errors,
+    replace_import_errors_for_file,
+)
+
+__all__ = [
+    "DagNotFound",
+    "StoreSummary",
+    "store_file_results",
+    "deactivate_missing_files",
+    "get_dag",
+    "list_dags",
+    "latest_snapshot",
+    "snapshot_for_version",
+    "set_paused",
+    "delete_dag",
+    "list_import_errors",
+    "parsed_files",
+]
+
+
+class DagNotFound(LookupError):
+    """No DAG with that id is known; the message names it."""
+
+    def __init__(self, dag_id: str):
+        super().__init__(f"DAG {dag_id!r} not found")
+        self.dag_id = dag_id
+
+
+@dataclass
+class StoreSummary:
+    """What one :func:`store_file_results` call changed."""
+
+    files: int = 0
+    #: dag_id -> new version number, for DAGs whose snapshot changed (or is new).
+    new_versions: dict[str, int] = field(default_factory=dict)
+    #: DAG ids stored (changed or not).
+    dags: list[str] = field(default_factory=list)
+    #: DAG ids that disappeared from their file.
+    deactivated: list[str] = field(default_factory=list)
+    import_errors: int = 0
+
+
+# ------------------------------------------------------------------------ storing
+def store_file_results(
+    session: Session,
+    results: Iterable[FileParseResult],
+    now: datetime,
+    *,
+    default_paused: bool = False,
+) -> StoreSummary:
+    """Store each file's DAGs and import errors; see the module docstring.
+
+    A DAG id already defined by another (still present) file is not taken over:
+    the later file gets an import error naming the first one.
+    ``default_paused`` is the paused state of a new DAG whose snapshot does not
+    set ``is_paused_upon_creation``.
+    """
+    summary = StoreSummary()
+    for result in results:
+        summary.files += 1
+        _store_one_file(session, result, now, default_paused, summary)
+    session.flush()
+    return summary
+
+
+def _store_one_file(
+    session: Session, result: FileParseResult, now: datetime, default_paused: bool, summary: StoreSummary
+) -> None:
+    fileloc = result.fileloc
+    errors = list(result.errors)
+    stored: list[str] = []
+    for snap in result.dags:
+        dag_id = snap["dag_id"]
+        owner = _defined_elsewhere(session, dag_id, fileloc)
+        if owner is not None:
+            message = f"DAG id {dag_id!r} is already defined in {owner}; this file's DAG {dag_id!r} is ignored"
+            errors.append(ImportErrorInfo(fileloc, None, message))
+            continue
+        version_number = _upsert_dag(session, snap, fileloc, now, default_paused)
+        stored.append(dag_id)
+        if version_number is not None:
+            summary.new_versions[dag_id] = version_number
+    summary.dags.extend(stored)
+    summary.deactivated.extend(_deactivate_absent(session, fileloc, stored))
+    replace_import_errors_for_file(session, fileloc, errors, now)
+    summary.import_errors += len(errors)
+    _record_parsed_file(session, result, stored, now)
+
+
+def _defined_elsewhere(session: Session, dag_id: str, fileloc: str) -> str | None:
+    """The other file that currently owns ``dag_id``, if it still exists and still defines it."""
+    model = session.get(DagModel, dag_id)
+    if model is None or not model.is_active or model.fileloc == fileloc:
+        return None
+    other = session.get(ParsedFile, model.fileloc)
+    if other is None or dag_id not in (other.dag_ids or []) or not os.path.exists(model.fileloc):
+        return None
+    return model.fileloc
+
+
+def _upsert_dag(
+    session: Session, snap: dict[str, Any], fileloc: str, now: datetime, default_paused: bool
+) -> int | None:
+    """Create or update the DAG row; add a version if the snapshot changed (its number, else None)."""
+    dag_id = snap["dag_id"]
+    model = session.get(DagModel, dag_id)
+    if model is None:
+        upon_creation = snap.get("is_paused_upon_creation")
+        paused = default_paused if upon_creation is None else bool(upon_creation)
+        model = DagModel(dag_id=dag_id, fileloc=fileloc, is_paused=paused, tags=[])
+        session.add(model)
+        session.flush()  # the dag row must exist before a version points at it
+    model.fileloc = fileloc
+    model.description = snap.get("description")
+    model.owners = ", ".join(snap.get("owners") or []) or None
+    model.tags = list(snap.get("tags") or [])
+    model.timetable_summary = snap.get("timetable_summary")
+    model.max_active_runs = snap.get("max_active_runs")
+    model.max_active_tasks = snap.get("max_active_tasks")
+    model.is_active = True
+    model.last_parsed_time = now
+
+    digest = snapshot_hash(snap)
+    latest = session.get(DagVersion, model.latest_version_id) if model.latest_version_id else None
+    if latest is not None and latest.snapshot_hash == digest:
+        return None
+    highest = session.scalar(select(func.max(DagVersion.version_number)).where(DagVersion.dag_id == dag_id))
+    version = DagVersion(
+        dag_id=dag_id,
+        version_number=(highest or 0) + 1,
+        snapshot_hash=digest,
+        snapshot=snap,
+        fileloc=fileloc,
+        created_at=now,
+    )
+    session.add(version)
+    session.flush()
+    model.latest_version_id = version.id
+    return version.version_number
+
+
+def _deactivate_absent(session: Session, fileloc: str, present: Sequence[str]) -> list[str]:
+    """Mark DAGs last seen in ``fileloc`` but no longer defined there inactive."""
+    query = select(DagModel).where(DagModel.fileloc == fileloc, DagModel.is_active.is_(True))
+    gone = [m for m in session.scalars(query) if m.dag_id not in present]
+    for model in gone:
+        model.is_active = False
+    return [m.dag_id for m in gone]
+
+
+def _record_parsed_file(session: Session, result: FileParseResult, dag_ids: list[str], now: datetime) -> None:
+    row = session.get(ParsedFile, result.fileloc)
+    if row is None:
+        row = ParsedFile(fileloc=result.fileloc)
+        session.add(row)
+    row.content_hash = result.content_hash or ""
+    row.mtime = result.mtime if result.mtime is not None else 0.0
+    row.dag_ids = list(dag_ids)
+    row.last_parsed_at = now
+    row.parse_duration = result.duration
+
+
+def deactivate_missing_files(session: Session, present_files: Iterable[str | os.PathLike[str]], now: datetime) -> list[str]:
+    """Files gone from disk (or from the folders): their DAGs inactive, their errors and parse records deleted.
+
+    Returns the DAG ids made inactive.
+    """
+    present = {str(p) for p in present_files}
+    deactivated: list[str] = []
+    for model in session.scalars(select(DagModel).where(DagModel.is_active.is_(True))):
+        if model.fileloc not in present:
+            model.is_active = False
+            deactivated.append(model.dag_id)
+    for row in list(session.scalars(select(ParsedFile))):
+        if row.fileloc not in present:
+            session.delete(row)
+    stale_error_files = set(session.scalars(select(ImportError_.filename).distinct())) - present
+    for filename in stale_error_files:
+        clear_import_errors_for_file(session, filename)
+    session.flush()
+    return sorted(deactivated)
+
+
+# ------------------------------------------------------------------------ reading
+def get_dag(session: Session, dag_id: str) -> DagModel | None:
+    return session.get(DagModel, dag_id)
+
+
+def list_dags(
+    session: Session,
+    *,
+    include_inactive: bool = False,
+    paused: bool | None = None,
+    tags: Iterable[str] | None = None,
+) -> list[DagModel]:
+    """DAGs by id; ``tags`` keeps DAGs having any of them (as Airflow's tag filter)."""
+    query = select(DagModel).order_by(DagModel.dag_id)
+    if not include_inactive:
+        query = query.where(DagModel.is_active.is_(True))
+    if paused is not None:
+        query = query.where(DagModel.is_paused.is_(paused))
+    rows = list(session.scalars(query))
+    wanted = set(tags or ())
+    if wanted:
+        # Tags are a JSON list; filtering here keeps SQLite and PostgreSQL identical.
+        rows = [r for r in rows if wanted & set(r.tags or [])]
+    return rows
+
+
+def parsed_files(session: Session) -> list[ParsedFile]:
+    return list(session.scalars(select(ParsedFile).order_by(ParsedFile.fileloc)))
+
+
+_CACHE_SIZE = 256
+_snapshot_cache: OrderedDict[tuple[str, int, str], DagSnapshot] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _snapshot_of(session: Session, version: DagVersion) -> DagSnapshot:
+    """The parsed snapshot of a version, from the LRU when seen before (versions never change)."""
+    # The database URL is part of the key: ids repeat across databases (tests, several homes).
+    key = (str(session.get_bind().url), version.id, version.snapshot_hash)
+    with _cache_lock:
+        cached = _snapshot_cache.get(key)
+        if cached is not None:
+            _snapshot_cache.move_to_end(key)
+            return cached
+    snapshot = DagSnapshot.from_dict(version.snapshot)
+    with _cache_lock:
+        _snapshot_cache[key] = snapshot
+        while len(_snapshot_cache) > _CACHE_SIZE:
+            _snapshot_cache.popitem(last=False)
+    return snapshot
+
+
+def latest_snapshot(session: Session, dag_id: str) -> tuple[DagVersion, DagSnapshot] | None:
+    """The version new runs use and its parsed snapshot, or None for an unknown/never-stored DAG."""
+    model = session.get(DagModel, dag_id)
+    if model is None or model.latest_version_id is None:
+        return None
+    version = session.get(DagVersion, model.latest_version_id)
+    if version is None:
+        return None
+    return version, _snapshot_of(session, version)
+
+
+def snapshot_for_version(session: Session, version_id: int) -> DagSnapshot | None:
+    """The snapshot of one stored version (what a run was created with)."""
+    version = session.get(DagVersion, version_id)
+    return None if version is None else _snapshot_of(session, version)
+
+
+def list_versions(session: Session, dag_id: str) -> list[DagVersion]:
+    """All versions of a DAG, oldest first."""
+    query = select(DagVersion).where(DagVersion.dag_id == dag_id).order_by(DagVersion.version_number)
+    return list(session.scalars(query))
+
+
+# ------------------------------------------------------------------------ changing
+def set_paused(session: Session, dag_id: str, paused: bool) -> DagModel:
+    """Pause or unpause a DAG; raises :class:`DagNotFound`."""
+    model = session.get(DagModel, dag_id)
+    if model is None:
+        raise DagNotFound(dag_id)
+    model.is_paused = bool(paused)
+    session.flush()
+    return model
+
+
+def delete_dag(session: Session, dag_id: str) -> int:
+    """Delete a DAG's rows (runs, task instances, tries, XCom, versions, the DAG); returns the row count.
+
+    Like Airflow's ``dags delete``: the DAG comes back on its file's next parse,
+    which is why its parse record is dropped too (the file is re-imported next scan).
+    Raises :class:`DagNotFound`.
+    """
+    model = session.get(DagModel, dag_id)
+    if model is None:
+        raise DagNotFound(dag_id)
+    fileloc = model.fileloc
+    count = 0
+    for table in (XCom, TaskInstanceTry, TaskInstance, DagRun, DagVersion):
+        result = session.execute(
+            delete(table).where(table.dag_id == dag_id).execution_options(synchronize_session=False)
+        )
+        count += int(result.rowcount or 0)
+    session.delete(model)
+    count += 1
+    parsed = session.get(ParsedFile, fileloc)
+    if parsed is not None:
+        session.delete(parsed)
+    session.flush()
+    return count
