@@ -11,6 +11,7 @@ runs as the ``postgres`` system user (created by the Debian package) via
 ``runuser``; the data directory is created outside pytest's private temp tree
 and chowned to that user.
 
+``TRADEWIND_TEST_PG_BINDIR`` overrides where the binaries are looked for.
 When the binaries are missing the PostgreSQL tests are skipped — unless the
 environment variable ``CI`` is ``true``, where a missing server is a failure
 with the install hint (``scripts/install-services.sh``).
@@ -53,7 +54,20 @@ class PgUnavailable(RuntimeError):
 
 
 def find_pg_bindir() -> Path:
-    """The directory holding ``initdb``, ``pg_ctl`` and ``postgres`` (newest version wins)."""
+    """The directory holding ``initdb``, ``pg_ctl`` and ``postgres`` (newest version wins).
+
+    ``TRADEWIND_TEST_PG_BINDIR`` names the directory explicitly (e.g. to pick one of
+    several installed versions); it must then hold the three programs.
+    """
+    explicit = os.environ.get("TRADEWIND_TEST_PG_BINDIR")
+    if explicit:
+        bindir = Path(explicit)
+        missing = [exe for exe in ("initdb", "pg_ctl", "postgres") if not (bindir / exe).is_file()]
+        if missing:
+            raise PgUnavailable(
+                f"TRADEWIND_TEST_PG_BINDIR={explicit} lacks {', '.join(missing)}; {INSTALL_HINT}"
+            )
+        return bindir
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin"),
         key=lambda p: [int(x) for x in Path(p).parent.name.split(".") if x.isdigit()] or [0],

@@ -13,6 +13,7 @@ After an upgrade the ``default_pool`` row always exists.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,9 @@ def _alembic_config(connection: Connection | None = None, progress: ProgressCall
     return cfg
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
-    """The newest revision of the migration tree shipped with this version."""
+    """The newest revision of the migration tree shipped with this version (read once)."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships migrations
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
