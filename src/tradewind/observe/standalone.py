@@ -74,17 +74,16 @@ class ApiServer:
         self.server.should_exit = True
 
 
-def _callback_runner(config: Config, db: Any) -> tuple[Callable[[Any], None] | None, Callable[[threading.Event], None] | None]:
-    """A sink for DAG-level callback requests and the loop that runs them (None if unavailable)."""
-    try:
-        from tradewind.execute.callbacks import CallbackRunner
-    except ImportError:
-        return None, None
-    callback_runner = CallbackRunner(config=config, db=db)
-    return callback_runner.submit, callback_runner.run_forever
+def _callback_runner(config: Config) -> Any:
+    """Runs DAG-level callbacks (user code) in child processes; the scheduler's callback sink."""
+    from tradewind.execute.callbacks import DagCallbackRunner
+
+    return DagCallbackRunner(config)
 
 
-def build_services(config: Config, db: Any, *, sock: socket.socket | None, executor_name: str) -> tuple[runtime.Services, Any]:
+def build_services(
+    config: Config, db: Any, *, sock: socket.socket | None, executor_name: str
+) -> tuple[runtime.Services, Any, Any]:
     """API (if a socket is given), DAG processor, scheduler (+executor, callbacks) as one Services."""
     services = runtime.Services()
     if sock is not None:
@@ -94,17 +93,15 @@ def build_services(config: Config, db: Any, *, sock: socket.socket | None, execu
     processor = runtime.build_dag_processor(config, db)
     services.add("tradewind-dag-processor", runtime.processor_loop(processor))
     executor = runtime.build_executor(config, db, executor_name)
-    sink, callback_loop = _callback_runner(config, db)
-    if callback_loop is not None:
-        services.add("tradewind-callbacks", callback_loop)
-    scheduler = runtime.build_scheduler(config, db, executor, callback_sink=sink)
+    callbacks = _callback_runner(config)
+    scheduler = runtime.build_scheduler(config, db, executor, callback_sink=callbacks.submit)
     services.add("tradewind-scheduler", runtime.scheduler_loop(scheduler))
     services.on_stop.append(executor.waker.wake)
     for obj in (processor, scheduler):
         waker = getattr(obj, "waker", None)
         if waker is not None and waker is not executor.waker:
             services.on_stop.append(waker.wake)
-    return services, executor
+    return services, executor, callbacks
 
 
 def banner(config: Config, host: str, port: int | None, executor_name: str, seconds: float) -> str:
@@ -152,16 +149,18 @@ def run(
     host = host or config.get("api", "host")
     sock = bind_socket(host, port) if port is not None else None
     executor_name = executor_name or config.get("core", "executor")
-    services, executor = build_services(config, db, sock=sock, executor_name=executor_name)
+    services, executor, callbacks = build_services(config, db, sock=sock, executor_name=executor_name)
     runtime.install_signal_handlers(services, announce=announce)
     services.start()
     announce(banner(config, host, port, executor_name, time.monotonic() - started))
     services.wait()
-    return _shutdown(services, executor, db, announce)
+    return _shutdown(services, executor, callbacks, db, announce)
 
 
-def _shutdown(services: runtime.Services, executor: Any, db: Any, announce: Callable[[str], None]) -> int:
+def _shutdown(services: runtime.Services, executor: Any, callbacks: Any, db: Any,
+              announce: Callable[[str], None]) -> int:
     stuck = services.join(timeout=30)
+    callbacks.close(timeout=10)
     try:
         # Scheduler.run_forever may already have ended the executor; end() is idempotent.
         executor.end(wait=True)

@@ -1,0 +1,345 @@
+"""``tradewind dags``: list, inspect, trigger, pause, test and delete DAGs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from tradewind.observe.cli.common import (
+    DATETIME,
+    JSON_OBJECT,
+    CliContext,
+    CliError,
+    audit,
+    confirm_or_abort,
+    output_option,
+    pass_cli,
+    render,
+    render_mapping,
+)
+from tradewind.observe.cli.dagrefs import get_dag_ref, run_row, sync_dags
+
+RUN_COLUMNS = ["dag_id", "run_id", "state", "logical_date", "start_date", "end_date"]
+DAG_COLUMNS = ["dag_id", "fileloc", "owners", "is_paused", "schedule", "next_dagrun"]
+
+
+@click.group("dags")
+def dags_group() -> None:
+    """Manage and run DAGs."""
+
+
+@dags_group.command("list")
+@output_option
+@click.option("--include-paused/--exclude-paused", default=True, show_default=True, help="Show paused DAGs.")
+@click.option("--include-inactive", is_flag=True, help="Also show DAGs whose file (or DAG) is gone.")
+@pass_cli
+def dags_list(cli: CliContext, output: str, include_paused: bool, include_inactive: bool) -> None:
+    """List DAGs (the DAG folders are parsed first, so new files show up).
+
+    \b
+    Examples:
+      tradewind dags list
+      tradewind dags list -o json --exclude-paused
+    """
+    from tradewind.persist.queries import dags as dag_queries
+
+    db = sync_dags(cli)
+    with db.session_scope() as session:
+        dags = dag_queries.list_dags(session, include_inactive=include_inactive)
+        rows = [
+            {
+                "dag_id": d.dag_id,
+                "fileloc": d.fileloc,
+                "owners": d.owners,
+                "is_paused": d.is_paused,
+                "schedule": d.timetable_summary,
+                "next_dagrun": d.next_dagrun,
+            }
+            for d in dags
+            if include_paused or not d.is_paused
+        ]
+    render(rows, DAG_COLUMNS, output)
+
+
+@dags_group.command("list-import-errors")
+@output_option
+@pass_cli
+def dags_list_import_errors(cli: CliContext, output: str) -> None:
+    """List DAG files that failed to import, with the line and message.
+
+    \b
+    Example:
+      tradewind dags list-import-errors -o json
+    """
+    from tradewind.persist.queries.import_errors import list_import_errors
+
+    db = sync_dags(cli)
+    with db.session_scope() as session:
+        rows = [{"filename": e.filename, "line": e.lineno, "message": e.message} for e in list_import_errors(session)]
+    render(rows, ["filename", "line", "message"], output)
+
+
+def _details(ref: Any) -> dict[str, Any]:
+    dag, snap = ref.dag, ref.snapshot
+    return {
+        "dag_id": dag.dag_id,
+        "fileloc": dag.fileloc,
+        "description": snap.description,
+        "owners": dag.owners,
+        "tags": list(snap.tags),
+        "is_paused": dag.is_paused,
+        "is_active": dag.is_active,
+        "schedule": snap.timetable_summary,
+        "timetable": snap.timetable,
+        "timezone": snap.timezone,
+        "start_date": snap.start_date,
+        "end_date": snap.end_date,
+        "catchup": snap.catchup,
+        "max_active_runs": snap.max_active_runs,
+        "max_active_tasks": snap.max_active_tasks,
+        "dagrun_timeout": snap.dagrun_timeout,
+        "params": snap.params,
+        "task_count": len(snap.tasks),
+        "task_ids": list(snap.topological_order),
+        "last_parsed_time": dag.last_parsed_time,
+        "latest_version_id": ref.version_id,
+        "next_dagrun": dag.next_dagrun,
+        "next_dagrun_create_after": dag.next_dagrun_create_after,
+    }
+
+
+@dags_group.command("details")
+@click.argument("dag_id")
+@output_option
+@pass_cli
+def dags_details(cli: CliContext, dag_id: str, output: str) -> None:
+    """Show a DAG's settings: schedule, dates, limits, params, tasks.
+
+    \b
+    Example:
+      tradewind dags details my_dag -o json
+    """
+    db = sync_dags(cli)
+    with db.session_scope() as session:
+        data = _details(get_dag_ref(session, dag_id))
+    render_mapping(data, output)
+
+
+@dags_group.command("show")
+@click.argument("dag_id")
+@pass_cli
+def dags_show(cli: CliContext, dag_id: str) -> None:
+    """Print the DAG's graph as text: tasks in topological order with their downstreams, then a tree.
+
+    \b
+    Example:
+      tradewind dags show my_dag
+    """
+    from tradewind.observe.cli.graph import show
+
+    db = sync_dags(cli)
+    with db.session_scope() as session:
+        snapshot = get_dag_ref(session, dag_id).snapshot
+    click.echo(show(snapshot))
+
+
+@dags_group.command("trigger")
+@click.argument("dag_id")
+@click.option("--conf", "-c", type=JSON_OBJECT, default=None, help="JSON object passed to the run as dag_run.conf.")
+@click.option("--run-id", "-r", default=None, help="Run id (default manual__<timestamp>).")
+@click.option("--logical-date", "-l", type=DATETIME, default=None, help="Logical date (default now).")
+@pass_cli
+def dags_trigger(cli: CliContext, dag_id: str, conf: dict | None, run_id: str | None, logical_date: datetime | None) -> None:
+    """Create a manual run; a running scheduler picks it up.
+
+    \b
+    Examples:
+      tradewind dags trigger my_dag
+      tradewind dags trigger my_dag --conf '{"rows": 10}' --logical-date 2024-01-01
+    """
+    from tradewind.persist.db import utcnow
+    from tradewind.schedule.runs import RunCreationError, create_manual_run
+
+    db = sync_dags(cli)
+    try:
+        with db.session_scope() as session:
+            ref = get_dag_ref(session, dag_id)
+            run = create_manual_run(
+                session, ref.snapshot, ref.version_id,
+                run_id=run_id, logical_date=logical_date, conf=conf, now=utcnow(),
+            )
+            audit(session, "trigger", dag_id=dag_id, run_id=run.run_id, extra={"conf": conf or {}})
+            created = run_row(run)
+            paused = ref.dag.is_paused
+    except RunCreationError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"Created run {created['run_id']} of DAG {dag_id} (logical date {created['logical_date'].isoformat()}).")
+    if paused:
+        click.echo(f"Note: DAG {dag_id} is paused; the run starts after `tradewind dags unpause {dag_id}`.", err=True)
+
+
+def _set_paused(cli: CliContext, dag_id: str, paused: bool) -> None:
+    from tradewind.persist.queries import dags as dag_queries
+
+    db = sync_dags(cli)
+    with db.session_scope() as session:
+        get_dag_ref(session, dag_id)
+        dag_queries.set_paused(session, dag_id, paused)
+        audit(session, "paused" if paused else "unpaused", dag_id=dag_id)
+    click.echo(f"DAG {dag_id} is {'paused' if paused else 'unpaused'}.")
+
+
+@dags_group.command("pause")
+@click.argument("dag_id")
+@pass_cli
+def dags_pause(cli: CliContext, dag_id: str) -> None:
+    """Pause a DAG: no new scheduled runs, running ones stop being scheduled.
+
+    \b
+    Example:
+      tradewind dags pause my_dag
+    """
+    _set_paused(cli, dag_id, True)
+
+
+@dags_group.command("unpause")
+@click.argument("dag_id")
+@pass_cli
+def dags_unpause(cli: CliContext, dag_id: str) -> None:
+    """Unpause a DAG.
+
+    \b
+    Example:
+      tradewind dags unpause my_dag
+    """
+    _set_paused(cli, dag_id, False)
+
+
+@dags_group.command("list-runs")
+@click.argument("dag_id")
+@click.option("--state", default=None, type=click.Choice(["queued", "running", "success", "failed"]), help="Only runs in this state.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many runs (newest first).")
+@output_option
+@pass_cli
+def dags_list_runs(cli: CliContext, dag_id: str, state: str | None, limit: int | None, output: str) -> None:
+    """List a DAG's runs, newest first.
+
+    \b
+    Example:
+      tradewind dags list-runs my_dag --state failed -o json
+    """
+    from tradewind.persist.queries import dags as dag_queries
+    from tradewind.persist.queries.runs import list_runs
+
+    db = cli.migrated_db()
+    with db.session_scope() as session:
+        if dag_queries.get_dag(session, dag_id) is None:
+            raise CliError(f"DAG {dag_id!r} not found; see `tradewind dags list`")
+        rows = [run_row(r) for r in list_runs(session, dag_id, state=state, limit=limit)]
+    render(rows, RUN_COLUMNS, output)
+
+
+@dags_group.command("next-execution")
+@click.argument("dag_id")
+@click.option("-n", "--num-executions", "count", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many upcoming logical dates to print.")
+@pass_cli
+def dags_next_execution(cli: CliContext, dag_id: str, count: int) -> None:
+    """Print the next logical date(s) the timetable would schedule.
+
+    \b
+    Example:
+      tradewind dags next-execution my_dag -n 3
+    """
+    from tradewind.definition.timetables import DataInterval
+    from tradewind.persist.db import utcnow
+    from tradewind.persist.queries.runs import last_automated_run
+    from tradewind.schedule.runs import next_run_info
+
+    db = sync_dags(cli)
+    with db.session_scope() as session:
+        ref = get_dag_ref(session, dag_id)
+        last_run = last_automated_run(session, dag_id)
+    last = None
+    if last_run is not None and last_run.data_interval_start and last_run.data_interval_end:
+        last = DataInterval(last_run.data_interval_start, last_run.data_interval_end)
+    now = utcnow()
+    printed = 0
+    while printed < count:
+        info = next_run_info(ref.snapshot, last, now)
+        if info is None:
+            break
+        click.echo(info.logical_date.isoformat())
+        printed += 1
+        last = info.data_interval
+    if printed == 0:
+        click.echo(f"None (schedule {ref.snapshot.timetable_summary}: no upcoming runs)")
+
+
+@dags_group.command("delete")
+@click.argument("dag_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_cli
+def dags_delete(cli: CliContext, dag_id: str, yes: bool) -> None:
+    """Delete all database records of a DAG (runs, task instances, versions).
+
+    The file stays; the DAG comes back on the next parse if the file still defines it.
+
+    \b
+    Example:
+      tradewind dags delete my_dag --yes
+    """
+    from tradewind.persist.queries import dags as dag_queries
+
+    db = cli.migrated_db()
+    with db.session_scope() as session:
+        if dag_queries.get_dag(session, dag_id) is None:
+            raise CliError(f"DAG {dag_id!r} not found; see `tradewind dags list`")
+    confirm_or_abort(f"Delete every record of DAG {dag_id}?", yes)
+    with db.session_scope() as session:
+        dag_queries.delete_dag(session, dag_id)
+        audit(session, "delete_dag", dag_id=dag_id)
+    click.echo(f"DAG {dag_id} deleted.")
+
+
+@dags_group.command("reserialize")
+@pass_cli
+def dags_reserialize(cli: CliContext) -> None:
+    """Re-parse every DAG file now, even unchanged ones, and store fresh snapshots.
+
+    \b
+    Example:
+      tradewind dags reserialize
+    """
+    from tradewind.observe.runtime import build_dag_processor
+
+    db = cli.migrated_db()
+    summary = build_dag_processor(cli.config, db).sync_once(force=True)
+    click.echo(f"Re-parsed DAG files: {summary}")
+
+
+@dags_group.command("test")
+@click.argument("dag_id")
+@click.argument("logical_date", type=DATETIME, required=False)
+@click.option("--conf", "-c", type=JSON_OBJECT, default=None, help="JSON object passed to the run as dag_run.conf.")
+@pass_cli
+def dags_test(cli: CliContext, dag_id: str, logical_date: datetime | None, conf: dict | None) -> None:
+    """Run one DAG run in this process, task by task, and report each outcome.
+
+    The run is recorded in the database (see `dags list-runs`, `tasks
+    states-for-dag-run`). Exit code 0 only if the run succeeds.
+
+    \b
+    Examples:
+      tradewind dags test my_dag
+      tradewind dags test my_dag 2024-01-01 --conf '{"rows": 10}'
+    """
+    import sys
+
+    from tradewind.observe.cli.dag_test import run_dag_test
+
+    ok = run_dag_test(cli, dag_id, logical_date=logical_date, conf=conf)
+    if not ok:
+        sys.exit(1)

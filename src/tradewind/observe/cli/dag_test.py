@@ -1,0 +1,99 @@
+"""``dags test``: one DAG run, driven to its end by the real scheduler, in this process.
+
+As Airflow's ``dags test``: the file is parsed and its snapshot stored, a run is
+created for the logical date, and every task runs in this process (the
+:class:`InProcessExecutor`), one at a time, in dependency order. The real
+:class:`~tradewind.schedule.scheduler.Scheduler` makes every decision (trigger
+rules, retries, skips), so the run and its task instances are recorded in the
+database exactly as under ``tradewind scheduler``.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+from tradewind.observe.cli.common import CliContext, CliError
+from tradewind.observe.cli.dagrefs import get_dag_ref, sync_dags
+
+#: States reported as a task "ending" (up_for_retry is reported too: the try ended).
+_REPORTED = {"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"}
+
+
+def _one_run_scheduler(config: Any, db: Any, executor: Any) -> Any:
+    """The real scheduler, minus timetable-driven run creation: ``dags test`` runs only its run."""
+    from tradewind.schedule.scheduler import Scheduler
+
+    class OneRunScheduler(Scheduler):
+        def _create_due_runs(self, now: datetime) -> bool:  # noqa: ARG002 - see class docstring
+            return False
+
+    return OneRunScheduler(config, db, executor)
+
+
+def _create_run(cli: CliContext, db: Any, dag_id: str, logical_date: datetime | None, conf: dict | None) -> str:
+    from tradewind.persist.db import utcnow
+    from tradewind.schedule.runs import RunCreationError, create_manual_run
+
+    now = utcnow()
+    when = logical_date or now
+    try:
+        with db.session_scope() as session:
+            ref = get_dag_ref(session, dag_id)
+            run = create_manual_run(session, ref.snapshot, ref.version_id, logical_date=when, conf=conf, now=now)
+            return run.run_id
+    except RunCreationError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _report_new_states(db: Any, dag_id: str, run_id: str, reported: dict[str, tuple[str, int]]) -> str:
+    """Print each task instance that reached an end state since the last call; return the run's state."""
+    from tradewind.persist.queries.runs import get_run
+    from tradewind.persist.queries.task_instances import list_tis
+
+    with db.session_scope() as session:
+        run = get_run(session, dag_id, run_id)
+        tis = list_tis(session, dag_id, run_id)
+        state = run.state if run is not None else "failed"
+        for ti in tis:
+            label = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+            mark = (ti.state, ti.try_number)
+            if ti.state in _REPORTED and reported.get(label) != mark:
+                reported[label] = mark
+                tries = f" (try {ti.try_number})" if ti.try_number > 1 or ti.state == "up_for_retry" else ""
+                print(f"[dags test] {label}: {ti.state}{tries}", flush=True)
+    return state
+
+
+def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None, conf: dict | None) -> bool:
+    """Run the DAG once; True if the run succeeded."""
+    from tradewind.observe.runtime import build_executor, install_variable_backend
+    from tradewind.persist.db import utcnow
+    from tradewind.persist.queries.jobs import end_job
+
+    db = sync_dags(cli)
+    install_variable_backend(db)
+    run_id = _create_run(cli, db, dag_id, logical_date, conf)
+    print(f"[dags test] created run {run_id} of DAG {dag_id}", flush=True)
+    executor = build_executor(cli.config, db, "inprocess")
+    executor.echo = sys.stdout  # task logs go to the terminal, as in Airflow
+    scheduler = _one_run_scheduler(cli.config, db, executor)
+    executor.start()
+    reported: dict[str, tuple[str, int]] = {}
+    state = "queued"
+    try:
+        while state not in ("success", "failed"):
+            did = scheduler.run_once()
+            state = _report_new_states(db, dag_id, run_id, reported)
+            if not did and state not in ("success", "failed"):
+                # Nothing to do now (e.g. a retry delay): wait for the next deadline.
+                executor.waker.wait(min(scheduler.max_idle_wait, 1.0))
+    finally:
+        executor.end(wait=True)
+        if scheduler.job_id is not None:
+            with db.session_scope() as session:
+                end_job(session, scheduler.job_id, utcnow())
+    stream = sys.stdout if state == "success" else sys.stderr
+    print(f"[dags test] run {run_id} of DAG {dag_id}: {state}", file=stream, flush=True)
+    return state == "success"
