@@ -1,0 +1,194 @@
+"""TaskFlow: ``@task`` and its variants ``@task.python``, ``@task.bash``, ``@task.branch``,
+``@task.short_circuit``.
+
+Calling a decorated function inside a DAG creates an operator and returns an
+``XComArg`` for its result. Arguments that are ``XComArg``s (also nested in lists
+and dicts) make their producers upstream of the new task and are replaced by the
+pulled values when the task runs. Calling the same function twice in one DAG
+gives ids ``name``, ``name__1``, ``name__2`` (Airflow's rule).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tradewind.definition.exceptions import TradewindException
+from tradewind.definition.helpers import DagContext, TaskGroupContext, next_free_id
+from tradewind.definition.operators.bash import BashOperator
+from tradewind.definition.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+    ShortCircuitOperator,
+    determine_kwargs,
+)
+from tradewind.definition.xcom_arg import XComArg
+
+__all__ = ["task", "TaskDecoratorCollection"]
+
+
+class _MultipleOutputsMixin:
+    """Pushes each key of a dict result as its own XCom when ``multiple_outputs``."""
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        result = super().execute(context)  # type: ignore[misc]
+        if self.multiple_outputs and self.do_xcom_push:  # type: ignore[attr-defined]
+            if not isinstance(result, Mapping):
+                raise TradewindException(
+                    f"Returned output was type {type(result).__name__}, expected a dictionary for "
+                    f"multiple_outputs (task {self.task_id!r})"  # type: ignore[attr-defined]
+                )
+            for key in result:
+                if not isinstance(key, str):
+                    raise TradewindException(
+                        f"Returned dictionary keys must be strings when using multiple_outputs, found "
+                        f"{key!r} ({type(key).__name__}) instead (task {self.task_id!r})"  # type: ignore[attr-defined]
+                    )
+            ti = context["ti"]
+            for key, value in result.items():
+                ti.xcom_push(key=key, value=value)
+        return result
+
+
+class _PythonDecoratedOperator(_MultipleOutputsMixin, PythonOperator):
+    custom_operator_name = "@task"
+
+
+class _BranchPythonDecoratedOperator(_MultipleOutputsMixin, BranchPythonOperator):
+    custom_operator_name = "@task.branch"
+
+
+class _ShortCircuitDecoratedOperator(_MultipleOutputsMixin, ShortCircuitOperator):
+    custom_operator_name = "@task.short_circuit"
+
+
+class _BashDecoratedOperator(BashOperator):
+    """``@task.bash``: the function returns the command; it is rendered, then run."""
+
+    custom_operator_name = "@task.bash"
+    template_fields = ("op_args", "op_kwargs", "env", "cwd")
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Sequence[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(bash_command=None, **kwargs)
+        self.python_callable = python_callable
+        self.op_args = list(op_args or [])
+        self.op_kwargs = dict(op_kwargs or {})
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        merged = {**context, **self.op_kwargs}
+        command = self.python_callable(*self.op_args, **determine_kwargs(self.python_callable, self.op_args, merged))
+        if not isinstance(command, str) or not command.strip():
+            raise TypeError(
+                f"The returned value from the @task.bash callable of task {self.task_id!r} must be a "
+                f"non-empty string, got {command!r}"
+            )
+        self.bash_command = self.render_template(command, context)
+        return super().execute(context)
+
+
+def _infer_multiple_outputs(function: Callable[..., Any]) -> bool:
+    """True when the return annotation is a ``dict`` type (``dict``, ``dict[str, int]``, ``Dict``)."""
+    try:
+        annotation = typing.get_type_hints(function).get("return")
+    except Exception:  # unresolvable forward references: fall back to the raw annotation
+        annotation = inspect.signature(function).return_annotation
+        if isinstance(annotation, str):
+            return annotation.replace("typing.", "").startswith(("dict", "Dict"))
+    if annotation is None or annotation is inspect.Signature.empty:
+        return False
+    return annotation in (dict, typing.Dict) or typing.get_origin(annotation) is dict
+
+
+class _TaskDecorator:
+    """A decorated function; calling it creates a task in the current DAG."""
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        operator_class: type,
+        kwargs: dict[str, Any],
+        multiple_outputs: bool | None = None,
+    ) -> None:
+        if not callable(function):
+            raise TypeError(f"@task needs a callable, got {function!r}")
+        self.function = function
+        self.operator_class = operator_class
+        self.kwargs = kwargs
+        self._explicit_multiple_outputs = multiple_outputs
+        self.multiple_outputs = (
+            multiple_outputs if multiple_outputs is not None else _infer_multiple_outputs(function)
+        )
+        functools.update_wrapper(self, function)
+
+    def __repr__(self) -> str:
+        return f"<TaskDecorator {self.operator_class.custom_operator_name} {self.function.__name__}>"
+
+    def override(self, **kwargs: Any) -> "_TaskDecorator":
+        """A copy with some operator arguments replaced (``task_id``, ``retries``, ...)."""
+        multiple_outputs = kwargs.pop("multiple_outputs", self._explicit_multiple_outputs)
+        return _TaskDecorator(self.function, self.operator_class, {**self.kwargs, **kwargs}, multiple_outputs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+        try:
+            inspect.signature(self.function).bind_partial(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.function.__name__}() called with bad arguments: {exc}") from None
+        options = dict(self.kwargs)
+        label = options.pop("task_id", None) or self.function.__name__
+        dag = options.get("dag") or DagContext.get_current_dag()
+        if dag is not None:
+            group = options.get("task_group") or TaskGroupContext.get_current(dag)
+            label = next_free_id(
+                label,
+                lambda full: full in dag.task_dict or full in dag.task_group_dict,
+                group.child_id,
+            )
+        operator = self.operator_class(
+            task_id=label,
+            python_callable=self.function,
+            op_args=list(args),
+            op_kwargs=dict(kwargs),
+            multiple_outputs=self.multiple_outputs,
+            **options,
+        )
+        return XComArg(operator)
+
+
+def _decorator_for(operator_class: type) -> Callable[..., Any]:
+    def make(python_callable: Callable[..., Any] | None = None, multiple_outputs: bool | None = None,
+             **kwargs: Any) -> Any:
+        if python_callable is not None:
+            return _TaskDecorator(python_callable, operator_class, kwargs, multiple_outputs)
+
+        def decorator(fn: Callable[..., Any]) -> _TaskDecorator:
+            return _TaskDecorator(fn, operator_class, kwargs, multiple_outputs)
+
+        return decorator
+
+    return make
+
+
+class TaskDecoratorCollection:
+    """``task``: usable as ``@task``, ``@task(...)`` and through its variant attributes."""
+
+    python = staticmethod(_decorator_for(_PythonDecoratedOperator))
+    bash = staticmethod(_decorator_for(_BashDecoratedOperator))
+    branch = staticmethod(_decorator_for(_BranchPythonDecoratedOperator))
+    short_circuit = staticmethod(_decorator_for(_ShortCircuitDecoratedOperator))
+
+    def __call__(self, python_callable: Callable[..., Any] | None = None,
+                 multiple_outputs: bool | None = None, **kwargs: Any) -> Any:
+        return self.python(python_callable, multiple_outputs=multiple_outputs, **kwargs)
+
+
+task = TaskDecoratorCollection()

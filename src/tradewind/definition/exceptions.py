@@ -1,0 +1,84 @@
+"""Exceptions raised by the authoring API and by tasks (Airflow-compatible aliases included).
+
+Definition-time errors (a DAG file describes something invalid) derive from
+:class:`DagDefinitionError`; their messages name the DAG and task involved so the
+parser can show them as import errors. Run-time signals raised *inside* a task
+(:class:`TaskSkipped`, :class:`TaskFailNoRetry`, :class:`TaskTimeout`) are read by
+the task runner to decide the try's outcome.
+"""
+
+from __future__ import annotations
+
+
+class TradewindException(Exception):
+    """Base class of every Tradewind error (Airflow name: ``AirflowException``)."""
+
+
+AirflowException = TradewindException
+
+
+class DagDefinitionError(TradewindException):
+    """A DAG file defines something invalid; the message says what and where."""
+
+
+class DagCycleError(DagDefinitionError):
+    """The task graph has a cycle (the message shows the cycle's path)."""
+
+
+AirflowDagCycleException = DagCycleError
+
+
+class DuplicateTaskIdError(DagDefinitionError):
+    """Two tasks (or task groups) of one DAG share an id."""
+
+
+DuplicateTaskIdFound = DuplicateTaskIdError
+
+
+class InvalidIdError(DagDefinitionError, ValueError):
+    """A dag_id, task_id or group_id has characters that are not allowed, or is too long."""
+
+
+class InvalidScheduleError(DagDefinitionError):
+    """A ``schedule`` value (cron string, preset, ...) cannot be understood."""
+
+
+class InvalidTaskArgumentError(DagDefinitionError, ValueError):
+    """An operator or DAG argument has a value that is not allowed (bad trigger_rule, ...)."""
+
+
+class TaskNotFound(TradewindException):
+    """A task id was looked up in a DAG that has no such task."""
+
+
+class ParamValidationError(TradewindException, ValueError):
+    """A ``Param`` has no value or its value does not fit its schema."""
+
+
+class TaskSkipped(TradewindException):
+    """Raised inside a task to mark it skipped (Airflow: ``AirflowSkipException``)."""
+
+
+AirflowSkipException = TaskSkipped
+
+
+class TaskFailNoRetry(TradewindException):
+    """Raised inside a task to fail it without retries (Airflow: ``AirflowFailException``)."""
+
+
+AirflowFailException = TaskFailNoRetry
+
+
+class TaskTimeout(TradewindException):
+    """A task ran longer than its ``execution_timeout`` (Airflow: ``AirflowTaskTimeout``).
+
+    Raised by the runner's timer inside the task's thread; operators that start
+    subprocesses (``BashOperator``) terminate them when it passes through.
+    """
+
+
+AirflowTaskTimeout = TaskTimeout
+
+
+class XComNotSerializable(TradewindException):
+    """A value pushed to XCom cannot be stored as JSON."""

@@ -1,0 +1,168 @@
+"""``BashOperator``: run a command with ``bash -c`` in its own process group.
+
+Output lines (stdout and stderr merged) stream to the task log as they come; the
+last line is the return value (pushed as XCom by the runner when
+``do_xcom_push``). Exit code ``skip_on_exit_code`` (99 by default) marks the task
+skipped, any other non-zero code fails it. If the task is interrupted (timeout,
+kill), the whole process group is terminated so no orphaned children remain.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Container
+from typing import Any
+
+from tradewind.definition.baseoperator import BaseOperator
+from tradewind.definition.exceptions import TaskSkipped, TradewindException
+
+#: Seconds between SIGTERM and SIGKILL when stopping the command's process group.
+_TERM_GRACE = 5.0
+
+
+def context_env_vars(context: dict[str, Any]) -> dict[str, str]:
+    """``AIRFLOW_CTX_*`` (and ``TRADEWIND_CTX_*``) variables describing the running task."""
+    ti = context.get("ti")
+    dag_run = context.get("dag_run")
+    dag = context.get("dag")
+    task = context.get("task")
+    logical_date = context.get("logical_date")
+    values = {
+        "DAG_ID": getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None),
+        "TASK_ID": getattr(ti, "task_id", None) or getattr(task, "task_id", None),
+        "DAG_RUN_ID": getattr(ti, "run_id", None) or context.get("run_id") or getattr(dag_run, "run_id", None),
+        "TRY_NUMBER": getattr(ti, "try_number", None),
+        "LOGICAL_DATE": logical_date.isoformat() if hasattr(logical_date, "isoformat") else None,
+        "DAG_OWNER": getattr(task, "owner", None),
+    }
+    if values["LOGICAL_DATE"]:
+        values["EXECUTION_DATE"] = values["LOGICAL_DATE"]
+    env: dict[str, str] = {}
+    for name, value in values.items():
+        if value is not None:
+            env[f"AIRFLOW_CTX_{name}"] = str(value)
+            env[f"TRADEWIND_CTX_{name}"] = str(value)
+    return env
+
+
+class BashOperator(BaseOperator):
+    """Runs ``bash_command`` (a command string, or a ``.sh``/``.bash`` template file)."""
+
+    template_fields = ("bash_command", "env", "cwd")
+    template_fields_renderers = {"bash_command": "bash", "env": "json"}
+    template_ext = (".sh", ".bash")
+    ui_color = "#f0ede4"
+
+    def __init__(
+        self,
+        *,
+        bash_command: Any,
+        env: dict[str, str] | None = None,
+        append_env: bool = False,
+        output_encoding: str = "utf-8",
+        skip_on_exit_code: int | Container[int] | None = 99,
+        cwd: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bash_command = bash_command
+        self.env = env
+        self.append_env = append_env
+        self.output_encoding = output_encoding
+        if skip_on_exit_code is None:
+            self.skip_on_exit_code: Container[int] = ()
+        elif isinstance(skip_on_exit_code, int):
+            self.skip_on_exit_code = (skip_on_exit_code,)
+        else:
+            self.skip_on_exit_code = tuple(skip_on_exit_code)  # type: ignore[arg-type]
+        self.cwd = cwd
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def get_env(self, context: dict[str, Any]) -> dict[str, str]:
+        """The command's environment: ``env`` (or the worker's), plus the task's context vars."""
+        if self.env is None:
+            env = dict(os.environ)
+        elif self.append_env:
+            env = {**os.environ, **self.env}
+        else:
+            env = dict(self.env)
+        env.update(context_env_vars(context))
+        return {str(k): str(v) for k, v in env.items()}
+
+    def _check(self) -> None:
+        if not isinstance(self.bash_command, str) or not self.bash_command.strip():
+            raise TradewindException(
+                f"bash_command of task {self.task_id!r} must be a non-empty string, got {self.bash_command!r}"
+            )
+        if self.cwd is not None:
+            if not os.path.exists(self.cwd):
+                raise TradewindException(f"Can not find the cwd: {self.cwd} (task {self.task_id!r})")
+            if not os.path.isdir(self.cwd):
+                raise TradewindException(f"The cwd {self.cwd} must be a directory (task {self.task_id!r})")
+
+    def execute(self, context: dict[str, Any]) -> str | None:
+        self._check()
+        log = self.task_logger(context)
+        bash = shutil.which("bash") or "bash"
+        log.info("Running command: %s", [bash, "-c", self.bash_command])
+        process = subprocess.Popen(
+            [bash, "-c", self.bash_command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=self.cwd,
+            env=self.get_env(context),
+            start_new_session=True,  # own process group, so a kill reaches every child
+            restore_signals=True,  # SIGPIPE back to default, as shell pipelines expect
+        )
+        self._process = process
+        last_line: str | None = None
+        try:
+            assert process.stdout is not None
+            log.info("Output:")
+            for raw in iter(process.stdout.readline, b""):
+                last_line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip()
+                log.info("%s", last_line)
+            exit_code = process.wait()
+        except BaseException:
+            # TaskTimeout from the runner's timer, KeyboardInterrupt, SystemExit...
+            self._terminate(process)
+            raise
+        finally:
+            if process.stdout is not None:
+                process.stdout.close()
+            self._process = None
+        log.info("Command exited with return code %s", exit_code)
+        if exit_code in self.skip_on_exit_code:
+            raise TaskSkipped(f"Bash command returned exit code {exit_code}. Skipping.")
+        if exit_code != 0:
+            raise TradewindException(
+                f"Bash command failed. The command returned a non-zero exit code {exit_code}."
+            )
+        return last_line
+
+    def on_kill(self) -> None:
+        if self._process is not None:
+            self._terminate(self._process)
+
+    def _terminate(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the command's process group, then SIGKILL it if it lingers."""
+        if process.poll() is not None:
+            return
+        self.log.info("Sending SIGTERM to process group %s", process.pid)
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=_TERM_GRACE)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            self.log.warning("Process group %s did not stop; sending SIGKILL", process.pid)
+        # Children that ignored SIGTERM may outlive the shell; the group id is still theirs.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait()
