@@ -502,3 +502,35 @@ def test_unknown_serialized_type():
 def test_unknown_timezone_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown timezone 'Mars/Olympus'"):
         timetable_from_schedule("@daily", "Mars/Olympus")
+
+
+# --------------------------------------------------------------------------- timezone helpers
+def test_coerce_datetime_accepts_the_usual_shapes():
+    from datetime import date
+
+    import pendulum
+
+    from tradewind.definition.timezone import coerce_datetime, parse_timezone, to_utc
+
+    assert coerce_datetime(datetime(2024, 1, 1, 8), "Asia/Seoul") == U(2023, 12, 31, 23)
+    assert coerce_datetime(date(2024, 1, 1), NY) == U(2024, 1, 1, 5)
+    assert coerce_datetime("2024-01-01T08:00:00Z") == U(2024, 1, 1, 8)
+    assert coerce_datetime("2024-01-01", "Europe/London") == U(2024, 1, 1)
+    p = coerce_datetime(pendulum.datetime(2024, 6, 1, 12, tz="Europe/London"))
+    assert type(p) is datetime and p == U(2024, 6, 1, 11)
+    assert to_utc(datetime(2024, 7, 1, 12, tzinfo=NY)) == U(2024, 7, 1, 16)
+    assert to_utc(datetime(2024, 7, 1, 12, tzinfo=NY)).tzinfo is UTC
+    assert parse_timezone(timezone(timedelta(hours=2))).utcoffset(datetime(2024, 1, 1)) == timedelta(hours=2)
+    assert parse_timezone(pendulum.timezone("Asia/Seoul")).key == "Asia/Seoul"
+    assert parse_timezone("utc").key == "UTC" and parse_timezone(None).key == "UTC"
+
+
+def test_timezone_errors_are_clear():
+    from tradewind.definition.timezone import TimezoneError, coerce_datetime, parse_timezone
+
+    with pytest.raises(TimezoneError, match="unknown timezone 'Nowhere/City'"):
+        parse_timezone("Nowhere/City")
+    with pytest.raises(TimezoneError, match="cannot parse 'tomorrow'"):
+        coerce_datetime("tomorrow")
+    with pytest.raises(TimezoneError, match="expected a datetime"):
+        coerce_datetime(12345)
