@@ -561,3 +561,25 @@ def clear_task_instances(
             run.start_date = None
     session.flush()
     return len(tis)
+
+
+def time_out_run(session: Session, run: DagRun, tis: Iterable[TaskInstance], now: datetime) -> list[TaskInstance]:
+    """``dagrun_timeout`` passed: the run fails; its unfinished instances become skipped (Airflow).
+
+    Returns the instances that were queued or running, so the caller can kill their tries
+    (their runners also notice on the next heartbeat).
+    """
+    active = []
+    for ti in tis:
+        if ti.state in FINISHED_TI_STATES:
+            continue
+        if ti.state in (TI.QUEUED.value, TI.RUNNING.value):
+            active.append(ti)
+        _set_ti(ti, TI.SKIPPED, manual=True)
+        ti.end_date = now
+        ti.duration = _duration(ti.start_date, now)
+        ti.next_retry_at = None
+        ti.note = "DAG run timed out (dagrun_timeout)"
+    finish_run(session, run, RUN.FAILED, now)
+    session.flush()
+    return active

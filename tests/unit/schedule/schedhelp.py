@@ -43,7 +43,7 @@ def make_snapshot(dag_id: str, tasks: list[dict[str, Any]], **dag_fields: Any) -
     data = {
         "dag_id": dag_id,
         "fileloc": f"/dags/{dag_id}.py",
-        "timetable": dag_fields.pop("timetable", {"type": "NullTimetable"}),
+        "timetable": dag_fields.pop("timetable", {"__type": "null"}),
         "timetable_summary": dag_fields.pop("timetable_summary", "None"),
         "tasks": full,
         **dag_fields,

@@ -1,0 +1,106 @@
+"""Task-instance queries. The session is passed in; nothing here commits or changes state
+(state changes go through :mod:`tradewind.schedule.transitions`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from tradewind.persist.models import TaskInstance, TaskInstanceTry
+
+
+def get_ti(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance | None:
+    return session.scalars(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == task_id,
+            TaskInstance.map_index == map_index,
+        )
+    ).one_or_none()
+
+
+def list_tis(
+    session: Session,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    *,
+    task_ids: Iterable[str] | None = None,
+    state: str | Iterable[str] | None = None,
+) -> list[TaskInstance]:
+    q = select(TaskInstance)
+    if dag_id is not None:
+        q = q.where(TaskInstance.dag_id == dag_id)
+    if run_id is not None:
+        q = q.where(TaskInstance.run_id == run_id)
+    if task_ids is not None:
+        q = q.where(TaskInstance.task_id.in_(list(task_ids)))
+    if state is not None:
+        states = [state] if isinstance(state, str) else list(state)
+        q = q.where(TaskInstance.state.in_([str(s) for s in states]))
+    return list(session.scalars(q.order_by(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.id)))
+
+
+def tis_for_runs(session: Session, run_keys: Iterable[tuple[str, str]]) -> list[TaskInstance]:
+    """All instances of the given (dag_id, run_id) runs, in one query."""
+    keys = list(run_keys)
+    if not keys:
+        return []
+    return list(
+        session.scalars(select(TaskInstance).where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys)))
+    )
+
+
+def states_for_runs(session: Session, run_keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
+    """(dag_id, run_id) -> {task_id: state} for unmapped instances, in one query."""
+    keys = list(run_keys)
+    out: dict[tuple[str, str], dict[str, str]] = {k: {} for k in keys}
+    if not keys:
+        return out
+    rows = session.execute(
+        select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, TaskInstance.state).where(
+            tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys), TaskInstance.map_index < 0
+        )
+    ).all()
+    for dag_id, run_id, task_id, state in rows:
+        out[(dag_id, run_id)][task_id] = state
+    return out
+
+
+def list_tries(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[TaskInstanceTry]:
+    return list(
+        session.scalars(
+            select(TaskInstanceTry)
+            .where(
+                TaskInstanceTry.dag_id == dag_id,
+                TaskInstanceTry.run_id == run_id,
+                TaskInstanceTry.task_id == task_id,
+                TaskInstanceTry.map_index == map_index,
+            )
+            .order_by(TaskInstanceTry.try_number)
+        )
+    )
+
+
+def earliest_retry_at(session: Session) -> datetime | None:
+    """When the next up_for_retry instance becomes due (for the scheduler's wait)."""
+    return session.scalar(select(func.min(TaskInstance.next_retry_at)).where(TaskInstance.state == "up_for_retry"))
+
+
+def stale_running(session: Session, older_than: datetime) -> list[TaskInstance]:
+    """Running instances whose last heartbeat is older than ``older_than`` (zombie candidates)."""
+    return list(
+        session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.state == "running",
+                (TaskInstance.last_heartbeat_at < older_than) | TaskInstance.last_heartbeat_at.is_(None),
+            )
+        )
+    )
+
+
+def earliest_heartbeat(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(TaskInstance.last_heartbeat_at)).where(TaskInstance.state == "running"))

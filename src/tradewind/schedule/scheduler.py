@@ -1,0 +1,474 @@
+"""The scheduler loop: short steps, each in its own transaction.
+
+One :meth:`Scheduler.run_once` does, in order:
+
+1. apply executor events (a try whose process died without recording -> failed/retry);
+2. create due scheduled runs from each DAG's timetable;
+3. start queued runs (``max_active_runs``), creating their task instances;
+4. for running runs: time out (``dagrun_timeout``), decide each instance
+   (trigger rules, skip/upstream_failed propagation, retry delay,
+   depends_on_past), finish the run when everything is done, and queue ready
+   instances (priority, executor slots, pools, ``max_active_tasks``,
+   ``parallelism``), handing :class:`Workload`s to the executor after commit;
+5. fail zombies (running instances without a heartbeat).
+
+:meth:`run_forever` is event-driven: it waits on the executor's waker until the
+next known deadline (retry, next run, heartbeat check), at most
+``[scheduler] max_idle_wait``; a finished task wakes it at once.
+
+Several schedulers may share a PostgreSQL database: runs are selected with
+``FOR UPDATE SKIP LOCKED`` and every try is claimed atomically by the runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tradewind.config import Config
+from tradewind.execute.executors.base import BaseExecutor, TaskKey, Workload
+from tradewind.parse.snapshot import DagSnapshot
+from tradewind.persist.db import Database, utcnow
+from tradewind.persist.models import DagModel, DagRun, DagVersion, Job, TaskInstance
+from tradewind.persist.queries import jobs as job_queries
+from tradewind.persist.queries import runs as run_queries
+from tradewind.persist.queries import task_instances as ti_queries
+from tradewind.schedule import deps, transitions
+from tradewind.schedule.callbacks import DagCallbackRequest
+from tradewind.schedule.runs import create_scheduled_runs, start_run
+from tradewind.states import FINISHED_TI_STATES, DagRunState, TaskInstanceState
+
+log = logging.getLogger(__name__)
+
+TI = TaskInstanceState
+RUN = DagRunState
+JOB_TYPE = "scheduler"
+#: States the decision step looks at (scheduled ones are already decided, waiting for a slot).
+_UNDECIDED = (TI.NONE.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value)
+_ACTIVE = (TI.QUEUED.value, TI.RUNNING.value)
+
+
+class Scheduler:
+    """Decides what runs when; the executor runs it. See the module docstring."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        executor: BaseExecutor,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        callback_sink: Callable[[DagCallbackRequest], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.executor = executor
+        self.clock = clock or utcnow
+        self.callback_sink = callback_sink
+        self.waker = executor.waker
+        self.parallelism = config.parallelism
+        self.max_tis_per_loop = config.getint("scheduler", "max_tis_per_query")
+        self.max_idle_wait = config.getfloat("scheduler", "max_idle_wait")
+        self.heartbeat_timeout: timedelta = config.heartbeat_timeout
+        self.hostname = config.get("core", "hostname") or socket.gethostname()
+        self.job_id: int | None = None
+        self._environ = config.as_environ()
+        self._snapshots: dict[int, DagSnapshot] = {}
+        #: dag_id -> DAG version whose timetable was evaluated (re-evaluate on a new version).
+        self._evaluated: dict[str, int] = {}
+        self._recovered = False
+        self._next_zombie_check: datetime | None = None
+        self._next_job_heartbeat: datetime | None = None
+        self._deadlines: list[datetime] = []
+
+    # ------------------------------------------------------------------ the loop
+    def run_once(self) -> bool:
+        """One loop step. True if it changed anything (so the caller loops again at once)."""
+        now = self.clock()
+        self._deadlines = []
+        if not self._recovered:
+            self._recover(now)
+        did = self._apply_executor_events()
+        did = self._create_due_runs(now) or did
+        did = self._start_queued_runs(now) or did
+        did = self._process_running_runs(now) or did
+        did = self._check_zombies(now) or did
+        self._heartbeat_job(now)
+        return did
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; starts and finally ends the executor."""
+        self.executor.start()
+        try:
+            while not stop.is_set():
+                try:
+                    did = self.run_once()
+                except OperationalError as exc:  # database busy/unreachable: retry after a pause
+                    log.warning("scheduler step failed, retrying: %s", exc)
+                    did = False
+                if did:
+                    continue
+                self.waker.wait(self._idle_timeout())
+        finally:
+            self._end_job()
+            self.executor.end(wait=True)
+
+    def _idle_timeout(self) -> float:
+        now = self.clock()
+        waits = [(d - now).total_seconds() for d in self._deadlines]
+        return max(0.0, min([self.max_idle_wait, *waits]))
+
+    # ------------------------------------------------------------------ snapshots
+    def _snapshot_map(self, session: Session, version_ids: Iterable[int | None]) -> dict[int, DagSnapshot]:
+        """Snapshots by DAG version id, loading the uncached ones in one query (versions are immutable)."""
+        wanted = {v for v in version_ids if v is not None}
+        missing = wanted - self._snapshots.keys()
+        if missing:
+            for vid, data in session.execute(select(DagVersion.id, DagVersion.snapshot).where(DagVersion.id.in_(missing))):
+                self._snapshots[vid] = DagSnapshot.from_dict(data)
+        return {v: self._snapshots[v] for v in wanted if v in self._snapshots}
+
+    def _snapshot(self, session: Session, version_id: int | None) -> DagSnapshot | None:
+        return self._snapshot_map(session, [version_id]).get(version_id) if version_id is not None else None
+
+    def _pin_version(self, session: Session, run: DagRun) -> int | None:
+        """A run without a version is pinned to its DAG's latest one."""
+        if run.dag_version_id is None:
+            dag = session.get(DagModel, run.dag_id)
+            run.dag_version_id = dag.latest_version_id if dag is not None else None
+        return run.dag_version_id
+
+    # ------------------------------------------------------------------ start-up
+    def _recover(self, now: datetime) -> None:
+        """Register the job; hand back tries a previous scheduler queued but nobody claimed.
+
+        Such a try goes back to scheduled with its try number restored, so it is
+        re-queued with the *same* number; running tries are left to the heartbeat check.
+        With another live scheduler (PostgreSQL), only tries queued longer than the
+        heartbeat timeout are taken back, as the other one may still be starting them.
+        """
+        with self.db.session_scope() as session:
+            job = job_queries.start_job(session, JOB_TYPE, self.hostname, os.getpid(), now)
+            self.job_id = job.id
+            # SQLite means one machine and, in practice, one scheduler: everything queued is ours.
+            others = None if self.db.is_sqlite else session.scalar(
+                select(Job.id).where(
+                    Job.job_type == JOB_TYPE, Job.state == job_queries.RUNNING, Job.id != job.id,
+                    Job.latest_heartbeat >= now - self.heartbeat_timeout,
+                ).limit(1)
+            )
+            q = select(TaskInstance).where(TaskInstance.state == TI.QUEUED.value)
+            if others is not None:
+                q = q.where(TaskInstance.queued_dttm < now - self.heartbeat_timeout)
+            mine = self.executor.running_keys()
+            for ti in session.scalars(q).all():
+                key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+                if key not in mine:
+                    transitions.unqueue_ti(session, ti, now, note="re-queued after scheduler restart")
+        self._recovered = True
+
+    def _heartbeat_job(self, now: datetime) -> None:
+        if self.job_id is None or (self._next_job_heartbeat is not None and now < self._next_job_heartbeat):
+            return
+        with self.db.session_scope() as session:
+            job_queries.job_heartbeat(session, self.job_id, now)
+        self._next_job_heartbeat = now + timedelta(seconds=max(self.config.heartbeat_interval, 1.0))
+
+    def _end_job(self) -> None:
+        if self.job_id is None:
+            return
+        try:
+            with self.db.session_scope() as session:
+                job_queries.end_job(session, self.job_id, self.clock())
+        except Exception:  # noqa: BLE001 - shutting down; the stale heartbeat tells the story
+            log.exception("could not mark scheduler job %s ended", self.job_id)
+
+    # ------------------------------------------------------------ executor events
+    def _apply_executor_events(self) -> bool:
+        """A try whose process ended without recording an outcome is failed (with retries)."""
+        events = self.executor.collect_events()
+        if not events:
+            return False
+        unrecorded = [e for e in events if not e.recorded]
+        if unrecorded:
+            now = self.clock()
+            with self.db.session_scope() as session:
+                for event in unrecorded:
+                    ti = transitions.get_ti(session, event.key)
+                    if ti is None or ti.try_number != event.key.try_number or ti.state not in _ACTIVE:
+                        continue  # the runner recorded it after all, or the instance moved on
+                    snap = self._snapshot(session, ti.dag_version_id)
+                    task = snap.tasks.get(ti.task_id) if snap else None
+                    reason = f"process exited with code {event.return_code}"
+                    if event.info:
+                        reason += f": {event.info}"
+                    transitions.fail_zombie(session, ti, task=task, now=now, reason=reason)
+        return True
+
+    # ------------------------------------------------------------------ runs
+    def _create_due_runs(self, now: datetime) -> bool:
+        """Create scheduled runs for unpaused DAGs whose next run is due (or not yet computed)."""
+        with self.db.session_scope() as session:
+            dags = session.scalars(
+                select(DagModel).where(
+                    DagModel.is_active.is_(True), DagModel.is_paused.is_(False), DagModel.latest_version_id.is_not(None)
+                )
+            ).all()
+            due = []
+            for dag in dags:
+                after = dag.next_dagrun_create_after
+                if self._evaluated.get(dag.dag_id) != dag.latest_version_id or (after is not None and after <= now):
+                    due.append(dag)
+                elif after is not None:
+                    self._deadlines.append(after)
+            if not due:
+                return False
+            counts = run_queries.run_counts_by_state(session)
+            created = 0
+            snaps = self._snapshot_map(session, [d.latest_version_id for d in due])
+            for dag in due:
+                snap = snaps.get(dag.latest_version_id)  # type: ignore[arg-type]
+                if snap is None:
+                    continue
+                active = counts.get((dag.dag_id, RUN.QUEUED.value), 0) + counts.get((dag.dag_id, RUN.RUNNING.value), 0)
+                runs = create_scheduled_runs(session, dag, snap, dag.latest_version_id, now=now, active_runs=active)
+                created += len(runs)
+                self._evaluated[dag.dag_id] = dag.latest_version_id  # type: ignore[assignment]
+                if dag.next_dagrun_create_after is not None and dag.next_dagrun_create_after > now:
+                    self._deadlines.append(dag.next_dagrun_create_after)
+        return created > 0
+
+    def _start_queued_runs(self, now: datetime) -> bool:
+        """queued -> running for runs whose run_after has come, within max_active_runs."""
+        with self.db.session_scope() as session:
+            queued = session.scalars(
+                select(DagRun)
+                .where(DagRun.state == RUN.QUEUED.value)
+                .order_by(DagRun.run_after, DagRun.id)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not queued:
+                return False
+            running = {dag: n for (dag, _), n in run_queries.run_counts_by_state(session, [RUN.RUNNING.value]).items()}
+            limits = dict(session.execute(select(DagModel.dag_id, DagModel.max_active_runs)).all())
+            started = 0
+            for run in queued:
+                if run.run_after > now:
+                    self._deadlines.append(run.run_after)
+                    continue
+                snap = self._snapshot(session, self._pin_version(session, run))
+                if snap is None:
+                    log.warning("run %s/%s has no DAG version to run; leaving it queued", run.dag_id, run.run_id)
+                    continue
+                limit = limits.get(run.dag_id) or snap.max_active_runs
+                if running.get(run.dag_id, 0) >= limit:
+                    continue
+                start_run(session, run, snap, now)
+                running[run.dag_id] = running.get(run.dag_id, 0) + 1
+                started += 1
+        return started > 0
+
+    # ------------------------------------------------------------ running runs
+    def _process_running_runs(self, now: datetime) -> bool:
+        """Decide, finish and queue for every running run, in one transaction; then hand over."""
+        callbacks: list[DagCallbackRequest] = []
+        kills: list[TaskKey] = []
+        with self.db.session_scope() as session:
+            runs = session.scalars(
+                select(DagRun).where(DagRun.state == RUN.RUNNING.value).with_for_update(skip_locked=True)
+            ).all()
+            if not runs:
+                return False
+            snaps = self._snapshot_map(session, [self._pin_version(session, r) for r in runs])
+            tis_by_run: dict[tuple[str, str], list[TaskInstance]] = defaultdict(list)
+            for ti in ti_queries.tis_for_runs(session, [(r.dag_id, r.run_id) for r in runs]):
+                tis_by_run[(ti.dag_id, ti.run_id)].append(ti)
+            changed = False
+            live: list[tuple[DagRun, DagSnapshot]] = []
+            for run in runs:
+                snap = snaps.get(run.dag_version_id)  # type: ignore[arg-type]
+                if snap is None:
+                    continue
+                tis = tis_by_run[(run.dag_id, run.run_id)]
+                if self._timed_out(session, run, snap, tis, now, kills, callbacks):
+                    changed = True
+                    continue
+                changed = self._decide(session, run, snap, tis, now) or changed
+                if self._finish_if_done(session, run, snap, tis, now, callbacks):
+                    changed = True
+                else:
+                    live.append((run, snap))
+            workloads = self._queue_ready(session, live, tis_by_run, now)
+        for key in kills:
+            self.executor.kill(key)
+        self._hand_over(workloads)
+        self._emit(callbacks)
+        return changed or bool(workloads)
+
+    def _timed_out(self, session, run, snap, tis, now, kills, callbacks) -> bool:
+        timeout = snap.dagrun_timeout_td
+        if timeout is None or run.start_date is None:
+            return False
+        deadline = run.start_date + timeout
+        if now < deadline:
+            self._deadlines.append(deadline)
+            return False
+        for ti in transitions.time_out_run(session, run, tis, now):
+            kills.append(TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number))
+        self._callback(snap, run, success=False, reason="timed_out", out=callbacks)
+        return True
+
+    def _decide(self, session: Session, run: DagRun, snap: DagSnapshot, tis: list[TaskInstance], now: datetime) -> bool:
+        """Move undecided instances to scheduled / skipped / upstream_failed, in topological order
+        so a skip or failure propagates down the whole graph in one pass."""
+        states = {ti.task_id: ti.state for ti in tis if ti.map_index < 0}
+        by_task = {ti.task_id: ti for ti in tis if ti.map_index < 0}
+        previous: dict[str, str] | None | bool = False  # False: not loaded yet
+        changed = False
+        for task_id in snap.topological_order:
+            ti = by_task.get(task_id)
+            if ti is None or ti.state not in _UNDECIDED:
+                continue
+            task = snap.tasks[task_id]
+            reason = deps.task_dates_allow(task, run.logical_date)
+            if reason:
+                transitions.mark_ti_skipped(session, ti, now, note=reason)
+            else:
+                decision = deps.evaluate_trigger_rule(task.trigger_rule, deps.upstream_counts(task, snap, states))
+                if decision.action == "wait":
+                    continue
+                if decision.action == "skip":
+                    transitions.mark_ti_skipped(session, ti, now, note=decision.reason)
+                elif decision.action == "upstream_failed":
+                    transitions.mark_ti_upstream_failed(session, ti, now, note=decision.reason)
+                else:
+                    if deps.retry_delay_passed(ti, now):
+                        self._deadlines.append(ti.next_retry_at)  # type: ignore[arg-type]
+                        continue
+                    if task.depends_on_past or task.wait_for_downstream:
+                        if previous is False:
+                            previous = self._previous_states(session, run)
+                        if deps.past_run_allows(task, previous):  # type: ignore[arg-type]
+                            continue
+                    transitions.schedule_ti(session, ti, now)
+            states[task_id] = ti.state
+            changed = True
+        for ti in tis:  # instances of tasks no longer in this version
+            if ti.task_id not in snap.tasks and ti.state in (TI.NONE.value, TI.SCHEDULED.value):
+                transitions.mark_ti_removed(session, ti, now)
+                changed = True
+        return changed
+
+    def _previous_states(self, session: Session, run: DagRun) -> dict[str, str] | None:
+        prev = run_queries.previous_run(session, run)
+        if prev is None:
+            return None
+        return ti_queries.states_for_runs(session, [(prev.dag_id, prev.run_id)])[(prev.dag_id, prev.run_id)]
+
+    def _finish_if_done(self, session, run, snap, tis, now, callbacks) -> bool:
+        """All instances finished: the run fails if any leaf failed/upstream_failed (Airflow), else succeeds."""
+        if any(ti.state not in FINISHED_TI_STATES for ti in tis):
+            return False
+        states = {ti.task_id: ti.state for ti in tis}
+        failed_leaves = [t for t in snap.leaves if states.get(t) in (TI.FAILED.value, TI.UPSTREAM_FAILED.value)]
+        success = not failed_leaves
+        transitions.finish_run(session, run, RUN.SUCCESS if success else RUN.FAILED, now)
+        self._callback(snap, run, success=success, reason="success" if success else "task_failure", out=callbacks)
+        return True
+
+    def _callback(self, snap: DagSnapshot, run: DagRun, *, success: bool, reason: str, out: list) -> None:
+        name = "on_success_callback" if success else "on_failure_callback"
+        if self.callback_sink is not None and name in snap.callbacks:
+            out.append(DagCallbackRequest(run.dag_id, run.run_id, snap.fileloc, success, reason))
+
+    def _queue_ready(self, session, live, tis_by_run, now) -> list[Workload]:
+        """Queue scheduled instances by priority within every limit; returns their workloads."""
+        candidates = []
+        for run, snap in live:
+            order = run.logical_date or run.run_after
+            for ti in tis_by_run[(run.dag_id, run.run_id)]:
+                if ti.state == TI.SCHEDULED.value and ti.task_id in snap.tasks:
+                    candidates.append((-ti.priority_weight, order, ti.id, ti, snap))
+        if not candidates:
+            return []
+        candidates.sort(key=lambda c: c[:3])
+        budget = min(self.executor.slots_available(), self.max_tis_per_loop)
+        active = deps.active_counts(session)
+        total = sum(active.values())
+        pools = deps.pool_open_slots(session)
+        workloads = []
+        for _, _, _, ti, snap in candidates:
+            if budget <= 0 or deps.parallelism_allows(total, self.parallelism):
+                break
+            if deps.dag_concurrency_allows(ti.dag_id, active.get(ti.dag_id, 0), snap.max_active_tasks):
+                continue
+            if deps.pool_has_slots(ti.pool, ti.pool_slots, pools):
+                continue
+            try_number = transitions.queue_ti(session, ti, now)
+            task = snap.tasks[ti.task_id]
+            workloads.append(Workload(
+                key=TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number),
+                fileloc=snap.fileloc, environ=dict(self._environ), priority_weight=ti.priority_weight,
+                pool=ti.pool, queue=ti.queue, execution_timeout=task.execution_timeout,
+            ))
+            budget -= 1
+            total += 1
+            active[ti.dag_id] = active.get(ti.dag_id, 0) + 1
+            pools[ti.pool] -= ti.pool_slots
+        return workloads
+
+    def _hand_over(self, workloads: list[Workload]) -> None:
+        """Give committed queued tries to the executor; a refused one fails (with retries)."""
+        for workload in workloads:
+            try:
+                self.executor.queue_workload(workload)
+            except Exception as exc:  # noqa: BLE001 - an executor problem must not stop the loop
+                log.exception("executor refused %s", workload.key.short())
+                with self.db.session_scope() as session:
+                    ti = transitions.get_ti(session, workload.key)
+                    if ti is not None and ti.state == TI.QUEUED.value and ti.try_number == workload.key.try_number:
+                        snap = self._snapshot(session, ti.dag_version_id)
+                        task = snap.tasks.get(ti.task_id) if snap else None
+                        reason = f"executor could not start the try: {exc}"
+                        transitions.fail_zombie(session, ti, task=task, now=self.clock(), reason=reason)
+
+    def _emit(self, callbacks: list[DagCallbackRequest]) -> None:
+        for request in callbacks:
+            try:
+                self.callback_sink(request)  # type: ignore[misc]
+            except Exception:  # noqa: BLE001 - a callback problem must not stop scheduling
+                log.exception("callback sink failed for %s/%s", request.dag_id, request.run_id)
+
+    # ------------------------------------------------------------------ zombies
+    def _check_zombies(self, now: datetime) -> bool:
+        """Running instances without a heartbeat for ``heartbeat_timeout`` fail (with retries)."""
+        if self._next_zombie_check is not None and now < self._next_zombie_check:
+            self._deadlines.append(self._next_zombie_check)
+            return False
+        self._next_zombie_check = now + min(self.heartbeat_timeout / 2, timedelta(seconds=5))
+        cutoff = now - self.heartbeat_timeout
+        found = []
+        with self.db.session_scope() as session:
+            for ti in ti_queries.stale_running(session, cutoff):
+                snap = self._snapshot(session, ti.dag_version_id)
+                task = snap.tasks.get(ti.task_id) if snap else None
+                seen = ti.last_heartbeat_at.isoformat() if ti.last_heartbeat_at else "never"
+                reason = (
+                    f"zombie: no heartbeat since {seen} "
+                    f"(task_instance_heartbeat_timeout={self.heartbeat_timeout.total_seconds():g}s)"
+                )
+                key = TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+                transitions.fail_zombie(session, ti, task=task, now=now, reason=reason)
+                found.append(key)
+        for key in found:
+            self.executor.kill(key)
+        return bool(found)
