@@ -26,6 +26,7 @@ worker) by ``tests/pg.py``; install it with ``scripts/install-services.sh``.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,10 +34,10 @@ import pytest
 from tradewind.config import Config
 from tradewind.persist.db import Database
 
-try:  # tests/ is on sys.path (rootdir-less conftest) unless it becomes a package
-    from pg import pg_db, pg_server, pg_template, pg_url  # noqa: F401
-except ImportError:  # pragma: no cover
-    from tests.pg import pg_db, pg_server, pg_template, pg_url  # noqa: F401
+# tests/pg.py is imported as top-level ``pg`` whatever pytest's import mode.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+from pg import pg_db, pg_server, pg_template, pg_url  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 def test_audit_record_and_list_newest_first(any_db: Database) -> None:
     with any_db.session_scope() as s:
-        audit.record(s, "trigger", owner="alice", dag_id="d1", run_id="r1", now=T0)
+        audit.record(s, "trigger", "alice", dag_id="d1", run_id="r1", now=T0)
         audit.record(s, "clear", owner="bob", dag_id="d1", task_id="t", map_index=2, try_number=1,
                      extra={"only_failed": True}, now=T0 + timedelta(minutes=1))
         audit.record(s, "variable.set", owner="alice", extra="key=x", now=T0 + timedelta(minutes=2))

@@ -28,7 +28,7 @@ def test_json_values_round_trip(any_db: Database, value: object) -> None:
 def test_missing_gives_default(any_db: Database) -> None:
     with any_db.session_scope() as s:
         assert q.xcom_get(s, "d", "r", "t") is None
-        assert q.xcom_get(s, "d", "r", "t", "k", 3, default=42) == 42
+        assert q.xcom_get(s, "d", "r", "t", 3, "k", default=42) == 42
 
 
 def test_set_replaces_existing_value(any_db: Database) -> None:
@@ -91,3 +91,21 @@ def test_list_filters_and_limit(any_db: Database) -> None:
         assert [x.task_id for x in q.xcom_list(s, dag_id="d", limit=2, offset=1)] == ["b", "c"]
         assert [(x.dag_id, x.key) for x in q.xcom_list(s, task_id="a")] == [("d", "return_value"), ("e", "k2")]
         assert [x.dag_id for x in q.xcom_list(s, key="k2")] == ["e"]
+
+
+def test_swapped_arguments_are_rejected(any_db: Database) -> None:
+    with any_db.session_scope() as s:
+        with pytest.raises(TypeError, match="map_index must be an int"):
+            q.xcom_get(s, "d", "r", "t", "return_value")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="map_index must be an int"):
+            q.xcom_set(s, "d", "r", "t", "k", -1, 1, NOW)  # type: ignore[arg-type]
+
+
+def test_map_index_selects_the_value(any_db: Database) -> None:
+    with any_db.session_scope() as s:
+        q.xcom_set(s, "d", "r", "t", 0, "return_value", "zero", NOW)
+        q.xcom_set(s, "d", "r", "t", 1, "return_value", "one", NOW)
+    with any_db.session_scope() as s:
+        assert q.xcom_get(s, "d", "r", "t", 1) == "one"
+        assert q.xcom_get(s, "d", "r", "t", 0) == "zero"
+        assert q.xcom_get(s, "d", "r", "t") is None  # -1 (unmapped) has nothing

@@ -21,8 +21,8 @@ EVENT_MAX_LEN = 60
 def record(
     session: Session,
     event: str,
+    owner: str | None = None,
     *,
-    owner: str | None,
     dag_id: str | None = None,
     task_id: str | None = None,
     run_id: str | None = None,

@@ -26,6 +26,12 @@ class XComValueError(TypeError):
     """An XCom value that cannot be stored as JSON."""
 
 
+def _check_map_index(map_index: Any) -> None:
+    # Catches swapped positional arguments (key where map_index belongs) early.
+    if isinstance(map_index, bool) or not isinstance(map_index, int):
+        raise TypeError(f"map_index must be an int (-1 for unmapped tasks), got {map_index!r}")
+
+
 def encode_value(value: Any, *, where: str = "XCom value") -> str:
     try:
         return json.dumps(value, ensure_ascii=False)
@@ -48,6 +54,7 @@ def xcom_set(
     now: datetime,
 ) -> XCom:
     """Store ``value`` under the key, replacing an earlier value for the same key."""
+    _check_map_index(map_index)
     text = encode_value(value, where=f"XCom {key!r} of task {task_id!r} (run {run_id!r}, map index {map_index})")
     row = session.scalars(
         select(XCom).where(
@@ -73,12 +80,16 @@ def xcom_get(
     dag_id: str,
     run_id: str,
     task_id: str,
-    key: str = RETURN_KEY,
     map_index: int = -1,
+    key: str = RETURN_KEY,
     *,
     default: Any = None,
 ) -> Any:
-    """The decoded value, or ``default`` when nothing was pushed under that key."""
+    """The decoded value, or ``default`` when nothing was pushed under that key.
+
+    Arguments are in the same order as :func:`xcom_set`.
+    """
+    _check_map_index(map_index)
     text = session.scalar(
         select(XCom.value).where(
             XCom.dag_id == dag_id,
