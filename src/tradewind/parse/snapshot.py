@@ -69,6 +69,9 @@ class TaskSnapshot:
     is_teardown: bool = False
     callbacks: tuple[str, ...] = ()  # names of callbacks set: "on_failure_callback", ...
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Task-level concurrency limits (Airflow names); None means no limit.
+    max_active_tis_per_dag: int | None = None
+    max_active_tis_per_dagrun: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TaskSnapshot":
@@ -412,6 +415,8 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
         "is_teardown": bool(getattr(task, "is_teardown", False)),
         "callbacks": [name for name in TASK_CALLBACKS if getattr(task, name, None)],
         "extra": extra,
+        "max_active_tis_per_dag": getattr(task, "max_active_tis_per_dag", None),
+        "max_active_tis_per_dagrun": getattr(task, "max_active_tis_per_dagrun", None),
     }
 
 
