@@ -32,8 +32,9 @@ class TaskNotFound(LookupError):
 
 @dataclass(frozen=True)
 class RunInfo:
-    """The DAG run fields the context needs (detached from the session)."""
+    """The DAG run fields the context needs (detached from the session); ``context["dag_run"]``."""
 
+    dag_id: str
     run_id: str
     run_type: str
     logical_date: datetime | None
@@ -44,14 +45,17 @@ class RunInfo:
     conf: dict[str, Any]
     external_trigger: bool
     dag_version_id: int | None = None
+    state: str = "running"
+    end_date: datetime | None = None
 
     @classmethod
     def of(cls, run: DagRun) -> "RunInfo":
         return cls(
-            run_id=run.run_id, run_type=run.run_type, logical_date=run.logical_date,
+            dag_id=run.dag_id, run_id=run.run_id, run_type=run.run_type, logical_date=run.logical_date,
             data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end,
             run_after=run.run_after, start_date=run.start_date, conf=dict(run.conf or {}),
             external_trigger=bool(run.external_trigger), dag_version_id=run.dag_version_id,
+            state=run.state, end_date=run.end_date,
         )
 
 
@@ -144,12 +148,15 @@ def build_run_context(
         logical_date=run.logical_date,
         data_interval_start=run.data_interval_start,
         data_interval_end=run.data_interval_end,
+        run_after=run.run_after,
         conf=run.conf,
+        dag_run=run,
         map_index=ti.map_index if ti is not None else -1,
         try_number=ti.try_number if ti is not None else 0,
         prev_data_interval_start_success=prev.data_interval_start if prev else None,
         prev_data_interval_end_success=prev.data_interval_end if prev else None,
         prev_start_date_success=prev.start_date if prev else None,
+        prev_end_date_success=prev.end_date if prev else None,
     )
 
 

@@ -107,9 +107,12 @@ class _Server:
         from tradewind.persist.db import Database
 
         self.sock = sock
-        # Engine only: no connection is opened here, so nothing is shared across fork.
+        # Engine only: warm_up() disposes its connections, so nothing is shared across fork.
         self.config = Config.load()
         self.db = Database.from_config(self.config)
+        from tradewind.execute.runner import warm_up
+
+        warm_up(self.db)
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
