@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -98,14 +97,6 @@ def _as_timedelta(value: Any, name: str, where: str) -> timedelta | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return timedelta(seconds=value)
     raise InvalidTaskArgumentError(f"{name} of {where} must be a timedelta or a number of seconds, got {value!r}")
-
-
-def _json_safe(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
@@ -235,9 +226,9 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         self.outlets = list(outlets) if isinstance(outlets, (list, tuple)) else ([outlets] if outlets else [])
         self.doc, self.doc_md, self.doc_json, self.doc_yaml, self.doc_rst = doc, doc_md, doc_json, doc_yaml, doc_rst
         self.task_display_name = task_display_name or task_id
-        self.params = ParamsDict(self.default_args.get("params"))
-        if params:
-            self.params.update(params)
+        # Kept as given so a plain value can update a DAG Param without losing its schema.
+        self._params_source = {**(self.default_args.get("params") or {}), **(params or {})}
+        self.params = ParamsDict(self._params_source)
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         self.task_group = task_group
@@ -417,15 +408,14 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         from tradewind.definition import templating
 
         if jinja_env is None:
-            native = bool(self._dag is not None and self._dag.render_template_as_native_obj)
-            jinja_env = templating.make_jinja_env(self._dag, native=native)
+            jinja_env = templating.make_jinja_env(self._dag)
         rendered = dict(templating.render_task_fields(self, context, jinja_env) or {})
         for name in self.template_fields:
             value = getattr(self, name, None)
             if contains_resolvable(value):
                 resolved = resolve_xcom_args(value, context)
                 object.__setattr__(self, name, resolved)
-                rendered[name] = _json_safe(resolved)
+                rendered[name] = templating.json_safe(resolved)
         return rendered
 
     def render_template(self, content: Any, context: dict[str, Any], jinja_env: Any = None) -> Any:
@@ -433,9 +423,8 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         from tradewind.definition import templating
 
         if jinja_env is None:
-            native = bool(self._dag is not None and self._dag.render_template_as_native_obj)
-            jinja_env = templating.make_jinja_env(self._dag, native=native)
-        return templating.render_value(content, context, jinja_env)
+            jinja_env = templating.make_jinja_env(self._dag)
+        return templating.render_value(content, context, jinja_env, template_ext=self.template_ext)
 
     def xcom_push(self, context: dict[str, Any], key: str, value: Any) -> None:
         context["ti"].xcom_push(key=key, value=value)

@@ -264,7 +264,7 @@ class DAG:
         elif self.end_date is not None:
             task.end_date = min(task.end_date, self.end_date)
         merged = ParamsDict(self.params)
-        merged.update(task.params)
+        merged.update(getattr(task, "_params_source", None) or task.params)
         task.params = merged
         self.task_dict[task.task_id] = task
         task._dag = self
