@@ -25,6 +25,7 @@ import json
 import logging
 import multiprocessing
 import os
+import pkgutil
 import re
 import signal
 import sys
@@ -449,6 +450,10 @@ class _ParseJob:
 
 
 _preimported = False
+#: Imported once in the parser so forked children start warm: the public authoring API,
+#: every module of these packages (operators, timetables, templating...), the snapshot code.
+PREIMPORT_MODULES = ("tradewind", "tradewind.parse.snapshot")
+PREIMPORT_PACKAGES = ("tradewind.definition", "tradewind.compat")
 
 
 def preimport() -> None:
@@ -457,11 +462,19 @@ def preimport() -> None:
     if _preimported:
         return
     _preimported = True
-    for name in ("tradewind", "tradewind.definition.dag", "tradewind.parse.snapshot"):
+    names = list(PREIMPORT_MODULES)
+    for package_name in PREIMPORT_PACKAGES:
+        try:
+            package = importlib.import_module(package_name)
+        except Exception as exc:  # noqa: BLE001 - the child reports the same failure per file
+            log.warning("could not pre-import %s: %s", package_name, exc)
+            continue
+        names += [m.name for m in pkgutil.walk_packages(package.__path__, package_name + ".")]
+    for name in names:
         try:
             importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - the child will report the same failure per file
-            log.warning("could not pre-import %s: %s", name, exc)
+        except Exception as exc:  # noqa: BLE001 - optional pieces (extras) may be missing
+            log.debug("could not pre-import %s: %s", name, exc)
 
 
 def parse_files(
