@@ -140,7 +140,10 @@ class Services:
             self.request_stop()
 
     def start(self) -> None:
+        """Start every service added since the last call (services may be added in stages)."""
         for service in self.services:
+            if service.thread is not None:
+                continue
             service.thread = threading.Thread(target=self._run, args=(service,), name=service.name, daemon=True)
             service.thread.start()
 

@@ -81,27 +81,44 @@ def _callback_runner(config: Config) -> Any:
     return DagCallbackRunner(config)
 
 
-def build_services(
-    config: Config, db: Any, *, sock: socket.socket | None, executor_name: str
-) -> tuple[runtime.Services, Any, Any]:
-    """API (if a socket is given), DAG processor, scheduler (+executor, callbacks) as one Services."""
-    services = runtime.Services()
+def _processor_service(config: Config, db: Any, scheduler: Any) -> Callable[[threading.Event], None]:
+    """The DAG processor loop, built inside its own thread once the scheduler is up.
+
+    Building it imports the authoring API (pre-imported for forked parse children);
+    deferring that keeps it off the start-up path, so health turns green sooner.
+    """
+
+    def run(stop: threading.Event) -> None:
+        deadline = time.monotonic() + 5.0
+        while scheduler.job_id is None and time.monotonic() < deadline and not stop.is_set():
+            stop.wait(0.02)
+        if stop.is_set():
+            return
+        runtime.processor_loop(runtime.build_dag_processor(config, db))(stop)
+
+    return run
+
+
+def start_services(
+    services: runtime.Services, config: Config, db: Any, *, sock: socket.socket | None, executor_name: str
+) -> tuple[Any, Any]:
+    """Start the API (if a socket is given), the scheduler (+executor, callbacks) and the DAG processor.
+
+    Each starts as soon as it is built, in that order: health answers first.
+    """
     if sock is not None:
         api = ApiServer.create(config, db, sock)
         services.add("tradewind-api", api.run)
         services.on_stop.append(api.stop)
-    processor = runtime.build_dag_processor(config, db)
-    services.add("tradewind-dag-processor", runtime.processor_loop(processor))
+        services.start()
     executor = runtime.build_executor(config, db, executor_name)
     callbacks = _callback_runner(config)
     scheduler = runtime.build_scheduler(config, db, executor, callback_sink=callbacks.submit)
-    services.add("tradewind-scheduler", runtime.scheduler_loop(scheduler))
     services.on_stop.append(executor.waker.wake)
-    for obj in (processor, scheduler):
-        waker = getattr(obj, "waker", None)
-        if waker is not None and waker is not executor.waker:
-            services.on_stop.append(waker.wake)
-    return services, executor, callbacks
+    services.add("tradewind-scheduler", runtime.scheduler_loop(scheduler))
+    services.add("tradewind-dag-processor", _processor_service(config, db, scheduler))
+    services.start()
+    return executor, callbacks
 
 
 def banner(config: Config, host: str, port: int | None, executor_name: str, seconds: float) -> str:
@@ -149,9 +166,10 @@ def run(
     host = host or config.get("api", "host")
     sock = bind_socket(host, port) if port is not None else None
     executor_name = executor_name or config.get("core", "executor")
-    services, executor, callbacks = build_services(config, db, sock=sock, executor_name=executor_name)
+    services = runtime.Services()
+    # Handlers first: a SIGTERM during start-up still shuts down in order.
     runtime.install_signal_handlers(services, announce=announce)
-    services.start()
+    executor, callbacks = start_services(services, config, db, sock=sock, executor_name=executor_name)
     announce(banner(config, host, port, executor_name, time.monotonic() - started))
     services.wait()
     return _shutdown(services, executor, callbacks, db, announce)

@@ -74,11 +74,12 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
 
     db = sync_dags(cli)
     install_variable_backend(db)
-    run_id = _create_run(cli, db, dag_id, logical_date, conf)
-    print(f"[dags test] created run {run_id} of DAG {dag_id}", flush=True)
+    # Built before the run exists, so a configuration error leaves no orphan run behind.
     executor = build_executor(cli.config, db, "inprocess")
     executor.echo = sys.stdout  # task logs go to the terminal, as in Airflow
     scheduler = _one_run_scheduler(cli.config, db, executor)
+    run_id = _create_run(cli, db, dag_id, logical_date, conf)
+    print(f"[dags test] created run {run_id} of DAG {dag_id}", flush=True)
     executor.start()
     reported: dict[str, tuple[str, int]] = {}
     state = "queued"
