@@ -27,11 +27,12 @@ import os
 import socket
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from tradewind.config import Config
@@ -89,6 +90,42 @@ class Scheduler:
         self._next_zombie_check: datetime | None = None
         self._next_job_heartbeat: datetime | None = None
         self._deadlines: list[datetime] = []
+        self._conn: Connection | None = None
+
+    # ------------------------------------------------------------- transactions
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """One transaction, committed on exit (like ``db.session_scope``).
+
+        On SQLite the scheduler keeps one connection open for its lifetime:
+        opening and closing a connection per step costs milliseconds (the last
+        close of a WAL database checkpoints it), which is most of the latency
+        between one task ending and the next starting.
+        """
+        if not self.db.is_sqlite:
+            with self.db.session_scope() as session:
+                yield session
+            return
+        if self._conn is None:
+            self._conn = self.db.engine.connect()
+        session = Session(bind=self._conn, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException as exc:
+            session.rollback()
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                self._close_connection()
+            raise
+        finally:
+            session.close()
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
 
     # ------------------------------------------------------------------ the loop
     def run_once(self) -> bool:
@@ -120,6 +157,7 @@ class Scheduler:
                 self.waker.wait(self._idle_timeout())
         finally:
             self._end_job()
+            self._close_connection()
             self.executor.end(wait=True)
 
     def _idle_timeout(self) -> float:
@@ -156,7 +194,7 @@ class Scheduler:
         With another live scheduler (PostgreSQL), only tries queued longer than the
         heartbeat timeout are taken back, as the other one may still be starting them.
         """
-        with self.db.session_scope() as session:
+        with self._session() as session:
             job = job_queries.start_job(session, JOB_TYPE, self.hostname, os.getpid(), now)
             self.job_id = job.id
             # SQLite means one machine and, in practice, one scheduler: everything queued is ours.
@@ -179,7 +217,7 @@ class Scheduler:
     def _heartbeat_job(self, now: datetime) -> None:
         if self.job_id is None or (self._next_job_heartbeat is not None and now < self._next_job_heartbeat):
             return
-        with self.db.session_scope() as session:
+        with self._session() as session:
             job_queries.job_heartbeat(session, self.job_id, now)
         self._next_job_heartbeat = now + timedelta(seconds=max(self.config.heartbeat_interval, 1.0))
 
@@ -187,7 +225,7 @@ class Scheduler:
         if self.job_id is None:
             return
         try:
-            with self.db.session_scope() as session:
+            with self._session() as session:
                 job_queries.end_job(session, self.job_id, self.clock())
         except Exception:  # noqa: BLE001 - shutting down; the stale heartbeat tells the story
             log.exception("could not mark scheduler job %s ended", self.job_id)
@@ -201,7 +239,7 @@ class Scheduler:
         unrecorded = [e for e in events if not e.recorded]
         if unrecorded:
             now = self.clock()
-            with self.db.session_scope() as session:
+            with self._session() as session:
                 for event in unrecorded:
                     ti = transitions.get_ti(session, event.key)
                     if ti is None or ti.try_number != event.key.try_number or ti.state not in _ACTIVE:
@@ -217,7 +255,7 @@ class Scheduler:
     # ------------------------------------------------------------------ runs
     def _create_due_runs(self, now: datetime) -> bool:
         """Create scheduled runs for unpaused DAGs whose next run is due (or not yet computed)."""
-        with self.db.session_scope() as session:
+        with self._session() as session:
             dags = session.scalars(
                 select(DagModel).where(
                     DagModel.is_active.is_(True), DagModel.is_paused.is_(False), DagModel.latest_version_id.is_not(None)
@@ -249,7 +287,7 @@ class Scheduler:
 
     def _start_queued_runs(self, now: datetime) -> bool:
         """queued -> running for runs whose run_after has come, within max_active_runs."""
-        with self.db.session_scope() as session:
+        with self._session() as session:
             queued = session.scalars(
                 select(DagRun)
                 .where(DagRun.state == RUN.QUEUED.value)
@@ -282,7 +320,7 @@ class Scheduler:
         """Decide, finish and queue for every running run, in one transaction; then hand over."""
         callbacks: list[DagCallbackRequest] = []
         kills: list[TaskKey] = []
-        with self.db.session_scope() as session:
+        with self._session() as session:
             runs = session.scalars(
                 select(DagRun).where(DagRun.state == RUN.RUNNING.value).with_for_update(skip_locked=True)
             ).all()
@@ -433,7 +471,7 @@ class Scheduler:
                 self.executor.queue_workload(workload)
             except Exception as exc:  # noqa: BLE001 - an executor problem must not stop the loop
                 log.exception("executor refused %s", workload.key.short())
-                with self.db.session_scope() as session:
+                with self._session() as session:
                     ti = transitions.get_ti(session, workload.key)
                     if ti is not None and ti.state == TI.QUEUED.value and ti.try_number == workload.key.try_number:
                         snap = self._snapshot(session, ti.dag_version_id)
@@ -457,7 +495,7 @@ class Scheduler:
         self._next_zombie_check = now + min(self.heartbeat_timeout / 2, timedelta(seconds=5))
         cutoff = now - self.heartbeat_timeout
         found = []
-        with self.db.session_scope() as session:
+        with self._session() as session:
             for ti in ti_queries.stale_running(session, cutoff):
                 snap = self._snapshot(session, ti.dag_version_id)
                 task = snap.tasks.get(ti.task_id) if snap else None
