@@ -151,7 +151,9 @@ def test_templated_etl_renders_templates_and_writes_files(home: Path) -> None:
     manifest = (workspace / "manifest.txt").read_text()
     assert "logical_date=2024-03-05" in manifest
     assert "region=eu" in manifest
-    assert "data_interval_start=2024-03-05" in manifest  # rendered datetime, not the literal template
+    # A manual @daily run at 2024-03-05 covers the day before, as in Airflow.
+    assert "data_interval_start=2024-03-04" in manifest
+    assert "data_interval_end=2024-03-05" in manifest
     assert "{{" not in manifest
     assert _xcom(home, "example_templated_etl", "prepare_workspace") == str(workspace)
     summary = json.loads((workspace / "summary.json").read_text())
@@ -160,6 +162,21 @@ def test_templated_etl_renders_templates_and_writes_files(home: Path) -> None:
     assert summary["rows"] + summary["dropped"] == 24
     assert summary["units"] > 0
     assert _xcom(home, "example_templated_etl", "load") == str(workspace / "summary.json")
+
+
+@pytest.mark.slow
+def test_templated_etl_extract_retries_after_a_failed_first_try(home: Path) -> None:
+    _run(home, "dags", "test", "example_templated_etl", "2024-03-06", "-c", '{"fail_first_try": true, "rows": 5}')
+    assert set(_states(home, "example_templated_etl").values()) == {"success"}
+    conn = sqlite3.connect(home / "tradewind.db")
+    try:
+        tries = conn.execute("SELECT try_number, state FROM task_instance_try WHERE dag_id = ? AND task_id = ? "
+                             "ORDER BY try_number", ("example_templated_etl", "extract")).fetchall()
+    finally:
+        conn.close()
+    assert tries == [(1, "failed"), (2, "success")]
+    summary = json.loads((home / "data" / "templated_etl" / "eu" / "2024-03-06" / "summary.json").read_text())
+    assert summary["rows"] + summary["dropped"] == 5  # the conf overrode the rows param
 
 
 @pytest.mark.slow
@@ -172,7 +189,18 @@ def test_branching_follows_weekday_and_short_circuit(home: Path) -> None:
     assert states["join"] == "success"
     assert states["only_on_month_start"] == "success"
     assert states["monthly_report"] == "skipped"
-    assert states["cleanup"] == "success"
+    assert states["cleanup"] == "success"  # all_done, and the short-circuit only skips its direct downstream
+
+
+@pytest.mark.slow
+def test_branching_on_a_month_start_weekday_runs_the_report(home: Path) -> None:
+    # 2024-04-01 is a Monday and the 1st: full branch, and the monthly report runs.
+    _run(home, "dags", "test", "example_branching", "2024-04-01")
+    states = _states(home, "example_branching")
+    assert states["weekday_full_refresh"] == "success"
+    assert states["weekend_light_refresh"] == "skipped"
+    assert states["monthly_report"] == "success"
+    assert _xcom(home, "example_branching", "monthly_report") == "monthly report for April 2024"
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ def pick_by_weekday(logical_date=None) -> str:
 
 
 def is_month_start(ds=None) -> bool:
-    # Falsy: every task downstream of the short-circuit is skipped.
+    # Falsy: the task right after the short-circuit is skipped (see ignore_downstream_trigger_rules).
     return ds.endswith("-01")
 
 
@@ -46,7 +46,9 @@ with DAG(
 * `join` uses `trigger_rule="none_failed_min_one_success"`, so it runs after whichever
   branch ran although the other was skipped (the default `all_success` would skip it).
 * `only_on_month_start` (ShortCircuitOperator) returns False except on the 1st of the
-  month, which skips `monthly_report` and everything after it.
+  month, which skips `monthly_report`. With `ignore_downstream_trigger_rules=False` only
+  the direct downstream task is skipped and tasks further down follow their own trigger
+  rules (the default, True, would skip everything downstream).
 * `cleanup` uses `trigger_rule="all_done"`: it runs whatever happened upstream.
 """,
 ) as dag:
@@ -57,7 +59,8 @@ with DAG(
     light = PythonOperator(task_id="weekend_light_refresh", python_callable=say,
                            op_kwargs={"message": "light refresh for {{ ds }}"})
     join = EmptyOperator(task_id="join", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    month_start = ShortCircuitOperator(task_id="only_on_month_start", python_callable=is_month_start)
+    month_start = ShortCircuitOperator(task_id="only_on_month_start", python_callable=is_month_start,
+                                       ignore_downstream_trigger_rules=False)
     monthly_report = PythonOperator(task_id="monthly_report", python_callable=say,
                                     op_args=["monthly report for {{ logical_date.strftime('%B %Y') }}"])
     cleanup = EmptyOperator(task_id="cleanup", trigger_rule=TriggerRule.ALL_DONE)
