@@ -58,6 +58,16 @@ _UNDECIDED = (TI.NONE.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value)
 _ACTIVE = (TI.QUEUED.value, TI.RUNNING.value)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Scheduler:
     """Decides what runs when; the executor runs it. See the module docstring."""
 
@@ -198,14 +208,9 @@ class Scheduler:
             job = job_queries.start_job(session, JOB_TYPE, self.hostname, os.getpid(), now)
             self.job_id = job.id
             # SQLite means one machine and, in practice, one scheduler: everything queued is ours.
-            others = None if self.db.is_sqlite else session.scalar(
-                select(Job.id).where(
-                    Job.job_type == JOB_TYPE, Job.state == job_queries.RUNNING, Job.id != job.id,
-                    Job.latest_heartbeat >= now - self.heartbeat_timeout,
-                ).limit(1)
-            )
+            others = False if self.db.is_sqlite else self._other_live_scheduler(session, job.id, now)
             q = select(TaskInstance).where(TaskInstance.state == TI.QUEUED.value)
-            if others is not None:
+            if others:
                 q = q.where(TaskInstance.queued_dttm < now - self.heartbeat_timeout)
             mine = self.executor.running_keys()
             for ti in session.scalars(q).all():
@@ -213,6 +218,16 @@ class Scheduler:
                 if key not in mine:
                     transitions.unqueue_ti(session, ti, now, note="re-queued after scheduler restart")
         self._recovered = True
+
+    def _other_live_scheduler(self, session: Session, my_job_id: int, now: datetime) -> bool:
+        """Another scheduler heartbeat recently; one on this host whose process is gone does not count."""
+        jobs = session.scalars(
+            select(Job).where(
+                Job.job_type == JOB_TYPE, Job.state == job_queries.RUNNING, Job.id != my_job_id,
+                Job.latest_heartbeat >= now - self.heartbeat_timeout,
+            )
+        ).all()
+        return any(not (job.hostname == self.hostname and job.pid and not _pid_alive(job.pid)) for job in jobs)
 
     def _heartbeat_job(self, now: datetime) -> None:
         if self.job_id is None or (self._next_job_heartbeat is not None and now < self._next_job_heartbeat):
