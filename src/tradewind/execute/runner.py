@@ -423,32 +423,6 @@ def _kill_leftover_children() -> None:
             pass
 
 
-def warm_up(db: Database) -> None:
-    """Connect once and compile the runner's hot statements, so forked tries start warm.
-
-    Called by the fork server before it forks anything: SQLAlchemy's dialect
-    initialisation and compiled-statement cache are then inherited by every try.
-    No connection stays open (SQLite uses NullPool; others are disposed).
-    """
-    from tradewind.execute.prepare import claim, load_run
-    from tradewind.execute.runtime import RuntimeTaskInstance
-
-    ghost = TaskKey("__tradewind_warm_up__", "__none__", "__none__", -1, 1)
-    try:
-        claim(db, ghost, hostname="warm-up", pid=0, now=utcnow())
-        with db.session_scope() as session:
-            heartbeat(session, ghost, utcnow())
-            try:
-                load_run(session, ghost.dag_id, ghost.run_id)
-            except LookupError:
-                pass
-        RuntimeTaskInstance(ghost, db=db).xcom_pull(task_ids=["a"])
-    except Exception:
-        log.debug("warm-up failed (ignored)", exc_info=True)
-    finally:
-        db.engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tradewind.execute.runner", description="Run one task try.")
     parser.add_argument("--workload", required=True, help="the Workload as JSON")

@@ -41,6 +41,9 @@ PRELOAD = (
     "sqlalchemy",
     "sqlalchemy.dialects.sqlite",
     "jinja2",
+    "jinja2.ext",
+    "jinja2.sandbox",
+    "jinja2.nativetypes",
     "subprocess",
     "json",
     "logging",
@@ -51,6 +54,11 @@ PRELOAD_OPTIONAL = (
     "tradewind.parse.dagbag",
     "tradewind.definition.operators.bash",
     "tradewind.definition.operators.python",
+    "tradewind.definition.operators.empty",
+    "tradewind.definition.baseoperator",
+    "tradewind.definition.dag",
+    "tradewind.execute.prepare",
+    "tradewind.persist.queries.dags",
     "tradewind.persist.queries.variables",
     "tradewind.persist.queries.xcom",
     "tradewind.definition.context",
@@ -110,7 +118,7 @@ class _Server:
         # Engine only: warm_up() disposes its connections, so nothing is shared across fork.
         self.config = Config.load()
         self.db = Database.from_config(self.config)
-        from tradewind.execute.runner import warm_up
+        from tradewind.execute.warmup import warm_up
 
         warm_up(self.db)
         self.wake_r, self.wake_w = os.pipe()
