@@ -245,3 +245,15 @@ def test_task_callbacks_get_the_context(config, db, tmp_path: Path, monkeypatch)
         ["failure", "bad", "2024-01-02", 2, "KeyError"],
         ["skipped", "skip", "2024-01-02", 1, "TaskSkipped"],
     ]
+
+
+def test_heartbeat_updates_while_running(tw_home, db, basic) -> None:
+    from tradewind.config import Config
+
+    fast = Config.load(home=tw_home, environ={},
+                       overrides={"core": {"load_examples": "False"}, "scheduler": {"task_heartbeat_interval": "0.05"}})
+    key = queue(db, "basic", "slow")  # sleeps until its 0.5 s execution_timeout
+    result = run_try(workload(key, basic), config=fast, db=db, in_process=True)
+    assert result.state == "failed"
+    row = ti_row(db, key)
+    assert row.last_heartbeat_at is not None and row.last_heartbeat_at > row.start_date
