@@ -6,6 +6,10 @@ Calling a decorated function inside a DAG creates an operator and returns an
 and dicts) make their producers upstream of the new task and are replaced by the
 pulled values when the task runs. Calling the same function twice in one DAG
 gives ids ``name``, ``name__1``, ``name__2`` (Airflow's rule).
+
+With ``multiple_outputs`` (explicit, or inferred from a ``dict`` return annotation)
+the task runner pushes each key of the returned dict as its own XCom, besides
+``return_value``; ``xcom_arg["key"]`` refers to one of them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tradewind.definition.exceptions import TradewindException
 from tradewind.definition.helpers import DagContext, TaskGroupContext, next_free_id
 from tradewind.definition.operators.bash import BashOperator
 from tradewind.definition.operators.python import (
@@ -30,38 +33,15 @@ from tradewind.definition.xcom_arg import XComArg
 __all__ = ["task", "TaskDecoratorCollection"]
 
 
-class _MultipleOutputsMixin:
-    """Pushes each key of a dict result as its own XCom when ``multiple_outputs``."""
-
-    def execute(self, context: dict[str, Any]) -> Any:
-        result = super().execute(context)  # type: ignore[misc]
-        if self.multiple_outputs and self.do_xcom_push:  # type: ignore[attr-defined]
-            if not isinstance(result, Mapping):
-                raise TradewindException(
-                    f"Returned output was type {type(result).__name__}, expected a dictionary for "
-                    f"multiple_outputs (task {self.task_id!r})"  # type: ignore[attr-defined]
-                )
-            for key in result:
-                if not isinstance(key, str):
-                    raise TradewindException(
-                        f"Returned dictionary keys must be strings when using multiple_outputs, found "
-                        f"{key!r} ({type(key).__name__}) instead (task {self.task_id!r})"  # type: ignore[attr-defined]
-                    )
-            ti = context["ti"]
-            for key, value in result.items():
-                ti.xcom_push(key=key, value=value)
-        return result
-
-
-class _PythonDecoratedOperator(_MultipleOutputsMixin, PythonOperator):
+class _PythonDecoratedOperator(PythonOperator):
     custom_operator_name = "@task"
 
 
-class _BranchPythonDecoratedOperator(_MultipleOutputsMixin, BranchPythonOperator):
+class _BranchPythonDecoratedOperator(BranchPythonOperator):
     custom_operator_name = "@task.branch"
 
 
-class _ShortCircuitDecoratedOperator(_MultipleOutputsMixin, ShortCircuitOperator):
+class _ShortCircuitDecoratedOperator(ShortCircuitOperator):
     custom_operator_name = "@task.short_circuit"
 
 
