@@ -1,0 +1,117 @@
+"""Helpers for end-to-end CLI tests: the real ``tradewind`` executable in a tmp home."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TRADEWIND = str(Path(sys.executable).parent / "tradewind")
+
+SMALL_DAG = '''
+from datetime import datetime
+from tradewind import DAG, BashOperator, task
+
+with DAG("small", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    hello = BashOperator(task_id="hello", bash_command="echo hello-from-bash {{ ds }}")
+
+    @task
+    def shout():
+        print("shout-from-python")
+        return 42
+
+    hello >> shout()
+'''
+
+FAILING_DAG = '''
+from datetime import datetime
+from tradewind import DAG, BashOperator
+
+with DAG("failing", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    boom = BashOperator(task_id="boom", bash_command="echo about-to-fail; exit 3")
+    after = BashOperator(task_id="after", bash_command="echo never")
+    boom >> after
+'''
+
+BROKEN_DAG = '''
+from tradewind import DAG
+
+x = 1
+raise RuntimeError("broken on purpose")
+'''
+
+SCHEDULED_DAG = '''
+from datetime import datetime, timedelta, timezone
+from tradewind import DAG, BashOperator
+
+with DAG(
+    "every_day",
+    schedule="@daily",
+    start_date=datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3),
+    catchup=False,
+) as dag:
+    BashOperator(task_id="work", bash_command="echo scheduled-work")
+'''
+
+
+class Home:
+    """A TRADEWIND_HOME for one test with helpers to run the CLI in it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        (path / "dags").mkdir(parents=True, exist_ok=True)
+        self.env = {
+            k: v for k, v in os.environ.items() if not (k.startswith("TRADEWIND__") or k == "TRADEWIND_HOME")
+        }
+        self.env.update({"TRADEWIND_HOME": str(path), "TRADEWIND__CORE__LOAD_EXAMPLES": "False"})
+
+    def add_dag(self, name: str, source: str) -> Path:
+        target = self.path / "dags" / name
+        target.write_text(textwrap.dedent(source))
+        return target
+
+    def run(self, *args: str, timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [TRADEWIND, *args], env=self.env, capture_output=True, text=True, timeout=timeout, input=input
+        )
+
+    def ok(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        result = self.run(*args, timeout=timeout)
+        assert result.returncode == 0, f"tradewind {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "-o", "json").stdout)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [TRADEWIND, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], Any], *, deadline: float, interval: float = 0.2, what: str = "condition") -> Any:
+    """Poll until ``condition()`` is truthy (returned) or ``deadline`` seconds pass (AssertionError)."""
+    end = time.monotonic() + deadline
+    last_error: BaseException | None = None
+    while time.monotonic() < end:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - keep polling; reported on timeout
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {deadline}s waiting for {what}; last error: {last_error!r}")

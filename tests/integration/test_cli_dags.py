@@ -1,0 +1,111 @@
+"""End-to-end DAG commands: parse, list, import errors, dags test, tasks test."""
+
+from __future__ import annotations
+
+import pytest
+from cli_support import BROKEN_DAG, FAILING_DAG, SMALL_DAG, Home
+from sqlalchemy import select
+
+from tradewind.persist.db import Database
+from tradewind.persist.models import AuditLog
+
+pytestmark = pytest.mark.slow
+
+RUN_KEYS = ["dag_id", "run_id", "state", "logical_date", "start_date", "end_date"]
+TI_KEYS = ["task_id", "map_index", "state", "try_number", "start_date", "end_date"]
+
+
+@pytest.fixture
+def home(tmp_path) -> Home:
+    h = Home(tmp_path / "home")
+    h.ok("db", "migrate")
+    return h
+
+
+def test_dag_file_is_listed_and_broken_file_reported(home):
+    good = home.add_dag("small_dag.py", SMALL_DAG)
+    broken = home.add_dag("broken_dag.py", BROKEN_DAG)
+    dags = home.json("dags", "list")
+    assert [(d["dag_id"], d["fileloc"]) for d in dags] == [("small", str(good))]
+    assert dags[0]["is_paused"] is False
+    errors = home.json("dags", "list-import-errors")
+    assert len(errors) == 1
+    assert errors[0]["filename"] == str(broken)
+    assert errors[0]["line"] == 5
+    assert "broken on purpose" in errors[0]["message"]
+
+
+def test_dags_show_and_tasks_list(home):
+    home.add_dag("small_dag.py", SMALL_DAG)
+    shown = home.ok("dags", "show", "small").stdout
+    assert "hello (BashOperator) -> shout" in shown
+    assert home.ok("tasks", "list", "small").stdout.split() == ["hello", "shout"]
+    tree = home.ok("tasks", "list", "small", "--tree").stdout.splitlines()
+    assert tree[0].startswith("hello")
+    assert tree[1].startswith("└── shout")
+
+
+def test_dags_test_success_is_recorded(home):
+    home.add_dag("small_dag.py", SMALL_DAG)
+    result = home.run("dags", "test", "small", "2024-01-01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hello-from-bash 2024-01-01" in result.stdout
+    assert "[dags test] hello: success" in result.stdout
+    assert "[dags test] shout: success" in result.stdout
+    runs = home.json("dags", "list-runs", "small")
+    assert len(runs) == 1
+    assert list(runs[0]) == RUN_KEYS
+    assert runs[0]["state"] == "success"
+    assert runs[0]["logical_date"] == "2024-01-01T00:00:00+00:00"
+    tis = home.json("tasks", "states-for-dag-run", "small", runs[0]["run_id"])
+    assert [list(t) for t in tis] == [TI_KEYS, TI_KEYS]
+    assert {(t["task_id"], t["state"], t["try_number"], t["map_index"]) for t in tis} == {
+        ("hello", "success", 1, -1),
+        ("shout", "success", 1, -1),
+    }
+    # The run can also be named by its logical date.
+    by_date = home.json("tasks", "states-for-dag-run", "small", "2024-01-01")
+    assert {t["task_id"] for t in by_date} == {"hello", "shout"}
+
+
+def test_dags_test_failure_exits_non_zero(home):
+    home.add_dag("failing_dag.py", FAILING_DAG)
+    result = home.run("dags", "test", "failing")
+    assert result.returncode == 1
+    assert "[dags test] boom: failed" in result.stdout
+    assert "[dags test] after: upstream_failed" in result.stdout
+    runs = home.json("dags", "list-runs", "failing", "--state", "failed")
+    assert len(runs) == 1
+
+
+def test_tasks_test_prints_output_and_leaves_no_run(home):
+    home.add_dag("small_dag.py", SMALL_DAG)
+    result = home.run("tasks", "test", "small", "shout", "2024-03-01")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "shout-from-python" in result.stdout
+    assert home.json("dags", "list-runs", "small") == []
+    failing = home.add_dag("failing_dag.py", FAILING_DAG)
+    assert failing.exists()
+    bad = home.run("tasks", "test", "failing", "boom")
+    assert bad.returncode == 1
+    assert "about-to-fail" in bad.stdout
+
+
+def test_trigger_pause_and_audit(home):
+    home.add_dag("small_dag.py", SMALL_DAG)
+    home.ok("dags", "pause", "small")
+    assert home.json("dags", "list")[0]["is_paused"] is True
+    triggered = home.ok("dags", "trigger", "small", "--conf", '{"x": 1}', "--run-id", "my_run")
+    assert "my_run" in triggered.stdout
+    runs = home.json("dags", "list-runs", "small")
+    assert [(r["run_id"], r["state"]) for r in runs] == [("my_run", "queued")]
+    duplicate = home.run("dags", "trigger", "small", "--run-id", "my_run")
+    assert duplicate.returncode == 1
+    assert "my_run" in duplicate.stderr
+    home.ok("dags", "unpause", "small")
+    assert home.json("dags", "list", "--exclude-paused")[0]["dag_id"] == "small"
+    db = Database.from_url(f"sqlite:///{home.path}/tradewind.db")
+    with db.session_scope() as session:
+        events = [(r.event, r.dag_id, r.run_id) for r in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+    db.engine.dispose()
+    assert events == [("paused", "small", None), ("trigger", "small", "my_run"), ("unpaused", "small", None)]
