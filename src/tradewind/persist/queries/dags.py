@@ -151,9 +151,10 @@ def _upsert_dag(
         session.flush()  # the dag row must exist before a version points at it
     model.fileloc = fileloc
     model.description = snap.get("description")
-    model.owners = ", ".join(snap.get("owners") or []) or None
+    # Column widths as in the schema (PostgreSQL enforces them).
+    model.owners = (", ".join(snap.get("owners") or []) or None) and ", ".join(snap["owners"])[:2000]
     model.tags = list(snap.get("tags") or [])
-    model.timetable_summary = snap.get("timetable_summary")
+    model.timetable_summary = (snap.get("timetable_summary") or None) and str(snap["timetable_summary"])[:1000]
     model.max_active_runs = snap.get("max_active_runs")
     model.max_active_tasks = snap.get("max_active_tasks")
     model.is_active = True
