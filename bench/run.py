@@ -67,6 +67,19 @@ METRICS = [
 ]
 
 
+#: Breakdowns printed under the table to show where the time goes (no target, no Airflow figure).
+DETAILS = [
+    ("chain_pickup_s", "chain: run created -> first task running", "s"),
+    ("chain_react_ms", "chain: task ended -> next task queued", "ms"),
+    ("chain_dispatch_ms", "chain: task queued -> try running", "ms"),
+    ("chain_run_ms", "chain: one no-op try, claim -> outcome", "ms"),
+    ("chain_wall_s", "chain: `dags trigger` call -> success seen", "s"),
+    ("fanout_pickup_s", "fan-out: run created -> first task running", "s"),
+    ("fanout_wall_s", "fan-out: `dags trigger` call -> success seen", "s"),
+    ("idle_processes", "processes left when idle", ""),
+]
+
+
 class BenchError(RuntimeError):
     """A benchmark step failed; the message says which and shows the process output."""
 
@@ -247,9 +260,11 @@ def trigger_and_wait(sa: Standalone, dag_id: str, timeout: float = 120) -> dict:
                          f"{[tuple(t) for t in tis]}")
     created = parse_ts(run["queued_at"]) or parse_ts(run["start_date"])
     e2e = (parse_ts(run["end_date"]) - created).total_seconds()
-    tis = query(sa.db_path, "SELECT task_id, start_date, end_date FROM task_instance "
+    tis = query(sa.db_path, "SELECT task_id, queued_dttm, start_date, end_date FROM task_instance "
                             "WHERE dag_id = ? AND run_id = ? ORDER BY start_date", (dag_id, run["run_id"]))
-    return {"run_id": run["run_id"], "e2e_s": e2e, "wall_s": wall, "tis": [dict(t) for t in tis]}
+    pickup = (parse_ts(run["start_date"]) - created).total_seconds() if run["start_date"] else float("nan")
+    return {"run_id": run["run_id"], "e2e_s": e2e, "wall_s": wall, "pickup_s": pickup,
+            "tis": [dict(t) for t in tis]}
 
 
 def chain_gaps_ms(tis: list[dict]) -> list[float]:
@@ -261,6 +276,24 @@ def chain_gaps_ms(tis: list[dict]) -> list[float]:
         if end and start:
             gaps.append((start - end).total_seconds() * 1000)
     return gaps
+
+
+def chain_breakdown_ms(tis: list[dict]) -> dict[str, float]:
+    """Where a chain's time goes, per task (medians, ms): the scheduler noticing the previous task
+    ended and queueing the next (``react``), the executor starting the queued try (``dispatch``),
+    and the try itself, claim to recorded outcome (``run``)."""
+    ordered = sorted(tis, key=lambda t: t["task_id"])
+    react, dispatch, run = [], [], []
+    for prev, nxt in zip([None] + ordered, ordered):
+        queued, start, end = (parse_ts(nxt[k]) for k in ("queued_dttm", "start_date", "end_date"))
+        if prev is not None and queued and prev["end_date"]:
+            react.append((queued - parse_ts(prev["end_date"])).total_seconds() * 1000)
+        if queued and start:
+            dispatch.append((start - queued).total_seconds() * 1000)
+        if start and end:
+            run.append((end - start).total_seconds() * 1000)
+    med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731
+    return {"chain_react_ms": med(react), "chain_dispatch_ms": med(dispatch), "chain_run_ms": med(run)}
 
 
 def bench_standalone(root: Path, idle_wait: float) -> dict:
@@ -295,8 +328,11 @@ def bench_standalone(root: Path, idle_wait: float) -> dict:
         "chain_wall_s": chain["wall_s"],
         "chain_gap_ms": statistics.median(gaps) if gaps else float("nan"),
         "chain_gaps_ms": gaps,
+        **chain_breakdown_ms(chain["tis"]),
+        "chain_pickup_s": chain["pickup_s"],
         "fanout_e2e_s": fanout["e2e_s"],
         "fanout_wall_s": fanout["wall_s"],
+        "fanout_pickup_s": fanout["pickup_s"],
         "peak_rss_mb": peak / 2**20,
         "idle_rss_mb": statistics.median(idle_samples) / 2**20,
         "idle_processes": n_procs,
@@ -343,6 +379,10 @@ def summarise(samples: list[dict]) -> dict:
             "airflow_3_3_2": m.airflow,
             "airflow_ratio": (m.airflow / median) if values and median > 0 else None,
         }
+    for key, label, unit in DETAILS:
+        values = [s[key] for s in samples if key in s and s[key] == s[key]]
+        summary[key] = {"label": label, "unit": unit, "samples": values,
+                        "median": statistics.median(values) if values else float("nan")}
     return summary
 
 
@@ -358,7 +398,30 @@ def print_table(summary: dict, repeat: int) -> None:
         ratio = "" if row["airflow_ratio"] is None else f"{row['airflow_ratio']:.1f}x"
         print(f"{m.label + ' (' + m.unit + ')':40} {fmt(row['median']):>9} {target:>8} {ok:>4} "
               f"{fmt(m.airflow):>9} {ratio:>9}")
+    print("\nwhere the time goes (medians):")
+    for key, label, unit in DETAILS:
+        print(f"  {label + (' (' + unit + ')' if unit else ''):46} {fmt(summary[key]['median']):>9}")
     print()
+
+
+def profile_dags_test(out: Path, top: int = 30) -> None:
+    """Run ``dags test bench_fanout`` under cProfile; save the profile and print the top functions."""
+    import pstats
+
+    root = Path(tempfile.mkdtemp(prefix="tradewind-bench-prof-"))
+    try:
+        env = make_env(root / "home", free_port())
+        run_cli(["db", "migrate"], env)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "tradewind.observe.cli.main",
+               "dags", "test", FANOUT_DAG]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise BenchError(f"profiled dags test exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"\nprofile of `tradewind dags test {FANOUT_DAG}` (saved to {out}):")
+    pstats.Stats(str(out)).sort_stats("cumulative").print_stats(top)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-wait", type=float, default=3.0, help="seconds to wait before sampling idle RSS")
     parser.add_argument("--keep", action="store_true", help="keep the temporary homes (logs, DB) for inspection")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="where to write the JSON")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile `dags test` of the fan-out DAG (cProfile) and print the hot spots")
     args = parser.parse_args(argv)
 
     samples = []
@@ -394,6 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.output.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     print(f"results written to {args.output}")
+    if args.profile:
+        try:
+            profile_dags_test(args.output.parent / "dags_test_fanout.prof")
+        except BenchError as exc:
+            print(f"profiling failed: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
