@@ -34,6 +34,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "default_timezone": "utc",
         "default_pool_slots": "128",
         "max_map_length": "1024",
+        # New DAGs start unpaused so a dropped-in file runs (Airflow's default is True).
+        "dags_are_paused_at_creation": "False",
         "data_folder": "{home}/data",
         "hostname": "",
     },
@@ -59,6 +61,12 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # Most task instances queued in one scheduler loop.
         "max_tis_per_query": "512",
         "catchup_by_default": "False",
+        # DAG files imported at once (each in its own child process).
+        "parsing_processes": "2",
+        # Seconds after which an unchanged file is re-imported anyway (helper modules may change).
+        "min_file_process_interval": "30",
+        # Seconds without a scheduler heartbeat before /health reports it unhealthy.
+        "scheduler_health_check_threshold": "30",
     },
     "api": {
         "host": "0.0.0.0",

@@ -57,10 +57,6 @@ class ParseSummary:
         return bool(self.new_versions or self.deactivated or self.import_errors)
 
 
-def _setting(config: Any, section: str, key: str, default: str) -> str:
-    return config.get(section, key, fallback=default)
-
-
 class DagProcessor:
     """Scans the DAG folders and stores what changed. ``clock`` returns aware UTC now."""
 
@@ -76,11 +72,9 @@ class DagProcessor:
         self.db = db
         self.clock = clock or utcnow
         self.timeout = config.dagbag_import_timeout
-        self.parallelism = parallelism or int(_setting(config, "scheduler", "parsing_processes", "2"))
-        self.min_file_process_interval = float(_setting(config, "scheduler", "min_file_process_interval", "30"))
-        self.default_paused = _setting(config, "core", "dags_are_paused_at_creation", "False").strip().lower() in (
-            "1", "true", "yes", "on", "t", "y",
-        )
+        self.parallelism = parallelism or config.getint("scheduler", "parsing_processes")
+        self.min_file_process_interval = config.getfloat("scheduler", "min_file_process_interval")
+        self.default_paused = config.getbool("core", "dags_are_paused_at_creation")
         #: Total files imported by this processor (handy for tests and the health view).
         self.parse_count = 0
         preimport()
