@@ -47,6 +47,8 @@ INSTALL_HINT = "install it with: sudo scripts/install-services.sh (Debian/Ubuntu
 SERVER_USER = "postgres"  # the OS account the server runs as when we are root
 DB_USER = "postgres"  # the database superuser created by initdb
 TEMPLATE_DB = "tw_template"
+DIR_PREFIX = "tradewind-pg-"
+OWNER_FILE = "owner"  # "<pid> <process start time>" of the test process that owns the server
 
 
 class PgUnavailable(RuntimeError):
@@ -141,8 +143,9 @@ class PgServer:
         bindir = find_pg_bindir()
         # Not under pytest's tmp tree: that is mode 0700 and root-owned, so the
         # postgres user could not reach it.
-        root = Path(tempfile.mkdtemp(prefix="tradewind-pg-"))
+        root = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
         root.chmod(0o755)
+        (root / OWNER_FILE).write_text(_owner_stamp(os.getpid()))
         (root / "sock").mkdir()
         if os.geteuid() == 0:
             entry = pwd.getpwnam(SERVER_USER) if _user_exists(SERVER_USER) else None
@@ -215,6 +218,48 @@ class PgServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _owner_stamp(pid: int) -> str:
+    import psutil
+
+    return f"{pid} {psutil.Process(pid).create_time():.3f}"
+
+
+def _owner_alive(stamp: str) -> bool:
+    import psutil
+
+    try:
+        pid_text, started = stamp.split()
+        return _owner_stamp(int(pid_text)) == f"{pid_text} {started}"
+    except (ValueError, psutil.Error):
+        return False
+
+
+def reap_stale_servers() -> int:
+    """Stop and delete servers left behind by test processes that died (killed, timed out).
+
+    Only directories with an owner stamp whose process is gone are touched, so
+    servers of other live test sessions are left alone. Returns how many were reaped.
+    """
+    reaped = 0
+    for owner_file in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*/{OWNER_FILE}"):
+        try:
+            stamp = owner_file.read_text()
+        except OSError:
+            continue
+        if _owner_alive(stamp):
+            continue
+        root = owner_file.parent
+        if (root / "data" / "postmaster.pid").exists():
+            try:
+                _run([str(find_pg_bindir() / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "-w", "stop"],
+                     "pg_ctl stop (stale server)")
+            except (RuntimeError, PgUnavailable):
+                pass  # already dead; the directory is removed below either way
+        shutil.rmtree(root, ignore_errors=True)
+        reaped += 1
+    return reaped
+
+
 def _user_exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
@@ -230,6 +275,7 @@ def _ci() -> bool:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A running PostgreSQL server for this test process (skips or fails when not installed)."""
+    reap_stale_servers()
     try:
         server = PgServer.create()
     except PgUnavailable as exc:

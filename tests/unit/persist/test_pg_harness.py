@@ -90,3 +90,30 @@ def test_missing_binaries_fail_loudly_in_ci(tmp_path) -> None:
     proc = _run_inner_session(tmp_path, ci="true")
     assert proc.returncode != 0
     assert "CI=true but PostgreSQL is unavailable" in proc.stdout and "install-services.sh" in proc.stdout
+
+
+@pytest.mark.postgres
+def test_servers_of_dead_test_processes_are_reaped(pg_server: PgServer) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests_dir = Path(__file__).resolve().parents[2]
+    # A child test process starts a server and dies without cleaning up (like a killed session).
+    script = (
+        "import os, sys; sys.path.insert(0, sys.argv[1]); from pg import PgServer; "
+        "s = PgServer.create(); s.start(); print(s.root, flush=True); os._exit(0)"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(tests_dir)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    orphan = Path(out.stdout.strip())
+    assert (orphan / "data" / "postmaster.pid").exists()
+
+    try:
+        from pg import reap_stale_servers
+    except ImportError:  # pragma: no cover
+        from tests.pg import reap_stale_servers
+    assert reap_stale_servers() >= 1
+    assert not orphan.exists()
+    # Our own (live) server is untouched.
+    assert (pg_server.datadir / "postmaster.pid").exists()
