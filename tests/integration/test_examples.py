@@ -103,6 +103,23 @@ def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
+@pytest.mark.slow
+def test_examples_are_listed_paused_unless_disabled(home: Path) -> None:
+    listed = json.loads(_run(home, "dags", "list", "-o", "json").stdout)
+    examples = {d["dag_id"]: d for d in listed if d["dag_id"].startswith("example_")}
+    assert set(examples) == {dag_id for dag_id, _ in EXPECTED.values()}
+    assert all(d["is_paused"] for d in examples.values())
+    assert {d["owners"] for d in examples.values()} == {"tradewind"}
+
+    other = home.parent / "no_examples"
+    (other / "dags").mkdir(parents=True)
+    env = dict(_env(other), TRADEWIND__CORE__LOAD_EXAMPLES="False")
+    for args in (["db", "migrate"], ["dags", "list", "-o", "json"]):
+        proc = subprocess.run(_cli() + args, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    assert [d["dag_id"] for d in json.loads(proc.stdout) if d["dag_id"].startswith("example_")] == []
+
+
 def _states(home: Path, dag_id: str) -> dict[str, str]:
     """Task states of the DAG's only run, read from the home's SQLite database."""
     conn = sqlite3.connect(home / "tradewind.db")
