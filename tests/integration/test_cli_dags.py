@@ -109,3 +109,35 @@ def test_trigger_pause_and_audit(home):
         events = [(r.event, r.dag_id, r.run_id) for r in session.scalars(select(AuditLog).order_by(AuditLog.id))]
     db.engine.dispose()
     assert events == [("paused", "small", None), ("trigger", "small", "my_run"), ("unpaused", "small", None)]
+
+
+def test_render_failed_deps_and_clear(home):
+    home.add_dag("small_dag.py", SMALL_DAG)
+    rendered = home.ok("tasks", "render", "small", "hello", "2024-01-05").stdout
+    assert "property: bash_command" in rendered
+    assert "echo hello-from-bash 2024-01-05" in rendered
+    home.add_dag("failing_dag.py", FAILING_DAG)
+    tested = home.run("dags", "test", "failing", "2024-02-01")
+    assert tested.returncode == 1 and "boom: failed" in tested.stdout, tested.stdout + tested.stderr
+    run_id = home.json("dags", "list-runs", "failing")[0]["run_id"]
+    deps = home.ok("tasks", "failed-deps", "failing", "after", run_id).stdout
+    assert "trigger rule all_success" in deps
+    cleared = home.ok("tasks", "clear", "failing", "--only-failed", "--yes").stdout
+    assert "2 task instance(s) cleared" in cleared
+    states = {t["task_id"]: t["state"] for t in home.json("tasks", "states-for-dag-run", "failing", run_id)}
+    assert states == {"boom": "none", "after": "none"}
+    assert home.json("dags", "list-runs", "failing")[0]["state"] == "queued"
+    # Nothing failed any more: a second clear finds nothing and asks nothing.
+    assert "No task instances to clear" in home.ok("tasks", "clear", "failing", "--only-failed").stdout
+
+
+def test_next_execution_lists_upcoming_dates(home):
+    home.add_dag("every_day.py", '''
+from datetime import datetime
+from tradewind import DAG, BashOperator
+
+with DAG("daily_fixed", schedule="@daily", start_date=datetime(2030, 1, 1), catchup=True) as dag:
+    BashOperator(task_id="t", bash_command="true")
+''')
+    dates = home.ok("dags", "next-execution", "daily_fixed", "-n", "3").stdout.split()
+    assert dates == ["2030-01-01T00:00:00+00:00", "2030-01-02T00:00:00+00:00", "2030-01-03T00:00:00+00:00"]
