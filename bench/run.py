@@ -76,6 +76,9 @@ DETAILS = [
     ("chain_wall_s", "chain: `dags trigger` call -> success seen", "s"),
     ("fanout_pickup_s", "fan-out: run created -> first task running", "s"),
     ("fanout_wall_s", "fan-out: `dags trigger` call -> success seen", "s"),
+    ("peak_pss_mb", "peak PSS (shared pages split between sharers)", "MB"),
+    ("idle_pss_mb", "idle PSS", "MB"),
+    ("peak_processes", "most processes at once", ""),
     ("idle_processes", "processes left when idle", ""),
 ]
 
@@ -145,17 +148,25 @@ def query(db_path: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
 
 def tree_rss(proc: psutil.Process) -> int:
     """RSS in bytes of a process and all its descendants (processes that vanish count 0)."""
-    total = 0
+    return tree_memory(proc)[0]
+
+
+def tree_memory(proc: psutil.Process) -> tuple[int, int, int]:
+    """(RSS, PSS, process count) of a process tree. RSS counts pages shared by forked workers
+    once per process; PSS splits them between the sharers, so it is what the tree really uses."""
+    rss = pss = 0
     try:
         members = [proc] + proc.children(recursive=True)
     except psutil.Error:
-        return 0
+        return 0, 0, 0
     for member in members:
         try:
-            total += member.memory_info().rss
+            info = member.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
         except psutil.Error:
             pass
-    return total
+    return rss, pss, len(members)
 
 
 @dataclass
@@ -165,6 +176,8 @@ class RssSampler:
     proc: psutil.Process
     interval: float = 0.05
     samples: list[int] = field(default_factory=list)
+    pss_samples: list[int] = field(default_factory=list)
+    process_counts: list[int] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -173,7 +186,10 @@ class RssSampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            self.samples.append(tree_rss(self.proc))
+            rss, pss, count = tree_memory(self.proc)
+            self.samples.append(rss)
+            self.pss_samples.append(pss)
+            self.process_counts.append(count)
 
     def stop(self) -> None:
         self._stop.set()
@@ -312,11 +328,10 @@ def bench_standalone(root: Path, idle_wait: float) -> dict:
         sampler.stop()
         peak = max(sampler.samples, default=tree_rss(sa.ps))
         time.sleep(idle_wait)  # let pools and caches settle, as an idle server would
-        idle_samples = []
+        idle = []
         for _ in range(10):
-            idle_samples.append(tree_rss(sa.ps))
+            idle.append(tree_memory(sa.ps))
             time.sleep(0.1)
-        n_procs = 1 + len(sa.ps.children(recursive=True))
     finally:
         if sampler:
             sampler.stop()
@@ -334,8 +349,11 @@ def bench_standalone(root: Path, idle_wait: float) -> dict:
         "fanout_wall_s": fanout["wall_s"],
         "fanout_pickup_s": fanout["pickup_s"],
         "peak_rss_mb": peak / 2**20,
-        "idle_rss_mb": statistics.median(idle_samples) / 2**20,
-        "idle_processes": n_procs,
+        "idle_rss_mb": statistics.median(m[0] for m in idle) / 2**20,
+        "peak_pss_mb": max(sampler.pss_samples, default=0) / 2**20,
+        "idle_pss_mb": statistics.median(m[1] for m in idle) / 2**20,
+        "peak_processes": float(max(sampler.process_counts, default=0)),
+        "idle_processes": float(statistics.median(m[2] for m in idle)),
     }
 
 
