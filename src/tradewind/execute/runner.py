@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy.pool import NullPool
 
 from tradewind.definition.exceptions import TaskFailNoRetry, TaskSkipped, TaskTimeout, XComNotSerializable
 from tradewind.execute.executors.base import TaskKey, Workload
@@ -392,8 +391,6 @@ def run_in_try_process(workload: dict[str, Any] | Workload, *, config: Any, db: 
     try, then kills whatever the task left running. Returns the process exit code.
     """
     wl = workload if isinstance(workload, Workload) else Workload.from_dict(workload)
-    if not isinstance(db.engine.pool, NullPool):  # NullPool holds nothing to drop; skip the ~2 ms
-        db.dispose()
     for name, value in wl.environ.items():
         os.environ.setdefault(name, value)
     try:

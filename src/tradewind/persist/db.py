@@ -10,6 +10,8 @@ task processes can share one file. PostgreSQL uses psycopg 3.
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +22,19 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
+
+#: Every engine made here; a forked child drops their pooled connections (never share a
+#: SQLite or PostgreSQL connection across fork) before it makes its own.
+_ENGINES: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
+def _forget_connections_after_fork() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_connections_after_fork)
 
 
 def utcnow() -> datetime:
@@ -73,13 +87,21 @@ class Database:
             parsed = make_url(url)
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            # NullPool: SQLite connections are cheap, and a pool must never be
-            # inherited across fork() into task processes.
-            engine = create_engine(url, echo=echo, poolclass=NullPool, connect_args={"check_same_thread": False})
+            # A small pool: opening a SQLite connection (and its PRAGMAs) costs more than
+            # a short transaction. Fork safety comes from _forget_connections_after_fork.
+            engine = create_engine(
+                url,
+                echo=echo,
+                poolclass=QueuePool,
+                pool_size=pool_size,
+                max_overflow=10,
+                connect_args={"check_same_thread": False},
+            )
             event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
             event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = create_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+        _ENGINES.add(engine)
         return cls(engine=engine, sessionmaker=sessionmaker(engine, expire_on_commit=False))
 
     @classmethod
