@@ -22,6 +22,8 @@ with DAG(
     schedule="@weekly",
     start_date=datetime(2024, 1, 1),
     catchup=False,
+    # One training run at a time: runs share the deployed/ folder.
+    max_active_runs=1,
     is_paused_upon_creation=True,
     tags=["example", "ml"],
     params={
