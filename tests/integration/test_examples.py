@@ -97,8 +97,9 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(_cli() + list(args), env=_env(home), capture_output=True, text=True, timeout=240)
+def _run(home: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(_env(home), **(extra_env or {}))
+    proc = subprocess.run(_cli() + list(args), env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, f"tradewind {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -179,6 +180,15 @@ def test_templated_etl_renders_templates_and_writes_files(home: Path) -> None:
     assert summary["rows"] + summary["dropped"] == 24
     assert summary["units"] > 0
     assert _xcom(home, "example_templated_etl", "load") == str(workspace / "summary.json")
+
+
+@pytest.mark.slow
+def test_data_folder_variable_moves_the_files(home: Path, tmp_path: Path) -> None:
+    custom = tmp_path / "elsewhere"
+    _run(home, "dags", "test", "example_templated_etl", "2024-03-07", "-c", '{"region": "apac"}',
+         extra_env={"TRADEWIND_VAR_DATA_FOLDER": str(custom)})
+    assert (custom / "templated_etl" / "apac" / "2024-03-07" / "summary.json").is_file()
+    assert not (home / "data" / "templated_etl").exists()
 
 
 @pytest.mark.slow
