@@ -12,7 +12,7 @@ from runner_support import add_dag, queue, ti_row, workload
 
 from tradewind.execute.callbacks import DagCallbackRunner, callback_log_path, run_dag_callback
 from tradewind.execute.executors import make_executor
-from tradewind.execute.executors.base import Waker
+from tradewind.schedule.executor_interface import Waker
 from tradewind.execute.executors.inprocess import InProcessExecutor
 from tradewind.execute.executors.local import LocalExecutor
 from tradewind.schedule.callbacks import DagCallbackRequest

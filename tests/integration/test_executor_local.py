@@ -12,7 +12,7 @@ import psutil
 import pytest
 from runner_support import add_dag, queue, ti_row, workload, xcoms
 
-from tradewind.execute.executors.base import ExecutorEvent, Waker
+from tradewind.schedule.executor_interface import ExecutorEvent, Waker
 from tradewind.execute.executors.local import LocalExecutor
 from tradewind.execute.logs import log_path
 

@@ -51,7 +51,7 @@ def run_dag_callback(request: DagCallbackRequest, *, config: Any, db: Database |
 def _run(request: DagCallbackRequest, config: Any, db: Database) -> bool:
     from tradewind.execute.prepare import build_run_context, load_run
     from tradewind.execute.runtime import RuntimeTaskInstance
-    from tradewind.execute.executors.base import TaskKey
+    from tradewind.schedule.executor_interface import TaskKey
     from tradewind.parse.dagbag import load_dags_from_file
     from tradewind.persist.models import TaskInstance
     from sqlalchemy import select

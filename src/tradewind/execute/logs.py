@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from tradewind.execute.executors.base import TaskKey
+from tradewind.schedule.executor_interface import TaskKey
 
 #: Logger of the task runner and of ``context["ti"].log``.
 TASK_LOGGER = "tradewind.task"

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tradewind.execute.executors.base import TaskKey, Workload
+from tradewind.schedule.executor_interface import TaskKey, Workload
 from tradewind.execute.runtime import RuntimeTaskInstance
 from tradewind.parse.snapshot import TaskSnapshot
 from tradewind.persist.db import Database

@@ -42,7 +42,7 @@ from typing import IO, Any
 
 
 from tradewind.definition.exceptions import TaskFailNoRetry, TaskSkipped, TaskTimeout, XComNotSerializable
-from tradewind.execute.executors.base import TaskKey, Workload
+from tradewind.schedule.executor_interface import TaskKey, Workload
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
 from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load_task, task_snapshot_for
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.definition.exceptions import XComNotSerializable
-from tradewind.execute.executors.base import TaskKey
+from tradewind.schedule.executor_interface import TaskKey
 from tradewind.execute.logs import TASK_LOGGER
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import DagRun, XCom

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from tradewind.config import Config
-    from tradewind.execute.executors.base import BaseExecutor, Waker
+    from tradewind.schedule.executor_interface import BaseExecutor, Waker
     from tradewind.persist.db import Database
 
 log = logging.getLogger(__name__)

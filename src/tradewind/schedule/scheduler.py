@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from tradewind.config import Config
-from tradewind.execute.executors.base import BaseExecutor, TaskKey, Workload
+from tradewind.schedule.executor_interface import BaseExecutor, TaskKey, Workload
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import DagModel, DagRun, DagVersion, Job, TaskInstance
@@ -79,7 +79,10 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] | None = None,
         callback_sink: Callable[[DagCallbackRequest], None] | None = None,
+        only_run: tuple[str, str] | None = None,
     ) -> None:
+        """``only_run=(dag_id, run_id)`` limits the scheduler to that one run (``dags test``):
+        no runs are created from timetables and no other run or try is touched."""
         self.config = config
         self.db = db
         self.executor = executor
@@ -101,6 +104,7 @@ class Scheduler:
         self._next_job_heartbeat: datetime | None = None
         self._deadlines: list[datetime] = []
         self._conn: Connection | None = None
+        self.only_run = only_run
 
     # ------------------------------------------------------------- transactions
     @contextmanager
@@ -145,7 +149,8 @@ class Scheduler:
         if not self._recovered:
             self._recover(now)
         did = self._apply_executor_events()
-        did = self._create_due_runs(now) or did
+        if self.only_run is None:
+            did = self._create_due_runs(now) or did
         did = self._start_queued_runs(now) or did
         did = self._process_running_runs(now) or did
         did = self._check_zombies(now) or did
@@ -209,7 +214,7 @@ class Scheduler:
             self.job_id = job.id
             # SQLite means one machine and, in practice, one scheduler: everything queued is ours.
             others = False if self.db.is_sqlite else self._other_live_scheduler(session, job.id, now)
-            q = select(TaskInstance).where(TaskInstance.state == TI.QUEUED.value)
+            q = self._scoped(select(TaskInstance).where(TaskInstance.state == TI.QUEUED.value), TaskInstance)
             if others:
                 q = q.where(TaskInstance.queued_dttm < now - self.heartbeat_timeout)
             mine = self.executor.running_keys()
@@ -218,6 +223,13 @@ class Scheduler:
                 if key not in mine:
                     transitions.unqueue_ti(session, ti, now, note="re-queued after scheduler restart")
         self._recovered = True
+
+    def _scoped(self, stmt: Any, model: Any) -> Any:
+        """Restrict a run or task-instance query to ``only_run`` when set."""
+        if self.only_run is None:
+            return stmt
+        dag_id, run_id = self.only_run
+        return stmt.where(model.dag_id == dag_id, model.run_id == run_id)
 
     def _other_live_scheduler(self, session: Session, my_job_id: int, now: datetime) -> bool:
         """Another scheduler heartbeat recently; one on this host whose process is gone does not count."""
@@ -304,8 +316,7 @@ class Scheduler:
         """queued -> running for runs whose run_after has come, within max_active_runs."""
         with self._session() as session:
             queued = session.scalars(
-                select(DagRun)
-                .where(DagRun.state == RUN.QUEUED.value)
+                self._scoped(select(DagRun).where(DagRun.state == RUN.QUEUED.value), DagRun)
                 .order_by(DagRun.run_after, DagRun.id)
                 .with_for_update(skip_locked=True)
             ).all()
@@ -337,7 +348,9 @@ class Scheduler:
         kills: list[TaskKey] = []
         with self._session() as session:
             runs = session.scalars(
-                select(DagRun).where(DagRun.state == RUN.RUNNING.value).with_for_update(skip_locked=True)
+                self._scoped(select(DagRun).where(DagRun.state == RUN.RUNNING.value), DagRun).with_for_update(
+                    skip_locked=True
+                )
             ).all()
             if not runs:
                 return False
@@ -512,6 +525,8 @@ class Scheduler:
         found = []
         with self._session() as session:
             for ti in ti_queries.stale_running(session, cutoff):
+                if self.only_run is not None and (ti.dag_id, ti.run_id) != self.only_run:
+                    continue
                 snap = self._snapshot(session, ti.dag_version_id)
                 task = snap.tasks.get(ti.task_id) if snap else None
                 seen = ti.last_heartbeat_at.isoformat() if ti.last_heartbeat_at else "never"

@@ -31,7 +31,7 @@ from tradewind.states import (
 )
 
 if TYPE_CHECKING:  # TaskKey lives with the executor contract; only its fields are read here.
-    from tradewind.execute.executors.base import TaskKey
+    from tradewind.schedule.executor_interface import TaskKey
 
 TI = TaskInstanceState
 RUN = DagRunState

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tradewind.execute.executors.base import BaseExecutor, ExecutorEvent, TaskKey, Workload
+from tradewind.schedule.executor_interface import BaseExecutor, ExecutorEvent, TaskKey, Workload
 from tradewind.parse.snapshot import DagSnapshot, snapshot_hash
 from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance
 from tradewind.schedule import transitions as tr

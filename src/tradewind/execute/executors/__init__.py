@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tradewind.execute.executors.base import BaseExecutor, ExecutorEvent, TaskKey, Waker, Workload
+from tradewind.schedule.executor_interface import BaseExecutor, ExecutorEvent, TaskKey, Waker, Workload
 
 __all__ = ["BaseExecutor", "ExecutorEvent", "TaskKey", "Waker", "Workload", "make_executor", "EXECUTOR_NAMES"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from tradewind.execute.executors.base import BaseExecutor, ExecutorEvent, TaskKey, Waker, Workload
+from tradewind.schedule.executor_interface import BaseExecutor, ExecutorEvent, TaskKey, Waker, Workload
 from tradewind.persist.db import Database
 
 

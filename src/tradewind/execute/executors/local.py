@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from tradewind.execute.executors.base import BaseExecutor, ExecutorEvent, TaskKey, Waker, Workload
+from tradewind.schedule.executor_interface import BaseExecutor, ExecutorEvent, TaskKey, Waker, Workload
 
 log = logging.getLogger(__name__)
 

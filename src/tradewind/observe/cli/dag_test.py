@@ -21,17 +21,6 @@ from tradewind.observe.cli.dagrefs import get_dag_ref, sync_dags
 _REPORTED = {"success", "failed", "skipped", "upstream_failed", "removed", "up_for_retry"}
 
 
-def _one_run_scheduler(config: Any, db: Any, executor: Any) -> Any:
-    """The real scheduler, minus timetable-driven run creation: ``dags test`` runs only its run."""
-    from tradewind.schedule.scheduler import Scheduler
-
-    class OneRunScheduler(Scheduler):
-        def _create_due_runs(self, now: datetime) -> bool:  # noqa: ARG002 - see class docstring
-            return False
-
-    return OneRunScheduler(config, db, executor)
-
-
 def _create_run(cli: CliContext, db: Any, dag_id: str, logical_date: datetime | None, conf: dict | None) -> str:
     from tradewind.persist.db import utcnow
     from tradewind.schedule.runs import RunCreationError, create_manual_run
@@ -71,14 +60,15 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
     from tradewind.observe.runtime import build_executor, install_variable_backend
     from tradewind.persist.db import utcnow
     from tradewind.persist.queries.jobs import end_job
+    from tradewind.schedule.scheduler import Scheduler
 
     db = sync_dags(cli)
     install_variable_backend(db)
     # Built before the run exists, so a configuration error leaves no orphan run behind.
     executor = build_executor(cli.config, db, "inprocess")
     executor.echo = sys.stdout  # task logs go to the terminal, as in Airflow
-    scheduler = _one_run_scheduler(cli.config, db, executor)
     run_id = _create_run(cli, db, dag_id, logical_date, conf)
+    scheduler = Scheduler(cli.config, db, executor, only_run=(dag_id, run_id))
     print(f"[dags test] created run {run_id} of DAG {dag_id}", flush=True)
     executor.start()
     reported: dict[str, tuple[str, int]] = {}

@@ -40,7 +40,7 @@ def _find_run(session: Any, dag_id: str, logical_date: datetime) -> Any:
 
 def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: datetime, now: datetime) -> PreparedTry:
     """Queue a try of ``task_id`` in the run for ``logical_date`` (created if missing)."""
-    from tradewind.execute.executors.base import TaskKey
+    from tradewind.schedule.executor_interface import TaskKey
     from tradewind.persist.queries.task_instances import get_ti
     from tradewind.schedule import transitions
     from tradewind.schedule.runs import create_manual_run, start_run
@@ -81,7 +81,7 @@ def delete_test_run(session: Any, dag_id: str, run_id: str) -> None:
 
 def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: datetime | None) -> bool:
     """Run the try, echo its log; True when the task succeeded (or was skipped)."""
-    from tradewind.execute.executors.base import Workload
+    from tradewind.schedule.executor_interface import Workload
     from tradewind.execute.runner import run_try
     from tradewind.observe.runtime import install_variable_backend
     from tradewind.persist.db import utcnow
