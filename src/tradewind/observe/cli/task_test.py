@@ -69,22 +69,13 @@ def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: date
     return PreparedTry(key=key, fileloc=ref.dag.fileloc, execution_timeout=task.execution_timeout, created_run=created)
 
 
-def delete_test_run(session: Any, dag_id: str, run_id: str) -> None:
-    """Remove a run created only for a test, with its instances, tries and XComs (Airflow does the same)."""
-    from sqlalchemy import delete
-
-    from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry, XCom
-
-    for table in (XCom, TaskInstanceTry, TaskInstance, DagRun):
-        session.execute(delete(table).where(table.dag_id == dag_id, table.run_id == run_id))
-
-
 def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: datetime | None) -> bool:
     """Run the try, echo its log; True when the task succeeded (or was skipped)."""
     from tradewind.schedule.executor_interface import Workload
     from tradewind.execute.runner import run_try
     from tradewind.observe.runtime import install_variable_backend
     from tradewind.persist.db import utcnow
+    from tradewind.persist.queries.runs import delete_run
     from tradewind.schedule.runs import RunCreationError
 
     db = sync_dags(cli)
@@ -103,7 +94,7 @@ def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: date
     finally:
         if prepared.created_run:
             with db.session_scope() as session:
-                delete_test_run(session, dag_id, prepared.key.run_id)
+                delete_run(session, dag_id, prepared.key.run_id)  # a run made only for the test goes, as in Airflow
     state = str(result.state) if result.state is not None else "not run"
     line = f"Task {dag_id}.{task_id} ({when.isoformat()}): {state}"
     if result.error:

@@ -27,19 +27,16 @@ from tradewind.parse.dagbag import FileParseResult, ImportErrorInfo
 from tradewind.parse.snapshot import DagSnapshot, snapshot_hash
 from tradewind.persist.models import (
     DagModel,
-    DagRun,
     DagVersion,
     ImportError_,
     ParsedFile,
-    TaskInstance,
-    TaskInstanceTry,
-    XCom,
 )
 from tradewind.persist.queries.import_errors import (
     clear_import_errors_for_file,
     list_import_errors,
     replace_import_errors_for_file,
 )
+from tradewind.persist.queries.runs import RUN_ROW_TABLES
 
 __all__ = [
     "DagNotFound",
@@ -319,7 +316,7 @@ def delete_dag(session: Session, dag_id: str) -> int:
         raise DagNotFound(dag_id)
     fileloc = model.fileloc
     count = 0
-    for table in (XCom, TaskInstanceTry, TaskInstance, DagRun, DagVersion):
+    for table in (*RUN_ROW_TABLES, DagVersion):
         result = session.execute(
             delete(table).where(table.dag_id == dag_id).execution_options(synchronize_session=False)
         )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from tradewind.persist.models import DagRun
+from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry, XCom
 from tradewind.states import DagRunState, DagRunType
 
 UNFINISHED = (DagRunState.QUEUED.value, DagRunState.RUNNING.value)
@@ -85,3 +85,20 @@ def previous_run(session: Session, run: DagRun) -> DagRun | None:
 
 def earliest_run_after(session: Session, state: str = DagRunState.QUEUED.value) -> datetime | None:
     return session.scalar(select(func.min(DagRun.run_after)).where(DagRun.state == state))
+
+
+#: Rows that belong to a run, children first (deleting a run deletes these too).
+RUN_ROW_TABLES = (XCom, TaskInstanceTry, TaskInstance, DagRun)
+
+
+def delete_run(session: Session, dag_id: str, run_id: str) -> int:
+    """Delete one run with its task instances, tries and XComs; returns the number of rows deleted."""
+    count = 0
+    for table in RUN_ROW_TABLES:
+        result = session.execute(
+            delete(table)
+            .where(table.dag_id == dag_id, table.run_id == run_id)
+            .execution_options(synchronize_session=False)
+        )
+        count += int(result.rowcount or 0)
+    return count
