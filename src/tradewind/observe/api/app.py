@@ -18,13 +18,7 @@ from tradewind.persist.db import Database
 
 def health_threshold(config: Config) -> timedelta:
     """``[scheduler] scheduler_health_check_threshold`` seconds (Airflow's name; default 30)."""
-    raw = config.get("scheduler", "scheduler_health_check_threshold", fallback="30")
-    try:
-        return timedelta(seconds=float(raw))
-    except ValueError:
-        from tradewind.config import ConfigError
-
-        raise ConfigError(f"setting [scheduler] scheduler_health_check_threshold = {raw!r} is not a number") from None
+    return timedelta(seconds=config.getfloat("scheduler", "scheduler_health_check_threshold"))
 
 
 def create_app(
