@@ -28,12 +28,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "load_examples": "True",
         "executor": "local",
         "parallelism": "32",
-        "max_active_tasks_per_dag": "16",
-        "max_active_runs_per_dag": "16",
         "dagbag_import_timeout": "30",
-        "default_timezone": "utc",
         "default_pool_slots": "128",
-        "max_map_length": "1024",
         # New DAGs start unpaused so a dropped-in file runs (Airflow's default is True).
         "dags_are_paused_at_creation": "False",
         "data_folder": "{home}/data",
@@ -60,7 +56,6 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "dag_dir_list_interval": "5",
         # Most task instances queued in one scheduler loop.
         "max_tis_per_query": "512",
-        "catchup_by_default": "False",
         # DAG files imported at once (each in its own child process).
         "parsing_processes": "2",
         # Seconds after which an unchanged file is re-imported anyway (helper modules may change).
