@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 
 import psutil
 import pytest
@@ -112,14 +113,24 @@ def test_bash_timeout_terminates_the_whole_process_group(caplog) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     pgid = int(next(r.getMessage() for r in caplog.records if r.getMessage().isdigit()))
-    # Every member of the group is gone or dead (a zombie waiting for init to reap it).
-    alive = []
-    for proc in psutil.process_iter(["pid", "status"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                alive.append(proc.pid)
-        except (ProcessLookupError, psutil.Error):
-            pass
+
+    def group_alive() -> list[int]:
+        alive = []
+        for proc in psutil.process_iter(["pid", "status"]):
+            try:
+                if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                    alive.append(proc.pid)
+            except (ProcessLookupError, psutil.Error):
+                pass
+        return alive
+
+    # Signals are delivered asynchronously: allow the group a moment to die (a zombie
+    # waiting for init to reap it counts as gone); a surviving `sleep 60` fails the test.
+    deadline = time.monotonic() + 5
+    alive = group_alive()
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = group_alive()
     assert alive == []
 
 
