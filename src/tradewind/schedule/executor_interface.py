@@ -59,9 +59,15 @@ class Workload:
         return cls(**data)
 
 
+#: Exit code of a try process that found its instance not queued for its try and ran
+#: nothing (another process claimed that try, or it was cleared/marked meanwhile).
+EXIT_NOT_CLAIMED = 3
+
+
 @dataclass(frozen=True)
 class ExecutorEvent:
-    """A try's process ended. ``return_code`` is the process exit code (negative: signal)."""
+    """A try's process ended. ``return_code`` is the process exit code (negative: signal;
+    :data:`EXIT_NOT_CLAIMED`: it ran nothing, so the instance's state is not its business)."""
 
     key: TaskKey
     return_code: int | None

@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from tradewind.config import Config
-from tradewind.schedule.executor_interface import BaseExecutor, TaskKey, Workload
+from tradewind.schedule.executor_interface import EXIT_NOT_CLAIMED, BaseExecutor, TaskKey, Workload
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import DagModel, DagRun, DagVersion, Job, TaskInstance
@@ -264,7 +264,9 @@ class Scheduler:
         events = self.executor.collect_events()
         if not events:
             return False
-        unrecorded = [e for e in events if not e.recorded]
+        # A process that claimed nothing never ran the try: whoever did claim it (e.g. an orphan
+        # of a killed scheduler) records the outcome; failing the instance here would run it twice.
+        unrecorded = [e for e in events if not e.recorded and e.return_code != EXIT_NOT_CLAIMED]
         if unrecorded:
             now = self.clock()
             with self._session() as session:
