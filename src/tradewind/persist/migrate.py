@@ -77,12 +77,8 @@ def _schema_differences(conn: Connection) -> list[Any]:
     return compare_metadata(ctx, Base.metadata)
 
 
-def check(db: Database) -> str | None:
-    """None when the database is at head and its live schema matches the models.
-
-    Otherwise a human message saying what is wrong (not migrated, behind, ahead,
-    or the tables differ from the models — the first few differences are listed).
-    """
+def revision_problem(db: Database) -> str | None:
+    """None when the database is at the head revision; else what is wrong. Cheap: one query."""
     head = head_revision()
     current = current_revision(db)
     if current is None:
@@ -97,6 +93,19 @@ def check(db: Database) -> str | None:
                 f"(newest known: {head}); it was migrated by a newer version"
             )
         return f"the database is at revision {current}, but {head} is needed; run `tradewind db migrate`"
+    return None
+
+
+def check(db: Database) -> str | None:
+    """None when the database is at head and its live schema matches the models.
+
+    Otherwise a human message saying what is wrong (not migrated, behind, ahead,
+    or the tables differ from the models — the first few differences are listed).
+    """
+    problem = revision_problem(db)
+    if problem:
+        return problem
+    head = head_revision()
     with db.engine.connect() as conn:
         diffs = _schema_differences(conn)
     if not diffs:

@@ -123,7 +123,7 @@ def create_manual_run(
 ) -> DagRun:
     """A queued manual run (``tradewind dags trigger``); the scheduler starts it.
 
-    Run id ``manual__<iso now>`` unless given; logical date is the given one or
+    Run id ``manual__<iso logical date>`` (Airflow's form) unless given; logical date is the given one or
     ``now``; the data interval comes from the timetable's
     ``infer_manual_data_interval``. Raises :class:`DuplicateRunError` when the
     run id is taken, :class:`RunCreationError` for bad input.
@@ -133,7 +133,7 @@ def create_manual_run(
     if logical_date is not None and logical_date.tzinfo is None:
         raise RunCreationError(f"logical_date {logical_date.isoformat()} must be timezone-aware")
     logical = logical_date or now
-    run_id = run_id or DagRunType.MANUAL.run_id_for(now.isoformat())
+    run_id = run_id or DagRunType.MANUAL.run_id_for(logical.isoformat())
     if not run_id.strip() or len(run_id) > 250:
         raise RunCreationError(f"run_id {run_id!r} must be 1 to 250 characters")
     if run_queries.run_exists(session, snapshot.dag_id, run_id):

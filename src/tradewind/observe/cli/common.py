@@ -49,12 +49,12 @@ class CliContext:
 
     def migrated_db(self) -> "Database":
         """The database, after verifying its schema is current (clear error otherwise)."""
-        from tradewind.persist.migrate import check
+        from tradewind.persist.migrate import revision_problem
 
         db = self.db
-        problem = check(db)
+        problem = revision_problem(db)
         if problem:
-            raise CliError(f"{problem} (database {self.config.database_url}); run `tradewind db migrate`")
+            raise CliError(f"{problem} (database {self.config.database_url})")
         return db
 
     def close(self) -> None:

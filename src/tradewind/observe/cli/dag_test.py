@@ -23,13 +23,17 @@ _REPORTED = {"success", "failed", "skipped", "upstream_failed", "removed", "up_f
 
 def _create_run(cli: CliContext, db: Any, dag_id: str, logical_date: datetime | None, conf: dict | None) -> str:
     from tradewind.persist.db import utcnow
+    from tradewind.persist.queries.runs import delete_run
     from tradewind.schedule.runs import RunCreationError, create_manual_run
+    from tradewind.states import DagRunType
 
     now = utcnow()
     when = logical_date or now
     try:
         with db.session_scope() as session:
             ref = get_dag_ref(session, dag_id)
+            # Testing the same date again replaces that test's earlier run, as Airflow's dags test does.
+            delete_run(session, dag_id, DagRunType.MANUAL.run_id_for(when.isoformat()))
             run = create_manual_run(session, ref.snapshot, ref.version_id, logical_date=when, conf=conf, now=now)
             return run.run_id
     except RunCreationError as exc:
