@@ -69,11 +69,13 @@ class TaskFailNoRetry(TradewindException):
 AirflowFailException = TaskFailNoRetry
 
 
-class TaskTimeout(TradewindException):
+class TaskTimeout(BaseException):
     """A task ran longer than its ``execution_timeout`` (Airflow: ``AirflowTaskTimeout``).
 
     Raised by the runner's timer inside the task's thread; operators that start
-    subprocesses (``BashOperator``) terminate them when it passes through.
+    subprocesses (``BashOperator``) terminate them when it passes through. Like
+    Airflow's, it derives from ``BaseException`` (not ``Exception``), so user code's
+    ``except Exception:`` cannot swallow a timeout; ``except TaskTimeout`` still can.
     """
 
 

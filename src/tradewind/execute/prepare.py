@@ -3,13 +3,18 @@
 * :func:`claim` — the single claim transaction: queued -> running, clear old XComs, and
   read everything else the try needs from the database (run row, previous successful
   run, the task's snapshot) so no further reads are needed until the finish.
-* :func:`load_task` — import the DAG file in this process and find the task.
+* :func:`load_task` — import the DAG file in this process (or reuse it, see
+  :func:`load_dag_file`) and find the task; every try gets its own copy of the operator.
 * :func:`build_try_context` — the Airflow template context for the try.
 * :func:`task_snapshot_for` — the TaskSnapshot the retry policy uses.
 """
 
 from __future__ import annotations
 
+import copy
+import os
+import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -105,19 +110,117 @@ def _task_from_snapshot(data: dict[str, Any] | None, task_id: str) -> TaskSnapsh
 def load_task(workload: Workload, config: Any) -> tuple[Any, Any]:
     """Import the workload's DAG file and return ``(dag, task)`` for this try.
 
+    The task is a shallow copy of the DAG's operator: rendering sets template fields on
+    it, and a cached DAG (:func:`load_dag_file`) must look the same to the next try.
     Raises ``DagFileError`` (bad file) or :class:`TaskNotFound` naming the file.
     """
-    from tradewind.parse.dagbag import load_dags_from_file
-
     key = workload.key
-    dags = load_dags_from_file(workload.fileloc, sys_path=[str(p) for p in config.dag_folders()])
+    dags = load_dag_file(workload.fileloc, [str(p) for p in config.dag_folders()])
     dag = dags.get(key.dag_id)
     if dag is None:
         raise TaskNotFound(f"DAG {key.dag_id!r} is not defined in {workload.fileloc} (found: {sorted(dags)})")
     task = dag.task_dict.get(key.task_id)
     if task is None:
         raise TaskNotFound(f"DAG {key.dag_id!r} in {workload.fileloc} has no task {key.task_id!r}")
-    return dag, _for_map_index(task, key.map_index)
+    return dag, _for_map_index(copy.copy(task), key.map_index)
+
+
+# ------------------------------------------------------------------ DAG file cache
+@dataclass
+class _CachedFile:
+    #: (mtime_ns, size, inode) of the DAG file and of each local module it imported.
+    signatures: dict[str, tuple[int, int, int]]
+    #: Local helper modules the import added to ``sys.modules`` (dropped on reload).
+    modules: list[str]
+    #: dag_id -> DAG; None when the import failed (a try then imports it itself).
+    dags: dict[str, Any] | None
+
+
+#: Imported DAG files by real path, least recently used first. A try forked from the fork
+#: server inherits the entry the server made before forking (no import at all in the try);
+#: ``dags test`` and the in-process executor reuse entries for the life of the process.
+_DAG_FILES: "OrderedDict[str, _CachedFile]" = OrderedDict()
+#: Most DAG files kept imported (each holds its module and DAG objects in memory).
+MAX_CACHED_DAG_FILES = 64
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _still_valid(entry: _CachedFile) -> bool:
+    return all(_signature(path) == sig for path, sig in entry.signatures.items())
+
+
+def _local_modules(before: set[str], roots: list[str]) -> dict[str, str]:
+    """Modules imported since ``before`` whose file lies under one of ``roots`` (the DAG
+    folders): helper modules that may change while this process lives."""
+    found = {}
+    for name in set(sys.modules) - before:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path and any(os.path.realpath(path).startswith(root) for root in roots):
+            found[name] = os.path.realpath(path)
+    return found
+
+
+def load_dag_file(fileloc: str, sys_path: list[str], *, remember_failure: bool = False) -> dict[str, Any]:
+    """The DAGs of ``fileloc`` by id, imported once per version of the file.
+
+    An entry is reused while the file and every helper module it imported from the DAG
+    folders keep their mtime, size and inode; otherwise the helpers are dropped from
+    ``sys.modules`` and the file is imported again. A failed import raises
+    ``DagFileError`` and is not cached, unless ``remember_failure`` (the fork server: it
+    then leaves the import, and its error, to each try instead of retrying it per try).
+    """
+    from tradewind.parse.dagbag import load_dags_from_file
+
+    full = os.path.realpath(fileloc)
+    entry = _DAG_FILES.get(full)
+    if entry is not None and _still_valid(entry):
+        if entry.dags is not None:
+            _DAG_FILES.move_to_end(full)
+            return entry.dags
+        if remember_failure:
+            raise LookupError(f"importing {full} failed before; each try imports it itself")
+    if entry is not None:
+        _forget(full)
+    signature = _signature(full)
+    roots = [os.path.realpath(p) + os.sep for p in sys_path]
+    before = set(sys.modules)
+    try:
+        dags = load_dags_from_file(full, sys_path=sys_path)
+    except BaseException:
+        helpers = _local_modules(before, roots)
+        if remember_failure and signature is not None:
+            _remember(full, _CachedFile({full: signature}, list(helpers), None))
+        else:
+            for name in helpers:
+                sys.modules.pop(name, None)
+        raise
+    if signature is not None:
+        helpers = _local_modules(before, roots)
+        signatures = {full: signature}
+        signatures.update((path, sig) for path in helpers.values() if (sig := _signature(path)) is not None)
+        _remember(full, _CachedFile(signatures, list(helpers), dags))
+    return dags
+
+
+def _remember(full: str, entry: _CachedFile) -> None:
+    _DAG_FILES[full] = entry
+    _DAG_FILES.move_to_end(full)
+    while len(_DAG_FILES) > MAX_CACHED_DAG_FILES:
+        _forget(next(iter(_DAG_FILES)))
+
+
+def _forget(full: str) -> None:
+    entry = _DAG_FILES.pop(full, None)
+    if entry is not None:
+        for name in entry.modules:
+            sys.modules.pop(name, None)
 
 
 def _for_map_index(task: Any, map_index: int) -> Any:

@@ -237,14 +237,17 @@ class _TryRun:
 
 # --------------------------------------------------------------------------- steps
 def _render(task: Any, context: dict[str, Any], dag: Any) -> dict[str, Any]:
-    """Resolve XComArgs in template fields, render them in place; return the stored form."""
-    from tradewind.definition.templating import make_jinja_env, render_task_fields
-    from tradewind.definition.xcom_arg import resolve_xcom_args
+    """Render template fields in place, *then* resolve XComArgs in them; return the stored form.
 
-    for name in getattr(task, "template_fields", ()) or ():
-        if hasattr(task, name):
-            setattr(task, name, resolve_xcom_args(getattr(task, name), context))
+    The order matters (Airflow): a value pulled from XCom is data, never a template, so a
+    pulled string containing ``{{`` must reach the task as it was pushed.
+    """
+    from tradewind.definition.templating import make_jinja_env, render_task_fields
+
     env = make_jinja_env(dag, native=bool(getattr(dag, "render_template_as_native_obj", False)))
+    render = getattr(task, "render_template_fields", None)
+    if callable(render):
+        return render(context, env) or {}
     return render_task_fields(task, context, env) or {}
 
 
