@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
-from tradewind.persist.models import DagRun, Pool, TaskInstance
+from tradewind.persist.models import DagModel, DagRun, Pool, TaskInstance
 from tradewind.states import DagRunState, TaskInstanceState, TriggerRule
 
 TI = TaskInstanceState
@@ -338,6 +338,12 @@ def previous_run(session: Session, run: DagRun) -> DagRun | None:
     ).first()
 
 
+def dag_is_unpaused(dag: DagModel | None) -> str | None:
+    if dag is not None and dag.is_paused:
+        return f"DAG {dag.dag_id} is paused; its runs make no progress until `tradewind dags unpause {dag.dag_id}`"
+    return None
+
+
 def failed_deps(
     session: Session,
     ti: TaskInstance,
@@ -354,7 +360,7 @@ def failed_deps(
     if ti.task_id not in snapshot.tasks:
         return [f"task {ti.task_id} is not in DAG {snapshot.dag_id}'s version for this run"]
     task = snapshot.tasks[ti.task_id]
-    reasons = [run_is_running(run), ti_state_is_schedulable(ti)]
+    reasons = [dag_is_unpaused(session.get(DagModel, ti.dag_id)), run_is_running(run), ti_state_is_schedulable(ti)]
     reasons.append(trigger_rule_met(task, snapshot, run_states(session, ti.dag_id, ti.run_id)))
     reasons.append(retry_delay_passed(ti, now))
     reasons.append(task_dates_allow(task, run.logical_date))

@@ -225,6 +225,12 @@ class Scheduler:
                     transitions.unqueue_ti(session, ti, now, note="re-queued after scheduler restart")
         self._recovered = True
 
+    def _paused_dag_ids(self, session: Session) -> set[str]:
+        """Paused DAGs, whose runs do not progress; ``only_run`` (``dags test``) ignores pausing."""
+        if self.only_run is not None:
+            return set()
+        return set(session.scalars(select(DagModel.dag_id).where(DagModel.is_paused.is_(True))))
+
     def _scoped(self, stmt: Any, model: Any) -> Any:
         """Restrict a run or task-instance query to ``only_run`` when set."""
         if self.only_run is None:
@@ -325,10 +331,13 @@ class Scheduler:
             ).all()
             if not queued:
                 return False
+            paused = self._paused_dag_ids(session)
             running = {dag: n for (dag, _), n in run_queries.run_counts_by_state(session, [RUN.RUNNING.value]).items()}
             limits = dict(session.execute(select(DagModel.dag_id, DagModel.max_active_runs)).all())
             started = 0
             for run in queued:
+                if run.dag_id in paused:
+                    continue  # as in Airflow: a paused DAG's runs stay queued until it is unpaused
                 if run.run_after > now:
                     self._deadlines.append(run.run_after)
                     continue
@@ -462,7 +471,10 @@ class Scheduler:
     def _queue_ready(self, session, live, tis_by_run, now) -> list[Workload]:
         """Queue scheduled instances by priority within every limit; returns their workloads."""
         candidates = []
+        paused = self._paused_dag_ids(session)
         for run, snap in live:
+            if run.dag_id in paused:
+                continue  # pausing freezes a running run: nothing new starts, running tries finish
             order = run.logical_date or run.run_after
             for ti in tis_by_run[(run.dag_id, run.run_id)]:
                 if ti.state == TI.SCHEDULED.value and ti.task_id in snap.tasks:

@@ -401,3 +401,51 @@ def test_cleared_run_runs_again(config, db):
     env.complete("c")
     env.step()
     assert env.run_state(run_id) == "success"
+
+
+def _set_paused(db, dag_id, paused):
+    with db.session_scope() as s:
+        s.get(DagModel, dag_id).is_paused = paused
+
+
+def test_a_paused_dags_triggered_run_stays_queued_until_unpaused(config, db):
+    env = Env(config, db, linear(), paused=True)
+    run_id = env.trigger()
+    env.step()
+    assert env.run_state(run_id) == "queued"
+    assert env.queued_ids() == []
+    with db.session_scope() as s:
+        ti_rows = s.scalars(select(TaskInstance).where(TaskInstance.run_id == run_id)).all()
+    assert ti_rows == []
+    _set_paused(db, "lin", False)
+    env.step()
+    assert env.run_state(run_id) == "running"
+    assert env.queued_ids() == ["a"]
+
+
+def test_pausing_freezes_a_running_run_but_lets_the_running_try_finish(config, db):
+    env = Env(config, db, linear())
+    run_id = env.trigger()
+    env.step()
+    assert env.queued_ids() == ["a"]
+    _set_paused(db, "lin", True)
+    env.complete("a")
+    env.step()
+    assert ti_states(db, "lin", run_id)["a"] == "success"
+    assert env.queued_ids() == []
+    with db.session_scope() as s:
+        ti = s.scalars(select(TaskInstance).where(TaskInstance.run_id == run_id, TaskInstance.task_id == "b")).one()
+        run = s.scalars(select(DagRun).where(DagRun.run_id == run_id)).one()
+        reasons = deps.failed_deps(s, ti, env.snap, now=env.clock(), run=run)
+    assert any("paused" in r for r in reasons)
+    _set_paused(db, "lin", False)
+    env.step()
+    assert env.queued_ids() == ["b"]
+
+
+def test_only_run_ignores_pausing_like_dags_test(config, db):
+    env = Env(config, db, linear(), paused=True)
+    run_id = env.trigger()
+    sched = Scheduler(config, db, env.ex, clock=env.clock, only_run=("lin", run_id))
+    sched.run_once()
+    assert env.queued_ids() == ["a"]
