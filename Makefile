@@ -8,13 +8,13 @@ export TRADEWIND_HOME ?= $(HOME)/tradewind
 .PHONY: run test install install-dev services bench clean
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	bash scripts/make-venv.sh $(PYTHON) $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[postgres,compat,examples]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	bash scripts/make-venv.sh $(PYTHON) $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(VENV)/.installed $@
