@@ -111,3 +111,21 @@ def test_dag_callback_runner_uses_a_child_process(config, db, tmp_path: Path, mo
     [line] = [json.loads(x) for x in out.read_text().splitlines()]
     assert line["reason"] == "success" and line["run_id"] == "run1"
     runner.close()
+
+
+def test_inprocess_executor_takes_parallelism_tries_per_loop_and_reports_each(config, db) -> None:
+    fileloc = add_dag(config, db, "inproc", DAG)
+    ex = InProcessExecutor(4, config=config, db=db)
+    seen = []
+    ex.on_result = lambda result: seen.append((result.key.task_id, result.state.value))
+    assert ex.slots_available() == 4
+    for task_id in ("hello", "fail"):
+        ex.queue_workload(workload(queue(db, "inproc", task_id), fileloc))
+    assert seen == [("hello", "success"), ("fail", "failed")]
+    assert [e.recorded for e in ex.collect_events()] == [True, True]
+    try:
+        InProcessExecutor(0, config=config, db=db)
+    except ValueError as exc:
+        assert "parallelism" in str(exc)
+    else:
+        raise AssertionError("parallelism 0 accepted")

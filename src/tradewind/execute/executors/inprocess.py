@@ -1,12 +1,15 @@
 """InProcessExecutor: runs each try synchronously in the calling process.
 
 For ``dags test`` and deterministic tests: ``queue_workload`` returns only when the try
-has ended and its event is ready. No isolation (user code runs in this process) and
-parallelism 1.
+has ended and its event is ready. No isolation (user code runs in this process); tries
+run one at a time. ``parallelism`` is how many ready tries one scheduler loop may hand
+over (they then run one after another): ``dags test`` takes them all at once instead of
+paying a scheduler loop per task; the default of 1 hands over one try per loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO, Any
 
 from tradewind.schedule.executor_interface import BaseExecutor, ExecutorEvent, TaskKey, Waker, Workload
@@ -27,7 +30,9 @@ class InProcessExecutor(BaseExecutor):
         db: Database | None = None,
         echo: IO[str] | None = None,
     ) -> None:
-        super().__init__(1, waker)
+        if parallelism < 1:
+            raise ValueError(f"InProcessExecutor parallelism must be >= 1, got {parallelism}")
+        super().__init__(parallelism, waker)
         self.config = config
         self.db = db or Database.from_config(config)
         self.echo = echo
@@ -35,6 +40,8 @@ class InProcessExecutor(BaseExecutor):
         self._running: set[TaskKey] = set()
         #: Results of every try run here, in order (``dags test`` reports them).
         self.results: list[Any] = []
+        #: Called with each try's ``TryResult`` as soon as it ended (``dags test`` prints it).
+        self.on_result: Callable[[Any], None] | None = None
 
     def start(self) -> None:
         """Nothing to start: tries run in the caller's thread."""
@@ -51,6 +58,8 @@ class InProcessExecutor(BaseExecutor):
             self.results.append(result)
             info = "recorded" if result.recorded else ("not claimed" if not result.claimed else result.error or "")
             self._events.append(ExecutorEvent(workload.key, result.exit_code, result.recorded, info))
+            if self.on_result is not None:
+                self.on_result(result)
         finally:
             self._running.discard(workload.key)
         self.waker.wake()
@@ -60,7 +69,7 @@ class InProcessExecutor(BaseExecutor):
         return events
 
     def slots_available(self) -> int:
-        return 0 if self._running else 1
+        return 0 if self._running else self.parallelism
 
     def running_keys(self) -> set[TaskKey]:
         return set(self._running)

@@ -40,23 +40,40 @@ def _create_run(cli: CliContext, db: Any, dag_id: str, logical_date: datetime | 
         raise CliError(str(exc)) from None
 
 
+def _report(label: str, state: str, try_number: int, reported: dict[str, tuple[str, int]]) -> None:
+    mark = (state, try_number)
+    if state not in _REPORTED or reported.get(label) == mark:
+        return
+    reported[label] = mark
+    tries = f" (try {try_number})" if try_number > 1 or state == "up_for_retry" else ""
+    print(f"[dags test] {label}: {state}{tries}", flush=True)
+
+
+def _label(task_id: str, map_index: int) -> str:
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
 def _report_new_states(db: Any, dag_id: str, run_id: str, reported: dict[str, tuple[str, int]]) -> str:
-    """Print each task instance that reached an end state since the last call; return the run's state."""
-    from tradewind.persist.queries.runs import get_run
-    from tradewind.persist.queries.task_instances import list_tis
+    """Print each task instance that reached an end state since the last call; return the run's state.
+
+    Tries are printed as they end (``on_result``); this catches the states the scheduler
+    decided itself (skipped, upstream_failed, removed). Reads four columns, not whole rows.
+    """
+    from sqlalchemy import select
+
+    from tradewind.persist.models import DagRun, TaskInstance
 
     with db.session_scope() as session:
-        run = get_run(session, dag_id, run_id)
-        tis = list_tis(session, dag_id, run_id)
-        state = run.state if run is not None else "failed"
-        for ti in tis:
-            label = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-            mark = (ti.state, ti.try_number)
-            if ti.state in _REPORTED and reported.get(label) != mark:
-                reported[label] = mark
-                tries = f" (try {ti.try_number})" if ti.try_number > 1 or ti.state == "up_for_retry" else ""
-                print(f"[dags test] {label}: {ti.state}{tries}", flush=True)
-    return state
+        state = session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        rows = session.execute(
+            select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.try_number)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
+                   TaskInstance.state.in_(sorted(_REPORTED)))
+            .order_by(TaskInstance.id)
+        ).all()
+    for task_id, map_index, ti_state, try_number in rows:
+        _report(_label(task_id, map_index), ti_state, try_number, reported)
+    return state or "failed"
 
 
 def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None, conf: dict | None) -> bool:
@@ -71,11 +88,15 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
     # Built before the run exists, so a configuration error leaves no orphan run behind.
     executor = build_executor(cli.config, db, "inprocess")
     executor.echo = sys.stdout  # task logs go to the terminal, as in Airflow
+    reported: dict[str, tuple[str, int]] = {}
+    # Each try is reported as it ends; tries still run one at a time, but one scheduler
+    # loop hands over every ready one (up to parallelism) instead of one loop per task.
+    executor.on_result = lambda r: r.state is not None and _report(
+        _label(r.key.task_id, r.key.map_index), r.state.value, r.key.try_number, reported)
     run_id = _create_run(cli, db, dag_id, logical_date, conf)
     scheduler = Scheduler(cli.config, db, executor, only_run=(dag_id, run_id))
     print(f"[dags test] created run {run_id} of DAG {dag_id}", flush=True)
     executor.start()
-    reported: dict[str, tuple[str, int]] = {}
     state = "queued"
     try:
         while state not in ("success", "failed"):
