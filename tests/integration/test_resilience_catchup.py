@@ -12,8 +12,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from resilience_support import Cluster
 
-pytestmark = pytest.mark.slow
-
 DAG_FILE = '''
 from datetime import datetime, timezone
 from tradewind import DAG, BashOperator

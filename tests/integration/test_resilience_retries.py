@@ -8,8 +8,6 @@ import re
 import pytest
 from resilience_support import Cluster, pid_gone
 
-pytestmark = pytest.mark.slow
-
 DAG_FILE = '''
 from datetime import datetime, timedelta
 from pathlib import Path
