@@ -7,7 +7,7 @@ rendered per run); ``catchup=False`` creates only the latest one.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from resilience_support import Cluster
@@ -48,8 +48,8 @@ def _runs(cluster: Cluster, dag_id: str) -> list[dict]:
 
 
 def test_daily_catchup_creates_every_missed_run_and_no_catchup_only_the_latest(cluster):
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    if datetime.now(timezone.utc) > today + timedelta(hours=23, minutes=59):
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if datetime.now(UTC) > today + timedelta(hours=23, minutes=59):
         pytest.skip("too close to midnight UTC: the expected intervals would change during the test")
     start = today - timedelta(days=3)
     out_catchup = _dag(cluster, "daily_catchup", start, True)
@@ -85,4 +85,4 @@ def test_daily_catchup_creates_every_missed_run_and_no_catchup_only_the_latest(c
 
 def _aware(value) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -83,7 +83,7 @@ def cluster(tmp_path):
     c.close()
 
 
-def _ledger_dag(cluster: Cluster, *, seconds: float = 1.5, pool: str = "default_pool") -> "os.PathLike[str]":
+def _ledger_dag(cluster: Cluster, *, seconds: float = 1.5, pool: str = "default_pool") -> os.PathLike[str]:
     ledger = cluster.path / "ledger.txt"
     source = (LEDGER_DAG.replace("LEDGER_PATH", str(ledger)).replace("SECONDS", repr(seconds))
               .replace("POOL", repr(pool)))

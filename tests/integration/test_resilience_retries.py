@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -63,7 +64,7 @@ def test_retries_with_delay_and_execution_timeout(cluster):
                          "WHERE task_id = 'flaky' ORDER BY try_number")
     assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "failed"), (3, "success")]
     assert "planned failure 1" in tries[0]["error"] and "planned failure 2" in tries[1]["error"]
-    for before, after in zip(tries, tries[1:]):
+    for before, after in itertools.pairwise(tries):
         gap = _parse(after["start_date"]) - _parse(before["end_date"])
         assert gap.total_seconds() >= 1.0, (before, after)
 
