@@ -16,8 +16,10 @@ from typing import Any
 
 import psutil
 from cli_support import TRADEWIND, Home, wait_for
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
+
+from tradewind.persist.models import Job, TaskInstance
 
 #: Bounds a hang; they do not measure speed (the CI machine is small and shared).
 START_DEADLINE = 30.0
@@ -166,3 +168,94 @@ def pid_gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+# ------------------------------------------------------------ the ledger DAG
+# Every execution appends "<task_id> <try_number>" to the ledger before working a while,
+# so a try that ran twice (or was lost) shows in the file.
+LEDGER_DAG = '''
+import time
+from datetime import datetime
+from tradewind import DAG, task, get_current_context
+
+LEDGER = "LEDGER_PATH"
+
+def work():
+    ti = get_current_context()["ti"]
+    with open(LEDGER, "a") as f:
+        f.write(f"{ti.task_id} {ti.try_number}\\n")
+    time.sleep(SECONDS)
+
+with DAG("ledger", schedule=None, start_date=datetime(2024, 1, 1), max_active_tasks=4) as dag:
+    a = task(task_id="a", pool=POOL)(work)()
+    b = task(task_id="b")(work)()
+    c = task(task_id="c")(work)()
+    d = task(task_id="d")(work)()
+    a >> [b, c] >> d
+'''
+
+
+def ledger_dag(cluster: Cluster, *, seconds: float = 1.5, pool: str = "default_pool") -> Path:
+    ledger = cluster.path / "ledger.txt"
+    source = (LEDGER_DAG.replace("LEDGER_PATH", str(ledger)).replace("SECONDS", repr(seconds))
+              .replace("POOL", repr(pool)))
+    cluster.add_dag("ledger_dag.py", source)
+    return ledger
+
+
+def running_pid(cluster: Cluster, dag_id: str, task_id: str) -> int | None:
+    ti = cluster.tis(dag_id).get(task_id)
+    return ti["pid"] if ti and ti["state"] == "running" and ti["pid"] else None
+
+
+def handed_over(cluster: Cluster, dag_id: str, task_id: str, scheduler_pid: int) -> bool:
+    """The scheduler queued the try and finished the loop step that hands it to the executor.
+
+    The job heartbeat is written at the end of a step, after the hand-over, with the
+    step's clock; so a heartbeat no older than ``queued_dttm`` proves the workload was sent.
+    """
+    queued = cluster.execute(select(TaskInstance.state, TaskInstance.queued_dttm).where(
+        TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id))
+    beat = cluster.execute(select(func.max(Job.latest_heartbeat)).where(Job.pid == scheduler_pid))
+    if not queued or queued[0].state != "queued" or not beat or beat[0][0] is None:
+        return False
+    return beat[0][0] >= queued[0].queued_dttm
+
+
+def assert_ran_once_each(cluster: Cluster, ledger, task_ids: list[str]) -> None:
+    lines = sorted(ledger.read_text().splitlines())
+    assert lines == sorted(f"{t} 1" for t in task_ids), f"each try must run exactly once:\n{lines}"
+    tis = cluster.tis("ledger")
+    assert {t: (ti["state"], ti["try_number"]) for t, ti in tis.items()} == {t: ("success", 1) for t in task_ids}
+    for task_id in task_ids:
+        assert cluster.tries("ledger", task_id) == [(1, "success")], task_id
+
+
+def scheduler_killed_while_queued_and_while_running(cluster: Cluster) -> None:
+    """Criterion 2 on any database: kill -9 the scheduler with a try queued, then with tries
+    running; after each restart nothing is lost and no try runs twice."""
+    ledger = ledger_dag(cluster)
+    cluster.ok("dags", "list")  # parse now, so the trigger below finds the DAG
+    s1 = cluster.start()
+    # Kill point 1: a try is queued and handed to the executor, but its process has not started.
+    # Freezing the fork server makes that moment last.
+    forkserver = cluster.forkserver()
+    forkserver.suspend()
+    cluster.ok("dags", "trigger", "ledger", "--run-id", "r1")
+    cluster.wait(lambda: handed_over(cluster, "ledger", "a", s1.pid), what="a queued and handed over")
+    cluster.kill9()
+    forkserver.kill()
+    forkserver.wait(10)
+    assert cluster.tis("ledger")["a"]["state"] == "queued"
+    assert not ledger.exists()
+
+    # Kill point 2: tries running (they are in their own sessions and outlive the scheduler).
+    cluster.start()
+    cluster.wait(lambda: running_pid(cluster, "ledger", "b") or running_pid(cluster, "ledger", "c"),
+                 what="b or c running")
+    cluster.kill9()
+
+    cluster.start()
+    cluster.wait(lambda: cluster.run_states("ledger") == ["success"], what="the run to succeed after restarts")
+    assert_ran_once_each(cluster, ledger, ["a", "b", "c", "d"])
+    assert cluster.stop() == 0, cluster.output()

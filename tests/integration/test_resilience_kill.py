@@ -11,10 +11,15 @@ import os
 import signal
 
 import pytest
-from resilience_support import Cluster, pid_gone
-from sqlalchemy import func, select
-
-from tradewind.persist.models import Job, TaskInstance
+from resilience_support import (
+    Cluster,
+    assert_ran_once_each,
+    handed_over,
+    ledger_dag,
+    pid_gone,
+    running_pid,
+    scheduler_killed_while_queued_and_while_running,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -47,30 +52,6 @@ with DAG("victim", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
     doomed() >> after_doomed()
 '''
 
-# Every execution appends "<task_id> <try_number>" to the ledger before working a while,
-# so a try that ran twice (or was lost) shows in the file.
-LEDGER_DAG = '''
-import time
-from datetime import datetime
-from tradewind import DAG, task, get_current_context
-
-LEDGER = "LEDGER_PATH"
-
-def work():
-    ti = get_current_context()["ti"]
-    with open(LEDGER, "a") as f:
-        f.write(f"{ti.task_id} {ti.try_number}\\n")
-    time.sleep(SECONDS)
-
-with DAG("ledger", schedule=None, start_date=datetime(2024, 1, 1), max_active_tasks=4) as dag:
-    a = task(task_id="a", pool=POOL)(work)()
-    b = task(task_id="b")(work)()
-    c = task(task_id="c")(work)()
-    d = task(task_id="d")(work)()
-    a >> [b, c] >> d
-'''
-
-
 @pytest.fixture
 def cluster(tmp_path):
     c = Cluster(
@@ -83,49 +64,13 @@ def cluster(tmp_path):
     c.close()
 
 
-def _ledger_dag(cluster: Cluster, *, seconds: float = 1.5, pool: str = "default_pool") -> os.PathLike[str]:
-    ledger = cluster.path / "ledger.txt"
-    source = (LEDGER_DAG.replace("LEDGER_PATH", str(ledger)).replace("SECONDS", repr(seconds))
-              .replace("POOL", repr(pool)))
-    cluster.add_dag("ledger_dag.py", source)
-    return ledger
-
-
-def _running_pid(cluster: Cluster, dag_id: str, task_id: str) -> int | None:
-    ti = cluster.tis(dag_id).get(task_id)
-    return ti["pid"] if ti and ti["state"] == "running" and ti["pid"] else None
-
-
-def _handed_over(cluster: Cluster, dag_id: str, task_id: str, scheduler_pid: int) -> bool:
-    """The scheduler queued the try and finished the loop step that hands it to the executor.
-
-    The job heartbeat is written at the end of a step, after the hand-over, with the
-    step's clock; so a heartbeat no older than ``queued_dttm`` proves the workload was sent.
-    """
-    queued = cluster.execute(select(TaskInstance.state, TaskInstance.queued_dttm).where(
-        TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id))
-    beat = cluster.execute(select(func.max(Job.latest_heartbeat)).where(Job.pid == scheduler_pid))
-    if not queued or queued[0].state != "queued" or not beat or beat[0][0] is None:
-        return False
-    return beat[0][0] >= queued[0].queued_dttm
-
-
-def _assert_ran_once_each(cluster: Cluster, ledger, task_ids: list[str]) -> None:
-    lines = sorted(ledger.read_text().splitlines())
-    assert lines == sorted(f"{t} 1" for t in task_ids), f"each try must run exactly once:\n{lines}"
-    tis = cluster.tis("ledger")
-    assert {t: (ti["state"], ti["try_number"]) for t, ti in tis.items()} == {t: ("success", 1) for t in task_ids}
-    for task_id in task_ids:
-        assert cluster.tries("ledger", task_id) == [(1, "success")], task_id
-
-
 # ----------------------------------------------------------------- criterion 1
 def test_task_process_killed_is_retried_or_failed(cluster):
     cluster.add_dag("victim_dag.py", VICTIM_DAG)
     cluster.ok("dags", "trigger", "victim", "--run-id", "r1")
     cluster.start()
     pids = cluster.wait(
-        lambda: (p := (_running_pid(cluster, "victim", "retried"), _running_pid(cluster, "victim", "doomed")))
+        lambda: (p := (running_pid(cluster, "victim", "retried"), running_pid(cluster, "victim", "doomed")))
         and all(p) and p,
         what="both tries running",
     )
@@ -154,7 +99,7 @@ def test_task_killed_while_no_scheduler_runs_is_caught_by_heartbeat_timeout(clus
     cluster.ok("dags", "trigger", "victim", "--run-id", "r1")
     cluster.start()
     pids = cluster.wait(
-        lambda: (p := (_running_pid(cluster, "victim", "retried"), _running_pid(cluster, "victim", "doomed")))
+        lambda: (p := (running_pid(cluster, "victim", "retried"), running_pid(cluster, "victim", "doomed")))
         and all(p) and p,
         what="both tries running",
     )
@@ -179,44 +124,20 @@ def test_task_killed_while_no_scheduler_runs_is_caught_by_heartbeat_timeout(clus
 
 # ----------------------------------------------------------------- criterion 2
 def test_scheduler_killed_while_queued_and_while_running_loses_nothing(cluster):
-    ledger = _ledger_dag(cluster)
-    cluster.ok("dags", "list")  # parse now, so the trigger below finds the DAG
-    s1 = cluster.start()
-    # Kill point 1: a try is queued and handed to the executor, but its process has not started.
-    # Freezing the fork server makes that moment last.
-    forkserver = cluster.forkserver()
-    forkserver.suspend()
-    cluster.ok("dags", "trigger", "ledger", "--run-id", "r1")
-    cluster.wait(lambda: _handed_over(cluster, "ledger", "a", s1.pid), what="a queued and handed over")
-    cluster.kill9()
-    forkserver.kill()
-    forkserver.wait(10)
-    assert cluster.tis("ledger")["a"]["state"] == "queued"
-    assert not ledger.exists()
-
-    # Kill point 2: tries running (they are in their own sessions and outlive the scheduler).
-    cluster.start()
-    cluster.wait(lambda: _running_pid(cluster, "ledger", "b") or _running_pid(cluster, "ledger", "c"),
-                 what="b or c running")
-    cluster.kill9()
-
-    cluster.start()
-    cluster.wait(lambda: cluster.run_states("ledger") == ["success"], what="the run to succeed after restarts")
-    _assert_ran_once_each(cluster, ledger, ["a", "b", "c", "d"])
-    assert cluster.stop() == 0, cluster.output()
+    scheduler_killed_while_queued_and_while_running(cluster)
 
 
 def test_orphaned_try_claiming_first_after_restart_is_not_run_twice(cluster):
     """The dead scheduler's fork server starts its buffered try late, racing the new scheduler's
     re-queued same try: exactly one process claims it, the other must not fail it."""
-    ledger = _ledger_dag(cluster, seconds=1.0, pool="gate")
+    ledger = ledger_dag(cluster, seconds=1.0, pool="gate")
     cluster.ok("pools", "set", "gate", "1", "one at a time")
     cluster.ok("dags", "list")
     s1 = cluster.start()
     old_server = cluster.forkserver()
     old_server.suspend()
     cluster.ok("dags", "trigger", "ledger", "--run-id", "r1")
-    cluster.wait(lambda: _handed_over(cluster, "ledger", "a", s1.pid), what="a queued and handed over")
+    cluster.wait(lambda: handed_over(cluster, "ledger", "a", s1.pid), what="a queued and handed over")
     cluster.kill9()
 
     # Close the gate so the new scheduler can only hand 'a' back (not re-queue it) until we are ready.
@@ -227,15 +148,15 @@ def test_orphaned_try_claiming_first_after_restart_is_not_run_twice(cluster):
     cluster.wait(lambda: cluster.tis("ledger")["a"]["state"] == "scheduled", what="a handed back after restart")
     assert cluster.tis("ledger")["a"]["try_number"] == 0
     cluster.ok("pools", "set", "gate", "1", "open")
-    cluster.wait(lambda: _handed_over(cluster, "ledger", "a", s2.pid), what="a re-queued to the new executor")
+    cluster.wait(lambda: handed_over(cluster, "ledger", "a", s2.pid), what="a re-queued to the new executor")
     assert cluster.tis("ledger")["a"]["try_number"] == 1
 
     # The old fork server wakes first: its child claims try 1 ...
     old_server.resume()
-    cluster.wait(lambda: _running_pid(cluster, "ledger", "a"), what="the orphaned try to claim a")
+    cluster.wait(lambda: running_pid(cluster, "ledger", "a"), what="the orphaned try to claim a")
     # ... then the new one's child finds it already claimed and exits without running it.
     new_server.resume()
     cluster.wait(lambda: cluster.run_states("ledger")[0] in FINISHED_RUN, what="the run to end")
     assert cluster.run_states("ledger") == ["success"], {t: (ti["state"], ti["try_number"], ti["note"]) for t, ti in cluster.tis("ledger").items()}
-    _assert_ran_once_each(cluster, ledger, ["a", "b", "c", "d"])
+    assert_ran_once_each(cluster, ledger, ["a", "b", "c", "d"])
     assert cluster.stop() == 0, cluster.output()
