@@ -123,6 +123,10 @@ def create_manual_run(
 ) -> DagRun:
     """A queued manual run (``tradewind dags trigger``); the scheduler starts it.
 
+    Callers in another process than the scheduler (CLI, REST API) should call
+    :func:`tradewind.schedule.wakeup.notify_scheduler` after committing, so a running
+    scheduler starts the run at once instead of after its idle wait.
+
     Run id ``manual__<iso logical date>`` (Airflow's form) unless given; logical date is the given one or
     ``now``; the data interval comes from the timetable's
     ``infer_manual_data_interval``. Raises :class:`DuplicateRunError` when the

@@ -14,7 +14,8 @@ One :meth:`Scheduler.run_once` does, in order:
 
 :meth:`run_forever` is event-driven: it waits on the executor's waker until the
 next known deadline (retry, next run, heartbeat check), at most
-``[scheduler] max_idle_wait``; a finished task wakes it at once.
+``[scheduler] max_idle_wait``; a finished task wakes it at once, and so does a run
+triggered by another process (:func:`tradewind.schedule.wakeup.notify_scheduler`).
 
 Several schedulers may share a PostgreSQL database: runs are selected with
 ``FOR UPDATE SKIP LOCKED`` and every try is claimed atomically by the runner.
@@ -47,6 +48,7 @@ from tradewind.persist.queries import task_instances as ti_queries
 from tradewind.schedule import deps, transitions
 from tradewind.schedule.callbacks import DagCallbackRequest
 from tradewind.schedule.runs import create_scheduled_runs, start_run
+from tradewind.schedule.wakeup import WakeListener
 from tradewind.states import FINISHED_TI_STATES, DagRunState, TaskInstanceState
 
 log = logging.getLogger(__name__)
@@ -159,8 +161,15 @@ class Scheduler:
         return did
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Loop until ``stop`` is set; starts and finally ends the executor."""
+        """Loop until ``stop`` is set; starts and finally ends the executor.
+
+        Also listens for wake-ups from other processes (:mod:`tradewind.schedule.wakeup`),
+        so a run triggered elsewhere starts without waiting out ``max_idle_wait``.
+        """
         self.executor.start()
+        listener = WakeListener(self.db, self.waker) if self.only_run is None else None
+        if listener is not None:
+            listener.start()
         try:
             while not stop.is_set():
                 try:
@@ -172,6 +181,8 @@ class Scheduler:
                     continue
                 self.waker.wait(self._idle_timeout())
         finally:
+            if listener is not None:
+                listener.close()
             self._end_job()
             self._close_connection()
             self.executor.end(wait=True)

@@ -161,6 +161,7 @@ def dags_trigger(cli: CliContext, dag_id: str, conf: dict | None, run_id: str | 
     """
     from tradewind.persist.db import utcnow
     from tradewind.schedule.runs import RunCreationError, create_manual_run
+    from tradewind.schedule.wakeup import notify_scheduler
 
     db = sync_dags(cli)
     try:
@@ -175,6 +176,7 @@ def dags_trigger(cli: CliContext, dag_id: str, conf: dict | None, run_id: str | 
             paused = ref.dag.is_paused
     except RunCreationError as exc:
         raise CliError(str(exc)) from None
+    notify_scheduler(db)  # committed: a running scheduler starts it now, not after its idle wait
     click.echo(f"Created run {created['run_id']} of DAG {dag_id} (logical date {created['logical_date'].isoformat()}).")
     if paused:
         click.echo(f"Note: DAG {dag_id} is paused; the run starts after `tradewind dags unpause {dag_id}`.", err=True)
