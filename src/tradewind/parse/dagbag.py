@@ -407,7 +407,10 @@ class _ParseJob:
                 return self._crashed()
         if time.monotonic() >= self.deadline:
             self._kill()
-            message = f"DAG file took longer than {self.timeout:g} s to import (timeout)"
+            message = (
+                f"DAG file took longer than {self.timeout:g} s to import (timeout); raise [core] "
+                "dagbag_import_timeout if it needs more)"
+            )
             return self._result([], [ImportErrorInfo(self.path, None, message)])
         return None
 
