@@ -283,7 +283,7 @@ def test_hanging_file_times_out_while_others_are_stored(tw_home, db, clock) -> N
     errs = errors(db)
     assert [e.filename for e in errs] == [str(hang)]
     assert errs[0].message == (
-        "DAG file took longer than 1 s to import (timeout); raise [core] dagbag_import_timeout if it needs more)"
+        "DAG file took longer than 1 s to import (timeout); raise [core] dagbag_import_timeout if it needs more"
     )
 
 

@@ -409,7 +409,7 @@ class _ParseJob:
             self._kill()
             message = (
                 f"DAG file took longer than {self.timeout:g} s to import (timeout); raise [core] "
-                "dagbag_import_timeout if it needs more)"
+                "dagbag_import_timeout if it needs more"
             )
             return self._result([], [ImportErrorInfo(self.path, None, message)])
         return None

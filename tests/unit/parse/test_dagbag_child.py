@@ -94,7 +94,7 @@ def test_busy_loop_is_killed_at_timeout(tmp_path: Path) -> None:
     f = _write(tmp_path / "spin_dag.py", "# dag\nwhile True:\n    pass\n")
     err = _only_error(parse_file(f, timeout=0.5))
     assert err.message == (
-        "DAG file took longer than 0.5 s to import (timeout); raise [core] dagbag_import_timeout if it needs more)"
+        "DAG file took longer than 0.5 s to import (timeout); raise [core] dagbag_import_timeout if it needs more"
     )
 
 
