@@ -28,6 +28,7 @@ tries import the file themselves (reporting the error as usual).
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -181,6 +182,7 @@ class _Server:
             _send(self.sock, {"op": "error", "id": request.get("id"), "message": f"unknown op {request.get('op')!r}"})
             return
         self._preload_dag_file(request["workload"].get("fileloc"))
+        gc.freeze()
         try:
             pid = os.fork()
         except OSError as exc:
