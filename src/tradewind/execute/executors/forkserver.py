@@ -132,6 +132,11 @@ class _Server:
         from tradewind.execute.warmup import warm_up
 
         warm_up(self.db)
+        # The imported modules live as long as the server: move them out of the GC's reach,
+        # so a collection in a forked try does not touch (and copy) their pages. DAG files
+        # imported later stay collectable (a changed file replaces its old module).
+        gc.collect()
+        gc.freeze()
         self.sys_path = [str(p) for p in self.config.dag_folders()]
         self.import_timeout = self.config.getfloat("core", "dagbag_import_timeout")
         self.wake_r, self.wake_w = os.pipe()
@@ -182,7 +187,6 @@ class _Server:
             _send(self.sock, {"op": "error", "id": request.get("id"), "message": f"unknown op {request.get('op')!r}"})
             return
         self._preload_dag_file(request["workload"].get("fileloc"))
-        gc.freeze()
         try:
             pid = os.fork()
         except OSError as exc:
