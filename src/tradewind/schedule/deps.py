@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
 from tradewind.persist.models import DagModel, DagRun, Pool, TaskInstance
+from tradewind.persist.queries.runs import previous_run
 from tradewind.states import DagRunState, TaskInstanceState, TriggerRule
 
 TI = TaskInstanceState
@@ -324,18 +325,6 @@ def run_states(session: Session, dag_id: str, run_id: str) -> dict[str, str]:
         )
     ).all()
     return {task_id: state for task_id, state in rows}
-
-
-def previous_run(session: Session, run: DagRun) -> DagRun | None:
-    """The run of the same DAG with the latest logical date before this one's."""
-    if run.logical_date is None:
-        return None
-    return session.scalars(
-        select(DagRun)
-        .where(DagRun.dag_id == run.dag_id, DagRun.logical_date < run.logical_date)
-        .order_by(DagRun.logical_date.desc())
-        .limit(1)
-    ).first()
 
 
 def dag_is_unpaused(dag: DagModel | None) -> str | None:

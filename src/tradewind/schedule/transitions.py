@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -113,16 +113,24 @@ def _duration(start: datetime | None, end: datetime) -> float | None:
     return (end - start).total_seconds() if start is not None else None
 
 
+def _ti_is(key: Any) -> tuple[Any, ...]:
+    """WHERE conditions selecting the task instance a key (dag_id, run_id, task_id, map_index) names."""
+    return (
+        TaskInstance.dag_id == key.dag_id,
+        TaskInstance.run_id == key.run_id,
+        TaskInstance.task_id == key.task_id,
+        TaskInstance.map_index == key.map_index,
+    )
+
+
+def _running_try(key: TaskKey, state: str) -> tuple[Any, ...]:
+    """WHERE conditions: the instance ``key`` names is in ``state`` for exactly ``key``'s try."""
+    return (*_ti_is(key), TaskInstance.state == state, TaskInstance.try_number == key.try_number)
+
+
 def get_ti(session: Session, key: object) -> TaskInstance | None:
     """The task instance a key (dag_id, run_id, task_id, map_index) points at, or None."""
-    return session.scalars(
-        select(TaskInstance).where(
-            TaskInstance.dag_id == key.dag_id,  # type: ignore[attr-defined]
-            TaskInstance.run_id == key.run_id,  # type: ignore[attr-defined]
-            TaskInstance.task_id == key.task_id,  # type: ignore[attr-defined]
-            TaskInstance.map_index == key.map_index,  # type: ignore[attr-defined]
-        )
-    ).one_or_none()
+    return session.scalars(select(TaskInstance).where(*_ti_is(key))).one_or_none()
 
 
 def _get_try(session: Session, key: object, try_number: int) -> TaskInstanceTry | None:
@@ -198,14 +206,7 @@ def claim_try(session: Session, key: TaskKey, *, hostname: str, pid: int, now: d
     """
     result = session.execute(
         update(TaskInstance)
-        .where(
-            TaskInstance.dag_id == key.dag_id,
-            TaskInstance.run_id == key.run_id,
-            TaskInstance.task_id == key.task_id,
-            TaskInstance.map_index == key.map_index,
-            TaskInstance.state == TI.QUEUED.value,
-            TaskInstance.try_number == key.try_number,
-        )
+        .where(*_running_try(key, TI.QUEUED.value))
         .values(
             state=TI.RUNNING.value,
             start_date=now,
@@ -357,14 +358,7 @@ def heartbeat(session: Session, key: TaskKey, now: datetime) -> bool:
     (the runner should then stop: it was cleared, marked or declared a zombie)."""
     result = session.execute(
         update(TaskInstance)
-        .where(
-            TaskInstance.dag_id == key.dag_id,
-            TaskInstance.run_id == key.run_id,
-            TaskInstance.task_id == key.task_id,
-            TaskInstance.map_index == key.map_index,
-            TaskInstance.state == TI.RUNNING.value,
-            TaskInstance.try_number == key.try_number,
-        )
+        .where(*_running_try(key, TI.RUNNING.value))
         .values(last_heartbeat_at=now)
         .execution_options(synchronize_session=False)
     )
