@@ -123,3 +123,18 @@ def test_variables_read_at_import_are_read_by_each_try(config, db, executor) -> 
     key = queue(db, "reads_variable", "color", try_number=2, max_tries=2)
     assert run_one(executor, key, fileloc).recorded
     assert json.loads(xcoms(db, key)["return_value"]) == "plum"
+
+
+def test_try_process_wakes_the_scheduler_once_it_recorded(config, db, executor, probe) -> None:
+    from tradewind.schedule.wakeup import WakeListener
+
+    fileloc = add_dag(config, db, "counting", COUNTING)
+    scheduler_waker = Waker()  # not the executor's: only a notification can wake this one
+    listener = WakeListener(db, scheduler_waker)
+    assert listener.start()
+    try:
+        key = queue(db, "counting", "t0")
+        assert run_one(executor, key, fileloc).recorded
+        assert scheduler_waker.wait(30)
+    finally:
+        listener.close()

@@ -12,7 +12,9 @@
    enforced by SIGALRM (-> ``TaskTimeout``; the operator's ``on_kill`` cleans up);
 5. **finish** (one transaction): XComs (return value; every key with
    ``multiple_outputs``), rendered fields, and the outcome through
-   ``transitions.record_try_outcome`` (which applies the retry policy);
+   ``transitions.record_try_outcome`` (which applies the retry policy); then wake the
+   scheduler (:func:`~tradewind.schedule.wakeup.notify_scheduler`) so the next task
+   starts without waiting for this process to exit;
 6. ``on_success`` / ``on_failure`` / ``on_retry`` / ``on_skipped`` callback (errors in
    callbacks are logged and never change the outcome).
 
@@ -48,6 +50,7 @@ from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
 from tradewind.persist.db import Database, utcnow
 from tradewind.schedule.transitions import heartbeat, record_try_outcome, set_rendered_fields
+from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
 
 log = logging.getLogger(TASK_LOGGER)
@@ -170,6 +173,10 @@ class _TryRun:
         except Exception as exc:  # the DB is unreachable or the schema is off: nothing recorded
             log.exception("Could not record the outcome of %s", self.key.short())
             return TryResult(self.key, claimed=True, recorded=False, error=f"{type(exc).__name__}: {exc}")
+        if not self.in_process:
+            # Committed: wake the scheduler now, not when this process has been torn down and
+            # reaped (the executor's exit event still follows, for slots and crash detection).
+            notify_scheduler(self.db)
         log.info("Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%d, try_number=%d",
                  state.value.upper(), self.key.dag_id, self.key.task_id, self.key.run_id,
                  self.key.map_index, self.key.try_number)
