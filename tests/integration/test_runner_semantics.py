@@ -108,3 +108,21 @@ def test_changed_dag_file_is_imported_again(config, db, semantics) -> None:
     os.utime(semantics, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     dag2, _ = load_task(workload(key, semantics), config)
     assert dag1 is not dag2
+
+
+def test_stored_task_snapshot_is_cached_per_version_and_hash(config, db, semantics) -> None:
+    from sqlalchemy import select
+
+    from tradewind.execute.prepare import _stored_task
+    from tradewind.persist.models import DagVersion
+
+    with db.session_scope() as s:
+        version = s.scalars(select(DagVersion).where(DagVersion.dag_id == "semantics")).one()
+        assert _stored_task(s, version.id, "give").retries == 0
+        assert _stored_task(s, version.id, "no_such_task") is None
+        # The same id with other content (SQLite may reuse a deleted version's id): not stale.
+        data = dict(version.snapshot)
+        data["tasks"] = [dict(t, retries=3) if t["task_id"] == "give" else t for t in data["tasks"]]
+        version.snapshot, version.snapshot_hash = data, "another-hash"
+        s.flush()
+        assert _stored_task(s, version.id, "give").retries == 3

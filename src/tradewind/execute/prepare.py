@@ -84,11 +84,8 @@ def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime)
         if ti is None:
             return None
         run, prev = load_run(session, key.dag_id, key.run_id)
-        snapshot = None
         version_id = ti.dag_version_id or run.dag_version_id
-        if version_id is not None:
-            data = session.scalar(select(DagVersion.snapshot).where(DagVersion.id == version_id))
-            snapshot = _task_from_snapshot(data, key.task_id)
+        snapshot = _stored_task(session, version_id, key.task_id) if version_id is not None else None
         # Airflow semantics: a new try starts without the XComs of earlier tries.
         xcom_clear(session, key.dag_id, key.run_id, key.task_id, key.map_index)
         return ClaimedTry(
@@ -98,13 +95,28 @@ def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime)
         )
 
 
-def _task_from_snapshot(data: dict[str, Any] | None, task_id: str) -> TaskSnapshot | None:
-    if not data:
-        return None
-    for task in data.get("tasks", ()):
-        if task.get("task_id") == task_id:
-            return TaskSnapshot.from_dict(task)
-    return None
+#: DAG version id -> (snapshot hash, {task_id: stored task dict}). A stored version never
+#: changes, so a process running many tries (``dags test``) decodes each snapshot once; the
+#: hash is still compared, as a deleted version's id may be reused by SQLite.
+_VERSION_TASKS: "OrderedDict[int, tuple[str, dict[str, dict[str, Any]]]]" = OrderedDict()
+_MAX_CACHED_VERSIONS = 32
+
+
+def _stored_task(session: Any, version_id: int, task_id: str) -> TaskSnapshot | None:
+    """The task's snapshot in DAG version ``version_id`` (None if not stored)."""
+    digest = session.scalar(select(DagVersion.snapshot_hash).where(DagVersion.id == version_id))
+    cached = _VERSION_TASKS.get(version_id)
+    if cached is None or cached[0] != digest:
+        data = session.scalar(select(DagVersion.snapshot).where(DagVersion.id == version_id))
+        if not data:
+            return None
+        cached = (digest, {t.get("task_id"): t for t in data.get("tasks", ())})
+        _VERSION_TASKS[version_id] = cached
+        while len(_VERSION_TASKS) > _MAX_CACHED_VERSIONS:
+            _VERSION_TASKS.popitem(last=False)
+    _VERSION_TASKS.move_to_end(version_id)
+    task = cached[1].get(task_id)
+    return TaskSnapshot.from_dict(task) if task is not None else None
 
 
 def load_task(workload: Workload, config: Any) -> tuple[Any, Any]:
