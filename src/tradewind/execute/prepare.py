@@ -1,8 +1,8 @@
 """The preparation steps of a try, kept apart from :mod:`tradewind.execute.runner`'s flow.
 
-* :func:`claim` — the single claim transaction: queued -> running, clear old XComs, and
-  read everything else the try needs from the database (run row, previous successful
-  run, the task's snapshot) so no further reads are needed until the finish.
+* :func:`claim` — one read-only transaction for what the try needs (run row, previous
+  successful run, the task's snapshot), then the short claim transaction (queued ->
+  running, clear old XComs); no further reads are needed until the finish.
 * :func:`load_task` — import the DAG file in this process (or reuse it, see
   :func:`load_dag_file`) and find the task; every try gets its own copy of the operator.
 * :func:`build_try_context` — the Airflow template context for the try.
@@ -78,21 +78,31 @@ class ClaimedTry:
 
 
 def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> ClaimedTry | None:
-    """Claim the try and read what it needs, in one transaction; None if not queued for it."""
+    """Read what the try needs, then claim it (one write transaction); None if not queued for it.
+
+    The reads (run, previous run, stored task) run first, in a read-only transaction: on
+    SQLite every writer waits for the one holding the write lock, so the claim must hold
+    it as briefly as possible — and the first database work of a freshly forked try
+    process is the slow one (new connection, pages copied on write), better done outside.
+    """
+    with db.read_scope() as session:
+        run, prev = load_run(session, key.dag_id, key.run_id)
+        version_id = run.dag_version_id
+        snapshot = _stored_task(session, version_id, key.task_id) if version_id is not None else None
     with db.session_scope() as session:
         ti = claim_try(session, key, hostname=hostname, pid=pid, now=now)
         if ti is None:
             return None
-        run, prev = load_run(session, key.dag_id, key.run_id)
-        version_id = ti.dag_version_id or run.dag_version_id
-        snapshot = _stored_task(session, version_id, key.task_id) if version_id is not None else None
         # Airflow semantics: a new try starts without the XComs of earlier tries.
         xcom_clear(session, key.dag_id, key.run_id, key.task_id, key.map_index)
-        return ClaimedTry(
-            key=key, max_tries=ti.max_tries, start_date=ti.start_date, operator=ti.operator,
-            run=run, prev_success=prev,
-            snapshot=snapshot,
-        )
+        max_tries, start_date, operator, ti_version = ti.max_tries, ti.start_date, ti.operator, ti.dag_version_id
+    if ti_version is not None and ti_version != version_id:  # the instance is pinned to another version
+        with db.read_scope() as session:
+            snapshot = _stored_task(session, ti_version, key.task_id)
+    return ClaimedTry(
+        key=key, max_tries=max_tries, start_date=start_date, operator=operator,
+        run=run, prev_success=prev, snapshot=snapshot,
+    )
 
 
 #: DAG version id -> (snapshot hash, {task_id: stored task dict}). A stored version never

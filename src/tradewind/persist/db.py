@@ -75,7 +75,15 @@ def _sqlite_pragmas(busy_timeout_s: float):
     return on_connect
 
 
+#: Execution option of :meth:`Database.read_scope` sessions: a deferred ``BEGIN`` that
+#: takes no write lock (WAL readers never wait for writers).
+READ_ONLY = "tradewind_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+        return
     dbapi = conn.connection.dbapi_connection
     acquire = getattr(dbapi, "acquire_write_lock", None)
     if acquire is not None:
@@ -206,6 +214,20 @@ class Database:
             engine = create_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
         _ENGINES.add(engine)
         return cls(engine=engine, sessionmaker=sessionmaker(engine, expire_on_commit=False))
+
+    @contextmanager
+    def read_scope(self) -> Iterator[Session]:
+        """A session for reads only, always rolled back. On SQLite it starts a deferred
+        transaction and so neither takes nor waits for the write lock: keep reads that
+        can run apart from a write out of the write transaction (it serialises writers).
+        Writing in it is an error on SQLite (the transaction cannot become a writer
+        while another one writes)."""
+        session = Session(bind=self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
 
     @classmethod
     def from_config(cls, config: Any) -> "Database":

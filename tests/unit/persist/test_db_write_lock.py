@@ -91,3 +91,17 @@ def test_in_memory_database_needs_no_lock_file(tmp_path: Path) -> None:
     db = Database.from_url("sqlite://")
     with db.session_scope() as s:
         assert s.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_read_scope_neither_takes_nor_waits_for_the_write_lock(lockdb: Database) -> None:
+    holder = lockdb.engine.connect()
+    holder.begin()
+    holder.execute(text("INSERT INTO t VALUES (1)"))
+    try:
+        with lockdb.read_scope() as s:  # would time out (0.3 s) if it queued behind the writer
+            assert s.execute(text("SELECT count(*) FROM t")).scalar() == 0  # not committed yet
+    finally:
+        holder.commit()
+        holder.close()
+    with lockdb.read_scope() as s:
+        assert s.execute(text("SELECT count(*) FROM t")).scalar() == 1
