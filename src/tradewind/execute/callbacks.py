@@ -65,7 +65,7 @@ def _run(request: DagCallbackRequest, config: Any, db: Database) -> bool:
     callbacks = getattr(dag, request.callback_name, None)
     if callbacks is None:
         return True
-    with db.session_scope() as session:
+    with db.read_scope() as session:
         run, prev = load_run(session, request.dag_id, request.run_id)
         # Airflow gives DAG callbacks the context of the run's last relevant task instance.
         query = select(TaskInstance).where(TaskInstance.dag_id == request.dag_id, TaskInstance.run_id == request.run_id)

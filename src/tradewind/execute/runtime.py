@@ -147,7 +147,7 @@ class RuntimeTaskInstance:
     ) -> dict[str, dict[int, Any]]:
         """{task_id: {map_index: value}} for ``key`` in the run (or the latest earlier run)."""
         found: dict[str, dict[int, Any]] = {}
-        with self._db.session_scope() as session:
+        with self._db.read_scope() as session:  # reads never queue behind writers
             for (tid, mi), value in xcom_get_many(session, dag_id, run_id, task_ids, key).items():
                 found.setdefault(tid, {})[mi] = value
             missing = [t for t in task_ids if t not in found]

@@ -217,7 +217,7 @@ class Database:
 
     @contextmanager
     def read_scope(self) -> Iterator[Session]:
-        """A session for reads only, always rolled back. On SQLite it starts a deferred
+        """A session for reads only, never committed. On SQLite it starts a deferred
         transaction and so neither takes nor waits for the write lock: keep reads that
         can run apart from a write out of the write transaction (it serialises writers).
         Writing in it is an error on SQLite (the transaction cannot become a writer
@@ -226,7 +226,8 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() ends the transaction (the pool rolls the connection back) and, unlike
+            # rollback(), leaves loaded objects readable after the block.
             session.close()
 
     @classmethod
