@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from tradewind.config import Config
 from tradewind.schedule.executor_interface import EXIT_NOT_CLAIMED, BaseExecutor, TaskKey, Workload
 from tradewind.parse.snapshot import DagSnapshot
-from tradewind.persist.db import Database, utcnow
+from tradewind.persist.db import READ_ONLY, Database, utcnow
 from tradewind.persist.models import DagModel, DagRun, DagVersion, Job, TaskInstance
 from tradewind.persist.queries import jobs as job_queries
 from tradewind.persist.queries import runs as run_queries
@@ -111,24 +111,31 @@ class Scheduler:
 
     # ------------------------------------------------------------- transactions
     @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def _session(self, *, read_only: bool = False) -> Iterator[Session]:
         """One transaction, committed on exit (like ``db.session_scope``).
 
         On SQLite the scheduler keeps one connection open for its lifetime:
         opening and closing a connection per step costs milliseconds (the last
         close of a WAL database checkpoints it), which is most of the latency
         between one task ending and the next starting.
+
+        ``read_only``: a check that writes nothing (``db.read_scope``): on SQLite it does
+        not queue for the write lock behind the try processes' transactions.
         """
         if not self.db.is_sqlite:
-            with self.db.session_scope() as session:
+            with (self.db.read_scope() if read_only else self.db.session_scope()) as session:
                 yield session
             return
         if self._conn is None:
             self._conn = self.db.engine.connect()
+        self._conn.execution_options(**{READ_ONLY: read_only})  # in place: read by the BEGIN hook
         session = Session(bind=self._conn, expire_on_commit=False)
         try:
             yield session
-            session.commit()
+            if read_only:
+                session.rollback()
+            else:
+                session.commit()
         except BaseException as exc:
             session.rollback()
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
@@ -300,8 +307,29 @@ class Scheduler:
         return True
 
     # ------------------------------------------------------------------ runs
+    def _nothing_due(self, now: datetime) -> bool:
+        """No DAG has a run to create now (read-only; notes the next creation time)."""
+        with self._session(read_only=True) as session:
+            rows = session.execute(
+                select(DagModel.dag_id, DagModel.latest_version_id, DagModel.next_dagrun_create_after).where(
+                    DagModel.is_active.is_(True), DagModel.is_paused.is_(False), DagModel.latest_version_id.is_not(None)
+                )
+            ).all()
+        for dag_id, version_id, after in rows:
+            if self._evaluated.get(dag_id) != version_id or (after is not None and after <= now):
+                return False
+        self._deadlines.extend(after for _, _, after in rows if after is not None)
+        return True
+
+    def _has_runs(self, state: DagRunState) -> bool:
+        """Whether any run (in scope) is in ``state`` (read-only)."""
+        with self._session(read_only=True) as session:
+            return session.scalar(self._scoped(select(DagRun.id).where(DagRun.state == state.value), DagRun).limit(1)) is not None
+
     def _create_due_runs(self, now: datetime) -> bool:
         """Create scheduled runs for unpaused DAGs whose next run is due (or not yet computed)."""
+        if self._nothing_due(now):
+            return False
         with self._session() as session:
             dags = session.scalars(
                 select(DagModel).where(
@@ -334,6 +362,8 @@ class Scheduler:
 
     def _start_queued_runs(self, now: datetime) -> bool:
         """queued -> running for runs whose run_after has come, within max_active_runs."""
+        if not self._has_runs(RUN.QUEUED):
+            return False
         with self._session() as session:
             queued = session.scalars(
                 self._scoped(select(DagRun).where(DagRun.state == RUN.QUEUED.value), DagRun)
@@ -369,6 +399,8 @@ class Scheduler:
         """Decide, finish and queue for every running run, in one transaction; then hand over."""
         callbacks: list[DagCallbackRequest] = []
         kills: list[TaskKey] = []
+        if not self._has_runs(RUN.RUNNING):
+            return False
         with self._session() as session:
             runs = session.scalars(
                 self._scoped(select(DagRun).where(DagRun.state == RUN.RUNNING.value), DagRun).with_for_update(
