@@ -54,7 +54,8 @@ class RunInfo:
     end_date: datetime | None = None
 
     @classmethod
-    def of(cls, run: DagRun) -> "RunInfo":
+    def of(cls, run: Any) -> "RunInfo":
+        """From a DagRun, or a row with the same column names."""
         return cls(
             dag_id=run.dag_id, run_id=run.run_id, run_type=run.run_type, logical_date=run.logical_date,
             data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end,
@@ -285,15 +286,25 @@ def build_run_context(
     )
 
 
+#: The DAG run columns :class:`RunInfo` holds (rows, not ORM objects: a try reads, never writes, them).
+_RUN_COLUMNS = (
+    DagRun.dag_id, DagRun.run_id, DagRun.run_type, DagRun.logical_date, DagRun.data_interval_start,
+    DagRun.data_interval_end, DagRun.run_after, DagRun.start_date, DagRun.conf, DagRun.external_trigger,
+    DagRun.dag_version_id, DagRun.state, DagRun.end_date,
+)
+
+
 def load_run(session: Any, dag_id: str, run_id: str) -> tuple[RunInfo, RunInfo | None]:
     """The run and the previous successful run of the DAG (by logical date)."""
-    run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one_or_none()
+    run = session.execute(
+        select(*_RUN_COLUMNS).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+    ).one_or_none()
     if run is None:
         raise LookupError(f"DAG run {dag_id}/{run_id} does not exist")
     prev = None
     if run.logical_date is not None:
-        prev = session.scalars(
-            select(DagRun)
+        prev = session.execute(
+            select(*_RUN_COLUMNS)
             .where(
                 DagRun.dag_id == dag_id,
                 DagRun.state == DagRunState.SUCCESS.value,
