@@ -30,6 +30,7 @@ run: install
 
 ## make test: install dev dependencies and test services, then run the whole suite.
 test: install-dev services
+	$(VENV)/bin/ruff check src tests bench
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 ## Services the tests need (PostgreSQL server binaries); installed with apt when missing.

@@ -5,7 +5,6 @@ change what a try sees."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 

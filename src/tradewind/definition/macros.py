@@ -13,7 +13,6 @@ import random  # noqa: F401  (exposed to templates)
 import time  # noqa: F401  (exposed to templates)
 import uuid  # noqa: F401  (exposed to templates)
 from datetime import date, datetime, timedelta  # noqa: F401  (exposed to templates)
-from typing import Any
 
 try:  # exposed as macros.dateutil like Airflow; skipped when not installed
     import dateutil  # noqa: F401

@@ -333,7 +333,7 @@ def test_dead_process_event_fails_try(config, db):
 
 def test_restart_requeues_unclaimed_try_with_same_number(config, db):
     env = Env(config, db, linear())
-    run_id = env.trigger()
+    env.trigger()
     env.step()
     old_key = env.ex.queued[0].key
     # The scheduler dies; a new one starts on the same database with a fresh executor.
