@@ -3,8 +3,20 @@
 Output lines (stdout and stderr merged) stream to the task log as they come; the
 last line is the return value (pushed as XCom by the runner when
 ``do_xcom_push``). Exit code ``skip_on_exit_code`` (99 by default) marks the task
-skipped, any other non-zero code fails it. If the task is interrupted (timeout,
-kill), the whole process group is terminated so no orphaned children remain.
+skipped, any other non-zero code fails it.
+
+The command never outlives the task. bash runs in its own session and process group
+(``start_new_session``), so that a timeout or kill can signal the whole command without
+signalling the try process itself:
+
+* interrupted (``execution_timeout``, the executor's kill, ``on_kill``): SIGTERM to the
+  group and to every descendant that left it (``setsid``), then SIGKILL after a grace period;
+* finished (any exit code): background jobs still in its group (``sleep 60 &``,
+  ``nohup ... &``) are SIGKILLed — one ``killpg`` call, nothing to do when the group is empty.
+
+Jobs that left the group and lost their parent are caught one level up: in a try process
+forked by the local executor they are re-parented to the try (a child subreaper) and killed
+when it ends, even if it dies abruptly (see :mod:`tradewind.execute.executors.forkserver`).
 """
 
 from __future__ import annotations
@@ -135,6 +147,7 @@ class BashOperator(BaseOperator):
             if process.stdout is not None:
                 process.stdout.close()
             self._process = None
+        _kill_group(process.pid, signal.SIGKILL)  # background jobs the command left running
         log.info("Command exited with return code %s", exit_code)
         if exit_code in self.skip_on_exit_code:
             raise TaskSkipped(f"Bash command returned exit code {exit_code}. Skipping.")
@@ -149,20 +162,55 @@ class BashOperator(BaseOperator):
             self._terminate(self._process)
 
     def _terminate(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGTERM the command's process group, then SIGKILL it if it lingers."""
+        """SIGTERM the command's process group and its descendants that left the group, then
+        SIGKILL whatever lingers after the grace period."""
         if process.poll() is not None:
+            _kill_group(process.pid, signal.SIGKILL)
             return
+        # Descendants that started their own session are not in the group: name them now,
+        # while they are still bash's descendants (psutil checks identity before signalling).
+        escaped = _descendants_outside_group(process.pid)
         self.log.info("Sending SIGTERM to process group %s", process.pid)
+        _kill_group(process.pid, signal.SIGTERM)
+        _signal_all(escaped, signal.SIGTERM)
         try:
-            os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=_TERM_GRACE)
-        except ProcessLookupError:
-            return
         except subprocess.TimeoutExpired:
             self.log.warning("Process group %s did not stop; sending SIGKILL", process.pid)
-        # Children that ignored SIGTERM may outlive the shell; the group id is still theirs.
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        # Children that ignored SIGTERM may outlive the shell; the group id is still theirs
+        # (Linux does not reuse a pid while it names a live process group).
+        _kill_group(process.pid, signal.SIGKILL)
+        _signal_all(escaped, signal.SIGKILL)
         process.wait()
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is empty (or only zombies of another owner remain)
+
+
+def _descendants_outside_group(pid: int) -> list[Any]:
+    import psutil  # only on this rare path: a scan of every process (~ms)
+
+    try:
+        descendants = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    outside = []
+    for proc in descendants:
+        try:
+            if os.getpgid(proc.pid) != pid:
+                outside.append(proc)
+        except OSError:
+            continue
+    return outside
+
+
+def _signal_all(processes: list[Any], sig: int) -> None:
+    for proc in processes:
+        try:
+            proc.send_signal(sig)
+        except Exception:  # psutil.NoSuchProcess/AccessDenied: gone or not ours
+            pass

@@ -23,11 +23,41 @@ built instead of re-running the file (~10 ms for a 100-task DAG). That runs the 
 top-level code in the server, so it is guarded: any exception, ``sys.exit`` or a hang past
 ``[core] dagbag_import_timeout`` is caught, remembered for that version of the file, and the
 tries import the file themselves (reporting the error as usual).
+
+No process a try started outlives the try
+-----------------------------------------
+A try's descendants can leave its process group and session (``BashOperator`` runs bash with
+``start_new_session`` so it can kill the bash subtree; user code may ``setsid``, ``nohup`` or
+double-fork), and when the try process dies (kill -9, a crash) its children are re-parented
+away from it — so neither "kill the process group" nor "kill the try's descendants" finds them
+once the try is gone, and an environment marker is lost by any command run with a replaced
+environment (``BashOperator(env=...)``, ``env -i``) and costs a scan of every process. Instead
+Linux's *child subreaper* flag (``prctl(PR_SET_CHILD_SUBREAPER)``) makes parentage itself the
+record of ownership, which no session, group or environment change escapes:
+
+* each **try process** is a subreaper, so while it runs, descendants orphaned by their own
+  parent (a background job of a bash that exited) become its children — the runner's end-of-try
+  cleanup (``run_in_try_process``) sees and kills them even though they left its group;
+* the **server** is a subreaper, so when a try process ends by any means, whatever it still had
+  (its children, and through them every descendant) is re-parented here. While a try lives its
+  orphans go to it, not here, so *every child of the server that is not a live try is a leftover
+  of a try that ended*: after reaping, the server SIGKILLs those (a killed leftover's own children
+  arrive next, and are killed on the following SIGCHLD). Killing only its own unreaped children
+  is race-free (their pids cannot be reused) and costs one read of ``/proc/self/task/*/children``
+  per reap — nothing at all while no process exits;
+* the server outlives the executor's socket (a scheduler killed with SIGKILL) until its last try
+  has ended, so this also holds for tries that outlive their scheduler.
+
+A process that is started on the try's behalf by another daemon (``systemd-run``, ``docker run``,
+``ssh``) is not its descendant and is out of reach; so is everything if the server itself is
+SIGKILLed. Without ``prctl`` (not Linux) only the executor's process-group/descendant kill and
+the runner's cleanup apply.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import importlib
 import json
@@ -87,6 +117,55 @@ def _preload() -> None:
                 traceback.print_exc()
 
 
+#: ``prctl`` option number of ``PR_SET_CHILD_SUBREAPER`` (linux/prctl.h).
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _load_prctl() -> Any:
+    """libc's ``prctl`` (loaded once in the server, so a forked try calls it without a dlopen)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.restype = ctypes.c_int
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    return prctl
+
+
+_PRCTL = _load_prctl()
+
+
+def become_subreaper() -> bool:
+    """Make this process a child subreaper: orphaned descendants are re-parented to it (not
+    to init). Not inherited across ``fork``. Returns False where unsupported (not Linux)."""
+    if _PRCTL is None:
+        return False
+    return _PRCTL(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def child_pids() -> list[int]:
+    """Pids of this process's children (zombies included), without scanning every process."""
+    me = os.getpid()
+    pids: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{me}/task"):
+            with open(f"/proc/{me}/task/{tid}/children") as fh:
+                pids.extend(int(p) for p in fh.read().split())
+        return pids
+    except FileNotFoundError:
+        pass  # kernel without CONFIG_PROC_CHILDREN (or a thread just ended): ask psutil
+    except OSError:
+        pass
+    import psutil
+
+    try:
+        return [child.pid for child in psutil.Process(me).children()]
+    except psutil.Error:
+        return []
+
+
 def _send(sock: socket.socket, message: dict[str, Any]) -> None:
     sock.sendall((json.dumps(message) + "\n").encode("utf-8"))
 
@@ -95,6 +174,9 @@ def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: 
     """In the forked child: become a process group leader, reset signals, run the try, exit."""
     code = 1
     try:
+        # First, before the try can start anything: orphans of its descendants come back to
+        # it (see the module docstring), so its end-of-try cleanup finds them.
+        become_subreaper()
         os.setsid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -143,23 +225,44 @@ class _Server:
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
         self.buffer = b""
+        #: Pids of the live try processes this server forked (all its other children are
+        #: leftovers of ended tries, see the module docstring).
+        self.tries: set[int] = set()
+        self.subreaper = become_subreaper()
 
     def serve(self) -> None:
+        """Serve until the executor's socket closes and the last running try has ended."""
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(self.wake_w)
         selector = selectors.DefaultSelector()
         selector.register(self.sock, selectors.EVENT_READ, "sock")
         selector.register(self.wake_r, selectors.EVENT_READ, "wake")
-        running = True
-        while running:
+        connected = True
+        # After the executor went away (its scheduler was killed), stay until the tries still
+        # running have ended, so their leftovers are still re-parented here and killed.
+        while connected or self.tries:
             for key, _ in selector.select(timeout=5.0):
                 if key.data == "wake":
                     self._drain_wake()
                 elif not self._read_requests():
-                    running = False
+                    connected = False
+                    selector.unregister(self.sock)
             self._reap()
-        self._reap()
+        selector.close()
+        self._drain_leftovers()
+
+    def _drain_leftovers(self) -> None:
+        """Before exiting: kill and reap leftovers down to the last descendant (each killed one's
+        children are re-parented here), so none is left to init when the server is gone."""
+        if not self.subreaper:
+            return
+        while True:
+            self._kill_leftovers()
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
 
     def _drain_wake(self) -> None:
         try:
@@ -194,6 +297,7 @@ class _Server:
             return
         if pid == 0:
             _run_child(request["workload"], [self.sock.fileno(), self.wake_r, self.wake_w], self.config, self.db)
+        self.tries.add(pid)
         _send(self.sock, {"op": "started", "id": request["id"], "pid": pid})
 
     def _preload_dag_file(self, fileloc: str | None) -> None:
@@ -221,17 +325,38 @@ class _Server:
                   file=sys.stderr, flush=True)
 
     def _reap(self) -> None:
+        """Collect exited children: report tries to the executor, then kill try leftovers."""
+        reaped = False
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
+            reaped = True
+            if pid not in self.tries:
+                continue  # a leftover of an ended try, killed by _kill_leftovers
+            self.tries.discard(pid)
             try:
                 _send(self.sock, {"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
             except OSError:
                 pass  # executor gone; keep reaping so no zombies pile up
+        # Leftovers only arrive when a child of ours exits (a try, or a leftover whose own
+        # children are then re-parented here), so a quiet server never looks.
+        if reaped and self.subreaper:
+            self._kill_leftovers()
+
+    def _kill_leftovers(self) -> None:
+        """SIGKILL every child that is not a live try: with this server and every try being
+        subreapers, such a child can only be something an ended try left running."""
+        for pid in child_pids():
+            if pid in self.tries:
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)  # an unreaped child: its pid cannot be reused
+            except ProcessLookupError:
+                pass
 
 
 class _NotPreloadable(BaseException):
