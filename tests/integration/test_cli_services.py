@@ -107,3 +107,54 @@ def test_scheduler_refuses_unmigrated_database(home):
     result = home.run("scheduler", timeout=60)
     assert result.returncode == 1
     assert "tradewind db migrate" in result.stderr
+
+
+def _dag_processor_pids(parent_pid: int) -> list[int]:
+    import psutil
+
+    return [
+        p.pid for p in psutil.process_iter(["cmdline", "ppid"])
+        if "dag-processor" in (p.info["cmdline"] or []) and str(parent_pid) in (p.info["cmdline"] or [])
+    ]
+
+
+def test_dag_processor_command_stores_dags_and_stops_on_sigterm(home):
+    from tradewind.persist.models import DagModel, ImportError_
+
+    home.ok("db", "migrate")
+    home.add_dag("small_dag.py", SMALL_DAG)
+    home.add_dag("broken_dag.py", "from tradewind import DAG\nDAG('broken', schedule='not a cron')\n")
+    db = Database.from_url(f"sqlite:///{home.path}/tradewind.db")
+
+    def stored():  # read the DB directly: CLI listings parse by themselves
+        with db.session_scope() as session:
+            dag_ids = sorted(session.scalars(select(DagModel.dag_id)))
+            errors = [e.filename.rsplit("/", 1)[-1] for e in session.scalars(select(ImportError_))]
+        return (dag_ids, errors) if dag_ids and errors else None
+
+    proc = home.popen("dag-processor")
+    try:
+        dag_ids, errors = wait_for(stored, deadline=START_DEADLINE, what="the dag-processor to store the files")
+    finally:
+        code, out = _stop(proc)
+        db.engine.dispose()
+    assert code == 0, out
+    assert dag_ids == ["small"]
+    assert errors == ["broken_dag.py"]
+
+
+def test_killed_standalone_leaves_no_dag_processor_behind(home):
+    import psutil
+
+    port = free_port()
+    proc = home.popen("standalone", "--port", str(port))
+    try:
+        children = wait_for(lambda: _dag_processor_pids(proc.pid), deadline=START_DEADLINE,
+                            what="dag-processor child started")
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    gone = wait_for(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                                    for pid in children) or None,
+                    deadline=START_DEADLINE, what="dag-processor to exit with its parent")
+    assert gone

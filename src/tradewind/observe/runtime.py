@@ -197,10 +197,3 @@ def scheduler_loop(scheduler: Any) -> Callable[[threading.Event], None]:
         scheduler.run_forever(stop)
 
     return run
-
-
-def processor_loop(processor: Any) -> Callable[[threading.Event], None]:
-    def run(stop: threading.Event) -> None:
-        processor.run_forever(stop)
-
-    return run

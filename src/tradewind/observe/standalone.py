@@ -5,8 +5,10 @@ the HTTP port and serve ``/api/v1/health`` at once; only then build the executor
 (its warm fork server), the scheduler and the DAG processor. The first parse
 runs in the background, so the API answers before any DAG file is imported.
 
-Threads: uvicorn (HTTP), the DAG processor loop, the scheduler loop (which
-hands DAG-level callbacks to the callback runner thread). The main thread only
+Threads: uvicorn (HTTP) and the scheduler loop (which hands DAG-level callbacks to
+the callback runner thread). The DAG processor is a child process
+(``tradewind dag-processor``), as in Airflow: it forks a child per DAG file, and
+forking is only safe from a process without other threads. The main thread only
 waits for SIGINT/SIGTERM, then stops everything in reverse order: scheduler and
 parser first (no new work), the executor (running tries finish), the HTTP server last.
 """
@@ -15,7 +17,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -81,27 +87,37 @@ def _callback_runner(config: Config) -> Any:
     return DagCallbackRunner(config)
 
 
-def _processor_service(config: Config, db: Any, scheduler: Any) -> Callable[[threading.Event], None]:
-    """The DAG processor loop, built inside its own thread once the scheduler is up.
+class DagProcessorProcess:
+    """``tradewind dag-processor`` as a child process of this one, ending with it."""
 
-    Building it imports the authoring API (pre-imported for forked parse children);
-    deferring that keeps it off the start-up path, so health turns green sooner.
-    """
+    def __init__(self, config: Config) -> None:
+        env = dict(os.environ)
+        env.update(config.as_environ())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tradewind.observe.cli.main", "dag-processor", "--parent-pid", str(os.getpid())],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
 
-    def run(stop: threading.Event) -> None:
-        deadline = time.monotonic() + 5.0
-        while scheduler.job_id is None and time.monotonic() < deadline and not stop.is_set():
-            stop.wait(0.02)
-        if stop.is_set():
-            return
-        runtime.processor_loop(runtime.build_dag_processor(config, db))(stop)
+    def stop(self) -> None:
+        """Ask it to stop (safe from a signal handler)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
 
-    return run
+    def wait(self, timeout: float) -> bool:
+        """True once it has exited; kills it after ``timeout`` seconds."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return False
+        return True
 
 
 def start_services(
     services: runtime.Services, config: Config, db: Any, *, sock: socket.socket | None, executor_name: str
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, DagProcessorProcess]:
     """Start the API (if a socket is given), the scheduler (+executor, callbacks) and the DAG processor.
 
     Each starts as soon as it is built, in that order: health answers first.
@@ -116,9 +132,10 @@ def start_services(
     scheduler = runtime.build_scheduler(config, db, executor, callback_sink=callbacks.submit)
     services.on_stop.append(executor.waker.wake)
     services.add("tradewind-scheduler", runtime.scheduler_loop(scheduler))
-    services.add("tradewind-dag-processor", _processor_service(config, db, scheduler))
     services.start()
-    return executor, callbacks
+    processor = DagProcessorProcess(config)
+    services.on_stop.append(processor.stop)
+    return executor, callbacks, processor
 
 
 def banner(config: Config, host: str, port: int | None, executor_name: str, seconds: float) -> str:
@@ -169,15 +186,17 @@ def run(
     services = runtime.Services()
     # Handlers first: a SIGTERM during start-up still shuts down in order.
     runtime.install_signal_handlers(services, announce=announce)
-    executor, callbacks = start_services(services, config, db, sock=sock, executor_name=executor_name)
+    executor, callbacks, processor = start_services(services, config, db, sock=sock, executor_name=executor_name)
     announce(banner(config, host, port, executor_name, time.monotonic() - started))
     services.wait()
-    return _shutdown(services, executor, callbacks, db, announce)
+    return _shutdown(services, executor, callbacks, processor, db, announce)
 
 
-def _shutdown(services: runtime.Services, executor: Any, callbacks: Any, db: Any,
-              announce: Callable[[str], None]) -> int:
+def _shutdown(services: runtime.Services, executor: Any, callbacks: Any, processor: DagProcessorProcess,
+              db: Any, announce: Callable[[str], None]) -> int:
     stuck = services.join(timeout=30)
+    if not processor.wait(timeout=10):
+        stuck.append("tradewind-dag-processor")
     callbacks.close(timeout=10)
     try:
         # Scheduler.run_forever may already have ended the executor; end() is idempotent.
@@ -193,4 +212,50 @@ def _shutdown(services: runtime.Services, executor: Any, callbacks: Any, db: Any
         announce(f"Stopped because {name} failed: {type(exc).__name__}: {exc}")
         return 1
     announce("Stopped.")
+    return 0
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGTERM this process when its parent dies (a killed standalone must not
+    leave a parser behind); elsewhere rely on the parent's shutdown."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def run_dag_processor(config: Config, *, parent_pid: int | None = None,
+                      announce: Callable[[str], None] = print) -> int:
+    """Parse the DAG folders until SIGINT/SIGTERM (``tradewind dag-processor``).
+
+    Single-threaded on purpose: every DAG file is imported in a forked child.
+    """
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
+    db = runtime.build_database(config)
+    from tradewind.persist.migrate import revision_problem
+
+    problem = revision_problem(db)
+    if problem:
+        raise StandaloneError(problem)
+    # DAG files may read Variables at import time (Airflow allows it); forked parse children inherit this.
+    runtime.install_variable_backend(db)
+    processor = runtime.build_dag_processor(config, db)
+    if parent_pid is None:
+        announce(f"Tradewind DAG processor: parsing {', '.join(str(p) for p in config.dag_folders())}")
+    processor.run_forever(stop)
+    db.engine.dispose()
     return 0

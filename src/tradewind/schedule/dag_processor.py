@@ -33,6 +33,7 @@ from tradewind.parse.dagbag import file_facts, list_dag_files, parse_files, prei
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import ParsedFile
 from tradewind.persist.queries.dags import deactivate_missing_files, parsed_files, store_file_results
+from tradewind.schedule.wakeup import notify_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,10 @@ class DagProcessor:
         wait = interval if interval is not None else self.config.getfloat("scheduler", "dag_dir_list_interval")
         while not stop.is_set():
             try:
-                self.sync_once()
+                summary = self.sync_once()
             except Exception:  # noqa: BLE001 - a bad scan (DB busy, ...) must not end the processor
                 log.exception("DAG folder scan failed; retrying in %.1fs", wait)
+            else:
+                if summary.new_versions or summary.deactivated:
+                    notify_scheduler(self.db)  # a new or changed DAG may have a run due now
             stop.wait(wait)

@@ -44,6 +44,32 @@ def scheduler_command(cli: CliContext, executor: str | None) -> None:
     _run(cli, port=None, host=None, executor=executor, migrate=False)
 
 
+@click.command("dag-processor")
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Stop when this process ends (scheduler/standalone pass their own pid).")
+@pass_cli
+def dag_processor_command(cli: CliContext, parent_pid: int | None) -> None:
+    """Parse the DAG folders continuously: new and changed files are imported (each in
+    a child process with a timeout), their DAGs stored, broken files recorded as
+    import errors, DAGs of deleted files made inactive.
+
+    `tradewind scheduler` and `tradewind standalone` start one themselves; run it on
+    its own to parse on another machine or in a separate container.
+
+    \b
+    Example:
+      tradewind dag-processor
+    """
+    from tradewind.observe import standalone
+
+    try:
+        code = standalone.run_dag_processor(cli.config, parent_pid=parent_pid, announce=_announce)
+    except standalone.StandaloneError as exc:
+        raise CliError(str(exc)) from None
+    if code:
+        sys.exit(code)
+
+
 @click.command("standalone")
 @click.option("--port", "-p", type=click.IntRange(0, 65535), default=None,
               help="HTTP port for the API (default: [api] port, 8080).")
@@ -51,7 +77,7 @@ def scheduler_command(cli: CliContext, executor: str | None) -> None:
 @click.option("--executor", default=None, help="Executor to use (default: [core] executor, 'local').")
 @pass_cli
 def standalone_command(cli: CliContext, port: int | None, host: str | None, executor: str | None) -> None:
-    """Run everything in one process: DAG processor, scheduler, executor and API.
+    """Run everything at once: DAG processor, scheduler, executor and API.
 
     Creates TRADEWIND_HOME (dags/, logs/, tradewind.cfg) if missing and migrates
     the database first. Health: GET /api/v1/health.

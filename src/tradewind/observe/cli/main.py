@@ -25,13 +25,17 @@ from tradewind.observe.cli.common import CliContext, CliError
 #: Top-level command name -> "module:attribute" that defines it (imported on first use).
 _COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("tradewind.observe.cli.cmd_config:config_group", "View the configuration."),
+    "dag-processor": (
+        "tradewind.observe.cli.cmd_services:dag_processor_command",
+        "Parse the DAG folders continuously (started by scheduler and standalone).",
+    ),
     "dags": ("tradewind.observe.cli.cmd_dags:dags_group", "Manage and run DAGs."),
     "db": ("tradewind.observe.cli.cmd_db:db_group", "Migrate, check or reset the metadata database."),
     "pools": ("tradewind.observe.cli.cmd_pools:pools_group", "Manage pools."),
     "scheduler": ("tradewind.observe.cli.cmd_services:scheduler_command", "Run the scheduler and DAG processor."),
     "standalone": (
         "tradewind.observe.cli.cmd_services:standalone_command",
-        "Run everything in one process: parser, scheduler, executor and API.",
+        "Run everything at once: DAG processor, scheduler, executor and API.",
     ),
     "tasks": ("tradewind.observe.cli.cmd_tasks:tasks_group", "Inspect, test and clear tasks."),
     "variables": ("tradewind.observe.cli.cmd_variables:variables_group", "Manage variables."),
