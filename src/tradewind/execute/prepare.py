@@ -27,7 +27,7 @@ from tradewind.parse.snapshot import TaskSnapshot
 from tradewind.persist.db import Database
 from tradewind.persist.models import DagRun, DagVersion
 from tradewind.persist.queries.xcom import xcom_clear
-from tradewind.schedule.transitions import claim_try
+from tradewind.schedule.transitions import claim_try_row
 from tradewind.states import DagRunState
 
 
@@ -91,7 +91,7 @@ def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime)
         version_id = run.dag_version_id
         snapshot = _stored_task(session, version_id, key.task_id) if version_id is not None else None
     with db.session_scope() as session:
-        ti = claim_try(session, key, hostname=hostname, pid=pid, now=now)
+        ti = claim_try_row(session, key, hostname=hostname, pid=pid, now=now)
         if ti is None:
             return None
         # Airflow semantics: a new try starts without the XComs of earlier tries.

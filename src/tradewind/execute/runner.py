@@ -49,7 +49,7 @@ from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
 from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load_task, task_snapshot_for
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
 from tradewind.persist.db import Database, utcnow
-from tradewind.schedule.transitions import heartbeat, record_try_outcome, set_rendered_fields
+from tradewind.schedule.transitions import heartbeat, record_try_outcome
 from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
 
@@ -164,11 +164,10 @@ class _TryRun:
             with self.db.session_scope() as session:
                 now = utcnow()
                 write_xcoms(session, self.key, xcoms, now)
-                if outcome.rendered:
-                    set_rendered_fields(session, self.key, outcome.rendered)
                 state = record_try_outcome(
                     session, self.key, outcome.outcome, task=snapshot, now=now,
                     error=outcome.error, allow_retry=outcome.allow_retry,
+                    rendered_fields=outcome.rendered or None,
                 )
         except Exception as exc:  # the DB is unreachable or the schema is off: nothing recorded
             log.exception("Could not record the outcome of %s", self.key.short())

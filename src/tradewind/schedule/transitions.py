@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from tradewind.parse.snapshot import TaskSnapshot
@@ -123,11 +124,6 @@ def _ti_is(key: Any) -> tuple[Any, ...]:
     )
 
 
-def _running_try(key: TaskKey, state: str) -> tuple[Any, ...]:
-    """WHERE conditions: the instance ``key`` names is in ``state`` for exactly ``key``'s try."""
-    return (*_ti_is(key), TaskInstance.state == state, TaskInstance.try_number == key.try_number)
-
-
 def get_ti(session: Session, key: object) -> TaskInstance | None:
     """The task instance a key (dag_id, run_id, task_id, map_index) points at, or None."""
     return session.scalars(select(TaskInstance).where(*_ti_is(key))).one_or_none()
@@ -143,6 +139,90 @@ def _get_try(session: Session, key: object, try_number: int) -> TaskInstanceTry 
             TaskInstanceTry.try_number == try_number,
         )
     ).one_or_none()
+
+
+# ------------------------------------------------------------ the try's statements
+# A try runs the same few statements (claim, heartbeat, finish). They are built once, on
+# the tables with bound parameters, and executed as Core statements: building an ORM
+# statement costs ~0.2 ms and executing it through the ORM ~0.07 ms, a prebuilt Core one
+# ~0.03 ms — per statement, per try, in every try process.
+_TI = TaskInstance.__table__
+_TRY = TaskInstanceTry.__table__
+#: Bound-parameter names for a key; not column names, so they never become SET values.
+_K = ("k_dag_id", "k_run_id", "k_task_id", "k_map_index", "k_try_number")
+
+
+def _key_params(key: Any, **extra: Any) -> dict[str, Any]:
+    params = dict(zip(_K, (key.dag_id, key.run_id, key.task_id, key.map_index, key.try_number)))
+    params.update(extra)
+    return params
+
+
+def _key_where(table: Any, *, try_number: bool = True) -> list[Any]:
+    c = table.c
+    where = [c.dag_id == bindparam(_K[0]), c.run_id == bindparam(_K[1]), c.task_id == bindparam(_K[2]),
+             c.map_index == bindparam(_K[3])]
+    if try_number:
+        where.append(c.try_number == bindparam(_K[4]))
+    return where
+
+
+@cache
+def _claim_stmt() -> Any:
+    return (
+        update(_TI)
+        .where(*_key_where(_TI), _TI.c.state == TI.QUEUED.value)
+        .values(state=TI.RUNNING.value, start_date=bindparam("p_now"), end_date=None, duration=None,
+                hostname=bindparam("p_hostname"), pid=bindparam("p_pid"), last_heartbeat_at=bindparam("p_now"),
+                note=None)
+        .returning(_TI.c.max_tries, _TI.c.start_date, _TI.c.operator, _TI.c.dag_version_id)
+    )
+
+
+@cache
+def _insert_try_stmt() -> Any:
+    return insert(_TRY).values(
+        dag_id=bindparam(_K[0]), run_id=bindparam(_K[1]), task_id=bindparam(_K[2]), map_index=bindparam(_K[3]),
+        try_number=bindparam(_K[4]), state=TI.RUNNING.value, start_date=bindparam("p_now"),
+        hostname=bindparam("p_hostname"), pid=bindparam("p_pid"), operator=bindparam("p_operator"),
+    )
+
+
+@cache
+def _heartbeat_stmt() -> Any:
+    return (
+        update(_TI)
+        .where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value)
+        .values(last_heartbeat_at=bindparam("p_now"))
+    )
+
+
+@cache
+def _outcome_read_stmt() -> Any:
+    """The instance's state/try/max_tries/start and this try's row id and start, in one read."""
+    on = [getattr(_TRY.c, col) == getattr(_TI.c, col) for col in ("dag_id", "run_id", "task_id", "map_index")]
+    return (
+        select(_TI.c.state, _TI.c.try_number, _TI.c.max_tries, _TI.c.start_date,
+               _TRY.c.id.label("try_id"), _TRY.c.start_date.label("try_start"))
+        .select_from(_TI.outerjoin(_TRY, and_(*on, _TRY.c.try_number == bindparam(_K[4]))))
+        .where(*_key_where(_TI, try_number=False))
+    )
+
+
+@cache
+def _outcome_ti_stmt() -> Any:
+    return (
+        update(_TI)
+        .where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value)
+        .values(state=bindparam("p_state"), end_date=bindparam("p_now"), duration=bindparam("p_duration"),
+                next_retry_at=bindparam("p_retry_at"), note=bindparam("p_note"))
+    )
+
+
+@cache
+def _finish_try_stmt(columns: tuple[str, ...]) -> Any:
+    """UPDATE of one try row (by id) setting ``columns`` from the ``p_<column>`` parameters."""
+    return update(_TRY).where(_TRY.c.id == bindparam("p_id")).values({c: bindparam(f"p_{c}") for c in columns})
 
 
 # --------------------------------------------------------------------- scheduler moves
@@ -197,6 +277,22 @@ def unqueue_ti(session: Session, ti: TaskInstance, now: datetime, note: str | No
     return False
 
 
+def claim_try_row(session: Session, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> Any | None:
+    """:func:`claim_try` for the task runner: the same atomic claim, returning a light row.
+
+    The row has ``max_tries``, ``start_date``, ``operator`` and ``dag_version_id`` of the
+    claimed instance (None when not queued for this try). Two statements, no ORM objects:
+    ``UPDATE ... RETURNING`` and the try row's ``INSERT`` — a try process does nothing else
+    with the instance, so building and flushing ORM objects would be pure overhead.
+    """
+    row = session.execute(_claim_stmt(), _key_params(key, p_now=now, p_hostname=hostname, p_pid=pid)).one_or_none()
+    if row is None:
+        return None
+    session.execute(_insert_try_stmt(), _key_params(key, p_now=now, p_hostname=hostname, p_pid=pid,
+                                                   p_operator=row.operator))
+    return row
+
+
 def claim_try(session: Session, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> TaskInstance | None:
     """queued -> running for exactly ``key.try_number``; creates the TaskInstanceTry row.
 
@@ -204,42 +300,12 @@ def claim_try(session: Session, key: TaskKey, *, hostname: str, pid: int, now: d
     Returns the running TaskInstance, or None when the instance is not queued for
     that try (already claimed, cleared, marked...) — the caller must not run it.
     """
-    result = session.execute(
-        update(TaskInstance)
-        .where(*_running_try(key, TI.QUEUED.value))
-        .values(
-            state=TI.RUNNING.value,
-            start_date=now,
-            end_date=None,
-            duration=None,
-            hostname=hostname,
-            pid=pid,
-            last_heartbeat_at=now,
-            note=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if claim_try_row(session, key, hostname=hostname, pid=pid, now=now) is None:
         return None
-    ti = get_ti(session, key)
-    assert ti is not None
-    session.refresh(ti)
-    session.add(
-        TaskInstanceTry(
-            dag_id=key.dag_id,
-            run_id=key.run_id,
-            task_id=key.task_id,
-            map_index=key.map_index,
-            try_number=key.try_number,
-            state=TI.RUNNING.value,
-            start_date=now,
-            hostname=hostname,
-            pid=pid,
-            operator=ti.operator,
-        )
-    )
-    session.flush()
-    return ti
+    # populate_existing: an instance this session loaded before the claim is refreshed.
+    return session.scalars(
+        select(TaskInstance).where(*_ti_is(key)).execution_options(populate_existing=True)
+    ).one()
 
 
 # ----------------------------------------------------------------------- retry policy
@@ -281,6 +347,34 @@ def _finish_try_row(row: TaskInstanceTry | None, state: str, now: datetime, erro
         row.error = error
 
 
+def _expire_loaded(session: Session, key: Any) -> None:
+    """Expire the session's copies of the instance and try rows ``key`` names, after a
+    Core UPDATE changed them behind the ORM's back (usually the session holds none)."""
+    for obj in list(session.identity_map.values()):
+        if (
+            isinstance(obj, (TaskInstance, TaskInstanceTry))
+            and obj.task_id == key.task_id and obj.run_id == key.run_id
+            and obj.dag_id == key.dag_id and obj.map_index == key.map_index
+        ):
+            session.expire(obj)
+
+
+def _outcome_state(outcome: Outcome, cur: Any, key: Any, task: TaskSnapshot | None, now: datetime,
+                   allow_retry: bool) -> tuple[TaskInstanceState, datetime | None]:
+    """The instance's new state (and next_retry_at) for a try of the running instance ``cur``."""
+    if outcome == "success":
+        new_state, retry_at = TI.SUCCESS, None
+    elif outcome == "skipped":
+        new_state, retry_at = TI.SKIPPED, None
+    elif allow_retry and task is not None and cur.try_number < cur.max_tries:
+        new_state, retry_at = TI.UP_FOR_RETRY, now + retry_delay(task, cur.try_number)
+    else:
+        new_state, retry_at = TI.FAILED, None
+    if new_state not in TI_TRANSITIONS[TI.RUNNING]:  # pragma: no cover - the graph allows all four
+        raise IllegalTransition(f"task instance {key}", TI.RUNNING, new_state)
+    return new_state, retry_at
+
+
 def record_try_outcome(
     session: Session,
     key: TaskKey,
@@ -290,37 +384,47 @@ def record_try_outcome(
     now: datetime,
     error: str | None = None,
     allow_retry: bool = True,
+    rendered_fields: dict | None = None,
 ) -> TaskInstanceState:
     """Record how try ``key.try_number`` ended and return the task instance's new state.
 
     ``failed`` becomes ``up_for_retry`` (with ``next_retry_at``) when ``allow_retry``
-    and ``try_number < max_tries``. Sets end_date/duration on the instance and the try row.
+    and ``try_number < max_tries``. Sets end_date/duration on the instance and the try row
+    (and the try's ``rendered_fields`` when given, as :func:`set_rendered_fields`).
     If the instance has moved on meanwhile (cleared, marked by hand, failed as a
     zombie), only the try row is updated and the instance's current state is returned.
+
+    The runner's whole finish: one SELECT of the few columns needed (instance and try row
+    together) and at most two conditional UPDATEs — no ORM objects loaded or flushed.
     """
     if outcome not in ("success", "failed", "skipped"):
         raise ValueError(f"outcome must be 'success', 'failed' or 'skipped', not {outcome!r} ({key})")
-    ti = get_ti(session, key)
-    if ti is None:
+    cur = session.execute(_outcome_read_stmt(), _key_params(key)).one_or_none()
+    if cur is None:
         raise LookupError(f"no task instance for {key}")
-    row = _get_try(session, key, key.try_number)
-    if ti.state != TI.RUNNING.value or ti.try_number != key.try_number:
-        _finish_try_row(row, outcome, now, error)
-        return TI(ti.state)
-    if outcome == "success":
-        _set_ti(ti, TI.SUCCESS)
-        new_state = TI.SUCCESS
-    elif outcome == "skipped":
-        _set_ti(ti, TI.SKIPPED)
-        new_state = TI.SKIPPED
-    else:
-        new_state = _fail_or_retry(ti, task, now, allow_retry)
-    ti.end_date = now
-    ti.duration = _duration(ti.start_date, now)
-    ti.note = error if new_state in (TI.FAILED, TI.UP_FOR_RETRY) else None
-    _finish_try_row(row, outcome if outcome != "failed" else TI.FAILED.value, now, error)
-    session.flush()
-    return new_state
+    if rendered_fields is not None and cur.try_id is None:
+        raise LookupError(f"no try row for {key}; claim_try must run first")
+    _expire_loaded(session, key)
+    state = TI(cur.state)
+    if cur.state == TI.RUNNING.value and cur.try_number == key.try_number:
+        new_state, retry_at = _outcome_state(outcome, cur, key, task, now, allow_retry)
+        note = error if new_state in (TI.FAILED, TI.UP_FOR_RETRY) else None
+        done = session.execute(_outcome_ti_stmt(), _key_params(
+            key, p_state=new_state.value, p_now=now, p_duration=_duration(cur.start_date, now),
+            p_retry_at=retry_at, p_note=note))
+        if done.rowcount == 1:
+            state = new_state
+        else:  # changed between the read and the write (PostgreSQL): report what it is now
+            state = TI(session.scalar(select(TaskInstance.state).where(*_ti_is(key))))
+    if cur.try_id is not None:
+        values: dict[str, Any] = {"state": outcome, "end_date": now, "duration": _duration(cur.try_start, now)}
+        if error is not None:
+            values["error"] = error
+        if rendered_fields is not None:
+            values["rendered_fields"] = rendered_fields
+        session.execute(_finish_try_stmt(tuple(values)),
+                        {"p_id": cur.try_id, **{f"p_{c}": v for c, v in values.items()}})
+    return state
 
 
 def fail_zombie(
@@ -356,22 +460,19 @@ def fail_zombie(
 def heartbeat(session: Session, key: TaskKey, now: datetime) -> bool:
     """Mark try ``key`` alive. False when the instance is no longer running that try
     (the runner should then stop: it was cleared, marked or declared a zombie)."""
-    result = session.execute(
-        update(TaskInstance)
-        .where(*_running_try(key, TI.RUNNING.value))
-        .values(last_heartbeat_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_heartbeat_stmt(), _key_params(key, p_now=now))
     return result.rowcount == 1
 
 
 def set_rendered_fields(session: Session, key: TaskKey, fields: dict) -> None:
     """Store the rendered template fields of try ``key`` on its try row."""
-    row = _get_try(session, key, key.try_number)
-    if row is None:
+    _expire_loaded(session, key)
+    result = session.execute(
+        update(_TRY).where(*_key_where(_TRY)).values(rendered_fields=bindparam("p_fields")),
+        _key_params(key, p_fields=fields),
+    )
+    if result.rowcount != 1:
         raise LookupError(f"no try row for {key}; claim_try must run first")
-    row.rendered_fields = fields
-    session.flush()
 
 
 #: States a branch/short-circuit may skip: not yet started.

@@ -220,3 +220,54 @@ def test_mark_run_success_and_failed_finish_tis(db):
             tr.clear_task_instances(s, [ti], now=T0, dag_run_state="running")
         tr.set_run_state(s, run, "success", T0)
         assert {ti.state for ti in s.scalars(select(TaskInstance))} == {"success"}
+
+
+def test_claim_try_row_returns_what_the_runner_needs(db):
+    _seed(db, max_tries=3)
+    with db.session_scope() as s:
+        ti = get_ti_s(s)
+        ti.operator, ti.dag_version_id = "PythonOperator", 7
+        tr.queue_ti(s, ti, T0)
+    with db.session_scope() as s:
+        assert tr.claim_try_row(s, _key(2), hostname="h", pid=1, now=T0) is None
+        row = tr.claim_try_row(s, _key(1), hostname="h", pid=9, now=T0)
+        assert (row.max_tries, row.start_date, row.operator, row.dag_version_id) == (3, T0, "PythonOperator", 7)
+        assert tr.claim_try_row(s, _key(1), hostname="h", pid=9, now=T0) is None  # claimed once only
+    with db.session_scope() as s:
+        tries = s.scalars(select(TaskInstanceTry)).all()
+        assert [(r.try_number, r.state, r.pid, r.operator, r.start_date) for r in tries] == [
+            (1, "running", 9, "PythonOperator", T0)]
+        assert (get_ti_s(s).state, get_ti_s(s).pid, get_ti_s(s).last_heartbeat_at) == ("running", 9, T0)
+
+
+def test_outcome_stores_rendered_fields_and_refreshes_loaded_instance(db):
+    snap = make_snapshot("d", [task_dict("t")])
+    _seed(db)
+    with db.session_scope() as s:
+        tr.queue_ti(s, get_ti_s(s), T0)
+    with db.session_scope() as s:
+        ti = tr.claim_try(s, _key(1), hostname="h", pid=1, now=T0)
+        assert ti.state == "running"
+        later = T0 + timedelta(seconds=2)
+        state = tr.record_try_outcome(s, _key(1), "success", task=snap.task("t"), now=later,
+                                      rendered_fields={"bash_command": "echo 1"})
+        assert state == TI.SUCCESS
+        # The instance this session loaded sees the new state, not a stale copy.
+        assert (ti.state, ti.end_date, ti.duration) == ("success", later, 2.0)
+    with db.session_scope() as s:
+        row = s.scalars(select(TaskInstanceTry)).one()
+        assert (row.state, row.rendered_fields, row.duration, row.error) == (
+            "success", {"bash_command": "echo 1"}, 2.0, None)
+
+
+def test_outcome_with_rendered_fields_needs_the_try_row(db):
+    snap = make_snapshot("d", [task_dict("t")])
+    _seed(db, state="running", try_number=1)  # running without a claim: no try row
+    with db.session_scope() as s:
+        with pytest.raises(LookupError, match="no try row"):
+            tr.record_try_outcome(s, _key(1), "success", task=snap.task("t"), now=T0, rendered_fields={"x": 1})
+        with pytest.raises(LookupError, match="no try row"):
+            tr.set_rendered_fields(s, _key(1), {"x": 1})
+    with db.session_scope() as s:
+        with pytest.raises(LookupError, match="no task instance"):
+            tr.record_try_outcome(s, _key(1, task_id="nope"), "success", task=snap.task("t"), now=T0)
