@@ -16,10 +16,11 @@ import os
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from tradewind.schedule.executor_interface import TaskKey, Workload
 from tradewind.execute.runtime import RuntimeTaskInstance
@@ -87,9 +88,10 @@ def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime)
     process is the slow one (new connection, pages copied on write), better done outside.
     """
     with db.read_scope() as session:
-        run, prev = load_run(session, key.dag_id, key.run_id)
+        row, prev = _run_rows(session, key.dag_id, key.run_id)
+        run = RunInfo.of(row)
         version_id = run.dag_version_id
-        snapshot = _stored_task(session, version_id, key.task_id) if version_id is not None else None
+        snapshot = _stored_task(session, version_id, key.task_id, row.snapshot_hash) if version_id is not None else None
     with db.session_scope() as session:
         ti = claim_try_row(session, key, hostname=hostname, pid=pid, now=now)
         if ti is None:
@@ -113,9 +115,13 @@ _VERSION_TASKS: "OrderedDict[int, tuple[str, dict[str, dict[str, Any]]]]" = Orde
 _MAX_CACHED_VERSIONS = 32
 
 
-def _stored_task(session: Any, version_id: int, task_id: str) -> TaskSnapshot | None:
-    """The task's snapshot in DAG version ``version_id`` (None if not stored)."""
-    digest = session.scalar(select(DagVersion.snapshot_hash).where(DagVersion.id == version_id))
+def _stored_task(session: Any, version_id: int, task_id: str, digest: str | None = None) -> TaskSnapshot | None:
+    """The task's snapshot in DAG version ``version_id`` (None if not stored).
+
+    ``digest``: the version's snapshot hash when the caller has already read it.
+    """
+    if digest is None:
+        digest = session.scalar(select(DagVersion.snapshot_hash).where(DagVersion.id == version_id))
     cached = _VERSION_TASKS.get(version_id)
     if cached is None or cached[0] != digest:
         data = session.scalar(select(DagVersion.snapshot).where(DagVersion.id == version_id))
@@ -294,26 +300,48 @@ _RUN_COLUMNS = (
 )
 
 
-def load_run(session: Any, dag_id: str, run_id: str) -> tuple[RunInfo, RunInfo | None]:
-    """The run and the previous successful run of the DAG (by logical date)."""
-    run = session.execute(
-        select(*_RUN_COLUMNS).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
-    ).one_or_none()
+@cache
+def _run_stmt() -> Any:
+    """The run, with its DAG version's snapshot hash (to validate the decoded-snapshot cache).
+
+    Built once: every try runs it, and building a statement costs more than running it.
+    """
+    return (
+        select(*_RUN_COLUMNS, DagVersion.snapshot_hash)
+        .outerjoin(DagVersion, DagVersion.id == DagRun.dag_version_id)
+        .where(DagRun.dag_id == bindparam("p_dag_id"), DagRun.run_id == bindparam("p_run_id"))
+    )
+
+
+@cache
+def _prev_success_stmt() -> Any:
+    return (
+        select(*_RUN_COLUMNS)
+        .where(
+            DagRun.dag_id == bindparam("p_dag_id"),
+            DagRun.state == DagRunState.SUCCESS.value,
+            DagRun.logical_date < bindparam("p_logical_date"),
+        )
+        .order_by(DagRun.logical_date.desc())
+        .limit(1)
+    )
+
+
+def _run_rows(session: Any, dag_id: str, run_id: str) -> tuple[Any, RunInfo | None]:
+    """The run's row (with ``snapshot_hash``) and the previous successful run (by logical date)."""
+    run = session.execute(_run_stmt(), {"p_dag_id": dag_id, "p_run_id": run_id}).one_or_none()
     if run is None:
         raise LookupError(f"DAG run {dag_id}/{run_id} does not exist")
     prev = None
     if run.logical_date is not None:
-        prev = session.execute(
-            select(*_RUN_COLUMNS)
-            .where(
-                DagRun.dag_id == dag_id,
-                DagRun.state == DagRunState.SUCCESS.value,
-                DagRun.logical_date < run.logical_date,
-            )
-            .order_by(DagRun.logical_date.desc())
-            .limit(1)
-        ).first()
-    return RunInfo.of(run), (RunInfo.of(prev) if prev is not None else None)
+        prev = session.execute(_prev_success_stmt(), {"p_dag_id": dag_id, "p_logical_date": run.logical_date}).first()
+    return run, (RunInfo.of(prev) if prev is not None else None)
+
+
+def load_run(session: Any, dag_id: str, run_id: str) -> tuple[RunInfo, RunInfo | None]:
+    """The run and the previous successful run of the DAG (by logical date)."""
+    run, prev = _run_rows(session, dag_id, run_id)
+    return RunInfo.of(run), prev
 
 
 def task_snapshot_for(claimed: ClaimedTry, task: Any) -> TaskSnapshot:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from tradewind.persist.models import XCom
@@ -132,11 +133,20 @@ def xcom_get_many(
 
 def xcom_clear(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int | None = None) -> int:
     """Delete a task's XComs in a run (all map indexes unless one is given); returns how many."""
-    stmt = delete(XCom).where(XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id)
-    if map_index is not None:
-        stmt = stmt.where(XCom.map_index == map_index)
-    result = session.execute(stmt.execution_options(synchronize_session=False))
+    params = {"p_dag_id": dag_id, "p_run_id": run_id, "p_task_id": task_id, "p_map_index": map_index}
+    result = session.execute(_clear_stmt(map_index is not None), params)
     return int(result.rowcount or 0)
+
+
+@cache
+def _clear_stmt(one_map_index: bool) -> Any:
+    """Built once: every try clears its XComs when it starts (a Core DELETE on the table)."""
+    table = XCom.__table__
+    stmt = delete(table).where(table.c.dag_id == bindparam("p_dag_id"), table.c.run_id == bindparam("p_run_id"),
+                               table.c.task_id == bindparam("p_task_id"))
+    if one_map_index:
+        stmt = stmt.where(table.c.map_index == bindparam("p_map_index"))
+    return stmt
 
 
 def xcom_list(
