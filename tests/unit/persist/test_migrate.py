@@ -108,3 +108,36 @@ def test_two_processes_upgrading_a_fresh_postgres_database(pg_server, tmp_path: 
             assert s.scalar(text("SELECT count(*) FROM slot_pool")) == 1
     finally:
         db.engine.dispose()
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    # HEAD_REVISION must be bumped with every new migration script.
+    assert migrate.HEAD_REVISION == migrate.alembic_head_revision() == migrate.head_revision()
+
+
+def test_revision_check_reads_the_version_table_without_importing_alembic(db: Database, tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from tradewind.persist.db import Database
+        from tradewind.persist.migrate import revision_problem
+        problem = revision_problem(Database.from_url(sys.argv[1]))
+        print(repr(problem), "alembic" in sys.modules)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(db.engine.url)], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["None", "False"]
+
+
+def test_revision_problem_names_a_missing_or_unknown_revision(tmp_path: Path) -> None:
+    db = _fresh_sqlite(tmp_path)
+    assert "no schema yet" in migrate.revision_problem(db)
+    migrate.upgrade(db)
+    assert migrate.current_revision(db) == migrate.HEAD_REVISION
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+    assert "does not know" in migrate.revision_problem(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM alembic_version"))
+    assert migrate.current_revision(db) is None
