@@ -293,11 +293,12 @@ def build_run_context(
 
 
 #: The DAG run columns :class:`RunInfo` holds (rows, not ORM objects: a try reads, never writes, them).
-_RUN_COLUMNS = (
-    DagRun.dag_id, DagRun.run_id, DagRun.run_type, DagRun.logical_date, DagRun.data_interval_start,
-    DagRun.data_interval_end, DagRun.run_after, DagRun.start_date, DagRun.conf, DagRun.external_trigger,
-    DagRun.dag_version_id, DagRun.state, DagRun.end_date,
-)
+#: Table columns, not ORM attributes: the statements below then skip the ORM's compile step.
+_RUN_COLUMNS = tuple(getattr(DagRun.__table__.c, name) for name in (
+    "dag_id", "run_id", "run_type", "logical_date", "data_interval_start", "data_interval_end", "run_after",
+    "start_date", "conf", "external_trigger", "dag_version_id", "state", "end_date",
+))
+_RUN = DagRun.__table__
 
 
 @cache
@@ -307,9 +308,9 @@ def _run_stmt() -> Any:
     Built once: every try runs it, and building a statement costs more than running it.
     """
     return (
-        select(*_RUN_COLUMNS, DagVersion.snapshot_hash)
-        .outerjoin(DagVersion, DagVersion.id == DagRun.dag_version_id)
-        .where(DagRun.dag_id == bindparam("p_dag_id"), DagRun.run_id == bindparam("p_run_id"))
+        select(*_RUN_COLUMNS, DagVersion.__table__.c.snapshot_hash)
+        .select_from(_RUN.outerjoin(DagVersion.__table__, DagVersion.__table__.c.id == _RUN.c.dag_version_id))
+        .where(_RUN.c.dag_id == bindparam("p_dag_id"), _RUN.c.run_id == bindparam("p_run_id"))
     )
 
 
@@ -318,11 +319,11 @@ def _prev_success_stmt() -> Any:
     return (
         select(*_RUN_COLUMNS)
         .where(
-            DagRun.dag_id == bindparam("p_dag_id"),
-            DagRun.state == DagRunState.SUCCESS.value,
-            DagRun.logical_date < bindparam("p_logical_date"),
+            _RUN.c.dag_id == bindparam("p_dag_id"),
+            _RUN.c.state == DagRunState.SUCCESS.value,
+            _RUN.c.logical_date < bindparam("p_logical_date"),
         )
-        .order_by(DagRun.logical_date.desc())
+        .order_by(_RUN.c.logical_date.desc())
         .limit(1)
     )
 
