@@ -114,9 +114,32 @@ def _verbose_requested(argv: list[str]) -> bool:
     return level == "DEBUG" or "--verbose" in argv or "-v" in argv[:1]
 
 
+def _freeze_heap_at_exit() -> None:
+    """At interpreter exit, hide every object alive then from the garbage collector.
+
+    Python's shutdown runs full collections while it tears modules down; with SQLAlchemy
+    and imported DAG files loaded, that cost ``dags test`` ~0.1 s after its work was done.
+    Freezing skips only those scans: atexit handlers and reference-count cleanup still run
+    (the memory goes back with the process). Registered at exit only, so a caller running
+    the CLI in-process (tests) is unaffected until it exits itself.
+    """
+    global _FREEZE_REGISTERED
+    if _FREEZE_REGISTERED:
+        return
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)
+    _FREEZE_REGISTERED = True
+
+
+_FREEZE_REGISTERED = False
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: run the CLI, turning failures into one-line messages."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _freeze_heap_at_exit()
     try:
         return cli.main(args=args, prog_name="tradewind", standalone_mode=False)
     except click.exceptions.Abort:
