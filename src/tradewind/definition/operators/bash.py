@@ -22,6 +22,7 @@ when it ends, even if it dies abruptly (see :mod:`tradewind.execute.executors.fo
 from __future__ import annotations
 
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -131,13 +132,10 @@ class BashOperator(BaseOperator):
             restore_signals=True,  # SIGPIPE back to default, as shell pipelines expect
         )
         self._process = process
-        last_line: str | None = None
         try:
             assert process.stdout is not None
             log.info("Output:")
-            for raw in iter(process.stdout.readline, b""):
-                last_line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip()
-                log.info("%s", last_line)
+            last_line = self._stream_output(process, log)
             exit_code = process.wait()
         except BaseException:
             # TaskTimeout from the runner's timer, KeyboardInterrupt, SystemExit...
@@ -156,6 +154,39 @@ class BashOperator(BaseOperator):
                 f"Bash command failed. The command returned a non-zero exit code {exit_code}."
             )
         return last_line
+
+    def _stream_output(self, process: subprocess.Popen[bytes], log: Any) -> str | None:
+        """Log the output line by line until bash exits; return the last line.
+
+        Ends when bash exits even if a background job it left still holds the output pipe
+        (``sleep 60 &``): what bash wrote before exiting is drained, the rest is not waited
+        for — the job is killed right after. bash's exit is watched with a pidfd (no polling;
+        a 0.2 s poll where pidfds are unavailable).
+        """
+        assert process.stdout is not None
+        fd = process.stdout.fileno()
+        lines = _LineSplitter(self.output_encoding, log)
+        selector = selectors.DefaultSelector()
+        selector.register(fd, selectors.EVENT_READ, "out")
+        pidfd = _pidfd_open(process.pid)
+        if pidfd is not None:
+            selector.register(pidfd, selectors.EVENT_READ, "exit")
+        try:
+            while True:
+                ready = {key.data for key, _ in selector.select(None if pidfd is not None else 0.2)}
+                if "out" in ready:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break  # every writer closed the pipe: the usual end
+                    lines.feed(chunk)
+                elif "exit" in ready or (pidfd is None and process.poll() is not None):
+                    _drain(fd, lines)  # bash exited, but a leftover job holds the pipe open
+                    break
+        finally:
+            selector.close()
+            if pidfd is not None:
+                os.close(pidfd)
+        return lines.finish()
 
     def on_kill(self) -> None:
         if self._process is not None:
@@ -182,6 +213,51 @@ class BashOperator(BaseOperator):
         _kill_group(process.pid, signal.SIGKILL)
         _signal_all(escaped, signal.SIGKILL)
         process.wait()
+
+
+class _LineSplitter:
+    """Turns output chunks into logged lines; remembers the last one (the XCom value)."""
+
+    def __init__(self, encoding: str, log: Any) -> None:
+        self.encoding = encoding
+        self.log = log
+        self.pending = b""
+        self.last: str | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        *complete, self.pending = (self.pending + chunk).split(b"\n")
+        for raw in complete:
+            self._line(raw)
+
+    def finish(self) -> str | None:
+        if self.pending:
+            self._line(self.pending)
+            self.pending = b""
+        return self.last
+
+    def _line(self, raw: bytes) -> None:
+        self.last = raw.decode(self.encoding, errors="backslashreplace").rstrip()
+        self.log.info("%s", self.last)
+
+
+def _pidfd_open(pid: int) -> int | None:
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return opener(pid)
+    except OSError:  # kernel older than 5.3, or seccomp forbids it
+        return None
+
+
+def _drain(fd: int, lines: _LineSplitter) -> None:
+    """Read what is already in the pipe without waiting for the writers still holding it."""
+    os.set_blocking(fd, False)
+    try:
+        while chunk := os.read(fd, 65536):
+            lines.feed(chunk)
+    except BlockingIOError:
+        pass
 
 
 def _kill_group(pgid: int, sig: int) -> None:
