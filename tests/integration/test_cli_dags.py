@@ -141,3 +141,24 @@ with DAG("daily_fixed", schedule="@daily", start_date=datetime(2030, 1, 1), catc
 ''')
     dates = home.ok("dags", "next-execution", "daily_fixed", "-n", "3").stdout.split()
     assert dates == ["2030-01-01T00:00:00+00:00", "2030-01-02T00:00:00+00:00", "2030-01-03T00:00:00+00:00"]
+
+
+def test_unpause_and_clear_wake_a_listening_scheduler(home):
+    from tradewind.schedule.executor_interface import Waker
+    from tradewind.schedule.wakeup import WakeListener
+
+    home.add_dag("failing_dag.py", FAILING_DAG)
+    assert home.run("dags", "test", "failing", "2024-02-01").returncode == 1
+    home.ok("dags", "pause", "failing")
+    db = Database.from_url(f"sqlite:///{home.path}/tradewind.db")
+    waker = Waker()
+    listener = WakeListener(db, waker)
+    assert listener.start()
+    try:
+        home.ok("dags", "unpause", "failing")
+        assert waker.wait(30), "dags unpause did not wake the scheduler"
+        assert "2 task instance(s) cleared" in home.ok("tasks", "clear", "failing", "--only-failed", "--yes").stdout
+        assert waker.wait(30), "tasks clear did not wake the scheduler"
+    finally:
+        listener.close()
+        db.engine.dispose()

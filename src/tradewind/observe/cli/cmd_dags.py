@@ -190,6 +190,10 @@ def _set_paused(cli: CliContext, dag_id: str, paused: bool) -> None:
         get_dag_ref(session, dag_id)
         dag_queries.set_paused(session, dag_id, paused)
         audit(session, "paused" if paused else "unpaused", dag_id=dag_id)
+    if not paused:
+        from tradewind.schedule.wakeup import notify_scheduler
+
+        notify_scheduler(db)  # committed: its queued runs start now, not after the scheduler's idle wait
     click.echo(f"DAG {dag_id} is {'paused' if paused else 'unpaused'}.")
 
 

@@ -169,6 +169,9 @@ def tasks_clear(cli: CliContext, dag_id: str, task_regex: str | None, start_date
         retries = {tid: t.retries for tid, t in snapshot.tasks.items()}
         count = clear_task_instances(session, tis, now=utcnow(), retries_by_task=retries)
         audit(session, "clear", dag_id=dag_id, extra={"task_ids": sorted({ti.task_id for ti in tis}), "count": count})
+    from tradewind.schedule.wakeup import notify_scheduler
+
+    notify_scheduler(db)  # committed: the cleared instances are rescheduled now, not after an idle wait
     click.echo(f"{count} task instance(s) cleared.")
 
 
