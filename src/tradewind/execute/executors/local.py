@@ -7,6 +7,13 @@ while still isolating user code from the scheduler. A reader thread here receive
 wakes the scheduler at once. The same thread is the ``execution_timeout`` backstop: a try
 that outlives its timeout plus :attr:`LocalExecutor.timeout_grace` gets its process group
 (and any descendant that left the group) SIGTERMed, then SIGKILLed.
+
+Nothing a try started survives it, however it ends — including when its process is SIGKILLed
+by someone else and its children (bash in its own session, ``setsid``/``nohup`` jobs) have
+been re-parented: the fork server and every try are child subreapers, so such leftovers become
+the server's children and it kills them (see :mod:`~tradewind.execute.executors.forkserver`
+for why parentage, not process groups or environment markers). The executor's own kill adds
+only the group/descendant signalling above; it needs no scan of the process table.
 """
 
 from __future__ import annotations
