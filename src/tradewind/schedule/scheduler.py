@@ -30,6 +30,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,27 @@ JOB_TYPE = "scheduler"
 #: States the decision step looks at (scheduled ones are already decided, waiting for a slot).
 _UNDECIDED = (TI.NONE.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value)
 _ACTIVE = (TI.QUEUED.value, TI.RUNNING.value)
+
+
+@dataclass(slots=True)
+class _TiRow:
+    """A task instance as one scheduler step reads it (the columns of
+    :data:`~tradewind.persist.queries.task_instances.TI_ROW_COLUMNS`, in that order).
+    ``state`` is kept current as the step moves the instance."""
+
+    id: int
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    state: str
+    try_number: int
+    next_retry_at: datetime | None
+    priority_weight: int
+    pool: str
+    pool_slots: int
+    queue: str
+    dag_version_id: int | None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -396,7 +418,12 @@ class Scheduler:
 
     # ------------------------------------------------------------ running runs
     def _process_running_runs(self, now: datetime) -> bool:
-        """Decide, finish and queue for every running run, in one transaction; then hand over."""
+        """Decide, finish and queue for every running run, in one transaction; then hand over.
+
+        Task instances are read as light rows (:class:`_TiRow`); only the ones a decision
+        changes are loaded as ORM objects and written — in a wide run most instances stay as
+        they are in a step, and building objects for all of them dominated the step.
+        """
         callbacks: list[DagCallbackRequest] = []
         kills: list[TaskKey] = []
         if not self._has_runs(RUN.RUNNING):
@@ -410,9 +437,9 @@ class Scheduler:
             if not runs:
                 return False
             snaps = self._snapshot_map(session, [self._pin_version(session, r) for r in runs])
-            tis_by_run: dict[tuple[str, str], list[TaskInstance]] = defaultdict(list)
-            for ti in ti_queries.tis_for_runs(session, [(r.dag_id, r.run_id) for r in runs]):
-                tis_by_run[(ti.dag_id, ti.run_id)].append(ti)
+            tis_by_run: dict[tuple[str, str], list[_TiRow]] = defaultdict(list)
+            for row in ti_queries.ti_rows_for_runs(session, [(r.dag_id, r.run_id) for r in runs]):
+                tis_by_run[(row.dag_id, row.run_id)].append(_TiRow(*row))
             changed = False
             live: list[tuple[DagRun, DagSnapshot]] = []
             for run in runs:
@@ -443,18 +470,23 @@ class Scheduler:
         if now < deadline:
             self._deadlines.append(deadline)
             return False
-        for ti in transitions.time_out_run(session, run, tis, now):
+        objects = ti_queries.tis_by_ids(session, [t.id for t in tis]).values()
+        for ti in transitions.time_out_run(session, run, objects, now):
             kills.append(TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number))
         self._callback(snap, run, success=False, reason="timed_out", out=callbacks)
         return True
 
-    def _decide(self, session: Session, run: DagRun, snap: DagSnapshot, tis: list[TaskInstance], now: datetime) -> bool:
+    def _decide(self, session: Session, run: DagRun, snap: DagSnapshot, tis: list[_TiRow], now: datetime) -> bool:
         """Move undecided instances to scheduled / skipped / upstream_failed, in topological order
-        so a skip or failure propagates down the whole graph in one pass."""
+        so a skip or failure propagates down the whole graph in one pass.
+
+        Decided on the rows first; then the changed instances are loaded (one query) and moved
+        through :mod:`transitions`. One whose state changed meanwhile is left alone.
+        """
         states = {ti.task_id: ti.state for ti in tis if ti.map_index < 0}
         by_task = {ti.task_id: ti for ti in tis if ti.map_index < 0}
         previous: dict[str, str] | None | bool = False  # False: not loaded yet
-        changed = False
+        moves: list[tuple[_TiRow, TaskInstanceState, str | None]] = []
         for task_id in snap.topological_order:
             ti = by_task.get(task_id)
             if ti is None or ti.state not in _UNDECIDED:
@@ -462,15 +494,15 @@ class Scheduler:
             task = snap.tasks[task_id]
             reason = deps.task_dates_allow(task, run.logical_date)
             if reason:
-                transitions.mark_ti_skipped(session, ti, now, note=reason)
+                moves.append((ti, TI.SKIPPED, reason))
             else:
                 decision = deps.evaluate_trigger_rule(task.trigger_rule, deps.upstream_counts(task, snap, states))
                 if decision.action == "wait":
                     continue
                 if decision.action == "skip":
-                    transitions.mark_ti_skipped(session, ti, now, note=decision.reason)
+                    moves.append((ti, TI.SKIPPED, decision.reason))
                 elif decision.action == "upstream_failed":
-                    transitions.mark_ti_upstream_failed(session, ti, now, note=decision.reason)
+                    moves.append((ti, TI.UPSTREAM_FAILED, decision.reason))
                 else:
                     if deps.retry_delay_passed(ti, now):
                         self._deadlines.append(ti.next_retry_at)  # type: ignore[arg-type]
@@ -480,14 +512,33 @@ class Scheduler:
                             previous = self._previous_states(session, run)
                         if deps.past_run_allows(task, previous):  # type: ignore[arg-type]
                             continue
-                    transitions.schedule_ti(session, ti, now)
-            states[task_id] = ti.state
-            changed = True
+                    moves.append((ti, TI.SCHEDULED, None))
+            states[task_id] = moves[-1][1].value
         for ti in tis:  # instances of tasks no longer in this version
             if ti.task_id not in snap.tasks and ti.state in (TI.NONE.value, TI.SCHEDULED.value):
+                moves.append((ti, TI.REMOVED, None))
+        return self._apply_moves(session, moves, now)
+
+    def _apply_moves(self, session: Session, moves: list[tuple[_TiRow, TaskInstanceState, str | None]],
+                     now: datetime) -> bool:
+        """Apply the decided moves to the instances' ORM objects; update the rows to match."""
+        if not moves:
+            return False
+        objects = ti_queries.tis_by_ids(session, [row.id for row, _, _ in moves])
+        for row, target, note in moves:
+            ti = objects.get(row.id)
+            if ti is None or ti.state != row.state:
+                continue  # deleted or moved by someone else since the rows were read
+            if target == TI.SKIPPED:
+                transitions.mark_ti_skipped(session, ti, now, note=note)
+            elif target == TI.UPSTREAM_FAILED:
+                transitions.mark_ti_upstream_failed(session, ti, now, note=note)
+            elif target == TI.SCHEDULED:
+                transitions.schedule_ti(session, ti, now)
+            else:
                 transitions.mark_ti_removed(session, ti, now)
-                changed = True
-        return changed
+            row.state = ti.state
+        return True
 
     def _previous_states(self, session: Session, run: DagRun) -> dict[str, str] | None:
         prev = run_queries.previous_run(session, run)
@@ -529,7 +580,7 @@ class Scheduler:
         active = deps.active_counts(session)
         total = sum(active.values())
         pools = deps.pool_open_slots(session)
-        workloads = []
+        chosen = []
         for _, _, _, ti, snap in candidates:
             if budget <= 0 or deps.parallelism_allows(total, self.parallelism):
                 break
@@ -537,6 +588,17 @@ class Scheduler:
                 continue
             if deps.pool_has_slots(ti.pool, ti.pool_slots, pools):
                 continue
+            chosen.append((ti, snap))
+            budget -= 1
+            total += 1
+            active[ti.dag_id] = active.get(ti.dag_id, 0) + 1
+            pools[ti.pool] -= ti.pool_slots
+        objects = ti_queries.tis_by_ids(session, [ti.id for ti, _ in chosen])
+        workloads = []
+        for row, snap in chosen:
+            ti = objects.get(row.id)
+            if ti is None or ti.state != TI.SCHEDULED.value:
+                continue  # moved by someone else since the rows were read
             try_number = transitions.queue_ti(session, ti, now)
             task = snap.tasks[ti.task_id]
             workloads.append(Workload(
@@ -544,10 +606,6 @@ class Scheduler:
                 fileloc=snap.fileloc, environ=dict(self._environ), priority_weight=ti.priority_weight,
                 pool=ti.pool, queue=ti.queue, execution_timeout=task.execution_timeout,
             ))
-            budget -= 1
-            total += 1
-            active[ti.dag_id] = active.get(ti.dag_id, 0) + 1
-            pools[ti.pool] -= ti.pool_slots
         return workloads
 
     def _hand_over(self, workloads: list[Workload]) -> None:

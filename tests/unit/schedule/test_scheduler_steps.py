@@ -449,3 +449,13 @@ def test_only_run_ignores_pausing_like_dags_test(config, db):
     sched = Scheduler(config, db, env.ex, clock=env.clock, only_run=("lin", run_id))
     sched.run_once()
     assert env.queued_ids() == ["a"]
+
+
+def test_step_rows_have_the_query_columns_in_order():
+    # _TiRow is built positionally from ti_rows_for_runs' rows.
+    import dataclasses
+
+    from tradewind.persist.queries.task_instances import TI_ROW_COLUMNS
+    from tradewind.schedule.scheduler import _TiRow
+
+    assert tuple(f.name for f in dataclasses.fields(_TiRow)) == TI_ROW_COLUMNS

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
@@ -52,6 +53,43 @@ def tis_for_runs(session: Session, run_keys: Iterable[tuple[str, str]]) -> list[
     return list(
         session.scalars(select(TaskInstance).where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys)))
     )
+
+
+#: The columns :func:`ti_rows_for_runs` reads: what the scheduler decides and queues on.
+TI_ROW_COLUMNS = ("id", "dag_id", "run_id", "task_id", "map_index", "state", "try_number", "next_retry_at",
+                  "priority_weight", "pool", "pool_slots", "queue", "dag_version_id")
+
+
+def ti_rows_for_runs(session: Session, run_keys: Iterable[tuple[str, str]]) -> list[Any]:
+    """All instances of the given (dag_id, run_id) runs as read-only rows of
+    :data:`TI_ROW_COLUMNS` (no ORM objects: building them costs more than the query)."""
+    keys = list(run_keys)
+    if not keys:
+        return []
+    table = TaskInstance.__table__
+    cols = [table.c[name] for name in TI_ROW_COLUMNS]
+    if len(keys) == 1:  # the usual case; a plain equality keeps the statement cacheable
+        (dag_id, run_id), = keys
+        where = (table.c.dag_id == dag_id) & (table.c.run_id == run_id)
+    else:
+        where = tuple_(table.c.dag_id, table.c.run_id).in_(keys)
+    return list(session.execute(select(*cols).where(where)))
+
+
+def tis_by_ids(session: Session, ids: Iterable[int]) -> dict[int, TaskInstance]:
+    """ORM objects of the instances with these ids (those already in the session cost no query)."""
+    found: dict[int, TaskInstance] = {}
+    missing = []
+    for ti_id in ids:
+        obj = session.identity_map.get(session.identity_key(TaskInstance, ti_id))
+        if obj is not None:
+            found[ti_id] = obj  # type: ignore[assignment]
+        else:
+            missing.append(ti_id)
+    for start in range(0, len(missing), 500):  # keep IN lists short
+        for obj in session.scalars(select(TaskInstance).where(TaskInstance.id.in_(missing[start:start + 500]))):
+            found[obj.id] = obj
+    return found
 
 
 def states_for_runs(session: Session, run_keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
