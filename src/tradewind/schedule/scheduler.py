@@ -60,6 +60,7 @@ JOB_TYPE = "scheduler"
 #: States the decision step looks at (scheduled ones are already decided, waiting for a slot).
 _UNDECIDED = (TI.NONE.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value)
 _ACTIVE = (TI.QUEUED.value, TI.RUNNING.value)
+_PENDING_RUNS = (RUN.QUEUED.value, RUN.RUNNING.value)
 
 
 @dataclass(slots=True)
@@ -181,10 +182,15 @@ class Scheduler:
         if not self._recovered:
             self._recover(now)
         did = self._apply_executor_events()
-        if self.only_run is None:
-            did = self._create_due_runs(now) or did
-        did = self._start_queued_runs(now) or did
-        did = self._process_running_runs(now) or did
+        due, states = self._survey(now)
+        if due and self._create_due_runs(now):
+            did = True
+            states.add(RUN.QUEUED.value)
+        if RUN.QUEUED.value in states and self._start_queued_runs(now):
+            did = True
+            states.add(RUN.RUNNING.value)
+        if RUN.RUNNING.value in states:
+            did = self._process_running_runs(now) or did
         did = self._check_zombies(now) or did
         self._heartbeat_job(now)
         return did
@@ -329,29 +335,31 @@ class Scheduler:
         return True
 
     # ------------------------------------------------------------------ runs
-    def _nothing_due(self, now: datetime) -> bool:
-        """No DAG has a run to create now (read-only; notes the next creation time)."""
+    def _survey(self, now: datetime) -> tuple[bool, set[str]]:
+        """One read-only look (no write lock) at what this step has to do: whether a DAG may
+        have a run to create now, and which of queued/running runs (in scope) exist."""
         with self._session(read_only=True) as session:
-            rows = session.execute(
-                select(DagModel.dag_id, DagModel.latest_version_id, DagModel.next_dagrun_create_after).where(
-                    DagModel.is_active.is_(True), DagModel.is_paused.is_(False), DagModel.latest_version_id.is_not(None)
-                )
-            ).all()
+            due = self.only_run is None and not self._nothing_due(session, now)
+            states = set(session.scalars(
+                self._scoped(select(DagRun.state).where(DagRun.state.in_(_PENDING_RUNS)), DagRun).distinct()
+            ))
+        return due, states
+
+    def _nothing_due(self, session: Session, now: datetime) -> bool:
+        """No DAG has a run to create now (notes the next creation time)."""
+        rows = session.execute(
+            select(DagModel.dag_id, DagModel.latest_version_id, DagModel.next_dagrun_create_after).where(
+                DagModel.is_active.is_(True), DagModel.is_paused.is_(False), DagModel.latest_version_id.is_not(None)
+            )
+        ).all()
         for dag_id, version_id, after in rows:
             if self._evaluated.get(dag_id) != version_id or (after is not None and after <= now):
                 return False
         self._deadlines.extend(after for _, _, after in rows if after is not None)
         return True
 
-    def _has_runs(self, state: DagRunState) -> bool:
-        """Whether any run (in scope) is in ``state`` (read-only)."""
-        with self._session(read_only=True) as session:
-            return session.scalar(self._scoped(select(DagRun.id).where(DagRun.state == state.value), DagRun).limit(1)) is not None
-
     def _create_due_runs(self, now: datetime) -> bool:
         """Create scheduled runs for unpaused DAGs whose next run is due (or not yet computed)."""
-        if self._nothing_due(now):
-            return False
         with self._session() as session:
             dags = session.scalars(
                 select(DagModel).where(
@@ -384,8 +392,6 @@ class Scheduler:
 
     def _start_queued_runs(self, now: datetime) -> bool:
         """queued -> running for runs whose run_after has come, within max_active_runs."""
-        if not self._has_runs(RUN.QUEUED):
-            return False
         with self._session() as session:
             queued = session.scalars(
                 self._scoped(select(DagRun).where(DagRun.state == RUN.QUEUED.value), DagRun)
@@ -426,8 +432,6 @@ class Scheduler:
         """
         callbacks: list[DagCallbackRequest] = []
         kills: list[TaskKey] = []
-        if not self._has_runs(RUN.RUNNING):
-            return False
         with self._session() as session:
             runs = session.scalars(
                 self._scoped(select(DagRun).where(DagRun.state == RUN.RUNNING.value), DagRun).with_for_update(
@@ -577,9 +581,8 @@ class Scheduler:
             return []
         candidates.sort(key=lambda c: c[:3])
         budget = min(self.executor.slots_available(), self.max_tis_per_loop)
-        active = deps.active_counts(session)
+        active, pools = deps.active_usage(session)
         total = sum(active.values())
-        pools = deps.pool_open_slots(session)
         chosen = []
         for _, _, _, ti, snap in candidates:
             if budget <= 0 or deps.parallelism_allows(total, self.parallelism):

@@ -128,3 +128,26 @@ def test_wait_for_downstream():
     snap = make_snapshot("d", [task_dict("a", wait_for_downstream=True), task_dict("b", ("a",))])
     assert "previous run's b is failed" in deps.past_run_allows(snap.task("a"), {"a": "success", "b": "failed"})
     assert deps.past_run_allows(snap.task("a"), {"a": "success", "b": "success"}) is None
+
+
+def test_active_usage_matches_the_separate_queries(db):
+    from tradewind.persist.models import DagModel, DagRun, Pool
+
+    with db.session_scope() as s:
+        s.add(Pool(pool="small", slots=3))
+        for dag in ("d1", "d2"):
+            s.add(DagModel(dag_id=dag, fileloc=f"/{dag}.py", tags=[]))
+        s.flush()
+        for dag in ("d1", "d2"):
+            s.add(DagRun(dag_id=dag, run_id="r", run_type="manual", state="running", run_after=T0, conf={}))
+        rows = [("d1", "a", "queued", "small", 2), ("d1", "b", "running", "default_pool", 1),
+                ("d1", "c", "success", "small", 1), ("d2", "a", "running", "small", 1),
+                ("d2", "b", "scheduled", "default_pool", 1)]
+        for dag, task, state, pool, slots in rows:
+            s.add(TaskInstance(dag_id=dag, run_id="r", task_id=task, map_index=-1, state=state, pool=pool,
+                               pool_slots=slots))
+    with db.session_scope() as s:
+        active, pools = deps.active_usage(s)
+        assert active == deps.active_counts(s) == {"d1": 2, "d2": 1}
+        assert pools == deps.pool_open_slots(s)
+        assert pools["small"] == 0 and pools["default_pool"] == 127
