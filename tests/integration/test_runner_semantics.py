@@ -126,3 +126,25 @@ def test_stored_task_snapshot_is_cached_per_version_and_hash(config, db, semanti
         version.snapshot, version.snapshot_hash = data, "another-hash"
         s.flush()
         assert _stored_task(s, version.id, "give").retries == 3
+
+
+def test_failed_try_retries_with_the_stored_versions_policy(config, db, semantics) -> None:
+    # The retry delay comes from the run's stored DAG version, not from the file on disk
+    # (which may have changed since the run started).
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from tradewind.persist.models import DagVersion
+
+    with db.session_scope() as s:
+        version = s.scalars(select(DagVersion).where(DagVersion.dag_id == "semantics")).one()
+        data = dict(version.snapshot)
+        data["tasks"] = [dict(t, retries=2, retry_delay=1234.0) if t["task_id"] == "polite" else t
+                         for t in data["tasks"]]
+        version.snapshot, version.snapshot_hash = data, "edited-for-the-test"
+    key = queue(db, "semantics", "polite", max_tries=3)
+    result = run_try(workload(key, semantics), config=config, db=db, in_process=True)
+    assert result.state == "up_for_retry", result.error
+    ti = ti_row(db, key)
+    assert ti.next_retry_at == ti.end_date + timedelta(seconds=1234)

@@ -75,23 +75,27 @@ class ClaimedTry:
     run: RunInfo
     #: The previous successful run of the DAG (by logical date), for ``prev_*_success``.
     prev_success: RunInfo | None
-    #: The task as the scheduler knows it (from the run's DAG version), if stored.
-    snapshot: TaskSnapshot | None
+    #: The task as the scheduler knows it (from the run's DAG version), when already read;
+    #: else :func:`task_snapshot_for` reads it from ``version_id`` when it is needed.
+    snapshot: TaskSnapshot | None = None
+    #: The DAG version the instance runs (and its snapshot hash, when known).
+    version_id: int | None = None
+    snapshot_hash: str | None = None
 
 
 def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> ClaimedTry | None:
     """Read what the try needs, then claim it (one write transaction); None if not queued for it.
 
-    The reads (run, previous run, stored task) run first, in a read-only transaction: on
-    SQLite every writer waits for the one holding the write lock, so the claim must hold
-    it as briefly as possible — and the first database work of a freshly forked try
-    process is the slow one (new connection, pages copied on write), better done outside.
+    The reads (run, previous run) run first, in a read-only transaction: on SQLite every
+    writer waits for the one holding the write lock, so the claim must hold it as briefly
+    as possible — and the first database work of a freshly forked try process is the slow
+    one (new connection, pages copied on write), better done outside. The task's stored
+    snapshot is not read here: only a failed try needs it (retry policy), and decoding a
+    wide DAG's snapshot costs more than the rest of a no-op try's reads.
     """
     with db.read_scope() as session:
         row, prev = _run_rows(session, key.dag_id, key.run_id)
         run = RunInfo.of(row)
-        version_id = run.dag_version_id
-        snapshot = _stored_task(session, version_id, key.task_id, row.snapshot_hash) if version_id is not None else None
     with db.session_scope() as session:
         ti = claim_try_row(session, key, hostname=hostname, pid=pid, now=now)
         if ti is None:
@@ -99,12 +103,12 @@ def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime)
         # Airflow semantics: a new try starts without the XComs of earlier tries.
         xcom_clear(session, key.dag_id, key.run_id, key.task_id, key.map_index)
         max_tries, start_date, operator, ti_version = ti.max_tries, ti.start_date, ti.operator, ti.dag_version_id
+    version_id, digest = run.dag_version_id, row.snapshot_hash
     if ti_version is not None and ti_version != version_id:  # the instance is pinned to another version
-        with db.read_scope() as session:
-            snapshot = _stored_task(session, ti_version, key.task_id)
+        version_id, digest = ti_version, None
     return ClaimedTry(
         key=key, max_tries=max_tries, start_date=start_date, operator=operator,
-        run=run, prev_success=prev, snapshot=snapshot,
+        run=run, prev_success=prev, version_id=version_id, snapshot_hash=digest,
     )
 
 
@@ -345,10 +349,16 @@ def load_run(session: Any, dag_id: str, run_id: str) -> tuple[RunInfo, RunInfo |
     return RunInfo.of(run), prev
 
 
-def task_snapshot_for(claimed: ClaimedTry, task: Any) -> TaskSnapshot:
-    """The stored snapshot of the task; else one made from the loaded operator; else defaults."""
+def task_snapshot_for(claimed: ClaimedTry, task: Any, db: Database | None = None) -> TaskSnapshot:
+    """The stored snapshot of the task (read from ``db`` unless the claim already has it);
+    else one made from the loaded operator; else defaults."""
     if claimed.snapshot is not None:
         return claimed.snapshot
+    if db is not None and claimed.version_id is not None:
+        with db.read_scope() as session:
+            stored = _stored_task(session, claimed.version_id, claimed.key.task_id, claimed.snapshot_hash)
+        if stored is not None:
+            return stored
     if task is not None:
         try:
             from tradewind.parse.snapshot import serialize_task

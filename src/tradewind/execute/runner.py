@@ -157,7 +157,8 @@ class _TryRun:
 
     def _run_claimed(self, claimed: ClaimedTry) -> TryResult:
         outcome = self._prepare_and_execute(claimed)
-        snapshot = task_snapshot_for(claimed, self.task)
+        # Only a failure consults the task's retry policy (read before the write transaction).
+        snapshot = task_snapshot_for(claimed, self.task, self.db) if outcome.outcome == "failed" else None
         ti = self.context["ti"] if self.context else None
         xcoms = ti.pending_xcoms if ti is not None else {}
         try:

@@ -380,7 +380,7 @@ def record_try_outcome(
     key: TaskKey,
     outcome: Outcome,
     *,
-    task: TaskSnapshot,
+    task: TaskSnapshot | None,
     now: datetime,
     error: str | None = None,
     allow_retry: bool = True,
@@ -388,8 +388,9 @@ def record_try_outcome(
 ) -> TaskInstanceState:
     """Record how try ``key.try_number`` ended and return the task instance's new state.
 
-    ``failed`` becomes ``up_for_retry`` (with ``next_retry_at``) when ``allow_retry``
-    and ``try_number < max_tries``. Sets end_date/duration on the instance and the try row
+    ``failed`` becomes ``up_for_retry`` (with ``next_retry_at`` from ``task``'s retry delay)
+    when ``allow_retry`` and ``try_number < max_tries``; ``task`` is only read for a failed
+    outcome (without it a failure is final). Sets end_date/duration on the instance and the try row
     (and the try's ``rendered_fields`` when given, as :func:`set_rendered_fields`).
     If the instance has moved on meanwhile (cleared, marked by hand, failed as a
     zombie), only the try row is updated and the instance's current state is returned.
