@@ -18,8 +18,9 @@
 6. ``on_success`` / ``on_failure`` / ``on_retry`` / ``on_skipped`` callback (errors in
    callbacks are logged and never change the outcome).
 
-A heartbeat thread updates ``last_heartbeat_at`` meanwhile. When the heartbeat finds the
-instance no longer running this try (cleared or marked by hand) the try is terminated.
+The process's heartbeat thread (:mod:`tradewind.execute.heartbeat`) updates
+``last_heartbeat_at`` meanwhile. When the heartbeat finds the instance no longer running
+this try (cleared or marked by hand) the try is terminated.
 
 Process entry point (Celery workers, debugging)::
 
@@ -45,11 +46,12 @@ from typing import IO, Any
 
 from tradewind.definition.exceptions import TaskFailNoRetry, TaskSkipped, TaskTimeout, XComNotSerializable
 from tradewind.schedule.executor_interface import TaskKey, Workload
+from tradewind.execute.heartbeat import Heartbeat
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
 from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load_task, task_snapshot_for
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
 from tradewind.persist.db import Database, utcnow
-from tradewind.schedule.transitions import heartbeat, record_try_outcome
+from tradewind.schedule.transitions import record_try_outcome
 from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
 
@@ -147,7 +149,7 @@ class _TryRun:
             return TryResult(key, claimed=False)
         log.info("Starting attempt %d of %d: %s on host %s (pid %d)", key.try_number, claimed.max_tries,
                  key.short(), self.hostname, os.getpid())
-        beat = _Heartbeat(self.db, key, self.config.heartbeat_interval, terminate=not self.in_process)
+        beat = Heartbeat(self.db, key, self.config.heartbeat_interval, terminate=not self.in_process)
         beat.start()
         try:
             result = self._run_claimed(claimed)
@@ -357,40 +359,6 @@ def _terminate_on_sigterm(enabled: bool) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-class _Heartbeat:
-    """Updates ``last_heartbeat_at`` every ``interval`` seconds while the try runs."""
-
-    def __init__(self, db: Database, key: TaskKey, interval: float, *, terminate: bool) -> None:
-        self.db = db
-        self.key = key
-        self.interval = max(interval, 0.05)
-        self.terminate = terminate
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="tradewind-heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with self.db.session_scope() as session:
-                    alive = heartbeat(session, self.key, utcnow())
-            except Exception:
-                log.warning("Heartbeat of %s failed; will retry", self.key.short(), exc_info=True)
-                continue
-            if not alive and not self._stop.is_set():
-                log.warning("Task instance %s is no longer running this try (cleared or marked); "
-                            "terminating it.", self.key.short())
-                if self.terminate:
-                    os.kill(os.getpid(), signal.SIGTERM)
-                return
 
 
 # ----------------------------------------------------------------- process entry

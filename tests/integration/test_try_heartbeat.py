@@ -1,0 +1,58 @@
+"""A try process's heartbeat: a cleared instance stops its running try (real fork server)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from runner_support import add_dag, queue, ti_row, try_row, workload
+from sqlalchemy import update
+
+from tradewind.execute.executors.local import LocalExecutor
+from tradewind.persist.models import TaskInstance
+from tradewind.schedule.executor_interface import Waker
+
+DAG = """
+with DAG("beating", start_date=datetime(2024, 1, 1), schedule=None):
+    BashOperator(task_id="hang", bash_command="echo $$ > $PROBE_DIR/hang; exec sleep 60")
+"""
+
+
+@pytest.fixture
+def probe(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    monkeypatch.setenv("PROBE_DIR", str(folder))
+    return folder
+
+
+def _wait_for(predicate, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_cleared_instance_stops_its_running_try(config, db, probe) -> None:
+    fileloc = add_dag(config, db, "beating", DAG)
+    executor = LocalExecutor(1, Waker(), config=config)
+    executor.start()
+    try:
+        key = queue(db, "beating", "hang")
+        executor.queue_workload(workload(key, fileloc))
+        bash_pid = int(_wait_for(lambda: (probe / "hang").exists() and (probe / "hang").read_text().strip()))
+        with db.session_scope() as s:  # cleared while running
+            s.execute(update(TaskInstance).where(TaskInstance.task_id == "hang").values(state="none"))
+        events = _wait_for(executor.collect_events)
+    finally:
+        executor.end(wait=False)
+    assert [e.key for e in events] == [key] and events[0].recorded
+    assert ti_row(db, key).state == "none"  # the clear stands; the try closed only its own row
+    row = try_row(db, key)
+    assert row.state == "failed" and "SIGTERM" in (row.error or "")
+    _wait_for(lambda: not psutil.pid_exists(bash_pid) or psutil.Process(bash_pid).status() == psutil.STATUS_ZOMBIE)
