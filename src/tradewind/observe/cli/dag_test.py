@@ -63,7 +63,7 @@ def _report_new_states(db: Any, dag_id: str, run_id: str, reported: dict[str, tu
 
     from tradewind.persist.models import DagRun, TaskInstance
 
-    with db.session_scope() as session:
+    with db.read_scope() as session:  # a read: no write lock
         state = session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
         rows = session.execute(
             select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.try_number)
