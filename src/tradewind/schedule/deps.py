@@ -16,7 +16,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -323,16 +324,24 @@ def active_usage(session: Session) -> tuple[dict[str, int], dict[str, int]]:
     queueing step needs both every time it queues)."""
     active: dict[str, int] = {}
     used: dict[str, int] = {}
-    rows = session.execute(
-        select(TaskInstance.dag_id, TaskInstance.pool, func.count(), func.sum(TaskInstance.pool_slots))
-        .where(TaskInstance.state.in_(ACTIVE))
-        .group_by(TaskInstance.dag_id, TaskInstance.pool)
-    )
-    for dag_id, pool, count, slots in rows:
+    usage_stmt, pools_stmt = _usage_stmts()
+    for dag_id, pool, count, slots in session.execute(usage_stmt):
         active[dag_id] = active.get(dag_id, 0) + count
         used[pool] = used.get(pool, 0) + int(slots or 0)
-    open_slots = {name: slots - used.get(name, 0) for name, slots in session.execute(select(Pool.pool, Pool.slots))}
+    open_slots = {name: slots - used.get(name, 0) for name, slots in session.execute(pools_stmt)}
     return active, open_slots
+
+
+@cache
+def _usage_stmts() -> tuple[Any, Any]:
+    """Built once on the tables: the scheduler runs them whenever it queues."""
+    ti, pool = TaskInstance.__table__, Pool.__table__
+    usage = (
+        select(ti.c.dag_id, ti.c.pool, func.count(), func.sum(ti.c.pool_slots))
+        .where(ti.c.state.in_(ACTIVE))
+        .group_by(ti.c.dag_id, ti.c.pool)
+    )
+    return usage, select(pool.c.pool, pool.c.slots)
 
 
 def run_states(session: Session, dag_id: str, run_id: str) -> dict[str, str]:

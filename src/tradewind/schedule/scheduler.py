@@ -31,10 +31,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -61,6 +62,24 @@ JOB_TYPE = "scheduler"
 _UNDECIDED = (TI.NONE.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value)
 _ACTIVE = (TI.QUEUED.value, TI.RUNNING.value)
 _PENDING_RUNS = (RUN.QUEUED.value, RUN.RUNNING.value)
+
+
+@cache
+def _stmt(name: str) -> Any:
+    """The scheduler's every-step reads, built once on the tables (no ORM compile step):
+    an idle or busy step runs them each time it wakes."""
+    dag, run = DagModel.__table__, DagRun.__table__
+    if name == "paused":
+        return select(dag.c.dag_id).where(dag.c.is_paused.is_(True))
+    if name == "schedulable_dags":
+        return select(dag.c.dag_id, dag.c.latest_version_id, dag.c.next_dagrun_create_after).where(
+            dag.c.is_active.is_(True), dag.c.is_paused.is_(False), dag.c.latest_version_id.is_not(None))
+    pending = select(run.c.state).where(run.c.state.in_(_PENDING_RUNS)).distinct()
+    if name == "pending_runs":
+        return pending
+    if name == "pending_run":
+        return pending.where(run.c.dag_id == bindparam("p_dag_id"), run.c.run_id == bindparam("p_run_id"))
+    raise KeyError(name)
 
 
 @dataclass(slots=True)
@@ -275,7 +294,7 @@ class Scheduler:
         """Paused DAGs, whose runs do not progress; ``only_run`` (``dags test``) ignores pausing."""
         if self.only_run is not None:
             return set()
-        return set(session.scalars(select(DagModel.dag_id).where(DagModel.is_paused.is_(True))))
+        return set(session.scalars(_stmt("paused")))
 
     def _scoped(self, stmt: Any, model: Any) -> Any:
         """Restrict a run or task-instance query to ``only_run`` when set."""
@@ -340,18 +359,17 @@ class Scheduler:
         have a run to create now, and which of queued/running runs (in scope) exist."""
         with self._session(read_only=True) as session:
             due = self.only_run is None and not self._nothing_due(session, now)
-            states = set(session.scalars(
-                self._scoped(select(DagRun.state).where(DagRun.state.in_(_PENDING_RUNS)), DagRun).distinct()
-            ))
+            if self.only_run is None:
+                states = session.scalars(_stmt("pending_runs"))
+            else:
+                dag_id, run_id = self.only_run
+                states = session.scalars(_stmt("pending_run"), {"p_dag_id": dag_id, "p_run_id": run_id})
+            states = set(states)
         return due, states
 
     def _nothing_due(self, session: Session, now: datetime) -> bool:
         """No DAG has a run to create now (notes the next creation time)."""
-        rows = session.execute(
-            select(DagModel.dag_id, DagModel.latest_version_id, DagModel.next_dagrun_create_after).where(
-                DagModel.is_active.is_(True), DagModel.is_paused.is_(False), DagModel.latest_version_id.is_not(None)
-            )
-        ).all()
+        rows = session.execute(_stmt("schedulable_dags")).all()
         for dag_id, version_id, after in rows:
             if self._evaluated.get(dag_id) != version_id or (after is not None and after <= now):
                 return False

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.persist.models import TaskInstance, TaskInstanceTry
@@ -66,14 +67,19 @@ def ti_rows_for_runs(session: Session, run_keys: Iterable[tuple[str, str]]) -> l
     keys = list(run_keys)
     if not keys:
         return []
+    if len(keys) == 1:  # the usual case: a statement built once
+        (dag_id, run_id), = keys
+        return list(session.execute(_one_run_rows_stmt(), {"p_dag_id": dag_id, "p_run_id": run_id}))
     table = TaskInstance.__table__
     cols = [table.c[name] for name in TI_ROW_COLUMNS]
-    if len(keys) == 1:  # the usual case; a plain equality keeps the statement cacheable
-        (dag_id, run_id), = keys
-        where = (table.c.dag_id == dag_id) & (table.c.run_id == run_id)
-    else:
-        where = tuple_(table.c.dag_id, table.c.run_id).in_(keys)
-    return list(session.execute(select(*cols).where(where)))
+    return list(session.execute(select(*cols).where(tuple_(table.c.dag_id, table.c.run_id).in_(keys))))
+
+
+@cache
+def _one_run_rows_stmt() -> Any:
+    table = TaskInstance.__table__
+    return select(*(table.c[name] for name in TI_ROW_COLUMNS)).where(
+        table.c.dag_id == bindparam("p_dag_id"), table.c.run_id == bindparam("p_run_id"))
 
 
 def tis_by_ids(session: Session, ids: Iterable[int]) -> dict[int, TaskInstance]:
