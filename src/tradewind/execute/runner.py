@@ -43,14 +43,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-
 from tradewind.definition.exceptions import TaskFailNoRetry, TaskSkipped, TaskTimeout, XComNotSerializable
-from tradewind.schedule.executor_interface import TaskKey, Workload
+from tradewind.execute.alarm import raise_after
 from tradewind.execute.heartbeat import Heartbeat
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
 from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load_task, task_snapshot_for
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
 from tradewind.persist.db import Database, utcnow
+from tradewind.schedule.executor_interface import TaskKey, Workload
 from tradewind.schedule.transitions import record_try_outcome
 from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
@@ -332,16 +332,9 @@ def _alarm(seconds: float | None, key: TaskKey) -> Iterator[None]:
         yield
         return
 
-    def on_alarm(_signum: int, _frame: Any) -> None:
-        raise TaskTimeout(f"task {key.dag_id}.{key.task_id} timed out after {seconds:g}s (execution_timeout)")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
+    with raise_after(seconds, lambda: TaskTimeout(
+            f"task {key.dag_id}.{key.task_id} timed out after {seconds:g}s (execution_timeout)")):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @contextmanager

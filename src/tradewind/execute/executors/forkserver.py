@@ -68,9 +68,9 @@ import socket
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
+
+from tradewind.execute.alarm import raise_after
 
 #: Modules imported once in the server, so a forked try finds them already loaded.
 PRELOAD = (
@@ -304,16 +304,16 @@ class _Server:
         """Import the DAG file here (once per version) so the forked try inherits it; never raises."""
         if not fileloc:
             return
-        from tradewind.execute.prepare import load_dag_file
-
         from tradewind.definition.variable import set_variable_backend
+        from tradewind.execute.prepare import load_dag_file
 
         threads = threading.active_count()
         # A file reading Variables at import time must see their values at each try's
         # start, so it is not kept imported here: the refusing backend fails its import.
         previous = set_variable_backend(_RefuseVariables())
         try:
-            with _time_limit(self.import_timeout):
+            with raise_after(self.import_timeout, lambda: _ImportTimeout(
+                    f"DAG file import took longer than {self.import_timeout:g}s")):
                 load_dag_file(fileloc, self.sys_path, remember_failure=True)
         except BaseException:  # noqa: BLE001 - user code may raise anything; the try imports it itself
             pass
@@ -379,24 +379,6 @@ class _RefuseVariables:
 
 class _ImportTimeout(BaseException):
     """The DAG file's import in the server took longer than ``dagbag_import_timeout``."""
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    if seconds <= 0:
-        yield
-        return
-
-    def on_alarm(_signum: int, _frame: Any) -> None:
-        raise _ImportTimeout(f"DAG file import took longer than {seconds:g}s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
