@@ -288,6 +288,22 @@ def dag_concurrency_allows(dag_id: str, active: int, max_active_tasks: int) -> s
     return None
 
 
+def task_concurrency_allows(task: TaskSnapshot, in_dag: int, in_run: int) -> str | None:
+    """The task's own limits: ``max_active_tis_per_dag`` (all runs) and ``max_active_tis_per_dagrun``."""
+    limit = task.max_active_tis_per_dag
+    if limit is not None and in_dag >= limit:
+        return f"task {task.task_id} already has {in_dag} instance(s) queued/running (max_active_tis_per_dag={limit})"
+    limit = task.max_active_tis_per_dagrun
+    if limit is not None and in_run >= limit:
+        return (f"task {task.task_id} already has {in_run} instance(s) queued/running in this run "
+                f"(max_active_tis_per_dagrun={limit})")
+    return None
+
+
+def has_task_limits(task: TaskSnapshot) -> bool:
+    return task.max_active_tis_per_dag is not None or task.max_active_tis_per_dagrun is not None
+
+
 def parallelism_allows(active: int, parallelism: int) -> str | None:
     if active >= parallelism:
         return f"{active} task(s) queued/running in total (parallelism={parallelism})"
@@ -317,6 +333,28 @@ def active_counts(session: Session) -> dict[str, int]:
             select(TaskInstance.dag_id, func.count()).where(TaskInstance.state.in_(ACTIVE)).group_by(TaskInstance.dag_id)
         ).all()
     )
+
+
+def task_active_counts(
+    session: Session, tasks: Iterable[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str, str], int]]:
+    """Queued + running instances of the given (dag_id, task_id)s: per task over all runs,
+    and per (dag_id, run_id, task_id)."""
+    wanted = set(tasks)
+    per_task: dict[tuple[str, str], int] = {}
+    per_run: dict[tuple[str, str, str], int] = {}
+    if not wanted:
+        return per_task, per_run
+    rows = session.execute(
+        select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, func.count())
+        .where(TaskInstance.state.in_(ACTIVE), TaskInstance.task_id.in_({t for _, t in wanted}))
+        .group_by(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id)
+    )
+    for dag_id, run_id, task_id, count in rows:
+        if (dag_id, task_id) in wanted:
+            per_task[(dag_id, task_id)] = per_task.get((dag_id, task_id), 0) + count
+            per_run[(dag_id, run_id, task_id)] = count
+    return per_task, per_run
 
 
 def active_usage(session: Session) -> tuple[dict[str, int], dict[str, int]]:
@@ -387,6 +425,11 @@ def failed_deps(
     if not is_active:
         reasons.append(pool_has_slots(ti.pool, ti.pool_slots, pool_open_slots(session)))
         reasons.append(dag_concurrency_allows(ti.dag_id, active.get(ti.dag_id, 0), snapshot.max_active_tasks))
+        if has_task_limits(task):
+            per_task, per_run = task_active_counts(session, [(ti.dag_id, ti.task_id)])
+            reasons.append(task_concurrency_allows(
+                task, per_task.get((ti.dag_id, ti.task_id), 0), per_run.get((ti.dag_id, ti.run_id, ti.task_id), 0)
+            ))
         if parallelism is not None:
             reasons.append(parallelism_allows(sum(active.values()), parallelism))
     return [r for r in reasons if r]

@@ -601,6 +601,9 @@ class Scheduler:
         budget = min(self.executor.slots_available(), self.max_tis_per_loop)
         active, pools = deps.active_usage(session)
         total = sum(active.values())
+        per_task, per_run = deps.task_active_counts(
+            session, {(ti.dag_id, ti.task_id) for *_, ti, snap in candidates if deps.has_task_limits(snap.tasks[ti.task_id])}
+        )
         chosen = []
         for _, _, _, ti, snap in candidates:
             if budget <= 0 or deps.parallelism_allows(total, self.parallelism):
@@ -609,11 +612,18 @@ class Scheduler:
                 continue
             if deps.pool_has_slots(ti.pool, ti.pool_slots, pools):
                 continue
+            task_key, run_task_key = (ti.dag_id, ti.task_id), (ti.dag_id, ti.run_id, ti.task_id)
+            if deps.task_concurrency_allows(
+                snap.tasks[ti.task_id], per_task.get(task_key, 0), per_run.get(run_task_key, 0)
+            ):
+                continue
             chosen.append((ti, snap))
             budget -= 1
             total += 1
             active[ti.dag_id] = active.get(ti.dag_id, 0) + 1
             pools[ti.pool] -= ti.pool_slots
+            per_task[task_key] = per_task.get(task_key, 0) + 1
+            per_run[run_task_key] = per_run.get(run_task_key, 0) + 1
         objects = ti_queries.tis_by_ids(session, [ti.id for ti, _ in chosen])
         workloads = []
         for row, snap in chosen:

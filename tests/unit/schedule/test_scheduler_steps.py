@@ -459,3 +459,23 @@ def test_step_rows_have_the_query_columns_in_order():
     from tradewind.schedule.scheduler import _TiRow
 
     assert tuple(f.name for f in dataclasses.fields(_TiRow)) == TI_ROW_COLUMNS
+
+
+def test_max_active_tis_per_dag_limits_one_task_across_runs(config, db):
+    snap = make_snapshot("lim", [task_dict("slow", max_active_tis_per_dag=1), task_dict("free")])
+    env = Env(config, db, snap)
+    first = env.trigger(run_id="r1", logical_date=T0)
+    second = env.trigger(run_id="r2", logical_date=T0 + timedelta(days=1))
+    env.step()
+    queued = sorted((w.key.run_id, w.key.task_id) for w in env.ex.queued)
+    assert queued.count((first, "slow")) + queued.count((second, "slow")) == 1
+    assert (first, "free") in queued and (second, "free") in queued
+    waiting_run = second if (first, "slow") in queued else first
+    with db.session_scope() as s:
+        ti = s.scalars(select(TaskInstance).where(TaskInstance.run_id == waiting_run, TaskInstance.task_id == "slow")).one()
+        run = s.scalars(select(DagRun).where(DagRun.run_id == waiting_run)).one()
+        reasons = deps.failed_deps(s, ti, snap, now=env.clock(), run=run)
+    assert any("max_active_tis_per_dag=1" in r for r in reasons)
+    env.complete("slow")  # the only queued "slow" try ends; the other run's may start
+    env.step()
+    assert (waiting_run, "slow") in [(w.key.run_id, w.key.task_id) for w in env.ex.queued]
