@@ -24,7 +24,6 @@ except ImportError:  # pragma: no cover - dateutil ships with croniter
 __all__ = [
     "ds_add",
     "ds_format",
-    "ds_format_locale",
     "datetime_diff_for_humans",
     "datetime",
     "date",
@@ -58,11 +57,6 @@ def ds_add(ds: str, days: int) -> str:
 def ds_format(ds: str, input_format: str, output_format: str) -> str:
     """Re-format a date string: ``ds_format("2015-01-01", "%Y-%m-%d", "%m-%d-%y")`` -> ``"01-01-15"``."""
     return _parse_ds(ds, input_format).strftime(output_format)
-
-
-def ds_format_locale(ds: str, input_format: str, output_format: str, locale: str | None = None) -> str:
-    """Like :func:`ds_format`; ``locale`` is accepted for Airflow compatibility (strftime uses the process locale)."""
-    return ds_format(ds, input_format, output_format)
 
 
 def datetime_diff_for_humans(dt: datetime, since: datetime | None = None) -> str:

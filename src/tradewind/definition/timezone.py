@@ -130,8 +130,3 @@ def to_utc(value: Any, tz: str | tzinfo | None = None) -> datetime:
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(utc)
-
-
-def make_naive(value: datetime, tz: str | tzinfo) -> datetime:
-    """Wall-clock time of the aware ``value`` in ``tz``, without tzinfo."""
-    return value.astimezone(parse_timezone(tz)).replace(tzinfo=None)
