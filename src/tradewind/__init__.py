@@ -28,6 +28,12 @@ _EXPORTS: dict[str, str] = {
     "BranchPythonOperator": f"{_DEF}.operators.python",
     "ShortCircuitOperator": f"{_DEF}.operators.python",
     "EmptyOperator": f"{_DEF}.operators.empty",
+    "LatestOnlyOperator": f"{_DEF}.operators.latest_only",
+    "BaseBranchOperator": f"{_DEF}.operators.datetime_branch",
+    "BranchDateTimeOperator": f"{_DEF}.operators.datetime_branch",
+    "BranchDayOfWeekOperator": f"{_DEF}.operators.datetime_branch",
+    "WeekDay": f"{_DEF}.operators.datetime_branch",
+    "Label": f"{_DEF}.edges",
     "chain": f"{_DEF}.helpers",
     "cross_downstream": f"{_DEF}.helpers",
     "Variable": f"{_DEF}.variable",
@@ -76,10 +82,18 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
     from tradewind.definition.context import get_current_context
     from tradewind.definition.dag import DAG, dag
     from tradewind.definition.decorators import task
+    from tradewind.definition.edges import Label
     from tradewind.definition.exceptions import *  # noqa: F403
     from tradewind.definition.helpers import chain, cross_downstream
     from tradewind.definition.operators.bash import BashOperator
+    from tradewind.definition.operators.datetime_branch import (
+        BaseBranchOperator,
+        BranchDateTimeOperator,
+        BranchDayOfWeekOperator,
+        WeekDay,
+    )
     from tradewind.definition.operators.empty import EmptyOperator
+    from tradewind.definition.operators.latest_only import LatestOnlyOperator
     from tradewind.definition.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
     from tradewind.definition.params import Param, ParamsDict
     from tradewind.definition.taskgroup import TaskGroup, task_group

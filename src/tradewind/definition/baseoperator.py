@@ -324,6 +324,10 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         return [self]
 
     def _add_downstream_edge(self, other: "BaseOperator") -> None:
+        if getattr(other, "is_edge_modifier", False):
+            # `task >> Label(...)`: the label links this task once it knows its downstream side.
+            other.add_upstream_task(self)
+            return
         if other is self:
             raise DagCycleError(f"Cycle detected in DAG {self.dag_id!r}: {self.task_id} -> {self.task_id}")
         if self._dag is not None and other._dag is not None and self._dag is not other._dag:

@@ -25,7 +25,7 @@ from tradewind.definition.exceptions import (
     TaskNotFound,
 )
 from tradewind.definition.helpers import DagContext, validate_key
-from tradewind.definition.params import NOTSET, DagParam, Param, ParamsDict
+from tradewind.definition.params import NOTSET, DagParam, Param, ParamsDict, validate_dag_params
 from tradewind.definition.taskgroup import TaskGroup
 
 __all__ = ["DAG", "DagContext", "dag"]
@@ -138,6 +138,8 @@ class DAG:
         self.task_dict: dict[str, Any] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
         self.task_group = TaskGroup.create_root(self)
+        #: Extra information on edges (``Label``): ``{upstream_id: {downstream_id: {"label": ...}}}``.
+        self.edge_info: dict[str, dict[str, dict[str, Any]]] = {}
 
     # -- construction helpers ---------------------------------------------------------------
     def _check_tags(self, tags: Iterable[str] | None) -> list[str]:
@@ -271,6 +273,9 @@ class DAG:
         if task.task_group is None:
             task.task_group = self.task_group
         task.task_group.add(task)
+        # Labels set on edges before this task joined a DAG (see definition/edges.py).
+        for down_id, info in task.__dict__.pop("_pending_edge_info", {}).items():
+            self.set_edge_info(task.task_id, down_id, info)
 
     def add_tasks(self, tasks: Iterable[Any]) -> None:
         for task in tasks:
@@ -284,6 +289,14 @@ class DAG:
 
     def has_task(self, task_id: str) -> bool:
         return task_id in self.task_dict
+
+    def get_edge_info(self, upstream_task_id: str, downstream_task_id: str) -> dict[str, Any]:
+        """Information set on the edge ``upstream -> downstream`` (``{"label": ...}``), else ``{}``."""
+        return dict(self.edge_info.get(upstream_task_id, {}).get(downstream_task_id, {}))
+
+    def set_edge_info(self, upstream_task_id: str, downstream_task_id: str, info: dict[str, Any]) -> None:
+        """Set (merge) information on the edge ``upstream -> downstream``."""
+        self.edge_info.setdefault(upstream_task_id, {}).setdefault(downstream_task_id, {}).update(info)
 
     def param(self, name: str, default: Any = NOTSET) -> DagParam:
         """A reference to the DAG param ``name`` resolved at run time."""
@@ -352,6 +365,7 @@ class DAG:
                         "which is not in the DAG"
                     )
         self.check_cycle()
+        validate_dag_params(self)  # defaults fit their schemas; no required params on a schedule
 
     def get_flat_relative_ids(self, task_id: str, *, upstream: bool = False) -> set[str]:
         """All task ids reachable from ``task_id`` downstream (or upstream)."""

@@ -72,6 +72,8 @@ class TaskSnapshot:
     #: Task-level concurrency limits (Airflow names); None means no limit.
     max_active_tis_per_dag: int | None = None
     max_active_tis_per_dagrun: int | None = None
+    #: Name shown in the UI (``task_display_name``); None in older snapshots means the task_id.
+    task_display_name: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TaskSnapshot":
@@ -127,6 +129,10 @@ class DagSnapshot:
     #: Nested task-group structure for display: {"group_id": ..., "children": [...]}.
     task_group: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
+    #: Name shown in the UI (``dag_display_name``); None in older snapshots means the dag_id.
+    dag_display_name: str | None = None
+    #: Information on edges (``Label``): ``{upstream_id: {downstream_id: {"label": ...}}}``.
+    edge_info: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DagSnapshot":
@@ -417,6 +423,7 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
         "extra": extra,
         "max_active_tis_per_dag": getattr(task, "max_active_tis_per_dag", None),
         "max_active_tis_per_dagrun": getattr(task, "max_active_tis_per_dagrun", None),
+        "task_display_name": str(getattr(task, "task_display_name", None) or task.task_id),
     }
 
 
@@ -468,4 +475,16 @@ def serialize_dag(dag: Any) -> dict[str, Any]:
         "doc_md": getattr(dag, "doc_md", None),
         "callbacks": [name for name in DAG_CALLBACKS if getattr(dag, name, None)],
         "task_group": _serialize_group(getattr(dag, "task_group", None)),
+        "dag_display_name": str(getattr(dag, "dag_display_name", None) or dag.dag_id),
+        "edge_info": _serialize_edge_info(getattr(dag, "edge_info", None)),
     }
+
+
+def _serialize_edge_info(edge_info: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """Edge information sorted by upstream then downstream id (deterministic hashes)."""
+    result: dict[str, dict[str, dict[str, Any]]] = {}
+    for up in sorted(edge_info or {}):
+        downs = {down: jsonable(info) for down, info in sorted(edge_info[up].items()) if info}
+        if downs:
+            result[up] = downs
+    return result
