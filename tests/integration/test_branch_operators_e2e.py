@@ -7,6 +7,9 @@ The day-of-week and datetime branches compare the run's logical date
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import pytest
 from cli_support import Home
 
@@ -80,3 +83,15 @@ def test_clock_branches_and_labels_through_dags_test(home):
     runs = home.json("dags", "list-runs", "clock_branches")
     tis = home.json("tasks", "states-for-dag-run", "clock_branches", runs[0]["run_id"])
     assert {t["task_id"]: t["state"] for t in tis} == EXPECTED
+
+    # The parsed snapshot keeps the display name and the edge labels (for the UI).
+    with sqlite3.connect(home.path / "tradewind.db") as conn:
+        (raw,) = conn.execute(
+            "SELECT snapshot FROM dag_version WHERE dag_id = ? ORDER BY version_number DESC LIMIT 1",
+            ("clock_branches",),
+        ).fetchone()
+    snapshot = json.loads(raw)
+    assert snapshot["dag_display_name"] == "Clock branches"
+    assert snapshot["edge_info"]["latest_only"] == {"after_latest": {"label": "latest run"}}
+    assert snapshot["edge_info"]["day"] == {"weekday": {"label": "weekday"}, "weekend": {"label": "weekend"}}
+    assert snapshot["edge_info"]["closed"] == {"gate": {"label": "decided"}}
