@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradewind.definition.params import InvalidParamsError, resolve_run_params
 from tradewind.definition.timetables import DataInterval, DagRunInfo, TimeRestriction, Timetable, timetable_from_dict
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.models import DagModel, DagRun, TaskInstance
@@ -28,6 +29,17 @@ class RunCreationError(ValueError):
 
 class DuplicateRunError(RunCreationError):
     """A run with that run_id already exists for the DAG."""
+
+
+class InvalidRunParamsError(RunCreationError):
+    """The run's params (DAG defaults overridden by ``conf``) do not fit their schemas.
+
+    ``errors`` maps each bad param name to the reason (the REST API returns it with 422).
+    """
+
+    def __init__(self, message: str, errors: dict[str, str]) -> None:
+        super().__init__(message)
+        self.errors = errors
 
 
 _TIMETABLES: dict[str, Timetable] = {}
@@ -129,11 +141,20 @@ def create_manual_run(
 
     Run id ``manual__<iso logical date>`` (Airflow's form) unless given; logical date is the given one or
     ``now``; the data interval comes from the timetable's
-    ``infer_manual_data_interval``. Raises :class:`DuplicateRunError` when the
-    run id is taken, :class:`RunCreationError` for bad input.
+    ``infer_manual_data_interval``. The DAG's params (the snapshot's defaults
+    overridden by ``conf`` keys) are checked against their JSON schemas; ``conf``
+    keys that are not params are allowed. Raises :class:`InvalidRunParamsError` (no
+    run is created) when a param is invalid or a required one is missing,
+    :class:`DuplicateRunError` when the run id is taken, :class:`RunCreationError`
+    for other bad input.
     """
     if conf is not None and not isinstance(conf, dict):
         raise RunCreationError(f"conf for DAG {snapshot.dag_id} must be a JSON object (dict), got {type(conf).__name__}")
+    if snapshot.params:
+        try:
+            resolve_run_params(snapshot.params, conf, dag_id=snapshot.dag_id)
+        except InvalidParamsError as exc:
+            raise InvalidRunParamsError(f"Cannot create a run: {exc}", exc.errors) from None
     if logical_date is not None and logical_date.tzinfo is None:
         raise RunCreationError(f"logical_date {logical_date.isoformat()} must be timezone-aware")
     logical = logical_date or now
