@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import pytest
-from cli_support import Home
 
 DAG_FILE = '''
 from datetime import datetime, time
@@ -62,13 +60,6 @@ EXPECTED = {
     "closed": "success",
     "gate": "success",             # none_failed_min_one_success after the skipped branches
 }
-
-
-@pytest.fixture
-def home(tmp_path) -> Home:
-    h = Home(tmp_path / "home")
-    h.ok("db", "migrate")
-    return h
 
 
 def test_clock_branches_and_labels_through_dags_test(home):

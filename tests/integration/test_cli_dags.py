@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cli_support import BROKEN_DAG, FAILING_DAG, SMALL_DAG, Home
+from cli_support import BROKEN_DAG, FAILING_DAG, SMALL_DAG
 from sqlalchemy import select
 
 from tradewind.persist.db import Database
@@ -13,13 +13,6 @@ pytestmark = pytest.mark.slow
 
 RUN_KEYS = ["dag_id", "run_id", "state", "logical_date", "start_date", "end_date"]
 TI_KEYS = ["task_id", "map_index", "state", "try_number", "start_date", "end_date"]
-
-
-@pytest.fixture
-def home(tmp_path) -> Home:
-    h = Home(tmp_path / "home")
-    h.ok("db", "migrate")
-    return h
 
 
 def test_dag_file_is_listed_and_broken_file_reported(home):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_support import Home
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +28,6 @@ with DAG("bad_default", schedule=None, start_date=datetime(2024, 1, 1),
          params={"limit": Param(-1, type="integer", minimum=0)}) as dag:
     BashOperator(task_id="t", bash_command="true")
 '''
-
-
-@pytest.fixture
-def home(tmp_path) -> Home:
-    h = Home(tmp_path / "home")
-    h.ok("db", "migrate")
-    return h
 
 
 def test_invalid_conf_is_refused_with_the_reason_and_no_run(home):

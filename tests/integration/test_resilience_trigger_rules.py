@@ -8,8 +8,6 @@ failure, skipped when nothing failed). The states are read back with
 
 from __future__ import annotations
 
-import pytest
-from cli_support import Home
 
 DAG_FILE = '''
 from datetime import datetime
@@ -55,13 +53,6 @@ EXPECTED = {
     "alert": "success",               # one_failed: an upstream failed
     "quiet_alert": "skipped",         # one_failed: all upstream done, none failed
 }
-
-
-@pytest.fixture
-def home(tmp_path) -> Home:
-    h = Home(tmp_path / "home")
-    h.ok("db", "migrate")
-    return h
 
 
 def test_branching_and_trigger_rules_through_dags_test(home):
