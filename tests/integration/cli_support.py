@@ -102,7 +102,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], Any], *, deadline: float, interval: float = 0.2, what: str = "condition") -> Any:
+def wait_for(
+    condition: Callable[[], Any], *, deadline: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
     """Poll until ``condition()`` is truthy (returned) or ``deadline`` seconds pass (AssertionError)."""
     end = time.monotonic() + deadline
     last_error: BaseException | None = None

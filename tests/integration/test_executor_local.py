@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_support import wait_for
 from runner_support import add_dag, queue, ti_row, workload, xcoms
 
 from tradewind.schedule.executor_interface import ExecutorEvent, Waker
@@ -79,16 +80,6 @@ def wait_events(ex: LocalExecutor, count: int, timeout: float = 60.0) -> list[Ex
         ex.waker.wait(min(remaining, 1.0))
         events.extend(ex.collect_events())
     return events
-
-
-def wait_for(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 def test_runs_up_to_parallelism_concurrently(executor, db, fileloc, probe) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_support import wait_for
 from resilience_support import Cluster, running_pid
 from runner_support import add_dag, queue, ti_row, workload
 
@@ -86,19 +87,9 @@ def sleeps(arg: str) -> list[psutil.Process]:
     return found
 
 
-def wait_for(predicate, timeout: float = DEADLINE, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not met within {timeout}s")
-
-
 def wait_sleeps_gone(tag: str, numbers: list[int]) -> None:
     args = [f"{tag}{n}" for n in numbers]
-    wait_for(lambda: not any(sleeps(a) for a in args), what=f"the try's sleeps {args} to be killed")
+    wait_for(lambda: not any(sleeps(a) for a in args), what=f"the try's sleeps {args} to be killed", deadline=DEADLINE)
 
 
 def wait_events(ex: LocalExecutor, count: int) -> list[ExecutorEvent]:
@@ -180,7 +171,7 @@ def test_timed_out_bash_try_leaves_nothing_running(executor, db, fileloc, tag, b
 def test_sigkilled_try_leaves_nothing_running(executor, db, fileloc, tag, bystander, task_id, numbers) -> None:
     key = queue(db, "leaky", task_id)
     executor.queue_workload(workload(key, fileloc))
-    wait_for(lambda: all(sleeps(f"{tag}{n}") for n in numbers), what="the try's sleeps to start")
+    wait_for(lambda: all(sleeps(f"{tag}{n}") for n in numbers), what="the try's sleeps to start", deadline=DEADLINE)
     pid = executor.pid_of(key)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
@@ -194,7 +185,7 @@ def test_executor_kill_of_a_stubborn_try_leaves_nothing_running(executor, db, fi
     """The try and its child ignore SIGTERM; the executor's SIGKILL ends the try, the rest follows."""
     key = queue(db, "leaky", "py_stubborn")
     executor.queue_workload(workload(key, fileloc))
-    wait_for(lambda: sleeps(f"{tag}8"), what="the stubborn sleep to start")
+    wait_for(lambda: sleeps(f"{tag}8"), what="the stubborn sleep to start", deadline=DEADLINE)
     assert executor.kill(key, reason="test")
     [event] = wait_events(executor, 1)
     assert event.return_code == -signal.SIGKILL and not event.recorded
@@ -282,5 +273,5 @@ def test_tries_killed_after_their_scheduler_died_leave_nothing_running(cluster, 
     wait_sleeps_gone(tag, [1, 2, 3])
     # With its last try gone the orphaned server exits too.
     wait_for(lambda: not server.is_running() or server.status() == psutil.STATUS_ZOMBIE,
-             what="the orphaned fork server to exit")
+             what="the orphaned fork server to exit", deadline=DEADLINE)
     assert bystander.poll() is None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psutil
 import pytest
+from cli_support import wait_for
 from runner_support import add_dag, queue, ti_row, try_row, workload
 from sqlalchemy import update
 
@@ -28,16 +28,6 @@ def probe(tmp_path: Path, monkeypatch) -> Path:
     return folder
 
 
-def _wait_for(predicate, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 def test_a_cleared_instance_stops_its_running_try(config, db, probe) -> None:
     fileloc = add_dag(config, db, "beating", DAG)
     executor = LocalExecutor(1, Waker(), config=config)
@@ -45,14 +35,15 @@ def test_a_cleared_instance_stops_its_running_try(config, db, probe) -> None:
     try:
         key = queue(db, "beating", "hang")
         executor.queue_workload(workload(key, fileloc))
-        bash_pid = int(_wait_for(lambda: (probe / "hang").exists() and (probe / "hang").read_text().strip()))
+        bash_pid = int(wait_for(lambda: (probe / "hang").exists() and (probe / "hang").read_text().strip(), deadline=60))
         with db.session_scope() as s:  # cleared while running
             s.execute(update(TaskInstance).where(TaskInstance.task_id == "hang").values(state="none"))
-        events = _wait_for(executor.collect_events)
+        events = wait_for(executor.collect_events, deadline=60)
     finally:
         executor.end(wait=False)
     assert [e.key for e in events] == [key] and events[0].recorded
     assert ti_row(db, key).state == "none"  # the clear stands; the try closed only its own row
     row = try_row(db, key)
     assert row.state == "failed" and "SIGTERM" in (row.error or "")
-    _wait_for(lambda: not psutil.pid_exists(bash_pid) or psutil.Process(bash_pid).status() == psutil.STATUS_ZOMBIE)
+    wait_for(lambda: not psutil.pid_exists(bash_pid) or psutil.Process(bash_pid).status() == psutil.STATUS_ZOMBIE,
+             deadline=60)
