@@ -12,7 +12,8 @@ After an upgrade the ``default_pool`` row always exists.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: The newest revision in ``migrations/versions`` — update it with every new migration (a unit
 #: test checks it equals Alembic's head). Every CLI command checks the schema revision before
 #: it runs; knowing the head without importing Alembic (~0.1 s) keeps that check one query.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 ProgressCallback = Callable[[str], None]
 
@@ -80,6 +81,28 @@ def current_revision(db: Database) -> str | None:
     return rows[0] if rows else None
 
 
+@contextmanager
+def _sqlite_migration_lock(db: Database) -> Iterator[None]:
+    """On a SQLite file, one migrating process at a time (``<db>-migrate.lock``).
+
+    SQLite DDL is not transactional in Alembic's sense: each revision commits on its own, so a
+    second process could start between two revisions. PostgreSQL serialises in ``env.py``
+    with an advisory lock inside the one migration transaction.
+    """
+    database = db.engine.url.database if db.is_sqlite else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(str(Path(database).resolve()) + "-migrate.lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def upgrade(db: Database, *, progress: ProgressCallback | None = None, default_pool_slots: int = 128) -> None:
     """Bring the schema to head (a no-op when it already is) and make sure ``default_pool`` exists.
 
@@ -89,9 +112,12 @@ def upgrade(db: Database, *, progress: ProgressCallback | None = None, default_p
     if current_revision(db) != head_revision():
         from alembic import command
 
-        with db.engine.connect() as conn:
-            command.upgrade(_alembic_config(conn, progress), "head")
-            conn.commit()
+        with _sqlite_migration_lock(db):
+            # Re-read under the lock: another process may have migrated while we waited.
+            if current_revision(db) != head_revision():
+                with db.engine.connect() as conn:
+                    command.upgrade(_alembic_config(conn, progress), "head")
+                    conn.commit()
     # Imported here: queries import models only, but keep migrate importable on its own.
     from tradewind.persist.queries.pools import ensure_default_pool
 

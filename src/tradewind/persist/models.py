@@ -135,6 +135,8 @@ class DagRun(Base):
     #: Bumped each time the run is cleared, so a try can tell it belongs to an older clearing.
     clear_number: Mapped[int] = mapped_column(Integer, default=0)
     last_scheduling_decision: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: The Backfill that created this run (None for every other run).
+    backfill_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class TaskInstance(Base):
@@ -176,6 +178,14 @@ class TaskInstance(Base):
     dag_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: Free-text reason recorded with the last state change (e.g. "heartbeat timeout").
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: A mapped instance's label from ``map_index_template``, rendered when its try ran.
+    rendered_map_index: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    #: Deferral: the method to call when the trigger fires, and its kwargs (the event goes in ``event``).
+    next_method: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    next_kwargs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The Trigger row a deferred instance waits on, and when the wait times out.
+    trigger_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    trigger_timeout: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class TaskInstanceTry(Base):
@@ -291,3 +301,150 @@ class Job(Base):
     start_date: Mapped[datetime] = mapped_column(UtcDateTime)
     end_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     latest_heartbeat: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TaskReschedule(Base):
+    """One row each time a sensor in ``reschedule`` mode gave its slot back: when the poke
+    started and ended and when it asked to come back. The first row of a try tells the
+    sensor how long it has been waiting (its ``timeout`` counts from there)."""
+
+    __tablename__ = "task_reschedule"
+    __table_args__ = (Index(None, "dag_id", "run_id", "task_id", "map_index", "try_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    duration: Mapped[float] = mapped_column(Float)
+    reschedule_date: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Trigger(Base):
+    """An async trigger a deferred task instance waits on; run by the triggerer."""
+
+    __tablename__ = "trigger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: Import path of the trigger class ("tradewind.definition.triggers.temporal.DateTimeTrigger").
+    classpath: Mapped[str] = mapped_column(String(1000))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: The triggerer Job running it (None: not picked up yet, or its triggerer died).
+    triggerer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+
+
+class Backfill(Base):
+    """A request to run a DAG over past logical dates, executed by the scheduler."""
+
+    __tablename__ = "backfill"
+    __table_args__ = (Index(None, "dag_id", "completed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"))
+    from_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    to_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    dag_run_conf: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: "none" | "failed" | "completed": which existing runs are run again.
+    reprocess_behavior: Mapped[str] = mapped_column(String(30), default="none")
+    max_active_runs: Mapped[int] = mapped_column(Integer, default=10)
+    run_backwards: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    triggering_user_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+
+
+class BackfillDagRun(Base):
+    """One logical date of a backfill: the run it created, or why it created none."""
+
+    __tablename__ = "backfill_dag_run"
+    __table_args__ = (UniqueConstraint("backfill_id", "logical_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    backfill_id: Mapped[int] = mapped_column(Integer, ForeignKey("backfill.id", ondelete="CASCADE"))
+    dag_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    logical_date: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: Why no run was created for this date ("already exists", "in flight", ...).
+    exception_reason: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    sort_ordinal: Mapped[int] = mapped_column(Integer)
+
+
+class AssetModel(Base):
+    """An asset (Airflow's Asset/Dataset) some DAG produces or is scheduled on."""
+
+    __tablename__ = "asset"
+    __table_args__ = (UniqueConstraint("name", "uri"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(1500))
+    uri: Mapped[str] = mapped_column(String(1500))
+    group: Mapped[str] = mapped_column(String(1500), default="asset")
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: False when no active DAG references it any more (kept for its event history).
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AssetEvent(Base):
+    """An asset was updated: by a task's outlet, or by hand (CLI/API)."""
+
+    __tablename__ = "asset_event"
+    __table_args__ = (Index(None, "asset_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset.id", ondelete="CASCADE"))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_dag_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    source_task_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    source_run_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    source_map_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DagScheduleAssetReference(Base):
+    """DAG ``dag_id`` is scheduled on (its schedule expression mentions) the asset."""
+
+    __tablename__ = "dag_schedule_asset_reference"
+
+    asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TaskOutletAssetReference(Base):
+    """Task ``dag_id.task_id`` declares the asset as an outlet (it produces it)."""
+
+    __tablename__ = "task_outlet_asset_reference"
+
+    asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AssetDagRunQueue(Base):
+    """An asset event not yet consumed by a run of ``target_dag_id`` (one row per pair)."""
+
+    __tablename__ = "asset_dag_run_queue"
+
+    asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True)
+    target_dag_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"),
+                                               primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DagRunAssetEvent(Base):
+    """The asset events that triggered an asset-triggered run (``triggering_asset_events``)."""
+
+    __tablename__ = "dagrun_asset_event"
+
+    dag_run_id: Mapped[int] = mapped_column(Integer, ForeignKey("dag_run.id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset_event.id", ondelete="CASCADE"),
+                                          primary_key=True)

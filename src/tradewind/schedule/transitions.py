@@ -71,6 +71,11 @@ TI_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
     TI.REMOVED: frozenset({TI.NONE}),
 }
 
+#: Try-row states of a try that is not over: it gave its slot back and will be claimed again with the
+#: same try number (the instance's ``try_number`` was stepped back by one, as Airflow does, so
+#: :func:`queue_ti` queues that same number); the claim reuses the row instead of inserting one.
+RESUMABLE_TRY_STATES: tuple[str, ...] = (TI.UP_FOR_RESCHEDULE.value, TI.DEFERRED.value)
+
 #: States a person may set by hand (CLI/API "mark" and "clear"), from any state.
 TI_MANUAL_TARGETS: frozenset[TaskInstanceState] = frozenset({TI.NONE, TI.SUCCESS, TI.FAILED, TI.SKIPPED})
 
@@ -189,6 +194,17 @@ def _insert_try_stmt() -> Any:
 
 
 @cache
+def _resume_try_stmt() -> Any:
+    """A try that gave its slot back (sensor reschedule, deferral) and now runs on: its row is reused."""
+    return (
+        update(_TRY)
+        .where(*_key_where(_TRY), _TRY.c.state.in_(RESUMABLE_TRY_STATES))
+        .values(state=TI.RUNNING.value, end_date=None, duration=None,
+                hostname=bindparam("p_hostname"), pid=bindparam("p_pid"))
+    )
+
+
+@cache
 def _heartbeat_stmt() -> Any:
     return (
         update(_TI)
@@ -288,8 +304,10 @@ def claim_try_row(session: Session, key: TaskKey, *, hostname: str, pid: int, no
     row = session.execute(_claim_stmt(), _key_params(key, p_now=now, p_hostname=hostname, p_pid=pid)).one_or_none()
     if row is None:
         return None
-    session.execute(_insert_try_stmt(), _key_params(key, p_now=now, p_hostname=hostname, p_pid=pid,
-                                                   p_operator=row.operator))
+    resumed = session.execute(_resume_try_stmt(), _key_params(key, p_hostname=hostname, p_pid=pid)).rowcount
+    if not resumed:
+        session.execute(_insert_try_stmt(), _key_params(key, p_now=now, p_hostname=hostname, p_pid=pid,
+                                                       p_operator=row.operator))
     return row
 
 
