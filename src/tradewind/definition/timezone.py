@@ -13,6 +13,7 @@ turn all of that into one shape:
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -127,6 +128,25 @@ def to_utc(value: Any, tz: str | tzinfo | None = None) -> datetime:
     return coerce_datetime(value, tz).astimezone(utc)
 
 
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
+def _system_clock() -> datetime:
     return datetime.now(utc)
+
+
+_clock: Callable[[], datetime] = _system_clock
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC, as task code should read it.
+
+    Time-based operators and sensors read the time here, so a simulated clock
+    (:func:`set_clock`, used by the pytest plugin) drives them as it drives the scheduler.
+    """
+    return _clock()
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> Callable[[], datetime]:
+    """Make :func:`utcnow` return ``clock()`` (None: the system clock again); returns the previous clock."""
+    global _clock
+    previous = _clock
+    _clock = clock or _system_clock
+    return previous
