@@ -35,6 +35,11 @@ EXPECTED = {
          "only_on_month_start", "monthly_report", "cleanup"},
     ),
     "example_seed_tutorial.py": ("example_seed_tutorial", {"task_1", "task_2", "task_3", "task_4"}),
+    "example_calendar_branching.py": (
+        "example_calendar_branching",
+        {"load", "latest_only", "is_weekend", "weekend_digest", "weekday_report", "in_business_hours",
+         "morning_alert", "quiet"},
+    ),
 }
 
 
@@ -152,6 +157,18 @@ def test_hello_runs(home: Path) -> None:
     assert set(_states(home, "example_hello").values()) == {"success"}
     assert _xcom(home, "example_hello", "python_operator") == "Hello Tradewind"
     assert _xcom(home, "example_hello", "greet") == "HELLO TRADEWIND"
+
+
+@pytest.mark.slow
+def test_calendar_branching_follows_the_logical_date(home: Path) -> None:
+    # A Saturday 06:00 run: the weekend branch and the 05:00-09:00 window are taken; a manual run is
+    # never skipped by latest_only.
+    _run(home, "dags", "test", "example_calendar_branching", "2024-03-09T06:00:00+00:00")
+    assert _states(home, "example_calendar_branching") == {
+        "load": "success", "latest_only": "success", "is_weekend": "success", "weekend_digest": "success",
+        "weekday_report": "skipped", "in_business_hours": "success", "morning_alert": "success", "quiet": "skipped",
+    }
+    assert _xcom(home, "example_calendar_branching", "weekend_digest") == "weekend digest report for 2024-03-09"
 
 
 @pytest.mark.slow
