@@ -52,12 +52,19 @@ _EXPORTS: dict[str, str] = {
     "CronDataIntervalTimetable": f"{_DEF}.timetables",
     "CronTriggerTimetable": f"{_DEF}.timetables",
     "DeltaDataIntervalTimetable": f"{_DEF}.timetables",
+    "MissedRuns": f"{_DEF}.missed_runs",
 }
+for _name in (
+    "BaseSensorOperator", "PokeReturnValue", "BashSensor", "DateTimeSensor", "ExternalTaskMarker",
+    "ExternalTaskSensor", "FileSensor", "PythonSensor", "TimeDeltaSensor", "TimeSensor",
+    "ExternalDagNotFoundError", "ExternalTaskFailedError",
+):
+    _EXPORTS[_name] = f"{_DEF}.sensors"
 for _name in (
     "TradewindException", "AirflowException", "DagDefinitionError", "DagCycleError", "DuplicateTaskIdError",
     "InvalidIdError", "InvalidScheduleError", "TaskSkipped", "AirflowSkipException", "TaskFailNoRetry",
     "AirflowFailException", "TaskTimeout", "AirflowTaskTimeout", "XComNotSerializable", "TaskNotFound",
-    "ParamValidationError",
+    "ParamValidationError", "SensorTimeout", "AirflowSensorTimeout", "RescheduleTry", "AirflowRescheduleException",
 ):
     _EXPORTS[_name] = f"{_DEF}.exceptions"
 
@@ -85,6 +92,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
     from tradewind.definition.edges import Label
     from tradewind.definition.exceptions import *  # noqa: F403
     from tradewind.definition.helpers import chain, cross_downstream
+    from tradewind.definition.missed_runs import MissedRuns
     from tradewind.definition.operators.bash import BashOperator
     from tradewind.definition.operators.datetime_branch import (
         BaseBranchOperator,
@@ -96,6 +104,20 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
     from tradewind.definition.operators.latest_only import LatestOnlyOperator
     from tradewind.definition.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
     from tradewind.definition.params import Param, ParamsDict
+    from tradewind.definition.sensors import (
+        BaseSensorOperator,
+        BashSensor,
+        DateTimeSensor,
+        ExternalDagNotFoundError,
+        ExternalTaskFailedError,
+        ExternalTaskMarker,
+        ExternalTaskSensor,
+        FileSensor,
+        PokeReturnValue,
+        PythonSensor,
+        TimeDeltaSensor,
+        TimeSensor,
+    )
     from tradewind.definition.taskgroup import TaskGroup, task_group
     from tradewind.definition.timetables import (
         CronDataIntervalTimetable,

@@ -25,6 +25,7 @@ from tradewind.definition.exceptions import (
     TaskNotFound,
 )
 from tradewind.definition.helpers import DagContext, validate_key
+from tradewind.definition.missed_runs import resolve_missed_runs
 from tradewind.definition.params import NOTSET, DagParam, Param, ParamsDict, validate_dag_params
 from tradewind.definition.taskgroup import TaskGroup
 
@@ -74,7 +75,7 @@ class DAG:
         max_active_tasks: int = 16,
         max_active_runs: int = 16,
         dagrun_timeout: timedelta | float | None = None,
-        catchup: bool = False,
+        catchup: bool | None = None,
         on_success_callback: Any = None,
         on_failure_callback: Any = None,
         doc_md: str | None = None,
@@ -97,6 +98,7 @@ class DAG:
         sla_miss_callback: Any = None,
         dag_display_name: str | None = None,
         max_consecutive_failed_dag_runs: int = 0,
+        missed_runs: Any = None,
     ) -> None:
         self.dag_id = validate_key(dag_id, "dag_id")
         self.fileloc = _caller_file()
@@ -107,7 +109,9 @@ class DAG:
         self.max_active_tasks = concurrency if concurrency is not None else max_active_tasks
         self.max_active_runs = max_active_runs
         self.dagrun_timeout = _as_timedelta(dagrun_timeout, "dagrun_timeout", f"DAG {dag_id!r}")
-        self.catchup = catchup
+        #: The missed-run policy (:mod:`tradewind.definition.missed_runs`); ``catchup`` is derived from it.
+        self.missed_runs = resolve_missed_runs(missed_runs, catchup, dag_id=self.dag_id)
+        self.catchup = self.missed_runs.catchup
         self.on_success_callback = on_success_callback
         self.on_failure_callback = on_failure_callback
         self.sla_miss_callback = sla_miss_callback

@@ -22,6 +22,8 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
+from tradewind.definition.assets import outlet_assets
+
 FORMAT_VERSION = 1
 
 
@@ -74,12 +76,14 @@ class TaskSnapshot:
     max_active_tis_per_dagrun: int | None = None
     #: Name shown in the UI (``task_display_name``); None in older snapshots means the task_id.
     task_display_name: str | None = None
+    #: Assets the task produces (``outlets``): ``{"name", "uri", "group", "extra"}`` each.
+    outlets: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TaskSnapshot":
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in data.items() if k in known}
-        for name in ("upstream", "downstream", "template_fields", "email", "callbacks"):
+        for name in ("upstream", "downstream", "template_fields", "email", "callbacks", "outlets"):
             if name in kwargs and kwargs[name] is not None:
                 kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)
@@ -133,6 +137,8 @@ class DagSnapshot:
     dag_display_name: str | None = None
     #: Information on edges (``Label``): ``{upstream_id: {downstream_id: {"label": ...}}}``.
     edge_info: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: Missed-run policy: "all" | "latest" | "none" | {"window": seconds}; None (older snapshots): from catchup.
+    missed_runs: Any = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DagSnapshot":
@@ -389,7 +395,16 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
         value = getattr(task, name, None)
         if value is not None:
             extra[name] = jsonable(value)
+    # Operator-specific facts other parts read from the snapshot (e.g. ExternalTaskMarker's target).
+    own_extra = getattr(task, "snapshot_extra", None)
+    if callable(own_extra):
+        extra.update({name: jsonable(value) for name, value in own_extra().items()})
+    optional: dict[str, Any] = {}
+    outlets = outlet_assets(getattr(task, "outlets", None) or ())
+    if outlets:  # only producers carry the key: other tasks' snapshots (and hashes) stay as they were
+        optional["outlets"] = [jsonable(a.to_dict()) for a in outlets]
     return {
+        **optional,
         "task_id": task.task_id,
         "operator": getattr(task, "custom_operator_name", None) or cls.__name__,
         "upstream": sorted(task.upstream_task_ids),
@@ -464,6 +479,7 @@ def serialize_dag(dag: Any) -> dict[str, Any]:
         "start_date": _iso(dag.start_date),
         "end_date": _iso(dag.end_date),
         "catchup": bool(dag.catchup),
+        "missed_runs": _serialize_missed_runs(dag),
         "max_active_runs": int(dag.max_active_runs),
         "max_active_tasks": int(dag.max_active_tasks),
         "dagrun_timeout": _seconds(dag.dagrun_timeout),
@@ -478,6 +494,14 @@ def serialize_dag(dag: Any) -> dict[str, Any]:
         "dag_display_name": str(getattr(dag, "dag_display_name", None) or dag.dag_id),
         "edge_info": _serialize_edge_info(getattr(dag, "edge_info", None)),
     }
+
+
+def _serialize_missed_runs(dag: Any) -> Any:
+    """The DAG's missed-run policy in snapshot form (DAG-like objects without one follow ``catchup``)."""
+    policy = getattr(dag, "missed_runs", None)
+    if policy is None:
+        return "all" if dag.catchup else "latest"
+    return policy.serialize()
 
 
 def _serialize_edge_info(edge_info: Any) -> dict[str, dict[str, dict[str, Any]]]:

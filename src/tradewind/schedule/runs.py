@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradewind.definition.missed_runs import MissedRuns
 from tradewind.definition.params import InvalidParamsError, resolve_run_params
 from tradewind.definition.timetables import DataInterval, DagRunInfo, TimeRestriction, Timetable, timetable_from_dict
 from tradewind.parse.snapshot import DagSnapshot
@@ -58,15 +59,44 @@ def _accepts_now(tt: Timetable) -> bool:
     return "now" in inspect.signature(tt.next_dagrun_info).parameters
 
 
-def next_run_info(snapshot: DagSnapshot, last: DataInterval | None, now: datetime) -> DagRunInfo | None:
-    """The next automated run the timetable wants after ``last`` (None: no more)."""
-    tt = timetable_of(snapshot)
-    if not tt.can_be_scheduled:
-        return None
-    restriction = TimeRestriction(snapshot.start_date_dt, snapshot.end_date_dt, snapshot.catchup)
+def missed_runs_of(snapshot: DagSnapshot) -> MissedRuns:
+    """The snapshot's missed-run policy (older snapshots without one follow ``catchup``)."""
+    return MissedRuns.deserialize(snapshot.missed_runs, catchup=snapshot.catchup)
+
+
+def _timetable_next(tt: Timetable, last: DataInterval | None, restriction: TimeRestriction,
+                    now: datetime) -> DagRunInfo | None:
     if _accepts_now(tt):
         return tt.next_dagrun_info(last_automated_data_interval=last, restriction=restriction, now=now)
     return tt.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+
+
+def next_run_info(snapshot: DagSnapshot, last: DataInterval | None, now: datetime) -> DagRunInfo | None:
+    """The next automated run after ``last`` (None: no more), under the DAG's missed-run policy.
+
+    ``all``/``latest`` are the timetable's own catchup True/False. ``none`` and a window skip
+    every run whose ``run_after`` is older than the policy's cutoff (``now`` minus the window,
+    or minus the grace for ``none``): the timetable's no-catchup answer at the cutoff jumps
+    close to it, then catchup steps go to the first run at or after it. The scheduler, the
+    ``dags next-execution``/``dags simulate`` previews and the pytest plugin all come here.
+    """
+    tt = timetable_of(snapshot)
+    if not tt.can_be_scheduled:
+        return None
+    policy = missed_runs_of(snapshot)
+    age = policy.cutoff_age()
+    if age is None:
+        restriction = TimeRestriction(snapshot.start_date_dt, snapshot.end_date_dt, policy.catchup)
+        return _timetable_next(tt, last, restriction, now)
+    cutoff = now - age
+    info = _timetable_next(tt, last, TimeRestriction(snapshot.start_date_dt, snapshot.end_date_dt, False), cutoff)
+    stepping = TimeRestriction(snapshot.start_date_dt, snapshot.end_date_dt, True)
+    while info is not None and info.run_after < cutoff:
+        following = _timetable_next(tt, info.data_interval, stepping, now)
+        if following is not None and following.data_interval == info.data_interval:
+            return None  # a timetable that does not move on (e.g. @once) has nothing after its one run
+        info = following
+    return info
 
 
 def _last_interval(session: Session, dag_id: str) -> DataInterval | None:
@@ -89,7 +119,7 @@ def create_scheduled_runs(
 
     ``active_runs`` is the DAG's queued + running run count. Updates the DagModel's
     ``next_dagrun*`` fields to the first run not created yet (None: no more).
-    With ``catchup=False`` the timetable itself skips to the latest interval.
+    Missed runs are skipped by :func:`next_run_info` as the DAG's missed-run policy says.
     """
     created: list[DagRun] = []
     info = next_run_info(snapshot, _last_interval(session, dag.dag_id), now)
