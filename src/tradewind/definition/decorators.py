@@ -1,5 +1,5 @@
 """TaskFlow: ``@task`` and its variants ``@task.python``, ``@task.bash``, ``@task.branch``,
-``@task.short_circuit``.
+``@task.short_circuit``, ``@task.sensor``.
 
 Calling a decorated function inside a DAG creates an operator and returns an
 ``XComArg`` for its result. Arguments that are ``XComArg``s (also nested in lists
@@ -28,6 +28,7 @@ from tradewind.definition.operators.python import (
     ShortCircuitOperator,
     determine_kwargs,
 )
+from tradewind.definition.sensors.base import BaseSensorOperator, PokeReturnValue
 from tradewind.definition.xcom_arg import XComArg
 
 __all__ = ["task", "TaskDecoratorCollection"]
@@ -74,6 +75,31 @@ class _BashDecoratedOperator(BashOperator):
             )
         self.bash_command = self.render_template(command, context)
         return super().execute(context)
+
+
+class _SensorDecoratedOperator(BaseSensorOperator):
+    """``@task.sensor``: the function is the poke; it returns a bool or a ``PokeReturnValue``."""
+
+    custom_operator_name = "@task.sensor"
+    template_fields = ("op_args", "op_kwargs")
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Sequence[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.python_callable = python_callable
+        self.op_args = list(op_args or [])
+        self.op_kwargs = dict(op_kwargs or {})
+
+    def poke(self, context: dict[str, Any]) -> PokeReturnValue:
+        merged = {**context, **self.op_kwargs}
+        result = self.python_callable(*self.op_args, **determine_kwargs(self.python_callable, self.op_args, merged))
+        return result if isinstance(result, PokeReturnValue) else PokeReturnValue(bool(result))
 
 
 def _infer_multiple_outputs(function: Callable[..., Any]) -> bool:
@@ -165,6 +191,7 @@ class TaskDecoratorCollection:
     bash = staticmethod(_decorator_for(_BashDecoratedOperator))
     branch = staticmethod(_decorator_for(_BranchPythonDecoratedOperator))
     short_circuit = staticmethod(_decorator_for(_ShortCircuitDecoratedOperator))
+    sensor = staticmethod(_decorator_for(_SensorDecoratedOperator))
 
     def __call__(self, python_callable: Callable[..., Any] | None = None,
                  multiple_outputs: bool | None = None, **kwargs: Any) -> Any:

@@ -9,6 +9,8 @@ the task runner to decide the try's outcome.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class TradewindException(Exception):
     """Base class of every Tradewind error (Airflow name: ``AirflowException``)."""
@@ -80,6 +82,33 @@ class TaskTimeout(BaseException):
 
 
 AirflowTaskTimeout = TaskTimeout
+
+
+class SensorTimeout(TaskFailNoRetry):
+    """A sensor waited longer than its ``timeout`` (Airflow: ``AirflowSensorTimeout``).
+
+    A :class:`TaskFailNoRetry`: the try fails without retries, as in Airflow (waiting
+    again would only repeat the same wait); ``soft_fail=True`` turns it into a skip.
+    """
+
+
+AirflowSensorTimeout = SensorTimeout
+
+
+class RescheduleTry(TradewindException):
+    """Raised by a sensor in ``reschedule`` mode: end this poke, free the slot, come back at
+    ``reschedule_date`` (Airflow: ``AirflowRescheduleException``).
+
+    The task runner records the instance ``up_for_reschedule`` with ``next_retry_at =
+    reschedule_date``; the same try continues then (its try number does not change).
+    """
+
+    def __init__(self, reschedule_date: datetime) -> None:
+        super().__init__(f"reschedule at {reschedule_date.isoformat()}")
+        self.reschedule_date = reschedule_date
+
+
+AirflowRescheduleException = RescheduleTry
 
 
 class XComNotSerializable(TradewindException):
