@@ -35,7 +35,7 @@ from functools import cache
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, exists, literal_column, select, union
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -43,11 +43,14 @@ from tradewind.config import Config
 from tradewind.schedule.executor_interface import EXIT_NOT_CLAIMED, BaseExecutor, TaskKey, Workload
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.db import READ_ONLY, Database, utcnow
-from tradewind.persist.models import DagModel, DagRun, DagVersion, Job, TaskInstance
+from tradewind.persist.models import Backfill, DagModel, DagRun, DagVersion, Job, TaskInstance
+from tradewind.persist.queries import assets as asset_queries
 from tradewind.persist.queries import jobs as job_queries
 from tradewind.persist.queries import runs as run_queries
 from tradewind.persist.queries import task_instances as ti_queries
-from tradewind.schedule import deps, transitions
+from tradewind.schedule import auto_pause, deps, setup_teardown, transitions
+from tradewind.schedule.assets import AssetRunStep
+from tradewind.schedule.backfill import fair_share_order, step_backfills
 from tradewind.schedule.callbacks import DagCallbackRequest
 from tradewind.schedule.runs import create_scheduled_runs, start_run
 from tradewind.schedule.wakeup import WakeListener
@@ -62,6 +65,10 @@ JOB_TYPE = "scheduler"
 _UNDECIDED = (TI.NONE.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value)
 _ACTIVE = (TI.QUEUED.value, TI.RUNNING.value)
 _PENDING_RUNS = (RUN.QUEUED.value, RUN.RUNNING.value)
+#: Marker the survey returns beside run states when a backfill is running (its step is then due).
+_BACKFILL_ACTIVE = "backfill"
+#: Marker the survey returns when an unpaused DAG has queued asset events (the asset step is then due).
+_ASSETS_QUEUED = "assets"
 
 
 @cache
@@ -76,7 +83,12 @@ def _stmt(name: str) -> Any:
             dag.c.is_active.is_(True), dag.c.is_paused.is_(False), dag.c.latest_version_id.is_not(None))
     pending = select(run.c.state).where(run.c.state.in_(_PENDING_RUNS)).distinct()
     if name == "pending_runs":
-        return pending
+        # Piggybacked on the same read: whether any backfill is running (no extra query per step).
+        backfill = Backfill.__table__
+        running = exists().where(backfill.c.completed_at.is_(None), backfill.c.is_paused.is_(False))
+        queued = exists().where(*asset_queries.QUEUED_FOR_UNPAUSED)
+        return union(pending, select(literal_column(f"'{_BACKFILL_ACTIVE}'")).where(running),
+                     select(literal_column(f"'{_ASSETS_QUEUED}'")).where(queued))
     if name == "pending_run":
         return pending.where(run.c.dag_id == bindparam("p_dag_id"), run.c.run_id == bindparam("p_run_id"))
     raise KeyError(name)
@@ -150,6 +162,7 @@ class Scheduler:
         self._deadlines: list[datetime] = []
         self._conn: Connection | None = None
         self.only_run = only_run
+        self._asset_runs = AssetRunStep()
 
     # ------------------------------------------------------------- transactions
     @contextmanager
@@ -203,6 +216,12 @@ class Scheduler:
         did = self._apply_executor_events()
         due, states = self._survey(now)
         if due and self._create_due_runs(now):
+            did = True
+            states.add(RUN.QUEUED.value)
+        if _BACKFILL_ACTIVE in states and self._step_backfills(now):
+            did = True
+            states.add(RUN.QUEUED.value)
+        if _ASSETS_QUEUED in states and self._create_asset_runs(now):
             did = True
             states.add(RUN.QUEUED.value)
         if RUN.QUEUED.value in states and self._start_queued_runs(now):
@@ -376,6 +395,22 @@ class Scheduler:
         self._deadlines.extend(after for _, _, after in rows if after is not None)
         return True
 
+    def _create_asset_runs(self, now: datetime) -> bool:
+        """Asset-triggered runs for DAGs whose asset condition holds (:mod:`tradewind.schedule.assets`).
+
+        The survey saw queued events; a read-only look at the queue's summary first skips
+        the write transaction when nothing changed since the last evaluation (e.g. an
+        ``AssetAll`` still waiting for its other assets).
+        """
+        if self.only_run is not None:
+            return False
+        with self._session(read_only=True) as session:
+            if not self._asset_runs.pending(session):
+                return False
+        with self._session() as session:
+            runs = self._asset_runs.create_runs(session, now, lambda ids: self._snapshot_map(session, ids))
+        return bool(runs)
+
     def _create_due_runs(self, now: datetime) -> bool:
         """Create scheduled runs for unpaused DAGs whose next run is due (or not yet computed)."""
         with self._session() as session:
@@ -393,7 +428,7 @@ class Scheduler:
                     self._deadlines.append(after)
             if not due:
                 return False
-            counts = run_queries.run_counts_by_state(session)
+            counts = run_queries.run_counts_by_state(session, exclude_backfill=True)
             created = 0
             snaps = self._snapshot_map(session, [d.latest_version_id for d in due])
             for dag in due:
@@ -408,8 +443,19 @@ class Scheduler:
                     self._deadlines.append(dag.next_dagrun_create_after)
         return created > 0
 
+    def _step_backfills(self, now: datetime) -> bool:
+        """Create the next runs of running backfills (:func:`~tradewind.schedule.backfill.step_backfills`);
+        only called when the survey saw a running backfill."""
+        with self._session() as session:
+            return bool(step_backfills(session, now))
+
     def _start_queued_runs(self, now: datetime) -> bool:
-        """queued -> running for runs whose run_after has come, within max_active_runs."""
+        """queued -> running for runs whose run_after has come, within max_active_runs.
+
+        A backfill's runs are limited by the backfill's ``max_active_runs`` when it creates them,
+        so here they neither wait for nor count against the DAG's limit, and they start even
+        while the DAG is paused (pausing stops the DAG's schedule, not a backfill asked for by hand).
+        """
         with self._session() as session:
             queued = session.scalars(
                 self._scoped(select(DagRun).where(DagRun.state == RUN.QUEUED.value), DagRun)
@@ -419,11 +465,13 @@ class Scheduler:
             if not queued:
                 return False
             paused = self._paused_dag_ids(session)
-            running = {dag: n for (dag, _), n in run_queries.run_counts_by_state(session, [RUN.RUNNING.value]).items()}
+            running = {dag: n for (dag, _), n in run_queries.run_counts_by_state(
+                session, [RUN.RUNNING.value], exclude_backfill=True).items()}
             limits = dict(session.execute(select(DagModel.dag_id, DagModel.max_active_runs)).all())
             started = 0
             for run in queued:
-                if run.dag_id in paused:
+                backfill = run.backfill_id is not None
+                if run.dag_id in paused and not backfill:
                     continue  # as in Airflow: a paused DAG's runs stay queued until it is unpaused
                 if run.run_after > now:
                     self._deadlines.append(run.run_after)
@@ -433,10 +481,11 @@ class Scheduler:
                     log.warning("run %s/%s has no DAG version to run; leaving it queued", run.dag_id, run.run_id)
                     continue
                 limit = limits.get(run.dag_id) or snap.max_active_runs
-                if running.get(run.dag_id, 0) >= limit:
+                if not backfill and running.get(run.dag_id, 0) >= limit:
                     continue
                 start_run(session, run, snap, now)
-                running[run.dag_id] = running.get(run.dag_id, 0) + 1
+                if not backfill:
+                    running[run.dag_id] = running.get(run.dag_id, 0) + 1
                 started += 1
         return started > 0
 
@@ -496,6 +545,7 @@ class Scheduler:
         for ti in transitions.time_out_run(session, run, objects, now):
             kills.append(TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number))
         self._callback(snap, run, success=False, reason="timed_out", out=callbacks)
+        auto_pause.pause_if_failing(session, run.dag_id, auto_pause.consecutive_failure_limit(snap, self.config), now=now)
         return True
 
     def _decide(self, session: Session, run: DagRun, snap: DagSnapshot, tis: list[_TiRow], now: datetime) -> bool:
@@ -569,14 +619,17 @@ class Scheduler:
         return ti_queries.states_for_runs(session, [(prev.dag_id, prev.run_id)])[(prev.dag_id, prev.run_id)]
 
     def _finish_if_done(self, session, run, snap, tis, now, callbacks) -> bool:
-        """All instances finished: the run fails if any leaf failed/upstream_failed (Airflow), else succeeds."""
+        """All instances finished: the run fails if any outcome leaf failed/upstream_failed (Airflow;
+        teardowns count only with on_failure_fail_dagrun), else succeeds. A failed run may pause
+        the DAG (max_consecutive_failed_dag_runs)."""
         if any(ti.state not in FINISHED_TI_STATES for ti in tis):
             return False
-        states = {ti.task_id: ti.state for ti in tis}
-        failed_leaves = [t for t in snap.leaves if states.get(t) in (TI.FAILED.value, TI.UPSTREAM_FAILED.value)]
-        success = not failed_leaves
+        success = not setup_teardown.failed_outcome_leaves(snap, ((ti.task_id, ti.state) for ti in tis))
         transitions.finish_run(session, run, RUN.SUCCESS if success else RUN.FAILED, now)
         self._callback(snap, run, success=success, reason="success" if success else "task_failure", out=callbacks)
+        if not success:
+            auto_pause.pause_if_failing(session, run.dag_id, auto_pause.consecutive_failure_limit(snap, self.config),
+                                        now=now)
         return True
 
     def _callback(self, snap: DagSnapshot, run: DagRun, *, success: bool, reason: str, out: list) -> None:
@@ -585,16 +638,21 @@ class Scheduler:
             out.append(DagCallbackRequest(run.dag_id, run.run_id, snap.fileloc, success, reason))
 
     def _queue_ready(self, session, live, tis_by_run, now) -> list[Workload]:
-        """Queue scheduled instances by priority within every limit; returns their workloads."""
+        """Queue scheduled instances by priority within every limit; returns their workloads.
+
+        Fair share: while other runs' instances wait, backfill instances are offered only part
+        of the free slots first (:func:`~tradewind.schedule.backfill.fair_share_order`).
+        """
         candidates = []
         paused = self._paused_dag_ids(session)
         for run, snap in live:
-            if run.dag_id in paused:
+            backfill = run.backfill_id is not None
+            if run.dag_id in paused and not backfill:
                 continue  # pausing freezes a running run: nothing new starts, running tries finish
             order = run.logical_date or run.run_after
             for ti in tis_by_run[(run.dag_id, run.run_id)]:
                 if ti.state == TI.SCHEDULED.value and ti.task_id in snap.tasks:
-                    candidates.append((-ti.priority_weight, order, ti.id, ti, snap))
+                    candidates.append((-ti.priority_weight, order, ti.id, ti, snap, backfill))
         if not candidates:
             return []
         candidates.sort(key=lambda c: c[:3])
@@ -602,10 +660,11 @@ class Scheduler:
         active, pools = deps.active_usage(session)
         total = sum(active.values())
         per_task, per_run = deps.task_active_counts(
-            session, {(ti.dag_id, ti.task_id) for *_, ti, snap in candidates if deps.has_task_limits(snap.tasks[ti.task_id])}
+            session, {(ti.dag_id, ti.task_id) for *_, ti, snap, _ in candidates if deps.has_task_limits(snap.tasks[ti.task_id])}
         )
         chosen = []
-        for _, _, _, ti, snap in candidates:
+        free = min(budget, max(self.parallelism - total, 0))
+        for _, _, _, ti, snap, _ in fair_share_order(candidates, free, lambda c: c[5]):
             if budget <= 0 or deps.parallelism_allows(total, self.parallelism):
                 break
             if deps.dag_concurrency_allows(ti.dag_id, active.get(ti.dag_id, 0), snap.max_active_tasks):

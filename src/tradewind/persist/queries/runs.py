@@ -45,13 +45,14 @@ def list_runs(
     return list(session.scalars(q))
 
 
-def run_counts_by_state(session: Session, states: Iterable[str] = UNFINISHED) -> dict[tuple[str, str], int]:
-    """(dag_id, state) -> number of runs in that state."""
-    rows = session.execute(
-        select(DagRun.dag_id, DagRun.state, func.count())
-        .where(DagRun.state.in_([str(s) for s in states]))
-        .group_by(DagRun.dag_id, DagRun.state)
-    ).all()
+def run_counts_by_state(session: Session, states: Iterable[str] = UNFINISHED, *,
+                        exclude_backfill: bool = False) -> dict[tuple[str, str], int]:
+    """(dag_id, state) -> number of runs in that state. ``exclude_backfill``: leave out backfill
+    runs (they count against their backfill's ``max_active_runs``, not the DAG's)."""
+    q = select(DagRun.dag_id, DagRun.state, func.count()).where(DagRun.state.in_([str(s) for s in states]))
+    if exclude_backfill:
+        q = q.where(DagRun.backfill_id.is_(None))
+    rows = session.execute(q.group_by(DagRun.dag_id, DagRun.state)).all()
     return {(dag_id, state): n for dag_id, state, n in rows}
 
 
