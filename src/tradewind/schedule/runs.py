@@ -99,7 +99,8 @@ def next_run_info(snapshot: DagSnapshot, last: DataInterval | None, now: datetim
     return info
 
 
-def _last_interval(session: Session, dag_id: str) -> DataInterval | None:
+def last_automated_interval(session: Session, dag_id: str) -> DataInterval | None:
+    """Data interval of the DAG's latest scheduled/backfill run: where the timetable goes on from."""
     last = run_queries.last_automated_run(session, dag_id)
     if last is None or last.data_interval_start is None or last.data_interval_end is None:
         return None
@@ -122,7 +123,7 @@ def create_scheduled_runs(
     Missed runs are skipped by :func:`next_run_info` as the DAG's missed-run policy says.
     """
     created: list[DagRun] = []
-    info = next_run_info(snapshot, _last_interval(session, dag.dag_id), now)
+    info = next_run_info(snapshot, last_automated_interval(session, dag.dag_id), now)
     limit = dag.max_active_runs or snapshot.max_active_runs
     while info is not None and info.run_after <= now and active_runs + len(created) < limit:
         run_id = DagRunType.SCHEDULED.run_id_for(info.logical_date.isoformat())

@@ -14,6 +14,7 @@ from tradewind.observe.cli.common import (
     CliError,
     audit,
     confirm_or_abort,
+    echo_err,
     output_option,
     pass_cli,
     render,
@@ -247,41 +248,109 @@ def dags_list_runs(cli: CliContext, dag_id: str, state: str | None, limit: int |
     render(rows, RUN_COLUMNS, output)
 
 
+_PREVIEW_FORMATS = click.Choice(["plain", "table", "json"], case_sensitive=False)
+
+
+def _preview_or_error(cli: CliContext, db: Any, dag_id: str, **kwargs: Any) -> Any:
+    from tradewind.schedule.preview import PreviewError, preview_dag
+
+    try:
+        return preview_dag(db, dag_id, **kwargs)
+    except PreviewError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _render_planned(preview: Any, output: str, plain_columns: list[str]) -> None:
+    from tradewind.schedule.preview import PLANNED_RUN_COLUMNS
+
+    rows = [run.as_row() for run in preview.runs]
+    if output.lower() == "plain":
+        for row in rows:
+            click.echo("\t".join(row[c].isoformat() for c in plain_columns))
+        return
+    render(rows, list(PLANNED_RUN_COLUMNS), output, title=f"{preview.dag_id}: {preview.schedule}")
+
+
 @dags_group.command("next-execution")
 @click.argument("dag_id")
 @click.option("-n", "--num-executions", "count", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many upcoming logical dates to print.")
+@click.option("-o", "--output", type=_PREVIEW_FORMATS, default="plain", show_default=True,
+              help="plain: logical dates, one per line; table/json: also data interval, run_after, created_at.")
 @pass_cli
-def dags_next_execution(cli: CliContext, dag_id: str, count: int) -> None:
-    """Print the next logical date(s) the timetable would schedule.
+def dags_next_execution(cli: CliContext, dag_id: str, count: int, output: str) -> None:
+    """Print the next logical date(s) the scheduler will create runs for.
+
+    Starts from the DAG's latest scheduled run and now, under its schedule, start/end
+    dates and missed-run policy (`tradewind dags simulate` for a whole period).
 
     \b
     Example:
       tradewind dags next-execution my_dag -n 3
+      tradewind dags next-execution my_dag -n 3 -o table
     """
-    from tradewind.definition.timetables import DataInterval
     from tradewind.persist.db import utcnow
-    from tradewind.persist.queries.runs import last_automated_run
-    from tradewind.schedule.runs import next_run_info
 
     db = sync_dags(cli)
-    with db.session_scope() as session:
-        ref = get_dag_ref(session, dag_id)
-        last_run = last_automated_run(session, dag_id)
-    last = None
-    if last_run is not None and last_run.data_interval_start and last_run.data_interval_end:
-        last = DataInterval(last_run.data_interval_start, last_run.data_interval_end)
-    now = utcnow()
-    printed = 0
-    while printed < count:
-        info = next_run_info(ref.snapshot, last, now)
-        if info is None:
-            break
-        click.echo(info.logical_date.isoformat())
-        printed += 1
-        last = info.data_interval
-    if printed == 0:
-        click.echo(f"None (schedule {ref.snapshot.timetable_summary}: no upcoming runs)")
+    preview = _preview_or_error(cli, db, dag_id, start=utcnow(), end=None, limit=count)
+    if preview.is_paused:
+        echo_err(f"Note: DAG {dag_id} is paused; these are the runs it gets once unpaused.")
+    if not preview.runs and output.lower() == "plain":
+        click.echo(f"None (schedule {preview.schedule}: no upcoming runs)")
+        return
+    _render_planned(preview, output, ["logical_date"])
+
+
+@dags_group.command("simulate")
+@click.argument("dag_id")
+@click.option("--from", "start", type=DATETIME, default=None, help="Start of the simulated period (default now).")
+@click.option("--to", "end", type=DATETIME, default=None, help="End of the period (default: one day after --from).")
+@click.option("--fresh", is_flag=True,
+              help="Simulate the DAG as if it were new (no earlier runs) instead of going on from its latest run.")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Show at most this many runs.")
+@click.option("-o", "--output", type=_PREVIEW_FORMATS, default="table", show_default=True, help="Output format.")
+@pass_cli
+def dags_simulate(cli: CliContext, dag_id: str, start: datetime | None, end: datetime | None, fresh: bool,
+                  limit: int, output: str) -> None:
+    """List the runs the scheduler would create from --from to --to, without creating any.
+
+    A scheduler whose clock runs through the period, with the DAG unpaused: catch-up
+    and missed-run policy included, each run with its logical date, data interval,
+    run_after (when it is due) and created_at (when the scheduler would create it; later
+    than run_after for a missed run it catches up). It goes on from the DAG's latest
+    scheduled run in the database, or from nothing with --fresh. Runs are assumed to
+    finish before the next one is due (max_active_runs is not simulated). Reads the DAG
+    as last parsed; the database is not changed.
+
+    \b
+    Example:
+      tradewind dags simulate my_dag --from 2024-01-01 --to 2024-01-08
+      tradewind dags simulate my_dag --fresh --to 2024-02-01T00:00 -o json
+    """
+    from datetime import timedelta
+
+    from tradewind.persist.db import utcnow
+
+    start = start or utcnow()
+    end = end or start + timedelta(days=1)
+    if end < start:
+        raise CliError(f"--to {end.isoformat()} is before --from {start.isoformat()}")
+    db = cli.migrated_db()
+    preview = _preview_or_error(cli, db, dag_id, start=start, end=end, fresh=fresh, limit=limit + 1)
+    truncated = len(preview.runs) > limit
+    preview.runs = preview.runs[:limit]
+    if output.lower() != "json":
+        origin = ("fresh (no earlier runs)" if preview.started_after is None
+                  else f"after the run covering {preview.started_after.start.isoformat()}"
+                  f" to {preview.started_after.end.isoformat()}")
+        echo_err(f"DAG {dag_id}: schedule {preview.schedule}, missed runs: {preview.missed_runs}; "
+                 f"from {start.isoformat()} to {end.isoformat()}, starting {origin}"
+                 + (" (the DAG is paused now; simulated as unpaused)" if preview.is_paused else ""))
+    if truncated:
+        echo_err(f"Showing the first {limit} runs; pass --limit for more or a shorter period.")
+    _render_planned(preview, output, ["logical_date", "data_interval_start", "data_interval_end", "run_after",
+                                      "created_at"])
 
 
 @dags_group.command("delete")
