@@ -40,10 +40,17 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from tradewind.definition.exceptions import TaskFailNoRetry, TaskSkipped, TaskTimeout, XComNotSerializable
+from tradewind.definition.exceptions import (
+    RescheduleTry,
+    TaskFailNoRetry,
+    TaskSkipped,
+    TaskTimeout,
+    XComNotSerializable,
+)
 from tradewind.execute.alarm import raise_after
 from tradewind.execute.heartbeat import Heartbeat
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
@@ -51,7 +58,7 @@ from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
 from tradewind.persist.db import Database, utcnow
 from tradewind.schedule.executor_interface import TaskKey, Workload
-from tradewind.schedule.transitions import record_try_outcome
+from tradewind.schedule.transitions import record_try_outcome, reschedule_try
 from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
 
@@ -90,11 +97,13 @@ class TryResult:
 
 @dataclass
 class _Outcome:
-    outcome: str  # "success" | "failed" | "skipped"
+    outcome: str  # "success" | "failed" | "skipped" | "up_for_reschedule"
     error: str | None = None
     allow_retry: bool = True
     exception: BaseException | None = None
     rendered: dict[str, Any] = field(default_factory=dict)
+    #: A sensor in reschedule mode asked to be started again then (the try goes on later).
+    reschedule_date: datetime | None = None
 
 
 def run_try(
@@ -167,11 +176,15 @@ class _TryRun:
             with self.db.session_scope() as session:
                 now = utcnow()
                 write_xcoms(session, self.key, xcoms, now)
-                state = record_try_outcome(
-                    session, self.key, outcome.outcome, task=snapshot, now=now,
-                    error=outcome.error, allow_retry=outcome.allow_retry,
-                    rendered_fields=outcome.rendered or None,
-                )
+                if outcome.reschedule_date is not None:
+                    state = reschedule_try(session, self.key, reschedule_date=outcome.reschedule_date, now=now,
+                                           rendered_fields=outcome.rendered or None)
+                else:
+                    state = record_try_outcome(
+                        session, self.key, outcome.outcome, task=snapshot, now=now,
+                        error=outcome.error, allow_retry=outcome.allow_retry,
+                        rendered_fields=outcome.rendered or None,
+                    )
         except Exception as exc:  # the DB is unreachable or the schema is off: nothing recorded
             log.exception("Could not record the outcome of %s", self.key.short())
             return TryResult(self.key, claimed=True, recorded=False, error=f"{type(exc).__name__}: {exc}")
@@ -200,6 +213,8 @@ class _TryRun:
                 _call_callbacks(self.task, "on_execute_callback", self.context)
                 result = self._execute(self.context)
                 _push_result(self.task, ti, result)
+        except RescheduleTry as exc:
+            return _Outcome("up_for_reschedule", rendered=rendered, reschedule_date=exc.reschedule_date)
         except TaskSkipped as exc:
             log.info("Task skipped: %s", exc or "TaskSkipped raised")
             return _Outcome("skipped", rendered=rendered, exception=exc)

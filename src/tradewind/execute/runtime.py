@@ -94,6 +94,8 @@ class RuntimeTaskInstance:
         self._db = db
         #: key -> value (a JSON round-tripped copy), written with the outcome.
         self.pending_xcoms: dict[str, Any] = {}
+        #: (first reschedule start, reschedule count) of this try, read once on first use.
+        self._reschedules: tuple[datetime | None, int] | None = None
 
     def __repr__(self) -> str:
         return f"<TaskInstance: {self.key.short()} [{self.state}]>"
@@ -190,3 +192,84 @@ class RuntimeTaskInstance:
         if skipped:
             self.log.info("Skipping tasks %s", ", ".join(skipped))
         return skipped
+
+    # ------------------------------------------------------- sensors (reschedule mode)
+    def _reschedule_summary(self) -> tuple[datetime | None, int]:
+        if self._reschedules is None:
+            from tradewind.persist.queries.reschedules import reschedule_summary
+
+            with self._db.read_scope() as session:
+                self._reschedules = reschedule_summary(session, self.dag_id, self.run_id, self.task_id,
+                                                       self.map_index, self.try_number)
+        return self._reschedules
+
+    def get_first_reschedule_date(self, context: Any = None) -> datetime | None:
+        """When this try's first rescheduled poke started (Airflow 3 name); None if it never
+        rescheduled. A sensor's ``timeout`` counts from here."""
+        return self._reschedule_summary()[0]
+
+    def get_reschedule_count(self) -> int:
+        """How many times this try rescheduled so far (the sensor's poke number is this + 1)."""
+        return self._reschedule_summary()[1]
+
+    # ----------------------------------------- other runs (ExternalTaskSensor; Task SDK names)
+    def get_ti_count(
+        self,
+        dag_id: str,
+        map_index: int | None = None,
+        task_ids: Iterable[str] | None = None,
+        task_group_id: str | None = None,
+        logical_dates: Iterable[datetime] | None = None,
+        run_ids: Iterable[str] | None = None,
+        states: Iterable[str] | None = None,
+    ) -> int:
+        """How many task instances of ``dag_id`` match the filters."""
+        from tradewind.persist.queries.cross_run import ti_count
+
+        with self._db.read_scope() as session:
+            return ti_count(session, dag_id, map_index=map_index, task_ids=task_ids, task_group_id=task_group_id,
+                            logical_dates=logical_dates, run_ids=run_ids, states=states)
+
+    def get_task_states(
+        self,
+        dag_id: str,
+        map_index: int | None = None,
+        task_ids: Iterable[str] | None = None,
+        task_group_id: str | None = None,
+        logical_dates: Iterable[datetime] | None = None,
+        run_ids: Iterable[str] | None = None,
+    ) -> dict[str, dict[str, str]]:
+        """``{run_id: {task_id: state}}`` of the matching instances of ``dag_id``."""
+        from tradewind.persist.queries.cross_run import task_states
+
+        with self._db.read_scope() as session:
+            return task_states(session, dag_id, map_index=map_index, task_ids=task_ids,
+                               task_group_id=task_group_id, logical_dates=logical_dates, run_ids=run_ids)
+
+    def get_dr_count(
+        self,
+        dag_id: str,
+        logical_dates: Iterable[datetime] | None = None,
+        run_ids: Iterable[str] | None = None,
+        states: Iterable[str] | None = None,
+    ) -> int:
+        """How many runs of ``dag_id`` match the filters."""
+        from tradewind.persist.queries.cross_run import dr_count
+
+        with self._db.read_scope() as session:
+            return dr_count(session, dag_id, logical_dates=logical_dates, run_ids=run_ids, states=states)
+
+    def get_dagrun_state(self, dag_id: str, run_id: str) -> str | None:
+        """The state of run ``run_id`` of ``dag_id`` (None when there is no such run)."""
+        from tradewind.persist.queries.cross_run import dagrun_state
+
+        with self._db.read_scope() as session:
+            return dagrun_state(session, dag_id, run_id)
+
+    def get_dag_task_ids(self, dag_id: str) -> set[str] | None:
+        """Task ids of the DAG's latest parsed version, None when no such DAG is stored
+        (``ExternalTaskSensor(check_existence=True)``)."""
+        from tradewind.persist.queries.cross_run import dag_task_ids
+
+        with self._db.read_scope() as session:
+            return dag_task_ids(session, dag_id)

@@ -240,8 +240,14 @@ def trigger_rule_met(task: TaskSnapshot, snapshot: DagSnapshot, states: Mapping[
 
 
 def retry_delay_passed(ti: TaskInstance, now: datetime) -> str | None:
-    if ti.state == TI.UP_FOR_RETRY.value and ti.next_retry_at is not None and ti.next_retry_at > now:
+    """A reason while an up_for_retry (retry delay) or up_for_reschedule (sensor interval)
+    instance must still wait for its ``next_retry_at``; None once it may run."""
+    if ti.next_retry_at is None or ti.next_retry_at <= now:
+        return None
+    if ti.state == TI.UP_FOR_RETRY.value:
         return f"waiting for retry delay: next try at {ti.next_retry_at.isoformat()}"
+    if ti.state == TI.UP_FOR_RESCHEDULE.value:
+        return f"sensor rescheduled: next poke at {ti.next_retry_at.isoformat()}"
     return None
 
 

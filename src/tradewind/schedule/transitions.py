@@ -24,7 +24,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from tradewind.parse.snapshot import TaskSnapshot
-from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry
+from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry, TaskReschedule
 from tradewind.states import (
     FINISHED_TI_STATES,
     DagRunState,
@@ -697,3 +697,50 @@ def time_out_run(session: Session, run: DagRun, tis: Iterable[TaskInstance], now
     finish_run(session, run, RUN.FAILED, now)
     session.flush()
     return active
+
+
+# ------------------------------------------------------------------- sensor reschedule
+def reschedule_try(
+    session: Session,
+    key: TaskKey,
+    *,
+    reschedule_date: datetime,
+    now: datetime,
+    rendered_fields: dict | None = None,
+) -> TaskInstanceState:
+    """running -> up_for_reschedule for try ``key``: a sensor in ``reschedule`` mode found its
+    condition unmet and gives its slot back until ``reschedule_date``.
+
+    As in Airflow the try is not over: ``try_number`` steps back by one (so :func:`queue_ti`
+    queues the same number again and the claim reuses the try row, now in state
+    ``up_for_reschedule``); ``next_retry_at`` is ``reschedule_date`` (the scheduler's "may run
+    again at"); a ``task_reschedule`` row records this poke's start and end and the date asked
+    for (the first row of a try is where the sensor's ``timeout`` counts from). Conditional on
+    the instance still running this try; if it moved on (cleared, marked), nothing is written
+    and its current state is returned.
+    """
+    poke_start = session.scalar(
+        select(_TI.c.start_date).where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value), _key_params(key))
+    done = session.execute(
+        update(_TI).where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value).values(
+            state=TI.UP_FOR_RESCHEDULE.value, try_number=_TI.c.try_number - 1,
+            next_retry_at=bindparam("p_reschedule_date"), end_date=bindparam("p_now"),
+            duration=bindparam("p_duration"), pid=None),
+        _key_params(key, p_reschedule_date=reschedule_date, p_now=now, p_duration=_duration(poke_start, now)),
+    )
+    _expire_loaded(session, key)
+    if done.rowcount != 1:
+        current = session.scalar(select(TaskInstance.state).where(*_ti_is(key)))
+        if current is None:
+            raise LookupError(f"no task instance for {key}")
+        return TI(current)
+    session.execute(insert(TaskReschedule).values(
+        dag_id=key.dag_id, run_id=key.run_id, task_id=key.task_id, map_index=key.map_index,
+        try_number=key.try_number, start_date=poke_start or now, end_date=now,
+        duration=_duration(poke_start, now) or 0.0, reschedule_date=reschedule_date,
+    ))
+    values: dict[str, Any] = {"state": TI.UP_FOR_RESCHEDULE.value, "end_date": now}
+    if rendered_fields is not None:
+        values["rendered_fields"] = rendered_fields
+    session.execute(update(_TRY).where(*_key_where(_TRY)).values(values), _key_params(key))
+    return TI.UP_FOR_RESCHEDULE
