@@ -549,7 +549,7 @@ class DeltaDataIntervalTimetable(Timetable):
 # --------------------------------------------------------------------------- factories
 _SCHEDULE_HELP = (
     "use None, '@once', a preset (@hourly, @daily, @weekly, @monthly, @quarterly, @yearly), "
-    "a 5-field cron string, a timedelta, or a Timetable instance"
+    "a 5-field cron string, a timedelta, a Timetable instance, or assets (an Asset, a list of them, a & b, a | b)"
 )
 
 
@@ -571,6 +571,11 @@ def timetable_from_schedule(schedule: Any, timezone: str | tzinfo | None = "UTC"
         return CronDataIntervalTimetable(text, timezone)
     if isinstance(schedule, timedelta) or (relativedelta is not None and isinstance(schedule, relativedelta)):
         return DeltaDataIntervalTimetable(schedule)
+    from tradewind.definition.assets import timetable_for_schedule  # assets build on this module
+
+    asset_timetable = timetable_for_schedule(schedule)
+    if asset_timetable is not None:
+        return asset_timetable
     raise InvalidScheduleError(f"invalid schedule {schedule!r} ({type(schedule).__name__}): {_SCHEDULE_HELP}")
 
 
@@ -595,6 +600,11 @@ def timetable_from_dict(data: dict[str, Any]) -> Timetable:
         )
     if kind == DeltaDataIntervalTimetable.type_name:
         return DeltaDataIntervalTimetable._from_dict(data)
+    from tradewind.definition.assets import timetable_from_asset_dict
+
+    asset_timetable = timetable_from_asset_dict(data)
+    if asset_timetable is not None:
+        return asset_timetable
     raise InvalidScheduleError(f"unknown serialized timetable type {kind!r} in {data!r}")
 
 

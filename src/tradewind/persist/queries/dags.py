@@ -31,6 +31,7 @@ from tradewind.persist.models import (
     ImportError_,
     ParsedFile,
 )
+from tradewind.persist.queries.assets import sync_dag_assets
 from tradewind.persist.queries.import_errors import (
     clear_import_errors_for_file,
     list_import_errors,
@@ -173,6 +174,7 @@ def _upsert_dag(
     session.add(version)
     session.flush()
     model.latest_version_id = version.id
+    sync_dag_assets(session, snap, now)  # the assets it is scheduled on / produces may have changed
     return version.version_number
 
 

@@ -1,0 +1,567 @@
+"""Assets (Airflow 3's ``Asset``, Airflow 2's ``Dataset``) and data-aware schedules.
+
+An :class:`Asset` names a piece of data by ``name`` and ``uri`` (either defaults to the
+other). A task lists assets it produces in ``outlets=[...]``; each successful try of that
+task records an *asset event*. A DAG scheduled on assets (``schedule=[a, b]``,
+``schedule=a | (b & c)``) gets an asset-triggered run once its condition holds over the
+assets updated since its previous asset-triggered run.
+
+This module is pure Python: the condition is evaluated by :meth:`BaseAsset.evaluate` over
+the set of :class:`AssetKey` s that have queued events (the scheduler asks the database
+which ones), and serialized to JSON for the DAG snapshot with :meth:`BaseAsset.as_expression`
+(:func:`condition_from_expression` turns it back).
+
+Rules (Airflow 3's, checked at construction, so a bad asset is an import error of its DAG
+file): name and uri are ASCII strings of at most 1500 characters, not empty or blank; the
+name may not be ``self`` or ``context``; the ``airflow`` URI scheme is reserved. A URI with a
+scheme is normalised: scheme lower-cased, user/password dropped (with a warning), query
+parameters sorted, trailing slashes and the fragment removed.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, NamedTuple
+
+from tradewind.definition.exceptions import DagDefinitionError, InvalidScheduleError
+from tradewind.definition.helpers import DagContext
+from tradewind.definition.timetables import DagRunInfo, DataInterval, Timetable, TimeRestriction
+
+__all__ = [
+    "Asset",
+    "AssetAll",
+    "AssetAny",
+    "AssetEvent",
+    "AssetKey",
+    "AssetOrTimeSchedule",
+    "AssetTriggeredTimetable",
+    "BaseAsset",
+    "Dataset",
+    "DatasetAll",
+    "DatasetAny",
+    "InletEventAccessors",
+    "InvalidAssetError",
+    "OutletEventAccessor",
+    "OutletEventAccessors",
+    "TriggeringAssetEvents",
+    "asset_condition",
+    "condition_from_expression",
+]
+
+#: Longest name/uri/group Airflow (and our ``asset`` table) accepts.
+MAX_IDENTIFIER_LENGTH = 1500
+_RESERVED_NAMES = ("self", "context")
+
+
+class InvalidAssetError(DagDefinitionError, ValueError):
+    """An asset's name, uri, group or extra is not allowed (the message names the value)."""
+
+
+class AssetKey(NamedTuple):
+    """What identifies an asset: two assets are the same when name and uri both match."""
+
+    name: str
+    uri: str
+
+
+# --------------------------------------------------------------------------- validation
+def _where() -> str:
+    dag = DagContext.get_current_dag()
+    return f" (in DAG {dag.dag_id!r})" if dag is not None else ""
+
+
+def _check_identifier(value: Any, what: str, *, empty_ok: bool = False) -> str:
+    if not isinstance(value, str):
+        raise InvalidAssetError(f"Asset {what} must be a string, got {type(value).__name__} {value!r}{_where()}")
+    if not value and not empty_ok:
+        raise InvalidAssetError(f"Asset {what} cannot be empty{_where()}")
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidAssetError(
+            f"Asset {what} {value[:40]!r}... is {len(value)} characters long; "
+            f"the maximum is {MAX_IDENTIFIER_LENGTH}{_where()}"
+        )
+    if value and value.isspace():
+        raise InvalidAssetError(f"Asset {what} {value!r} cannot be just whitespace{_where()}")
+    if not value.isascii():
+        raise InvalidAssetError(f"Asset {what} {value!r} must only consist of ASCII characters{_where()}")
+    return value
+
+
+def normalize_uri(uri: str) -> str:
+    """Airflow's URI sanitation: a plain string (no scheme, no host) is kept as it is.
+
+    Raises :class:`InvalidAssetError` for the reserved ``airflow`` scheme.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if not parts.scheme and not parts.netloc:
+        return uri
+    scheme = parts.scheme.lower()
+    if not scheme or scheme.startswith("x-"):
+        return uri
+    if scheme == "airflow":
+        raise InvalidAssetError(f"Asset uri {uri!r}: the 'airflow' scheme is reserved{_where()}")
+    _, had_auth, netloc = parts.netloc.rpartition("@")
+    if had_auth:
+        warnings.warn(
+            f"Asset uri {uri!r} contains user info (user name or password); it has been dropped",
+            UserWarning,
+            stacklevel=4,
+        )
+    query = urllib.parse.urlencode(sorted(urllib.parse.parse_qsl(parts.query))) if parts.query else ""
+    path = parts.path.rstrip("/") or "/"
+    return urllib.parse.urlunsplit((scheme, netloc, path, query, ""))
+
+
+# --------------------------------------------------------------------------- expressions
+class BaseAsset:
+    """Anything that can be a DAG's ``schedule`` condition: an asset or ``&``/``|`` of them."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __and__(self, other: Any) -> "BaseAsset":
+        return AssetAll(self, _operand(other, self, "&"))
+
+    def __or__(self, other: Any) -> "BaseAsset":
+        return AssetAny(self, _operand(other, self, "|"))
+
+    def __rand__(self, other: Any) -> "BaseAsset":
+        return AssetAll(_operand(other, self, "&"), self)
+
+    def __ror__(self, other: Any) -> "BaseAsset":
+        return AssetAny(_operand(other, self, "|"), self)
+
+    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey]) -> bool:
+        """True when the condition holds, given the assets updated since the last run."""
+        raise NotImplementedError
+
+    def iter_assets(self) -> Iterator["Asset"]:
+        """Every asset the expression mentions, first occurrence first, no repeats."""
+        raise NotImplementedError
+
+    def as_expression(self) -> dict[str, Any]:
+        """JSON form for the snapshot; :func:`condition_from_expression` is the inverse."""
+        raise NotImplementedError
+
+
+def _operand(value: Any, left: BaseAsset, op: str) -> BaseAsset:
+    if isinstance(value, BaseAsset):
+        return value
+    raise InvalidScheduleError(
+        f"cannot combine {left!r} with {value!r} ({type(value).__name__}) using {op!r}: "
+        "only Asset, AssetAll and AssetAny (or Dataset) can be combined"
+    )
+
+
+class Asset(os.PathLike, BaseAsset):
+    """A piece of data that tasks produce (``outlets``) and DAGs are scheduled on.
+
+    ``Asset(name=None, uri=None, *, group="asset", extra=None)``: give a name, a uri or both;
+    the missing one takes the other's value (as in Airflow 3). Equality and hashing use the
+    name and the uri, so ``Asset("x") == Asset("x", extra={"a": 1})``.
+    """
+
+    asset_type: ClassVar[str] = "asset"
+
+    def __init__(
+        self,
+        name: str | None = None,
+        uri: str | None = None,
+        *,
+        group: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        if name is None and uri is None:
+            raise InvalidAssetError(f"Asset() needs a name or a uri{_where()}")
+        if name is None:
+            name = uri
+        elif uri is None:
+            uri = name
+        self.name = _check_identifier(name, "name")
+        if self.name in _RESERVED_NAMES:
+            raise InvalidAssetError(f"Asset name {self.name!r} is reserved; choose another name{_where()}")
+        self.uri = normalize_uri(_check_identifier(uri, "uri"))
+        self.group = _check_identifier(group, "group", empty_ok=True) if group else self.asset_type
+        if extra is not None and not isinstance(extra, Mapping):
+            raise InvalidAssetError(f"Asset {self.name!r}: extra must be a dict, got {type(extra).__name__}{_where()}")
+        self.extra: dict[str, Any] = dict(extra or {})
+
+    @property
+    def key(self) -> AssetKey:
+        return AssetKey(self.name, self.uri)
+
+    def __fspath__(self) -> str:
+        return self.uri
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Asset):
+            return NotImplemented
+        return self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        if self.name == self.uri:
+            return f"Asset({self.name!r})"
+        return f"Asset(name={self.name!r}, uri={self.uri!r})"
+
+    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey]) -> bool:
+        return self.key in ready
+
+    def iter_assets(self) -> Iterator["Asset"]:
+        yield self
+
+    def as_expression(self) -> dict[str, Any]:
+        return {"asset": self.to_dict()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The asset as stored in snapshots (task outlets, schedule conditions)."""
+        return {"name": self.name, "uri": self.uri, "group": self.group, "extra": self.extra}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Asset":
+        return cls(name=data["name"], uri=data["uri"], group=data.get("group"), extra=data.get("extra"))
+
+
+#: Airflow 2's name for an asset.
+Dataset = Asset
+
+
+class _AssetBooleanCondition(BaseAsset):
+    """``AssetAll``/``AssetAny``: a combination of assets and nested conditions."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, *objects: BaseAsset) -> None:
+        for position, obj in enumerate(objects):
+            if not isinstance(obj, BaseAsset):
+                raise InvalidScheduleError(
+                    f"{type(self).__name__} item {position} is {obj!r} ({type(obj).__name__}), "
+                    "not an Asset, AssetAll or AssetAny"
+                )
+        if not objects:
+            raise InvalidScheduleError(f"{type(self).__name__}() needs at least one asset")
+        self.objects: list[BaseAsset] = list(objects)
+
+    def _combine(self, values: Iterator[bool]) -> bool:
+        raise NotImplementedError
+
+    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey]) -> bool:
+        ready_set = ready if isinstance(ready, (set, frozenset)) else set(ready)
+        return self._combine(obj.evaluate(ready_set) for obj in self.objects)
+
+    def iter_assets(self) -> Iterator[Asset]:
+        seen: set[AssetKey] = set()
+        for obj in self.objects:
+            for asset in obj.iter_assets():
+                if asset.key not in seen:
+                    seen.add(asset.key)
+                    yield asset
+
+    def as_expression(self) -> dict[str, Any]:
+        return {self.kind: [obj.as_expression() for obj in self.objects]}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _AssetBooleanCondition):
+            return NotImplemented
+        return type(self) is type(other) and self.objects == other.objects
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(map(hash, self.objects))))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self.objects))})"
+
+
+class AssetAll(_AssetBooleanCondition):
+    """True when every member is: ``a & b``; also what ``schedule=[a, b]`` means."""
+
+    kind = "all"
+
+    def _combine(self, values: Iterator[bool]) -> bool:
+        return all(values)
+
+    def __and__(self, other: Any) -> BaseAsset:
+        # (a & b) & c is a & b & c: keep the expression flat.
+        return AssetAll(*self.objects, _operand(other, self, "&"))
+
+
+class AssetAny(_AssetBooleanCondition):
+    """True when at least one member is: ``a | b``."""
+
+    kind = "any"
+
+    def _combine(self, values: Iterator[bool]) -> bool:
+        return any(values)
+
+    def __or__(self, other: Any) -> BaseAsset:
+        return AssetAny(*self.objects, _operand(other, self, "|"))
+
+
+DatasetAll = AssetAll
+DatasetAny = AssetAny
+
+
+def condition_from_expression(data: Mapping[str, Any]) -> BaseAsset:
+    """Inverse of :meth:`BaseAsset.as_expression`."""
+    if "asset" in data:
+        return Asset.from_dict(data["asset"])
+    if "all" in data:
+        return AssetAll(*(condition_from_expression(d) for d in data["all"]))
+    if "any" in data:
+        return AssetAny(*(condition_from_expression(d) for d in data["any"]))
+    raise InvalidScheduleError(f"unknown serialized asset expression {dict(data)!r}")
+
+
+def asset_condition(schedule: Any) -> BaseAsset | None:
+    """The asset condition a ``schedule`` value stands for, or None if it is not about assets.
+
+    A list/tuple means "all of them" (AssetAll); every item must be an asset or a condition.
+    Raises :class:`InvalidScheduleError` naming the offending item.
+    """
+    if isinstance(schedule, BaseAsset):
+        return schedule
+    if isinstance(schedule, (list, tuple)):
+        if not schedule:
+            raise InvalidScheduleError("schedule is an empty list; give assets, or None for manual runs only")
+        for position, item in enumerate(schedule):
+            if not isinstance(item, BaseAsset):
+                raise InvalidScheduleError(
+                    f"schedule list item {position} is {item!r} ({type(item).__name__}); a schedule list "
+                    "may only hold assets (Asset, AssetAll, AssetAny)"
+                )
+        return schedule[0] if len(schedule) == 1 else AssetAll(*schedule)
+    return None
+
+
+# --------------------------------------------------------------------------- timetables
+class AssetTriggeredTimetable(Timetable):
+    """``schedule=<assets>``: runs are created when the asset condition holds, never by time."""
+
+    type_name = "asset"
+
+    def __init__(self, condition: BaseAsset) -> None:
+        self.asset_condition = condition
+
+    @property
+    def summary(self) -> str:
+        return "Asset"
+
+    def next_dagrun_info(self, *, last_automated_data_interval, restriction, now=None):
+        return None
+
+    def serialize(self) -> dict[str, Any]:
+        return {"__type": self.type_name, "condition": self.asset_condition.as_expression()}
+
+    @staticmethod
+    def data_interval_for_events(timestamps: Iterable[datetime], at: datetime) -> DataInterval:
+        """The run covers the span of its triggering events (``[at, at]`` without events)."""
+        stamps = sorted(timestamps)
+        if not stamps:
+            return DataInterval.exact(at)
+        return DataInterval(stamps[0], stamps[-1])
+
+
+class AssetOrTimeSchedule(AssetTriggeredTimetable):
+    """Runs on the ``timetable``'s times *and* whenever the ``assets`` condition holds."""
+
+    type_name = "asset_or_time"
+
+    def __init__(self, *, timetable: Timetable, assets: Any) -> None:
+        if not isinstance(timetable, Timetable):
+            raise InvalidScheduleError(
+                f"AssetOrTimeSchedule timetable must be a Timetable, got {timetable!r} ({type(timetable).__name__})"
+            )
+        condition = asset_condition(assets)
+        if condition is None:
+            raise InvalidScheduleError(
+                f"AssetOrTimeSchedule assets must be an asset, a condition or a list of assets, got {assets!r}"
+            )
+        super().__init__(condition)
+        self.timetable = timetable
+        self.periodic = timetable.periodic
+
+    @property
+    def summary(self) -> str:
+        return f"Asset or {self.timetable.summary}"
+
+    def next_dagrun_info(
+        self,
+        *,
+        last_automated_data_interval: DataInterval | None,
+        restriction: TimeRestriction,
+        now: datetime | None = None,
+    ) -> DagRunInfo | None:
+        return self.timetable.next_dagrun_info(
+            last_automated_data_interval=last_automated_data_interval, restriction=restriction, now=now
+        )
+
+    def infer_manual_data_interval(self, *, run_after: datetime) -> DataInterval:
+        return self.timetable.infer_manual_data_interval(run_after=run_after)
+
+    def serialize(self) -> dict[str, Any]:
+        return {**super().serialize(), "timetable": self.timetable.serialize()}
+
+
+def timetable_for_schedule(schedule: Any) -> AssetTriggeredTimetable | None:
+    """The timetable of an asset ``schedule`` value (None when the value is not about assets)."""
+    condition = asset_condition(schedule)
+    return None if condition is None else AssetTriggeredTimetable(condition)
+
+
+def timetable_from_asset_dict(data: Mapping[str, Any]) -> AssetTriggeredTimetable | None:
+    """Inverse of the asset timetables' ``serialize`` (None for other timetable types)."""
+    from tradewind.definition.timetables import timetable_from_dict
+
+    kind = data.get("__type")
+    if kind == AssetTriggeredTimetable.type_name:
+        return AssetTriggeredTimetable(condition_from_expression(data["condition"]))
+    if kind == AssetOrTimeSchedule.type_name:
+        return AssetOrTimeSchedule(
+            timetable=timetable_from_dict(data["timetable"]), assets=condition_from_expression(data["condition"])
+        )
+    return None
+
+
+def outlet_assets(outlets: Iterable[Any]) -> list[Asset]:
+    """The assets among a task's ``outlets`` (other lineage objects are not assets)."""
+    return [o for o in outlets or () if isinstance(o, Asset)]
+
+
+# --------------------------------------------------------------------------- outlet_events
+class OutletEventAccessor:
+    """``outlet_events[asset]``: what the task's asset event for ``asset`` will carry."""
+
+    def __init__(self, key: AssetKey, extra: dict[str, Any] | None = None) -> None:
+        self.key = key
+        self.extra: dict[str, Any] = dict(extra or {})
+
+    def __repr__(self) -> str:
+        return f"OutletEventAccessor(key={tuple(self.key)!r}, extra={self.extra!r})"
+
+
+class OutletEventAccessors(Mapping[Any, OutletEventAccessor]):
+    """``context["outlet_events"]``: one accessor per outlet asset, looked up by asset (or name/uri).
+
+    The runner reads :meth:`extras` after a successful try to fill each asset event's ``extra``
+    (the asset's own ``extra`` first, then what the task set).
+    """
+
+    def __init__(self, outlets: Iterable[Asset] = ()) -> None:
+        self._assets: dict[AssetKey, Asset] = {a.key: a for a in outlets}
+        self._accessors: dict[AssetKey, OutletEventAccessor] = {}
+
+    def _key(self, item: Any) -> AssetKey:
+        if isinstance(item, Asset):
+            return item.key
+        if isinstance(item, str):
+            for key in self._assets:
+                if item in (key.name, key.uri):
+                    return key
+            return AssetKey(item, normalize_uri(item))
+        raise KeyError(f"outlet_events keys are assets (or their names/uris), got {item!r}")
+
+    def __getitem__(self, item: Any) -> OutletEventAccessor:
+        key = self._key(item)
+        accessor = self._accessors.get(key)
+        if accessor is None:
+            accessor = self._accessors[key] = OutletEventAccessor(key)
+        return accessor
+
+    def __iter__(self) -> Iterator[AssetKey]:
+        return iter(self._accessors)
+
+    def __len__(self) -> int:
+        return len(self._accessors)
+
+    def extras(self) -> dict[AssetKey, dict[str, Any]]:
+        """The extra set for each asset the task touched through this mapping."""
+        return {key: dict(acc.extra) for key, acc in self._accessors.items()}
+
+
+# --------------------------------------------------------------------------- events in the context
+@dataclass(frozen=True)
+class AssetEvent:
+    """One update of an asset, as tasks see it (``triggering_asset_events``, ``inlet_events``)."""
+
+    id: int
+    asset: Asset
+    extra: dict[str, Any]
+    timestamp: datetime
+    source_dag_id: str | None = None
+    source_task_id: str | None = None
+    source_run_id: str | None = None
+    source_map_index: int | None = None
+
+    @property
+    def uri(self) -> str:
+        return self.asset.uri
+
+    @property
+    def name(self) -> str:
+        return self.asset.name
+
+
+class _EventsByAsset(Mapping[Any, Any]):
+    """A mapping keyed by :class:`Asset`; an asset's name or uri (a string) finds it too."""
+
+    def _find(self, item: Any, keys: Iterable[Asset]) -> Asset | None:
+        for asset in keys:
+            if item == asset or (isinstance(item, str) and item in (asset.name, asset.uri)):
+                return asset
+        return None
+
+
+class TriggeringAssetEvents(_EventsByAsset):
+    """``context["triggering_asset_events"]``: asset -> the events (oldest first) that made this
+    asset-triggered run; empty for every other run."""
+
+    def __init__(self, events: Iterable[AssetEvent] = ()) -> None:
+        self._events: dict[Asset, list[AssetEvent]] = {}
+        for event in events:
+            self._events.setdefault(event.asset, []).append(event)
+
+    def __getitem__(self, item: Any) -> list[AssetEvent]:
+        asset = self._find(item, self._events)
+        if asset is None:
+            raise KeyError(item)
+        return self._events[asset]
+
+    def __iter__(self) -> Iterator[Asset]:
+        return iter(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __repr__(self) -> str:
+        return f"TriggeringAssetEvents({self._events!r})"
+
+
+class InletEventAccessors(_EventsByAsset):
+    """``context["inlet_events"]``: for each of the task's ``inlets`` assets, its events (oldest
+    first, ``[-1]`` is the latest), read when first asked for through ``load(asset)``."""
+
+    def __init__(self, inlets: Iterable[Any], load: Callable[[Asset], list[AssetEvent]]) -> None:
+        self._inlets = [a for a in inlets if isinstance(a, Asset)]
+        self._load = load
+        self._loaded: dict[Asset, list[AssetEvent]] = {}
+
+    def __getitem__(self, item: Any) -> list[AssetEvent]:
+        asset = self._find(item, self._inlets)
+        if asset is None:
+            raise KeyError(f"{item!r} is not one of the task's inlets {self._inlets!r}")
+        if asset not in self._loaded:
+            self._loaded[asset] = list(self._load(asset))
+        return self._loaded[asset]
+
+    def __iter__(self) -> Iterator[Asset]:
+        return iter(self._inlets)
+
+    def __len__(self) -> int:
+        return len(self._inlets)
