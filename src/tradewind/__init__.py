@@ -67,6 +67,10 @@ for _name in (
     "ParamValidationError", "SensorTimeout", "AirflowSensorTimeout", "RescheduleTry", "AirflowRescheduleException",
 ):
     _EXPORTS[_name] = f"{_DEF}.exceptions"
+for _name in ("TaskDeferred", "TaskDeferralError", "TaskDeferralTimeout"):
+    _EXPORTS[_name] = f"{_DEF}.exceptions"
+for _name in ("BaseTrigger", "TriggerEvent", "DateTimeTrigger", "TimeDeltaTrigger", "FileTrigger"):
+    _EXPORTS[_name] = f"{_DEF}.triggers"
 
 __all__ = sorted(_EXPORTS)
 
@@ -119,6 +123,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
         TimeSensor,
     )
     from tradewind.definition.taskgroup import TaskGroup, task_group
+    from tradewind.definition.triggers import BaseTrigger, DateTimeTrigger, FileTrigger, TimeDeltaTrigger, TriggerEvent
     from tradewind.definition.timetables import (
         CronDataIntervalTimetable,
         CronTriggerTimetable,

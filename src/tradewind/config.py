@@ -62,6 +62,17 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "min_file_process_interval": "30",
         # Seconds without a scheduler heartbeat before /health reports it unhealthy.
         "scheduler_health_check_threshold": "30",
+        # Seconds between two checks for deferred tasks whose trigger timed out.
+        "trigger_timeout_check_interval": "15",
+    },
+    # The triggerer runs the triggers of deferred tasks (Airflow's keys).
+    "triggerer": {
+        # Most triggers one triggerer runs at once.
+        "capacity": "1000",
+        # Seconds between two heartbeats of the triggerer job.
+        "job_heartbeat_sec": "5",
+        # Seconds without a heartbeat after which a triggerer's triggers are taken over by another.
+        "triggerer_health_check_threshold": "30",
     },
     "api": {
         "host": "0.0.0.0",

@@ -403,6 +403,49 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
     def on_kill(self) -> None:
         """Called when the task is killed (timeout, external stop): release external resources."""
 
+    def defer(self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = None,
+              timeout: timedelta | float | None = None) -> None:
+        """Give the worker slot back until ``trigger`` fires, then resume in ``method_name``.
+
+        Raises :class:`~tradewind.definition.exceptions.TaskDeferred` (never returns): the
+        runner stores the trigger, the triggerer runs it, and a new process calls
+        ``self.<method_name>(context, event=<payload>, **kwargs)``. ``timeout`` (timedelta or
+        seconds) fails the task with ``TaskDeferralTimeout`` if the trigger has not fired by then.
+        """
+        from tradewind.definition.exceptions import TaskDeferred
+
+        if not isinstance(method_name, str) or not callable(getattr(self, method_name, None)):
+            raise InvalidTaskArgumentError(
+                f"task {self.task_id!r}: defer(method_name={method_name!r}) does not name a method of "
+                f"{type(self).__name__}")
+        if timeout is not None and not isinstance(timeout, timedelta):
+            timeout = timedelta(seconds=float(timeout))
+        raise TaskDeferred(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None,
+                         context: dict[str, Any]) -> Any:
+        """Continue after a deferral: call ``next_method`` with the trigger's event (Airflow).
+
+        ``__fail__`` is the scheduler's or triggerer's verdict that the wait failed: the trigger
+        timed out (:class:`TaskDeferralTimeout`) or raised (:class:`TaskDeferralError`), so the
+        try fails here and the usual retry policy applies.
+        """
+        from tradewind.definition.exceptions import TaskDeferralError, TaskDeferralTimeout
+        from tradewind.definition.triggers.base import FAIL_METHOD, TRIGGER_TIMEOUT
+
+        kwargs = dict(next_kwargs or {})
+        if next_method == FAIL_METHOD:
+            lines = kwargs.get("traceback")
+            if lines:
+                self.task_logger(context).error("Trigger failed:\n%s", "".join(lines))
+            error = kwargs.get("error") or "the trigger failed"
+            raise (TaskDeferralTimeout if error == TRIGGER_TIMEOUT else TaskDeferralError)(error)
+        method = getattr(self, next_method, None)
+        if not callable(method):
+            raise TaskDeferralError(f"task {self.task_id!r} cannot resume: {type(self).__name__} has no "
+                                    f"method {next_method!r}")
+        return method(context, **kwargs)
+
     def render_template_fields(self, context: dict[str, Any], jinja_env: Any = None) -> dict[str, Any]:
         """Render ``template_fields`` in place (Jinja), then resolve XComArgs/DagParams in them.
 

@@ -113,3 +113,30 @@ AirflowRescheduleException = RescheduleTry
 
 class XComNotSerializable(TradewindException):
     """A value pushed to XCom cannot be stored as JSON."""
+
+
+class TaskDeferred(BaseException):
+    """Raised by :meth:`BaseOperator.defer`: the task waits for ``trigger`` without holding a
+    worker slot, and resumes in ``method_name`` when the trigger fires.
+
+    A ``BaseException`` (as in Airflow), so a task's ``except Exception:`` cannot swallow it.
+    ``timeout`` (a timedelta, or None) bounds the wait: after it the task fails with
+    :class:`TaskDeferralTimeout`.
+    """
+
+    def __init__(self, *, trigger: object, method_name: str, kwargs: dict | None = None,
+                 timeout: object = None) -> None:
+        super().__init__(f"deferred to {type(trigger).__name__}, resuming in {method_name}()")
+        self.trigger = trigger
+        self.method_name = method_name
+        self.kwargs = kwargs
+        self.timeout = timeout
+
+
+class TaskDeferralError(TradewindException):
+    """The trigger a deferred task waited on failed; the message holds its error."""
+
+
+class TaskDeferralTimeout(TradewindException):
+    """A deferred task's trigger did not fire within the ``timeout`` given to ``defer``
+    (or the task's ``execution_timeout``)."""

@@ -81,6 +81,10 @@ class ClaimedTry:
     #: The DAG version the instance runs (and its snapshot hash, when known).
     version_id: int | None = None
     snapshot_hash: str | None = None
+    #: Set when the try resumes after a deferral: the method to call instead of ``execute``
+    #: and its kwargs (storage form, with the trigger's ``event``); see ``resume_execution``.
+    next_method: str | None = None
+    next_kwargs: dict[str, Any] | None = None
 
 
 def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> ClaimedTry | None:
@@ -100,15 +104,19 @@ def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime)
         ti = claim_try_row(session, key, hostname=hostname, pid=pid, now=now)
         if ti is None:
             return None
-        # Airflow semantics: a new try starts without the XComs of earlier tries.
-        xcom_clear(session, key.dag_id, key.run_id, key.task_id, key.map_index)
+        # Airflow semantics: a new try starts without the XComs of earlier tries; a try
+        # resuming after a deferral keeps what it pushed before deferring.
+        if ti.next_method is None:
+            xcom_clear(session, key.dag_id, key.run_id, key.task_id, key.map_index)
         max_tries, start_date, operator, ti_version = ti.max_tries, ti.start_date, ti.operator, ti.dag_version_id
+        next_method, next_kwargs = ti.next_method, ti.next_kwargs
     version_id, digest = run.dag_version_id, row.snapshot_hash
     if ti_version is not None and ti_version != version_id:  # the instance is pinned to another version
         version_id, digest = ti_version, None
     return ClaimedTry(
         key=key, max_tries=max_tries, start_date=start_date, operator=operator,
         run=run, prev_success=prev, version_id=version_id, snapshot_hash=digest,
+        next_method=next_method, next_kwargs=next_kwargs,
     )
 
 

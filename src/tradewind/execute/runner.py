@@ -46,6 +46,7 @@ from typing import IO, Any
 
 from tradewind.definition.exceptions import (
     RescheduleTry,
+    TaskDeferred,
     TaskFailNoRetry,
     TaskSkipped,
     TaskTimeout,
@@ -58,7 +59,7 @@ from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
 from tradewind.persist.db import Database, utcnow
 from tradewind.schedule.executor_interface import TaskKey, Workload
-from tradewind.schedule.transitions import record_try_outcome, reschedule_try
+from tradewind.schedule.transitions import defer_try, record_try_outcome, reschedule_try, set_rendered_fields
 from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
 
@@ -96,12 +97,49 @@ class TryResult:
 
 
 @dataclass
+class _Deferral:
+    """A ``TaskDeferred`` in its storage form (checked before anything is written)."""
+
+    classpath: str
+    trigger_kwargs: dict[str, Any]
+    next_method: str
+    next_kwargs: dict[str, Any] | None
+    timeout: Any  # timedelta | None
+
+    @classmethod
+    def of(cls, exc: TaskDeferred) -> "_Deferral":
+        """Raise ``TypeError`` naming the problem when the trigger or a kwarg cannot be stored."""
+        from tradewind.definition.triggers.base import BaseTrigger, encode_value
+
+        if not isinstance(exc.trigger, BaseTrigger):
+            raise TypeError(f"defer(trigger=...) needs a BaseTrigger instance, got {type(exc.trigger).__name__}")
+        classpath, kwargs = exc.trigger.serialize()
+        return cls(
+            classpath=classpath,
+            trigger_kwargs=encode_value(dict(kwargs), f"{classpath} kwargs"),
+            next_method=exc.method_name,
+            next_kwargs=encode_value(dict(exc.kwargs), "defer(kwargs=...)") if exc.kwargs is not None else None,
+            timeout=exc.timeout,
+        )
+
+    def timeout_at(self, task: Any, claimed: ClaimedTry, now: Any) -> Any:
+        """When the wait times out: ``now + timeout``, and never after the try's
+        ``execution_timeout`` runs out (Airflow takes the earlier of the two)."""
+        deadline = now + self.timeout if self.timeout is not None else None
+        limit = getattr(task, "execution_timeout", None)
+        if limit is not None and claimed.start_date is not None:
+            deadline = min(deadline, claimed.start_date + limit) if deadline else claimed.start_date + limit
+        return deadline
+
+
+@dataclass
 class _Outcome:
-    outcome: str  # "success" | "failed" | "skipped" | "up_for_reschedule"
+    outcome: str  # "success" | "failed" | "skipped" | "deferred" | "up_for_reschedule"
     error: str | None = None
     allow_retry: bool = True
     exception: BaseException | None = None
     rendered: dict[str, Any] = field(default_factory=dict)
+    deferral: _Deferral | None = None
     #: A sensor in reschedule mode asked to be started again then (the try goes on later).
     reschedule_date: datetime | None = None
 
@@ -148,6 +186,7 @@ class _TryRun:
         self.hostname = config.get("core", "hostname", "") or socket.gethostname()
         self.task: Any = None
         self.context: dict[str, Any] | None = None
+        self.claimed: ClaimedTry | None = None
 
     def run(self) -> TryResult:
         key = self.key
@@ -167,7 +206,10 @@ class _TryRun:
         return result
 
     def _run_claimed(self, claimed: ClaimedTry) -> TryResult:
+        self.claimed = claimed
         outcome = self._prepare_and_execute(claimed)
+        if outcome.deferral is not None:
+            return self._record_deferral(claimed, outcome)
         # Only a failure consults the task's retry policy (read before the write transaction).
         snapshot = task_snapshot_for(claimed, self.task, self.db) if outcome.outcome == "failed" else None
         ti = self.context["ti"] if self.context else None
@@ -198,6 +240,31 @@ class _TryRun:
         self._after_callbacks(state, outcome)
         return TryResult(self.key, claimed=True, recorded=True, state=state, error=outcome.error)
 
+    def _record_deferral(self, claimed: ClaimedTry, outcome: _Outcome) -> TryResult:
+        """The try waits for its trigger: store it, give the slot back (the process ends)."""
+        deferral = outcome.deferral
+        assert deferral is not None
+        ti = self.context["ti"] if self.context else None
+        try:
+            with self.db.session_scope() as session:
+                now = utcnow()
+                write_xcoms(session, self.key, ti.pending_xcoms if ti is not None else {}, now)
+                if outcome.rendered:
+                    set_rendered_fields(session, self.key, outcome.rendered)
+                state = defer_try(
+                    session, self.key, classpath=deferral.classpath, trigger_kwargs=deferral.trigger_kwargs,
+                    next_method=deferral.next_method, next_kwargs=deferral.next_kwargs,
+                    timeout_at=deferral.timeout_at(self.task, claimed, now), now=now,
+                )
+        except Exception as exc:
+            log.exception("Could not record the deferral of %s", self.key.short())
+            return TryResult(self.key, claimed=True, recorded=False, error=f"{type(exc).__name__}: {exc}")
+        log.info("Pausing task as %s (waiting for %s, resuming in %s()). dag_id=%s, task_id=%s, run_id=%s, "
+                 "map_index=%d, try_number=%d", state.value.upper(), deferral.classpath.rsplit(".", 1)[-1],
+                 deferral.next_method, self.key.dag_id, self.key.task_id, self.key.run_id, self.key.map_index,
+                 self.key.try_number)
+        return TryResult(self.key, claimed=True, recorded=True, state=state)
+
     def _prepare_and_execute(self, claimed: ClaimedTry) -> _Outcome:
         rendered: dict[str, Any] = {}
         try:
@@ -213,6 +280,13 @@ class _TryRun:
                 _call_callbacks(self.task, "on_execute_callback", self.context)
                 result = self._execute(self.context)
                 _push_result(self.task, ti, result)
+        except TaskDeferred as exc:
+            try:
+                deferral = _Deferral.of(exc)
+            except (TypeError, ValueError) as bad:
+                log.error("Task cannot defer: %s", bad)
+                return _Outcome("failed", _describe(bad), exception=bad, rendered=rendered)
+            return _Outcome("deferred", rendered=rendered, deferral=deferral)
         except RescheduleTry as exc:
             return _Outcome("up_for_reschedule", rendered=rendered, reschedule_date=exc.reschedule_date)
         except TaskSkipped as exc:
@@ -237,10 +311,20 @@ class _TryRun:
         with set_current_context(context):
             try:
                 with _alarm(timeout, self.key):
-                    return task.execute(context)
+                    return self._call_task(task, context)
             except (TaskTimeout, TaskTerminated):
                 _on_kill(task)
                 raise
+
+    def _call_task(self, task: Any, context: dict[str, Any]) -> Any:
+        """``execute``, or for a try resuming after a deferral the method named at ``defer``."""
+        claimed = self.claimed
+        if claimed is None or claimed.next_method is None:
+            return task.execute(context)
+        from tradewind.definition.triggers.base import decode_value
+
+        log.info("Resuming after deferral: calling %s()", claimed.next_method)
+        return task.resume_execution(claimed.next_method, decode_value(claimed.next_kwargs), context)
 
     def _after_callbacks(self, state: TaskInstanceState, outcome: _Outcome) -> None:
         if self.task is None or self.context is None:

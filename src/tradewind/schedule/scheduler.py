@@ -158,6 +158,9 @@ class Scheduler:
         self._evaluated: dict[str, int] = {}
         self._recovered = False
         self._next_zombie_check: datetime | None = None
+        self._next_trigger_timeout_check: datetime | None = None
+        self.trigger_timeout_check_interval = timedelta(
+            seconds=config.getfloat("scheduler", "trigger_timeout_check_interval"))
         self._next_job_heartbeat: datetime | None = None
         self._deadlines: list[datetime] = []
         self._conn: Connection | None = None
@@ -230,6 +233,7 @@ class Scheduler:
         if RUN.RUNNING.value in states:
             did = self._process_running_runs(now) or did
         did = self._check_zombies(now) or did
+        did = self._check_trigger_timeouts(now) or did
         self._heartbeat_job(now)
         return did
 
@@ -721,6 +725,21 @@ class Scheduler:
                 log.exception("callback sink failed for %s/%s", request.dag_id, request.run_id)
 
     # ------------------------------------------------------------------ zombies
+    def _check_trigger_timeouts(self, now: datetime) -> bool:
+        """Deferred instances whose trigger timed out are scheduled to fail (TaskDeferralTimeout).
+
+        One UPDATE-by-query every ``[scheduler] trigger_timeout_check_interval`` seconds, not
+        every step: a timeout is noticed that much late at most (Airflow checks as seldom).
+        """
+        if self._next_trigger_timeout_check is not None and now < self._next_trigger_timeout_check:
+            return False
+        self._next_trigger_timeout_check = now + self.trigger_timeout_check_interval
+        with self._session() as session:
+            count = transitions.time_out_deferred(session, now, only_run=self.only_run)
+        if count:
+            log.info("%d deferred task instance(s) timed out waiting for their trigger", count)
+        return count > 0
+
     def _check_zombies(self, now: datetime) -> bool:
         """Running instances without a heartbeat for ``heartbeat_timeout`` fail (with retries)."""
         if self._next_zombie_check is not None and now < self._next_zombie_check:

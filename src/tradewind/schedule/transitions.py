@@ -20,11 +20,13 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, null, select, update
 from sqlalchemy.orm import Session
 
+from tradewind.definition.triggers.base import FAIL_METHOD, TRIGGER_TIMEOUT
 from tradewind.parse.snapshot import TaskSnapshot
 from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry, TaskReschedule
+from tradewind.persist.queries.triggers import add_trigger, delete_triggers
 from tradewind.states import (
     FINISHED_TI_STATES,
     DagRunState,
@@ -180,7 +182,8 @@ def _claim_stmt() -> Any:
         .values(state=TI.RUNNING.value, start_date=bindparam("p_now"), end_date=None, duration=None,
                 hostname=bindparam("p_hostname"), pid=bindparam("p_pid"), last_heartbeat_at=bindparam("p_now"),
                 note=None)
-        .returning(_TI.c.max_tries, _TI.c.start_date, _TI.c.operator, _TI.c.dag_version_id)
+        .returning(_TI.c.max_tries, _TI.c.start_date, _TI.c.operator, _TI.c.dag_version_id,
+                   _TI.c.next_method, _TI.c.next_kwargs)
     )
 
 
@@ -231,7 +234,9 @@ def _outcome_ti_stmt() -> Any:
         update(_TI)
         .where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value)
         .values(state=bindparam("p_state"), end_date=bindparam("p_now"), duration=bindparam("p_duration"),
-                next_retry_at=bindparam("p_retry_at"), note=bindparam("p_note"))
+                next_retry_at=bindparam("p_retry_at"), note=bindparam("p_note"),
+                # The try is over: a deferral it resumed from is done (a retry starts in execute).
+                next_method=None, next_kwargs=null(), trigger_id=None, trigger_timeout=None)
     )
 
 
@@ -296,7 +301,8 @@ def unqueue_ti(session: Session, ti: TaskInstance, now: datetime, note: str | No
 def claim_try_row(session: Session, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> Any | None:
     """:func:`claim_try` for the task runner: the same atomic claim, returning a light row.
 
-    The row has ``max_tries``, ``start_date``, ``operator`` and ``dag_version_id`` of the
+    The row has ``max_tries``, ``start_date``, ``operator``, ``dag_version_id``, and
+    ``next_method``/``next_kwargs`` (set when the try resumes after a deferral) of the
     claimed instance (None when not queued for this try). Two statements, no ORM objects:
     ``UPDATE ... RETURNING`` and the try row's ``INSERT`` — a try process does nothing else
     with the instance, so building and flushing ORM objects would be pure overhead.
@@ -463,6 +469,7 @@ def fail_zombie(
     ti.end_date = now
     ti.duration = _duration(ti.start_date, now) if state_before == TI.RUNNING.value else None
     ti.note = reason
+    _forget_deferral(ti)
     row = _get_try(session, ti, ti.try_number)
     if row is None:
         row = TaskInstanceTry(
@@ -661,6 +668,7 @@ def clear_task_instances(
         ti.hostname = None
         ti.pid = None
         ti.note = None
+        _forget_deferral(ti)
         runs.add((ti.dag_id, ti.run_id))
     for dag_id, run_id in sorted(runs):
         run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one_or_none()
@@ -697,6 +705,120 @@ def time_out_run(session: Session, run: DagRun, tis: Iterable[TaskInstance], now
     finish_run(session, run, RUN.FAILED, now)
     session.flush()
     return active
+
+
+# ------------------------------------------------------------------------- deferral
+# A try that defers gives its slot back without ending: the instance goes running ->
+# deferred with try_number stepped back by one (so queue_ti queues the same number again),
+# the try row waits in state 'deferred', and a Trigger row holds what to wait for. When the
+# trigger fires (triggerer), fails, or times out (scheduler), the instance goes deferred ->
+# scheduled with next_method/next_kwargs telling the resumed try what to call.
+def _forget_deferral(ti: TaskInstance) -> None:
+    ti.next_method = None
+    ti.next_kwargs = None
+    ti.trigger_id = None
+    ti.trigger_timeout = None
+
+
+def defer_try(
+    session: Session,
+    key: TaskKey,
+    *,
+    classpath: str,
+    trigger_kwargs: dict[str, Any],
+    next_method: str,
+    next_kwargs: dict[str, Any] | None,
+    timeout_at: datetime | None,
+    now: datetime,
+) -> TaskInstanceState:
+    """running -> deferred for try ``key``: store the trigger and what to resume with.
+
+    ``trigger_kwargs``/``next_kwargs`` must already be in their JSON storage form. Conditional
+    on the instance still running this try; if it moved on (cleared, marked), nothing is
+    stored and its current state is returned.
+    """
+    trigger_id = add_trigger(session, classpath, trigger_kwargs, now)
+    done = session.execute(
+        update(_TI).where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value).values(
+            state=TI.DEFERRED.value, try_number=_TI.c.try_number - 1, next_method=next_method,
+            next_kwargs=next_kwargs if next_kwargs is not None else null(), trigger_id=trigger_id,
+            trigger_timeout=timeout_at, pid=None, end_date=None, duration=None),
+        _key_params(key),
+    )
+    _expire_loaded(session, key)
+    if done.rowcount != 1:
+        delete_triggers(session, [trigger_id])
+        current = session.scalar(select(TaskInstance.state).where(*_ti_is(key)))
+        if current is None:
+            raise LookupError(f"no task instance for {key}")
+        return TI(current)
+    session.execute(update(_TRY).where(*_key_where(_TRY)).values(state=TI.DEFERRED.value), _key_params(key))
+    return TI.DEFERRED
+
+
+def _deferred_waiting_on(session: Session, trigger_ids: Iterable[int]) -> list[TaskInstance]:
+    ids = sorted(set(trigger_ids))
+    if not ids:
+        return []
+    return list(session.scalars(select(TaskInstance).where(
+        TaskInstance.trigger_id.in_(ids), TaskInstance.state == TI.DEFERRED.value)))
+
+
+def _resume(ti: TaskInstance, now: datetime, *, next_method: str | None = None,
+            next_kwargs: dict[str, Any] | None = None) -> None:
+    _set_ti(ti, TI.SCHEDULED)
+    if next_method is not None:
+        ti.next_method = next_method
+    if next_kwargs is not None:
+        ti.next_kwargs = next_kwargs
+    ti.trigger_id = None
+    ti.trigger_timeout = None
+    ti.scheduled_dttm = now
+
+
+def resume_from_trigger_events(session: Session, events: dict[int, Any], now: datetime) -> list[TaskInstance]:
+    """Triggers fired: each instance waiting on one goes deferred -> scheduled with the
+    event's payload (storage form) added to ``next_kwargs`` as ``event``; the triggers are
+    deleted. Returns the resumed instances (the caller wakes the scheduler)."""
+    resumed = []
+    for ti in _deferred_waiting_on(session, events):
+        kwargs = dict(ti.next_kwargs or {})
+        kwargs["event"] = events[ti.trigger_id]  # type: ignore[index]
+        _resume(ti, now, next_kwargs=kwargs)
+        resumed.append(ti)
+    delete_triggers(session, events)
+    session.flush()
+    return resumed
+
+
+def fail_deferred(session: Session, failures: dict[int, tuple[str, list[str] | None]],
+                  now: datetime) -> list[TaskInstance]:
+    """Triggers failed (raised, or could not be loaded): each waiting instance is scheduled to
+    run ``__fail__`` with the error (its try then fails with ``TaskDeferralError``, retries
+    apply, callbacks run), as in Airflow. ``failures``: trigger id -> (error, traceback lines)."""
+    failed = []
+    for ti in _deferred_waiting_on(session, failures):
+        error, lines = failures[ti.trigger_id]  # type: ignore[index]
+        _resume(ti, now, next_method=FAIL_METHOD, next_kwargs={"error": error, "traceback": lines})
+        failed.append(ti)
+    delete_triggers(session, failures)
+    session.flush()
+    return failed
+
+
+def time_out_deferred(session: Session, now: datetime, *, only_run: tuple[str, str] | None = None) -> int:
+    """Deferred instances whose ``trigger_timeout`` has passed are scheduled to run ``__fail__``
+    with "Trigger timeout" (their try fails with ``TaskDeferralTimeout``; retries apply).
+    Their triggers become unused and the triggerer deletes them. Returns how many."""
+    q = select(TaskInstance).where(TaskInstance.state == TI.DEFERRED.value, TaskInstance.trigger_timeout < now)
+    if only_run is not None:
+        q = q.where(TaskInstance.dag_id == only_run[0], TaskInstance.run_id == only_run[1])
+    tis = list(session.scalars(q))
+    for ti in tis:
+        _resume(ti, now, next_method=FAIL_METHOD, next_kwargs={"error": TRIGGER_TIMEOUT})
+        ti.note = "deferral timed out"
+    session.flush()
+    return len(tis)
 
 
 # ------------------------------------------------------------------- sensor reschedule

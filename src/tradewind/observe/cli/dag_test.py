@@ -78,6 +78,7 @@ def _report_new_states(db: Any, dag_id: str, run_id: str, reported: dict[str, tu
 
 def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None, conf: dict | None) -> bool:
     """Run the DAG once; True if the run succeeded."""
+    from tradewind.execute.triggerer import run_deferred_inline
     from tradewind.observe.runtime import build_executor, install_variable_backend
     from tradewind.persist.db import utcnow
     from tradewind.persist.queries.jobs import end_job
@@ -103,8 +104,10 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
             did = scheduler.run_once()
             state = _report_new_states(db, dag_id, run_id, reported)
             if not did and state not in ("success", "failed"):
-                # Nothing to do now (e.g. a retry delay): wait for the next deadline.
-                executor.waker.wait(min(scheduler.max_idle_wait, 1.0))
+                # Nothing else to do: a deferred task's trigger runs here (no triggerer in
+                # dags test, as in Airflow) until it fires; else wait for the next deadline.
+                if not run_deferred_inline(db, dag_id, run_id):
+                    executor.waker.wait(min(scheduler.max_idle_wait, 1.0))
     finally:
         executor.end(wait=True)
         if scheduler.job_id is not None:

@@ -1,0 +1,57 @@
+"""Deferrable tasks: wait without holding a worker slot, resume when a trigger fires."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from tradewind import DAG, BaseOperator, TimeDeltaTrigger, task
+
+
+class WaitThenStamp(BaseOperator):
+    """Defers for ``seconds``; resumed, returns when it started waiting and when it woke.
+
+    While it waits, the task is ``deferred``: no process runs it, the triggerer's event
+    loop holds its timer, and its slot runs other tasks.
+    """
+
+    def __init__(self, *, seconds: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seconds = seconds
+
+    def execute(self, context: dict[str, Any]) -> None:
+        started = datetime.now().astimezone().isoformat(timespec="seconds")
+        self.log.info("Waiting %ss without a worker slot", self.seconds)
+        self.defer(trigger=TimeDeltaTrigger(timedelta(seconds=self.seconds)), method_name="execute_complete",
+                   kwargs={"started": started}, timeout=timedelta(minutes=10))
+
+    def execute_complete(self, context: dict[str, Any], event: datetime, started: str) -> dict[str, str]:
+        # ``event`` is the trigger's payload: for a time trigger, the moment it fired at.
+        return {"started": started, "fired_at": event.isoformat(timespec="seconds")}
+
+
+with DAG(
+    dag_id="example_deferrable",
+    description="A task defers to a timer trigger, frees its slot, then resumes in execute_complete",
+    schedule=None,
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    is_paused_upon_creation=True,
+    tags=["example", "deferrable"],
+    doc_md="""
+### Deferrable operators
+
+`wait` calls `self.defer(trigger=TimeDeltaTrigger(...), method_name="execute_complete")`:
+its process ends, the task instance becomes **deferred**, and the `triggerer` (started by
+`tradewind standalone`) runs the timer in its event loop. When it fires the task is
+scheduled again and a new process calls `execute_complete(context, event=...)`, whose
+return value is the XCom `report` reads.
+""",
+) as dag:
+    wait = WaitThenStamp(task_id="wait", seconds=2)
+
+    @task
+    def report(stamps: dict[str, str]) -> str:
+        return f"waited from {stamps['started']} until {stamps['fired_at']}"
+
+    report(wait.output)
