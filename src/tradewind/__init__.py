@@ -71,6 +71,9 @@ for _name in ("TaskDeferred", "TaskDeferralError", "TaskDeferralTimeout"):
     _EXPORTS[_name] = f"{_DEF}.exceptions"
 for _name in ("BaseTrigger", "TriggerEvent", "DateTimeTrigger", "TimeDeltaTrigger", "FileTrigger"):
     _EXPORTS[_name] = f"{_DEF}.triggers"
+for _name in ("Asset", "AssetAll", "AssetAny", "AssetOrTimeSchedule", "AssetTriggeredTimetable", "Dataset",
+              "DatasetAll", "DatasetAny"):
+    _EXPORTS[_name] = f"{_DEF}.assets"
 
 __all__ = sorted(_EXPORTS)
 
@@ -89,6 +92,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
+    from tradewind.definition.assets import (
+        Asset,
+        AssetAll,
+        AssetAny,
+        AssetOrTimeSchedule,
+        AssetTriggeredTimetable,
+        Dataset,
+        DatasetAll,
+        DatasetAny,
+    )
     from tradewind.definition.baseoperator import BaseOperator
     from tradewind.definition.context import get_current_context
     from tradewind.definition.dag import DAG, dag

@@ -20,6 +20,8 @@ EXAMPLES = Path(tradewind.examples.__file__).parent / "dags"
 
 #: file name -> DAG id it must define, and the tasks it must have.
 EXPECTED = {
+    "example_asset_producer.py": ("example_asset_producer", {"export_orders"}),
+    "example_asset_consumer.py": ("example_asset_consumer", {"summarize"}),
     "example_hello.py": ("example_hello", {"print_date", "python_operator", "greet"}),
     "example_templated_etl.py": (
         "example_templated_etl",
@@ -272,3 +274,14 @@ def test_ml_pipeline_trains_deploys_and_predicts(home: Path) -> None:
     correct = sum(r["true_label"] == r["predicted_label"] for r in rows)
     assert correct / len(rows) == pytest.approx(accuracy)
     assert (home / "data" / "ml_pipeline" / "deployed" / "model.joblib").is_file()
+
+
+@pytest.mark.slow
+def test_asset_producer_records_an_event_and_consumer_runs_by_hand(home: Path) -> None:
+    _run(home, "dags", "test", "example_asset_producer", "2024-03-05")
+    assert _states(home, "example_asset_producer") == {"export_orders": "success"}
+    (event,) = json.loads(_run(home, "assets", "events", "--asset", "example_orders", "-o", "json").stdout)
+    assert event["source_task_id"] == "export_orders"
+    assert event["extra"] == {"rows": 3, "total": 67.75}
+    _run(home, "dags", "test", "example_asset_consumer", "2024-03-05")
+    assert _xcom(home, "example_asset_consumer", "summarize") == {"events": 0, "rows": 0}

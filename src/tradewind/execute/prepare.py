@@ -29,7 +29,7 @@ from tradewind.persist.db import Database
 from tradewind.persist.models import DagRun, DagVersion
 from tradewind.persist.queries.xcom import xcom_clear
 from tradewind.schedule.transitions import claim_try_row
-from tradewind.states import DagRunState
+from tradewind.states import DagRunState, DagRunType
 
 
 class TaskNotFound(LookupError):
@@ -85,6 +85,8 @@ class ClaimedTry:
     #: and its kwargs (storage form, with the trigger's ``event``); see ``resume_execution``.
     next_method: str | None = None
     next_kwargs: dict[str, Any] | None = None
+    #: The asset events that triggered the run (asset-triggered runs only; read with the run).
+    triggering_asset_events: tuple[Any, ...] = ()
 
 
 def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> ClaimedTry | None:
@@ -100,6 +102,7 @@ def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime)
     with db.read_scope() as session:
         row, prev = _run_rows(session, key.dag_id, key.run_id)
         run = RunInfo.of(row)
+        asset_events = _triggering_asset_events(session, run)
     with db.session_scope() as session:
         ti = claim_try_row(session, key, hostname=hostname, pid=pid, now=now)
         if ti is None:
@@ -116,7 +119,7 @@ def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime)
     return ClaimedTry(
         key=key, max_tries=max_tries, start_date=start_date, operator=operator,
         run=run, prev_success=prev, version_id=version_id, snapshot_hash=digest,
-        next_method=next_method, next_kwargs=next_kwargs,
+        next_method=next_method, next_kwargs=next_kwargs, triggering_asset_events=asset_events,
     )
 
 
@@ -272,9 +275,52 @@ def _for_map_index(task: Any, map_index: int) -> Any:
     return unmap(map_index) if callable(unmap) else task
 
 
-def build_try_context(dag: Any, task: Any, ti: RuntimeTaskInstance, claimed: ClaimedTry, config: Any) -> dict[str, Any]:
-    """The template context of the try (Airflow names), via the definition layer's builder."""
-    return build_run_context(dag, task, ti, claimed.run, claimed.prev_success)
+def build_try_context(
+    dag: Any, task: Any, ti: RuntimeTaskInstance, claimed: ClaimedTry, config: Any, *, db: Database | None = None
+) -> dict[str, Any]:
+    """The template context of the try (Airflow names), via the definition layer's builder.
+
+    ``db`` serves ``inlet_events`` (read when the task asks); without it they are empty.
+    """
+    context = build_run_context(dag, task, ti, claimed.run, claimed.prev_success)
+    context.update(_asset_context(task, claimed.triggering_asset_events, db))
+    return context
+
+
+def _triggering_asset_events(session: Any, run: RunInfo) -> tuple[Any, ...]:
+    """The events linked to an asset-triggered run (no query for any other run type)."""
+    if run.run_type != DagRunType.ASSET_TRIGGERED.value:
+        return ()
+    from tradewind.persist.queries.assets import events_for_run
+
+    return tuple(info.to_event() for info in events_for_run(session, run.dag_id, run.run_id))
+
+
+def _asset_context(task: Any, triggering: tuple[Any, ...], db: Database | None) -> dict[str, Any]:
+    """``triggering_asset_events`` (Airflow 2: ``triggering_dataset_events``), ``outlet_events``
+    (the task sets each outlet event's ``extra`` there) and ``inlet_events`` (read on first use)."""
+    from tradewind.definition.assets import (
+        InletEventAccessors,
+        OutletEventAccessors,
+        TriggeringAssetEvents,
+        outlet_assets,
+    )
+    from tradewind.persist.queries.assets import list_events
+
+    def load_inlet_events(asset: Any) -> list[Any]:
+        if db is None:
+            return []
+        with db.read_scope() as session:
+            return [info.to_event() for info in reversed(list_events(session, key=asset.key))]
+
+    events = TriggeringAssetEvents(triggering)
+    return {
+        "triggering_asset_events": events,
+        "triggering_dataset_events": events,
+        "outlet_events": OutletEventAccessors(outlet_assets(getattr(task, "outlets", None) or ())),
+        "inlet_events": InletEventAccessors(getattr(task, "inlets", None) or (), load_inlet_events),
+    }
+
 
 
 def build_run_context(

@@ -58,6 +58,7 @@ from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
 from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load_task, task_snapshot_for
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
 from tradewind.persist.db import Database, utcnow
+from tradewind.schedule.assets import record_task_outlet_events
 from tradewind.schedule.executor_interface import TaskKey, Workload
 from tradewind.schedule.transitions import defer_try, record_try_outcome, reschedule_try, set_rendered_fields
 from tradewind.schedule.wakeup import notify_scheduler
@@ -227,6 +228,10 @@ class _TryRun:
                         error=outcome.error, allow_retry=outcome.allow_retry,
                         rendered_fields=outcome.rendered or None,
                     )
+                if state == TaskInstanceState.SUCCESS and getattr(self.task, "outlets", None):
+                    # Asset events commit with the success (Airflow: only a success updates outlets).
+                    record_task_outlet_events(session, self.key, self.task.outlets,
+                                              self.context.get("outlet_events") if self.context else None, now=now)
         except Exception as exc:  # the DB is unreachable or the schema is off: nothing recorded
             log.exception("Could not record the outcome of %s", self.key.short())
             return TryResult(self.key, claimed=True, recorded=False, error=f"{type(exc).__name__}: {exc}")
@@ -275,7 +280,7 @@ class _TryRun:
                     logical_date=claimed.run.logical_date, start_date=claimed.start_date,
                     hostname=self.hostname, operator=claimed.operator,
                 )
-                self.context = build_try_context(dag, self.task, ti, claimed, self.config)
+                self.context = build_try_context(dag, self.task, ti, claimed, self.config, db=self.db)
                 rendered = _render(self.task, self.context, dag)
                 _call_callbacks(self.task, "on_execute_callback", self.context)
                 result = self._execute(self.context)

@@ -24,6 +24,7 @@ from tradewind.observe.cli.common import CliContext, CliError
 
 #: Top-level command name -> "module:attribute" that defines it (imported on first use).
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "assets": ("tradewind.observe.cli.cmd_assets:assets_group", "Inspect assets and their events."),
     "config": ("tradewind.observe.cli.cmd_config:config_group", "View the configuration."),
     "dag-processor": (
         "tradewind.observe.cli.cmd_services:dag_processor_command",
