@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from tradewind.definition import timezone
 from tradewind.definition.baseoperator import BaseOperator
+from tradewind.definition.helpers import DagContext
 from tradewind.definition.exceptions import (
     InvalidTaskArgumentError,
     RescheduleTry,
@@ -99,12 +100,12 @@ class BaseSensorOperator(BaseOperator):
         never_fail: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        where = f"sensor {self.task_id!r}" + (f" in DAG {self.dag_id!r}" if self.has_dag() else "")
-        self.poke_interval = _seconds(poke_interval, "poke_interval", where)
-        self.timeout = _seconds(timeout, "timeout", where)
+        # Checked before BaseOperator adds the task to its DAG, so a bad sensor is never half-added.
+        dag = kwargs.get("dag") or DagContext.get_current_dag()
+        where = f"sensor {kwargs.get('task_id')!r}" + (f" in DAG {dag.dag_id!r}" if dag is not None else "")
+        poke_interval_s = _seconds(poke_interval, "poke_interval", where)
+        timeout_s = _seconds(timeout, "timeout", where)
         max_wait_s = _seconds(max_wait, "max_wait", where, allow_none=True)
-        self.max_wait = None if max_wait_s is None else timedelta(seconds=max_wait_s)
         if mode not in self.valid_modes:
             raise InvalidTaskArgumentError(
                 f"mode of {where} must be one of {', '.join(map(repr, self.valid_modes))}, got {mode!r}"
@@ -113,6 +114,10 @@ class BaseSensorOperator(BaseOperator):
             raise InvalidTaskArgumentError(
                 f"{where}: soft_fail and never_fail are mutually exclusive; set at most one of them"
             )
+        super().__init__(**kwargs)
+        self.poke_interval: float = poke_interval_s  # type: ignore[assignment]
+        self.timeout: float = timeout_s  # type: ignore[assignment]
+        self.max_wait = None if max_wait_s is None else timedelta(seconds=max_wait_s)
         self.mode = mode
         self.soft_fail = bool(soft_fail)
         self.never_fail = bool(never_fail)
