@@ -571,12 +571,18 @@ def finish_run(session: Session, run: DagRun, state: DagRunState, now: datetime)
         run.start_date = now
 
 
-def set_run_state(session: Session, run: DagRun, state: DagRunState | str, now: datetime) -> DagRun:
-    """Mark a run by hand. success/failed also finishes its unfinished task instances.
+#: Instances in the middle of a try: "mark run failed" fails them (the rest not started are skipped).
+_IN_A_TRY = (TI.RUNNING.value, TI.DEFERRED.value, TI.UP_FOR_RESCHEDULE.value)
 
-    As Airflow's "mark run as success": every unfinished instance becomes success.
-    "Mark as failed": running/queued instances become failed, the rest (not
-    started) become skipped. queued/running: the run is (re)started by the scheduler.
+
+def set_run_state(session: Session, run: DagRun, state: DagRunState | str, now: datetime) -> DagRun:
+    """Mark a run by hand, with Airflow's "mark run as success/failed/queued" semantics.
+
+    success: every instance that is not already success (failed, skipped and unfinished
+    ones alike; removed ones excepted) becomes success. failed: instances in a try
+    (running, deferred, up_for_reschedule) become failed, the ones not started yet
+    (none, scheduled, queued, up_for_retry, ...) become skipped, finished ones stay.
+    queued: the run is started again by the scheduler; instances are left as they are.
     """
     target = RUN(state)
     if RUN(run.state) == target:
@@ -587,11 +593,11 @@ def set_run_state(session: Session, run: DagRun, state: DagRunState | str, now: 
     ).all()
     if target == RUN.SUCCESS:
         for ti in tis:
-            if ti.state not in FINISHED_TI_STATES:
+            if ti.state not in (TI.SUCCESS.value, TI.REMOVED.value):
                 _manual_set(ti, TI.SUCCESS, now)
     elif target == RUN.FAILED:
         for ti in tis:
-            if ti.state in (TI.QUEUED.value, TI.RUNNING.value):
+            if ti.state in _IN_A_TRY:
                 _manual_set(ti, TI.FAILED, now)
             elif ti.state not in FINISHED_TI_STATES:
                 _manual_set(ti, TI.SKIPPED, now)

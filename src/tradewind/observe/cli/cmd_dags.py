@@ -353,6 +353,42 @@ def dags_simulate(cli: CliContext, dag_id: str, start: datetime | None, end: dat
                                       "created_at"])
 
 
+@dags_group.command("set-run-state")
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.argument("state", type=click.Choice(["success", "failed", "queued"]))
+@output_option
+@pass_cli
+def dags_set_run_state(cli: CliContext, dag_id: str, run_id: str, state: str, output: str) -> None:
+    """Mark a DAG run success, failed or queued by hand (Airflow's "mark run as ...").
+
+    success marks every task instance that is not success as success; failed fails the
+    instances in a try and skips the ones not started; queued lets the scheduler start the
+    run again (instances unchanged; use `tasks clear` to re-run tasks). RUN_ID may also be
+    the run's logical date.
+
+    \b
+    Examples:
+      tradewind dags set-run-state my_dag manual__2024-01-01T00:00:00+00:00 success
+      tradewind dags set-run-state my_dag 2024-01-01 failed
+    """
+    from tradewind.observe.cli.dagrefs import get_run_by_id_or_date
+    from tradewind.persist.db import utcnow
+    from tradewind.schedule.transitions import set_run_state
+    from tradewind.schedule.wakeup import notify_scheduler
+
+    db = cli.migrated_db()
+    with db.session_scope() as session:
+        get_dag_ref(session, dag_id)
+        run = get_run_by_id_or_date(session, dag_id, run_id)
+        before = run.state
+        set_run_state(session, run, state, utcnow())
+        row = run_row(run)
+        audit(session, "set_run_state", dag_id=dag_id, run_id=run.run_id, extra={"from": before, "state": state})
+    notify_scheduler(db)
+    render([row], RUN_COLUMNS, output)
+
+
 @dags_group.command("delete")
 @click.argument("dag_id")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import datetime
-from typing import Any
 
 import click
 
@@ -95,42 +93,6 @@ def tasks_states_for_dag_run(cli: CliContext, dag_id: str, run_id: str, output: 
     render(rows, TI_COLUMNS, output)
 
 
-def _select_task_ids(snapshot: Any, pattern: str | None, upstream: bool, downstream: bool) -> set[str]:
-    if pattern is None:
-        return set(snapshot.tasks)
-    try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise CliError(f"--task-regex {pattern!r} is not a valid regular expression: {exc}") from None
-    chosen = {tid for tid in snapshot.tasks if regex.search(tid)}
-    if not chosen:
-        raise CliError(f"no task of DAG {snapshot.dag_id} matches --task-regex {pattern!r}")
-    extra: set[str] = set()
-    for tid in chosen:
-        if upstream:
-            extra |= snapshot.all_upstream(tid)
-        if downstream:
-            extra |= snapshot.all_downstream(tid)
-    return chosen | extra
-
-
-def _tis_to_clear(session: Any, dag_id: str, task_ids: set[str], start: datetime | None, end: datetime | None,
-                  only_failed: bool) -> list[Any]:
-    from tradewind.persist.queries.runs import list_runs
-    from tradewind.persist.queries.task_instances import list_tis
-
-    runs = [
-        r for r in list_runs(session, dag_id, newest_first=False)
-        if (start is None or (r.logical_date is not None and r.logical_date >= start))
-        and (end is None or (r.logical_date is not None and r.logical_date <= end))
-    ]
-    states = ["failed", "upstream_failed"] if only_failed else None
-    tis = []
-    for run in runs:
-        tis += list_tis(session, dag_id, run.run_id, task_ids=sorted(task_ids), state=states)
-    return tis
-
-
 @tasks_group.command("clear")
 @click.argument("dag_id")
 @click.option("--task-regex", "-t", default=None, help="Only tasks whose id matches this regular expression.")
@@ -139,40 +101,110 @@ def _tis_to_clear(session: Any, dag_id: str, task_ids: set[str], start: datetime
 @click.option("--upstream", "-u", is_flag=True, help="Also clear the upstream tasks of the matched ones.")
 @click.option("--downstream", "-d", is_flag=True, help="Also clear the downstream tasks of the matched ones.")
 @click.option("--only-failed", "-f", is_flag=True, help="Only failed (and upstream_failed) instances.")
+@click.option("--only-running", "-r", is_flag=True, help="Only running instances.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="List what would be cleared and change nothing.")
 @pass_cli
 def tasks_clear(cli: CliContext, dag_id: str, task_regex: str | None, start_date: datetime | None,
-                end_date: datetime | None, upstream: bool, downstream: bool, only_failed: bool, yes: bool) -> None:
+                end_date: datetime | None, upstream: bool, downstream: bool, only_failed: bool, only_running: bool,
+                yes: bool, dry_run: bool) -> None:
     """Clear task instances so the scheduler runs them again.
+
+    Their runs go back to queued. Clearing an ExternalTaskMarker also clears the task it
+    points at in the other DAG (and that task's downstream), recursively.
 
     \b
     Examples:
       tradewind tasks clear my_dag --only-failed --yes
       tradewind tasks clear my_dag -t '^load' --downstream -s 2024-01-01 -e 2024-01-31
+      tradewind tasks clear my_dag -t extract --dry-run
     """
     from tradewind.persist.db import utcnow
-    from tradewind.schedule.transitions import clear_task_instances
+    from tradewind.schedule import clearing
 
+    request = clearing.ClearRequest(dag_id, task_regex=task_regex, start=start_date, end=end_date, upstream=upstream,
+                                    downstream=downstream, only_failed=only_failed, only_running=only_running)
     db = cli.migrated_db()
     with db.session_scope() as session:
         snapshot = get_dag_ref(session, dag_id).snapshot
-        task_ids = _select_task_ids(snapshot, task_regex, upstream, downstream)
-        tis = _tis_to_clear(session, dag_id, task_ids, start_date, end_date, only_failed)
-        listing = [f"  {ti.run_id}  {ti.task_id}  ({ti.state})" for ti in tis]
+        try:
+            tis = clearing.instances_for(session, snapshot, request)
+        except clearing.ClearError as exc:
+            raise CliError(str(exc)) from None
+        listing = [f"  {ti.dag_id}  {ti.run_id}  {ti.task_id}  ({ti.state})" for ti in tis]
     if not listing:
         click.echo("No task instances to clear.")
         return
     click.echo(f"{len(listing)} task instance(s) to clear:\n" + "\n".join(listing))
+    if dry_run:
+        click.echo("Dry run: nothing was cleared.")
+        return
     confirm_or_abort("Clear them?", yes)
     with db.session_scope() as session:
-        tis = _tis_to_clear(session, dag_id, task_ids, start_date, end_date, only_failed)
-        retries = {tid: t.retries for tid, t in snapshot.tasks.items()}
-        count = clear_task_instances(session, tis, now=utcnow(), retries_by_task=retries)
-        audit(session, "clear", dag_id=dag_id, extra={"task_ids": sorted({ti.task_id for ti in tis}), "count": count})
+        tis = clearing.instances_for(session, snapshot, request)
+        count = clearing.clear(session, tis, now=utcnow())
+        for other in sorted({ti.dag_id for ti in tis}):
+            audit(session, "clear", dag_id=other, extra={
+                "task_ids": sorted({ti.task_id for ti in tis if ti.dag_id == other}),
+                "run_ids": sorted({ti.run_id for ti in tis if ti.dag_id == other}), "count": count,
+                **({"via_external_task_marker_of": dag_id} if other != dag_id else {})})
     from tradewind.schedule.wakeup import notify_scheduler
 
     notify_scheduler(db)  # committed: the cleared instances are rescheduled now, not after an idle wait
     click.echo(f"{count} task instance(s) cleared.")
+
+
+@tasks_group.command("set-state")
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.argument("task_id")
+@click.argument("state", type=click.Choice(["success", "failed", "skipped"]))
+@click.option("--upstream", "-u", is_flag=True, help="Also mark the task's upstream tasks in the run.")
+@click.option("--downstream", "-d", is_flag=True, help="Also mark the task's downstream tasks in the run.")
+@click.option("--map-index", type=int, default=None, help="Only this map index of a mapped task.")
+@output_option
+@pass_cli
+def tasks_set_state(cli: CliContext, dag_id: str, run_id: str, task_id: str, state: str, upstream: bool,
+                    downstream: bool, map_index: int | None, output: str) -> None:
+    """Mark a task instance success, failed or skipped by hand (Airflow's "mark success/failed").
+
+    RUN_ID may also be the run's logical date. A running try is stopped (its runner sees the
+    change at its next heartbeat); the scheduler then decides the run's state again.
+
+    \b
+    Examples:
+      tradewind tasks set-state my_dag manual__2024-01-01T00:00:00+00:00 load success
+      tradewind tasks set-state my_dag 2024-01-01 extract failed --downstream
+    """
+    from tradewind.persist.db import utcnow
+    from tradewind.persist.queries.task_instances import list_tis
+    from tradewind.schedule.transitions import set_ti_state
+    from tradewind.schedule.wakeup import notify_scheduler
+
+    db = cli.migrated_db()
+    with db.session_scope() as session:
+        snapshot = get_dag_ref(session, dag_id).snapshot
+        run = get_run_by_id_or_date(session, dag_id, run_id)
+        if task_id not in snapshot.tasks:
+            raise CliError(f"DAG {dag_id!r} has no task {task_id!r}; see `tradewind tasks list {dag_id}`")
+        task_ids = {task_id}
+        if upstream:
+            task_ids |= snapshot.all_upstream(task_id)
+        if downstream:
+            task_ids |= snapshot.all_downstream(task_id)
+        tis = [ti for ti in list_tis(session, dag_id, run.run_id, task_ids=sorted(task_ids))
+               if map_index is None or ti.task_id != task_id or ti.map_index == map_index]
+        if not any(ti.task_id == task_id for ti in tis):
+            which = "" if map_index is None else f" with map index {map_index}"
+            raise CliError(f"run {run.run_id} of DAG {dag_id!r} has no instance of {task_id!r}{which} yet")
+        now = utcnow()
+        for ti in tis:
+            set_ti_state(session, ti, state, now)
+        rows = [ti_row(ti) for ti in tis]
+        audit(session, "set_state", dag_id=dag_id, task_id=task_id, run_id=run.run_id,
+              extra={"state": state, "task_ids": sorted({ti.task_id for ti in tis}), "map_index": map_index})
+    notify_scheduler(db)  # the scheduler re-decides the run (downstream instances, the run's state)
+    render(rows, TI_COLUMNS, output)
 
 
 @tasks_group.command("failed-deps")

@@ -24,6 +24,8 @@ from tradewind.observe.cli.common import CliContext, CliError
 
 #: Top-level command name -> "module:attribute" that defines it (imported on first use).
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("tradewind.observe.cli.cmd_audit:audit_group", "Read the audit log of manual actions."),
+    "backfill": ("tradewind.observe.cli.cmd_backfill:backfill_group", "Create, list and cancel backfills."),
     "assets": ("tradewind.observe.cli.cmd_assets:assets_group", "Inspect assets and their events."),
     "config": ("tradewind.observe.cli.cmd_config:config_group", "View the configuration."),
     "dag-processor": (
