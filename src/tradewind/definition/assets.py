@@ -434,6 +434,16 @@ def outlet_assets(outlets: Iterable[Any]) -> list[Asset]:
     return [o for o in outlets or () if isinstance(o, Asset)]
 
 
+def _names(text: str, name: str, uri: str) -> bool:
+    """Whether ``text`` is the asset's name or its uri (as written, or once normalised)."""
+    if text in (name, uri):
+        return True
+    try:
+        return normalize_uri(text) == uri
+    except InvalidAssetError:
+        return False
+
+
 # --------------------------------------------------------------------------- outlet_events
 class OutletEventAccessor:
     """``outlet_events[asset]``: what the task's asset event for ``asset`` will carry."""
@@ -462,7 +472,7 @@ class OutletEventAccessors(Mapping[Any, OutletEventAccessor]):
             return item.key
         if isinstance(item, str):
             for key in self._assets:
-                if item in (key.name, key.uri):
+                if _names(item, key.name, key.uri):
                     return key
             return AssetKey(item, normalize_uri(item))
         raise KeyError(f"outlet_events keys are assets (or their names/uris), got {item!r}")
@@ -513,7 +523,7 @@ class _EventsByAsset(Mapping[Any, Any]):
 
     def _find(self, item: Any, keys: Iterable[Asset]) -> Asset | None:
         for asset in keys:
-            if item == asset or (isinstance(item, str) and item in (asset.name, asset.uri)):
+            if item == asset or (isinstance(item, str) and _names(item, asset.name, asset.uri)):
                 return asset
         return None
 
