@@ -37,6 +37,10 @@ EXPECTED = {
          "only_on_month_start", "monthly_report", "cleanup"},
     ),
     "example_seed_tutorial.py": ("example_seed_tutorial", {"task_1", "task_2", "task_3", "task_4"}),
+    "example_sensors.py": (
+        "example_sensors",
+        {"interval_closed", "land_file", "wait_for_file", "file_settled", "file_not_empty", "load"},
+    ),
     "example_calendar_branching.py": (
         "example_calendar_branching",
         {"load", "latest_only", "is_weekend", "weekend_digest", "weekday_report", "in_business_hours",
@@ -171,6 +175,15 @@ def test_calendar_branching_follows_the_logical_date(home: Path) -> None:
         "weekday_report": "skipped", "in_business_hours": "success", "morning_alert": "success", "quiet": "skipped",
     }
     assert _xcom(home, "example_calendar_branching", "weekend_digest") == "weekend digest report for 2024-03-09"
+
+
+@pytest.mark.slow
+def test_sensors_example_waits_reschedules_and_loads(home: Path) -> None:
+    proc = _run(home, "dags", "test", "example_sensors", "2024-03-05")
+    assert set(_states(home, "example_sensors").values()) == {"success"}
+    assert "Marking task as UP_FOR_RESCHEDULE" in proc.stdout + proc.stderr  # file_settled waited once
+    assert _xcom(home, "example_sensors", "file_settled") == 3
+    assert _xcom(home, "example_sensors", "load") == "loaded 3 orders"
 
 
 @pytest.mark.slow
