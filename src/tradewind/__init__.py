@@ -75,6 +75,12 @@ for _name in ("Asset", "AssetAll", "AssetAny", "AssetOrTimeSchedule", "AssetTrig
               "DatasetAll", "DatasetAny"):
     _EXPORTS[_name] = f"{_DEF}.assets"
 
+for _name in ("DagRunAlreadyExists", "DagRunTriggerException"):
+    _EXPORTS[_name] = f"{_DEF}.exceptions"
+_EXPORTS["TriggerDagRunOperator"] = f"{_DEF}.operators.trigger_dagrun"
+for _name in ("send_email", "BaseNotifier", "SmtpNotifier", "send_smtp_notification"):
+    _EXPORTS[_name] = f"{_DEF}.notifications"
+
 __all__ = sorted(_EXPORTS)
 
 
@@ -120,6 +126,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
     from tradewind.definition.operators.empty import EmptyOperator
     from tradewind.definition.operators.latest_only import LatestOnlyOperator
     from tradewind.definition.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+    from tradewind.definition.notifications import BaseNotifier, SmtpNotifier, send_email, send_smtp_notification
+    from tradewind.definition.operators.trigger_dagrun import TriggerDagRunOperator
     from tradewind.definition.params import Param, ParamsDict
     from tradewind.definition.sensors import (
         BaseSensorOperator,

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "dags_are_paused_at_creation": "False",
         "data_folder": "{home}/data",
         "hostname": "",
+        # Pause a DAG once its last N runs all failed (0: never); a DAG's max_consecutive_failed_dag_runs wins.
+        "max_consecutive_failed_dag_runs_per_dag": "0",
     },
     "database": {
         "url": "sqlite:///{home}/tradewind.db",

@@ -37,6 +37,9 @@ EXPECTED = {
          "only_on_month_start", "monthly_report", "cleanup"},
     ),
     "example_seed_tutorial.py": ("example_seed_tutorial", {"task_1", "task_2", "task_3", "task_4"}),
+    "example_setup_teardown.py": (
+        "example_setup_teardown", {"create_workspace", "count_rows", "summarize", "remove_workspace"},
+    ),
     "example_sensors.py": (
         "example_sensors",
         {"interval_closed", "land_file", "wait_for_file", "file_settled", "file_not_empty", "load"},
@@ -184,6 +187,15 @@ def test_sensors_example_waits_reschedules_and_loads(home: Path) -> None:
     assert "Marking task as UP_FOR_RESCHEDULE" in proc.stdout + proc.stderr  # file_settled waited once
     assert _xcom(home, "example_sensors", "file_settled") == 3
     assert _xcom(home, "example_sensors", "load") == "loaded 3 orders"
+
+
+@pytest.mark.slow
+def test_setup_teardown_example_works_in_a_workspace_it_then_removes(home: Path) -> None:
+    _run(home, "dags", "test", "example_setup_teardown", "2024-03-05")
+    assert set(_states(home, "example_setup_teardown").values()) == {"success"}
+    workspace = Path(_xcom(home, "example_setup_teardown", "create_workspace"))
+    assert workspace.is_relative_to(home) and not workspace.exists()  # removed by the teardown
+    assert _xcom(home, "example_setup_teardown", "summarize") == "3 orders processed"
 
 
 @pytest.mark.slow

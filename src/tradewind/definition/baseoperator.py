@@ -113,6 +113,8 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
     inherits_from_empty_operator: ClassVar[bool] = False
     is_setup: bool = False
     is_teardown: bool = False
+    #: Teardowns only: whether this teardown's failure fails the DAG run (Airflow's default: no).
+    on_failure_fail_dagrun: bool = False
 
     def __init__(
         self,
@@ -266,6 +268,44 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
 
     def __repr__(self) -> str:
         return f"<Task({self.task_type}): {self.task_id}>"
+
+    # -- setup / teardown (see definition/setup_teardown.py) ---------------------------------
+    def as_setup(self) -> "BaseOperator":
+        """Mark this task as a setup task (it creates what its work tasks need); returns it."""
+        from tradewind.definition.setup_teardown import mark_setup
+
+        return mark_setup(self)
+
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> "BaseOperator":
+        """Mark this task as a teardown of ``setups`` (wired upstream of it); returns it.
+
+        It runs when its upstream is done, even after a failure, if one of its setups succeeded;
+        its own failure fails the run only with ``on_failure_fail_dagrun=True``.
+        """
+        from tradewind.definition.setup_teardown import mark_teardown
+
+        return mark_teardown(self, setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+
+    def __enter__(self) -> "BaseOperator":
+        """``with teardown_task:``: tasks made in the block run between its setups and it."""
+        from tradewind.definition.setup_teardown import enter_scope
+
+        enter_scope(self)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        from tradewind.definition.setup_teardown import exit_scope
+
+        exit_scope(self)
+
+    # -- dynamic task mapping -----------------------------------------------------------------
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """The fixed arguments of a mapped task: ``Op.partial(task_id=..., ...).expand(arg=[...])``
+        (see :mod:`tradewind.definition.mapped`)."""
+        from tradewind.definition.mapped import OperatorPartial
+
+        return OperatorPartial(cls, kwargs)
 
     # -- DAG membership ---------------------------------------------------------------------
     @property

@@ -27,6 +27,7 @@ from tradewind.definition.exceptions import (
 from tradewind.definition.helpers import DagContext, validate_key
 from tradewind.definition.missed_runs import resolve_missed_runs
 from tradewind.definition.params import NOTSET, DagParam, Param, ParamsDict, validate_dag_params
+from tradewind.definition.setup_teardown import note_new_task, validate_setup_teardown
 from tradewind.definition.taskgroup import TaskGroup
 
 __all__ = ["DAG", "DagContext", "dag"]
@@ -131,7 +132,7 @@ class DAG:
         self.default_view = default_view
         self.orientation = orientation
         self.dag_display_name = dag_display_name or dag_id
-        self.max_consecutive_failed_dag_runs = max_consecutive_failed_dag_runs
+        self.max_consecutive_failed_dag_runs = self._check_max_consecutive_failed(max_consecutive_failed_dag_runs)
 
         self._init_dates(start_date, end_date, timezone)
         self.params = ParamsDict(self.default_args.get("params"))
@@ -146,6 +147,14 @@ class DAG:
         self.edge_info: dict[str, dict[str, dict[str, Any]]] = {}
 
     # -- construction helpers ---------------------------------------------------------------
+    def _check_max_consecutive_failed(self, value: Any) -> int:
+        """0 (the default) defers to ``[core] max_consecutive_failed_dag_runs_per_dag``."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidTaskArgumentError(
+                f"max_consecutive_failed_dag_runs of DAG {self.dag_id!r} must be an integer >= 0, got {value!r}"
+            )
+        return value
+
     def _check_tags(self, tags: Iterable[str] | None) -> list[str]:
         result = list(tags or [])
         for tag in result:
@@ -277,6 +286,7 @@ class DAG:
         if task.task_group is None:
             task.task_group = self.task_group
         task.task_group.add(task)
+        note_new_task(task)  # inside `with setup_or_teardown:` blocks, the task joins the block
         # Labels set on edges before this task joined a DAG (see definition/edges.py).
         for down_id, info in task.__dict__.pop("_pending_edge_info", {}).items():
             self.set_edge_info(task.task_id, down_id, info)
@@ -370,6 +380,7 @@ class DAG:
                     )
         self.check_cycle()
         validate_dag_params(self)  # defaults fit their schemas; no required params on a schedule
+        validate_setup_teardown(self)
 
     def get_flat_relative_ids(self, task_id: str, *, upstream: bool = False) -> set[str]:
         """All task ids reachable from ``task_id`` downstream (or upstream)."""

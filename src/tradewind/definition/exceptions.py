@@ -140,3 +140,43 @@ class TaskDeferralError(TradewindException):
 class TaskDeferralTimeout(TradewindException):
     """A deferred task's trigger did not fire within the ``timeout`` given to ``defer``
     (or the task's ``execution_timeout``)."""
+
+
+class DagRunAlreadyExists(TradewindException):
+    """A run with the requested run_id already exists for the DAG to trigger."""
+
+
+class DagRunTriggerException(TradewindException):
+    """Raised by ``TriggerDagRunOperator.execute``: a request to the task runner to create a run.
+
+    The definition layer cannot touch the database, so the operator describes the run
+    (Airflow 3 does the same); the runner creates it (``schedule.runs.create_manual_run``,
+    params validated), pushes ``trigger_run_id`` to XCom and, with ``wait_for_completion``,
+    polls the run's state every ``poke_interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        trigger_dag_id: str,
+        dag_run_id: str | None,
+        conf: dict | None,
+        logical_date: object | None,
+        reset_dag_run: bool,
+        skip_when_already_exists: bool,
+        wait_for_completion: bool,
+        allowed_states: list[str],
+        failed_states: list[str],
+        poke_interval: float,
+    ) -> None:
+        super().__init__(f"trigger a run of DAG {trigger_dag_id!r}")
+        self.trigger_dag_id = trigger_dag_id
+        self.dag_run_id = dag_run_id
+        self.conf = conf
+        self.logical_date = logical_date
+        self.reset_dag_run = reset_dag_run
+        self.skip_when_already_exists = skip_when_already_exists
+        self.wait_for_completion = wait_for_completion
+        self.allowed_states = allowed_states
+        self.failed_states = failed_states
+        self.poke_interval = poke_interval

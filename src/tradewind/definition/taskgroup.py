@@ -141,7 +141,16 @@ class TaskGroup(DependencyMixin):
 
     @property
     def leaves(self) -> list[Any]:
-        """Tasks of the group with no downstream inside the group."""
+        """Tasks of the group with no downstream inside the group.
+
+        Teardowns are passed over (Airflow): ``group >> next`` makes ``next`` wait for the
+        group's work, not for its cleanup; the work before a teardown stands in for it.
+        """
+        work = [t for t in self.iter_tasks() if not getattr(t, "is_teardown", False)]
+        work_ids = {t.task_id for t in work}
+        leaves = [t for t in work if not (t.downstream_task_ids & work_ids)]
+        if leaves:
+            return leaves
         ids = self.get_task_ids()
         return [t for t in self.iter_tasks() if not (t.downstream_task_ids & ids)]
 

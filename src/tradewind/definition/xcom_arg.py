@@ -64,6 +64,23 @@ class XComArg(DependencyMixin):
 
     def iter_references(self) -> Iterator[tuple[Any, str]]:
         yield self.operator, self.key
+    # Setup/teardown on a TaskFlow result acts on its task (Airflow): `create().as_setup()`,
+    # `with delete().as_teardown(setups=create()):`.
+    def as_setup(self) -> "XComArg":
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> "XComArg":
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def __enter__(self) -> "XComArg":
+        self.operator.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.operator.__exit__(*exc_info)
+
 
     def resolve(self, context: dict[str, Any]) -> Any:
         """Pull the referenced value through ``context["ti"]``."""

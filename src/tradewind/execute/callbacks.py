@@ -35,15 +35,24 @@ def run_dag_callback(request: DagCallbackRequest, *, config: Any, db: Database |
 
     Returns True when every callback ran without raising (errors are logged, not raised).
     """
+    from tradewind.definition.notifications import set_email_sender
+    from tradewind.definition.variable import set_variable_backend
+    from tradewind.execute.email import ConfiguredEmailSender
     from tradewind.execute.logs import TryLogCapture
+    from tradewind.persist.queries.variables import DbVariableBackend
 
     own_db = db is None
     database = db or Database.from_config(config)
     path = callback_log_path(config.logs_folder, request.dag_id, request.run_id)
+    # Callbacks use Variable.get and send_email (notifiers) like tasks do.
+    previous_backend = set_variable_backend(DbVariableBackend(database))
+    previous_sender = set_email_sender(ConfiguredEmailSender(config))
     try:
         with TryLogCapture(path, level=config.get("logging", "logging_level", "INFO")):
             return _run(request, config, database)
     finally:
+        set_variable_backend(previous_backend)
+        set_email_sender(previous_sender)
         if own_db:
             database.engine.dispose()
 
@@ -54,7 +63,7 @@ def _run(request: DagCallbackRequest, config: Any, db: Database) -> bool:
     from tradewind.schedule.executor_interface import TaskKey
     from tradewind.parse.dagbag import load_dags_from_file
     from tradewind.persist.models import TaskInstance
-    from sqlalchemy import select
+    from sqlalchemy import case, select
 
     try:
         dags = load_dags_from_file(request.fileloc, sys_path=[str(p) for p in config.dag_folders()])
@@ -67,20 +76,26 @@ def _run(request: DagCallbackRequest, config: Any, db: Database) -> bool:
         return True
     with db.read_scope() as session:
         run, prev = load_run(session, request.dag_id, request.run_id)
-        # Airflow gives DAG callbacks the context of the run's last relevant task instance.
-        query = select(TaskInstance).where(TaskInstance.dag_id == request.dag_id, TaskInstance.run_id == request.run_id)
+        # Airflow gives DAG callbacks the context of the run's relevant task instance: for a
+        # failure the task that failed (not one marked upstream_failed after it), else the last
+        # one to finish; removed tasks never count.
+        query = select(TaskInstance).where(TaskInstance.dag_id == request.dag_id, TaskInstance.run_id == request.run_id,
+                                           TaskInstance.state.is_distinct_from("removed"))
+        order = [TaskInstance.end_date.desc().nulls_last(), TaskInstance.id.desc()]
         if not request.success:
-            query = query.where(TaskInstance.state.in_(("failed", "upstream_failed")))
-        ti_row = session.scalars(query.order_by(TaskInstance.end_date.desc().nulls_last()).limit(1)).first()
+            order.insert(0, case((TaskInstance.state == "failed", 0), (TaskInstance.state == "upstream_failed", 1),
+                                 else_=2))
+        ti_row = session.scalars(query.order_by(*order).limit(1)).first()
     task = None
     ti = None
     if ti_row is not None and ti_row.task_id in dag.task_dict:
         task = dag.task_dict[ti_row.task_id]
         key = TaskKey(ti_row.dag_id, ti_row.run_id, ti_row.task_id, ti_row.map_index, max(ti_row.try_number, 1))
         ti = RuntimeTaskInstance(key, db=db, max_tries=ti_row.max_tries, task=task,
-                                 logical_date=run.logical_date, start_date=ti_row.start_date)
+                                 logical_date=run.logical_date, start_date=ti_row.start_date,
+                                 hostname=ti_row.hostname, operator=ti_row.operator)
         ti.state = ti_row.state
-    context = build_run_context(dag, task, ti, run, prev)
+    context = build_run_context(dag, task, ti, run, prev, config=config)
     context["reason"] = request.reason
     ok = True
     for callback in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:

@@ -282,7 +282,7 @@ def build_try_context(
 
     ``db`` serves ``inlet_events`` (read when the task asks); without it they are empty.
     """
-    context = build_run_context(dag, task, ti, claimed.run, claimed.prev_success)
+    context = build_run_context(dag, task, ti, claimed.run, claimed.prev_success, config=config)
     context.update(_asset_context(task, claimed.triggering_asset_events, db))
     return context
 
@@ -324,9 +324,13 @@ def _asset_context(task: Any, triggering: tuple[Any, ...], db: Database | None) 
 
 
 def build_run_context(
-    dag: Any, task: Any, ti: RuntimeTaskInstance | None, run: RunInfo, prev: RunInfo | None
+    dag: Any, task: Any, ti: RuntimeTaskInstance | None, run: RunInfo, prev: RunInfo | None,
+    *, config: Any = None,
 ) -> dict[str, Any]:
-    """Template context for ``task``/``ti`` in ``run`` (also used for DAG-level callbacks)."""
+    """Template context for ``task``/``ti`` in ``run`` (also used for DAG-level callbacks).
+
+    ``config`` becomes ``context["conf"]`` (Airflow: the configuration, ``conf.get(section, key)``).
+    """
     from tradewind.definition.context import build_context
 
     return build_context(
@@ -347,6 +351,7 @@ def build_run_context(
         prev_data_interval_end_success=prev.data_interval_end if prev else None,
         prev_start_date_success=prev.start_date if prev else None,
         prev_end_date_success=prev.end_date if prev else None,
+        extra={"conf": config} if config is not None else None,
     )
 
 

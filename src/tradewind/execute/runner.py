@@ -15,8 +15,13 @@
    ``transitions.record_try_outcome`` (which applies the retry policy); then wake the
    scheduler (:func:`~tradewind.schedule.wakeup.notify_scheduler`) so the next task
    starts without waiting for this process to exit;
-6. ``on_success`` / ``on_failure`` / ``on_retry`` / ``on_skipped`` callback (errors in
-   callbacks are logged and never change the outcome).
+6. the failure/retry email (``email`` with ``email_on_failure``/``email_on_retry``,
+   :mod:`tradewind.execute.email`), then the ``on_success`` / ``on_failure`` / ``on_retry``
+   / ``on_skipped`` callback (errors in either are logged and never change the outcome).
+
+``TriggerDagRunOperator`` raises ``DagRunTriggerException`` from ``execute``; the run is
+created (and waited for) here by :mod:`tradewind.execute.dagrun_trigger`, under the
+same time limit.
 
 The process's heartbeat thread (:mod:`tradewind.execute.heartbeat`) updates
 ``last_heartbeat_at`` meanwhile. When the heartbeat finds the instance no longer running
@@ -45,6 +50,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tradewind.definition.exceptions import (
+    DagRunTriggerException,
     RescheduleTry,
     TaskDeferred,
     TaskFailNoRetry,
@@ -165,12 +171,17 @@ def run_try(
     from tradewind.definition.variable import set_variable_backend
     from tradewind.persist.queries.variables import DbVariableBackend
 
+    from tradewind.definition.notifications import set_email_sender
+    from tradewind.execute.email import ConfiguredEmailSender
+
     previous_backend = set_variable_backend(DbVariableBackend(db))
+    previous_sender = set_email_sender(ConfiguredEmailSender(config))  # send_email() in tasks/callbacks
     try:
         with TryLogCapture(path, level=level, capture_fds=not in_process, echo=echo):
             result = _TryRun(workload, config, db, in_process).run()
     finally:
         set_variable_backend(previous_backend)
+        set_email_sender(previous_sender)
     result.log_path = path
     return result
 
@@ -282,6 +293,8 @@ class _TryRun:
                 )
                 self.context = build_try_context(dag, self.task, ti, claimed, self.config, db=self.db)
                 rendered = _render(self.task, self.context, dag)
+                # Airflow: context["templates_dict"] is the rendered one (also in callbacks).
+                self.context["templates_dict"] = getattr(self.task, "templates_dict", None)
                 _call_callbacks(self.task, "on_execute_callback", self.context)
                 result = self._execute(self.context)
                 _push_result(self.task, ti, result)
@@ -316,7 +329,12 @@ class _TryRun:
         with set_current_context(context):
             try:
                 with _alarm(timeout, self.key):
-                    return self._call_task(task, context)
+                    try:
+                        return self._call_task(task, context)
+                    except DagRunTriggerException as request:  # TriggerDagRunOperator: the DB work is ours
+                        from tradewind.execute.dagrun_trigger import trigger_dag_run
+
+                        return trigger_dag_run(request, ti=context["ti"], db=self.db)
             except (TaskTimeout, TaskTerminated):
                 _on_kill(task)
                 raise
@@ -338,6 +356,11 @@ class _TryRun:
         context["ti"].state = state.value
         if outcome.exception is not None:
             context["exception"] = outcome.exception
+        if state in (TaskInstanceState.FAILED, TaskInstanceState.UP_FOR_RETRY) and getattr(self.task, "email", None):
+            from tradewind.execute.email import send_try_alert
+
+            send_try_alert(self.task, context, state, outcome.exception, config=self.config,
+                           log_location=str(log_path(self.config.logs_folder, self.key)))
         name = {
             TaskInstanceState.SUCCESS: "on_success_callback",
             TaskInstanceState.FAILED: "on_failure_callback",

@@ -69,6 +69,8 @@ class TaskSnapshot:
     email_on_retry: bool = True
     is_setup: bool = False
     is_teardown: bool = False
+    #: Teardowns only: their failure fails the run (else teardowns do not count for the outcome).
+    on_failure_fail_dagrun: bool = False
     callbacks: tuple[str, ...] = ()  # names of callbacks set: "on_failure_callback", ...
     extra: dict[str, Any] = field(default_factory=dict)
     #: Task-level concurrency limits (Airflow names); None means no limit.
@@ -137,6 +139,8 @@ class DagSnapshot:
     dag_display_name: str | None = None
     #: Information on edges (``Label``): ``{upstream_id: {downstream_id: {"label": ...}}}``.
     edge_info: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: Pause the DAG after this many failed runs in a row; 0: ``[core] max_consecutive_failed_dag_runs_per_dag``.
+    max_consecutive_failed_dag_runs: int = 0
     #: Missed-run policy: "all" | "latest" | "none" | {"window": seconds}; None (older snapshots): from catchup.
     missed_runs: Any = None
 
@@ -447,6 +451,7 @@ def _serialize_group(group: Any) -> dict[str, Any] | None:
     if group is None:
         return None
     children: list[Any] = []
+        "on_failure_fail_dagrun": bool(getattr(task, "on_failure_fail_dagrun", False)),
     for child in getattr(group, "children", {}).values():
         if hasattr(child, "children") and not hasattr(child, "task_id"):
             children.append(_serialize_group(child))
@@ -506,6 +511,7 @@ def _serialize_missed_runs(dag: Any) -> Any:
 
 def _serialize_edge_info(edge_info: Any) -> dict[str, dict[str, dict[str, Any]]]:
     """Edge information sorted by upstream then downstream id (deterministic hashes)."""
+        "max_consecutive_failed_dag_runs": int(getattr(dag, "max_consecutive_failed_dag_runs", 0) or 0),
     result: dict[str, dict[str, dict[str, Any]]] = {}
     for up in sorted(edge_info or {}):
         downs = {down: jsonable(info) for down, info in sorted(edge_info[up].items()) if info}

@@ -95,7 +95,11 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
     executor.on_result = lambda r: r.state is not None and _report(
         _label(r.key.task_id, r.key.map_index), r.state.value, r.key.try_number, reported)
     run_id = _create_run(cli, db, dag_id, logical_date, conf)
-    scheduler = Scheduler(cli.config, db, executor, only_run=(dag_id, run_id))
+    from tradewind.execute.callbacks import run_dag_callback
+
+    # As Airflow's dags test: the DAG's on_success/on_failure callback runs here, when the run ends.
+    scheduler = Scheduler(cli.config, db, executor, only_run=(dag_id, run_id),
+                          callback_sink=lambda request: run_dag_callback(request, config=cli.config, db=db))
     print(f"[dags test] created run {run_id} of DAG {dag_id}", flush=True)
     executor.start()
     state = "queued"

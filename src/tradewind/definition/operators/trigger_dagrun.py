@@ -1,0 +1,142 @@
+"""``TriggerDagRunOperator``: start a run of another DAG (optionally wait for it).
+
+The operator only describes the run: ``execute`` raises :class:`DagRunTriggerException`
+and the task runner (execute layer) creates the run through
+``schedule.runs.create_manual_run`` (the target DAG's params are validated against the
+rendered ``conf``), wakes the scheduler and pushes ``trigger_run_id`` (and
+``trigger_logical_date_iso``) to XCom. With ``wait_for_completion`` the try keeps its slot
+and checks the run's state every ``poke_interval`` seconds until it reaches one of
+``allowed_states`` (success) or ``failed_states`` (the task fails, naming the run).
+
+An existing run with the same run id fails the task (:class:`DagRunAlreadyExists`), is
+skipped with ``skip_when_already_exists=True``, or is cleared and run again with
+``reset_dag_run=True``. An unknown ``trigger_dag_id`` fails the task.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from tradewind.definition.baseoperator import BaseOperator
+from tradewind.definition.exceptions import DagRunTriggerException, InvalidTaskArgumentError, TradewindException
+
+__all__ = ["TriggerDagRunOperator", "XCOM_RUN_ID", "XCOM_LOGICAL_DATE_ISO"]
+
+#: XCom keys the runner pushes (Airflow's names).
+XCOM_RUN_ID = "trigger_run_id"
+XCOM_LOGICAL_DATE_ISO = "trigger_logical_date_iso"
+
+
+def _state_names(states: Iterable[Any] | None, default: list[str], what: str, task_id: str) -> list[str]:
+    if states is None:
+        return list(default)
+    if isinstance(states, str):
+        states = [states]
+    names = [str(getattr(s, "value", s)) for s in states]
+    known = {"queued", "running", "success", "failed"}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise InvalidTaskArgumentError(
+            f"task {task_id!r}: {what} has unknown DAG run state(s) {bad}; use {sorted(known)}")
+    return names
+
+
+class TriggerDagRunOperator(BaseOperator):
+    """Trigger a run of ``trigger_dag_id`` (Airflow's operator and arguments).
+
+    :param trigger_dag_id: the DAG to trigger (templated).
+    :param trigger_run_id: run id of the new run (templated); default ``manual__<logical date>``.
+    :param conf: the run's ``dag_run.conf`` (templated; must be a JSON object).
+    :param logical_date: the run's logical date, a datetime or ISO string (templated); default now.
+    :param reset_dag_run: clear an existing run with that run id instead of failing.
+    :param wait_for_completion: keep running until the triggered run ends (templated).
+    :param poke_interval: seconds between two checks of the triggered run's state.
+    :param allowed_states: run states that end the wait successfully (default ``["success"]``).
+    :param failed_states: run states that fail the task (default ``["failed"]``).
+    :param skip_when_already_exists: skip the task when the run already exists (templated).
+    """
+
+    template_fields = ("trigger_dag_id", "trigger_run_id", "logical_date", "conf", "wait_for_completion",
+                       "skip_when_already_exists")
+    template_fields_renderers = {"conf": "py"}
+    ui_color = "#ffefeb"
+
+    def __init__(
+        self,
+        *,
+        trigger_dag_id: str,
+        trigger_run_id: str | None = None,
+        conf: dict | None = None,
+        logical_date: str | datetime | None = None,
+        reset_dag_run: bool = False,
+        wait_for_completion: bool = False,
+        poke_interval: float = 60,
+        allowed_states: list[Any] | None = None,
+        failed_states: list[Any] | None = None,
+        skip_when_already_exists: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        task_id = kwargs.get("task_id", "?")
+        if not isinstance(trigger_dag_id, str) or not trigger_dag_id:
+            raise InvalidTaskArgumentError(f"task {task_id!r}: trigger_dag_id must be a non-empty DAG id")
+        if conf is not None:
+            try:
+                json.dumps(conf)
+            except (TypeError, ValueError) as exc:
+                raise InvalidTaskArgumentError(f"task {task_id!r}: conf must be JSON-serialisable ({exc})") from None
+        if logical_date is not None and not isinstance(logical_date, (str, datetime)):
+            raise InvalidTaskArgumentError(
+                f"task {task_id!r}: logical_date must be a datetime or an ISO string, got {type(logical_date).__name__}")
+        if not isinstance(poke_interval, (int, float)) or poke_interval <= 0:
+            raise InvalidTaskArgumentError(f"task {task_id!r}: poke_interval must be a positive number of seconds")
+        self.trigger_dag_id = trigger_dag_id
+        self.trigger_run_id = trigger_run_id
+        self.conf = conf
+        self.logical_date = logical_date
+        self.reset_dag_run = reset_dag_run
+        self.wait_for_completion = wait_for_completion
+        self.poke_interval = poke_interval
+        self.allowed_states = _state_names(allowed_states, ["success"], "allowed_states", task_id)
+        self.failed_states = _state_names(failed_states, ["failed"], "failed_states", task_id)
+        self.skip_when_already_exists = skip_when_already_exists
+
+    def _parsed_logical_date(self) -> datetime | None:
+        value = self.logical_date
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise TradewindException(
+                    f"task {self.task_id!r}: logical_date {self.logical_date!r} is not an ISO date/time "
+                    "(e.g. 2024-01-01 or 2024-01-01T00:00:00+00:00)") from None
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+    def execute(self, context: dict[str, Any]) -> None:
+        conf = self.conf
+        if conf is not None and not isinstance(conf, dict):
+            raise TradewindException(
+                f"task {self.task_id!r}: conf must be a JSON object (dict) after rendering, got {type(conf).__name__}")
+        raise DagRunTriggerException(
+            trigger_dag_id=str(self.trigger_dag_id),
+            dag_run_id=str(self.trigger_run_id) if self.trigger_run_id else None,
+            conf=dict(conf) if conf else None,
+            logical_date=self._parsed_logical_date(),
+            reset_dag_run=bool(self.reset_dag_run),
+            skip_when_already_exists=_truthy(self.skip_when_already_exists),
+            wait_for_completion=_truthy(self.wait_for_completion),
+            allowed_states=list(self.allowed_states),
+            failed_states=list(self.failed_states),
+            poke_interval=float(self.poke_interval),
+        )
+
+
+def _truthy(value: Any) -> bool:
+    """A templated flag: ``"False"``/``"0"``/``""`` rendered from a template mean False."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no", "off", "none")
+    return bool(value)
