@@ -80,6 +80,29 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "host": "0.0.0.0",
         "port": "8080",
     },
+    # Email notifications (email_on_failure / email_on_retry, send_email); Airflow's keys.
+    "smtp": {
+        "smtp_host": "localhost",
+        "smtp_port": "25",
+        "smtp_starttls": "False",
+        "smtp_ssl": "False",
+        "smtp_user": "",
+        "smtp_password": "",
+        "smtp_mail_from": "tradewind@example.com",
+        # Seconds to wait for the SMTP server (connect and each command).
+        "smtp_timeout": "30",
+        # Connection attempts when the server drops the connection before giving up.
+        "smtp_retry_limit": "5",
+    },
+    "email": {
+        # Dotted path of the function that sends mail: f(to, subject, html_content, **kwargs).
+        "email_backend": "tradewind.execute.email.send_email_smtp",
+        # Sender used instead of [smtp] smtp_mail_from when set.
+        "from_email": "",
+        # Jinja template files for failure/retry emails (empty: the built-in ones).
+        "subject_template": "",
+        "html_content_template": "",
+    },
 }
 
 _TRUE = {"1", "true", "yes", "on", "t", "y"}

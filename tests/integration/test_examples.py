@@ -37,6 +37,8 @@ EXPECTED = {
          "only_on_month_start", "monthly_report", "cleanup"},
     ),
     "example_seed_tutorial.py": ("example_seed_tutorial", {"task_1", "task_2", "task_3", "task_4"}),
+    "example_trigger_dagrun.py": ("example_trigger_dagrun", {"trigger", "report"}),
+    "example_trigger_target.py": ("example_trigger_target", {"show_message", "bash_task"}),
     "example_setup_teardown.py": (
         "example_setup_teardown", {"create_workspace", "count_rows", "summarize", "remove_workspace"},
     ),
@@ -224,6 +226,26 @@ def test_templated_etl_renders_templates_and_writes_files(home: Path) -> None:
     assert summary["rows"] + summary["dropped"] == 24
     assert summary["units"] > 0
     assert _xcom(home, "example_templated_etl", "load") == str(workspace / "summary.json")
+
+
+@pytest.mark.slow
+def test_trigger_dagrun_creates_the_target_run_that_then_runs(home: Path) -> None:
+    _run(home, "dags", "test", "example_trigger_dagrun", "2024-03-05", "-c", '{"message": "hi there"}')
+    assert set(_states(home, "example_trigger_dagrun").values()) == {"success"}
+    run_id = "triggered_by__manual__2024-03-05T00:00:00+00:00"
+    assert _xcom(home, "example_trigger_dagrun", "report") == run_id
+    conn = sqlite3.connect(home / "tradewind.db")
+    try:
+        [(state, conf, logical)] = conn.execute(
+            "SELECT state, conf, logical_date FROM dag_run WHERE dag_id = 'example_trigger_target' AND run_id = ?",
+            (run_id,)).fetchall()
+    finally:
+        conn.close()
+    assert state == "queued"  # the target DAG is paused; `dags test` runs only the tested DAG's run
+    assert json.loads(conf) == {"message": "hi there", "controller_ds": "2024-03-05"}
+    assert logical.startswith("2024-03-05")
+    # Running the controller for the same date again skips (skip_when_already_exists).
+    _run(home, "dags", "test", "example_trigger_dagrun", "2024-03-05")
 
 
 @pytest.mark.slow
