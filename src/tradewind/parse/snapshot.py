@@ -438,6 +438,7 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
         "email_on_retry": bool(getattr(task, "email_on_retry", True)),
         "is_setup": bool(getattr(task, "is_setup", False)),
         "is_teardown": bool(getattr(task, "is_teardown", False)),
+        "on_failure_fail_dagrun": bool(getattr(task, "on_failure_fail_dagrun", False)),
         "callbacks": [name for name in TASK_CALLBACKS if getattr(task, name, None)],
         "extra": extra,
         "max_active_tis_per_dag": getattr(task, "max_active_tis_per_dag", None),
@@ -451,7 +452,6 @@ def _serialize_group(group: Any) -> dict[str, Any] | None:
     if group is None:
         return None
     children: list[Any] = []
-        "on_failure_fail_dagrun": bool(getattr(task, "on_failure_fail_dagrun", False)),
     for child in getattr(group, "children", {}).values():
         if hasattr(child, "children") and not hasattr(child, "task_id"):
             children.append(_serialize_group(child))
@@ -498,6 +498,7 @@ def serialize_dag(dag: Any) -> dict[str, Any]:
         "task_group": _serialize_group(getattr(dag, "task_group", None)),
         "dag_display_name": str(getattr(dag, "dag_display_name", None) or dag.dag_id),
         "edge_info": _serialize_edge_info(getattr(dag, "edge_info", None)),
+        "max_consecutive_failed_dag_runs": int(getattr(dag, "max_consecutive_failed_dag_runs", 0) or 0),
     }
 
 
@@ -511,7 +512,6 @@ def _serialize_missed_runs(dag: Any) -> Any:
 
 def _serialize_edge_info(edge_info: Any) -> dict[str, dict[str, dict[str, Any]]]:
     """Edge information sorted by upstream then downstream id (deterministic hashes)."""
-        "max_consecutive_failed_dag_runs": int(getattr(dag, "max_consecutive_failed_dag_runs", 0) or 0),
     result: dict[str, dict[str, dict[str, Any]]] = {}
     for up in sorted(edge_info or {}):
         downs = {down: jsonable(info) for down, info in sorted(edge_info[up].items()) if info}
