@@ -20,6 +20,8 @@ _EXPORTS: dict[str, str] = {
     "DAG": f"{_DEF}.dag",
     "dag": f"{_DEF}.dag",
     "task": f"{_DEF}.decorators",
+    "setup": f"{_DEF}.setup_teardown",
+    "teardown": f"{_DEF}.setup_teardown",
     "task_group": f"{_DEF}.taskgroup",
     "TaskGroup": f"{_DEF}.taskgroup",
     "BaseOperator": f"{_DEF}.baseoperator",
@@ -129,6 +131,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
     from tradewind.definition.notifications import BaseNotifier, SmtpNotifier, send_email, send_smtp_notification
     from tradewind.definition.operators.trigger_dagrun import TriggerDagRunOperator
     from tradewind.definition.params import Param, ParamsDict
+    from tradewind.definition.setup_teardown import setup, teardown
     from tradewind.definition.sensors import (
         BaseSensorOperator,
         BashSensor,
