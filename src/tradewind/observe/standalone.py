@@ -5,8 +5,9 @@ the HTTP port and serve ``/api/v1/health`` at once; only then build the executor
 (its warm fork server), the scheduler and the DAG processor. The first parse
 runs in the background, so the API answers before any DAG file is imported.
 
-Threads: uvicorn (HTTP) and the scheduler loop (which hands DAG-level callbacks to
-the callback runner thread). The DAG processor is a child process
+Threads: uvicorn (HTTP), the scheduler loop (which hands DAG-level callbacks to
+the callback runner thread) and, in ``standalone``, the triggerer (whose triggers run in
+one more thread's asyncio event loop). The DAG processor is a child process
 (``tradewind dag-processor``), as in Airflow: it forks a child per DAG file, and
 forking is only safe from a process without other threads. The main thread only
 waits for SIGINT/SIGTERM, then stops everything in reverse order: scheduler and
@@ -116,9 +117,11 @@ class DagProcessorProcess:
 
 
 def start_services(
-    services: runtime.Services, config: Config, db: Any, *, sock: socket.socket | None, executor_name: str
+    services: runtime.Services, config: Config, db: Any, *, sock: socket.socket | None, executor_name: str,
+    triggerer: bool = False,
 ) -> tuple[Any, Any, DagProcessorProcess]:
-    """Start the API (if a socket is given), the scheduler (+executor, callbacks) and the DAG processor.
+    """Start the API (if a socket is given), the scheduler (+executor, callbacks), the DAG processor
+    and, with ``triggerer``, the triggerer (a thread running its asyncio loop thread).
 
     Each starts as soon as it is built, in that order: health answers first.
     """
@@ -135,6 +138,14 @@ def start_services(
     services.start()
     processor = DagProcessorProcess(config)
     services.on_stop.append(processor.stop)
+    if triggerer:
+        # After the parser child is spawned; the triggerer's threads never fork.
+        from tradewind.execute.triggerer import TriggererRunner
+
+        runner = TriggererRunner(config, db)
+        services.on_stop.append(runner.wake)
+        services.add("tradewind-triggerer", runner.run_forever)
+        services.start()
     return executor, callbacks, processor
 
 
@@ -186,7 +197,8 @@ def run(
     services = runtime.Services()
     # Handlers first: a SIGTERM during start-up still shuts down in order.
     runtime.install_signal_handlers(services, announce=announce)
-    executor, callbacks, processor = start_services(services, config, db, sock=sock, executor_name=executor_name)
+    executor, callbacks, processor = start_services(services, config, db, sock=sock, executor_name=executor_name,
+                                                    triggerer=port is not None)
     announce(banner(config, host, port, executor_name, time.monotonic() - started))
     services.wait()
     return _shutdown(services, executor, callbacks, processor, db, announce)

@@ -41,6 +41,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "Run everything at once: DAG processor, scheduler, executor and API.",
     ),
     "tasks": ("tradewind.observe.cli.cmd_tasks:tasks_group", "Inspect, test and clear tasks."),
+    "triggerer": ("tradewind.observe.cli.cmd_triggerer:triggerer_command", "Run the triggers of deferred tasks."),
     "variables": ("tradewind.observe.cli.cmd_variables:variables_group", "Manage variables."),
     "version": ("tradewind.observe.cli.main:version_command", "Print the Tradewind version."),
 }
