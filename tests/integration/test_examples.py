@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,7 @@ EXPECTED = {
         {"load", "latest_only", "is_weekend", "weekend_digest", "weekday_report", "in_business_hours",
          "morning_alert", "quiet"},
     ),
+    "example_deferrable.py": ("example_deferrable", {"wait", "report"}),
 }
 
 
@@ -189,6 +191,17 @@ def test_sensors_example_waits_reschedules_and_loads(home: Path) -> None:
     assert "Marking task as UP_FOR_RESCHEDULE" in proc.stdout + proc.stderr  # file_settled waited once
     assert _xcom(home, "example_sensors", "file_settled") == 3
     assert _xcom(home, "example_sensors", "load") == "loaded 3 orders"
+
+
+@pytest.mark.slow
+def test_deferrable_example_waits_on_its_trigger_then_resumes(home: Path) -> None:
+    proc = _run(home, "dags", "test", "example_deferrable")
+    assert "Pausing task as DEFERRED" in proc.stdout and "calling execute_complete()" in proc.stdout
+    assert _states(home, "example_deferrable") == {"wait": "success", "report": "success"}
+    stamps = _xcom(home, "example_deferrable", "wait")
+    waited = datetime.fromisoformat(stamps["fired_at"]) - datetime.fromisoformat(stamps["started"])
+    assert waited >= timedelta(seconds=1)  # the 2 s timer, at one-second resolution
+    assert _xcom(home, "example_deferrable", "report").startswith("waited from ")
 
 
 @pytest.mark.slow

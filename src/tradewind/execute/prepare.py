@@ -267,6 +267,21 @@ def _forget(full: str) -> None:
             sys.modules.pop(name, None)
 
 
+def preload_dags(fileloc: str, dags: dict[str, Any]) -> None:
+    """Serve ``dags`` to in-process tries whose workload names ``fileloc``, without importing it.
+
+    For DAG objects built in memory (the pytest plugin runs a DAG made inside a test): their
+    ``fileloc`` is the test module, which must not be imported again as a DAG file.
+    """
+    full = os.path.realpath(fileloc)
+    _remember(full, _CachedFile({full: _signature(full)}, [], dict(dags)))  # type: ignore[dict-item]
+
+
+def forget_dags(fileloc: str) -> None:
+    """Drop what :func:`preload_dags` (or an import) cached for ``fileloc``."""
+    _forget(os.path.realpath(fileloc))
+
+
 def _for_map_index(task: Any, map_index: int) -> Any:
     """A mapped task's operator for one map index (expansion happens at render time)."""
     if map_index < 0:

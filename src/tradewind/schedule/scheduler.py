@@ -209,6 +209,11 @@ class Scheduler:
             finally:
                 self._conn = None
 
+    def close(self) -> None:
+        """Release the database connection; for callers that drive :meth:`run_once` themselves
+        (the pytest plugin's simulator). ``run_forever`` releases it on its own."""
+        self._close_connection()
+
     # ------------------------------------------------------------------ the loop
     def run_once(self) -> bool:
         """One loop step. True if it changed anything (so the caller loops again at once)."""
