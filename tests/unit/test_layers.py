@@ -7,7 +7,7 @@ from pathlib import Path
 
 import tradewind
 
-LAYERS = ["definition", "parse", "persist", "schedule", "execute", "observe"]
+LAYERS = ["definition", "parse", "persist", "schedule", "execute", "observe", "testing"]
 PACKAGE = Path(tradewind.__file__).parent
 
 

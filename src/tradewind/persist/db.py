@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
+
+from tradewind.definition.timezone import utcnow as _clock_utcnow
 
 #: Every engine made here; a forked child drops their pooled connections (never share a
 #: SQLite or PostgreSQL connection across fork) before it makes its own.
@@ -44,8 +46,12 @@ os.register_at_fork(after_in_child=_forget_connections_after_fork)
 
 
 def utcnow() -> datetime:
-    """The current time as an aware UTC datetime (the only 'now' persist code uses)."""
-    return datetime.now(timezone.utc)
+    """The current time as an aware UTC datetime (the only 'now' persist code uses).
+
+    It reads :func:`tradewind.definition.timezone.utcnow`, so a simulated clock installed
+    with ``set_clock`` (the pytest plugin) also dates what tries and CLI actions record.
+    """
+    return _clock_utcnow()
 
 
 def normalise_url(url: str) -> str:
