@@ -34,6 +34,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "dags_are_paused_at_creation": "False",
         "data_folder": "{home}/data",
         "hostname": "",
+        # Most instances one mapped task may expand to (dynamic task mapping; Airflow's default).
+        "max_map_length": "1024",
         # Pause a DAG once its last N runs all failed (0: never); a DAG's max_consecutive_failed_dag_runs wins.
         "max_consecutive_failed_dag_runs_per_dag": "0",
     },

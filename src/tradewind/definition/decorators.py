@@ -144,6 +144,20 @@ class _TaskDecorator:
         multiple_outputs = kwargs.pop("multiple_outputs", self._explicit_multiple_outputs)
         return _TaskDecorator(self.function, self.operator_class, {**self.kwargs, **kwargs}, multiple_outputs)
 
+    def partial(self, **kwargs: Any) -> Any:
+        """Fix some function arguments of a mapped task: ``fn.partial(y=1).expand(x=[...])``."""
+        from tradewind.definition.mapped import task_partial
+
+        return task_partial(self, kwargs)
+
+    def expand(self, **kwargs: Any) -> XComArg:
+        """One task instance per item (cross product for several arguments), at run time."""
+        return self.partial().expand(**kwargs)
+
+    def expand_kwargs(self, kwargs: Any, *, strict: bool = True) -> XComArg:
+        """One task instance per dict of function arguments in ``kwargs`` (a list or an XComArg)."""
+        return self.partial().expand_kwargs(kwargs, strict=strict)
+
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         try:
             inspect.signature(self.function).bind_partial(*args, **kwargs)

@@ -181,6 +181,20 @@ class _TaskGroupFactory:
     def override(self, **kwargs: Any) -> "_TaskGroupFactory":
         return _TaskGroupFactory(self.function, {**self.tg_kwargs, **kwargs})
 
+    def partial(self, **kwargs: Any) -> Any:
+        """Fixed arguments of a mapped group: ``group_fn.partial(y=1).expand(x=[...])``."""
+        from tradewind.definition.mapped import TaskGroupPartial
+
+        return TaskGroupPartial(self, kwargs)
+
+    def expand(self, **kwargs: Any) -> Any:
+        """Map the whole group: every task in it gets one instance per item."""
+        return self.partial().expand(**kwargs)
+
+    def expand_kwargs(self, kwargs: Any) -> Any:
+        """Map the whole group over a list of dicts of function arguments."""
+        return self.partial().expand_kwargs(kwargs)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         options = dict(self.tg_kwargs)
         group_id = options.pop("group_id", None) or self.function.__name__

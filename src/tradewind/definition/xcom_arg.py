@@ -15,6 +15,8 @@ from typing import Any
 from tradewind.definition.helpers import DependencyMixin
 
 RETURN_KEY = "return_value"
+#: ``zip()`` without a ``fillvalue`` (None is a valid fill value).
+_NO_FILL: Any = object()
 
 
 class XComArg(DependencyMixin):
@@ -62,8 +64,6 @@ class XComArg(DependencyMixin):
     def leaves(self) -> list[Any]:
         return [self.operator]
 
-    def iter_references(self) -> Iterator[tuple[Any, str]]:
-        yield self.operator, self.key
     # Setup/teardown on a TaskFlow result acts on its task (Airflow): `create().as_setup()`,
     # `with delete().as_teardown(setups=create()):`.
     def as_setup(self) -> "XComArg":
@@ -81,11 +81,40 @@ class XComArg(DependencyMixin):
     def __exit__(self, *exc_info: Any) -> None:
         self.operator.__exit__(*exc_info)
 
+    def iter_references(self) -> Iterator[tuple[Any, str]]:
+        yield self.operator, self.key
 
     def resolve(self, context: dict[str, Any]) -> Any:
-        """Pull the referenced value through ``context["ti"]``."""
+        """Pull the referenced value through ``context["ti"]``.
+
+        Between two tasks of the same mapped task group, the value is the one of the
+        instance with the same map index (Airflow); otherwise a mapped producer gives the
+        list of all its instances' values.
+        """
         ti = context["ti"]
+        group = getattr(self.operator, "mapped_group", None)
+        if group is not None and getattr(context.get("task"), "mapped_group", None) is group:
+            return ti.xcom_pull(task_ids=self.operator.task_id, key=self.key, map_indexes=ti.map_index)
         return ti.xcom_pull(task_ids=self.operator.task_id, key=self.key)
+
+    # -- dynamic task mapping (tradewind.definition.mapped) -------------------------------------
+    def map(self, fn: Any) -> Any:
+        """The items of this value with ``fn`` applied to each, when a consumer uses them."""
+        from tradewind.definition.mapped import MapXComArg
+
+        return MapXComArg(self, fn)
+
+    def zip(self, *others: Any, fillvalue: Any = _NO_FILL) -> Any:
+        """Tuples of the n-th items of this value and ``others`` (shortest, or longest with ``fillvalue``)."""
+        from tradewind.definition.mapped import _NOTHING, ZipXComArg
+
+        return ZipXComArg([self, *others], fillvalue=_NOTHING if fillvalue is _NO_FILL else fillvalue)
+
+    def concat(self, *others: Any) -> Any:
+        """The items of this value followed by those of ``others``."""
+        from tradewind.definition.mapped import ConcatXComArg
+
+        return ConcatXComArg([self, *others])
 
 
 def _is_resolvable(value: Any) -> bool:
@@ -126,6 +155,9 @@ def iter_xcom_args(value: Any) -> Iterator[XComArg]:
     """Every ``XComArg`` nested in ``value`` (lists, tuples, sets, dict values)."""
     if isinstance(value, XComArg):
         yield value
+    elif _is_resolvable(value):  # derived values (xcom_arg.map/zip/concat), mapped group arguments
+        for operator, key in value.iter_references():
+            yield XComArg(operator, key)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
             yield from iter_xcom_args(item)

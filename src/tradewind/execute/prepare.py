@@ -166,7 +166,9 @@ def load_task(workload: Workload, config: Any) -> tuple[Any, Any]:
     task = dag.task_dict.get(key.task_id)
     if task is None:
         raise TaskNotFound(f"DAG {key.dag_id!r} in {workload.fileloc} has no task {key.task_id!r}")
-    return dag, _for_map_index(copy.copy(task), key.map_index)
+    # A mapped task stays the MappedOperator here: its concrete operator for the map index needs the
+    # try's context (the upstream values), see definition.mapped.unmap_for_try.
+    return dag, copy.copy(task)
 
 
 # ------------------------------------------------------------------ DAG file cache
@@ -282,14 +284,6 @@ def forget_dags(fileloc: str) -> None:
     _forget(os.path.realpath(fileloc))
 
 
-def _for_map_index(task: Any, map_index: int) -> Any:
-    """A mapped task's operator for one map index (expansion happens at render time)."""
-    if map_index < 0:
-        return task
-    unmap = getattr(task, "unmap_for_index", None) or getattr(task, "unmap", None)
-    return unmap(map_index) if callable(unmap) else task
-
-
 def build_try_context(
     dag: Any, task: Any, ti: RuntimeTaskInstance, claimed: ClaimedTry, config: Any, *, db: Database | None = None
 ) -> dict[str, Any]:
@@ -335,7 +329,6 @@ def _asset_context(task: Any, triggering: tuple[Any, ...], db: Database | None) 
         "outlet_events": OutletEventAccessors(outlet_assets(getattr(task, "outlets", None) or ())),
         "inlet_events": InletEventAccessors(getattr(task, "inlets", None) or (), load_inlet_events),
     }
-
 
 
 def build_run_context(

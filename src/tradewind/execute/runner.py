@@ -58,6 +58,7 @@ from tradewind.definition.exceptions import (
     TaskTimeout,
     XComNotSerializable,
 )
+from tradewind.definition.mapped import render_map_index, unmap_for_try
 from tradewind.execute.alarm import raise_after
 from tradewind.execute.heartbeat import Heartbeat
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
@@ -66,6 +67,7 @@ from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, writ
 from tradewind.persist.db import Database, utcnow
 from tradewind.schedule.assets import record_task_outlet_events
 from tradewind.schedule.executor_interface import TaskKey, Workload
+from tradewind.schedule.mapping import set_rendered_map_index
 from tradewind.schedule.transitions import defer_try, record_try_outcome, reschedule_try, set_rendered_fields
 from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
@@ -224,6 +226,7 @@ class _TryRun:
             return self._record_deferral(claimed, outcome)
         # Only a failure consults the task's retry policy (read before the write transaction).
         snapshot = task_snapshot_for(claimed, self.task, self.db) if outcome.outcome == "failed" else None
+        label = _map_index_label(self.task, self.context)
         ti = self.context["ti"] if self.context else None
         xcoms = ti.pending_xcoms if ti is not None else {}
         try:
@@ -239,6 +242,9 @@ class _TryRun:
                         error=outcome.error, allow_retry=outcome.allow_retry,
                         rendered_fields=outcome.rendered or None,
                     )
+                if label is not None:
+                    set_rendered_map_index(session, self.key.dag_id, self.key.run_id, self.key.task_id,
+                                           self.key.map_index, label)
                 if state == TaskInstanceState.SUCCESS and getattr(self.task, "outlets", None):
                     # Asset events commit with the success (Airflow: only a success updates outlets).
                     record_task_outlet_events(session, self.key, self.task.outlets,
@@ -292,6 +298,7 @@ class _TryRun:
                     hostname=self.hostname, operator=claimed.operator,
                 )
                 self.context = build_try_context(dag, self.task, ti, claimed, self.config, db=self.db)
+                self.task = unmap_for_try(self.task, self.context)  # a mapped task: this map index's operator
                 rendered = _render(self.task, self.context, dag)
                 # Airflow: context["templates_dict"] is the rendered one (also in callbacks).
                 self.context["templates_dict"] = getattr(self.task, "templates_dict", None)
@@ -385,6 +392,18 @@ def _render(task: Any, context: dict[str, Any], dag: Any) -> dict[str, Any]:
     if callable(render):
         return render(context, env) or {}
     return render_task_fields(task, context, env) or {}
+
+
+def _map_index_label(task: Any, context: dict[str, Any] | None) -> str | None:
+    """A mapped instance's ``map_index_template`` rendered after its try (None without one);
+    a template error is logged and leaves the label unset, never changing the outcome."""
+    if task is None or context is None:
+        return None
+    try:
+        return render_map_index(task, context)
+    except Exception:
+        log.exception("Could not render map_index_template of %s", getattr(task, "task_id", "?"))
+        return None
 
 
 def _push_result(task: Any, ti: RuntimeTaskInstance, result: Any) -> None:

@@ -176,6 +176,12 @@ class DagSnapshot:
                     ready.append(down)
         return tuple(order)
 
+    @cached_property
+    def mapped_task_ids(self) -> frozenset[str]:
+        """Tasks expanded at run time (dynamic task mapping); empty for most DAGs, which lets the
+        scheduler skip the per-map-index work."""
+        return frozenset(tid for tid, t in self.tasks.items() if t.extra.get("is_mapped"))
+
     @property
     def roots(self) -> list[str]:
         return [tid for tid, t in self.tasks.items() if not t.upstream]
@@ -392,9 +398,16 @@ def _email_list(value: Any) -> list[str]:
 def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
     """One operator as a :class:`TaskSnapshot` dict (no callables, durations in seconds)."""
     cls = type(task)
+    if getattr(task, "is_mapped", False) and isinstance(getattr(task, "operator_class", None), type):
+        cls = task.operator_class  # a MappedOperator runs instances of this class
     extra: dict[str, Any] = {"operator_class": f"{cls.__module__}.{cls.__qualname__}"}
     if getattr(task, "is_mapped", False):
+        # Dynamic task mapping: how the scheduler counts the instances (definition/mapped.py).
         extra["is_mapped"] = True
+        extra["expand_input"] = jsonable(task.expand_input.spec())
+        group = getattr(task, "mapped_group", None)
+        if group is not None:
+            extra["mapped_group"] = group.group_id
     for name in ("ui_color", "ui_fgcolor", "task_display_name", "do_xcom_push", "multiple_outputs"):
         value = getattr(task, name, None)
         if value is not None:

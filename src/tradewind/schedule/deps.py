@@ -215,11 +215,25 @@ _RULES: dict[TriggerRule, Callable[[TriggerRule, UpstreamCounts], TriggerDecisio
 }
 
 
-def upstream_counts(task: TaskSnapshot, snapshot: DagSnapshot, states: Mapping[str, str]) -> UpstreamCounts:
-    """Counts over ``task``'s direct upstream, from ``states`` (task_id -> state in this run)."""
-    ups = [states.get(u, TI.NONE.value) for u in task.upstream]
-    setups = [states.get(u, TI.NONE.value) for u in task.upstream if snapshot.tasks[u].is_setup]
+def upstream_counts(
+    task: TaskSnapshot, snapshot: DagSnapshot, states: Mapping[str, str | list[str]]
+) -> UpstreamCounts:
+    """Counts over ``task``'s direct upstream, from ``states`` (task_id -> state in this run, or the
+    list of states of a mapped task's instances: each instance counts, as in Airflow)."""
+    ups = _flat_states(states, task.upstream)
+    setups = _flat_states(states, [u for u in task.upstream if snapshot.tasks[u].is_setup])
     return UpstreamCounts.from_states(ups, setups)
+
+
+def _flat_states(states: Mapping[str, str | list[str]], task_ids: Iterable[str]) -> list[str]:
+    found: list[str] = []
+    for task_id in task_ids:
+        state = states.get(task_id, TI.NONE.value)
+        if isinstance(state, str):
+            found.append(state)
+        else:
+            found.extend(state)
+    return found
 
 
 # ------------------------------------------------------------------- single rules

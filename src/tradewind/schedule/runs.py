@@ -211,21 +211,21 @@ def start_run(session: Session, run: DagRun, snapshot: DagSnapshot, now: datetim
     """queued -> running, creating the instances the run does not have yet.
 
     Instances whose task left the DAG version are marked removed; a task that
-    came back is restored to none.
+    came back is restored to none. Every task gets one instance with map index -1; the
+    scheduler expands a mapped task's into one per item later (:mod:`tradewind.schedule.mapping`).
     """
     transitions.set_run_running(session, run, now)
-    existing = {
-        ti.task_id: ti
-        for ti in session.scalars(
-            select(TaskInstance).where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
-        )
-    }
+    existing: dict[str, list[TaskInstance]] = {}
+    for ti in session.scalars(
+        select(TaskInstance).where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
+    ):
+        existing.setdefault(ti.task_id, []).append(ti)
     created = []
     for task_id in snapshot.topological_order:
         if task_id in existing:
-            ti = existing[task_id]
-            if ti.state == TaskInstanceState.REMOVED.value:
-                transitions.clear_task_instances(session, [ti], now=now, dag_run_state="running")
+            removed = [ti for ti in existing[task_id] if ti.state == TaskInstanceState.REMOVED.value]
+            if removed:
+                transitions.clear_task_instances(session, removed, now=now, dag_run_state="running")
             continue
         task = snapshot.tasks[task_id]
         ti = TaskInstance(
@@ -237,8 +237,10 @@ def start_run(session: Session, run: DagRun, snapshot: DagSnapshot, now: datetim
         )
         session.add(ti)
         created.append(ti)
-    for task_id, ti in existing.items():
-        if task_id not in snapshot.tasks and ti.state in (TaskInstanceState.NONE.value, TaskInstanceState.SCHEDULED.value):
-            transitions.mark_ti_removed(session, ti, now)
+    for task_id, tis in existing.items():
+        for ti in tis:
+            if task_id not in snapshot.tasks and ti.state in (
+                    TaskInstanceState.NONE.value, TaskInstanceState.SCHEDULED.value):
+                transitions.mark_ti_removed(session, ti, now)
     session.flush()
     return created

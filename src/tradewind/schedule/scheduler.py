@@ -48,7 +48,7 @@ from tradewind.persist.queries import assets as asset_queries
 from tradewind.persist.queries import jobs as job_queries
 from tradewind.persist.queries import runs as run_queries
 from tradewind.persist.queries import task_instances as ti_queries
-from tradewind.schedule import auto_pause, deps, setup_teardown, transitions
+from tradewind.schedule import auto_pause, deps, mapping, setup_teardown, transitions
 from tradewind.schedule.assets import AssetRunStep
 from tradewind.schedule.backfill import fair_share_order, step_backfills
 from tradewind.schedule.callbacks import DagCallbackRequest
@@ -148,6 +148,7 @@ class Scheduler:
         self.waker = executor.waker
         self.parallelism = config.parallelism
         self.max_tis_per_loop = config.getint("scheduler", "max_tis_per_query")
+        self.max_map_length = config.getint("core", "max_map_length")
         self.max_idle_wait = config.getfloat("scheduler", "max_idle_wait")
         self.heartbeat_timeout: timedelta = config.heartbeat_timeout
         self.hostname = config.get("core", "hostname") or socket.gethostname()
@@ -564,41 +565,97 @@ class Scheduler:
         Decided on the rows first; then the changed instances are loaded (one query) and moved
         through :mod:`transitions`. One whose state changed meanwhile is left alone.
         """
+        # Mapped tasks (snap.mapped_task_ids) are decided per instance through a RunView; other DAGs
+        # keep the one-instance-per-task fast path.
+        view = mapping.RunView(tis, snap) if snap.mapped_task_ids else None
         states = {ti.task_id: ti.state for ti in tis if ti.map_index < 0}
         by_task = {ti.task_id: ti for ti in tis if ti.map_index < 0}
-        previous: dict[str, str] | None | bool = False  # False: not loaded yet
+        previous: dict[str, Any] = {}  # the previous run's states, once a depends_on_past task needs them
         moves: list[tuple[_TiRow, TaskInstanceState, str | None]] = []
+        expanded = False
         for task_id in snap.topological_order:
-            ti = by_task.get(task_id)
-            if ti is None or ti.state not in _UNDECIDED:
-                continue
             task = snap.tasks[task_id]
-            reason = deps.task_dates_allow(task, run.logical_date)
-            if reason:
-                moves.append((ti, TI.SKIPPED, reason))
+            if view is None:
+                ti = by_task.get(task_id)
+                rows = [] if ti is None else [ti]
             else:
-                decision = deps.evaluate_trigger_rule(task.trigger_rule, deps.upstream_counts(task, snap, states))
-                if decision.action == "wait":
-                    continue
-                if decision.action == "skip":
-                    moves.append((ti, TI.SKIPPED, decision.reason))
-                elif decision.action == "upstream_failed":
-                    moves.append((ti, TI.UPSTREAM_FAILED, decision.reason))
-                else:
-                    if deps.retry_delay_passed(ti, now):
-                        self._deadlines.append(ti.next_retry_at)  # type: ignore[arg-type]
+                if task_id in snap.mapped_task_ids and (unexpanded := view.unexpanded(task_id)) is not None:
+                    move, changed = self._expand_if_ready(session, run, snap, task, unexpanded, view, tis, now)
+                    expanded = expanded or changed
+                    if move is not None:
+                        moves.append(move)
+                        view.plan(unexpanded, move[1].value)
+                    if not changed:
                         continue
-                    if task.depends_on_past or task.wait_for_downstream:
-                        if previous is False:
-                            previous = self._previous_states(session, run)
-                        if deps.past_run_allows(task, previous):  # type: ignore[arg-type]
-                            continue
-                    moves.append((ti, TI.SCHEDULED, None))
-            states[task_id] = moves[-1][1].value
+                rows = view.instances(task_id)
+            for ti in rows:
+                if ti.state not in _UNDECIDED:
+                    continue
+                upstream = states if view is None else view.upstream_states(task, ti.map_index)
+                move = self._decide_instance(session, run, snap, task, ti, upstream, now, previous)
+                if move is None:
+                    continue
+                moves.append(move)
+                if view is None:
+                    states[task_id] = move[1].value
+                else:
+                    view.plan(ti, move[1].value)
         for ti in tis:  # instances of tasks no longer in this version
             if ti.task_id not in snap.tasks and ti.state in (TI.NONE.value, TI.SCHEDULED.value):
                 moves.append((ti, TI.REMOVED, None))
-        return self._apply_moves(session, moves, now)
+        return self._apply_moves(session, moves, now) or expanded
+
+    def _decide_instance(self, session: Session, run: DagRun, snap: DagSnapshot, task: Any, ti: _TiRow,
+                         upstream: dict[str, Any], now: datetime,
+                         previous: dict[str, Any]) -> tuple[_TiRow, TaskInstanceState, str | None] | None:
+        """The move for one undecided instance, or None while it waits. ``upstream``: task_id -> state
+        (or the states of a mapped upstream's instances); ``previous`` caches the previous run's states."""
+        reason = deps.task_dates_allow(task, run.logical_date)
+        if reason:
+            return (ti, TI.SKIPPED, reason)
+        decision = deps.evaluate_trigger_rule(task.trigger_rule, deps.upstream_counts(task, snap, upstream))
+        if decision.action == "wait":
+            return None
+        if decision.action == "skip":
+            return (ti, TI.SKIPPED, decision.reason)
+        if decision.action == "upstream_failed":
+            return (ti, TI.UPSTREAM_FAILED, decision.reason)
+        if deps.retry_delay_passed(ti, now):
+            self._deadlines.append(ti.next_retry_at)  # type: ignore[arg-type]
+            return None
+        if task.depends_on_past or task.wait_for_downstream:
+            if "states" not in previous:
+                previous["states"] = self._previous_states(session, run)
+            if deps.past_run_allows(task, previous["states"]):
+                return None
+        return (ti, TI.SCHEDULED, None)
+
+    def _expand_if_ready(self, session: Session, run: DagRun, snap: DagSnapshot, task: Any, row: _TiRow,
+                         view: Any, tis: list[_TiRow], now: datetime) -> tuple[Any, bool]:
+        """A mapped task's -1 instance: decided like any instance until its trigger rule lets it run;
+        then, once the upstreams its input reads from are done, expanded (schedule/mapping.py).
+        Returns (a move of the -1 instance or None, whether the expansion changed the run)."""
+        reason = deps.task_dates_allow(task, run.logical_date)
+        if reason:
+            return (row, TI.SKIPPED, reason), False
+        decision = deps.evaluate_trigger_rule(task.trigger_rule, deps.upstream_counts(task, snap, view.upstream_states(task, -1)))
+        if decision.action == "skip":
+            return (row, TI.SKIPPED, decision.reason), False
+        if decision.action == "upstream_failed":
+            return (row, TI.UPSTREAM_FAILED, decision.reason), False
+        if decision.action == "wait" or not view.inputs_done(task):
+            return None, False
+        result = mapping.expand(session, run, snap, task, row, now, max_length=self.max_map_length)
+        if result.state is not None:  # skipped / failed / upstream_failed, written by mapping.expand
+            row.state = result.state
+            return None, True
+        if not result.created:
+            return None, False
+        row.map_index = 0
+        new_rows = [_TiRow(*(getattr(ti, c) for c in ti_queries.TI_ROW_COLUMNS)) for ti in result.created[1:]]
+        tis.extend(new_rows)
+        view.add(task.task_id, new_rows)
+        return None, True
 
     def _apply_moves(self, session: Session, moves: list[tuple[_TiRow, TaskInstanceState, str | None]],
                      now: datetime) -> bool:

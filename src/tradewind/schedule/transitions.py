@@ -54,7 +54,8 @@ class IllegalTransition(Exception):
 #: Allowed task-instance changes made by the scheduler and the task runner.
 #: Manual actions (clear, mark) use :data:`TI_MANUAL_TARGETS` instead.
 TI_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
-    TI.NONE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
+    # none -> failed: a mapped task whose input cannot be expanded (schedule/mapping.py).
+    TI.NONE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED, TI.FAILED}),
     TI.SCHEDULED: frozenset({TI.QUEUED, TI.NONE, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
     # queued -> failed/up_for_retry: the try's process died before recording anything;
     # queued -> scheduled: a restarted scheduler hands back a try nobody claimed.
@@ -546,6 +547,16 @@ def mark_ti_upstream_failed(session: Session, ti: TaskInstance, now: datetime, n
     ti.end_date = now
     ti.duration = 0.0
     ti.note = note
+
+
+def fail_unexpandable(session: Session, ti: TaskInstance, now: datetime, reason: str) -> None:
+    """Scheduler decision: a mapped task's input cannot be expanded (not a list or dict, longer than
+    ``[core] max_map_length``); the task fails without running, ``reason`` in its note."""
+    _set_ti(ti, TI.FAILED)
+    ti.start_date = ti.start_date or now
+    ti.end_date = now
+    ti.duration = 0.0
+    ti.note = reason
 
 
 def mark_ti_removed(session: Session, ti: TaskInstance, now: datetime) -> None:
