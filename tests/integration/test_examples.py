@@ -53,6 +53,7 @@ EXPECTED = {
          "morning_alert", "quiet"},
     ),
     "example_deferrable.py": ("example_deferrable", {"wait", "report"}),
+    "example_missed_runs.py": ("example_missed_runs", {"snapshot"}),
 }
 
 
@@ -170,6 +171,13 @@ def test_hello_runs(home: Path) -> None:
     assert set(_states(home, "example_hello").values()) == {"success"}
     assert _xcom(home, "example_hello", "python_operator") == "Hello Tradewind"
     assert _xcom(home, "example_hello", "greet") == "HELLO TRADEWIND"
+
+
+@pytest.mark.slow
+def test_missed_runs_example_runs_for_its_hour(home: Path) -> None:
+    _run(home, "dags", "test", "example_missed_runs", "2024-03-05T10:00:00+00:00")
+    assert _states(home, "example_missed_runs") == {"snapshot": "success"}
+    assert _xcom(home, "example_missed_runs", "snapshot") == "2024-03-05 09:00 to 10:00"
 
 
 @pytest.mark.slow
