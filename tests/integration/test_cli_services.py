@@ -51,12 +51,12 @@ def test_standalone_serves_health_and_stops_on_sigterm(home):
     assert f"http://localhost:{port}/api/v1/health" in out
     # The home was created from scratch.
     assert (home.path / "tradewind.cfg").is_file()
-    # A clean stop ends the scheduler job instead of leaving a stale "running" one.
+    # A clean stop ends the scheduler (and triggerer) job instead of leaving a stale "running" one.
     db = Database.from_url(f"sqlite:///{home.path}/tradewind.db")
     with db.session_scope() as session:
         states = {(j.job_type, j.state) for j in session.scalars(select(Job))}
     db.engine.dispose()
-    assert states == {("scheduler", "success")}
+    assert states == {("scheduler", "success"), ("triggerer", "success")}
 
 
 def test_standalone_port_in_use_is_a_clear_error(home):
