@@ -38,15 +38,15 @@ EXPECTED = {
          "only_on_month_start", "monthly_report", "cleanup"},
     ),
     "example_seed_tutorial.py": ("example_seed_tutorial", {"task_1", "task_2", "task_3", "task_4"}),
-    "example_trigger_dagrun.py": ("example_trigger_dagrun", {"trigger", "report"}),
-    "example_trigger_target.py": ("example_trigger_target", {"show_message", "bash_task"}),
-    "example_setup_teardown.py": (
-        "example_setup_teardown", {"create_workspace", "count_rows", "summarize", "remove_workspace"},
-    ),
     "example_sensors.py": (
         "example_sensors",
         {"interval_closed", "land_file", "wait_for_file", "file_settled", "file_not_empty", "load"},
     ),
+    "example_setup_teardown.py": (
+        "example_setup_teardown", {"create_workspace", "count_rows", "summarize", "remove_workspace"},
+    ),
+    "example_trigger_dagrun.py": ("example_trigger_dagrun", {"trigger", "report"}),
+    "example_trigger_target.py": ("example_trigger_target", {"show_message", "bash_task"}),
     "example_calendar_branching.py": (
         "example_calendar_branching",
         {"load", "latest_only", "is_weekend", "weekend_digest", "weekday_report", "in_business_hours",
@@ -54,6 +54,10 @@ EXPECTED = {
     ),
     "example_deferrable.py": ("example_deferrable", {"wait", "report"}),
     "example_missed_runs.py": ("example_missed_runs", {"snapshot"}),
+    "example_mapping.py": (
+        "example_mapping",
+        {"list_files", "count_lines", "total", "greet", "per_region.extract", "per_region.report", "summary"},
+    ),
 }
 
 
@@ -174,6 +178,14 @@ def test_hello_runs(home: Path) -> None:
 
 
 @pytest.mark.slow
+def test_mapping_example_runs_one_instance_per_item(home: Path) -> None:
+    _run(home, "dags", "test", "example_mapping", "2024-03-05")
+    assert set(_states(home, "example_mapping").values()) == {"success"}
+    assert _xcom(home, "example_mapping", "total") == len("orders.csv") + len("customers.csv") + len("invoices.csv")
+    assert _xcom(home, "example_mapping", "summary") == "north: 50 rows; south: 50 rows"
+
+
+@pytest.mark.slow
 def test_missed_runs_example_runs_for_its_hour(home: Path) -> None:
     _run(home, "dags", "test", "example_missed_runs", "2024-03-05T10:00:00+00:00")
     assert _states(home, "example_missed_runs") == {"snapshot": "success"}
@@ -190,15 +202,6 @@ def test_calendar_branching_follows_the_logical_date(home: Path) -> None:
         "weekday_report": "skipped", "in_business_hours": "success", "morning_alert": "success", "quiet": "skipped",
     }
     assert _xcom(home, "example_calendar_branching", "weekend_digest") == "weekend digest report for 2024-03-09"
-
-
-@pytest.mark.slow
-def test_sensors_example_waits_reschedules_and_loads(home: Path) -> None:
-    proc = _run(home, "dags", "test", "example_sensors", "2024-03-05")
-    assert set(_states(home, "example_sensors").values()) == {"success"}
-    assert "Marking task as UP_FOR_RESCHEDULE" in proc.stdout + proc.stderr  # file_settled waited once
-    assert _xcom(home, "example_sensors", "file_settled") == 3
-    assert _xcom(home, "example_sensors", "load") == "loaded 3 orders"
 
 
 @pytest.mark.slow
@@ -219,6 +222,15 @@ def test_setup_teardown_example_works_in_a_workspace_it_then_removes(home: Path)
     workspace = Path(_xcom(home, "example_setup_teardown", "create_workspace"))
     assert workspace.is_relative_to(home) and not workspace.exists()  # removed by the teardown
     assert _xcom(home, "example_setup_teardown", "summarize") == "3 orders processed"
+
+
+@pytest.mark.slow
+def test_sensors_example_waits_reschedules_and_loads(home: Path) -> None:
+    proc = _run(home, "dags", "test", "example_sensors", "2024-03-05")
+    assert set(_states(home, "example_sensors").values()) == {"success"}
+    assert "Marking task as UP_FOR_RESCHEDULE" in proc.stdout + proc.stderr  # file_settled waited once
+    assert _xcom(home, "example_sensors", "file_settled") == 3
+    assert _xcom(home, "example_sensors", "load") == "loaded 3 orders"
 
 
 @pytest.mark.slow

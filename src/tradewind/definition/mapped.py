@@ -518,8 +518,13 @@ class MappedOperator(BaseOperator):
         return f"<Mapped({self.operator_class.__name__}): {self.task_id}>"
 
     def execute(self, context: dict[str, Any]) -> Any:
-        """Never called by the runner (it runs :meth:`unmap`'s operator); runs one instance by hand."""
-        return unmap_for_try(self, context).execute(context)
+        """One instance by hand (the runner runs :meth:`unmap`'s operator itself); the unexpanded
+        -1 instance has no item to run with."""
+        if context["ti"].map_index < 0:
+            raise UnmappableInputError(
+                f"mapped task {self.task_id!r} runs once per map index; it has not been expanded "
+                "(run its DAG run, then e.g. `tradewind tasks test ... --map-index 0`)")
+        return self.unmap(context).execute(context)
 
     def unmap(self, context: dict[str, Any]) -> Any:
         """The concrete operator of ``context["ti"].map_index``, with its mapped arguments resolved.

@@ -53,8 +53,10 @@ def tasks_list(cli: CliContext, dag_id: str, tree: bool) -> None:
 @click.argument("dag_id")
 @click.argument("task_id")
 @click.argument("logical_date", type=DATETIME, required=False)
+@click.option("--map-index", type=int, default=-1, show_default=True,
+              help="Run this instance of a mapped task (its run must have expanded it).")
 @pass_cli
-def tasks_test(cli: CliContext, dag_id: str, task_id: str, logical_date: datetime | None) -> None:
+def tasks_test(cli: CliContext, dag_id: str, task_id: str, logical_date: datetime | None, map_index: int) -> None:
     """Run one task now, in this process, without checking its dependencies.
 
     The log goes to the terminal. A run created for the test is removed after it;
@@ -65,10 +67,11 @@ def tasks_test(cli: CliContext, dag_id: str, task_id: str, logical_date: datetim
     Examples:
       tradewind tasks test my_dag extract 2024-01-01
       tradewind tasks test my_dag extract
+      tradewind tasks test my_dag mapped_task 2024-01-01 --map-index 2
     """
     from tradewind.observe.cli.task_test import run_task_test
 
-    if not run_task_test(cli, dag_id, task_id, logical_date):
+    if not run_task_test(cli, dag_id, task_id, logical_date, map_index=map_index):
         sys.exit(1)
 
 

@@ -38,8 +38,9 @@ def _find_run(session: Any, dag_id: str, logical_date: datetime) -> Any:
     ).first()
 
 
-def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: datetime, now: datetime) -> PreparedTry:
-    """Queue a try of ``task_id`` in the run for ``logical_date`` (created if missing)."""
+def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: datetime, now: datetime,
+                     map_index: int = -1) -> PreparedTry:
+    """Queue a try of ``task_id`` (instance ``map_index``) in the run for ``logical_date`` (created if missing)."""
     from tradewind.schedule.executor_interface import TaskKey
     from tradewind.persist.queries.task_instances import get_ti
     from tradewind.schedule import transitions
@@ -55,7 +56,10 @@ def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: date
                                 run_id=f"manual__{logical_date.isoformat()}", now=now)
     if run.state == "queued" or get_ti(session, dag_id, run.run_id, task_id) is None:
         start_run(session, run, ref.snapshot, now)
-    ti = get_ti(session, dag_id, run.run_id, task_id)
+    ti = get_ti(session, dag_id, run.run_id, task_id, map_index)
+    if ti is None and map_index >= 0:
+        raise CliError(f"{dag_id}.{task_id} has no instance with map index {map_index} in run {run.run_id}: a mapped "
+                       "task is expanded when its run reaches it (run the DAG first, e.g. `tradewind dags test`)")
     if ti is None:  # pragma: no cover - start_run creates every task's instance
         raise CliError(f"could not create the task instance of {dag_id}.{task_id} in run {run.run_id}")
     if ti.state not in _QUEUEABLE:
@@ -69,7 +73,8 @@ def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: date
     return PreparedTry(key=key, fileloc=ref.dag.fileloc, execution_timeout=task.execution_timeout, created_run=created)
 
 
-def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: datetime | None) -> bool:
+def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: datetime | None,
+                  *, map_index: int = -1) -> bool:
     """Run the try, echo its log; True when the task succeeded (or was skipped)."""
     from tradewind.schedule.executor_interface import Workload
     from tradewind.execute.runner import run_try
@@ -84,7 +89,7 @@ def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: date
     when = logical_date or now
     try:
         with db.session_scope() as session:
-            prepared = prepare_test_try(session, dag_id, task_id, when, now)
+            prepared = prepare_test_try(session, dag_id, task_id, when, now, map_index)
     except RunCreationError as exc:
         raise CliError(str(exc)) from None
     workload = Workload(key=prepared.key, fileloc=prepared.fileloc, environ=cli.config.as_environ(),
