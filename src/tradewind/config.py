@@ -38,6 +38,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "max_map_length": "1024",
         # Pause a DAG once its last N runs all failed (0: never); a DAG's max_consecutive_failed_dag_runs wins.
         "max_consecutive_failed_dag_runs_per_dag": "0",
+        # Extra comma-separated key-name fragments whose Variable values are masked (Airflow's name);
+        # password, secret, token, api_key, ... are always masked.
+        "sensitive_var_conn_names": "",
+        "hide_sensitive_var_conn_fields": "True",
     },
     "database": {
         "url": "sqlite:///{home}/tradewind.db",
@@ -81,6 +85,19 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "api": {
         "host": "0.0.0.0",
         "port": "8080",
+        # REST API lists: items per page when no limit is given, and the most a client may ask for.
+        "fallback_page_limit": "100",
+        "maximum_page_limit": "100",
+        # Signs tokens and session cookies. Empty: a random key generated once into
+        # $TRADEWIND_HOME/api_secret_key (shared by every process of this home).
+        "secret_key": "",
+        # Seconds a token from POST /api/v1/auth/token stays valid.
+        "access_token_expiration": "3600",
+        # Minutes a UI login (session cookie) stays valid (Airflow's session_lifetime_minutes).
+        "session_lifetime_minutes": "43200",
+        # Failed logins allowed per username and per client IP within the window (seconds); then 429.
+        "login_rate_limit_failures": "5",
+        "login_rate_limit_window": "60",
     },
     # Email notifications (email_on_failure / email_on_retry, send_email); Airflow's keys.
     "smtp": {

@@ -448,3 +448,26 @@ class DagRunAssetEvent(Base):
     dag_run_id: Mapped[int] = mapped_column(Integer, ForeignKey("dag_run.id", ondelete="CASCADE"), primary_key=True)
     event_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset_event.id", ondelete="CASCADE"),
                                           primary_key=True)
+
+
+class User(Base):
+    """A person who logs in to the API/UI (Airflow's FAB ``ab_user``; one role per user).
+
+    ``role`` is one of ``viewer``, ``user``, ``op``, ``admin``; ``password_hash`` is an argon2id
+    hash (never the password). ``active=False`` keeps the row but refuses logins and tokens.
+    """
+
+    __tablename__ = "ab_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(512), unique=True)
+    email: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    first_name: Mapped[str] = mapped_column(String(256), default="")
+    last_name: Mapped[str] = mapped_column(String(256), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_login: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    login_count: Mapped[int] = mapped_column(Integer, default=0)
+    fail_login_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -28,17 +28,49 @@ def create_app(
     extra_routers: Iterable[APIRouter] = (),
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """Build the app. ``extra_routers`` lets callers (and later issues) mount more routes."""
+    """Build the app. ``extra_routers`` lets callers (and later issues) mount more routes.
+
+    Every route must be public (:data:`auth.PUBLIC_PATHS`) or declare ``authorize(resource,
+    action)``; building an app with an unguarded route raises RuntimeError naming it. ``clock``
+    (aware UTC now) drives health, token expiry and login rate limits in tests.
+    """
+    from fastapi.staticfiles import StaticFiles
+
+    from tradewind.observe.api import auth, login
     from tradewind.observe.api.health import make_router
 
-    app = FastAPI(title="Tradewind", version=_version(), docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json")
+    # FastAPI's own schema/docs routes cannot carry a dependency (and its docs page loads
+    # Swagger UI from a CDN): the schema is served below, behind authorize().
+    app = FastAPI(title="Tradewind", version=_version(), docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.db = db
     app.state.health_threshold = health_threshold(config)
+    app.state.auth = auth.AuthService(config, db, clock=clock)
+    app.add_exception_handler(auth.AuthError, auth.auth_error_response)
+    app.add_exception_handler(auth.LoginRequired, auth.login_redirect_response)
     app.include_router(make_router(clock))
+    app.include_router(login.make_router())
+    app.include_router(_openapi_router(app))
     for router in extra_routers:
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=login.STATIC_DIR), name="static")
+    auth.check_routes_protected(app.routes)
     return app
+
+
+def _openapi_router(app: FastAPI) -> APIRouter:
+    """``GET /api/v1/openapi.json`` for any signed-in caller."""
+    from fastapi import Depends
+
+    from tradewind.observe.api.auth import authorize
+
+    router = APIRouter()
+
+    @router.get("/api/v1/openapi.json", include_in_schema=False, dependencies=[Depends(authorize("website", "read"))])
+    def openapi_schema() -> dict:
+        return app.openapi()
+
+    return router
 
 
 def _version() -> str:

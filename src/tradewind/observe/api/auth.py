@@ -31,7 +31,7 @@ import os
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -448,10 +448,12 @@ class AuthService:
                 raise AuthError(401, "the token is invalid or expired; get a new one from /api/v1/auth/token",
                                 _CHALLENGE)
             return principal
+        return self.authenticate_cookie_only(request)
+
+    def authenticate_cookie_only(self, request: Request) -> Principal | None:
+        """The session cookie's user, ignoring any Authorization header (login/logout pages)."""
         claims = self.session_claims(request)
-        if claims is None:
-            return None
-        principal = self._principal(claims, "session")
+        principal = self._principal(claims, "session") if claims else None
         if principal is not None:
             request.state.session_id = claims.get("sid", "")
         return principal
@@ -554,27 +556,38 @@ def route_permissions(route: Any) -> list[tuple[str, str]]:
     return found
 
 
+def _flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route of an app, including those of included routers.
+
+    FastAPI before 0.16x copies included routes into ``app.routes``; newer versions keep an
+    included router as one entry whose ``effective_route_contexts()`` yields each route with
+    its full path and its router-level dependencies.
+    """
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):
+            yield from contexts()
+        else:
+            yield route
+
+
 def unprotected_routes(routes: Iterable[Any]) -> list[str]:
     """Routes that are neither public nor guarded by :func:`authorize`, as ``"METHOD path"``."""
-    from fastapi.routing import APIRoute, APIWebSocketRoute
     from starlette.routing import Mount
 
     bad: list[str] = []
-    for route in routes:
-        if isinstance(route, Mount):
-            if route.path not in PUBLIC_MOUNTS:
-                bad.append(f"MOUNT {route.path}")
+    for route in _flat_routes(routes):
+        original = getattr(route, "original_route", route)
+        path = getattr(route, "path", None) or getattr(original, "path", repr(route))
+        if isinstance(original, Mount):
+            if path not in PUBLIC_MOUNTS:
+                bad.append(f"MOUNT {path}")
             continue
-        if isinstance(route, (APIRoute, APIWebSocketRoute)):
-            if route.path in PUBLIC_PATHS or route_permissions(route):
-                continue
-            methods = ",".join(sorted(getattr(route, "methods", None) or {"WS"}))
-            bad.append(f"{methods} {route.path}")
+        if path in PUBLIC_PATHS or route_permissions(route):
             continue
         # Plain Starlette routes (e.g. FastAPI's own docs pages) carry no dependency at all.
-        path = getattr(route, "path", repr(route))
-        if path not in PUBLIC_PATHS:
-            bad.append(f"ROUTE {path}")
+        methods = ",".join(sorted(getattr(route, "methods", None) or ())) or "ROUTE"
+        bad.append(f"{methods} {path}")
     return bad
 
 

@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("tradewind.observe.cli.cmd_audit:audit_group", "Read the audit log of manual actions."),
     "backfill": ("tradewind.observe.cli.cmd_backfill:backfill_group", "Create, list and cancel backfills."),
     "assets": ("tradewind.observe.cli.cmd_assets:assets_group", "Inspect assets and their events."),
+    "api-server": ("tradewind.observe.cli.cmd_api:api_server_command", "Serve the REST API and web UI."),
     "config": ("tradewind.observe.cli.cmd_config:config_group", "View the configuration."),
     "dag-processor": (
         "tradewind.observe.cli.cmd_services:dag_processor_command",
@@ -42,6 +43,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "tasks": ("tradewind.observe.cli.cmd_tasks:tasks_group", "Inspect, test and clear tasks."),
     "triggerer": ("tradewind.observe.cli.cmd_triggerer:triggerer_command", "Run the triggers of deferred tasks."),
+    "users": ("tradewind.observe.cli.cmd_users:users_group", "Manage users of the web UI and REST API."),
     "variables": ("tradewind.observe.cli.cmd_variables:variables_group", "Manage variables."),
     "version": ("tradewind.observe.cli.main:version_command", "Print the Tradewind version."),
 }

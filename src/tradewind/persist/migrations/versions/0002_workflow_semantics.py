@@ -2,7 +2,7 @@
 
 New tables: task_reschedule, trigger, backfill, backfill_dag_run, asset, asset_event,
 dag_schedule_asset_reference, task_outlet_asset_reference, asset_dag_run_queue,
-dagrun_asset_event. New columns: task_instance.rendered_map_index / next_method /
+dagrun_asset_event, ab_user (API/UI users). New columns: task_instance.rendered_map_index / next_method /
 next_kwargs / trigger_id / trigger_timeout, dag_run.backfill_id. Datetimes are naive UTC.
 
 Revision ID: 0002
@@ -138,6 +138,22 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['event_id'], ['asset_event.id'], name=op.f('fk_dagrun_asset_event_event_id_asset_event'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('dag_run_id', 'event_id', name=op.f('pk_dagrun_asset_event'))
     )
+    op.create_table('ab_user',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('username', sa.String(length=512), nullable=False),
+    sa.Column('email', sa.String(length=512), nullable=True),
+    sa.Column('first_name', sa.String(length=256), nullable=False),
+    sa.Column('last_name', sa.String(length=256), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('password_hash', sa.String(length=256), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_login', sa.DateTime(), nullable=True),
+    sa.Column('login_count', sa.Integer(), nullable=False),
+    sa.Column('fail_login_count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ab_user')),
+    sa.UniqueConstraint('username', name=op.f('uq_ab_user_username'))
+    )
     with op.batch_alter_table('dag_run', schema=None) as batch_op:
         batch_op.add_column(sa.Column('backfill_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_dag_run_backfill_id'), ['backfill_id'], unique=False)
@@ -165,6 +181,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_dag_run_backfill_id'))
         batch_op.drop_column('backfill_id')
 
+    op.drop_table('ab_user')
     op.drop_table('dagrun_asset_event')
     op.drop_table('backfill_dag_run')
     op.drop_table('task_outlet_asset_reference')
