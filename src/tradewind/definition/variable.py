@@ -16,6 +16,7 @@ import json
 import os
 from typing import Any, Protocol, runtime_checkable
 
+from tradewind.definition.masking import is_sensitive_key, mask_secret
 from tradewind.definition.params import NOTSET
 
 ENV_PREFIX = "TRADEWIND_VAR_"
@@ -72,6 +73,8 @@ class Variable:
             if default_var is not NOTSET:
                 return default_var
             raise KeyError(f"Variable {key} does not exist")
+        if is_sensitive_key(key):  # as Airflow: a secret read by a task never shows in its log
+            mask_secret(raw, key)
         if deserialize_json:
             try:
                 return json.loads(raw)

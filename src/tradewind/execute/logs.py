@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from tradewind.definition.masking import redact_text
 from tradewind.schedule.executor_interface import TaskKey
 
 #: Logger of the task runner and of ``context["ti"].log``.
@@ -47,7 +48,10 @@ def log_path(base_folder: str | os.PathLike[str], key: TaskKey) -> Path:
 
 
 class TryLogFormatter(logging.Formatter):
-    """``[2024-01-01T00:00:00.123+0000] {file.py:12} INFO - message`` (UTC, milliseconds)."""
+    """``[2024-01-01T00:00:00.123+0000] {file.py:12} INFO - message`` (UTC, milliseconds).
+
+    Registered secrets (:mod:`tradewind.definition.masking`) are replaced by ``***``.
+    """
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         moment = datetime.fromtimestamp(record.created, timezone.utc)
@@ -63,7 +67,7 @@ class TryLogFormatter(logging.Formatter):
             text = f"{text}\n{record.exc_text}"
         if record.stack_info:
             text = f"{text}\n{self.formatStack(record.stack_info)}"
-        return text
+        return redact_text(text)  # registered secrets (e.g. secret Variables) become ***
 
 
 _guard = threading.local()

@@ -176,6 +176,9 @@ def run_try(
     from tradewind.definition.notifications import set_email_sender
     from tradewind.execute.email import ConfiguredEmailSender
 
+    from tradewind.definition import masking
+
+    masking.configure_from(config)  # [core] sensitive_var_conn_names for this try's Variable reads
     previous_backend = set_variable_backend(DbVariableBackend(db))
     previous_sender = set_email_sender(ConfiguredEmailSender(config))  # send_email() in tasks/callbacks
     try:

@@ -191,6 +191,11 @@ def run(
         if problem:
             raise StandaloneError(problem)
     runtime.install_variable_backend(db)
+    admin = None
+    if port is not None:  # the API is served: make sure someone can log in
+        from tradewind.observe.admin_bootstrap import ensure_admin
+
+        admin = ensure_admin(config, db)
     host = host or config.get("api", "host")
     sock = bind_socket(host, port) if port is not None else None
     executor_name = executor_name or config.get("core", "executor")
@@ -200,6 +205,8 @@ def run(
     executor, callbacks, processor = start_services(services, config, db, sock=sock, executor_name=executor_name,
                                                     triggerer=port is not None)
     announce(banner(config, host, port, executor_name, time.monotonic() - started))
+    if admin is not None:
+        announce(admin.message())
     services.wait()
     return _shutdown(services, executor, callbacks, processor, db, announce)
 
