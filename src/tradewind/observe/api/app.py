@@ -51,6 +51,12 @@ def create_app(
     app.include_router(make_router(clock))
     app.include_router(login.make_router())
     app.include_router(_openapi_router(app))
+    from tradewind.observe.api.errors import install_error_handlers
+    from tradewind.observe.api.routes import api_routers
+
+    install_error_handlers(app)  # Airflow's problem format for every REST API error
+    for router in api_routers():
+        app.include_router(router)
     for router in extra_routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=login.STATIC_DIR), name="static")

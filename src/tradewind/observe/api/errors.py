@@ -1,0 +1,123 @@
+"""Errors of the REST API in Airflow's problem format.
+
+Every error body is ``{"detail": ..., "status": ..., "title": ..., "type": ...}`` (RFC 7807 as
+Airflow's stable API returns it), so clients written for Airflow can show ``detail``. A 422 also
+names the fields at fault in ``field`` (the first one) and ``errors`` (all of them, with the
+location in the request, e.g. ``["body", "conf", "rows"]``).
+
+Routes raise :class:`ApiError` (or the helpers :func:`not_found`, :func:`conflict`,
+:func:`bad_request`, :func:`unprocessable`); :func:`install_error_handlers` turns those,
+FastAPI's request validation errors and plain ``HTTPException``s into the same body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+#: Base of the ``type`` URIs (Airflow points at its API reference's "Errors" section).
+TYPE_BASE = "https://tradewind.dev/docs/rest-api#errors"
+
+#: HTTP status -> (title, type suffix), Airflow's names.
+_KINDS: dict[int, tuple[str, str]] = {
+    400: ("Bad Request", "BadRequest"),
+    401: ("Unauthorized", "Unauthenticated"),
+    403: ("Forbidden", "PermissionDenied"),
+    404: ("Not Found", "NotFound"),
+    405: ("Method Not Allowed", "MethodNotAllowed"),
+    406: ("Not Acceptable", "NotAcceptable"),
+    409: ("Conflict", "AlreadyExists"),
+    415: ("Unsupported Media Type", "UnsupportedMediaType"),
+    422: ("Unprocessable Entity", "Unprocessable"),
+    429: ("Too Many Requests", "TooManyRequests"),
+    500: ("Internal Server Error", "Unknown"),
+}
+
+
+class ApiError(Exception):
+    """An error the API reports to the client; ``field`` names the input at fault (422/400)."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None, field: str | None = None,
+                 errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title
+        self.field = field
+        self.errors = errors
+        self.headers = headers
+
+
+def not_found(detail: str, *, title: str | None = None) -> ApiError:
+    return ApiError(404, detail, title=title)
+
+
+def conflict(detail: str, *, title: str | None = None) -> ApiError:
+    return ApiError(409, detail, title=title)
+
+
+def bad_request(detail: str, *, field: str | None = None) -> ApiError:
+    return ApiError(400, detail, field=field)
+
+
+def unprocessable(detail: str, *, field: str | None = None, errors: list[dict[str, Any]] | None = None) -> ApiError:
+    return ApiError(422, detail, field=field, errors=errors)
+
+
+def problem(status: int, detail: Any, *, title: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The problem document for ``status``."""
+    default_title, kind = _KINDS.get(status, ("Error", "Unknown"))
+    body: dict[str, Any] = {"detail": detail, "status": status, "title": title or default_title,
+                            "type": f"{TYPE_BASE}/{kind}"}
+    if extra:
+        body.update(extra)
+    return body
+
+
+def problem_response(status: int, detail: Any, *, title: str | None = None, extra: dict[str, Any] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(problem(status, detail, title=title, extra=extra), status_code=status, headers=headers,
+                        media_type="application/problem+json")
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("body", "conf", "rows")`` -> ``"conf.rows"``; ``("query", "limit")`` -> ``"limit"``."""
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        out.append({"loc": loc, "field": _field_name(loc), "msg": err.get("msg", ""), "type": err.get("type", "")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error of ``app`` a problem document."""
+
+    @app.exception_handler(ApiError)
+    def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if exc.field is not None:
+            extra["field"] = exc.field
+        if exc.errors is not None:
+            extra["errors"] = exc.errors
+        return problem_response(exc.status, exc.detail, title=exc.title, extra=extra, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        first = errors[0] if errors else {"field": "", "msg": "invalid request"}
+        detail = "; ".join(f"{e['field']}: {e['msg']}" for e in errors) or "invalid request"
+        return problem_response(422, detail, extra={"field": first["field"], "errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if exc.detail is not None else _KINDS.get(exc.status_code, ("Error", ""))[0]
+        return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))

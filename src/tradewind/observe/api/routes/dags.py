@@ -1,0 +1,174 @@
+"""``/api/v1/dags``: list, get, pause/unpause (PATCH), delete, details and tasks of a DAG."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import Text, cast, select
+from sqlalchemy.orm import Session
+
+from tradewind.observe.api import schemas
+from tradewind.observe.api.errors import bad_request, conflict, not_found
+from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
+from tradewind.observe.api.routes.common import (
+    API,
+    audit,
+    can,
+    dag_or_404,
+    read,
+    snapshot_or_404,
+    wake_scheduler,
+    write,
+)
+from tradewind.persist.models import DagModel, DagVersion, ImportError_, TaskInstance
+from tradewind.persist.queries import dags as dag_queries
+
+router = APIRouter(prefix=API, tags=["DAG"])
+
+DAG_ORDER = {"dag_id": DagModel.dag_id, "last_parsed_time": DagModel.last_parsed_time,
+             "next_dagrun": DagModel.next_dagrun, "is_paused": DagModel.is_paused, "fileloc": DagModel.fileloc}
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _display_names(session: Session, dags: list[DagModel]) -> dict[str, str]:
+    """dag_id -> dag_display_name for a page of DAGs, read from their latest versions in one query."""
+    ids = [d.latest_version_id for d in dags if d.latest_version_id is not None]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(DagVersion.dag_id, DagVersion.snapshot["dag_display_name"].as_string()).where(DagVersion.id.in_(ids)))
+    return {dag_id: name for dag_id, name in rows if name}
+
+
+def _files_with_errors(session: Session, filelocs: list[str]) -> set[str]:
+    if not filelocs:
+        return set()
+    return set(session.scalars(select(ImportError_.filename).where(ImportError_.filename.in_(filelocs)).distinct()))
+
+
+def dag_dicts(session: Session, dags: list[DagModel]) -> list[dict[str, Any]]:
+    names = _display_names(session, dags)
+    broken = _files_with_errors(session, sorted({d.fileloc for d in dags}))
+    return [schemas.dag_dict(d, display_name=names.get(d.dag_id), has_import_errors=d.fileloc in broken)
+            for d in dags]
+
+
+@router.get("/dags", summary="List DAGs")
+def list_dags(
+    request: Request,
+    page: Page = Depends(page_params),
+    order_by: str | None = Query(None, description="dag_id (default), last_parsed_time, next_dagrun, is_paused, "
+                                                  "fileloc; '-' in front for descending"),
+    tags: list[str] | None = Query(None, description="Only DAGs with any of these tags."),
+    only_active: bool = Query(True, description="Only DAGs whose file still defines them."),
+    paused: bool | None = Query(None, description="Only paused (true) or unpaused (false) DAGs."),
+    dag_id_pattern: str | None = Query(None, description="Only DAGs whose id contains this text."),
+    _user: Any = can("dag", "read"),
+) -> dict[str, Any]:
+    stmt = select(DagModel)
+    if only_active:
+        stmt = stmt.where(DagModel.is_active.is_(True))
+    if paused is not None:
+        stmt = stmt.where(DagModel.is_paused.is_(paused))
+    if dag_id_pattern:
+        stmt = stmt.where(DagModel.dag_id.like(f"%{_like_escape(dag_id_pattern)}%", escape="\\"))
+    if tags:
+        # Tags are a JSON list: match each tag's exact JSON encoding inside the stored text (portable).
+        from sqlalchemy import or_
+
+        tag_text = cast(DagModel.tags, Text)
+        stmt = stmt.where(or_(*(tag_text.like(f"%{_like_escape(json.dumps(t))}%", escape="\\") for t in tags)))
+    stmt = apply_order(stmt, order_by, DAG_ORDER, "dag_id", tiebreak=(DagModel.dag_id,))
+    with read(request) as session:
+        rows, total = paginate(session, stmt, page)
+        return {"dags": dag_dicts(session, rows), "total_entries": total}
+
+
+@router.get("/dags/{dag_id}", summary="Get a DAG")
+def get_dag(request: Request, dag_id: str, _user: Any = can("dag", "read")) -> dict[str, Any]:
+    with read(request) as session:
+        return dag_dicts(session, [dag_or_404(session, dag_id)])[0]
+
+
+@router.patch("/dags/{dag_id}", summary="Pause or unpause a DAG")
+def patch_dag(
+    request: Request,
+    dag_id: str,
+    body: schemas.DAGPatch,
+    update_mask: list[str] | None = Query(None, description="Fields to update; only is_paused may be."),
+    principal: Any = can("dag", "edit"),
+) -> dict[str, Any]:
+    if update_mask and any(f != "is_paused" for f in update_mask):
+        raise bad_request("Only `is_paused` field can be updated through the REST API", field="update_mask")
+    with write(request) as session:
+        dag = dag_or_404(session, dag_id)
+        changed = dag.is_paused != body.is_paused
+        dag_queries.set_paused(session, dag_id, body.is_paused)
+        if changed:
+            audit(session, principal, "paused" if body.is_paused else "unpaused", dag_id=dag_id)
+        out = dag_dicts(session, [dag])[0]
+    if changed and not body.is_paused:
+        wake_scheduler(request)  # its queued runs start now, not after the scheduler's idle wait
+    return out
+
+
+@router.delete("/dags/{dag_id}", status_code=204, summary="Delete a DAG's rows (it returns on its file's next parse)")
+def delete_dag(request: Request, dag_id: str, principal: Any = can("dag", "delete")) -> Response:
+    with write(request) as session:
+        dag_or_404(session, dag_id)
+        running = session.scalar(select(TaskInstance.id).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.state == "running").limit(1))
+        if running is not None:
+            raise conflict(f"DAG {dag_id!r} has task instances still running; mark them or wait before deleting",
+                           title="TaskInstances still running")
+        count = dag_queries.delete_dag(session, dag_id)
+        audit(session, principal, "delete_dag", dag_id=dag_id, extra={"rows": count})
+    return Response(status_code=204)
+
+
+@router.get("/dags/{dag_id}/details", summary="Get a DAG with its schedule, params and settings")
+def get_dag_details(request: Request, dag_id: str, _user: Any = can("dag", "read")) -> dict[str, Any]:
+    with read(request) as session:
+        dag = dag_or_404(session, dag_id)
+        version_id, snapshot = snapshot_or_404(session, dag_id)
+        version = session.get(DagVersion, version_id)
+        broken = bool(_files_with_errors(session, [dag.fileloc]))
+        return schemas.dag_detail_dict(dag, snapshot, version_number=version.version_number if version else None,
+                                       has_import_errors=broken)
+
+
+TASK_ORDER_KEYS = ("task_id", "priority_weight", "pool", "queue", "retries", "owner")
+
+
+@router.get("/dags/{dag_id}/tasks", summary="List a DAG's tasks")
+def list_tasks(
+    request: Request,
+    dag_id: str,
+    order_by: str = Query("task_id", description="task_id (default), priority_weight, pool, queue, retries, owner"),
+    _user: Any = can("dag", "read"),
+) -> dict[str, Any]:
+    descending = order_by.startswith("-")
+    key = order_by.lstrip("-")
+    if key not in TASK_ORDER_KEYS:
+        raise bad_request(f"order_by {order_by!r} is not allowed; use one of: {', '.join(TASK_ORDER_KEYS)}",
+                          field="order_by")
+    with read(request) as session:
+        _, snapshot = snapshot_or_404(session, dag_id)
+    tasks = [schemas.task_dict(t) for t in snapshot.tasks.values()]
+    tasks.sort(key=lambda t: (t[key] is None, t[key], t["task_id"]), reverse=descending)
+    return {"tasks": tasks, "total_entries": len(tasks)}
+
+
+@router.get("/dags/{dag_id}/tasks/{task_id}", summary="Get one task of a DAG")
+def get_task(request: Request, dag_id: str, task_id: str, _user: Any = can("dag", "read")) -> dict[str, Any]:
+    with read(request) as session:
+        _, snapshot = snapshot_or_404(session, dag_id)
+    task = snapshot.tasks.get(task_id)
+    if task is None:
+        raise not_found(f"Task with id '{task_id}' not found in DAG '{dag_id}'", title="Task not found")
+    return schemas.task_dict(task)

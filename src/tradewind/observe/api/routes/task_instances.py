@@ -1,0 +1,365 @@
+"""Task instances: list (``~`` for every DAG/run), get (mapped too), tries, dependencies
+("why is this not running"), mark state and clear.
+
+Instances carry their run's ``logical_date`` and their current try's ``rendered_fields``; both
+are read for a whole page at once (one join, one query for the tries).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.orm import Session
+
+from tradewind.observe.api import schemas
+from tradewind.observe.api.errors import conflict, not_found, unprocessable
+from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate_rows
+from tradewind.observe.api.routes.common import (
+    ALL,
+    API,
+    audit,
+    can,
+    dag_or_404,
+    now,
+    read,
+    run_or_404,
+    run_snapshot,
+    snapshot_or_404,
+    ti_or_404,
+    wake_scheduler,
+    write,
+)
+from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry
+from tradewind.persist.queries.task_instances import list_tis, list_tries
+
+router = APIRouter(prefix=API, tags=["TaskInstance"])
+
+TI_PATH = "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances"
+
+TI_ORDER = {
+    "id": TaskInstance.id, "dag_id": TaskInstance.dag_id, "dag_run_id": TaskInstance.run_id,
+    "task_id": TaskInstance.task_id, "map_index": TaskInstance.map_index, "state": TaskInstance.state,
+    "start_date": TaskInstance.start_date, "end_date": TaskInstance.end_date, "duration": TaskInstance.duration,
+    "try_number": TaskInstance.try_number, "priority_weight": TaskInstance.priority_weight,
+    "pool": TaskInstance.pool, "queue": TaskInstance.queue, "logical_date": DagRun.logical_date,
+}
+
+
+def _state_filter(states: list[str]) -> Any:
+    """Airflow writes the no-state instances as ``none`` (or ``null``); we store ``none``."""
+    return TaskInstance.state.in_(["none" if s in ("none", "null", "") else s for s in states])
+
+
+def _tis_stmt(*, dag_ids: list[str] | None = None, run_ids: list[str] | None = None,
+              task_ids: list[str] | None = None, states: list[str] | None = None, pools: list[str] | None = None,
+              queues: list[str] | None = None, duration_gte: float | None = None, duration_lte: float | None = None,
+              **bounds: datetime | None) -> Select[Any]:
+    stmt = select(TaskInstance, DagRun.logical_date).join(
+        DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id))
+    for column, wanted in ((TaskInstance.dag_id, dag_ids), (TaskInstance.run_id, run_ids),
+                           (TaskInstance.task_id, task_ids), (TaskInstance.pool, pools),
+                           (TaskInstance.queue, queues)):
+        if wanted:
+            stmt = stmt.where(column.in_(wanted))
+    if states:
+        stmt = stmt.where(_state_filter(states))
+    if duration_gte is not None:
+        stmt = stmt.where(TaskInstance.duration >= duration_gte)
+    if duration_lte is not None:
+        stmt = stmt.where(TaskInstance.duration <= duration_lte)
+    columns = {"start_date": TaskInstance.start_date, "end_date": TaskInstance.end_date,
+               "logical_date": DagRun.logical_date}
+    for name, value in bounds.items():
+        if value is not None:
+            column_name, _, op = name.rpartition("_")
+            stmt = stmt.where(columns[column_name] >= value if op == "gte" else columns[column_name] <= value)
+    return stmt
+
+
+def _rendered_fields(session: Session, tis: Iterable[TaskInstance]) -> dict[tuple[str, str, str, int], dict]:
+    """(dag_id, run_id, task_id, map_index) -> the rendered fields of the instance's current try."""
+    keys = [(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number) for ti in tis if ti.try_number]
+    if not keys:
+        return {}
+    T = TaskInstanceTry
+    rows = session.execute(select(T.dag_id, T.run_id, T.task_id, T.map_index, T.rendered_fields).where(
+        tuple_(T.dag_id, T.run_id, T.task_id, T.map_index, T.try_number).in_(keys)))
+    return {(d, r, t, m): fields or {} for d, r, t, m, fields in rows}
+
+
+def ti_dicts(session: Session, tis: list[TaskInstance],
+             logical_dates: dict[tuple[str, str], datetime | None] | None = None) -> list[dict[str, Any]]:
+    """API dicts of instances (any DAGs/runs), with logical dates and rendered fields read in bulk."""
+    if logical_dates is None:
+        run_keys = sorted({(ti.dag_id, ti.run_id) for ti in tis})
+        logical_dates = {}
+        if run_keys:
+            logical_dates = {(d, r): ld for d, r, ld in session.execute(
+                select(DagRun.dag_id, DagRun.run_id, DagRun.logical_date).where(
+                    tuple_(DagRun.dag_id, DagRun.run_id).in_(run_keys)))}
+    rendered = _rendered_fields(session, tis)
+    return [schemas.ti_dict(ti, logical_date=logical_dates.get((ti.dag_id, ti.run_id)),
+                            rendered_fields=rendered.get((ti.dag_id, ti.run_id, ti.task_id, ti.map_index), {}))
+            for ti in tis]
+
+
+def _page_dicts(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
+    tis = [row[0] for row in rows]
+    dates = {(row[0].dag_id, row[0].run_id): row[1] for row in rows}
+    return ti_dicts(session, tis, dates)
+
+
+@router.get(TI_PATH, summary="List task instances of a run ('~' for every DAG and/or run)")
+def list_task_instances(
+    request: Request,
+    dag_id: str,
+    dag_run_id: str,
+    page: Page = Depends(page_params),
+    order_by: str | None = Query(None, description="task_id (default), map_index, state, start_date, end_date, "
+                                                  "duration, try_number, priority_weight, pool, logical_date, ..."),
+    task_id: list[str] | None = Query(None, description="Only these tasks."),
+    state: list[str] | None = Query(None, description="Only instances in these states ('none' for no state)."),
+    pool: list[str] | None = Query(None),
+    queue: list[str] | None = Query(None),
+    start_date_gte: datetime | None = None,
+    start_date_lte: datetime | None = None,
+    end_date_gte: datetime | None = None,
+    end_date_lte: datetime | None = None,
+    logical_date_gte: datetime | None = None,
+    logical_date_lte: datetime | None = None,
+    execution_date_gte: datetime | None = Query(None, description="Airflow 2 name of logical_date_gte."),
+    execution_date_lte: datetime | None = Query(None, description="Airflow 2 name of logical_date_lte."),
+    duration_gte: float | None = None,
+    duration_lte: float | None = None,
+    _user: Any = can("task_instance", "read"),
+) -> dict[str, Any]:
+    stmt = _tis_stmt(dag_ids=None if dag_id == ALL else [dag_id], run_ids=None if dag_run_id == ALL else [dag_run_id],
+                     task_ids=task_id, states=state, pools=pool, queues=queue, duration_gte=duration_gte,
+                     duration_lte=duration_lte, start_date_gte=start_date_gte, start_date_lte=start_date_lte,
+                     end_date_gte=end_date_gte, end_date_lte=end_date_lte,
+                     logical_date_gte=logical_date_gte or execution_date_gte,
+                     logical_date_lte=logical_date_lte or execution_date_lte)
+    stmt = apply_order(stmt, order_by, TI_ORDER, "task_id", tiebreak=(TaskInstance.map_index, TaskInstance.id))
+    with read(request) as session:
+        if dag_id != ALL and dag_run_id != ALL:
+            run_or_404(session, dag_id, dag_run_id)
+        elif dag_id != ALL:
+            dag_or_404(session, dag_id)
+        rows, total = paginate_rows(session, stmt, page)
+        return {"task_instances": _page_dicts(session, rows), "total_entries": total}
+
+
+@router.post("/dags/~/dagRuns/~/taskInstances/list", summary="List task instances of several DAGs/runs (batch)")
+def list_task_instances_batch(request: Request, body: schemas.TaskInstancesBatchBody,
+                              _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    config = request.app.state.config
+    page = Page(limit=min(body.page_limit, config.getint("api", "maximum_page_limit")), offset=body.page_offset)
+    stmt = _tis_stmt(dag_ids=body.dag_ids, run_ids=body.dag_run_ids, task_ids=body.task_ids, states=body.state,
+                     pools=body.pool, queues=body.queue, duration_gte=body.duration_gte,
+                     duration_lte=body.duration_lte, start_date_gte=body.start_date_gte,
+                     start_date_lte=body.start_date_lte, end_date_gte=body.end_date_gte,
+                     end_date_lte=body.end_date_lte)
+    stmt = stmt.order_by(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index)
+    with read(request) as session:
+        rows, total = paginate_rows(session, stmt, page)
+        return {"task_instances": _page_dicts(session, rows), "total_entries": total}
+
+
+# ------------------------------------------------------------------- one instance and its tries
+def _one(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int) -> dict[str, Any]:
+    with read(request) as session:
+        ti = ti_or_404(session, dag_id, dag_run_id, task_id, map_index)
+        return ti_dicts(session, [ti])[0]
+
+
+def _tries(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int) -> dict[str, Any]:
+    with read(request) as session:
+        ti = ti_or_404(session, dag_id, dag_run_id, task_id, map_index)
+        rows = list_tries(session, dag_id, dag_run_id, task_id, map_index)
+        items = [schemas.try_dict(r, max_tries=ti.max_tries) for r in rows]
+    return {"task_instances": items, "total_entries": len(items)}
+
+
+def _one_try(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
+             try_number: int) -> dict[str, Any]:
+    with read(request) as session:
+        ti = ti_or_404(session, dag_id, dag_run_id, task_id, map_index)
+        row = session.scalars(select(TaskInstanceTry).where(
+            TaskInstanceTry.dag_id == dag_id, TaskInstanceTry.run_id == dag_run_id,
+            TaskInstanceTry.task_id == task_id, TaskInstanceTry.map_index == map_index,
+            TaskInstanceTry.try_number == try_number)).one_or_none()
+        if row is None:
+            raise not_found(f"Task instance {task_id} of run '{dag_run_id}' has no try number {try_number} "
+                            f"(it has had {ti.try_number})", title="Try not found")
+        return schemas.try_dict(row, max_tries=ti.max_tries)
+
+
+def _dependencies(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int) -> dict[str, Any]:
+    from tradewind.schedule.deps import failed_deps
+
+    with read(request) as session:
+        ti = ti_or_404(session, dag_id, dag_run_id, task_id, map_index)
+        run = run_or_404(session, dag_id, dag_run_id)
+        reasons = failed_deps(session, ti, run_snapshot(session, run), now=now(),
+                              parallelism=request.app.state.config.parallelism, run=run)
+    return {"dependencies": [{"name": "Dependency not met", "reason": r} for r in reasons]}
+
+
+@router.get(TI_PATH + "/{task_id}", summary="Get a task instance")
+def get_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str,
+                      _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    return _one(request, dag_id, dag_run_id, task_id, -1)
+
+
+@router.get(TI_PATH + "/{task_id}/listMapped", summary="List the mapped instances of a task")
+def list_mapped_task_instances(request: Request, dag_id: str, dag_run_id: str, task_id: str,
+                               page: Page = Depends(page_params),
+                               order_by: str | None = Query(None, description="map_index (default), state, ..."),
+                               state: list[str] | None = Query(None),
+                               _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    stmt = _tis_stmt(dag_ids=[dag_id], run_ids=[dag_run_id], task_ids=[task_id], states=state)
+    stmt = apply_order(stmt.where(TaskInstance.map_index >= 0), order_by, TI_ORDER, "map_index",
+                       tiebreak=(TaskInstance.id,))
+    with read(request) as session:
+        run_or_404(session, dag_id, dag_run_id)
+        rows, total = paginate_rows(session, stmt, page)
+        return {"task_instances": _page_dicts(session, rows), "total_entries": total}
+
+
+@router.get(TI_PATH + "/{task_id}/tries", summary="List the tries of a task instance")
+def get_task_instance_tries(request: Request, dag_id: str, dag_run_id: str, task_id: str,
+                            _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    return _tries(request, dag_id, dag_run_id, task_id, -1)
+
+
+@router.get(TI_PATH + "/{task_id}/tries/{try_number}", summary="Get one try of a task instance")
+def get_task_instance_try(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_number: int,
+                          _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    return _one_try(request, dag_id, dag_run_id, task_id, -1, try_number)
+
+
+@router.get(TI_PATH + "/{task_id}/dependencies", summary="Why a task instance is not running")
+def get_task_instance_dependencies(request: Request, dag_id: str, dag_run_id: str, task_id: str,
+                                   _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    return _dependencies(request, dag_id, dag_run_id, task_id, -1)
+
+
+@router.get(TI_PATH + "/{task_id}/{map_index}", summary="Get one mapped task instance")
+def get_mapped_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
+                             _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    return _one(request, dag_id, dag_run_id, task_id, map_index)
+
+
+@router.get(TI_PATH + "/{task_id}/{map_index}/tries", summary="List the tries of a mapped task instance")
+def get_mapped_task_instance_tries(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
+                                   _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    return _tries(request, dag_id, dag_run_id, task_id, map_index)
+
+
+@router.get(TI_PATH + "/{task_id}/{map_index}/tries/{try_number}", summary="Get one try of a mapped task instance")
+def get_mapped_task_instance_try(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
+                                 try_number: int, _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    return _one_try(request, dag_id, dag_run_id, task_id, map_index, try_number)
+
+
+@router.get(TI_PATH + "/{task_id}/{map_index}/dependencies", summary="Why a mapped task instance is not running")
+def get_mapped_task_instance_dependencies(request: Request, dag_id: str, dag_run_id: str, task_id: str,
+                                          map_index: int,
+                                          _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    return _dependencies(request, dag_id, dag_run_id, task_id, map_index)
+
+
+# ------------------------------------------------------------------- mark state
+def _patch(request: Request, principal: Any, dag_id: str, dag_run_id: str, task_id: str, map_index: int | None,
+           body: schemas.TaskInstancePatch) -> dict[str, Any]:
+    from tradewind.schedule.transitions import IllegalTransition, set_ti_state
+
+    with write(request) as session:
+        run = run_or_404(session, dag_id, dag_run_id)
+        snapshot = run_snapshot(session, run)
+        if task_id not in snapshot.tasks:
+            raise not_found(f"Task with id '{task_id}' not found in DAG '{dag_id}'", title="Task not found")
+        task_ids = {task_id}
+        if body.include_upstream:
+            task_ids |= snapshot.all_upstream(task_id)
+        if body.include_downstream:
+            task_ids |= snapshot.all_downstream(task_id)
+        tis = [ti for ti in list_tis(session, dag_id, dag_run_id, task_ids=sorted(task_ids))
+               if map_index is None or ti.task_id != task_id or ti.map_index == map_index]
+        if not any(ti.task_id == task_id for ti in tis):
+            ti_or_404(session, dag_id, dag_run_id, task_id, -1 if map_index is None else map_index)
+        if not body.dry_run:
+            try:
+                for ti in tis:
+                    set_ti_state(session, ti, body.new_state, now())
+            except IllegalTransition as exc:
+                raise conflict(str(exc), title="Illegal state change") from None
+            audit(session, principal, "set_state", dag_id=dag_id, task_id=task_id, run_id=dag_run_id,
+                  map_index=map_index, extra={"state": body.new_state, "task_ids": sorted({t.task_id for t in tis})})
+        out = {"task_instances": ti_dicts(session, tis), "total_entries": len(tis)}
+    if not body.dry_run:
+        wake_scheduler(request)  # the scheduler re-decides the run (downstream instances, the run's state)
+    return out
+
+
+@router.patch(TI_PATH + "/{task_id}", summary="Mark a task instance success/failed/skipped (dry run by default)")
+def patch_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str,
+                        body: schemas.TaskInstancePatch,
+                        principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
+    return _patch(request, principal, dag_id, dag_run_id, task_id, None, body)
+
+
+@router.patch(TI_PATH + "/{task_id}/{map_index}", summary="Mark one mapped task instance (dry run by default)")
+def patch_mapped_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
+                               body: schemas.TaskInstancePatch,
+                               principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
+    return _patch(request, principal, dag_id, dag_run_id, task_id, map_index, body)
+
+
+# ------------------------------------------------------------------- clear
+@router.post("/dags/{dag_id}/clearTaskInstances", summary="Clear task instances (dry run and only failed by default)")
+def clear_task_instances(request: Request, dag_id: str, body: schemas.ClearTaskInstancesBody,
+                         principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
+    from tradewind.schedule import clearing
+
+    if not body.reset_dag_runs:
+        raise unprocessable("reset_dag_runs=false is not supported: clearing always puts the affected runs back "
+                            "to queued so the scheduler runs the cleared instances", field="reset_dag_runs")
+    with write(request) as session:
+        _, snapshot = snapshot_or_404(session, dag_id)
+        if body.task_ids is not None:
+            unknown = sorted(set(body.task_ids) - set(snapshot.tasks))
+            if unknown:
+                raise unprocessable(f"DAG '{dag_id}' has no task(s) {', '.join(unknown)}", field="task_ids")
+        regex = None if body.task_ids is None else "^(" + "|".join(re.escape(t) for t in body.task_ids) + ")$"
+        start, end, run_id = body.start_date, body.end_date, body.dag_run_id
+        if run_id is not None and (body.include_past or body.include_future):
+            run = run_or_404(session, dag_id, run_id)
+            start = None if body.include_past else run.logical_date
+            end = None if body.include_future else run.logical_date
+            run_id = None
+        elif run_id is not None:
+            run_or_404(session, dag_id, run_id)
+        clear_request = clearing.ClearRequest(
+            dag_id, task_regex=regex, start=start, end=end, run_id=run_id, upstream=body.include_upstream,
+            downstream=body.include_downstream, only_failed=body.only_failed, only_running=body.only_running)
+        try:
+            tis = clearing.instances_for(session, snapshot, clear_request)
+        except clearing.ClearError as exc:
+            raise unprocessable(str(exc)) from None
+        if body.dry_run:
+            return {"task_instances": ti_dicts(session, tis), "total_entries": len(tis)}
+        count = clearing.clear(session, tis, now=now())
+        out = {"task_instances": ti_dicts(session, tis), "total_entries": len(tis)}
+        for other in sorted({ti.dag_id for ti in tis}):
+            audit(session, principal, "clear", dag_id=other, extra={
+                "task_ids": sorted({ti.task_id for ti in tis if ti.dag_id == other}),
+                "run_ids": sorted({ti.run_id for ti in tis if ti.dag_id == other}), "count": count,
+                **({"via_external_task_marker_of": dag_id} if other != dag_id else {})})
+    wake_scheduler(request)
+    return out

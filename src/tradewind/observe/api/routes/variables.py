@@ -1,0 +1,124 @@
+"""``/api/v1/variables``: list, get, create, update (with ``update_mask``), delete.
+
+Values of secret-looking keys (``password``, ``secret``, ``token``, ``api_key``, ... and
+``[core] sensitive_var_conn_names``) are shown as ``***`` whenever they are read back through
+the API; :func:`shown_value` is the one place that decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import select
+
+from tradewind.observe.api import schemas
+from tradewind.observe.api.errors import bad_request, conflict, not_found
+from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
+from tradewind.observe.api.routes.common import API, audit, can, read, write
+from tradewind.persist.models import Variable
+from tradewind.persist.queries import variables as var_queries
+
+router = APIRouter(prefix=API, tags=["Variable"])
+
+MASK = "***"
+#: Airflow's default sensitive key fragments (case-insensitive substring match).
+DEFAULT_SENSITIVE = ("access_token", "api_key", "apikey", "authorization", "passphrase", "passwd", "password",
+                     "private_key", "secret", "token", "keyfile_dict", "service_account")
+
+
+def is_sensitive(config: Any, key: str) -> bool:
+    """True when ``key`` names a secret (its value is never shown)."""
+    if not config.getbool("core", "hide_sensitive_var_conn_fields"):
+        return False
+    extra = [p.strip().lower() for p in config.get("core", "sensitive_var_conn_names").split(",") if p.strip()]
+    lowered = key.lower()
+    return any(fragment in lowered for fragment in (*DEFAULT_SENSITIVE, *extra))
+
+
+def shown_value(request: Request, key: str, value: str) -> str:
+    return MASK if is_sensitive(request.app.state.config, key) else value
+
+
+def variable_dict(request: Request, row: Variable) -> dict[str, Any]:
+    return {"key": row.key, "value": shown_value(request, row.key, row.val), "description": row.description}
+
+
+@router.get("/variables", summary="List variables")
+def list_variables(
+    request: Request,
+    page: Page = Depends(page_params),
+    order_by: str | None = Query(None, description="key (default); '-key' for descending"),
+    variable_key_pattern: str | None = Query(None, description="Only keys containing this text."),
+    _user: Any = can("variable", "read"),
+) -> dict[str, Any]:
+    stmt = select(Variable)
+    if variable_key_pattern:
+        stmt = stmt.where(Variable.key.contains(variable_key_pattern, autoescape=True))
+    stmt = apply_order(stmt, order_by, {"key": Variable.key}, "key")
+    with read(request) as session:
+        rows, total = paginate(session, stmt, page)
+        return {"variables": [variable_dict(request, r) for r in rows], "total_entries": total}
+
+
+def _variable_or_404(session: Any, key: str) -> Variable:
+    row = var_queries.get_variable_row(session, key)
+    if row is None:
+        raise not_found(f"Variable with key '{key}' not found", title="Variable not found")
+    return row
+
+
+@router.get("/variables/{variable_key}", summary="Get a variable")
+def get_variable(request: Request, variable_key: str, _user: Any = can("variable", "read")) -> dict[str, Any]:
+    with read(request) as session:
+        return variable_dict(request, _variable_or_404(session, variable_key))
+
+
+@router.post("/variables", summary="Create a variable")
+def create_variable(request: Request, body: schemas.VariableBody,
+                    principal: Any = can("variable", "create")) -> dict[str, Any]:
+    with write(request) as session:
+        if var_queries.get_variable_row(session, body.key) is not None:
+            raise conflict(f"Variable with key '{body.key}' already exists", title="Variable already exists")
+        try:
+            row = var_queries.set_variable(session, body.key, body.value, body.description)
+        except var_queries.VariableError as exc:
+            raise bad_request(str(exc), field="key") from None
+        audit(session, principal, "variable.create", extra={"key": body.key})
+        return variable_dict(request, row)
+
+
+@router.patch("/variables/{variable_key}", summary="Update a variable (update_mask: value, description)")
+def patch_variable(
+    request: Request,
+    variable_key: str,
+    body: schemas.VariablePatchBody,
+    update_mask: list[str] | None = Query(None, description="Fields to update (value, description); all given ones "
+                                                           "when omitted."),
+    principal: Any = can("variable", "edit"),
+) -> dict[str, Any]:
+    if body.key is not None and body.key != variable_key:
+        raise bad_request(f"key '{body.key}' in the body does not match '{variable_key}' in the path", field="key")
+    fields = set(update_mask or [f for f in ("value", "description") if f in body.model_fields_set])
+    unknown = fields - {"value", "description"}
+    if unknown:
+        raise bad_request(f"update_mask may name value and description, not {', '.join(sorted(unknown))}",
+                          field="update_mask")
+    if "value" in fields and body.value is None:
+        raise bad_request("update_mask names value but the body gives none", field="value")
+    with write(request) as session:
+        row = _variable_or_404(session, variable_key)
+        value = body.value if "value" in fields else row.val
+        description = body.description if "description" in fields else row.description
+        row = var_queries.set_variable(session, variable_key, value, description)
+        audit(session, principal, "variable.edit", extra={"key": variable_key, "fields": sorted(fields)})
+        return variable_dict(request, row)
+
+
+@router.delete("/variables/{variable_key}", status_code=204, summary="Delete a variable")
+def delete_variable(request: Request, variable_key: str, principal: Any = can("variable", "delete")) -> Response:
+    with write(request) as session:
+        if not var_queries.delete_variable(session, variable_key):
+            raise not_found(f"Variable with key '{variable_key}' not found", title="Variable not found")
+        audit(session, principal, "variable.delete", extra={"key": variable_key})
+    return Response(status_code=204)
