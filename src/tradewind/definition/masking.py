@@ -69,7 +69,7 @@ def configure(extra_names: str | Iterable[str] = (), *, hide_sensitive: bool = T
 def configure_from(config: Any) -> None:
     """:func:`configure` from a :class:`~tradewind.config.Config`."""
     configure(config.get("core", "sensitive_var_conn_names"),
-              hide_sensitive=config.getboolean("core", "hide_sensitive_var_conn_fields"))
+              hide_sensitive=config.getbool("core", "hide_sensitive_var_conn_fields"))
 
 
 def is_sensitive_key(key: Any) -> bool:
