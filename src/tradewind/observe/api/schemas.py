@@ -3,7 +3,9 @@
 Field names are Airflow's stable REST API v1 names (``dag_run_id``, ``logical_date``,
 ``is_paused``, ``total_entries``, ...), so clients written for Airflow keep working. Request
 bodies forbid unknown fields: a typo is a 422 naming the field instead of being ignored.
-Responses are built by the ``*_dict`` functions from database rows and snapshots.
+Responses are built by the ``*_dict`` functions from database rows and snapshots; run conf
+and rendered fields pass through :func:`tradewind.definition.masking.redact` (secret-looking
+keys show ``***``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tradewind.definition.masking import redact
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
 from tradewind.persist.models import (
     AuditLog,
@@ -271,7 +274,7 @@ def run_dict(run: DagRun) -> dict[str, Any]:
         "state": run.state,
         "external_trigger": run.external_trigger,
         "triggered_by": run.triggered_by,
-        "conf": run.conf or {},
+        "conf": redact(run.conf or {}),
         "note": None,
         "backfill_id": run.backfill_id,
     }
@@ -306,7 +309,7 @@ def ti_dict(ti: TaskInstance, *, logical_date: datetime | None = None,
         "next_retry_at": _iso(ti.next_retry_at),
         "note": ti.note,
         "trigger_id": ti.trigger_id,
-        "rendered_fields": rendered_fields if rendered_fields is not None else {},
+        "rendered_fields": redact(rendered_fields or {}),
     }
 
 
@@ -326,7 +329,7 @@ def try_dict(row: TaskInstanceTry, *, max_tries: int | None = None) -> dict[str,
         "operator": row.operator,
         "max_tries": max_tries,
         "error": row.error,
-        "rendered_fields": row.rendered_fields or {},
+        "rendered_fields": redact(row.rendered_fields or {}),
     }
 
 
@@ -362,7 +365,7 @@ def backfill_dict(row: Backfill) -> dict[str, Any]:
         "dag_id": row.dag_id,
         "from_date": _iso(row.from_date),
         "to_date": _iso(row.to_date),
-        "dag_run_conf": row.dag_run_conf or {},
+        "dag_run_conf": redact(row.dag_run_conf or {}),
         "is_paused": row.is_paused,
         "reprocess_behavior": row.reprocess_behavior,
         "max_active_runs": row.max_active_runs,

@@ -2,7 +2,7 @@
 
 Values of secret-looking keys (``password``, ``secret``, ``token``, ``api_key``, ... and
 ``[core] sensitive_var_conn_names``) are shown as ``***`` whenever they are read back through
-the API; :func:`shown_value` is the one place that decides.
+the API (:mod:`tradewind.definition.masking` decides; :func:`shown_value` is the call site).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
+from tradewind.definition.masking import mask_value
 from tradewind.observe.api import schemas
 from tradewind.observe.api.errors import bad_request, conflict, not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
@@ -21,27 +22,13 @@ from tradewind.persist.queries import variables as var_queries
 
 router = APIRouter(prefix=API, tags=["Variable"])
 
-MASK = "***"
-#: Airflow's default sensitive key fragments (case-insensitive substring match).
-DEFAULT_SENSITIVE = ("access_token", "api_key", "apikey", "authorization", "passphrase", "passwd", "password",
-                     "private_key", "secret", "token", "keyfile_dict", "service_account")
-
-
-def is_sensitive(config: Any, key: str) -> bool:
-    """True when ``key`` names a secret (its value is never shown)."""
-    if not config.getbool("core", "hide_sensitive_var_conn_fields"):
-        return False
-    extra = [p.strip().lower() for p in config.get("core", "sensitive_var_conn_names").split(",") if p.strip()]
-    lowered = key.lower()
-    return any(fragment in lowered for fragment in (*DEFAULT_SENSITIVE, *extra))
-
-
-def shown_value(request: Request, key: str, value: str) -> str:
-    return MASK if is_sensitive(request.app.state.config, key) else value
+def shown_value(key: str, value: str) -> str:
+    """The value as the API shows it: ``***`` under a secret-looking key (the one masking call site)."""
+    return mask_value(key, value)
 
 
 def variable_dict(request: Request, row: Variable) -> dict[str, Any]:
-    return {"key": row.key, "value": shown_value(request, row.key, row.val), "description": row.description}
+    return {"key": row.key, "value": shown_value(row.key, row.val), "description": row.description}
 
 
 @router.get("/variables", summary="List variables")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
+from tradewind.definition.masking import mask_value, redact
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, page_params, paginate_rows
 from tradewind.observe.api.routes.common import ALL, API, can, iso, read
@@ -75,6 +76,7 @@ def get_xcom_entry(
     row, logical_date = found
     value: Any = row.value
     if deserialize:
-        decoded = decode_value(row.value)
+        decoded = redact(decode_value(row.value))
         value = str(decoded) if stringify else decoded
+    value = mask_value(row.key, value)
     return {**_entry(row, logical_date), "value": value}
