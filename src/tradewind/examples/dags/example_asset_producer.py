@@ -20,6 +20,7 @@ with DAG(
     catchup=False,
     is_paused_upon_creation=True,
     tags=["example", "assets"],
+    default_args={"owner": "tradewind"},
     doc_md="""
 ### Asset producer
 

@@ -38,6 +38,7 @@ with DAG(
     catchup=False,
     is_paused_upon_creation=True,
     tags=["example", "deferrable"],
+    default_args={"owner": "tradewind"},
     doc_md="""
 ### Deferrable operators
 
