@@ -59,7 +59,8 @@ _EXPORTS: dict[str, str] = {
 for _name in (
     "BaseSensorOperator", "PokeReturnValue", "BashSensor", "DateTimeSensor", "ExternalTaskMarker",
     "ExternalTaskSensor", "FileSensor", "PythonSensor", "TimeDeltaSensor", "TimeSensor",
-    "ExternalDagNotFoundError", "ExternalTaskFailedError",
+    "ExternalDagNotFoundError", "ExternalTaskFailedError", "DateTimeSensorAsync", "TimeDeltaSensorAsync",
+    "TimeSensorAsync",
 ):
     _EXPORTS[_name] = f"{_DEF}.sensors"
 for _name in (
@@ -136,6 +137,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
         BaseSensorOperator,
         BashSensor,
         DateTimeSensor,
+        DateTimeSensorAsync,
         ExternalDagNotFoundError,
         ExternalTaskFailedError,
         ExternalTaskMarker,
@@ -144,7 +146,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
         PokeReturnValue,
         PythonSensor,
         TimeDeltaSensor,
+        TimeDeltaSensorAsync,
         TimeSensor,
+        TimeSensorAsync,
     )
     from tradewind.definition.taskgroup import TaskGroup, task_group
     from tradewind.definition.triggers import BaseTrigger, DateTimeTrigger, FileTrigger, TimeDeltaTrigger, TriggerEvent

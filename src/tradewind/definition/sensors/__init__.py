@@ -10,12 +10,20 @@ from tradewind.definition.sensors.external_task import (
 )
 from tradewind.definition.sensors.filesystem import FileSensor
 from tradewind.definition.sensors.python import PythonSensor
-from tradewind.definition.sensors.time import DateTimeSensor, TimeDeltaSensor, TimeSensor
+from tradewind.definition.sensors.time import (
+    DateTimeSensor,
+    DateTimeSensorAsync,
+    TimeDeltaSensor,
+    TimeDeltaSensorAsync,
+    TimeSensor,
+    TimeSensorAsync,
+)
 
 __all__ = [
     "BaseSensorOperator",
     "BashSensor",
     "DateTimeSensor",
+    "DateTimeSensorAsync",
     "ExternalDagNotFoundError",
     "ExternalTaskFailedError",
     "ExternalTaskMarker",
@@ -24,5 +32,7 @@ __all__ = [
     "PokeReturnValue",
     "PythonSensor",
     "TimeDeltaSensor",
+    "TimeDeltaSensorAsync",
     "TimeSensor",
+    "TimeSensorAsync",
 ]

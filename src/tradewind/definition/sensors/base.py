@@ -13,7 +13,10 @@ pokes until then, with Airflow's two modes:
   try, read through ``context["ti"].get_first_reschedule_date()``).
 
 ``timeout`` (default 7 days) ends the wait with :class:`SensorTimeout` (fails without
-retry) or, with ``soft_fail``, a skip. ``exponential_backoff`` grows the interval as
+retry) or, with ``soft_fail``, a skip. Deferrable sensors (``deferrable=True``, the ``...Async``
+classes) hand the wait to a trigger with that ``timeout`` as the deferral timeout;
+:meth:`BaseSensorOperator.resume_execution` turns the deferral's timeout into the same
+:class:`SensorTimeout` / skip. ``exponential_backoff`` grows the interval as
 Airflow does: for poke number ``n`` a value in ``[m, 2m)`` with
 ``m = max(int(poke_interval * 2 ** (n - 2)), 1)`` seconds, the spread chosen by a hash of
 the DAG, task, start and ``n`` (deterministic, so restarts agree), capped by the time left
@@ -38,9 +41,11 @@ from tradewind.definition.exceptions import (
     InvalidTaskArgumentError,
     RescheduleTry,
     SensorTimeout,
+    TaskDeferralTimeout,
     TaskFailNoRetry,
     TaskSkipped,
     TaskTimeout,
+    TradewindException,
 )
 
 __all__ = ["BaseSensorOperator", "PokeReturnValue"]
@@ -158,6 +163,36 @@ class BaseSensorOperator(BaseOperator):
             log.info("Condition not met; poking again in %gs (poke %d)", interval, poke_count)
             time.sleep(interval)
             poke_count += 1
+
+    # ------------------------------------------------------------------ deferrable mode
+    def defer_timeout(self) -> timedelta:
+        """The deferral timeout of a deferrable sensor: its ``timeout``, so a deferred wait ends
+        like a poked one (Airflow passes the sensor's timeout to ``defer``)."""
+        return timedelta(seconds=self.timeout)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None,
+                         context: dict[str, Any]) -> Any:
+        """Resume a deferred sensor with sensor semantics (Airflow's ``BaseSensorOperator``).
+
+        The deferral timing out is the sensor timing out: :class:`SensorTimeout` (fails without
+        retry), or a skip with ``soft_fail``. With ``soft_fail``, any other failure of the wait
+        or of the resumed method (a trigger error, an error raised by ``execute_complete``)
+        skips the task too.
+        """
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except TaskDeferralTimeout as exc:
+            message = (f"Sensor {self.task_id!r} has timed out: its trigger did not fire within its timeout of "
+                       f"{self.timeout:g}s ({exc}).")
+            if self.soft_fail:
+                raise TaskSkipped(f"{message} Skipping because soft_fail is set.") from exc
+            raise SensorTimeout(message) from exc
+        except TaskSkipped:
+            raise
+        except TradewindException as exc:
+            if self.soft_fail:
+                raise TaskSkipped(f"Skipping because soft_fail is set: {type(exc).__name__}: {exc}") from exc
+            raise
 
     def _resume_point(self, context: dict[str, Any]) -> tuple[datetime, int]:
         """When this try's wait began and which poke this is (> 1 when a rescheduled try resumes)."""

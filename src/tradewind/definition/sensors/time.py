@@ -1,7 +1,13 @@
-"""Sensors that wait for a moment in time: ``TimeDeltaSensor``, ``DateTimeSensor``, ``TimeSensor``.
+"""Sensors that wait for a moment in time: ``TimeDeltaSensor``, ``DateTimeSensor``, ``TimeSensor``,
+and their deferrable forms ``TimeDeltaSensorAsync``, ``DateTimeSensorAsync``, ``TimeSensorAsync``.
 
 They read the time through :func:`tradewind.definition.timezone.utcnow`, so a simulated
 clock drives them. Each one computes an aware UTC target and pokes ``utcnow() > target``.
+
+With ``deferrable=True`` (what the ``...Async`` classes set) ``execute`` does not poke: a
+target already past returns at once; otherwise the task defers to a
+:class:`~tradewind.definition.triggers.DateTimeTrigger` of the target, with the sensor's
+``timeout`` as the deferral timeout, and ``execute_complete`` finishes it once the trigger fires.
 """
 
 from __future__ import annotations
@@ -12,12 +18,29 @@ from typing import Any
 from tradewind.definition import timezone
 from tradewind.definition.exceptions import InvalidTaskArgumentError, TradewindException
 from tradewind.definition.sensors.base import BaseSensorOperator
+from tradewind.definition.triggers.temporal import DateTimeTrigger
 
-__all__ = ["TimeDeltaSensor", "DateTimeSensor", "TimeSensor"]
+__all__ = [
+    "DateTimeSensor",
+    "DateTimeSensorAsync",
+    "TimeDeltaSensor",
+    "TimeDeltaSensorAsync",
+    "TimeSensor",
+    "TimeSensorAsync",
+]
 
 
 class _MomentSensor(BaseSensorOperator):
-    """A sensor done once the clock passes :meth:`target` (shared poke and logging)."""
+    """A sensor done once the clock passes :meth:`target` (shared poke, logging and deferrable mode).
+
+    ``end_from_trigger`` is accepted as in Airflow and handed to the trigger; the task still
+    resumes in ``execute_complete`` (see docs/deferral.md).
+    """
+
+    def __init__(self, *, deferrable: bool = False, end_from_trigger: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deferrable = bool(deferrable)
+        self.end_from_trigger = bool(end_from_trigger)
 
     def target(self, context: dict[str, Any]) -> datetime:
         """The aware moment to wait for."""
@@ -27,6 +50,23 @@ class _MomentSensor(BaseSensorOperator):
         target = self.target(context)
         self.task_logger(context).info("Checking if the time (%s) has come", target.isoformat())
         return timezone.utcnow() > target
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        target = self.target(context)
+        log = self.task_logger(context)
+        if timezone.utcnow() > target:
+            log.info("The time (%s) has already come; not deferring", target.isoformat())
+            return None
+        log.info("Deferring until %s (timeout %gs)", target.isoformat(), self.timeout)
+        self.defer(trigger=DateTimeTrigger(target, end_from_trigger=self.end_from_trigger),
+                   method_name="execute_complete", timeout=self.defer_timeout())
+        return None  # never reached: defer raises
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> None:
+        """The trigger fired: the moment has come, the sensor is done."""
+        self.task_logger(context).info("The time (%s) has come", event)
 
 
 class TimeDeltaSensor(_MomentSensor):
@@ -96,3 +136,28 @@ class TimeSensor(_MomentSensor):
         today = timezone.utcnow().astimezone(zone).date()
         wall = self.target_time.replace(tzinfo=None)
         return datetime.combine(today, wall, tzinfo=zone).astimezone(timezone.utc)
+
+
+class TimeDeltaSensorAsync(TimeDeltaSensor):
+    """:class:`TimeDeltaSensor` that defers instead of poking (Airflow's ``TimeDeltaSensorAsync``):
+    the same as ``TimeDeltaSensor(..., deferrable=True)``."""
+
+    def __init__(self, *, delta: timedelta, **kwargs: Any) -> None:
+        kwargs["deferrable"] = True
+        super().__init__(delta=delta, **kwargs)
+
+
+class DateTimeSensorAsync(DateTimeSensor):
+    """:class:`DateTimeSensor` that defers instead of poking (Airflow's ``DateTimeSensorAsync``)."""
+
+    def __init__(self, *, target_time: str | datetime, **kwargs: Any) -> None:
+        kwargs["deferrable"] = True
+        super().__init__(target_time=target_time, **kwargs)
+
+
+class TimeSensorAsync(TimeSensor):
+    """:class:`TimeSensor` that defers instead of poking (Airflow's ``TimeSensorAsync``)."""
+
+    def __init__(self, *, target_time: time, **kwargs: Any) -> None:
+        kwargs["deferrable"] = True
+        super().__init__(target_time=target_time, **kwargs)
