@@ -46,6 +46,9 @@ def create_app(
     app.state.db = db
     app.state.health_threshold = health_threshold(config)
     app.state.auth = auth.AuthService(config, db, clock=clock)
+    from tradewind.definition import masking
+
+    masking.configure_from(config)  # [core] sensitive_var_conn_names for values the API shows
     app.add_exception_handler(auth.AuthError, auth.auth_error_response)
     app.add_exception_handler(auth.LoginRequired, auth.login_redirect_response)
     app.include_router(make_router(clock))

@@ -168,10 +168,12 @@ class LoginRequired(Exception):
 
 
 def auth_error_response(_request: Request, exc: Exception) -> JSONResponse:
-    """The exception handler ``create_app`` installs for :class:`AuthError`."""
+    """The exception handler ``create_app`` installs for :class:`AuthError`: the API's problem format."""
+    from tradewind.observe.api.errors import problem_response
+
     assert isinstance(exc, AuthError)
-    body = {"detail": exc.detail, "title": AuthError.TITLES.get(exc.status_code, "Error"), "status": exc.status_code}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return problem_response(exc.status_code, exc.detail, title=AuthError.TITLES.get(exc.status_code),
+                            headers=exc.headers)
 
 
 def login_redirect_response(_request: Request, exc: Exception) -> RedirectResponse:
