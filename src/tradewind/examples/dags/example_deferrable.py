@@ -1,11 +1,17 @@
-"""Deferrable tasks: wait without holding a worker slot, resume when a trigger fires."""
+"""Deferrable tasks: wait without holding a worker slot, resume when a trigger fires.
+
+Also deferrable sensors: ``TimeDeltaSensorAsync`` (and ``deferrable=True`` on the time
+sensors and ``FileSensor``) wait in the triggerer instead of poking.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from tradewind import DAG, BaseOperator, TimeDeltaTrigger, task
+from tradewind import DAG, BaseOperator, FileSensor, TimeDeltaSensorAsync, TimeDeltaTrigger, task
 
 
 class WaitThenStamp(BaseOperator):
@@ -47,6 +53,11 @@ its process ends, the task instance becomes **deferred**, and the `triggerer` (s
 `tradewind standalone`) runs the timer in its event loop. When it fires the task is
 scheduled again and a new process calls `execute_complete(context, event=...)`, whose
 return value is the XCom `report` reads.
+
+`settle` is a `TimeDeltaSensorAsync`: it defers to a `DateTimeTrigger` of the run's data
+interval end plus 3 seconds (returning at once if that moment has passed), with its
+`timeout` as the deferral timeout. `marker_arrived` is a `FileSensor(deferrable=True)`: it
+pokes once, and would defer to a `FileTrigger` if the marker `drop_marker` wrote were not there.
 """,
 ) as dag:
     wait = WaitThenStamp(task_id="wait", seconds=2)
@@ -56,3 +67,18 @@ return value is the XCom `report` reads.
         return f"waited from {stamps['started']} until {stamps['fired_at']}"
 
     report(wait.output)
+
+    settle = TimeDeltaSensorAsync(task_id="settle", delta=timedelta(seconds=3), timeout=timedelta(minutes=5))
+
+    @task
+    def drop_marker(run_id: str | None = None) -> str:
+        folder = Path(tempfile.gettempdir()) / "tradewind_example_deferrable"
+        folder.mkdir(exist_ok=True)
+        marker = folder / f"{run_id}.done".replace(":", "_")
+        marker.write_text("ready\n")
+        return str(marker)
+
+    marker = drop_marker()
+    marker_arrived = FileSensor(task_id="marker_arrived", filepath=marker, deferrable=True, poke_interval=1,
+                                timeout=timedelta(minutes=5))
+    settle >> marker >> marker_arrived
