@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
 from tradewind.persist.models import DagModel, DagRun, Pool, TaskInstance
 from tradewind.persist.queries.runs import previous_run
+from tradewind.schedule.mapping import RunView
 from tradewind.states import DagRunState, TaskInstanceState, TriggerRule
 
 TI = TaskInstanceState
@@ -249,7 +250,7 @@ def ti_state_is_schedulable(ti: TaskInstance) -> str | None:
     return None
 
 
-def trigger_rule_met(task: TaskSnapshot, snapshot: DagSnapshot, states: Mapping[str, str]) -> str | None:
+def trigger_rule_met(task: TaskSnapshot, snapshot: DagSnapshot, states: Mapping[str, str | list[str]]) -> str | None:
     decision = evaluate_trigger_rule(task.trigger_rule, upstream_counts(task, snapshot, states))
     return None if decision.action == "run" else decision.reason
 
@@ -412,6 +413,22 @@ def run_states(session: Session, dag_id: str, run_id: str) -> dict[str, str]:
     return {task_id: state for task_id, state in rows}
 
 
+def upstream_instance_states(session: Session, ti: TaskInstance, snapshot: DagSnapshot) -> dict[str, list[str]]:
+    """What ``ti``'s trigger rule counts, read for one instance: every instance of each upstream
+    (all map indexes of a mapped upstream), or within a mapped task group the instance with the
+    same map index, exactly as the scheduler counts (:meth:`RunView.upstream_states`)."""
+    task = snapshot.tasks[ti.task_id]
+    if not task.upstream:
+        return {}
+    rows = session.execute(
+        select(TaskInstance.id, TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
+            TaskInstance.dag_id == ti.dag_id, TaskInstance.run_id == ti.run_id,
+            TaskInstance.task_id.in_(sorted(task.upstream)),
+        )
+    ).all()
+    return RunView(rows, snapshot).upstream_states(task, ti.map_index)
+
+
 def dag_is_unpaused(dag: DagModel | None) -> str | None:
     if dag is not None and dag.is_paused:
         return f"DAG {dag.dag_id} is paused; its runs make no progress until `tradewind dags unpause {dag.dag_id}`"
@@ -435,7 +452,7 @@ def failed_deps(
         return [f"task {ti.task_id} is not in DAG {snapshot.dag_id}'s version for this run"]
     task = snapshot.tasks[ti.task_id]
     reasons = [dag_is_unpaused(session.get(DagModel, ti.dag_id)), run_is_running(run), ti_state_is_schedulable(ti)]
-    reasons.append(trigger_rule_met(task, snapshot, run_states(session, ti.dag_id, ti.run_id)))
+    reasons.append(trigger_rule_met(task, snapshot, upstream_instance_states(session, ti, snapshot)))
     reasons.append(retry_delay_passed(ti, now))
     reasons.append(task_dates_allow(task, run.logical_date))
     if task.depends_on_past or task.wait_for_downstream:

@@ -11,6 +11,10 @@ the scheduler counts the items (:func:`input_length`, from their XComs) and expa
   task fails without running, the reason in its note;
 * an upstream that pushed nothing (it failed or was skipped): upstream_failed.
 
+When a clear sends the instances of an expanded mapped task back to ``none``, the scheduler
+counts the input again once its upstreams are done (:func:`revise`): missing instances are
+created and extra ones removed.
+
 Afterwards every instance is decided on its own. A task downstream of a mapped task counts
 all its instances in its trigger rule; inside a mapped task group, an instance's upstream
 in the same group is the instance with the same map index (:meth:`RunView.upstream_states`).
@@ -30,7 +34,8 @@ from sqlalchemy.orm import Session
 from tradewind.definition.mapped import UnmappableInputError, spec_length, spec_task_ids
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
 from tradewind.persist.models import DagRun, TaskInstance
-from tradewind.persist.queries.xcom import xcom_get_many
+from tradewind.persist.queries.task_instances import tis_by_ids
+from tradewind.persist.queries.xcom import xcom_clear, xcom_get_many
 from tradewind.schedule import transitions
 from tradewind.states import FINISHED_TI_STATES, TaskInstanceState
 
@@ -175,18 +180,97 @@ def expand(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot,
         transitions.mark_ti_skipped(session, ti, now, note=reason)
         return Expansion([], TI.SKIPPED.value, reason)
     ti.map_index = 0
-    created = [
-        TaskInstance(
-            dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=index,
-            state=TI.NONE.value, try_number=0, max_tries=ti.max_tries, pool=ti.pool, pool_slots=ti.pool_slots,
-            queue=ti.queue, priority_weight=ti.priority_weight, operator=ti.operator,
-            dag_version_id=ti.dag_version_id,
-        )
-        for index in range(1, length)
-    ]
+    created = [_sibling(ti, index) for index in range(1, length)]
     session.add_all(created)
     session.flush()
     return Expansion([ti, *created])
+
+
+def _sibling(ti: TaskInstance, map_index: int) -> TaskInstance:
+    """A new, undecided instance of ``ti``'s task at ``map_index``, with ``ti``'s settings."""
+    return TaskInstance(
+        dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=map_index,
+        state=TI.NONE.value, try_number=0, max_tries=ti.max_tries, pool=ti.pool, pool_slots=ti.pool_slots,
+        queue=ti.queue, priority_weight=ti.priority_weight, operator=ti.operator,
+        dag_version_id=ti.dag_version_id,
+    )
+
+
+#: States of an instance a revision may still move (decided instances keep their outcome).
+_REVISABLE = frozenset({TI.NONE.value, TI.SCHEDULED.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value})
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What :func:`revise` did: instances ``created``, and ``moved`` (row id -> new state)."""
+
+    created: list[TaskInstance]
+    moved: dict[int, str]
+
+
+def revise(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot, rows: list[Any], now: datetime,
+           *, max_length: int) -> Revision:
+    """Fit an expanded mapped task's instances (``rows``, map index >= 0) to its input counted
+    again: after a clear, its upstream may now yield a different number of items (Airflow
+    revises the map indexes then too).
+
+    * n items: missing instances up to n-1 are created; undecided instances at n or above
+      become ``removed`` and their XComs are dropped (decided ones keep their outcome);
+    * no items: instance 0 is skipped (as a first expansion of an empty input would be; the
+      skip carries downstream) and the others are removed;
+    * an input that is not a list or dict, or too long: the cleared (``none``) instances fail
+      without running, the reason in their note;
+    * an upstream that pushed nothing: nothing changes (its failure reaches the instances
+      through the trigger rule).
+    """
+    try:
+        length = input_length(session, run, snap, task)
+    except _MissingValue:
+        return Revision([], {})
+    except UnmappableInputError as exc:
+        return _fail_cleared(session, run, rows, now, str(exc))
+    if length > max_length:
+        return _fail_cleared(session, run, rows, now, (
+            f"mapped task {task.task_id!r} cannot expand to {length} instances: that is more than "
+            f"[core] max_map_length ({max_length})"))
+    objects = tis_by_ids(session, [r.id for r in rows])
+    moved: dict[int, str] = {}
+    for row in rows:
+        ti = objects.get(row.id)
+        if ti is None or ti.state != row.state or ti.state not in _REVISABLE:
+            continue
+        if length == 0 and ti.map_index == 0:
+            transitions.mark_ti_skipped(
+                session, ti, now, note=f"mapped task {task.task_id!r} has nothing to map over (empty input)")
+        elif ti.map_index >= max(length, 1):
+            transitions.mark_ti_removed(session, ti, now)
+        else:
+            continue
+        moved[row.id] = ti.state
+        # Its value from before the clear must not reach downstream pulls (a try clears its own
+        # XComs when it starts; this instance will not run again).
+        xcom_clear(session, ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+    existing = {r.map_index for r in rows}
+    template = objects.get(rows[0].id) if rows else None
+    created = [] if template is None else [_sibling(template, i) for i in range(length) if i not in existing]
+    if created:
+        session.add_all(created)
+        session.flush()
+    if moved or created:
+        log.info("%s/%s: mapped task %s re-counted after a clear: %d item(s), %d instance(s) created, %d moved",
+                 run.dag_id, run.run_id, task.task_id, length, len(created), len(moved))
+    return Revision(created, moved)
+
+
+def _fail_cleared(session: Session, run: DagRun, rows: list[Any], now: datetime, reason: str) -> Revision:
+    objects = tis_by_ids(session, [r.id for r in rows if r.state == TI.NONE.value])
+    moved: dict[int, str] = {}
+    for row_id, ti in objects.items():
+        if ti.state == TI.NONE.value:
+            transitions.fail_unexpandable(session, ti, now, reason)
+            moved[row_id] = ti.state
+    log.warning("%s/%s: %s", run.dag_id, run.run_id, reason)
+    return Revision([], moved)
 
 
 def set_rendered_map_index(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int,

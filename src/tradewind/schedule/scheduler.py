@@ -167,6 +167,8 @@ class Scheduler:
         self._conn: Connection | None = None
         self.only_run = only_run
         self._asset_runs = AssetRunStep()
+        #: run row id -> (its clear_number, mapped task ids whose input was counted since that clear).
+        self._counted_since_clear: dict[int, tuple[int, set[str]]] = {}
 
     # ------------------------------------------------------------- transactions
     @contextmanager
@@ -587,6 +589,10 @@ class Scheduler:
                         view.plan(unexpanded, move[1].value)
                     if not changed:
                         continue
+                    if run.clear_number:
+                        self._counted_since(run).add(task_id)
+                elif task_id in snap.mapped_task_ids and run.clear_number:
+                    expanded = self._revise_if_cleared(session, run, snap, task, view, tis, now) or expanded
                 rows = view.instances(task_id)
             for ti in rows:
                 if ti.state not in _UNDECIDED:
@@ -657,6 +663,37 @@ class Scheduler:
         view.add(task.task_id, new_rows)
         return None, True
 
+    def _counted_since(self, run: DagRun) -> set[str]:
+        """Mapped task ids whose input was counted since the run's last clear."""
+        entry = self._counted_since_clear.get(run.id)
+        if entry is None or entry[0] != run.clear_number:
+            entry = (run.clear_number, set())
+            self._counted_since_clear[run.id] = entry
+        return entry[1]
+
+    def _revise_if_cleared(self, session: Session, run: DagRun, snap: DagSnapshot, task: Any, view: Any,
+                           tis: list[_TiRow], now: datetime) -> bool:
+        """In a cleared run, an expanded mapped task whose instances were cleared counts its input
+        again once the upstreams it reads are done (they may yield a different number of items
+        now), before its instances are decided (mapping.revise). Done once per task and clear:
+        only runs with a clear_number get here, and the check before the XCom read is in memory."""
+        counted = self._counted_since(run)
+        if task.task_id in counted:
+            return False
+        rows = view.instances(task.task_id)
+        if not any(view.state(r) == TI.NONE.value for r in rows) or not view.inputs_done(task):
+            return False
+        counted.add(task.task_id)
+        result = mapping.revise(session, run, snap, task, rows, now, max_length=self.max_map_length)
+        for row in rows:
+            if row.id in result.moved:
+                row.state = result.moved[row.id]
+        if result.created:
+            new_rows = [_TiRow(*(getattr(ti, c) for c in ti_queries.TI_ROW_COLUMNS)) for ti in result.created]
+            tis.extend(new_rows)
+            view.add(task.task_id, new_rows)
+        return bool(result.moved or result.created)
+
     def _apply_moves(self, session: Session, moves: list[tuple[_TiRow, TaskInstanceState, str | None]],
                      now: datetime) -> bool:
         """Apply the decided moves to the instances' ORM objects; update the rows to match."""
@@ -692,6 +729,7 @@ class Scheduler:
             return False
         success = not setup_teardown.failed_outcome_leaves(snap, ((ti.task_id, ti.state) for ti in tis))
         transitions.finish_run(session, run, RUN.SUCCESS if success else RUN.FAILED, now)
+        self._counted_since_clear.pop(run.id, None)
         self._callback(snap, run, success=success, reason="success" if success else "task_failure", out=callbacks)
         if not success:
             auto_pause.pause_if_failing(session, run.dag_id, auto_pause.consecutive_failure_limit(snap, self.config),
