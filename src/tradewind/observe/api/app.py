@@ -60,9 +60,14 @@ def create_app(
     install_error_handlers(app)  # Airflow's problem format for every REST API error
     for router in api_routers():
         app.include_router(router)
+    from tradewind.observe.ui.pages import STATIC_DIR
+    from tradewind.observe.ui.routes import ui_routers
+
+    for router in ui_routers():
+        app.include_router(router)
     for router in extra_routers:
         app.include_router(router)
-    app.mount("/static", StaticFiles(directory=login.STATIC_DIR), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     auth.check_routes_protected(app.routes)
     return app
 

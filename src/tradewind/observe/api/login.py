@@ -10,8 +10,7 @@ past the limit they answer 429 with ``Retry-After`` until the window has passed.
 carries its own CSRF token, bound to a pre-login nonce cookie, so another site cannot log a
 browser in under the attacker's account.
 
-``GET /`` is the signed-in landing page (who you are, your role, sign out) until the UI's pages
-take over that path.
+``GET /`` and the other pages are the UI's (:mod:`tradewind.observe.ui`).
 """
 
 from __future__ import annotations
@@ -22,26 +21,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from tradewind.observe.api.auth import (
     CSRF_FORM_FIELD,
-    CSRF_HEADER,
     SESSION_COOKIE,
     AuthError,
     AuthService,
-    Principal,
     auth_service,
-    authorize_page,
-    csrf_token,
     safe_next_path,
 )
 
 LOGIN_NONCE_COOKIE = "tradewind_login_nonce"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-STATIC_DIR = Path(__file__).parent / "static"
 
 #: Sent with every HTML page of this module: no framing (clickjacking), scripts and styles
 #: only from this site (the assets are vendored), forms only post back here.
@@ -162,11 +156,6 @@ def make_router() -> APIRouter:
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_is_https(request))
         return response
-
-    @router.get("/", include_in_schema=False)
-    def home(request: Request, principal: Principal = Depends(authorize_page("website", "read"))) -> Response:
-        return render_page("home.html", principal=principal, csrf_token=csrf_token(request),
-                           csrf_header=CSRF_HEADER)
 
     return router
 

@@ -1,0 +1,70 @@
+"""Rendering UI pages: one Jinja2 environment, the security headers, the context every page needs.
+
+A route renders with :func:`render_page`::
+
+    @router.get("/dags")
+    def dags_page(request: Request, principal: Principal = Depends(authorize_page("dag", "read"))):
+        return render_page(request, principal, "dags.html", title="DAGs")
+
+The base template gets ``principal`` (who is signed in, shown in the header, with a sign-out
+form), ``csrf_token`` (also in a ``<meta>`` tag that ``core.js`` sends as ``X-CSRF-Token``) and
+``active_nav`` (which header entry to highlight). Page data for scripts goes in ``page_data``:
+it is rendered as JSON inside a ``<script type="application/json">`` element (escaped by
+Jinja's ``tojson``, so a ``</script>`` in a DAG description stays text) and read by the page's
+script with ``tw.pageData()``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from tradewind.observe.api.auth import CSRF_HEADER, Principal, csrf_token
+from tradewind.observe.api.login import PAGE_HEADERS
+
+UI_DIR = Path(__file__).parent
+TEMPLATES_DIR = UI_DIR / "templates"
+STATIC_DIR = UI_DIR / "static"
+
+#: Header navigation: (label, path, key) — ``active_nav`` names the key of the current section.
+NAV: tuple[tuple[str, str, str], ...] = (
+    ("DAGs", "/dags", "dags"),
+    ("Runs", "/runs", "runs"),
+    ("Task instances", "/task-instances", "task_instances"),
+    ("Assets", "/assets", "assets"),
+    ("Audit log", "/audit-log", "audit_log"),
+    ("Import errors", "/import-errors", "import_errors"),
+    ("Variables", "/variables", "variables"),
+    ("Pools", "/pools", "pools"),
+    ("Users", "/users", "users"),
+)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals["nav"] = NAV
+    env.globals["csrf_header"] = CSRF_HEADER
+    return env
+
+
+def render_page(request: Request, principal: Principal, template: str, *, title: str, active_nav: str = "",
+                page_data: Any = None, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``templates/<template>`` for a signed-in user, with the UI's security headers."""
+    html = environment().get_template(template).render(
+        request=request, principal=principal, csrf_token=csrf_token(request), title=title,
+        active_nav=active_nav, page_data=page_data, **context,
+    )
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
