@@ -58,6 +58,8 @@ EXPECTED = {
         "example_mapping",
         {"list_files", "count_lines", "total", "greet", "per_region.extract", "per_region.report", "summary"},
     ),
+    "example_cross_dag.py": ("example_cross_dag", {"wait_for_hello", "summarise", "notify_target", "done"}),
+    "example_reliability.py": ("example_reliability", {"ingest", "aggregate"}),
 }
 
 
@@ -365,3 +367,31 @@ def test_asset_producer_records_an_event_and_consumer_runs_by_hand(home: Path) -
     assert event["extra"] == {"rows": 3, "total": 67.75}
     _run(home, "dags", "test", "example_asset_consumer", "2024-03-05")
     assert _xcom(home, "example_asset_consumer", "summarize") == {"events": 0, "rows": 0}
+
+
+@pytest.mark.slow
+def test_cross_dag_waits_for_hello_and_reads_its_xcom(home: Path) -> None:
+    _run(home, "dags", "test", "example_hello", "2024-03-05")
+    _run(home, "dags", "test", "example_cross_dag", "2024-03-05")
+    assert set(_states(home, "example_cross_dag").values()) == {"success"}
+    assert _xcom(home, "example_cross_dag", "summarise") == "summary of HELLO TRADEWIND"
+
+
+@pytest.mark.slow
+def test_reliability_journals_callbacks_and_fails_after_its_retry(home: Path) -> None:
+    _run(home, "dags", "test", "example_reliability", "2024-03-05")
+    assert _states(home, "example_reliability") == {"ingest": "success", "aggregate": "success"}
+    env = dict(_env(home), TRADEWIND__SMTP__SMTP_PORT="1")  # nothing listens there: the alert cannot go out
+    proc = subprocess.run(_cli() + ["dags", "test", "example_reliability", "2024-03-06", "-c", '{"fail_ingest": true}'],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Could not send the failure email" in proc.stdout + proc.stderr  # logged, never fatal
+    journal = [json.loads(line) for line in
+               (home / "data" / "reliability" / "journal.jsonl").read_text().splitlines()]
+    assert [(e["event"], e["ds"], e["task_id"]) for e in journal] == [
+        ("run_success", "2024-03-05", "aggregate"),
+        ("task_retry", "2024-03-06", "ingest"),
+        ("run_failure", "2024-03-06", "ingest"),
+    ]
+    assert journal[1]["exception"] == "source for 2024-03-06 is not ready"
+    assert journal[2]["reason"] == "task_failure"
