@@ -20,6 +20,6 @@ def _home_router() -> APIRouter:
 
 def ui_routers() -> list[APIRouter]:
     """Every UI router, in registration order (more specific paths first)."""
-    from tradewind.observe.ui import dag_list
+    from tradewind.observe.ui import dag_list, dag_views
 
-    return [_home_router(), dag_list.router]
+    return [_home_router(), dag_list.router, dag_views.router]
