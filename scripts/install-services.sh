@@ -1,7 +1,26 @@
 #!/usr/bin/env bash
-# Install the servers the test suite starts by itself (PostgreSQL). Idempotent and quiet:
-# prints nothing when everything is already there. Works as root (no sudo needed) or via sudo.
+# Install the servers and programs the test suite starts by itself: PostgreSQL, and Debian's
+# chromium for the browser tests (Playwright drives it; Playwright's own browser download is not
+# used). Idempotent and quiet: prints nothing when everything is already there. Works as root
+# (no sudo needed) or via sudo.
 set -euo pipefail
+
+have_chromium() {
+  [ -x /usr/bin/chromium ]
+}
+
+APT_UPDATED=""
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || {
+    echo "install-services.sh: no apt-get; install $* yourself" >&2
+    exit 1
+  }
+  if [ -z "$APT_UPDATED" ]; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 
 have_pg() {
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1
@@ -23,13 +42,8 @@ need_root() {
 
 if ! have_pg; then
   need_root "installing PostgreSQL"
-  command -v apt-get >/dev/null 2>&1 || {
-    echo "install-services.sh: no apt-get; install the PostgreSQL server (initdb, pg_ctl, postgres) yourself" >&2
-    exit 1
-  }
   echo "Installing PostgreSQL server for the test suite..."
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  apt_install postgresql
   have_pg || { echo "install-services.sh: PostgreSQL install failed: initdb not found" >&2; exit 1; }
 fi
 
@@ -37,4 +51,11 @@ fi
 if ! id -u postgres >/dev/null 2>&1; then
   need_root "creating the 'postgres' system user"
   $SUDO useradd --system --home-dir /var/lib/postgresql --shell /bin/bash --user-group postgres
+fi
+
+if ! have_chromium; then
+  need_root "installing chromium"
+  echo "Installing chromium for the browser tests..."
+  apt_install chromium
+  have_chromium || { echo "install-services.sh: chromium install failed: /usr/bin/chromium not found" >&2; exit 1; }
 fi

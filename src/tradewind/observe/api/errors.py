@@ -121,3 +121,16 @@ def install_error_handlers(app: FastAPI) -> None:
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if exc.detail is not None else _KINDS.get(exc.status_code, ("Error", ""))[0]
         return problem_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    # A number in a path, query or body that passed validation as ``int`` but does not fit the
+    # database's integer columns: SQLite's driver raises OverflowError before sending the query,
+    # PostgreSQL answers "out of range" (a DataError). Either way the request is at fault, not us.
+    @app.exception_handler(OverflowError)
+    def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        return problem_response(422, f"a number in the request is out of range for the database: {exc}")
+
+    from sqlalchemy.exc import DataError
+
+    @app.exception_handler(DataError)
+    def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        return problem_response(422, f"a value in the request does not fit the database: {exc.orig}")
