@@ -30,18 +30,25 @@ UI_DIR = Path(__file__).parent
 TEMPLATES_DIR = UI_DIR / "templates"
 STATIC_DIR = UI_DIR / "static"
 
-#: Header navigation: (label, path, key) — ``active_nav`` names the key of the current section.
-NAV: tuple[tuple[str, str, str], ...] = (
-    ("DAGs", "/dags", "dags"),
-    ("Runs", "/runs", "runs"),
-    ("Task instances", "/task-instances", "task_instances"),
-    ("Assets", "/assets", "assets"),
-    ("Audit log", "/audit-log", "audit_log"),
-    ("Import errors", "/import-errors", "import_errors"),
-    ("Variables", "/variables", "variables"),
-    ("Pools", "/pools", "pools"),
-    ("Users", "/users", "users"),
+#: Header navigation: (label, path, key, resource, action) — ``active_nav`` names the key of the
+#: current section; an entry is shown only to roles that may do ``action`` on ``resource``
+#: (:data:`tradewind.observe.api.auth.PERMISSIONS`), the same permission its page requires.
+NAV: tuple[tuple[str, str, str, str, str], ...] = (
+    ("DAGs", "/dags", "dags", "dag", "read"),
+    ("Runs", "/runs", "runs", "dag_run", "read"),
+    ("Task instances", "/task-instances", "task_instances", "task_instance", "read"),
+    ("Assets", "/assets", "assets", "asset", "read"),
+    ("Audit log", "/audit-log", "audit_log", "audit_log", "read"),
+    ("Import errors", "/import-errors", "import_errors", "import_error", "read"),
+    ("Variables", "/variables", "variables", "variable", "read"),
+    ("Pools", "/pools", "pools", "pool", "read"),
+    ("Users", "/users", "users", "user", "read"),
 )
+
+
+def nav_for(principal: Principal) -> list[tuple[str, str, str]]:
+    """The header entries ``principal`` may open, as (label, path, key) for ``base.html``."""
+    return [(label, path, key) for label, path, key, resource, action in NAV if principal.can(resource, action)]
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +62,6 @@ def environment() -> Any:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.globals["nav"] = NAV
     env.globals["csrf_header"] = CSRF_HEADER
     return env
 
@@ -65,6 +71,6 @@ def render_page(request: Request, principal: Principal, template: str, *, title:
     """Render ``templates/<template>`` for a signed-in user, with the UI's security headers."""
     html = environment().get_template(template).render(
         request=request, principal=principal, csrf_token=csrf_token(request), title=title,
-        active_nav=active_nav, page_data=page_data, **context,
+        active_nav=active_nav, page_data=page_data, nav=nav_for(principal), **context,
     )
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
