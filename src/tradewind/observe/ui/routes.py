@@ -20,6 +20,7 @@ def _home_router() -> APIRouter:
 
 def ui_routers() -> list[APIRouter]:
     """Every UI router, in registration order (more specific paths first)."""
+    from tradewind.observe.ui import admin, browse
     from tradewind.observe.ui import dag_list, dag_views
 
-    return [_home_router(), dag_list.router, dag_views.router]
+    return [_home_router(), dag_list.router, browse.router, admin.router, dag_views.router]

@@ -22,11 +22,12 @@ def api_routers() -> list[APIRouter]:
         monitor,
         pools,
         task_instances,
+        users,
         variables,
         xcom,
     )
 
     # logs and xcom before task_instances: their paths would otherwise match .../{task_id}/{map_index}.
     modules = (dags, dag_sources, dag_runs, logs, xcom, task_instances, variables, pools, import_errors, event_logs,
-               assets, backfills, monitor)
+               assets, backfills, users, monitor)
     return [m.router for m in modules]
