@@ -32,6 +32,7 @@ def test_log_in_through_the_form_and_sign_out(anonymous_page):
 
 
 def test_dag_list_shows_every_dag_with_text_only_descriptions_and_the_import_error_banner(page, screenshot):
+    """Every DAG listed, a <script> description shown as text, and the banner leading to the error."""
     page.goto("/dags")
     rows = page.locator("#dag-rows tr[data-dag-id]")
     expect(rows).to_have_count(len(DAG_IDS))
@@ -44,8 +45,14 @@ def test_dag_list_shows_every_dag_with_text_only_descriptions_and_the_import_err
     banner = page.locator("#import-banner")
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("1 DAG file failed to import")
-    expect(banner.get_by_role("link")).to_have_attribute("href", "/import-errors")
     screenshot(page, "dag-list")
+    assert page.console_errors == []
+    banner.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/import-errors"))
+    main = page.locator("main")
+    expect(main).to_contain_text("ui_broken.py")
+    expect(main).to_contain_text("broken on purpose for the banner")
+    screenshot(page, "import-errors")
     assert page.console_errors == []
 
 
