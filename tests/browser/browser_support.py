@@ -58,6 +58,15 @@ DAG_FILES: dict[str, str] = {
     "ui_mark.py": _chain_dag("ui_mark", "A run is marked failed"),
     "ui_listed.py": _chain_dag("ui_listed", "<script>window.__pwned = 1</script> only text"),
     "ui_broken.py": "from tradewind import DAG\n\nraise RuntimeError('broken on purpose for the banner')\n",
+    "ui_params.py": _DAG_HEAD + textwrap.dedent('''
+        from tradewind import Param
+        from tradewind.definition.operators.empty import EmptyOperator
+
+        with DAG("ui_params", schedule=None, start_date=datetime(2024, 1, 1), is_paused_upon_creation=True,
+                 params={"rows": Param(5, type="integer", minimum=1, description="How many rows to load"),
+                         "mode": Param("fast", enum=["fast", "slow"]), "dry": Param(False, type="boolean")}):
+            EmptyOperator(task_id="only")
+    '''),
 }
 DAG_IDS = sorted(name[:-3] for name in DAG_FILES if name != "ui_broken.py")
 
