@@ -192,6 +192,9 @@ def create_manual_run(
     run_id = run_id or DagRunType.MANUAL.run_id_for(logical.isoformat())
     if not run_id.strip() or len(run_id) > 250:
         raise RunCreationError(f"run_id {run_id!r} must be 1 to 250 characters")
+    if any(ch in "/\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in run_id):
+        # The run id names a folder of the task logs: a separator would put them elsewhere.
+        raise RunCreationError(f"run_id {run_id!r} must not contain '/', '\\' or control characters")
     if run_queries.run_exists(session, snapshot.dag_id, run_id):
         raise DuplicateRunError(f"DAG {snapshot.dag_id} already has a run with run_id {run_id!r}")
     interval = timetable_of(snapshot).infer_manual_data_interval(run_after=logical)

@@ -69,6 +69,9 @@ def create_app(
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     auth.check_routes_protected(app.routes)
+    from tradewind.observe.api.security_headers import SecurityHeadersMiddleware
+
+    app.add_middleware(SecurityHeadersMiddleware)  # nosniff/no framing/CSP on every response
     return app
 
 

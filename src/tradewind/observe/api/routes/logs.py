@@ -55,6 +55,26 @@ def decode_token(token: str) -> int:
         raise bad_request("token is not a continuation token returned by this endpoint", field="token") from None
 
 
+def _safe_id(value: str) -> bool:
+    """False for an id that could change a log path's shape (separators, NUL, control characters)."""
+    return bool(value) and not any(ch in "/\\" or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
+
+
+def owned_log_file(base_folder: str | Path, key: TaskKey) -> Path | None:
+    """The log file of try ``key``, or None when its ids would lead anywhere but that try's own file.
+
+    Each id is one directory level under ``base_folder`` (:func:`log_path`); an id holding a path
+    separator or a control character, or a path resolving elsewhere (a symlink out), is refused.
+    """
+    if not all(_safe_id(v) for v in (key.dag_id, key.run_id, key.task_id)):
+        return None
+    base = Path(base_folder).resolve()
+    path = log_path(base, key).resolve()
+    if base not in path.parents or len(path.relative_to(base).parts) != (5 if key.map_index >= 0 else 4):
+        return None
+    return path
+
+
 def read_chunk(path: Path, start: int, *, still_writing: bool) -> tuple[str, int, bool]:
     """(text, next offset, end of log) reading ``path`` from byte ``start``."""
     try:
@@ -79,9 +99,9 @@ def _log(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_numbe
     if try_number < 1 or try_number > max(current, 0):
         raise not_found(f"Task instance {task_id} of run '{dag_run_id}' has no try number {try_number} "
                         f"(it has had {current})", title="Try not found")
-    base = Path(request.app.state.config.logs_folder).resolve()
-    path = log_path(base, TaskKey(dag_id, dag_run_id, task_id, map_index, try_number)).resolve()
-    if base not in path.parents:
+    path = owned_log_file(request.app.state.config.logs_folder,
+                          TaskKey(dag_id, dag_run_id, task_id, map_index, try_number))
+    if path is None:
         raise not_found("no log file for this try", title="Log not found")
     start = 0 if full_content or not token else decode_token(token)
     still_writing = try_number == current and state in _WRITING

@@ -12,7 +12,7 @@ from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, page_params, paginate_rows
 from tradewind.observe.api.routes.common import ALL, API, can, iso, read
 from tradewind.persist.models import DagRun, XCom
-from tradewind.persist.queries.xcom import decode_value
+from tradewind.persist.queries.xcom import decode_value, encode_value
 
 router = APIRouter(prefix=API, tags=["XCom"])
 
@@ -74,9 +74,7 @@ def get_xcom_entry(
         raise not_found(f"XCom entry '{xcom_key}' of task '{task_id}' (map index {map_index}) in run "
                         f"'{dag_run_id}' of DAG '{dag_id}' not found", title="XCom entry not found")
     row, logical_date = found
-    value: Any = row.value
-    if deserialize:
-        decoded = redact(decode_value(row.value))
-        value = str(decoded) if stringify else decoded
+    decoded = redact(decode_value(row.value))  # secret-looking keys inside the value too
+    value: Any = (str(decoded) if stringify else decoded) if deserialize else encode_value(decoded)
     value = mask_value(row.key, value)
     return {**_entry(row, logical_date), "value": value}

@@ -146,7 +146,7 @@
     const close = () => overlay.remove();
     const overlay = el("div", { class: "dialog", role: "dialog", "aria-modal": "true", "aria-label": title },
       el("div", { class: "panel" }, el("h2", {}, title), body,
-        el("div", { class: "toolbar", style: "justify-content:flex-end;margin-top:1rem" },
+        el("div", { class: "toolbar dialog-buttons" },
           el("button", { type: "button", onclick: close }, "Cancel"),
           ...buttons.map((b) => el("button", {
             type: "button", class: b.danger ? "danger" : b.primary ? "primary" : "",
