@@ -42,7 +42,7 @@
     if (mapIndex >= 0) {
       title.append(" ", el("span", { class: "muted" }, `[${ti.rendered_map_index || mapIndex}]`));
     }
-    clear(document.getElementById("ti-summary")).append(
+    clear(document.getElementById("ti-summary")).append(...[
       item("State", stateBadge(ti.state, { text: true })),
       item("Try", `${ti.try_number} of ${ti.max_tries}`),
       mapIndex >= 0 ? item("Map index", String(mapIndex)) : (task.is_mapped ? item("Mapped", `${(data.mapped || []).length} instances`) : null),
@@ -50,7 +50,7 @@
       item("Started", ti.start_date ? timeEl(ti.start_date) : "—"),
       item("Duration", ti.duration !== null && ti.duration !== undefined ? fmtDuration(ti.duration) : "—"),
       item("Run", el("span", { class: "mono" }, ti.dag_run_id)),
-    );
+    ].filter(Boolean));
   }
 
   // -------------------------------------------------------------------- tabs
