@@ -58,6 +58,22 @@ DAG_FILES: dict[str, str] = {
     "ui_mark.py": _chain_dag("ui_mark", "A run is marked failed"),
     "ui_listed.py": _chain_dag("ui_listed", "<script>window.__pwned = 1</script> only text"),
     "ui_broken.py": "from tradewind import DAG\n\nraise RuntimeError('broken on purpose for the banner')\n",
+    "ui_grid.py": _DAG_HEAD + textwrap.dedent('''
+        from tradewind import TaskGroup
+        from tradewind.definition.operators.empty import EmptyOperator
+
+        with DAG("ui_grid", schedule=None, start_date=datetime(2024, 1, 1), is_paused_upon_creation=True,
+                 doc_md="# Grid DAG\\n\\nA **group** and a mapped task.") as dag:
+            start = EmptyOperator(task_id="start")
+            with TaskGroup("work") as work:
+                EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
+
+            @task
+            def double(x):
+                return 2 * x
+
+            start >> work >> double.expand(x=[1, 2, 3]) >> EmptyOperator(task_id="end")
+    '''),
     "ui_params.py": _DAG_HEAD + textwrap.dedent('''
         from tradewind import Param
         from tradewind.definition.operators.empty import EmptyOperator
@@ -66,19 +82,6 @@ DAG_FILES: dict[str, str] = {
                  params={"rows": Param(5, type="integer", minimum=1, description="How many rows to load"),
                          "mode": Param("fast", enum=["fast", "slow"]), "dry": Param(False, type="boolean")}):
             EmptyOperator(task_id="only")
-    '''),
-    "ui_charts.py": _DAG_HEAD + textwrap.dedent('''
-        from tradewind import Label, TaskGroup
-        from tradewind.definition.operators.empty import EmptyOperator
-
-        with DAG("ui_charts", schedule="@daily", start_date=datetime(2024, 1, 1), catchup=False,
-                 is_paused_upon_creation=True, tags=["browser"]):
-            start = EmptyOperator(task_id="start")
-            with TaskGroup("stage") as stage:
-                BashOperator(task_id="first", bash_command="echo one") >> BashOperator(task_id="second",
-                                                                                      bash_command="echo two")
-            end = EmptyOperator(task_id="end")
-            start >> Label("when ready") >> stage >> end
     '''),
 }
 DAG_IDS = sorted(name[:-3] for name in DAG_FILES if name != "ui_broken.py")

@@ -98,8 +98,9 @@ def grid_endpoint(
         if latest is None:
             raise not_found(f"DAG with dag_id: '{dag_id}' not found or not parsed yet", title="DAG not found")
         snapshot = latest[1]
-        runs = ui_grid.grid_runs(session, dag_id, limit=limit, run_types=run_type or (), states=state or ())
-        instances = ui_grid.grid_instances(session, dag_id, [r[0] for r in runs])
+        which = {"limit": limit, "run_types": run_type or (), "states": state or ()}
+        runs = ui_grid.grid_runs(session, dag_id, **which)
+        instances = ui_grid.grid_instances(session, dag_id, **which)
     body, etag = grid_data.encode(grid_data.build_grid(snapshot, runs, instances))
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag in _etags(request.headers.get("if-none-match", "")):

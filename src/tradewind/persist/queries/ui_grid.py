@@ -1,8 +1,8 @@
 """Reads behind the UI's grid view: the last N runs of a DAG and their task instances' states.
 
 Two indexed queries and nothing else: the runs come from ``dag_run (dag_id, logical_date)``
-(newest first, limited), the instances from the ``task_instance (dag_id, run_id, task_id,
-map_index)`` unique index, restricted to those runs. Rows are plain tuples (no ORM objects):
+(newest first, limited), the instances from the ``task_instance (dag_id, run_id, ...)``
+indexes, restricted to those runs by a subquery. Rows are plain tuples (no ORM objects):
 a grid of 1,000 runs x 50 tasks is 50,000 rows and must come back in well under 300 ms.
 """
 
@@ -24,27 +24,34 @@ RUN_COLUMNS: tuple[str, ...] = ("run_id", "run_type", "state", "logical_date", "
                                 "start_date", "end_date", "data_interval_start", "data_interval_end")
 
 
-def grid_runs(session: Session, dag_id: str, *, limit: int, run_types: Sequence[str] = (),
-              states: Sequence[str] = ()) -> list[tuple[Any, ...]]:
-    """The newest ``limit`` runs of a DAG (optionally of some types/states), newest first.
-
-    Each row holds :data:`RUN_COLUMNS` in order.
-    """
-    limit = max(1, min(int(limit), MAX_GRID_RUNS))
-    columns = [getattr(DagRun, name) for name in RUN_COLUMNS]
+def _runs_select(dag_id: str, columns: Sequence[Any], *, limit: int, run_types: Sequence[str],
+                 states: Sequence[str]) -> Any:
     stmt = select(*columns).where(DagRun.dag_id == dag_id)
     if run_types:
         stmt = stmt.where(DagRun.run_type.in_(list(run_types)))
     if states:
         stmt = stmt.where(DagRun.state.in_(list(states)))
-    stmt = stmt.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(limit)
-    return [tuple(row) for row in session.execute(stmt)]
+    limit = max(1, min(int(limit), MAX_GRID_RUNS))
+    return stmt.order_by(DagRun.logical_date.desc(), DagRun.id.desc()).limit(limit)
 
 
-def grid_instances(session: Session, dag_id: str, run_ids: Sequence[str]) -> list[tuple[str, str, int, str]]:
-    """``(run_id, task_id, map_index, state)`` of every task instance of these runs."""
-    if not run_ids:
-        return []
+def grid_runs(session: Session, dag_id: str, *, limit: int, run_types: Sequence[str] = (),
+              states: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+    """The newest ``limit`` runs of a DAG (optionally of some types/states), newest first.
+
+    Each row holds :data:`RUN_COLUMNS` in order. Read through the session's connection (Core,
+    not ORM): row objects are what would cost time here.
+    """
+    stmt = _runs_select(dag_id, [getattr(DagRun, name) for name in RUN_COLUMNS], limit=limit,
+                        run_types=run_types, states=states)
+    return [tuple(row) for row in session.connection().execute(stmt)]
+
+
+def grid_instances(session: Session, dag_id: str, *, limit: int, run_types: Sequence[str] = (),
+                   states: Sequence[str] = ()) -> list[tuple[str, str, int, str]]:
+    """``(run_id, task_id, map_index, state)`` of every task instance of the runs :func:`grid_runs`
+    returns for the same arguments (those runs are a subquery: no list of ids is sent back)."""
+    runs = _runs_select(dag_id, [DagRun.run_id], limit=limit, run_types=run_types, states=states)
     stmt = select(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
-        TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(list(run_ids)))
-    return [tuple(row) for row in session.execute(stmt)]  # type: ignore[misc]
+        TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(runs.scalar_subquery()))
+    return [tuple(row) for row in session.connection().execute(stmt)]  # type: ignore[misc]
