@@ -83,6 +83,19 @@ DAG_FILES: dict[str, str] = {
                          "mode": Param("fast", enum=["fast", "slow"]), "dry": Param(False, type="boolean")}):
             EmptyOperator(task_id="only")
     '''),
+    "ui_charts.py": _DAG_HEAD + textwrap.dedent('''
+        from tradewind import Label, TaskGroup
+        from tradewind.definition.operators.empty import EmptyOperator
+
+        with DAG("ui_charts", schedule="@daily", start_date=datetime(2024, 1, 1), catchup=False,
+                 is_paused_upon_creation=True, tags=["browser"]):
+            start = EmptyOperator(task_id="start")
+            with TaskGroup("stage") as stage:
+                BashOperator(task_id="first", bash_command="echo one") >> BashOperator(task_id="second",
+                                                                                      bash_command="echo two")
+            end = EmptyOperator(task_id="end")
+            start >> Label("when ready") >> stage >> end
+    '''),
 }
 DAG_IDS = sorted(name[:-3] for name in DAG_FILES if name != "ui_broken.py")
 
