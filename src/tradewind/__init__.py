@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "PythonOperator": f"{_DEF}.operators.python",
     "BranchPythonOperator": f"{_DEF}.operators.python",
     "ShortCircuitOperator": f"{_DEF}.operators.python",
+    "PythonVirtualenvOperator": f"{_DEF}.operators.python_env",
+    "ExternalPythonOperator": f"{_DEF}.operators.python_env",
     "EmptyOperator": f"{_DEF}.operators.empty",
     "LatestOnlyOperator": f"{_DEF}.operators.latest_only",
     "BaseBranchOperator": f"{_DEF}.operators.datetime_branch",
@@ -129,6 +131,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
     from tradewind.definition.operators.empty import EmptyOperator
     from tradewind.definition.operators.latest_only import LatestOnlyOperator
     from tradewind.definition.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+    from tradewind.definition.operators.python_env import ExternalPythonOperator, PythonVirtualenvOperator
     from tradewind.definition.notifications import BaseNotifier, SmtpNotifier, send_email, send_smtp_notification
     from tradewind.definition.operators.trigger_dagrun import TriggerDagRunOperator
     from tradewind.definition.params import Param, ParamsDict

@@ -1,5 +1,5 @@
 """TaskFlow: ``@task`` and its variants ``@task.python``, ``@task.bash``, ``@task.branch``,
-``@task.short_circuit``, ``@task.sensor``.
+``@task.short_circuit``, ``@task.sensor``, ``@task.virtualenv``, ``@task.external_python``.
 
 Calling a decorated function inside a DAG creates an operator and returns an
 ``XComArg`` for its result. Arguments that are ``XComArg``s (also nested in lists
@@ -28,6 +28,7 @@ from tradewind.definition.operators.python import (
     ShortCircuitOperator,
     determine_kwargs,
 )
+from tradewind.definition.operators.python_env import ExternalPythonOperator, PythonVirtualenvOperator
 from tradewind.definition.sensors.base import BaseSensorOperator, PokeReturnValue
 from tradewind.definition.xcom_arg import XComArg
 
@@ -75,6 +76,18 @@ class _BashDecoratedOperator(BashOperator):
             )
         self.bash_command = self.render_template(command, context)
         return super().execute(context)
+
+
+class _VirtualenvDecoratedOperator(PythonVirtualenvOperator):
+    """``@task.virtualenv``: the function's source runs in a new virtualenv (arguments/result as JSON)."""
+
+    custom_operator_name = "@task.virtualenv"
+
+
+class _ExternalPythonDecoratedOperator(ExternalPythonOperator):
+    """``@task.external_python(python=...)``: the function's source runs with that interpreter."""
+
+    custom_operator_name = "@task.external_python"
 
 
 class _SensorDecoratedOperator(BaseSensorOperator):
@@ -206,6 +219,8 @@ class TaskDecoratorCollection:
     branch = staticmethod(_decorator_for(_BranchPythonDecoratedOperator))
     short_circuit = staticmethod(_decorator_for(_ShortCircuitDecoratedOperator))
     sensor = staticmethod(_decorator_for(_SensorDecoratedOperator))
+    virtualenv = staticmethod(_decorator_for(_VirtualenvDecoratedOperator))
+    external_python = staticmethod(_decorator_for(_ExternalPythonDecoratedOperator))
 
     def __call__(self, python_callable: Callable[..., Any] | None = None,
                  multiple_outputs: bool | None = None, **kwargs: Any) -> Any:

@@ -1,0 +1,278 @@
+"""Python callables run in another interpreter: ``PythonVirtualenvOperator`` and ``ExternalPythonOperator``.
+
+The callable's *source* (``inspect.getsource``, dedented, decorators removed) is run by the other
+interpreter in a child process, so the function must be self-contained: its imports inside its
+body, no closures over DAG-file globals. Arguments and the return value cross the process
+boundary as **JSON** — Tradewind's contract, where Airflow pickles them (``pickle``/``dill``):
+``op_args``, ``op_kwargs`` and the context entries the function names (``ds``, ``params``,
+``run_id``, ...) must be JSON values, and so must the result (it is the task's XCom anyway).
+A context entry that is not JSON (``ti``, ``dag``, datetimes) is refused with its name; pass
+a template such as ``"{{ ts }}"`` through ``op_kwargs`` instead.
+
+The child's stdout and stderr go line by line into the task log. A non-zero exit fails the try
+with the child's last output lines (the traceback); ``skip_on_exit_code`` turns chosen exit
+codes into a skip (a function can ``sys.exit(code)``).
+
+``PythonVirtualenvOperator`` makes a virtual environment (``python -m venv``, then
+``pip install`` of ``requirements``) in a temporary directory removed after the try, or — with
+``venv_cache_path`` — once per distinct set of options under that folder, reused by later tries.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tradewind.definition.exceptions import TaskSkipped, TradewindException
+from tradewind.definition.operators.python import PythonOperator, determine_kwargs
+
+__all__ = ["ExternalPythonOperator", "PythonVirtualenvOperator", "callable_source"]
+
+#: What the child runs: read the input, define the function from its source, call it, write the result.
+_RUNNER = '''\
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    _tw_input = json.load(f)
+virtualenv_string_args = _tw_input["string_args"]
+_tw_namespace = {"__name__": "__tradewind_task__", "virtualenv_string_args": virtualenv_string_args}
+exec(compile(_tw_input["source"], _tw_input["filename"], "exec"), _tw_namespace)
+_tw_result = _tw_namespace[_tw_input["name"]](*_tw_input["args"], **_tw_input["kwargs"])
+try:
+    _tw_text = json.dumps(_tw_result)
+except (TypeError, ValueError) as exc:
+    sys.stderr.write("The return value of %s() is not JSON-serializable (%s); return JSON values only\\n"
+                     % (_tw_input["name"], exc))
+    sys.exit(3)
+with open(sys.argv[2], "w", encoding="utf-8") as f:
+    f.write(_tw_text)
+'''
+_TAIL_LINES = 20
+
+
+def callable_source(python_callable: Callable[..., Any], task_id: str) -> tuple[str, str]:
+    """``(source, function name)``: the function's own source, dedented, without its decorators."""
+    name = getattr(python_callable, "__name__", "")
+    if name == "<lambda>" or not inspect.isfunction(python_callable):
+        raise TradewindException(f"task {task_id!r}: the python_callable of a virtualenv/external-python task must "
+                                 f"be a function defined with def (its source is run elsewhere), got {python_callable!r}")
+    try:
+        source = textwrap.dedent(inspect.getsource(python_callable))
+    except (OSError, TypeError) as exc:
+        raise TradewindException(f"task {task_id!r}: cannot read the source of {name}(): {exc}") from None
+    tree = ast.parse(source)
+    func = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if func is None or isinstance(func, ast.AsyncFunctionDef):
+        raise TradewindException(f"task {task_id!r}: {name}() must be a plain (not async) function")
+    lines = source.splitlines(keepends=True)
+    return "".join(lines[func.lineno - 1:]), func.name
+
+
+class _ExternalInterpreterOperator(PythonOperator):
+    """Shared part: build the JSON input, run the child, stream its output, read its JSON result."""
+
+    template_fields = ("op_args", "op_kwargs", "templates_dict")
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        string_args: Iterable[str] | None = None,
+        skip_on_exit_code: int | Iterable[int] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
+        expect_airflow: bool = True,
+        use_dill: bool = False,
+        serializer: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(python_callable=python_callable, **kwargs)
+        if use_dill or serializer not in (None, "json"):
+            chosen = "dill" if use_dill else serializer
+            raise TradewindException(f"task {self.task_id!r}: serializer {chosen!r} is not supported; Tradewind passes "
+                                     "arguments and results of virtualenv/external-python tasks as JSON")
+        callable_source(python_callable, self.task_id)  # a lambda or unreadable source fails at parse time
+        self.string_args = [str(s) for s in (string_args or [])]
+        if skip_on_exit_code is None:
+            self.skip_on_exit_code: tuple[int, ...] = ()
+        elif isinstance(skip_on_exit_code, int):
+            self.skip_on_exit_code = (skip_on_exit_code,)
+        else:
+            self.skip_on_exit_code = tuple(int(c) for c in skip_on_exit_code)
+        self.env_vars = dict(env_vars or {})
+        self.inherit_env = inherit_env
+        self.expect_airflow = expect_airflow
+
+    def interpreter(self, workdir: Path, log: Any) -> str:
+        """The python executable to run the callable with (may prepare it in ``workdir``)."""
+        raise NotImplementedError
+
+    def execute_callable(self, kwargs: Mapping[str, Any]) -> Any:
+        context = kwargs
+        log = self.task_logger(dict(context))
+        source, name = callable_source(self.python_callable, self.task_id)
+        accepted = determine_kwargs(self.python_callable, self.op_args, kwargs)
+        payload = {"source": source, "name": name, "string_args": self.string_args,
+                   "filename": f"<task {self.task_id}: {name}()>",
+                   "args": self._json_value("op_args", self.op_args),
+                   "kwargs": {key: self._json_value(key, value) for key, value in accepted.items()}}
+        with tempfile.TemporaryDirectory(prefix="tradewind-pyenv-") as tmp:
+            workdir = Path(tmp)
+            python = self.interpreter(workdir, log)
+            (workdir / "input.json").write_text(json.dumps(payload), encoding="utf-8")
+            (workdir / "runner.py").write_text(_RUNNER, encoding="utf-8")
+            result_path = workdir / "result.json"
+            log.info("Running %s() with %s (arguments and result as JSON)", name, python)
+            code, tail = self._run_child([python, str(workdir / "runner.py"), str(workdir / "input.json"),
+                                          str(result_path)], log)
+            if code in self.skip_on_exit_code:
+                raise TaskSkipped(f"Process exited with code {code}; skipping (skip_on_exit_code)")
+            if code != 0:
+                shown = "".join(tail).rstrip()
+                raise TradewindException(f"{name}() failed in {python} (exit code {code}):\n{shown}")
+            return json.loads(result_path.read_text(encoding="utf-8"))
+
+    def _json_value(self, what: str, value: Any) -> Any:
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            hint = " (a context entry; pass a template like '{{ ts }}' through op_kwargs instead)" \
+                if what not in ("op_args", *self.op_kwargs) else ""
+            raise TradewindException(f"task {self.task_id!r}: {what} cannot be passed to the other interpreter as "
+                                     f"JSON: {exc}{hint}") from None
+        return value
+
+    def _run_child(self, command: Sequence[str], log: Any) -> tuple[int, list[str]]:
+        env = {**(os.environ if self.inherit_env else {}), **self.env_vars, "PYTHONUNBUFFERED": "1"}
+        tail: list[str] = []
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                   text=True, errors="replace", start_new_session=True)
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.info("%s", line.rstrip("\n"))
+                tail.append(line)
+                del tail[:-_TAIL_LINES]
+            return process.wait(), tail
+        finally:
+            if process.poll() is None:  # interrupted (timeout, kill): do not leave the child behind
+                process.kill()
+                process.wait()
+
+
+class ExternalPythonOperator(_ExternalInterpreterOperator):
+    """Runs the callable with an existing interpreter ``python`` (e.g. a prepared venv's ``bin/python``)."""
+
+    template_fields = ("python", "op_args", "op_kwargs", "templates_dict")
+
+    def __init__(self, *, python: str, python_callable: Callable[..., Any], **kwargs: Any) -> None:
+        if not python:
+            raise TradewindException(f"task {kwargs.get('task_id')!r}: ExternalPythonOperator needs python= "
+                                     "(the path of an interpreter)")
+        super().__init__(python_callable=python_callable, **kwargs)
+        self.python = python
+
+    def interpreter(self, workdir: Path, log: Any) -> str:
+        path = Path(os.path.expanduser(self.python))
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise TradewindException(f"task {self.task_id!r}: python {self.python!r} is not an executable file")
+        return str(path)
+
+
+class PythonVirtualenvOperator(_ExternalInterpreterOperator):
+    """Runs the callable in a new virtual environment with ``requirements`` installed by pip."""
+
+    template_fields = ("requirements", "op_args", "op_kwargs", "templates_dict")
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        requirements: str | Iterable[str] | None = None,
+        python_version: str | None = None,
+        system_site_packages: bool = True,
+        pip_install_options: Iterable[str] | None = None,
+        index_urls: Iterable[str] | None = None,
+        venv_cache_path: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(python_callable=python_callable, **kwargs)
+        if isinstance(requirements, str):
+            requirements = requirements.splitlines()
+        self.requirements = sorted({r.strip() for r in requirements or () if r.strip() and not r.startswith("#")})
+        self.python_version = str(python_version) if python_version else None
+        self.system_site_packages = system_site_packages
+        self.pip_install_options = list(pip_install_options or [])
+        self.index_urls = list(index_urls or [])
+        self.venv_cache_path = Path(venv_cache_path) if venv_cache_path else None
+
+    def base_python(self) -> str:
+        """The interpreter the venv is made from: ``python<python_version>`` on PATH, else this one."""
+        if not self.python_version:
+            return sys.executable
+        found = shutil.which(f"python{self.python_version}")
+        if found is None:
+            raise TradewindException(f"task {self.task_id!r}: python_version={self.python_version!r} asked for, but "
+                                     f"python{self.python_version} is not on PATH")
+        return found
+
+    def interpreter(self, workdir: Path, log: Any) -> str:
+        if self.venv_cache_path is None:
+            return str(self._create_venv(workdir / "venv", log) / "bin" / "python")
+        return str(self._cached_venv(log) / "bin" / "python")
+
+    def venv_key(self) -> str:
+        """A hash of everything that shapes the environment (the cache folder's name)."""
+        spec = json.dumps([self.base_python(), self.system_site_packages, self.requirements,
+                           self.pip_install_options, self.index_urls])
+        return hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+    def _cached_venv(self, log: Any) -> Path:
+        import fcntl
+
+        assert self.venv_cache_path is not None
+        self.venv_cache_path.mkdir(parents=True, exist_ok=True)
+        target = self.venv_cache_path / f"venv-{self.venv_key()}"
+        with open(self.venv_cache_path / f"venv-{self.venv_key()}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one try builds it, the others wait and reuse it
+            if (target / ".tradewind-complete").exists():
+                log.info("Reusing the cached virtualenv %s", target)
+                return target
+            shutil.rmtree(target, ignore_errors=True)
+            self._create_venv(target, log)
+            (target / ".tradewind-complete").write_text(json.dumps(self.requirements))
+        return target
+
+    def _create_venv(self, target: Path, log: Any) -> Path:
+        command = [self.base_python(), "-m", "venv", str(target)]
+        if self.system_site_packages:
+            command.append("--system-site-packages")
+        if not self.requirements:
+            command.append("--without-pip")  # nothing to install: skip ensurepip (seconds)
+        log.info("Creating a virtualenv: %s", " ".join(command))
+        self._checked(command, log, "creating the virtualenv")
+        if self.requirements:
+            pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
+                   *self.pip_install_options]
+            if self.index_urls:
+                pip += ["--index-url", self.index_urls[0]]
+                for extra in self.index_urls[1:]:
+                    pip += ["--extra-index-url", extra]
+            self._checked([*pip, *self.requirements], log, "installing the requirements")
+        return target
+
+    def _checked(self, command: list[str], log: Any, doing: str) -> None:
+        code, tail = self._run_child(command, log)
+        if code != 0:
+            raise TradewindException(f"task {self.task_id!r}: {doing} failed (exit code {code}):\n"
+                                     + "".join(tail).rstrip())
