@@ -1,0 +1,1 @@
+"""Serving side of the example pipelines: small apps that live outside the DAGs (as the seeds describe)."""
