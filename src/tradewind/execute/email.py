@@ -24,18 +24,15 @@ import html
 import importlib
 import logging
 import os
-import smtplib
-import ssl
 from collections.abc import Iterable
-from dataclasses import dataclass
-from email.mime.application import MIMEApplication
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 from tradewind.config import ConfigError
+from tradewind.definition.smtp import EmailError as EmailError
+from tradewind.definition.smtp import SmtpSettings as BaseSmtpSettings
+from tradewind.definition.smtp import build_message, deliver
+from tradewind.definition.smtp import split_addresses as split_addresses
 from tradewind.execute.logs import TASK_LOGGER
 from tradewind.states import TaskInstanceState
 
@@ -51,23 +48,8 @@ DEFAULT_HTML_TEMPLATE = (
 )
 
 
-class EmailError(Exception):
-    """An email could not be built or sent; the message says what and where."""
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """The ``[smtp]`` section, validated."""
-
-    host: str
-    port: int
-    starttls: bool
-    ssl: bool
-    user: str
-    password: str
-    mail_from: str
-    timeout: float
-    retry_limit: int
+class SmtpSettings(BaseSmtpSettings):
+    """The ``[smtp]`` section, validated (the fields are :class:`tradewind.definition.smtp.SmtpSettings`)."""
 
     @classmethod
     def from_config(cls, config: Any) -> "SmtpSettings":
@@ -90,60 +72,6 @@ class SmtpSettings:
         if settings.ssl and settings.starttls:
             raise ConfigError("settings [smtp] smtp_ssl and smtp_starttls are both on; choose one")
         return settings
-
-
-def split_addresses(value: str | Iterable[str] | None) -> list[str]:
-    """Addresses from one string (``,`` or ``;`` separated) or a list of them."""
-    if not value:
-        return []
-    items = [value] if isinstance(value, str) else list(value)
-    out: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise EmailError(f"email address {item!r} is not a string")
-        out.extend(part.strip() for part in item.replace(";", ",").split(",") if part.strip())
-    return out
-
-
-def build_message(
-    to: str | Iterable[str],
-    subject: str,
-    html_content: str,
-    *,
-    from_email: str,
-    files: Iterable[str] | None = None,
-    cc: str | Iterable[str] | None = None,
-    bcc: str | Iterable[str] | None = None,
-    mime_subtype: str = "mixed",
-    mime_charset: str = "utf-8",
-    custom_headers: dict[str, Any] | None = None,
-) -> tuple[MIMEMultipart, list[str]]:
-    """The MIME message and every recipient (to + cc + bcc; bcc is not in the headers)."""
-    to_list, cc_list, bcc_list = split_addresses(to), split_addresses(cc), split_addresses(bcc)
-    if not to_list:
-        raise EmailError(f"email {subject!r} has no recipient in 'to'")
-    if not from_email:
-        raise EmailError("no sender address: set [smtp] smtp_mail_from (or [email] from_email)")
-    msg = MIMEMultipart(mime_subtype)
-    msg["Subject"] = subject
-    msg["From"] = from_email
-    msg["To"] = ", ".join(to_list)
-    if cc_list:
-        msg["CC"] = ", ".join(cc_list)
-    msg["Date"] = formatdate(localtime=True)
-    for name, value in (custom_headers or {}).items():
-        msg[name] = str(value)
-    msg.attach(MIMEText(html_content, "html", mime_charset))
-    for file in files or ():
-        path = Path(file)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise EmailError(f"cannot attach {path} to email {subject!r}: {exc.strerror or exc}") from None
-        part = MIMEApplication(data, Name=path.name)
-        part["Content-Disposition"] = f'attachment; filename="{path.name}"'
-        msg.attach(part)
-    return msg, to_list + cc_list + bcc_list
 
 
 def send_email_smtp(
@@ -171,42 +99,6 @@ def send_email_smtp(
     if dryrun:
         return
     deliver(settings, sender, recipients, msg.as_string())
-
-
-def deliver(settings: SmtpSettings, sender: str, recipients: list[str], message: str) -> None:
-    """Send one message; a connection the server drops is retried up to ``smtp_retry_limit`` times."""
-    where = f"{settings.host}:{settings.port}"
-    for attempt in range(1, settings.retry_limit + 1):
-        try:
-            conn = _connect(settings)
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
-            if attempt == settings.retry_limit:
-                raise EmailError(f"SMTP server {where} dropped the connection {attempt} times: {exc}") from None
-            continue
-        except OSError as exc:
-            raise EmailError(f"cannot connect to SMTP server {where}: {exc.strerror or exc}") from None
-        try:
-            if settings.user and settings.password:
-                conn.login(settings.user, settings.password)
-            conn.sendmail(sender, recipients, message)
-        except smtplib.SMTPException as exc:
-            raise EmailError(f"SMTP server {where} refused the email: {exc}") from None
-        finally:
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                conn.close()
-        return
-
-
-def _connect(settings: SmtpSettings) -> smtplib.SMTP:
-    if settings.ssl:
-        return smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                context=ssl.create_default_context())
-    conn = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-    if settings.starttls:
-        conn.starttls(context=ssl.create_default_context())
-    return conn
 
 
 class ConfiguredEmailSender:
