@@ -42,6 +42,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # password, secret, token, api_key, ... are always masked.
         "sensitive_var_conn_names": "",
         "hide_sensitive_var_conn_fields": "True",
+        # Fernet key(s) encrypting stored connection passwords and extras; comma-separated = rotation
+        # (first encrypts, all decrypt). Empty: a key generated once into $TRADEWIND_HOME/fernet_key.
+        "fernet_key": "",
     },
     "database": {
         "url": "sqlite:///{home}/tradewind.db",

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from tradewind.definition.exceptions import TradewindException
+from tradewind.definition.masking import mask_secret
 
 ENV_PREFIX = "TRADEWIND_CONN_"
 AIRFLOW_ENV_PREFIX = "AIRFLOW_CONN_"
@@ -174,21 +175,33 @@ def set_connection_backend(backend: ConnectionBackend | None) -> ConnectionBacke
 
 
 def get_connection(conn_id: str) -> Connection:
+    """The connection ``conn_id`` (environment, then backend); its secrets are registered for masking."""
     name = conn_id.upper()
     for prefix in (ENV_PREFIX, AIRFLOW_ENV_PREFIX):
         value = os.environ.get(prefix + name)
         if value:
-            return Connection.from_text(conn_id, value)
+            return _masked(Connection.from_text(conn_id, value))
     if _backend is not None:
         found = _backend.get(conn_id)
         if found is not None:
-            return found
+            return _masked(found)
     raise ConnectionNotFound(
         f"The conn_id `{conn_id}` isn't defined: set {ENV_PREFIX}{name} or add it with "
         f"`tradewind connections add {conn_id} ...`")
 
 
 # ------------------------------------------------------------------------ helpers
+def _masked(conn: Connection) -> Connection:
+    """Register the password and secret-looking extra values, so a task log shows ``***`` for them."""
+    if conn.password:
+        mask_secret(conn.password)
+        mask_secret(quote(conn.password, safe=""))  # as it appears inside get_uri()
+    extra = conn.extra_dejson
+    if extra:
+        mask_secret(extra, "extra")
+    return conn
+
+
 def _parse_uri(uri: str, conn_id: str | None) -> dict[str, Any]:
     if "://" not in uri:
         raise InvalidConnectionError(f"connection {conn_id!r}: {uri!r} is not a URI (expected type://...)")

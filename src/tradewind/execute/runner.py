@@ -172,6 +172,8 @@ def run_try(
     level = config.get("logging", "logging_level", "INFO")
     from tradewind.definition.variable import set_variable_backend
     from tradewind.persist.queries.variables import DbVariableBackend
+    from tradewind.definition.connection import set_connection_backend
+    from tradewind.persist.queries.connections import DbConnectionBackend
 
     from tradewind.definition.notifications import set_email_sender
     from tradewind.execute.email import ConfiguredEmailSender
@@ -180,12 +182,14 @@ def run_try(
 
     masking.configure_from(config)  # [core] sensitive_var_conn_names for this try's Variable reads
     previous_backend = set_variable_backend(DbVariableBackend(db))
+    previous_connections = set_connection_backend(DbConnectionBackend(db, config))  # BaseHook.get_connection
     previous_sender = set_email_sender(ConfiguredEmailSender(config))  # send_email() in tasks/callbacks
     try:
         with TryLogCapture(path, level=level, capture_fds=not in_process, echo=echo):
             result = _TryRun(workload, config, db, in_process).run()
     finally:
         set_variable_backend(previous_backend)
+        set_connection_backend(previous_connections)
         set_email_sender(previous_sender)
     result.log_path = path
     return result

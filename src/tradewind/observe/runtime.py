@@ -53,6 +53,14 @@ def install_variable_backend(db: "Database") -> None:
     set_variable_backend(DbVariableBackend(db))
 
 
+def install_connection_backend(db: "Database", config: "Config") -> None:
+    """Make ``BaseHook.get_connection`` / ``Connection.get`` find connections stored in the metadata database."""
+    from tradewind.definition.connection import set_connection_backend
+    from tradewind.persist.queries.connections import DbConnectionBackend
+
+    set_connection_backend(DbConnectionBackend(db, config))
+
+
 def executor_class(name: str) -> type["BaseExecutor"]:
     import importlib
 

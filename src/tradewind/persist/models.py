@@ -235,6 +235,30 @@ class Variable(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class Connection(Base):
+    """A stored connection (Airflow's ``connection`` table).
+
+    ``password`` and ``extra`` hold Fernet tokens when ``is_encrypted`` / ``is_extra_encrypted``
+    (always, for rows Tradewind writes); :mod:`tradewind.persist.queries.connections` encrypts and
+    decrypts them, so no other code reads these columns directly.
+    """
+
+    __tablename__ = "connection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conn_id: Mapped[str] = mapped_column(String(ID_LEN), unique=True)
+    conn_type: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    schema: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    login: Mapped[str | None] = mapped_column(Text, nullable=True)
+    password: Mapped[str | None] = mapped_column(Text, nullable=True)
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_extra_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    extra: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class Pool(Base):
     __tablename__ = "slot_pool"
 

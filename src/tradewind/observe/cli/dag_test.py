@@ -79,13 +79,14 @@ def _report_new_states(db: Any, dag_id: str, run_id: str, reported: dict[str, tu
 def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None, conf: dict | None) -> bool:
     """Run the DAG once; True if the run succeeded."""
     from tradewind.execute.triggerer import run_deferred_inline
-    from tradewind.observe.runtime import build_executor, install_variable_backend
+    from tradewind.observe.runtime import build_executor, install_connection_backend, install_variable_backend
     from tradewind.persist.db import utcnow
     from tradewind.persist.queries.jobs import end_job
     from tradewind.schedule.scheduler import Scheduler
 
     db = sync_dags(cli)
     install_variable_backend(db)
+    install_connection_backend(db, cli.config)  # DAG-level callbacks read connections too
     # Built before the run exists, so a configuration error leaves no orphan run behind.
     executor = build_executor(cli.config, db, "inprocess")
     executor.echo = sys.stdout  # task logs go to the terminal, as in Airflow

@@ -33,9 +33,14 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "tradewind.observe.cli.cmd_services:dag_processor_command",
         "Parse the DAG folders continuously (started by scheduler and standalone).",
     ),
+    "connections": ("tradewind.observe.cli.cmd_connections:connections_group", "Manage connections."),
     "dags": ("tradewind.observe.cli.cmd_dags:dags_group", "Manage and run DAGs."),
     "db": ("tradewind.observe.cli.cmd_db:db_group", "Migrate, check or reset the metadata database."),
     "pools": ("tradewind.observe.cli.cmd_pools:pools_group", "Manage pools."),
+    "rotate-fernet-key": (
+        "tradewind.observe.cli.cmd_connections:rotate_fernet_key_command",
+        "Re-encrypt stored connections with the first Fernet key.",
+    ),
     "scheduler": ("tradewind.observe.cli.cmd_services:scheduler_command", "Run the scheduler and DAG processor."),
     "standalone": (
         "tradewind.observe.cli.cmd_services:standalone_command",

@@ -2,7 +2,7 @@
 
 New tables: task_reschedule, trigger, backfill, backfill_dag_run, asset, asset_event,
 dag_schedule_asset_reference, task_outlet_asset_reference, asset_dag_run_queue,
-dagrun_asset_event, ab_user (API/UI users). New columns: task_instance.rendered_map_index / next_method /
+dagrun_asset_event, ab_user (API/UI users), connection (encrypted at rest). New columns: task_instance.rendered_map_index / next_method /
 next_kwargs / trigger_id / trigger_timeout, dag_run.backfill_id. Datetimes are naive UTC.
 
 Revision ID: 0002
@@ -154,6 +154,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ab_user')),
     sa.UniqueConstraint('username', name=op.f('uq_ab_user_username'))
     )
+    op.create_table('connection',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('conn_id', sa.String(length=250), nullable=False),
+    sa.Column('conn_type', sa.String(length=500), nullable=False),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('host', sa.String(length=500), nullable=True),
+    sa.Column('schema', sa.String(length=500), nullable=True),
+    sa.Column('login', sa.Text(), nullable=True),
+    sa.Column('password', sa.Text(), nullable=True),
+    sa.Column('port', sa.Integer(), nullable=True),
+    sa.Column('is_encrypted', sa.Boolean(), nullable=False),
+    sa.Column('is_extra_encrypted', sa.Boolean(), nullable=False),
+    sa.Column('extra', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_connection')),
+    sa.UniqueConstraint('conn_id', name=op.f('uq_connection_conn_id'))
+    )
     with op.batch_alter_table('dag_run', schema=None) as batch_op:
         batch_op.add_column(sa.Column('backfill_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_dag_run_backfill_id'), ['backfill_id'], unique=False)
@@ -181,6 +197,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_dag_run_backfill_id'))
         batch_op.drop_column('backfill_id')
 
+    op.drop_table('connection')
     op.drop_table('ab_user')
     op.drop_table('dagrun_asset_event')
     op.drop_table('backfill_dag_run')
