@@ -38,6 +38,7 @@ from tradewind.persist.db import Database
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 from pg import pg_db, pg_server, pg_template, pg_url  # noqa: E402,F401
+from mariadb import mariadb_server  # noqa: E402,F401
 
 
 @pytest.fixture
