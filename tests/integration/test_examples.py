@@ -24,6 +24,7 @@ EXPECTED = {
     "example_asset_producer.py": ("example_asset_producer", {"export_orders"}),
     "example_asset_consumer.py": ("example_asset_consumer", {"summarize"}),
     "example_hello.py": ("example_hello", {"print_date", "python_operator", "greet"}),
+    "example_airflow_compat.py": ("example_airflow_compat", {"start", "checks.count_lines", "report", "done"}),
     "example_templated_etl.py": (
         "example_templated_etl",
         {"prepare_workspace", "extract", "transform.clean", "transform.summarize", "load", "report"},
@@ -177,6 +178,13 @@ def test_hello_runs(home: Path) -> None:
     assert set(_states(home, "example_hello").values()) == {"success"}
     assert _xcom(home, "example_hello", "python_operator") == "Hello Tradewind"
     assert _xcom(home, "example_hello", "greet") == "HELLO TRADEWIND"
+
+
+@pytest.mark.slow
+def test_airflow_compat_example_runs(home: Path) -> None:
+    _run(home, "dags", "test", "example_airflow_compat", "2024-03-05")
+    assert set(_states(home, "example_airflow_compat").values()) == {"success"}
+    assert _xcom(home, "example_airflow_compat", "report") == "2024-03-05: lines: 3"
 
 
 @pytest.mark.slow

@@ -199,10 +199,14 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
             raise InvalidTaskArgumentError(f"{where}: {exc}") from None
         self.wait_for_downstream = wait_for_downstream
         self.depends_on_past = depends_on_past or wait_for_downstream
+        #: Airflow-era arguments this task still uses; the runner logs each at the start of every try.
+        self.deprecation_notes: list[str] = []
         try:
             self.trigger_rule = TriggerRule.parse(trigger_rule)
         except ValueError as exc:
             raise InvalidTaskArgumentError(f"{where}: {exc}") from None
+        if str(trigger_rule) == "dummy":
+            self.deprecation_notes.append("trigger_rule 'dummy' is deprecated (Airflow 1/2); use 'always'")
         try:
             self.weight_rule = WeightRule(str(weight_rule))
         except ValueError:

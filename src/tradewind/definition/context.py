@@ -21,6 +21,11 @@ used for manual runs); ``logical_date`` itself stays ``None``.
 Airflow 2's deprecated keys (``execution_date``, ``next_ds``, ``prev_ds``, ``yesterday_ds``,
 ``tomorrow_ds``, ``next_execution_date``, ``prev_execution_date``, ...) are present and computed
 like Airflow 2 did: for manually triggered runs ``next_*``/``prev_*`` equal the run's own date.
+Using one logs a deprecation note in the task log, once per key and try, when it is actually read:
+``context[key]`` / ``context.get(key)`` on the :class:`Context`, a template naming it (see
+``templating``), or a callable's parameter of that name (``operators.python.determine_kwargs``).
+Noting on use rather than when the context is built keeps the note off the log of every task that
+never looks at these keys.
 """
 
 from __future__ import annotations
@@ -37,10 +42,13 @@ from tradewind.definition.params import NOTSET, ParamsDict
 from tradewind.definition.timezone import utc
 
 __all__ = [
+    "DEPRECATED_KEYS",
     "ConnectionAccessor",
+    "Context",
     "VariableAccessor",
     "build_context",
     "get_current_context",
+    "note_deprecated_keys",
     "set_current_context",
 ]
 
@@ -144,6 +152,65 @@ def _merged_params(dag: Any, task: Any, conf: dict[str, Any] | None) -> ParamsDi
 
 
 # --------------------------------------------------------------------------- deprecated keys
+#: Airflow 2 context keys kept for old DAG files -> what to use instead (said in the deprecation note).
+DEPRECATED_KEYS: dict[str, str] = {
+    "execution_date": "logical_date",
+    "next_execution_date": "data_interval_end",
+    "next_ds": "{{ data_interval_end | ds }}",
+    "next_ds_nodash": "{{ data_interval_end | ds_nodash }}",
+    "prev_execution_date": "prev_data_interval_start_success",
+    "prev_ds": "{{ prev_data_interval_start_success | ds }}",
+    "prev_ds_nodash": "{{ prev_data_interval_start_success | ds_nodash }}",
+    "prev_execution_date_success": "prev_data_interval_start_success",
+    "yesterday_ds": "{{ macros.ds_add(ds, -1) }}",
+    "yesterday_ds_nodash": "{{ macros.ds_add(ds, -1) | replace('-', '') }}",
+    "tomorrow_ds": "{{ macros.ds_add(ds, 1) }}",
+    "tomorrow_ds_nodash": "{{ macros.ds_add(ds, 1) | replace('-', '') }}",
+}
+_NOTED_ATTR = "_tradewind_deprecated_keys_noted"
+
+
+def note_deprecated_keys(keys: Any, ti: Any) -> None:
+    """Log a deprecation note in the try's log (``ti.log``) for each deprecated key, once per try.
+
+    The keys already noted are remembered on ``ti`` (one object per try); without a ``ti`` (a context
+    built outside the runner) nothing is logged.
+    """
+    logger = getattr(ti, "log", None)
+    if logger is None:
+        return
+    noted = getattr(ti, _NOTED_ATTR, None)
+    if noted is None:
+        noted = set()
+        try:
+            setattr(ti, _NOTED_ATTR, noted)
+        except AttributeError:  # a ti that takes no attributes: note every time instead
+            pass
+    for key in keys:
+        if key in DEPRECATED_KEYS and key not in noted:
+            noted.add(key)
+            logger.warning("The context key %r is deprecated (Airflow 2); use %s instead",
+                           key, DEPRECATED_KEYS[key])
+
+
+class Context(dict):
+    """The template context: a ``dict`` whose reads of Airflow 2's deprecated keys are noted in the task log.
+
+    Copies (``dict(context)``, ``{**context}``) are plain dicts and do not note anything themselves.
+    """
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        if key in DEPRECATED_KEYS:
+            note_deprecated_keys((key,), super().get("ti"))
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in DEPRECATED_KEYS and key in self:
+            note_deprecated_keys((key,), super().get("ti"))
+        return super().get(key, default)
+
+
 def _schedule_neighbours(dag: Any, run_type: str, logical: datetime | None,
                          interval_start: datetime | None, interval_end: datetime | None
                          ) -> tuple[datetime | None, datetime | None]:
@@ -241,7 +308,7 @@ def build_context(
     interval_end = _context_datetime(data_interval_end)
     prev_start_success = _context_datetime(prev_data_interval_start_success)
     events = triggering_asset_events or {}
-    context: dict[str, Any] = {
+    context: dict[str, Any] = Context({
         "dag": dag,
         "task": task,
         "ti": ti,
@@ -274,7 +341,7 @@ def build_context(
         "triggering_asset_events": events,
         "triggering_dataset_events": events,
         "expanded_ti_count": None,
-    }
+    })
     context.update(_deprecated_keys(dag, _run_type_name(run_type), logical, date_source,
                                     interval_start, interval_end, prev_start_success))
     if extra:

@@ -138,6 +138,10 @@ class DAG:
         self.params = ParamsDict(self.default_args.get("params"))
         if params:
             self.params.update(params)
+        #: Airflow-era arguments this DAG still uses; the runner logs them at the start of every try.
+        self.deprecation_notes: list[str] = []
+        if schedule_interval is not NOTSET:
+            self.deprecation_notes.append("the DAG argument schedule_interval is deprecated (Airflow 2); use schedule")
         self._init_schedule(schedule, schedule_interval, timetable)
 
         self.task_dict: dict[str, Any] = {}

@@ -24,8 +24,10 @@ from typing import Any
 
 import jinja2
 import jinja2.nativetypes
+import jinja2.runtime
 import jinja2.sandbox
 
+from tradewind.definition.context import DEPRECATED_KEYS, note_deprecated_keys
 from tradewind.definition.exceptions import TradewindException
 
 __all__ = [
@@ -97,7 +99,19 @@ DEFAULT_FILTERS: dict[str, Any] = {
 
 
 # --------------------------------------------------------------------------- environments
+class _NotingContext(jinja2.runtime.Context):
+    """Notes Airflow 2's deprecated context keys in the task log when a template reads one."""
+
+    def resolve_or_missing(self, key: str) -> Any:
+        value = super().resolve_or_missing(key)
+        if key in DEPRECATED_KEYS and value is not jinja2.runtime.missing:
+            note_deprecated_keys((key,), self.parent.get("ti"))
+        return value
+
+
 class _TradewindEnvMixin:
+    context_class = _NotingContext
+
     # Like Airflow: templates may read "_private" attributes, but never dunder internals.
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr.startswith("__"):

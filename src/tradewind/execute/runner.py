@@ -340,6 +340,8 @@ class _TryRun:
         task = self.task
         timeout = _seconds(getattr(task, "execution_timeout", None))
         log.info("Executing %r", task)
+        for note in [*getattr(getattr(task, "dag", None), "deprecation_notes", ()), *getattr(task, "deprecation_notes", ())]:
+            log.warning("Deprecated: %s", note)
         with set_current_context(context):
             try:
                 with _alarm(timeout, self.key):

@@ -200,6 +200,7 @@ def _import_module(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> Mod
     """Execute the file as a fresh module; DAGs auto-registered meanwhile are kept on it."""
     dag_module = _definition_dag_module()
     _extend_sys_path(sys_path)
+    _install_airflow_shims()
     name = module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -221,6 +222,13 @@ def _import_module(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> Mod
 
 
 _REGISTERED = "__tradewind_registered_dags__"
+
+
+def _install_airflow_shims() -> None:
+    """``import airflow`` in a DAG file resolves to Tradewind unless Apache Airflow is installed."""
+    from tradewind.compat import install
+
+    install()
 
 
 def _definition_dag_module() -> ModuleType | None:
@@ -465,6 +473,7 @@ def preimport() -> None:
     if _preimported:
         return
     _preimported = True
+    _install_airflow_shims()  # once here, so forked children inherit the finder
     names = list(PREIMPORT_MODULES)
     for package_name in PREIMPORT_PACKAGES:
         try:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tradewind.definition.baseoperator import BaseOperator
+from tradewind.definition.context import DEPRECATED_KEYS, note_deprecated_keys
 from tradewind.definition.exceptions import TradewindException
 
 
@@ -25,6 +26,9 @@ def determine_kwargs(
     """
     signature = inspect.signature(python_callable)
     params = list(signature.parameters.values())
+    deprecated = [p.name for p in params if p.name in DEPRECATED_KEYS and p.name in kwargs]
+    if deprecated:  # the callable asks for an Airflow 2 context key by name
+        note_deprecated_keys(deprecated, kwargs.get("ti"))
     if any(p.kind is p.VAR_KEYWORD for p in params):
         positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         taken = set(positional[: len(op_args)])
@@ -64,6 +68,10 @@ class PythonOperator(BaseOperator):
         if not callable(python_callable):
             raise TradewindException(
                 f"python_callable of task {self.task_id!r} must be callable, got {python_callable!r}"
+            )
+        if provide_context is not None:
+            self.deprecation_notes.append(
+                "provide_context is deprecated (Airflow 1): the context is always offered to the callable"
             )
         self.python_callable = python_callable
         self.op_args = list(op_args or [])

@@ -1,0 +1,99 @@
+"""Airflow objects Tradewind has no definition-layer counterpart of, built here for the shims.
+
+Each one is small and keeps Airflow's meaning, so a DAG file written for Airflow gets what it
+expects: ``days_ago`` (midnight UTC ``n`` days ago, as Airflow 2), ``State`` (the constants class
+of ``airflow.utils.state``) and the ``airflow.utils.timezone`` helpers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tradewind.definition import timezone as tz_helpers
+from tradewind.states import DagRunState, TaskInstanceState
+
+utc = tz_helpers.utc
+
+
+def days_ago(n: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0) -> dt.datetime:
+    """Midnight UTC ``n`` days ago (or that day at ``hour:minute:second``), as Airflow 2's helper.
+
+    Reads Tradewind's overridable clock, so simulated time in tests moves it too.
+    """
+    today = tz_helpers.utcnow().replace(hour=hour, minute=minute, second=second, microsecond=microsecond)
+    return today - dt.timedelta(days=n)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, aware UTC (Tradewind's overridable clock)."""
+    return tz_helpers.utcnow()
+
+
+def datetime(*args: Any, **kwargs: Any) -> dt.datetime:
+    """``datetime.datetime(...)`` that is UTC unless ``tzinfo`` is given (Airflow's ``timezone.datetime``)."""
+    if "tzinfo" not in kwargs and len(args) < 8:
+        kwargs["tzinfo"] = utc
+    return dt.datetime(*args, **kwargs)
+
+
+def parse(value: str, timezone: Any = None) -> dt.datetime:
+    """An ISO 8601 string as an aware datetime; naive text is wall time in ``timezone`` (default UTC)."""
+    return tz_helpers.coerce_datetime(value, timezone)
+
+
+def convert_to_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` in UTC; a naive value is taken as UTC wall time (``None`` stays ``None``)."""
+    return None if value is None else tz_helpers.to_utc(value)
+
+
+def make_aware(value: dt.datetime, timezone: Any = None) -> dt.datetime:
+    """A naive ``value`` as wall time in ``timezone`` (default UTC); an aware one is refused, as in Airflow."""
+    if value.tzinfo is not None:
+        raise ValueError(f"make_aware expects a naive datetime, got {value!r}")
+    return tz_helpers.coerce_datetime(value, timezone)
+
+
+def make_naive(value: dt.datetime, timezone: Any = None) -> dt.datetime:
+    """An aware ``value`` as naive wall time in ``timezone`` (default UTC)."""
+    if value.tzinfo is None:
+        raise ValueError(f"make_naive expects an aware datetime, got {value!r}")
+    zone = tz_helpers.parse_timezone(timezone) if timezone is not None else utc
+    return value.astimezone(zone).replace(tzinfo=None)
+
+
+def is_localized(value: dt.datetime) -> bool:
+    """True when ``value`` carries a time zone."""
+    return value.utcoffset() is not None
+
+
+def is_naive(value: dt.datetime) -> bool:
+    """True when ``value`` carries no time zone."""
+    return value.utcoffset() is None
+
+
+class State:
+    """Airflow 2's ``airflow.utils.state.State``: the state names as string constants (Tradewind's values)."""
+
+    SUCCESS = TaskInstanceState.SUCCESS.value
+    FAILED = TaskInstanceState.FAILED.value
+    RUNNING = TaskInstanceState.RUNNING.value
+    QUEUED = TaskInstanceState.QUEUED.value
+    SCHEDULED = TaskInstanceState.SCHEDULED.value
+    SKIPPED = TaskInstanceState.SKIPPED.value
+    UP_FOR_RETRY = TaskInstanceState.UP_FOR_RETRY.value
+    UP_FOR_RESCHEDULE = TaskInstanceState.UP_FOR_RESCHEDULE.value
+    UPSTREAM_FAILED = TaskInstanceState.UPSTREAM_FAILED.value
+    DEFERRED = TaskInstanceState.DEFERRED.value
+    REMOVED = TaskInstanceState.REMOVED.value
+    RESTARTING = TaskInstanceState.RESTARTING.value
+    NONE = TaskInstanceState.NONE.value  # Tradewind stores "no status" as "none", never NULL
+
+    task_states: tuple[str, ...] = tuple(s.value for s in TaskInstanceState)
+    dag_states: tuple[str, ...] = tuple(s.value for s in DagRunState)
+    finished: frozenset[str] = frozenset({SUCCESS, FAILED, SKIPPED, UPSTREAM_FAILED, REMOVED})
+    unfinished: frozenset[str] = frozenset(
+        {NONE, SCHEDULED, QUEUED, RUNNING, UP_FOR_RETRY, UP_FOR_RESCHEDULE, DEFERRED, RESTARTING}
+    )
+    failed_states: frozenset[str] = frozenset({FAILED, UPSTREAM_FAILED})
+    success_states: frozenset[str] = frozenset({SUCCESS, SKIPPED})

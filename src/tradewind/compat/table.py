@@ -1,0 +1,223 @@
+"""The mapping of Airflow import paths to Tradewind objects: data only, one line per name.
+
+``MODULES[airflow_module][name]`` is where ``from airflow_module import name`` finds its object:
+``"tradewind.some.module"`` (same attribute name) or ``"tradewind.some.module:other_name"``.
+A module path that only appears as a prefix of others (``airflow.providers``) is a package
+without names of its own. Anything not listed fails at import time with an ``ImportError`` naming
+it (see :mod:`tradewind.compat.finder`).
+
+Integrations add their provider paths here with one small edit each, e.g.::
+
+    "airflow.providers.postgres.hooks.postgres": {"PostgresHook": _INT + ".postgres.hooks"},
+
+Targets are imported only when the name is first used, so listing a name costs nothing.
+"""
+
+from __future__ import annotations
+
+_DEF = "tradewind.definition"
+_OPS = f"{_DEF}.operators"
+_SENS = f"{_DEF}.sensors"
+_TRIG = f"{_DEF}.triggers"
+_TT = f"{_DEF}.timetables"
+_EXC = f"{_DEF}.exceptions"
+_NAMES = "tradewind.compat.airflow_names"
+_INT = "tradewind.integrations"
+_STATES = "tradewind.states"
+
+
+def _same(module: str, *names: str) -> dict[str, str]:
+    """``{name: module}`` for names that keep their name in Tradewind."""
+    return dict.fromkeys(names, module)
+
+
+# ------------------------------------------------------------------ shared groups
+_DAG = _same(f"{_DEF}.dag", "DAG", "dag")
+_BASEOP = {"BaseOperator": f"{_DEF}.baseoperator", **_same(f"{_DEF}.helpers", "chain", "cross_downstream")}
+_PYTHON_OPS = {
+    **_same(f"{_OPS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator"),
+    "get_current_context": f"{_DEF}.context",
+}
+_BASH_OP = _same(f"{_OPS}.bash", "BashOperator")
+_EMPTY = _same(f"{_OPS}.empty", "EmptyOperator")
+# DummyOperator was a deprecated alias of EmptyOperator in Airflow 2.
+_DUMMY = {"DummyOperator": f"{_OPS}.empty:EmptyOperator", **_EMPTY}
+_LATEST_ONLY = _same(f"{_OPS}.latest_only", "LatestOnlyOperator")
+_TRIGGER_DAGRUN = _same(f"{_OPS}.trigger_dagrun", "TriggerDagRunOperator")
+_DATETIME_BRANCH = _same(f"{_OPS}.datetime_branch", "BranchDateTimeOperator")
+_WEEKDAY_BRANCH = _same(f"{_OPS}.datetime_branch", "BranchDayOfWeekOperator", "WeekDay")
+_BRANCH = _same(f"{_OPS}.datetime_branch", "BaseBranchOperator")
+_SENSOR_BASE = _same(_SENS, "BaseSensorOperator", "PokeReturnValue")
+_TIME_DELTA_SENSORS = _same(_SENS, "TimeDeltaSensor", "TimeDeltaSensorAsync")
+_DATE_TIME_SENSORS = _same(_SENS, "DateTimeSensor", "DateTimeSensorAsync")
+_TIME_SENSORS = _same(_SENS, "TimeSensor", "TimeSensorAsync")
+_EXTERNAL_TASK = _same(_SENS, "ExternalTaskSensor", "ExternalTaskMarker")
+_TEMPORAL_TRIGGERS = _same(_TRIG, "DateTimeTrigger", "TimeDeltaTrigger")
+_TASK_GROUP = _same(f"{_DEF}.taskgroup", "TaskGroup", "task_group")
+_LABEL = _same(f"{_DEF}.edges", "Label", "EdgeModifier")
+_PARAM = _same(f"{_DEF}.params", "Param", "ParamsDict")
+_VARIABLE = _same(f"{_DEF}.variable", "Variable")
+_CONNECTION = _same(f"{_DEF}.connection", "Connection")
+_HOOK = _same(f"{_DEF}.hooks", "BaseHook")
+_ASSETS = _same(f"{_DEF}.assets", "Asset", "AssetAll", "AssetAny")
+_SETUP_TEARDOWN = _same(f"{_DEF}.setup_teardown", "setup", "teardown")
+_XCOM_ARG = _same(f"{_DEF}.xcom_arg", "XComArg")
+_NOTIFIER = _same(f"{_DEF}.notifications", "BaseNotifier")
+
+MODULES: dict[str, dict[str, str]] = {
+    # ============================================================== Airflow 2
+    "airflow": {**_DAG, "Dataset": f"{_DEF}.assets", "XComArg": f"{_DEF}.xcom_arg"},
+    "airflow.models": {
+        "DAG": f"{_DEF}.dag",  # not ``dag``: that is the submodule airflow.models.dag
+        **_BASEOP,
+        **_VARIABLE,
+        **_CONNECTION,
+        "Param": f"{_DEF}.params",
+        "XComArg": f"{_DEF}.xcom_arg",
+        "MappedOperator": f"{_DEF}.mapped",
+    },
+    "airflow.models.dag": _DAG,
+    "airflow.models.baseoperator": _BASEOP,
+    "airflow.models.param": _PARAM,
+    "airflow.models.variable": _VARIABLE,
+    "airflow.models.connection": _CONNECTION,
+    "airflow.models.xcom_arg": _XCOM_ARG,
+    "airflow.models.mappedoperator": _same(f"{_DEF}.mapped", "MappedOperator"),
+    "airflow.operators.bash": _BASH_OP,
+    "airflow.operators.bash_operator": _BASH_OP,
+    "airflow.operators.python": _PYTHON_OPS,
+    "airflow.operators.python_operator": _PYTHON_OPS,
+    "airflow.operators.empty": _EMPTY,
+    "airflow.operators.dummy": _DUMMY,
+    "airflow.operators.dummy_operator": _DUMMY,
+    "airflow.operators.latest_only": _LATEST_ONLY,
+    "airflow.operators.latest_only_operator": _LATEST_ONLY,
+    "airflow.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.operators.datetime": _DATETIME_BRANCH,
+    "airflow.operators.weekday": _WEEKDAY_BRANCH,
+    "airflow.operators.branch": _BRANCH,
+    "airflow.decorators": {
+        **_DAG,
+        "task": f"{_DEF}.decorators",
+        "task_group": f"{_DEF}.taskgroup",
+        **_SETUP_TEARDOWN,
+    },
+    "airflow.utils.dates": _same(_NAMES, "days_ago"),
+    "airflow.utils.trigger_rule": _same(_STATES, "TriggerRule"),
+    "airflow.utils.weight_rule": _same(_STATES, "WeightRule"),
+    "airflow.utils.state": {"State": _NAMES, **_same(_STATES, "TaskInstanceState", "DagRunState")},
+    "airflow.utils.types": _same(_STATES, "DagRunType"),
+    "airflow.utils.task_group": _TASK_GROUP,
+    "airflow.utils.edgemodifier": _LABEL,
+    "airflow.utils.helpers": _same(f"{_DEF}.helpers", "chain", "cross_downstream"),
+    "airflow.utils.weekday": _same(f"{_OPS}.datetime_branch", "WeekDay"),
+    "airflow.utils.context": _same(f"{_DEF}.context", "get_current_context"),
+    "airflow.utils.timezone": _same(
+        _NAMES, "utc", "utcnow", "datetime", "parse", "convert_to_utc", "make_aware", "make_naive",
+        "is_localized", "is_naive",
+    ),
+    "airflow.exceptions": {
+        **_same(
+            _EXC, "AirflowException", "AirflowSkipException", "AirflowFailException", "AirflowTaskTimeout",
+            "AirflowSensorTimeout", "AirflowRescheduleException", "TaskDeferred", "TaskDeferralError",
+            "ParamValidationError", "DagRunAlreadyExists",
+        ),
+        "AirflowNotFoundException": f"{_DEF}.connection:ConnectionNotFound",
+        "AirflowDagCycleException": f"{_EXC}:DagCycleError",
+        "DuplicateTaskIdFound": f"{_EXC}:DuplicateTaskIdError",
+    },
+    "airflow.sensors.base": _SENSOR_BASE,
+    "airflow.sensors.base_sensor_operator": _SENSOR_BASE,
+    "airflow.sensors.bash": _same(_SENS, "BashSensor"),
+    "airflow.sensors.python": _same(_SENS, "PythonSensor"),
+    "airflow.sensors.filesystem": _same(_SENS, "FileSensor"),
+    "airflow.sensors.time_delta": _TIME_DELTA_SENSORS,
+    "airflow.sensors.date_time": _DATE_TIME_SENSORS,
+    "airflow.sensors.time_sensor": _TIME_SENSORS,
+    "airflow.sensors.external_task": _EXTERNAL_TASK,
+    "airflow.sensors.external_task_sensor": _EXTERNAL_TASK,
+    "airflow.triggers.base": _same(_TRIG, "BaseTrigger", "TriggerEvent"),
+    "airflow.triggers.temporal": _TEMPORAL_TRIGGERS,
+    "airflow.triggers.file": _same(_TRIG, "FileTrigger"),
+    "airflow.hooks.base": _HOOK,
+    "airflow.datasets": _same(f"{_DEF}.assets", "Dataset", "DatasetAll", "DatasetAny"),
+    "airflow.timetables.base": _same(_TT, "DagRunInfo", "DataInterval", "TimeRestriction", "Timetable"),
+    "airflow.timetables.interval": _same(_TT, "CronDataIntervalTimetable", "DeltaDataIntervalTimetable"),
+    "airflow.timetables.trigger": _same(_TT, "CronTriggerTimetable"),
+    "airflow.timetables.simple": {
+        **_same(_TT, "NullTimetable", "OnceTimetable"),
+        "AssetTriggeredTimetable": f"{_DEF}.assets",
+        "DatasetTriggeredTimetable": f"{_DEF}.assets:AssetTriggeredTimetable",
+    },
+    "airflow.timetables.assets": _same(f"{_DEF}.assets", "AssetOrTimeSchedule"),
+    "airflow.timetables.datasets": {"DatasetOrTimeSchedule": f"{_DEF}.assets:AssetOrTimeSchedule"},
+    "airflow.macros": _same(
+        f"{_DEF}.macros", "ds_add", "ds_format", "datetime_diff_for_humans", "datetime", "date", "timedelta",
+        "json", "random", "time", "uuid",
+    ),
+    "airflow.notifications.basenotifier": _NOTIFIER,
+    # ============================================================== Airflow 3 Task SDK
+    "airflow.sdk": {
+        **_DAG,
+        "task": f"{_DEF}.decorators",
+        **_TASK_GROUP,
+        **_SETUP_TEARDOWN,
+        **_BASEOP,
+        **_ASSETS,
+        **_VARIABLE,
+        **_CONNECTION,
+        **_PARAM,
+        **_LABEL,
+        **_HOOK,
+        **_SENSOR_BASE,
+        **_XCOM_ARG,
+        **_NOTIFIER,
+        "get_current_context": f"{_DEF}.context",
+        "TriggerRule": _STATES,
+        "WeightRule": _STATES,
+    },
+    "airflow.sdk.timezone": _same(
+        _NAMES, "utc", "utcnow", "datetime", "parse", "convert_to_utc", "make_aware", "make_naive",
+        "is_localized", "is_naive",
+    ),
+    "airflow.sdk.definitions.dag": _DAG,
+    "airflow.sdk.definitions.taskgroup": _TASK_GROUP,
+    "airflow.sdk.definitions.asset": _ASSETS,
+    "airflow.sdk.definitions.param": _PARAM,
+    "airflow.sdk.definitions.edges": _LABEL,
+    "airflow.sdk.definitions.variable": _VARIABLE,
+    "airflow.sdk.definitions.connection": _CONNECTION,
+    "airflow.sdk.definitions.context": _same(f"{_DEF}.context", "get_current_context"),
+    "airflow.sdk.definitions.xcom_arg": _XCOM_ARG,
+    "airflow.sdk.definitions.decorators": {"task": f"{_DEF}.decorators", **_SETUP_TEARDOWN},
+    "airflow.sdk.bases.operator": _BASEOP,
+    "airflow.sdk.bases.sensor": _SENSOR_BASE,
+    "airflow.sdk.bases.hook": _HOOK,
+    "airflow.sdk.bases.notifier": _NOTIFIER,
+    "airflow.sdk.exceptions": _same(
+        _EXC, "AirflowException", "AirflowSkipException", "AirflowFailException", "AirflowSensorTimeout",
+        "AirflowRescheduleException", "TaskDeferred",
+    ),
+    "airflow.providers.standard.operators.bash": _BASH_OP,
+    "airflow.providers.standard.operators.python": _PYTHON_OPS,
+    "airflow.providers.standard.operators.empty": _EMPTY,
+    "airflow.providers.standard.operators.latest_only": _LATEST_ONLY,
+    "airflow.providers.standard.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.providers.standard.operators.datetime": _DATETIME_BRANCH,
+    "airflow.providers.standard.operators.weekday": _WEEKDAY_BRANCH,
+    "airflow.providers.standard.operators.branch": _BRANCH,
+    "airflow.providers.standard.sensors.bash": _same(_SENS, "BashSensor"),
+    "airflow.providers.standard.sensors.python": _same(_SENS, "PythonSensor"),
+    "airflow.providers.standard.sensors.filesystem": _same(_SENS, "FileSensor"),
+    "airflow.providers.standard.sensors.time_delta": _TIME_DELTA_SENSORS,
+    "airflow.providers.standard.sensors.date_time": _DATE_TIME_SENSORS,
+    "airflow.providers.standard.sensors.time": _TIME_SENSORS,
+    "airflow.providers.standard.sensors.external_task": _EXTERNAL_TASK,
+    "airflow.providers.standard.triggers.temporal": _TEMPORAL_TRIGGERS,
+    "airflow.providers.standard.triggers.file": _same(_TRIG, "FileTrigger"),
+    "airflow.providers.standard.utils.weekday": _same(f"{_OPS}.datetime_branch", "WeekDay"),
+    # ============================================================== providers of the integrations
+    "airflow.providers.http.hooks.http": _same(f"{_INT}.http.hooks", "HttpHook"),
+    "airflow.providers.http.operators.http": _same(f"{_INT}.http.operators", "HttpOperator", "SimpleHttpOperator"),
+    "airflow.providers.http.sensors.http": _same(f"{_INT}.http.sensors", "HttpSensor"),
+}
