@@ -53,6 +53,18 @@ if ! id -u postgres >/dev/null 2>&1; then
   $SUDO useradd --system --home-dir /var/lib/postgresql --shell /bin/bash --user-group postgres
 fi
 
+# MariaDB for the MySQL hook's tests (tests/mariadb.py runs it as the package's 'mysql' user).
+have_mariadb() {
+  command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]
+}
+
+if ! have_mariadb; then
+  need_root "installing MariaDB"
+  echo "Installing MariaDB server for the test suite..."
+  apt_install mariadb-server
+  have_mariadb || { echo "install-services.sh: MariaDB install failed: mariadbd not found" >&2; exit 1; }
+fi
+
 if ! have_chromium; then
   need_root "installing chromium"
   echo "Installing chromium for the browser tests..."

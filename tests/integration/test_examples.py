@@ -59,6 +59,10 @@ EXPECTED = {
         "example_mapping",
         {"list_files", "count_lines", "total", "greet", "per_region.extract", "per_region.report", "summary"},
     ),
+    "example_sql.py": (
+        "example_sql",
+        {"create_table", "load_orders", "wait_for_orders", "check_columns", "check_table", "report"},
+    ),
     "example_cross_dag.py": ("example_cross_dag", {"wait_for_hello", "summarise", "notify_target", "done"}),
     "example_reliability.py": ("example_reliability", {"ingest", "aggregate"}),
 }
@@ -178,6 +182,22 @@ def test_hello_runs(home: Path) -> None:
     assert set(_states(home, "example_hello").values()) == {"success"}
     assert _xcom(home, "example_hello", "python_operator") == "Hello Tradewind"
     assert _xcom(home, "example_hello", "greet") == "HELLO TRADEWIND"
+
+
+@pytest.mark.slow
+def test_sql_example_loads_checks_and_reports(home: Path) -> None:
+    env = {"TRADEWIND_CONN_EXAMPLE_SQLITE": f"sqlite:///{home / 'orders.db'}"}
+    for _ in range(2):  # re-running the day replaces its rows instead of doubling them
+        _run(home, "dags", "test", "example_sql", "2024-03-05", extra_env=env)
+    conn = sqlite3.connect(home / "tradewind.db")
+    try:
+        states = conn.execute("SELECT DISTINCT state FROM task_instance WHERE dag_id = 'example_sql'").fetchall()
+        (report,) = conn.execute("SELECT value FROM xcom WHERE dag_id = 'example_sql' AND task_id = 'report' "
+                                 "ORDER BY timestamp DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    assert states == [("success",)]
+    assert json.loads(report) == [["eu", 3, 12], ["us", 6, 24]]
 
 
 @pytest.mark.slow

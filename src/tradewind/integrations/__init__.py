@@ -9,4 +9,9 @@ an integration pays nothing for it and the core install works without the extra.
 #: ``POST /api/v1/connections/test`` build that hook (``HookClass(**{conn_name_attr: conn_id})``) and
 #: call its ``test_connection()``. Each integration adds its own conn_types here (plain strings, so
 #: reading the table imports no client library).
-HOOKS_BY_CONN_TYPE: dict[str, str] = {}
+HOOKS_BY_CONN_TYPE: dict[str, str] = {
+    "sqlite": "tradewind.integrations.sql.sqlite:SqliteHook",
+    "postgres": "tradewind.integrations.sql.postgres:PostgresHook",
+    "mysql": "tradewind.integrations.sql.mysql:MySqlHook",
+    "aws": "tradewind.integrations.s3.hooks:S3Hook",
+}
