@@ -1,5 +1,5 @@
 """TaskFlow: ``@task`` and its variants ``@task.python``, ``@task.bash``, ``@task.branch``,
-``@task.short_circuit``, ``@task.sensor``, ``@task.virtualenv``, ``@task.external_python``.
+``@task.short_circuit``, ``@task.sensor``, ``@task.virtualenv``, ``@task.external_python`` (and ``@task.docker`` from the integrations).
 
 Calling a decorated function inside a DAG creates an operator and returns an
 ``XComArg`` for its result. Arguments that are ``XComArg``s (also nested in lists
@@ -225,6 +225,19 @@ class TaskDecoratorCollection:
     def __call__(self, python_callable: Callable[..., Any] | None = None,
                  multiple_outputs: bool | None = None, **kwargs: Any) -> Any:
         return self.python(python_callable, multiple_outputs=multiple_outputs, **kwargs)
+
+    #: Decorators of optional integrations, ``name -> "module:attribute"``, imported on first use: the
+    #: definition layer never imports an integration (nor its third-party library) up front.
+    integration_decorators = {"docker": "tradewind.integrations.docker.decorators:docker_task"}
+
+    def __getattr__(self, name: str) -> Any:
+        target = type(self).integration_decorators.get(name)
+        if target is None:
+            raise AttributeError(f"'task' has no decorator {name!r}")
+        import importlib
+
+        module, _, attribute = target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
 
 
 task = TaskDecoratorCollection()

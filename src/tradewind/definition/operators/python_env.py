@@ -37,10 +37,11 @@ from typing import Any
 from tradewind.definition.exceptions import TaskSkipped, TradewindException
 from tradewind.definition.operators.python import PythonOperator, determine_kwargs
 
-__all__ = ["ExternalPythonOperator", "PythonVirtualenvOperator", "callable_source"]
+__all__ = ["RUNNER_SCRIPT", "ExternalPythonOperator", "PythonVirtualenvOperator", "callable_source", "runner_input"]
 
 #: What the child runs: read the input, define the function from its source, call it, write the result.
-_RUNNER = '''\
+#: Usage: ``python runner.py input.json result.json`` (also used by ``@task.docker``).
+RUNNER_SCRIPT = '''\
 import json, sys
 with open(sys.argv[1], encoding="utf-8") as f:
     _tw_input = json.load(f)
@@ -76,6 +77,27 @@ def callable_source(python_callable: Callable[..., Any], task_id: str) -> tuple[
         raise TradewindException(f"task {task_id!r}: {name}() must be a plain (not async) function")
     lines = source.splitlines(keepends=True)
     return "".join(lines[func.lineno - 1:]), func.name
+
+
+def runner_input(operator: Any, kwargs: Mapping[str, Any], string_args: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON input of :data:`RUNNER_SCRIPT` for ``operator.python_callable`` with ``op_args`` and the
+    entries of ``kwargs`` (context + op_kwargs) the function accepts; a non-JSON value is named."""
+    source, name = callable_source(operator.python_callable, operator.task_id)
+    accepted = determine_kwargs(operator.python_callable, operator.op_args, kwargs)
+
+    def checked(what: str, value: Any) -> Any:
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            hint = " (a context entry; pass a template like '{{ ts }}' through op_kwargs instead)" \
+                if what not in ("op_args", *operator.op_kwargs) else ""
+            raise TradewindException(f"task {operator.task_id!r}: {what} cannot be passed to the other interpreter "
+                                     f"as JSON: {exc}{hint}") from None
+        return value
+
+    return {"source": source, "name": name, "string_args": list(string_args),
+            "filename": f"<task {operator.task_id}: {name}()>", "args": checked("op_args", operator.op_args),
+            "kwargs": {key: checked(key, value) for key, value in accepted.items()}}
 
 
 class _ExternalInterpreterOperator(PythonOperator):
@@ -120,17 +142,13 @@ class _ExternalInterpreterOperator(PythonOperator):
     def execute_callable(self, kwargs: Mapping[str, Any]) -> Any:
         context = kwargs
         log = self.task_logger(dict(context))
-        source, name = callable_source(self.python_callable, self.task_id)
-        accepted = determine_kwargs(self.python_callable, self.op_args, kwargs)
-        payload = {"source": source, "name": name, "string_args": self.string_args,
-                   "filename": f"<task {self.task_id}: {name}()>",
-                   "args": self._json_value("op_args", self.op_args),
-                   "kwargs": {key: self._json_value(key, value) for key, value in accepted.items()}}
+        payload = runner_input(self, kwargs, self.string_args)
+        name = payload["name"]
         with tempfile.TemporaryDirectory(prefix="tradewind-pyenv-") as tmp:
             workdir = Path(tmp)
             python = self.interpreter(workdir, log)
             (workdir / "input.json").write_text(json.dumps(payload), encoding="utf-8")
-            (workdir / "runner.py").write_text(_RUNNER, encoding="utf-8")
+            (workdir / "runner.py").write_text(RUNNER_SCRIPT, encoding="utf-8")
             result_path = workdir / "result.json"
             log.info("Running %s() with %s (arguments and result as JSON)", name, python)
             code, tail = self._run_child([python, str(workdir / "runner.py"), str(workdir / "input.json"),
@@ -141,16 +159,6 @@ class _ExternalInterpreterOperator(PythonOperator):
                 shown = "".join(tail).rstrip()
                 raise TradewindException(f"{name}() failed in {python} (exit code {code}):\n{shown}")
             return json.loads(result_path.read_text(encoding="utf-8"))
-
-    def _json_value(self, what: str, value: Any) -> Any:
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
-            hint = " (a context entry; pass a template like '{{ ts }}' through op_kwargs instead)" \
-                if what not in ("op_args", *self.op_kwargs) else ""
-            raise TradewindException(f"task {self.task_id!r}: {what} cannot be passed to the other interpreter as "
-                                     f"JSON: {exc}{hint}") from None
-        return value
 
     def _run_child(self, command: Sequence[str], log: Any) -> tuple[int, list[str]]:
         env = {**(os.environ if self.inherit_env else {}), **self.env_vars, "PYTHONUNBUFFERED": "1"}
