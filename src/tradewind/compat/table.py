@@ -63,6 +63,12 @@ _ASSETS = _same(f"{_DEF}.assets", "Asset", "AssetAll", "AssetAny")
 _SETUP_TEARDOWN = _same(f"{_DEF}.setup_teardown", "setup", "teardown")
 _XCOM_ARG = _same(f"{_DEF}.xcom_arg", "XComArg")
 _NOTIFIER = _same(f"{_DEF}.notifications", "BaseNotifier")
+_SQL_OPS = _same(
+    f"{_INT}.sql.operators", "BaseSQLOperator", "SQLExecuteQueryOperator", "SQLCheckOperator",
+    "SQLValueCheckOperator", "SQLColumnCheckOperator", "SQLTableCheckOperator",
+)
+_SQL_SENSOR = _same(f"{_INT}.sql.sensors", "SqlSensor")
+_EMAIL_OP = _same(f"{_INT}.smtp.operators", "EmailOperator")
 
 MODULES: dict[str, dict[str, str]] = {
     # ============================================================== Airflow 2
@@ -220,4 +226,15 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.http.hooks.http": _same(f"{_INT}.http.hooks", "HttpHook"),
     "airflow.providers.http.operators.http": _same(f"{_INT}.http.operators", "HttpOperator", "SimpleHttpOperator"),
     "airflow.providers.http.sensors.http": _same(f"{_INT}.http.sensors", "HttpSensor"),
+    "airflow.providers.common.sql.hooks.sql": _same(f"{_INT}.sql.hooks", "DbApiHook"),
+    "airflow.providers.common.sql.operators.sql": _SQL_OPS,
+    "airflow.providers.common.sql.sensors.sql": _SQL_SENSOR,
+    "airflow.sensors.sql": _SQL_SENSOR,
+    "airflow.providers.postgres.hooks.postgres": _same(f"{_INT}.sql.postgres", "PostgresHook"),
+    "airflow.providers.mysql.hooks.mysql": _same(f"{_INT}.sql.mysql", "MySqlHook"),
+    "airflow.providers.sqlite.hooks.sqlite": _same(f"{_INT}.sql.sqlite", "SqliteHook"),
+    "airflow.providers.smtp.hooks.smtp": _same(f"{_INT}.smtp.hooks", "SmtpHook"),
+    "airflow.providers.smtp.operators.smtp": _EMAIL_OP,
+    "airflow.operators.email": _EMAIL_OP,
+    "airflow.operators.email_operator": _EMAIL_OP,
 }

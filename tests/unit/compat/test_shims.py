@@ -401,3 +401,16 @@ def test_old_arguments_become_deprecation_notes_on_dag_and_task():
     assert [n.split(" is ")[0] for n in dag.deprecation_notes] == ["the DAG argument schedule_interval"]
     assert [n.split(" is ")[0] for n in old.deprecation_notes] == ["trigger_rule 'dummy'", "provide_context"]
     assert new.deprecation_notes == []
+
+
+def test_provider_paths_of_the_integrations():
+    from tradewind.integrations.http.hooks import HttpHook
+    from tradewind.integrations.smtp.operators import EmailOperator
+    from tradewind.integrations.sql.operators import SQLExecuteQueryOperator
+    from tradewind.integrations.sql.postgres import PostgresHook
+
+    assert _from("airflow.providers.http.hooks.http", "HttpHook") is HttpHook
+    assert _from("airflow.providers.postgres.hooks.postgres", "PostgresHook") is PostgresHook
+    assert _from("airflow.providers.common.sql.operators.sql", "SQLExecuteQueryOperator") is SQLExecuteQueryOperator
+    assert _from("airflow.operators.email", "EmailOperator") is EmailOperator
+    assert _from("airflow.providers.smtp.operators.smtp", "EmailOperator") is EmailOperator
