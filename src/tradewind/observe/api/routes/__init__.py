@@ -13,6 +13,7 @@ def api_routers() -> list[APIRouter]:
     from tradewind.observe.api.routes import (
         assets,
         backfills,
+        connections,
         dag_runs,
         dag_sources,
         dags,
@@ -28,6 +29,6 @@ def api_routers() -> list[APIRouter]:
     )
 
     # logs and xcom before task_instances: their paths would otherwise match .../{task_id}/{map_index}.
-    modules = (dags, dag_sources, dag_runs, logs, xcom, task_instances, variables, pools, import_errors, event_logs,
-               assets, backfills, users, monitor)
+    modules = (dags, dag_sources, dag_runs, logs, xcom, task_instances, variables, connections, pools, import_errors,
+               event_logs, assets, backfills, users, monitor)
     return [m.router for m in modules]
