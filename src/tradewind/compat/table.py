@@ -36,6 +36,7 @@ _DAG = _same(f"{_DEF}.dag", "DAG", "dag")
 _BASEOP = {"BaseOperator": f"{_DEF}.baseoperator", **_same(f"{_DEF}.helpers", "chain", "cross_downstream")}
 _PYTHON_OPS = {
     **_same(f"{_OPS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator"),
+    **_same(f"{_OPS}.python_env", "PythonVirtualenvOperator", "ExternalPythonOperator"),
     "get_current_context": f"{_DEF}.context",
 }
 _BASH_OP = _same(f"{_OPS}.bash", "BashOperator")
@@ -237,4 +238,5 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.smtp.operators.smtp": _EMAIL_OP,
     "airflow.operators.email": _EMAIL_OP,
     "airflow.operators.email_operator": _EMAIL_OP,
+    "airflow.providers.docker.operators.docker": _same(f"{_INT}.docker.operators", "DockerOperator"),
 }

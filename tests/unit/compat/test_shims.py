@@ -404,6 +404,8 @@ def test_old_arguments_become_deprecation_notes_on_dag_and_task():
 
 
 def test_provider_paths_of_the_integrations():
+    from tradewind.definition.operators.python_env import PythonVirtualenvOperator
+    from tradewind.integrations.docker.operators import DockerOperator
     from tradewind.integrations.http.hooks import HttpHook
     from tradewind.integrations.smtp.operators import EmailOperator
     from tradewind.integrations.sql.operators import SQLExecuteQueryOperator
@@ -414,3 +416,5 @@ def test_provider_paths_of_the_integrations():
     assert _from("airflow.providers.common.sql.operators.sql", "SQLExecuteQueryOperator") is SQLExecuteQueryOperator
     assert _from("airflow.operators.email", "EmailOperator") is EmailOperator
     assert _from("airflow.providers.smtp.operators.smtp", "EmailOperator") is EmailOperator
+    assert _from("airflow.providers.docker.operators.docker", "DockerOperator") is DockerOperator
+    assert _from("airflow.operators.python", "PythonVirtualenvOperator") is PythonVirtualenvOperator
