@@ -65,6 +65,16 @@ EXPECTED = {
     ),
     "example_cross_dag.py": ("example_cross_dag", {"wait_for_hello", "summarise", "notify_target", "done"}),
     "example_reliability.py": ("example_reliability", {"ingest", "aggregate"}),
+    # Run end to end against PostgreSQL and S3 in tests/integration/test_seed_pipelines.py.
+    "example_ml_training.py": (
+        "example_ml_training",
+        {"load_data", "validate", "preprocess", "train", "evaluate", "compare", "publish_model", "keep_current",
+         "batch_predict"},
+    ),
+    "example_etl_listings.py": (
+        "example_etl_listings",
+        {"create_bucket", "seed_listings", "extract_listings", "transform", "load_report"},
+    ),
 }
 
 

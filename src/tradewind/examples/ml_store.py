@@ -40,7 +40,7 @@ def run_prefix(data_interval_start: datetime) -> str:
 
 def s3_hook(conn_id: str = AWS_CONN_ID) -> Any:
     """An ``S3Hook`` on the example's connection (imported here: boto3 is an optional extra)."""
-    from tradewind.integrations.s3.hooks import S3Hook
+    from tradewind.integrations.s3 import S3Hook
 
     return S3Hook(aws_conn_id=conn_id)
 
