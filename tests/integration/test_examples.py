@@ -65,6 +65,7 @@ EXPECTED = {
     ),
     "example_cross_dag.py": ("example_cross_dag", {"wait_for_hello", "summarise", "notify_target", "done"}),
     "example_reliability.py": ("example_reliability", {"ingest", "aggregate"}),
+    "example_python_env.py": ("example_python_env", {"numbers", "stats", "external"}),
     # Run end to end against PostgreSQL and S3 in tests/integration/test_seed_pipelines.py.
     "example_ml_training.py": (
         "example_ml_training",
@@ -208,6 +209,14 @@ def test_sql_example_loads_checks_and_reports(home: Path) -> None:
         conn.close()
     assert states == [("success",)]
     assert json.loads(report) == [["eu", 3, 12], ["us", 6, 24]]
+
+
+@pytest.mark.slow
+def test_python_env_example_runs_in_a_virtualenv_and_another_interpreter(home: Path) -> None:
+    _run(home, "dags", "test", "example_python_env", "2024-03-05")
+    assert set(_states(home, "example_python_env").values()) == {"success"}
+    assert _xcom(home, "example_python_env", "stats") == {"mean": 3.875, "median": 3.5, "max": 9}
+    assert _xcom(home, "example_python_env", "external")["day"] == "2024-03-05"
 
 
 @pytest.mark.slow
