@@ -39,6 +39,7 @@ if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 from pg import pg_db, pg_server, pg_template, pg_url  # noqa: E402,F401
 from mariadb import mariadb_server  # noqa: E402,F401
+from s3server import s3, s3_server  # noqa: E402,F401
 
 
 @pytest.fixture
