@@ -20,15 +20,10 @@ codes into a skip (a function can ``sys.exit(code)``).
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import inspect
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -36,6 +31,9 @@ from typing import Any
 
 from tradewind.definition.exceptions import TaskSkipped, TradewindException
 from tradewind.definition.operators.python import PythonOperator, determine_kwargs
+
+# subprocess, tempfile, shutil, hashlib and ast are imported where used: this module is imported
+# with the TaskFlow decorators by every task try, most of which never start another interpreter.
 
 __all__ = ["RUNNER_SCRIPT", "ExternalPythonOperator", "PythonVirtualenvOperator", "callable_source", "runner_input"]
 
@@ -63,6 +61,8 @@ _TAIL_LINES = 20
 
 def callable_source(python_callable: Callable[..., Any], task_id: str) -> tuple[str, str]:
     """``(source, function name)``: the function's own source, dedented, without its decorators."""
+    import ast
+
     name = getattr(python_callable, "__name__", "")
     if name == "<lambda>" or not inspect.isfunction(python_callable):
         raise TradewindException(f"task {task_id!r}: the python_callable of a virtualenv/external-python task must "
@@ -142,6 +142,8 @@ class _ExternalInterpreterOperator(PythonOperator):
     def execute_callable(self, kwargs: Mapping[str, Any]) -> Any:
         context = kwargs
         log = self.task_logger(dict(context))
+        import tempfile
+
         payload = runner_input(self, kwargs, self.string_args)
         name = payload["name"]
         with tempfile.TemporaryDirectory(prefix="tradewind-pyenv-") as tmp:
@@ -161,6 +163,8 @@ class _ExternalInterpreterOperator(PythonOperator):
             return json.loads(result_path.read_text(encoding="utf-8"))
 
     def _run_child(self, command: Sequence[str], log: Any) -> tuple[int, list[str]]:
+        import subprocess
+
         env = {**(os.environ if self.inherit_env else {}), **self.env_vars, "PYTHONUNBUFFERED": "1"}
         tail: list[str] = []
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
@@ -226,6 +230,8 @@ class PythonVirtualenvOperator(_ExternalInterpreterOperator):
 
     def base_python(self) -> str:
         """The interpreter the venv is made from: ``python<python_version>`` on PATH, else this one."""
+        import shutil
+
         if not self.python_version:
             return sys.executable
         found = shutil.which(f"python{self.python_version}")
@@ -241,12 +247,15 @@ class PythonVirtualenvOperator(_ExternalInterpreterOperator):
 
     def venv_key(self) -> str:
         """A hash of everything that shapes the environment (the cache folder's name)."""
+        import hashlib
+
         spec = json.dumps([self.base_python(), self.system_site_packages, self.requirements,
                            self.pip_install_options, self.index_urls])
         return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
     def _cached_venv(self, log: Any) -> Path:
         import fcntl
+        import shutil
 
         assert self.venv_cache_path is not None
         self.venv_cache_path.mkdir(parents=True, exist_ok=True)
