@@ -76,6 +76,10 @@ EXPECTED = {
         "example_etl_listings",
         {"create_bucket", "seed_listings", "extract_listings", "transform", "load_report"},
     ),
+    "example_s3.py": (
+        "example_s3",
+        {"create_bucket", "write_raw", "wait_for_raw", "summarise", "publish", "list_published", "clean_staging"},
+    ),
 }
 
 
@@ -209,6 +213,19 @@ def test_sql_example_loads_checks_and_reports(home: Path) -> None:
         conn.close()
     assert states == [("success",)]
     assert json.loads(report) == [["eu", 3, 12], ["us", 6, 24]]
+
+
+@pytest.mark.slow
+def test_s3_example_writes_summarises_publishes_and_tidies(home: Path, s3_server) -> None:
+    s3_server.reset()
+    env = {"TRADEWIND_CONN_AWS_DEFAULT": s3_server.connection_json()}
+    for _ in range(2):  # a re-run of the day replaces its objects
+        _run(home, "dags", "test", "example_s3", "2024-03-05", extra_env=env)
+    listed = s3_server.client().list_objects_v2(Bucket="tradewind-example")["Contents"]
+    assert sorted(o["Key"] for o in listed) == ["published/2024-03-05.json", "raw/2024-03-05/sales.csv"]
+    published = s3_server.client().get_object(Bucket="tradewind-example", Key="published/2024-03-05.json")
+    assert json.loads(published["Body"].read()) == {"eu": 20, "us": 30}
+    assert _xcom(home, "example_s3", "list_published") == ["published/2024-03-05.json"]
 
 
 @pytest.mark.slow

@@ -393,7 +393,7 @@ from tradewind.integrations.s3 import (
 """
 
 
-def run_dag(config, db, dag_id: str, body_text: str) -> tuple[str, dict[str, str], str]:
+def run_dag(config, db, dag_id: str, body_text: str, header: str = HEADER) -> tuple[str, dict[str, str], str]:
     """Write the DAG file, parse it, trigger a run and drive it to its end with the real scheduler and
     the in-process executor; returns (run state, task states, run id)."""
     from tradewind.execute.executors.inprocess import InProcessExecutor
@@ -404,7 +404,7 @@ def run_dag(config, db, dag_id: str, body_text: str) -> tuple[str, dict[str, str
     from tradewind.schedule.runs import create_manual_run
     from tradewind.schedule.scheduler import Scheduler
 
-    (config.dags_folder / f"{dag_id}.py").write_text(HEADER + textwrap.dedent(body_text))
+    (config.dags_folder / f"{dag_id}.py").write_text(header + textwrap.dedent(body_text))
     DagProcessor(config, db).sync_once(force=True)
     with db.session_scope() as s:
         set_paused(s, dag_id, False)
@@ -559,3 +559,47 @@ def test_sql_to_s3_refuses_to_overwrite_and_bad_sql_fails(config, db, s3, listin
     assert hook.read_key("fixed.csv", "exports") == "old"
     assert hook.read_key("replaced.csv", "exports") == ",one\n0,1\n"  # pandas' default writes the index
     assert not hook.check_for_key("never.csv", "exports")
+
+
+def test_airflow_provider_paths_run_unchanged(config, db, s3) -> None:
+    """A DAG file written for Airflow's amazon provider imports its names from the provider paths."""
+    state, tis, run_id = run_dag(config, db, "s3_airflow", """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.operators.python import PythonOperator
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3CreateObjectOperator
+        from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+        from airflow.providers.amazon.aws.transfers.sql_to_s3 import SqlToS3Operator
+
+        def shout(**context):
+            hook = S3Hook(aws_conn_id="aws_default")
+            text = hook.read_key(key="in/{}.txt".format(context["ds"]), bucket_name="af-bucket")
+            hook.load_string(text.upper(), key="s3://af-bucket/out/loud.txt", replace=True)
+            return hook.list_keys(bucket_name="af-bucket", prefix="out/")
+
+        with DAG("s3_airflow", schedule_interval=None, start_date=datetime(2024, 1, 1)) as dag:
+            bucket = S3CreateBucketOperator(task_id="bucket", bucket_name="af-bucket")
+            put = S3CreateObjectOperator(task_id="put", s3_bucket="af-bucket", s3_key="in/{{ ds }}.txt",
+                                         data="quiet {{ ds }}")
+            wait = S3KeySensor(task_id="wait", bucket_name="af-bucket", bucket_key="in/{{ ds }}.txt",
+                               poke_interval=0.01, timeout=30)
+            loud = PythonOperator(task_id="loud", python_callable=shout)
+            assert SqlToS3Operator.template_ext == (".sql",)
+            bucket >> put >> wait >> loud
+    """, header="")
+    assert state == "success", tis
+    assert body(s3, "af-bucket", "out/loud.txt") == b"QUIET 2024-03-05"
+
+
+def test_connections_test_uses_s3hook_for_aws(s3) -> None:
+    from tradewind.definition.connection import Connection
+    from tradewind.observe.connections import try_connection
+
+    good = Connection.from_text("store", s3.connection_json())
+    assert try_connection(good) == (True, "Connection successfully tested")
+    wrong_secret = Connection(conn_id="store", conn_type="aws", login="tradewind-test-key", password="nope",
+                              extra={"endpoint_url": "http://127.0.0.1:9", "region_name": REGION,
+                                     "config_kwargs": {"retries": {"max_attempts": 1}}})
+    ok, message = try_connection(wrong_secret)
+    assert not ok and "127.0.0.1:9" in message and "nope" not in message

@@ -234,6 +234,12 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.postgres.hooks.postgres": _same(f"{_INT}.sql.postgres", "PostgresHook"),
     "airflow.providers.mysql.hooks.mysql": _same(f"{_INT}.sql.mysql", "MySqlHook"),
     "airflow.providers.sqlite.hooks.sqlite": _same(f"{_INT}.sql.sqlite", "SqliteHook"),
+    "airflow.providers.amazon.aws.hooks.s3": _same(f"{_INT}.s3.hooks", "S3Hook"),
+    "airflow.providers.amazon.aws.operators.s3": _same(
+        f"{_INT}.s3.operators", "S3CreateBucketOperator", "S3DeleteBucketOperator", "S3CreateObjectOperator",
+        "S3CopyObjectOperator", "S3DeleteObjectsOperator", "S3ListOperator", "S3ListPrefixesOperator"),
+    "airflow.providers.amazon.aws.sensors.s3": _same(f"{_INT}.s3.sensors", "S3KeySensor"),
+    "airflow.providers.amazon.aws.transfers.sql_to_s3": _same(f"{_INT}.s3.transfers", "SqlToS3Operator"),
     "airflow.providers.smtp.hooks.smtp": _same(f"{_INT}.smtp.hooks", "SmtpHook"),
     "airflow.providers.smtp.operators.smtp": _EMAIL_OP,
     "airflow.operators.email": _EMAIL_OP,
