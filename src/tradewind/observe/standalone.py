@@ -4,6 +4,10 @@ Start-up order is chosen for speed: create the home, migrate the database, bind
 the HTTP port and serve ``/api/v1/health`` at once; only then build the executor
 (its warm fork server), the scheduler and the DAG processor. The first parse
 runs in the background, so the API answers before any DAG file is imported.
+The full API/UI app (hundreds of milliseconds of route and schema building, more with
+every router) and the first admin account (an argon2 hash) come last: until the app is
+built, health is answered by a health-only app and other requests wait for the full one
+(:class:`DeferredApp`).
 
 Threads: uvicorn (HTTP), the scheduler loop (which hands DAG-level callbacks to
 the callback runner thread) and, in ``standalone``, the triggerer (whose triggers run in
@@ -56,22 +60,82 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: The only path answered before the full app is built.
+HEALTH_PATH = "/api/v1/health"
+
+
+class DeferredApp:
+    """The ASGI app standalone serves: health at once, everything else once :meth:`build` ran.
+
+    Before the full app exists, ``GET /api/v1/health`` is answered by a health-only app (same
+    route, same ``app.state`` values, so the same answer) and any other request waits for the
+    full app; if building it failed, they get a 503 naming the error.
+    """
+
+    def __init__(self, config: Config, db: Any) -> None:
+        from fastapi import FastAPI
+
+        from tradewind.observe.api.app import health_threshold
+        from tradewind.observe.api.health import make_router
+
+        self.config, self.db = config, db
+        health = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        health.state.config = config
+        health.state.db = db
+        health.state.health_threshold = health_threshold(config)
+        health.include_router(make_router())
+        self._health = health
+        self._app: Any = None
+        self._error: str | None = None
+        self._ready = threading.Event()
+
+    def build(self) -> None:
+        """Build the full app and serve it from now on (re-raises a build error after
+        releasing the waiting requests)."""
+        from tradewind.observe.api.app import create_app
+
+        try:
+            self._app = create_app(self.config, self.db)
+        except BaseException as exc:
+            self._error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._ready.set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        app = self._app
+        if app is None:
+            # Lifespan events too (uvicorn runs with lifespan="off" here; a test client sends them).
+            if scope["type"] == "lifespan" or (scope["type"] == "http" and scope.get("path") == HEALTH_PATH):
+                app = self._health
+            else:
+                import anyio.to_thread
+
+                await anyio.to_thread.run_sync(self._ready.wait)
+                app = self._app
+        if app is None:
+            from starlette.responses import PlainTextResponse
+
+            app = PlainTextResponse(f"the API app could not be built: {self._error}", status_code=503)
+        await app(scope, receive, send)
+
+
 @dataclass
 class ApiServer:
     """uvicorn serving the app on an already-bound socket, in a thread."""
 
     server: Any
     sock: socket.socket
+    app: DeferredApp
 
     @classmethod
     def create(cls, config: Config, db: Any, sock: socket.socket) -> "ApiServer":
+        """Serve health at once; the caller builds the full app with ``api.app.build()``."""
         import uvicorn
 
-        from tradewind.observe.api.app import create_app
-
-        app = create_app(config, db)
+        app = DeferredApp(config, db)
         uv_config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        return cls(server=uvicorn.Server(uv_config), sock=sock)
+        return cls(server=uvicorn.Server(uv_config), sock=sock, app=app)
 
     def run(self, _stop: threading.Event) -> None:
         # Not the main thread: uvicorn leaves signal handling to us.
@@ -119,12 +183,14 @@ class DagProcessorProcess:
 def start_services(
     services: runtime.Services, config: Config, db: Any, *, sock: socket.socket | None, executor_name: str,
     triggerer: bool = False,
-) -> tuple[Any, Any, DagProcessorProcess]:
+) -> tuple[Any, Any, DagProcessorProcess, ApiServer | None]:
     """Start the API (if a socket is given), the scheduler (+executor, callbacks), the DAG processor
     and, with ``triggerer``, the triggerer (a thread running its asyncio loop thread).
 
-    Each starts as soon as it is built, in that order: health answers first.
+    Each starts as soon as it is built, in that order: health answers first. The API server
+    is returned with its full app still to build (``api.app.build()``).
     """
+    api = None
     if sock is not None:
         api = ApiServer.create(config, db, sock)
         services.add("tradewind-api", api.run)
@@ -146,7 +212,7 @@ def start_services(
         services.on_stop.append(runner.wake)
         services.add("tradewind-triggerer", runner.run_forever)
         services.start()
-    return executor, callbacks, processor
+    return executor, callbacks, processor, api
 
 
 def banner(config: Config, host: str, port: int | None, executor_name: str, seconds: float) -> str:
@@ -191,19 +257,26 @@ def run(
         if problem:
             raise StandaloneError(problem)
     runtime.install_variable_backend(db)
-    admin = None
-    if port is not None:  # the API is served: make sure someone can log in
-        from tradewind.observe.admin_bootstrap import ensure_admin
-
-        admin = ensure_admin(config, db)
     host = host or config.get("api", "host")
     sock = bind_socket(host, port) if port is not None else None
     executor_name = executor_name or config.get("core", "executor")
     services = runtime.Services()
     # Handlers first: a SIGTERM during start-up still shuts down in order.
     runtime.install_signal_handlers(services, announce=announce)
-    executor, callbacks, processor = start_services(services, config, db, sock=sock, executor_name=executor_name,
-                                                    triggerer=port is not None)
+    executor, callbacks, processor, api = start_services(services, config, db, sock=sock,
+                                                         executor_name=executor_name, triggerer=port is not None)
+    admin = None
+    if api is not None:
+        try:
+            api.app.build()
+            # The API is served: make sure someone can log in.
+            from tradewind.observe.admin_bootstrap import ensure_admin
+
+            admin = ensure_admin(config, db)
+        except BaseException:
+            services.request_stop()
+            _shutdown(services, executor, callbacks, processor, db, lambda _text: None)
+            raise
     announce(banner(config, host, port, executor_name, time.monotonic() - started))
     if admin is not None:
         announce(admin.message())

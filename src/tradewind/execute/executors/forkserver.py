@@ -104,6 +104,10 @@ PRELOAD_OPTIONAL = (
     "tradewind.persist.queries.xcom",
     "tradewind.definition.context",
     "tradewind.definition.templating",
+    # Every try installs the email sender and applies the masking settings before its claim.
+    "tradewind.definition.notifications",
+    "tradewind.definition.masking",
+    "tradewind.execute.email",
     "pendulum",
 )
 

@@ -24,7 +24,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tradewind.definition.assets import Asset, AssetKey, condition_from_expression
@@ -60,8 +59,13 @@ def _insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[st
     """Insert rows, skipping those whose primary/unique key already exists (SQLite and PostgreSQL)."""
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(model).values(rows).on_conflict_do_nothing())
+    # Imported here: the PostgreSQL dialect package costs every process ~20 ms to import,
+    # and one on SQLite never needs it (this module is imported by the scheduler and runner).
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
 # --------------------------------------------------------------------------- assets
