@@ -117,9 +117,18 @@ class VariableAccessor:
 
 
 class ConnectionAccessor:
-    """The ``conn`` context entry: ``{{ conn.my_db.host }}`` (looked up through ``getter``)."""
+    """The ``conn`` context entry: ``{{ conn.my_db.host }}`` (looked up through ``getter``).
+
+    The default getter is :func:`tradewind.definition.connection.get_connection`, the lookup tasks
+    use (environment ``TRADEWIND_CONN_*``/``AIRFLOW_CONN_*``, then the installed backend), so a
+    template sees the same connections as ``BaseHook.get_connection``.
+    """
 
     def __init__(self, getter: Callable[[str], Any] | None = None) -> None:
+        if getter is None:
+            from tradewind.definition.connection import get_connection
+
+            getter = get_connection
         self._getter = getter
 
     def get(self, conn_id: str, default_conn: Any = None) -> Any:

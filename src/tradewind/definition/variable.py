@@ -60,12 +60,18 @@ class Variable:
         return value
 
     @classmethod
-    def get(cls, key: str, default_var: Any = NOTSET, deserialize_json: bool = False) -> Any:
+    def get(cls, key: str, default_var: Any = NOTSET, deserialize_json: bool = False, *,
+            default: Any = NOTSET) -> Any:
         """The value of ``key`` (JSON-decoded when ``deserialize_json``).
 
         The default is returned as given, never decoded. Raises ``KeyError`` when
-        the variable does not exist and no default was given.
+        the variable does not exist and no default was given. ``default`` is Airflow 3's
+        (Task SDK) name for Airflow 2's ``default_var``; either may be given, not both.
         """
+        if default is not NOTSET:
+            if default_var is not NOTSET:
+                raise TypeError(f"Variable.get({key!r}): give default or default_var, not both")
+            default_var = default
         raw = cls._from_env(key)
         if raw is None and _backend is not None:
             raw = _backend.get(key)

@@ -170,8 +170,16 @@ def test_custom_var_and_conn_accessors():
     c = ctx(var_accessor=getter, conn_accessor=lambda cid: SimpleNamespace(host=f"{cid}.example"))
     env = make_jinja_env(None)
     assert render_value("{{ var.value.k }} {{ conn.warehouse.host }}", c, env) == "v warehouse.example"
-    with pytest.raises(KeyError, match="no connection backend"):
+    with pytest.raises(KeyError, match="conn_id `x` isn't defined"):
         render_value("{{ conn.x.host }}", ctx(), env)
+
+
+def test_conn_defaults_to_the_connection_lookup(monkeypatch):
+    """Without a custom accessor, templates see what BaseHook.get_connection sees (AIRFLOW_CONN_* too)."""
+    monkeypatch.setenv("AIRFLOW_CONN_TPL_DB", "postgres://u:p@db.internal:5433/sales")
+    env = make_jinja_env(None)
+    assert render_value("{{ conn.tpl_db.host }}:{{ conn.tpl_db.port }}", ctx(), env) == "db.internal:5433"
+    assert render_value("{{ conn.get('absent', 'none') }}", ctx(), env) == "none"
 
 
 def test_extra_entries_win():

@@ -150,7 +150,8 @@ def dags_show(cli: CliContext, dag_id: str) -> None:
 @click.argument("dag_id")
 @click.option("--conf", "-c", type=JSON_OBJECT, default=None, help="JSON object passed to the run as dag_run.conf.")
 @click.option("--run-id", "-r", default=None, help="Run id (default manual__<timestamp>).")
-@click.option("--logical-date", "-l", type=DATETIME, default=None, help="Logical date (default now).")
+@click.option("--logical-date", "-l", "--exec-date", "-e", "logical_date", type=DATETIME, default=None,
+              help="Logical date (default now); -e/--exec-date is Airflow 2's name.")
 @pass_cli
 def dags_trigger(cli: CliContext, dag_id: str, conf: dict | None, run_id: str | None, logical_date: datetime | None) -> None:
     """Create a manual run; a running scheduler picks it up.
@@ -429,6 +430,16 @@ def dags_reserialize(cli: CliContext) -> None:
     db = cli.migrated_db()
     summary = build_dag_processor(cli.config, db).sync_once(force=True)
     click.echo(f"Re-parsed DAG files: {summary}")
+
+
+def _add_airflow_backfill() -> None:
+    """``dags backfill`` (Airflow 2's verb) lives in its own module; it maps onto ``backfill create``."""
+    from tradewind.observe.cli.cmd_dags_backfill import dags_backfill
+
+    dags_group.add_command(dags_backfill)
+
+
+_add_airflow_backfill()
 
 
 @dags_group.command("test")

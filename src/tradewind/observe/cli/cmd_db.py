@@ -71,6 +71,32 @@ def db_migrate(cli: CliContext) -> None:
     run_migrations(cli)
 
 
+@db_group.command("init")
+@pass_cli
+def db_init(cli: CliContext) -> None:
+    """Airflow 2's name for creating the schema: the same as `tradewind db migrate`.
+
+    \b
+    Example:
+      tradewind db init
+    """
+    click.echo("Note: `db init` is Airflow 2's name; it runs `tradewind db migrate`.", err=True)
+    run_migrations(cli)
+
+
+@db_group.command("upgrade")
+@pass_cli
+def db_upgrade(cli: CliContext) -> None:
+    """Airflow 2's name for upgrading the schema: the same as `tradewind db migrate`.
+
+    \b
+    Example:
+      tradewind db upgrade
+    """
+    click.echo("Note: `db upgrade` is Airflow 2's name; it runs `tradewind db migrate`.", err=True)
+    run_migrations(cli)
+
+
 @db_group.command("check")
 @pass_cli
 def db_check(cli: CliContext) -> None:
