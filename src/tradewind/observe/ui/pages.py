@@ -41,6 +41,7 @@ NAV: tuple[tuple[str, str, str, str, str], ...] = (
     ("Audit log", "/audit-log", "audit_log", "audit_log", "read"),
     ("Import errors", "/import-errors", "import_errors", "import_error", "read"),
     ("Variables", "/variables", "variables", "variable", "read"),
+    ("Connections", "/connections", "connections", "connection", "read"),
     ("Pools", "/pools", "pools", "pool", "read"),
     ("Users", "/users", "users", "user", "read"),
 )

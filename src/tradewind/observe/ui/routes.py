@@ -20,8 +20,8 @@ def _home_router() -> APIRouter:
 
 def ui_routers() -> list[APIRouter]:
     """Every UI router, in registration order (more specific paths first)."""
-    from tradewind.observe.ui import admin, browse
+    from tradewind.observe.ui import admin, browse, connections
     from tradewind.observe.ui import dag_list, dag_views, task_instance
     from tradewind.observe.ui import dag_charts
 
-    return [_home_router(), dag_list.router, browse.router, admin.router, task_instance.router, dag_views.router, dag_charts.router]
+    return [_home_router(), dag_list.router, browse.router, admin.router, connections.router, task_instance.router, dag_views.router, dag_charts.router]
