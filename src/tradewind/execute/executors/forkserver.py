@@ -104,9 +104,12 @@ PRELOAD_OPTIONAL = (
     "tradewind.persist.queries.xcom",
     "tradewind.definition.context",
     "tradewind.definition.templating",
-    # Every try installs the email sender and applies the masking settings before its claim.
+    # Every try installs the email sender, the Variable and Connection backends and applies
+    # the masking settings before its claim.
     "tradewind.definition.notifications",
     "tradewind.definition.masking",
+    "tradewind.definition.connection",
+    "tradewind.persist.queries.connections",
     "tradewind.execute.email",
     "pendulum",
 )
