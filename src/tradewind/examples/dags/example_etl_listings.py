@@ -58,11 +58,13 @@ Backfill a past week with
 Needs `pip install 'tradewind[postgres,s3,pandas]'`.
 """,
 ) as dag:
+    # Both create shared things when missing (tables, bucket); one instance at a time across runs, so
+    # a backfill's parallel runs never race on "create if missing".
     seed = SQLExecuteQueryOperator(
-        task_id="seed_listings", conn_id=POSTGRES_CONN_ID, sql="etl_listings_seed.sql")
+        task_id="seed_listings", conn_id=POSTGRES_CONN_ID, sql="etl_listings_seed.sql", max_active_tis_per_dag=1)
 
-    # A fresh S3-compatible server starts empty; an existing bucket is left alone.
-    create_bucket = S3CreateBucketOperator(task_id="create_bucket", bucket_name=BUCKET, aws_conn_id=AWS_CONN_ID)
+    create_bucket = S3CreateBucketOperator(
+        task_id="create_bucket", bucket_name=BUCKET, aws_conn_id=AWS_CONN_ID, max_active_tis_per_dag=1)
 
     extract = SqlToS3Operator(
         task_id="extract_listings",
