@@ -93,19 +93,22 @@ class MariaDbServer:
         root = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))  # not pytest's 0700 tree: the mysql user must reach it
         root.chmod(0o755)
         (root / OWNER_FILE).write_text(_owner_stamp(os.getpid()))
+        (root / "tmp").mkdir()  # a private tmpdir: concurrent bootstraps in /tmp clash on temp table names
         if os.geteuid() == 0:
             try:
                 entry = pwd.getpwnam(SERVER_USER)
             except KeyError:
                 shutil.rmtree(root, ignore_errors=True)
                 raise MariaDbUnavailable(f"running as root without a '{SERVER_USER}' user; {INSTALL_HINT}") from None
-            os.chown(root, entry.pw_uid, entry.pw_gid)
+            for path in (root, root / "tmp"):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
         return cls(root=root)
 
     def start(self, attempts: int = 3) -> None:
         init = subprocess.run(
             _as_server_user([_find("mariadb-install-db", "mysql_install_db"), "--no-defaults",
-                             f"--datadir={self.datadir}", "--auth-root-authentication-method=normal",
+                             f"--datadir={self.datadir}", f"--tmpdir={self.root / 'tmp'}",
+                             "--auth-root-authentication-method=normal",
                              "--skip-test-db", "--skip-name-resolve"]),
             capture_output=True, text=True, cwd="/")
         if init.returncode != 0:
@@ -116,7 +119,8 @@ class MariaDbServer:
             log = self.root / "server.log"
             self.process = subprocess.Popen(
                 _as_server_user([_find("mariadbd", "mysqld"), "--no-defaults", f"--datadir={self.datadir}",
-                                 f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.socket}",
+                                 f"--tmpdir={self.root / 'tmp'}", f"--port={self.port}",
+                                 "--bind-address=127.0.0.1", f"--socket={self.socket}",
                                  f"--pid-file={self.root / 'mariadbd.pid'}", f"--log-error={log}",
                                  "--skip-name-resolve", "--innodb-flush-log-at-trx-commit=0",
                                  "--innodb-buffer-pool-size=32M", "--skip-log-bin"]),
