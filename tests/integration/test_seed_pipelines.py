@@ -17,13 +17,15 @@ import io
 import json
 import signal
 import sqlite3
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 import tradewind.examples
-from cli_support import Home
+from cli_support import Home, free_port, wait_for
 from tradewind.parse.dagbag import parse_file
 
 ML_DAG = "example_ml_training"
@@ -165,6 +167,25 @@ def test_ml_training_publishes_only_a_better_model_and_serves_it(home: Home, s3_
         assert bad.status_code == 422
         problems = {tuple(e["loc"][:3]) for e in bad.json()["detail"]}
         assert ("body", "instances", 0) in problems and ("body", "instances", 1) in problems
+
+    # And as deployed: the module's app under a real uvicorn process, configured by environment variables.
+    import httpx
+
+    port = free_port()
+    env = {k: v for k, v in home.env.items() if not k.startswith("TRADEWIND_CONN_")}
+    env.update(TRADEWIND_CONN_SERVING=s3_server.connection_json(), PREDICT_APP_CONN_ID="serving",
+               PREDICT_APP_BUCKET=ML_BUCKET)
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "tradewind.examples.serving.predict_app:app",
+                               "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: httpx.get(f"{url}/model", timeout=5).status_code == 200, deadline=60, what="uvicorn")
+        answer = httpx.post(f"{url}/predict", json={"instances": digits.data[:5].tolist()}, timeout=30)
+        assert answer.status_code == 200 and answer.json()["predictions"] == body["predictions"][:5]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_prediction_endpoint_answers_503_until_a_model_is_published(s3_server, monkeypatch) -> None:
