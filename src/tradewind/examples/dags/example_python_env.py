@@ -25,6 +25,7 @@ with DAG(
     catchup=False,
     is_paused_upon_creation=True,
     tags=["example"],
+    default_args={"owner": "tradewind"},
     doc_md="""
 ### Python environments
 
