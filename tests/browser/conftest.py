@@ -3,11 +3,12 @@
 
 Fixtures:
 
-- ``server`` (session): the running standalone on a free localhost port, with its own
+- ``server``: the running standalone on a free localhost port (shared by the worker's browser
+  tests and stopped after the last one, with Playwright and chromium: see :class:`_Shared`), with its own
   TRADEWIND_HOME and DAG folder (:data:`DAG_FILES`, including one broken file), an admin made
   with ``tradewind users create``. ``server.url``, ``server.api(method, path, json=...)`` (the REST
   API with the admin's bearer token, for setting up and checking state), ``server.wait_for_run``.
-- ``browser`` (session): headless chromium at :func:`chromium_path`.
+- ``browser``: headless chromium at :func:`chromium_path`.
 - ``page`` (function): a fresh browser context already signed in as the admin (the session
   signs in once through the real ``/login`` form and reuses its cookie), with a Playwright trace
   recorded and saved under ``tests/browser/artifacts/`` when the test fails.
@@ -67,8 +68,57 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+class _Shared:
+    """The standalone server, Playwright and chromium shared by this worker's browser tests.
+
+    Not session fixtures: they must end as soon as the browser tests are done (see
+    :func:`pytest_runtest_teardown`). Playwright's sync API keeps an event loop running in the
+    main thread and the server is a child process, both of which would break later tests on the
+    same xdist worker (``asyncio.run`` refuses to start, child-process checks see strays).
+    """
+
+    server: Server | None = None
+    process: subprocess.Popen | None = None
+    playwright: Any = None
+    chromium: Any = None
+    storage_state: dict[str, Any] | None = None
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.chromium is not None:
+            cls.chromium.close()
+        if cls.playwright is not None:
+            cls.playwright.stop()
+        if cls.process is not None:
+            cls.process.send_signal(signal.SIGTERM)
+            try:
+                cls.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                cls.process.kill()
+                cls.process.wait(timeout=10)
+        cls.server = cls.process = cls.playwright = cls.chromium = cls.storage_state = None
+
+
+def _is_browser_test(item: pytest.Item | None) -> bool:
+    return item is not None and Path(str(item.path)).parent == Path(__file__).parent
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """After the last browser test of this worker (and its fixtures' teardown), stop the server,
+    Playwright and chromium."""
+    try:
+        return (yield)
+    finally:
+        if _is_browser_test(item) and not _is_browser_test(nextitem):
+            _Shared.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _Shared.stop()  # an interrupted run
+
+
+def _start_server(tmp_path_factory: pytest.TempPathFactory) -> Server:
     home = Home(tmp_path_factory.mktemp("browser") / "home")
     # Parse new files quickly; the tests never wait on a timer otherwise.
     home.env.update({"TRADEWIND__SCHEDULER__DAG_DIR_LIST_INTERVAL": "1"})
@@ -82,59 +132,64 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "standalone.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen([TRADEWIND, "standalone", "--port", str(port), "--host", "127.0.0.1"],
-                                   env=home.env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_for(lambda: httpx.get(f"{url}/api/v1/health", timeout=2).json()["scheduler"]["status"] == "healthy",
-                 deadline=90, interval=0.2, what=f"standalone health (log: {log_path})")
-        answer = httpx.post(f"{url}/api/v1/auth/token", json={"username": ADMIN, "password": ADMIN_PASSWORD},
-                            timeout=10)
-        assert answer.status_code == 201, answer.text
-        srv = Server(home=home, url=url, token=answer.json()["access_token"], process=process)
+        _Shared.process = subprocess.Popen(
+            [TRADEWIND, "standalone", "--port", str(port), "--host", "127.0.0.1"],
+            env=home.env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    wait_for(lambda: httpx.get(f"{url}/api/v1/health", timeout=2).json()["scheduler"]["status"] == "healthy",
+             deadline=90, interval=0.2, what=f"standalone health (log: {log_path})")
+    answer = httpx.post(f"{url}/api/v1/auth/token", json={"username": ADMIN, "password": ADMIN_PASSWORD},
+                        timeout=10)
+    assert answer.status_code == 201, answer.text
+    srv = Server(home=home, url=url, token=answer.json()["access_token"], process=_Shared.process)
 
-        def parsed() -> bool:
-            listed = {d["dag_id"] for d in srv.ok("GET", "dags", params={"limit": 100})["dags"]}
-            errors = srv.ok("GET", "importErrors")["total_entries"]
-            return set(DAG_IDS) <= listed and errors >= 1
+    def parsed() -> bool:
+        listed = {d["dag_id"] for d in srv.ok("GET", "dags", params={"limit": 100})["dags"]}
+        errors = srv.ok("GET", "importErrors")["total_entries"]
+        return set(DAG_IDS) <= listed and errors >= 1
 
-        wait_for(parsed, deadline=60, interval=0.2, what="the DAG processor to parse the browser DAGs")
-        yield srv
-    finally:
-        process.send_signal(signal.SIGTERM)
+    wait_for(parsed, deadline=60, interval=0.2, what="the DAG processor to parse the browser DAGs")
+    return srv
+
+
+@pytest.fixture
+def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
+    if _Shared.server is None:
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            _Shared.server = _start_server(tmp_path_factory)
+        except BaseException:
+            _Shared.stop()
+            raise
+    return _Shared.server
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the 'playwright' package is not installed (pip install -e '.[dev]')")
-    executable = chromium_path()
-    if executable is None:
-        _unavailable(f"chromium is not installed; {INSTALL_HINT}")
-    from playwright.sync_api import expect
+@pytest.fixture
+def browser() -> Any:
+    if _Shared.chromium is None:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            _unavailable("the 'playwright' package is not installed (pip install -e '.[dev]')")
+        executable = chromium_path()
+        if executable is None:
+            _unavailable(f"chromium is not installed; {INSTALL_HINT}")
+        from playwright.sync_api import expect
 
-    expect.set_options(timeout=PAGE_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True)
-        yield chromium
-        chromium.close()
+        expect.set_options(timeout=PAGE_TIMEOUT_MS)
+        _Shared.playwright = sync_playwright().start()
+        _Shared.chromium = _Shared.playwright.chromium.launch(executable_path=executable, headless=True)
+    return _Shared.chromium
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def admin_storage_state(browser: Any, server: Server) -> dict[str, Any]:
     """Sign in once through the real login form; later contexts reuse the session cookie."""
-    context = browser.new_context(base_url=server.url)
-    page = context.new_page()
-    login(page, ADMIN, ADMIN_PASSWORD)
-    state = context.storage_state()
-    context.close()
-    return state
+    if _Shared.storage_state is None:
+        context = browser.new_context(base_url=server.url)
+        page = context.new_page()
+        login(page, ADMIN, ADMIN_PASSWORD)
+        _Shared.storage_state = context.storage_state()
+        context.close()
+    return _Shared.storage_state
 
 
 def _context_fixture(request: pytest.FixtureRequest, browser: Any, server: Server,
