@@ -144,5 +144,7 @@ def test_result_carries_file_facts(tmp_path: Path) -> None:
 
 def test_no_child_processes_left_behind(tmp_path: Path) -> None:
     files = [_write(tmp_path / f"e{i}_dag.py", f"# dag\nraise ValueError({i})\n") for i in range(4)]
+    # Session-wide test servers (S3, MariaDB) may be children of this worker already.
+    before = {p.pid for p in psutil.Process().children()}
     parse_files(files, timeout=30, parallelism=3)
-    assert psutil.Process().children() == []
+    assert {p.pid for p in psutil.Process().children()} - before == set()
