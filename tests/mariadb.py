@@ -18,7 +18,6 @@ Fixtures (re-exported by ``tests/conftest.py``):
 
 from __future__ import annotations
 
-import atexit
 import os
 import pwd
 import shutil
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from service_support import serve, unavailable
 from pg import _owner_alive, _owner_stamp, free_port
 
 INSTALL_HINT = "install it with: sudo scripts/install-services.sh (Debian/Ubuntu package 'mariadb-server')"
@@ -205,10 +205,6 @@ def reap_stale_servers() -> int:
     return reaped
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
-
-
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[MariaDbServer]:
     """A running MariaDB server for this test process (skips, or fails under CI=true, when not installed)."""
@@ -216,12 +212,5 @@ def mariadb_server() -> Iterator[MariaDbServer]:
     try:
         server = MariaDbServer.create()
     except MariaDbUnavailable as exc:
-        if _ci():
-            pytest.fail(f"CI=true but MariaDB is unavailable: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    atexit.register(server.stop)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+        unavailable(f"MariaDB is unavailable: {exc}")
+    yield from serve(server)

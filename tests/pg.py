@@ -27,7 +27,6 @@ Fixtures (re-exported by ``tests/conftest.py``):
 
 from __future__ import annotations
 
-import atexit
 import glob
 import itertools
 import os
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from service_support import serve, unavailable
 
 INSTALL_HINT = "install it with: sudo scripts/install-services.sh (Debian/Ubuntu package 'postgresql')"
 SERVER_USER = "postgres"  # the OS account the server runs as when we are root
@@ -268,10 +268,6 @@ def _user_exists(name: str) -> bool:
         return False
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A running PostgreSQL server for this test process (skips or fails when not installed)."""
@@ -279,16 +275,8 @@ def pg_server() -> Iterator[PgServer]:
     try:
         server = PgServer.create()
     except PgUnavailable as exc:
-        if _ci():
-            pytest.fail(f"CI=true but PostgreSQL is unavailable: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    # Belt and braces: stop the server even if the session is torn down abnormally.
-    atexit.register(server.stop)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+        unavailable(f"PostgreSQL is unavailable: {exc}")
+    yield from serve(server)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 
 import pytest
+from service_support import serve, unavailable
 
 INSTALL_HINT = "install the dev extra: .venv/bin/pip install -e '.[dev]' (moto[server] and boto3)"
 ACCESS_KEY = "tradewind-test-key"
@@ -118,25 +119,13 @@ class S3Server:
         return server
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """A running moto S3 server for this test process (skips or fails when not installed)."""
     missing = [name for name in ("moto", "flask", "boto3") if find_spec(name) is None]
     if missing:
-        message = f"S3 test server unavailable: {', '.join(missing)} not installed; {INSTALL_HINT}"
-        if _ci():
-            pytest.fail(f"CI=true but {message}", pytrace=False)
-        pytest.skip(message)
-    server = S3Server.start()
-    atexit.register(server.stop)
-    try:
-        yield server
-    finally:
-        server.stop()
+        unavailable(f"S3 test server unavailable: {', '.join(missing)} not installed; {INSTALL_HINT}")
+    yield from serve(S3Server.start(), start=False)
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ package is missing the tests are skipped — unless ``CI=true``, where that is a
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -39,16 +38,11 @@ import pytest
 from browser_support import (ADMIN, ADMIN_PASSWORD, ARTIFACTS, DAG_FILES, DAG_IDS, HERE, INSTALL_HINT,
                              PAGE_TIMEOUT_MS, Server, chromium_path, login)
 from cli_support import TRADEWIND, Home, free_port, wait_for
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
+from service_support import unavailable
 
 
 def _unavailable(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"CI=true but the browser tests cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    unavailable(f"the browser tests cannot run: {reason}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's loadgroup reads the xdist_group marks

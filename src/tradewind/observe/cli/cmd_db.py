@@ -71,30 +71,19 @@ def db_migrate(cli: CliContext) -> None:
     run_migrations(cli)
 
 
-@db_group.command("init")
-@pass_cli
-def db_init(cli: CliContext) -> None:
-    """Airflow 2's name for creating the schema: the same as `tradewind db migrate`.
+def _airflow_alias(name: str, what: str) -> None:
+    """Register ``tradewind db <name>``: Airflow 2's verb, which runs ``tradewind db migrate``."""
 
-    \b
-    Example:
-      tradewind db init
-    """
-    click.echo("Note: `db init` is Airflow 2's name; it runs `tradewind db migrate`.", err=True)
-    run_migrations(cli)
+    @db_group.command(name, help=f"Airflow 2's name for {what} the schema: the same as `tradewind db migrate`."
+                                 f"\n\n\b\nExample:\n  tradewind db {name}")
+    @pass_cli
+    def alias(cli: CliContext) -> None:
+        click.echo(f"Note: `db {name}` is Airflow 2's name; it runs `tradewind db migrate`.", err=True)
+        run_migrations(cli)
 
 
-@db_group.command("upgrade")
-@pass_cli
-def db_upgrade(cli: CliContext) -> None:
-    """Airflow 2's name for upgrading the schema: the same as `tradewind db migrate`.
-
-    \b
-    Example:
-      tradewind db upgrade
-    """
-    click.echo("Note: `db upgrade` is Airflow 2's name; it runs `tradewind db migrate`.", err=True)
-    run_migrations(cli)
+_airflow_alias("init", "creating")
+_airflow_alias("upgrade", "upgrading")
 
 
 @db_group.command("check")
