@@ -269,7 +269,14 @@ class TriggererRunner:
         self._next_heartbeat = now + self.heartbeat_every
 
     def _sync(self, now: datetime) -> None:
-        """Take what is ours now; start new triggers, cancel the ones taken from us."""
+        """Take what is ours now; start new triggers, cancel the ones taken from us.
+
+        Idle (nothing running, no trigger row at all) it is one read, not a write transaction each
+        second: on SQLite a write would queue for the lock with the tries' transactions."""
+        if not self.running:
+            with self.db.read_scope() as session:
+                if not trigger_queries.any_trigger(session):
+                    return
         with self.db.session_scope() as session:
             trigger_queries.delete_unused(session)
             alive = trigger_queries.alive_triggerer_ids(session, now, self.health_threshold)

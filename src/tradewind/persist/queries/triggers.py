@@ -90,6 +90,11 @@ def delete_triggers(session: Session, ids: Iterable[int]) -> None:
         session.execute(delete(Trigger).where(Trigger.id.in_(wanted)).execution_options(synchronize_session=False))
 
 
+def any_trigger(session: Session) -> bool:
+    """Whether the trigger table has a row at all (an idle triggerer's whole check)."""
+    return session.scalar(select(Trigger.id).limit(1)) is not None
+
+
 def delete_unused(session: Session) -> int:
     """Delete triggers no deferred task instance waits on; returns how many."""
     waited_on = exists().where(TaskInstance.trigger_id == Trigger.id, TaskInstance.state == _DEFERRED)
