@@ -6,7 +6,7 @@ when its block ends, and only then is the scheduler woken, so it never looks bef
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api.auth import authorize
-from tradewind.observe.api.errors import not_found
+from tradewind.observe.api.errors import bad_request, not_found
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import DagModel, DagRun, TaskInstance
@@ -124,3 +124,15 @@ def ti_or_404(session: Session, dag_id: str, run_id: str, task_id: str, map_inde
         raise not_found(f"Task instance of task '{task_id}'{which} in DAG run '{run_id}' of DAG '{dag_id}' not found",
                         title="Task instance not found")
     return ti
+
+
+def masked_fields(update_mask: list[str] | None, given: Iterable[str], allowed: Sequence[str], *,
+                  ignored: Iterable[str] = ()) -> set[str]:
+    """The fields a PATCH changes (Airflow's ``update_mask``): those of the mask, else those the body
+    gave. A name outside ``allowed`` (and ``ignored``, e.g. the resource's own id) is a 400 naming it."""
+    fields = set(update_mask) if update_mask else set(given)
+    unknown = fields - set(allowed) - set(ignored)
+    if unknown:
+        raise bad_request(f"update_mask may name {', '.join(allowed)}, not {', '.join(sorted(unknown))}",
+                          field="update_mask")
+    return fields

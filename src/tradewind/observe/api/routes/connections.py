@@ -19,7 +19,7 @@ from tradewind.definition.connection import Connection, InvalidConnectionError
 from tradewind.definition.masking import MASK
 from tradewind.observe.api.errors import ApiError, bad_request, conflict, not_found
 from tradewind.observe.api.pagination import Page, page_params
-from tradewind.observe.api.routes.common import API, audit, can, read, write
+from tradewind.observe.api.routes.common import API, audit, can, masked_fields, read, write
 from tradewind.observe.connections import masked_extra, try_connection
 from tradewind.persist.queries import connections as conn_queries
 
@@ -177,11 +177,7 @@ def patch_connection(
         raise bad_request(f"connection_id '{body.connection_id}' in the body does not match '{connection_id}' in "
                           "the path", field="connection_id")
     given = {("schema" if name == "schema_" else name) for name in body.model_fields_set} - {"connection_id"}
-    fields = set(update_mask) if update_mask else given
-    unknown = fields - set(FIELDS)
-    if unknown:
-        raise bad_request(f"update_mask may name {', '.join(FIELDS)}, not {', '.join(sorted(unknown))}",
-                          field="update_mask")
+    fields = masked_fields(update_mask, given, FIELDS)
     sent = body.model_dump(by_alias=True)
     fernet = _fernet(request)
     with write(request) as session:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tradewind.observe.api import schemas
 from tradewind.observe.api.errors import bad_request, conflict, not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
-from tradewind.observe.api.routes.common import API, audit, can, read, write
+from tradewind.observe.api.routes.common import API, audit, can, masked_fields, read, write
 from tradewind.persist.models import Pool, TaskInstance
 from tradewind.persist.queries import pools as pool_queries
 
@@ -98,11 +98,9 @@ def patch_pool(
     if body.name is not None and body.name != pool_name:
         raise bad_request(f"pools cannot be renamed: name '{body.name}' in the body differs from '{pool_name}'",
                           field="name")
-    fields = set(update_mask or [f for f in ("slots", "description") if f in body.model_fields_set])
-    unknown = fields - {"slots", "description", "name"}
-    if unknown:
-        raise bad_request(f"update_mask may name slots and description, not {', '.join(sorted(unknown))}",
-                          field="update_mask")
+    editable = ("slots", "description")
+    fields = masked_fields(update_mask, (f for f in editable if f in body.model_fields_set), editable,
+                           ignored={"name"})
     if "slots" in fields and body.slots is None:
         raise bad_request("update_mask names slots but the body gives none", field="slots")
     with write(request) as session:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from tradewind.observe.api.auth import auth_service
 from tradewind.observe.api.errors import bad_request, conflict, not_found, unprocessable
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
-from tradewind.observe.api.routes.common import API, audit, can, now, read, user_of, write
+from tradewind.observe.api.routes.common import API, audit, can, masked_fields, now, read, user_of, write
 from tradewind.persist.models import User
 from tradewind.persist.queries import users as user_queries
 
@@ -170,11 +170,7 @@ def patch_user(
         raise bad_request(f"users cannot be renamed: username '{body.username}' in the body differs from "
                           f"'{username}' in the path", field="username")
     given = [f for f in PATCHABLE if f in body.model_fields_set]
-    fields = set(update_mask or given)
-    unknown = fields - set(PATCHABLE) - {"username"}
-    if unknown:
-        raise bad_request(f"update_mask may name {', '.join(PATCHABLE)}, not {', '.join(sorted(unknown))}",
-                          field="update_mask")
+    fields = masked_fields(update_mask, given, PATCHABLE, ignored={"username"})
     role = _role_of(body.roles if fields & {"roles"} else None, body.role if "role" in fields else None)
     if "password" in fields and not body.password:
         raise bad_request("update_mask names password but the body gives none", field="password")

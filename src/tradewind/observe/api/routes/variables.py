@@ -16,7 +16,7 @@ from tradewind.definition.masking import mask_value
 from tradewind.observe.api import schemas
 from tradewind.observe.api.errors import bad_request, conflict, not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
-from tradewind.observe.api.routes.common import API, audit, can, read, write
+from tradewind.observe.api.routes.common import API, audit, can, masked_fields, read, write
 from tradewind.persist.models import Variable
 from tradewind.persist.queries import variables as var_queries
 
@@ -86,11 +86,8 @@ def patch_variable(
 ) -> dict[str, Any]:
     if body.key is not None and body.key != variable_key:
         raise bad_request(f"key '{body.key}' in the body does not match '{variable_key}' in the path", field="key")
-    fields = set(update_mask or [f for f in ("value", "description") if f in body.model_fields_set])
-    unknown = fields - {"value", "description"}
-    if unknown:
-        raise bad_request(f"update_mask may name value and description, not {', '.join(sorted(unknown))}",
-                          field="update_mask")
+    editable = ("value", "description")
+    fields = masked_fields(update_mask, (f for f in editable if f in body.model_fields_set), editable)
     if "value" in fields and body.value is None:
         raise bad_request("update_mask names value but the body gives none", field="value")
     with write(request) as session:
