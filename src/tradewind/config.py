@@ -26,7 +26,11 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "core": {
         "dags_folder": "{home}/dags",
         "load_examples": "True",
+        # Executor(s): "local", "inprocess", "celery", or a comma-separated list whose first entry is
+        # the default and whose others a task picks with executor="..." (Airflow's multiple executors).
         "executor": "local",
+        # Where a worker (celery) reaches the API server's execution endpoints; set on each worker host.
+        "execution_api_server_url": "http://localhost:8080/execution/",
         "parallelism": "32",
         "dagbag_import_timeout": "30",
         "default_pool_slots": "128",
@@ -75,6 +79,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "scheduler_health_check_threshold": "30",
         # Seconds between two checks for deferred tasks whose trigger timed out.
         "trigger_timeout_check_interval": "15",
+        # Seconds a task instance may stay queued (handed to an executor/broker, not yet started by a
+        # worker) before the scheduler queues it again, e.g. after a broker lost the message.
+        "task_queued_timeout": "600",
     },
     # The triggerer runs the triggers of deferred tasks (Airflow's keys).
     "triggerer": {
@@ -101,6 +108,30 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # Failed logins allowed per username and per client IP within the window (seconds); then 429.
         "login_rate_limit_failures": "5",
         "login_rate_limit_window": "60",
+    },
+    # The endpoints a try running on a worker uses instead of the database (/execution/v1).
+    "execution_api": {
+        # Seconds a running try's token is valid; every heartbeat returns a fresh one.
+        "jwt_expiration_time": "600",
+        # Seconds the token handed out with a queued workload is valid (it can only claim that try).
+        "workload_token_expiration": "86400",
+        # Which connections a worker's try may read: "named" (those its task names: *conn_id
+        # arguments and string literals in its Python callable) or "all".
+        "connection_access": "named",
+    },
+    # CeleryExecutor (pip install 'tradewind[celery]'); Airflow's keys where they exist.
+    "celery": {
+        "broker_url": "redis://localhost:6379/0",
+        # Queue of tasks without queue=...
+        "default_queue": "default",
+        # Tries one `tradewind celery worker` runs at once (--concurrency).
+        "worker_concurrency": "16",
+        # Seconds to wait for the broker when sending a task or checking it at start.
+        "operation_timeout": "5",
+        # Seconds between two heartbeats of a worker (kept in the broker; `celery status`, `jobs check`).
+        "worker_heartbeat_interval": "5",
+        # Seconds between two shipments of a running try's new log lines to the API server.
+        "log_ship_interval": "1",
     },
     # Email notifications (email_on_failure / email_on_retry, send_email); Airflow's keys.
     "smtp": {

@@ -48,6 +48,14 @@ class Workload:
     queue: str = "default"
     #: Seconds after which the supervisor kills the try's process group (None: never).
     execution_timeout: float | None = None
+    #: The executor the task asked for (``executor=`` on the task); None: the default one.
+    executor: str | None = None
+    #: Hash of the DAG version the scheduler queued; a remote worker refuses to run a DAG file
+    #: whose snapshot hashes differently (it would run other code than the version queued).
+    snapshot_hash: str | None = None
+    #: Remote executors only: the token scoped to this one try, with which the worker claims it
+    #: through the execution API (:mod:`tradewind.execute.tokens`). Never a database credential.
+    token: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +65,14 @@ class Workload:
         data = dict(data)
         data["key"] = TaskKey(**data["key"])
         return cls(**data)
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor cannot take work right now (e.g. its broker is unreachable); nothing was sent.
+
+    The scheduler puts the instance back to ``scheduled`` with the same try number and offers it
+    again later, instead of failing the try.
+    """
 
 
 #: Exit code of a try process that found its instance not queued for its try and ran

@@ -155,6 +155,8 @@ class Scheduler:
         self.job_id: int | None = None
         self._environ = config.as_environ()
         self._snapshots: dict[int, DagSnapshot] = {}
+        #: DAG version id -> its snapshot hash (workloads carry it; a remote worker checks it).
+        self._hashes: dict[int, str] = {}
         #: dag_id -> DAG version whose timetable was evaluated (re-evaluate on a new version).
         self._evaluated: dict[str, int] = {}
         self._recovered = False
@@ -283,8 +285,11 @@ class Scheduler:
         wanted = {v for v in version_ids if v is not None}
         missing = wanted - self._snapshots.keys()
         if missing:
-            for vid, data in session.execute(select(DagVersion.id, DagVersion.snapshot).where(DagVersion.id.in_(missing))):
+            rows = session.execute(select(DagVersion.id, DagVersion.snapshot, DagVersion.snapshot_hash)
+                                   .where(DagVersion.id.in_(missing)))
+            for vid, data, digest in rows:
                 self._snapshots[vid] = DagSnapshot.from_dict(data)
+                self._hashes[vid] = digest
         return {v: self._snapshots[v] for v in wanted if v in self._snapshots}
 
     def _snapshot(self, session: Session, version_id: int | None) -> DagSnapshot | None:
@@ -799,6 +804,7 @@ class Scheduler:
                 key=TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number),
                 fileloc=snap.fileloc, environ=dict(self._environ), priority_weight=ti.priority_weight,
                 pool=ti.pool, queue=ti.queue, execution_timeout=task.execution_timeout,
+                executor=getattr(task, "executor", None), snapshot_hash=self._hashes.get(ti.dag_version_id),
             ))
         return workloads
 
