@@ -10,15 +10,18 @@ One :meth:`Scheduler.run_once` does, in order:
    depends_on_past), finish the run when everything is done, and queue ready
    instances (priority, executor slots, pools, ``max_active_tasks``,
    ``parallelism``), handing :class:`Workload`s to the executor after commit;
-5. fail zombies (running instances without a heartbeat).
+5. fail zombies (running instances without a heartbeat) and, every so often, put instances
+   queued longer than ``[scheduler] task_queued_timeout`` back to scheduled (a broker lost them).
 
 :meth:`run_forever` is event-driven: it waits on the executor's waker until the
 next known deadline (retry, next run, heartbeat check), at most
 ``[scheduler] max_idle_wait``; a finished task wakes it at once, and so does a run
 triggered by another process (:func:`tradewind.schedule.wakeup.notify_scheduler`).
 
-Several schedulers may share a PostgreSQL database: runs are selected with
-``FOR UPDATE SKIP LOCKED`` and every try is claimed atomically by the runner.
+Several schedulers may share a PostgreSQL database: runs, zombie candidates and stuck queued
+instances are selected with ``FOR UPDATE SKIP LOCKED``, the queueing step's limit accounting
+runs under a lock on the pool rows (one scheduler at a time), and every try is claimed
+atomically by the runner.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from tradewind.config import Config
-from tradewind.schedule.executor_interface import EXIT_NOT_CLAIMED, BaseExecutor, TaskKey, Workload
+from tradewind.schedule.executor_interface import (
+    EXIT_NOT_CLAIMED, BaseExecutor, ExecutorUnavailable, TaskKey, Workload)
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.db import READ_ONLY, Database, utcnow
-from tradewind.persist.models import Backfill, DagModel, DagRun, DagVersion, Job, TaskInstance
+from tradewind.persist.models import Backfill, DagModel, DagRun, DagVersion, Job, Pool, TaskInstance
 from tradewind.persist.queries import assets as asset_queries
 from tradewind.persist.queries import jobs as job_queries
 from tradewind.persist.queries import runs as run_queries
@@ -69,6 +73,10 @@ _PENDING_RUNS = (RUN.QUEUED.value, RUN.RUNNING.value)
 _BACKFILL_ACTIVE = "backfill"
 #: Marker the survey returns when an unpaused DAG has queued asset events (the asset step is then due).
 _ASSETS_QUEUED = "assets"
+#: How long an executor that raised ExecutorUnavailable gets no work before it is offered some again.
+UNAVAILABLE_RETRY = timedelta(seconds=5)
+#: How soon a scheduler that found the pool rows locked by another one tries to queue again.
+CRITICAL_SECTION_RETRY = timedelta(milliseconds=50)
 
 
 @cache
@@ -161,6 +169,14 @@ class Scheduler:
         self._evaluated: dict[str, int] = {}
         self._recovered = False
         self._next_zombie_check: datetime | None = None
+        self.task_queued_timeout = timedelta(seconds=config.getfloat("scheduler", "task_queued_timeout"))
+        self._next_queued_timeout_check: datetime | None = None
+        #: executor name (None: the default one) -> when to offer it work again after it
+        #: raised ExecutorUnavailable (its broker was down); not before, so a dead broker is
+        #: not asked again every step.
+        self._unavailable_until: dict[str | None, datetime] = {}
+        #: Executors whose outage was logged; cleared when one takes a workload again.
+        self._unavailable_logged: set[str | None] = set()
         self._next_trigger_timeout_check: datetime | None = None
         self.trigger_timeout_check_interval = timedelta(
             seconds=config.getfloat("scheduler", "trigger_timeout_check_interval"))
@@ -243,6 +259,7 @@ class Scheduler:
         if RUN.RUNNING.value in states:
             did = self._process_running_runs(now) or did
         did = self._check_zombies(now) or did
+        did = self._check_queued_timeouts(now) or did
         did = self._check_trigger_timeouts(now) or did
         self._heartbeat_job(now)
         return did
@@ -754,6 +771,7 @@ class Scheduler:
         """
         candidates = []
         paused = self._paused_dag_ids(session)
+        resting = self._resting_executors(now)
         for run, snap in live:
             backfill = run.backfill_id is not None
             if run.dag_id in paused and not backfill:
@@ -761,8 +779,12 @@ class Scheduler:
             order = run.logical_date or run.run_after
             for ti in tis_by_run[(run.dag_id, run.run_id)]:
                 if ti.state == TI.SCHEDULED.value and ti.task_id in snap.tasks:
+                    if resting and getattr(snap.tasks[ti.task_id], "executor", None) in resting:
+                        continue
                     candidates.append((-ti.priority_weight, order, ti.id, ti, snap, backfill))
         if not candidates:
+            return []
+        if not self.db.is_sqlite and not self._enter_critical_section(session, now):
             return []
         candidates.sort(key=lambda c: c[:3])
         budget = min(self.executor.slots_available(), self.max_tis_per_loop)
@@ -808,11 +830,60 @@ class Scheduler:
             ))
         return workloads
 
+    def _resting_executors(self, now: datetime) -> set[str | None]:
+        """Executors that raised :class:`ExecutorUnavailable` less than :data:`UNAVAILABLE_RETRY`
+        ago: their tasks are not offered this step (in memory; nothing to read)."""
+        if not self._unavailable_until:
+            return set()
+        for name, until in list(self._unavailable_until.items()):
+            if until <= now:
+                del self._unavailable_until[name]
+            else:
+                self._deadlines.append(until)
+        return set(self._unavailable_until)
+
+    def _enter_critical_section(self, session: Session, now: datetime) -> bool:
+        """PostgreSQL: lock the pool rows (``FOR UPDATE NOWAIT``) so that schedulers sharing the
+        database count active instances and queue against pool/parallelism/concurrency limits one
+        at a time (Airflow's critical section) -- each sees the instances the previous one queued.
+
+        The lock is held until this step's transaction commits. When another scheduler holds it,
+        this step queues nothing rather than wait (its decisions so far are kept: the attempt runs
+        in a savepoint) and the scheduler looks again shortly.
+        """
+        try:
+            with session.begin_nested():
+                session.execute(select(Pool.pool).with_for_update(nowait=True)).all()
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            log.debug("pool rows locked by another scheduler; queueing in the next step")
+            self._deadlines.append(now + CRITICAL_SECTION_RETRY)
+            return False
+        return True
+
     def _hand_over(self, workloads: list[Workload]) -> None:
-        """Give committed queued tries to the executor; a refused one fails (with retries)."""
+        """Give committed queued tries to the executor; a refused one fails (with retries).
+
+        An executor that raises :class:`ExecutorUnavailable` (its broker is down) took nothing:
+        that instance and the rest of this step's instances for the same executor go back to
+        scheduled with their try number restored, and that executor is offered no work for
+        :data:`UNAVAILABLE_RETRY` -- one warning per outage, not one per instance per step.
+        """
+        unavailable: dict[str | None, ExecutorUnavailable] = {}
+        returned: list[Workload] = []
         for workload in workloads:
+            if workload.executor in unavailable:
+                returned.append(workload)
+                continue
             try:
                 self.executor.queue_workload(workload)
+                if workload.executor in self._unavailable_logged:
+                    self._unavailable_logged.discard(workload.executor)
+                    log.warning("executor %s takes work again", workload.executor or self.executor.name)
+            except ExecutorUnavailable as exc:
+                unavailable[workload.executor] = exc
+                returned.append(workload)
             except Exception as exc:  # noqa: BLE001 - an executor problem must not stop the loop
                 log.exception("executor refused %s", workload.key.short())
                 with self._session() as session:
@@ -822,6 +893,26 @@ class Scheduler:
                         task = snap.tasks.get(ti.task_id) if snap else None
                         reason = f"executor could not start the try: {exc}"
                         transitions.fail_zombie(session, ti, task=task, now=self.clock(), reason=reason)
+        if unavailable:
+            self._return_unsent(returned, unavailable)
+
+    def _return_unsent(self, returned: list[Workload], unavailable: dict[str | None, ExecutorUnavailable]) -> None:
+        """Put tries no executor took back to scheduled (same try number) and rest those executors."""
+        now = self.clock()
+        with self._session() as session:
+            for workload in returned:
+                ti = transitions.get_ti(session, workload.key)
+                if ti is None or ti.try_number != workload.key.try_number:
+                    continue
+                exc = unavailable[workload.executor]
+                transitions.unqueue_ti(session, ti, now, note=f"executor unavailable, queued again later: {exc}")
+        for name, exc in unavailable.items():
+            if name not in self._unavailable_logged:
+                self._unavailable_logged.add(name)
+                log.warning("executor %s is unavailable (%s); its tasks go back to scheduled and are offered "
+                            "again in %gs", name or self.executor.name, exc, UNAVAILABLE_RETRY.total_seconds())
+            self._unavailable_until[name] = now + UNAVAILABLE_RETRY
+            self._deadlines.append(now + UNAVAILABLE_RETRY)
 
     def _emit(self, callbacks: list[DagCallbackRequest]) -> None:
         for request in callbacks:
@@ -844,6 +935,41 @@ class Scheduler:
             count = transitions.time_out_deferred(session, now, only_run=self.only_run)
         if count:
             log.info("%d deferred task instance(s) timed out waiting for their trigger", count)
+        return count > 0
+
+    def _check_queued_timeouts(self, now: datetime) -> bool:
+        """Instances queued longer than ``[scheduler] task_queued_timeout`` go back to scheduled,
+        to be queued again with the same try number and a fresh workload (Airflow 3 re-queues
+        tasks stuck in queued too): a broker that lost the message, or a worker that died before
+        starting the try, does not leave the instance queued forever.
+
+        Safe against duplicates: the unqueue is conditional on the instance still being queued
+        for that try, and a late copy of the old message finds the try claimed by the new one (or
+        not queued) and runs nothing -- claims are atomic. Tries the executor still holds here
+        (``running_keys``) are left alone: they are not lost, only waiting.
+
+        Checked every ``min(task_queued_timeout / 2, 30 s)``, not every step.
+        """
+        if self._next_queued_timeout_check is not None and now < self._next_queued_timeout_check:
+            self._deadlines.append(self._next_queued_timeout_check)
+            return False
+        self._next_queued_timeout_check = now + min(self.task_queued_timeout / 2, timedelta(seconds=30))
+        note = (f"re-queued: queued for more than task_queued_timeout="
+                f"{self.task_queued_timeout.total_seconds():g}s without a worker starting it")
+        count = 0
+        with self._session() as session:
+            mine = None
+            for ti in ti_queries.stuck_queued(session, now - self.task_queued_timeout):
+                if self.only_run is not None and (ti.dag_id, ti.run_id) != self.only_run:
+                    continue
+                if mine is None:
+                    mine = self.executor.running_keys()
+                if TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number) in mine:
+                    continue
+                count += transitions.unqueue_ti(session, ti, now, note=note)
+        if count:
+            log.warning("%d task instance(s) queued for more than task_queued_timeout=%gs went back to "
+                        "scheduled to be queued again", count, self.task_queued_timeout.total_seconds())
         return count > 0
 
     def _check_zombies(self, now: datetime) -> bool:

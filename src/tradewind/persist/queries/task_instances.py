@@ -135,13 +135,32 @@ def earliest_retry_at(session: Session) -> datetime | None:
 
 
 def stale_running(session: Session, older_than: datetime) -> list[TaskInstance]:
-    """Running instances whose last heartbeat is older than ``older_than`` (zombie candidates)."""
+    """Running instances whose last heartbeat is older than ``older_than`` (zombie candidates).
+
+    Locked ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite ignores it): of several schedulers
+    checking at once, each takes the rows the others have not, so no try is failed twice.
+    """
     return list(
         session.scalars(
             select(TaskInstance).where(
                 TaskInstance.state == "running",
                 (TaskInstance.last_heartbeat_at < older_than) | TaskInstance.last_heartbeat_at.is_(None),
-            )
+            ).with_for_update(skip_locked=True)
+        )
+    )
+
+
+def stuck_queued(session: Session, queued_before: datetime) -> list[TaskInstance]:
+    """Instances queued before ``queued_before`` and still not started by any worker.
+
+    Locked ``FOR UPDATE SKIP LOCKED`` like :func:`stale_running`, so two schedulers never
+    both put one back to scheduled.
+    """
+    return list(
+        session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.state == "queued", TaskInstance.queued_dttm < queued_before,
+            ).with_for_update(skip_locked=True)
         )
     )
 
