@@ -13,6 +13,7 @@ import pytest
 from runner_support import add_dag, queue, ti_row, try_row, workload, xcoms
 
 from tradewind.execute.logs import log_path
+from tradewind.execute.db_store import DbTryStore
 from tradewind.execute.runner import run_try
 from tradewind.persist.models import Variable
 
@@ -80,7 +81,7 @@ def basic(config, db) -> str:
 
 def run(config, db, fileloc, task_id, **queue_kwargs):
     key = queue(db, "basic", task_id, **queue_kwargs)
-    return key, run_try(workload(key, fileloc), config=config, db=db, in_process=True)
+    return key, run_try(workload(key, fileloc), config=config, store=DbTryStore(db, config), in_process=True)
 
 
 def test_success_pushes_return_value_and_logs(config, db, basic) -> None:
@@ -181,7 +182,7 @@ def test_templates_rendered_and_stored(config, db, basic) -> None:
 
 def test_claim_once(config, db, basic) -> None:
     key, first = run(config, db, basic, "give")
-    second = run_try(workload(key, basic), config=config, db=db, in_process=True)
+    second = run_try(workload(key, basic), config=config, store=DbTryStore(db, config), in_process=True)
     assert first.claimed and not second.claimed and not second.recorded
     assert second.exit_code == 3
     assert ti_row(db, key).state == "success"
@@ -231,7 +232,7 @@ def test_task_callbacks_get_the_context(config, db, tmp_path: Path, monkeypatch)
 
     def go(task_id, **kw):
         key = queue(db, "cbs", task_id, **kw)
-        return run_try(workload(key, fileloc), config=config, db=db, in_process=True)
+        return run_try(workload(key, fileloc), config=config, store=DbTryStore(db, config), in_process=True)
 
     assert go("ok").state == "success"  # the broken success callback does not change it
     assert go("bad", max_tries=2).state == "up_for_retry"
@@ -253,7 +254,7 @@ def test_heartbeat_updates_while_running(tw_home, db, basic) -> None:
     fast = Config.load(home=tw_home, environ={},
                        overrides={"core": {"load_examples": "False"}, "scheduler": {"task_heartbeat_interval": "0.05"}})
     key = queue(db, "basic", "slow")  # sleeps until its 0.5 s execution_timeout
-    result = run_try(workload(key, basic), config=fast, db=db, in_process=True)
+    result = run_try(workload(key, basic), config=fast, store=DbTryStore(db, fast), in_process=True)
     assert result.state == "failed"
     row = ti_row(db, key)
     assert row.last_heartbeat_at is not None and row.last_heartbeat_at > row.start_date

@@ -11,6 +11,7 @@ import pytest
 from runner_support import add_dag, queue, ti_row, try_row, workload, xcoms
 
 from tradewind.execute.prepare import load_task
+from tradewind.execute.db_store import DbTryStore
 from tradewind.execute.runner import run_try
 
 SEMANTICS = """
@@ -52,7 +53,7 @@ def semantics(config, db) -> str:
 
 def _run(config, db, fileloc, task_id):
     key = queue(db, "semantics", task_id)
-    return key, run_try(workload(key, fileloc), config=config, db=db, in_process=True)
+    return key, run_try(workload(key, fileloc), config=config, store=DbTryStore(db, config), in_process=True)
 
 
 def test_pulled_xcom_value_is_not_rendered(config, db, semantics) -> None:
@@ -144,7 +145,7 @@ def test_failed_try_retries_with_the_stored_versions_policy(config, db, semantic
                          for t in data["tasks"]]
         version.snapshot, version.snapshot_hash = data, "edited-for-the-test"
     key = queue(db, "semantics", "polite", max_tries=3)
-    result = run_try(workload(key, semantics), config=config, db=db, in_process=True)
+    result = run_try(workload(key, semantics), config=config, store=DbTryStore(db, config), in_process=True)
     assert result.state == "up_for_retry", result.error
     ti = ti_row(db, key)
     assert ti.next_retry_at == ti.end_date + timedelta(seconds=1234)

@@ -58,6 +58,7 @@ def run_dag_callback(request: DagCallbackRequest, *, config: Any, db: Database |
 
 
 def _run(request: DagCallbackRequest, config: Any, db: Database) -> bool:
+    from tradewind.execute.db_store import DbTryStore
     from tradewind.execute.prepare import build_run_context, load_run
     from tradewind.execute.runtime import RuntimeTaskInstance
     from tradewind.schedule.executor_interface import TaskKey
@@ -91,7 +92,7 @@ def _run(request: DagCallbackRequest, config: Any, db: Database) -> bool:
     if ti_row is not None and ti_row.task_id in dag.task_dict:
         task = dag.task_dict[ti_row.task_id]
         key = TaskKey(ti_row.dag_id, ti_row.run_id, ti_row.task_id, ti_row.map_index, max(ti_row.try_number, 1))
-        ti = RuntimeTaskInstance(key, db=db, max_tries=ti_row.max_tries, task=task,
+        ti = RuntimeTaskInstance(key, store=DbTryStore(db, config), max_tries=ti_row.max_tries, task=task,
                                  logical_date=run.logical_date, start_date=ti_row.start_date,
                                  hostname=ti_row.hostname, operator=ti_row.operator)
         ti.state = ti_row.state

@@ -1,4 +1,5 @@
-"""Heartbeats of running tries: ``last_heartbeat_at`` every ``interval`` seconds.
+"""Heartbeats of running tries: ``last_heartbeat_at`` every ``interval`` seconds, through the
+try's :class:`~tradewind.execute.try_store.TryStore` (the database, or the execution API).
 
 One daemon thread per process beats for every try running in it (:class:`Heartbeat`
 registers a try, :meth:`Heartbeat.stop` unregisters it). A try process runs one try, but
@@ -19,9 +20,8 @@ import threading
 import time
 from typing import Any
 
-from tradewind.persist.db import Database, utcnow
+from tradewind.execute.try_store import TryStore
 from tradewind.schedule.executor_interface import TaskKey
-from tradewind.schedule.transitions import heartbeat
 
 log = logging.getLogger("tradewind.task")
 
@@ -32,8 +32,8 @@ MIN_INTERVAL = 0.05
 class Heartbeat:
     """Keeps try ``key`` marked alive while it runs: :meth:`start` ... :meth:`stop`."""
 
-    def __init__(self, db: Database, key: TaskKey, interval: float, *, terminate: bool) -> None:
-        self.db = db
+    def __init__(self, store: TryStore, key: TaskKey, interval: float, *, terminate: bool) -> None:
+        self.store = store
         self.key = key
         self.interval = max(interval, MIN_INTERVAL)
         self.terminate = terminate
@@ -50,8 +50,7 @@ class Heartbeat:
 
     def beat(self) -> bool:
         """One heartbeat; False when the instance no longer runs this try."""
-        with self.db.session_scope() as session:
-            return heartbeat(session, self.key, utcnow())
+        return self.store.heartbeat(self.key)
 
     def lost(self) -> None:
         log.warning("Task instance %s is no longer running this try (cleared or marked); terminating it.",

@@ -6,7 +6,9 @@
 * :func:`load_task` — import the DAG file in this process (or reuse it, see
   :func:`load_dag_file`) and find the task; every try gets its own copy of the operator.
 * :func:`build_try_context` — the Airflow template context for the try.
-* :func:`task_snapshot_for` — the TaskSnapshot the retry policy uses.
+
+:func:`claim` and the snapshot cache (:func:`_stored_task`) are the database side, used by
+:class:`~tradewind.execute.db_store.DbTryStore`; the rest runs wherever the try runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import bindparam, select
 
 from tradewind.schedule.executor_interface import TaskKey, Workload
 from tradewind.execute.runtime import RuntimeTaskInstance
+from tradewind.execute.try_store import TryStore
 from tradewind.parse.snapshot import TaskSnapshot
 from tradewind.persist.db import Database
 from tradewind.persist.models import DagRun, DagVersion
@@ -76,7 +79,7 @@ class ClaimedTry:
     #: The previous successful run of the DAG (by logical date), for ``prev_*_success``.
     prev_success: RunInfo | None
     #: The task as the scheduler knows it (from the run's DAG version), when already read;
-    #: else :func:`task_snapshot_for` reads it from ``version_id`` when it is needed.
+    #: else the store's ``finish`` reads it from the DAG version when a failure needs it.
     snapshot: TaskSnapshot | None = None
     #: The DAG version the instance runs (and its snapshot hash, when known).
     version_id: int | None = None
@@ -285,14 +288,14 @@ def forget_dags(fileloc: str) -> None:
 
 
 def build_try_context(
-    dag: Any, task: Any, ti: RuntimeTaskInstance, claimed: ClaimedTry, config: Any, *, db: Database | None = None
+    dag: Any, task: Any, ti: RuntimeTaskInstance, claimed: ClaimedTry, config: Any, *, store: TryStore | None = None
 ) -> dict[str, Any]:
     """The template context of the try (Airflow names), via the definition layer's builder.
 
-    ``db`` serves ``inlet_events`` (read when the task asks); without it they are empty.
+    ``store`` serves ``inlet_events`` (read when the task asks); without it they are empty.
     """
     context = build_run_context(dag, task, ti, claimed.run, claimed.prev_success, config=config)
-    context.update(_asset_context(task, claimed.triggering_asset_events, db))
+    context.update(_asset_context(task, claimed.triggering_asset_events, store))
     return context
 
 
@@ -305,22 +308,28 @@ def _triggering_asset_events(session: Any, run: RunInfo) -> tuple[Any, ...]:
     return tuple(info.to_event() for info in events_for_run(session, run.dag_id, run.run_id))
 
 
-def _asset_context(task: Any, triggering: tuple[Any, ...], db: Database | None) -> dict[str, Any]:
+def _asset_context(task: Any, triggering: tuple[Any, ...], store: TryStore | None) -> dict[str, Any]:
     """``triggering_asset_events`` (Airflow 2: ``triggering_dataset_events``), ``outlet_events``
     (the task sets each outlet event's ``extra`` there) and ``inlet_events`` (read on first use)."""
     from tradewind.definition.assets import (
+        Asset,
+        AssetEvent,
         InletEventAccessors,
         OutletEventAccessors,
         TriggeringAssetEvents,
         outlet_assets,
     )
-    from tradewind.persist.queries.assets import list_events
 
     def load_inlet_events(asset: Any) -> list[Any]:
-        if db is None:
+        if store is None:
             return []
-        with db.read_scope() as session:
-            return [info.to_event() for info in reversed(list_events(session, key=asset.key))]
+        return [
+            AssetEvent(id=e["id"], asset=Asset(name=e["name"], uri=e["uri"], group=e["group"]),
+                       extra=dict(e["extra"] or {}), timestamp=datetime.fromisoformat(e["timestamp"]),
+                       source_dag_id=e["source_dag_id"], source_task_id=e["source_task_id"],
+                       source_run_id=e["source_run_id"], source_map_index=e["source_map_index"])
+            for e in store.asset_events(asset.to_dict())
+        ]
 
     events = TriggeringAssetEvents(triggering)
     return {
@@ -414,23 +423,3 @@ def load_run(session: Any, dag_id: str, run_id: str) -> tuple[RunInfo, RunInfo |
     """The run and the previous successful run of the DAG (by logical date)."""
     run, prev = _run_rows(session, dag_id, run_id)
     return RunInfo.of(run), prev
-
-
-def task_snapshot_for(claimed: ClaimedTry, task: Any, db: Database | None = None) -> TaskSnapshot:
-    """The stored snapshot of the task (read from ``db`` unless the claim already has it);
-    else one made from the loaded operator; else defaults."""
-    if claimed.snapshot is not None:
-        return claimed.snapshot
-    if db is not None and claimed.version_id is not None:
-        with db.read_scope() as session:
-            stored = _stored_task(session, claimed.version_id, claimed.key.task_id, claimed.snapshot_hash)
-        if stored is not None:
-            return stored
-    if task is not None:
-        try:
-            from tradewind.parse.snapshot import serialize_task
-
-            return TaskSnapshot.from_dict(serialize_task(task, getattr(task, "priority_weight", 1)))
-        except Exception:
-            pass
-    return TaskSnapshot(task_id=claimed.key.task_id, operator=claimed.operator or "unknown")

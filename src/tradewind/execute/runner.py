@@ -1,30 +1,34 @@
 """Run one try of one task instance: claim, load, render, execute, record.
 
+Everything the try reads or writes outside its process goes through a
+:class:`~tradewind.execute.try_store.TryStore`: :class:`~tradewind.execute.db_store.DbTryStore`
+where the process may use the database (local executors, ``dags test``), the execution API's
+client on a Celery worker. The flow below is the same for both.
+
 :func:`run_try` is the whole life of a try, in the order Airflow users expect:
 
 1. route logging/stdout/stderr into the try's log file (:mod:`tradewind.execute.logs`);
-2. **claim** (one transaction): queued -> running for exactly this try number, clear the
-   instance's old XComs, read the run (dates, conf), the previous successful run and the
-   task's snapshot (for the retry policy). Not queued for this try -> log and stop;
+2. **claim** (``store.claim``): queued -> running for exactly this try number, clear the
+   instance's old XComs, read the run (dates, conf) and the previous successful run.
+   Not queued for this try -> log and stop;
 3. import the DAG file, find the task, build the template context, resolve XComArgs,
    render template fields, run ``on_execute_callback``;
 4. ``task.execute(context)`` under ``set_current_context``, with ``execution_timeout``
    enforced by SIGALRM (-> ``TaskTimeout``; the operator's ``on_kill`` cleans up);
-5. **finish** (one transaction): XComs (return value; every key with
-   ``multiple_outputs``), rendered fields, and the outcome through
-   ``transitions.record_try_outcome`` (which applies the retry policy); then wake the
-   scheduler (:func:`~tradewind.schedule.wakeup.notify_scheduler`) so the next task
-   starts without waiting for this process to exit;
+5. **finish** (``store.finish``, one transaction): XComs (return value; every key with
+   ``multiple_outputs``), rendered fields, the map-index label, the outlet asset events and
+   the outcome (the store applies the retry policy and wakes the scheduler, so the next task
+   starts without waiting for this process to exit);
 6. the failure/retry email (``email`` with ``email_on_failure``/``email_on_retry``,
    :mod:`tradewind.execute.email`), then the ``on_success`` / ``on_failure`` / ``on_retry``
    / ``on_skipped`` callback (errors in either are logged and never change the outcome).
 
 ``TriggerDagRunOperator`` raises ``DagRunTriggerException`` from ``execute``; the run is
-created (and waited for) here by :mod:`tradewind.execute.dagrun_trigger`, under the
-same time limit.
+created through the store (and waited for) by :mod:`tradewind.execute.dagrun_trigger`,
+under the same time limit.
 
 The process's heartbeat thread (:mod:`tradewind.execute.heartbeat`) updates
-``last_heartbeat_at`` meanwhile. When the heartbeat finds the instance no longer running
+``last_heartbeat_at`` through the store meanwhile. When the heartbeat finds the instance no longer running
 this try (cleared or marked by hand) the try is terminated.
 
 Process entry point (Celery workers, debugging)::
@@ -45,7 +49,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,18 +62,15 @@ from tradewind.definition.exceptions import (
     TaskTimeout,
     XComNotSerializable,
 )
+from tradewind.definition.assets import outlet_assets
 from tradewind.definition.mapped import render_map_index, unmap_for_try
 from tradewind.execute.alarm import raise_after
 from tradewind.execute.heartbeat import Heartbeat
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
-from tradewind.execute.prepare import ClaimedTry, build_try_context, claim, load_task, task_snapshot_for
-from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance, write_xcoms
-from tradewind.persist.db import Database, utcnow
-from tradewind.schedule.assets import record_task_outlet_events
+from tradewind.execute.prepare import ClaimedTry, build_try_context, load_task
+from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance
+from tradewind.execute.try_store import DeferRequest, FinishRequest, TryStore, outlet_extra_key
 from tradewind.schedule.executor_interface import TaskKey, Workload
-from tradewind.schedule.mapping import set_rendered_map_index
-from tradewind.schedule.transitions import defer_try, record_try_outcome, reschedule_try, set_rendered_fields
-from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
 
 log = logging.getLogger(TASK_LOGGER)
@@ -153,16 +154,46 @@ class _Outcome:
     reschedule_date: datetime | None = None
 
 
+class StoreVariableBackend:
+    """The definition layer's Variable backend for one try: every call goes to its store."""
+
+    def __init__(self, store: TryStore, key: TaskKey) -> None:
+        self.store = store
+        self.key = key
+
+    def get(self, key: str) -> str | None:
+        return self.store.variable_get(self.key, key)
+
+    def set(self, key: str, value: str, description: str | None = None) -> None:
+        self.store.variable_set(self.key, key, value, description)
+
+    def delete(self, key: str) -> bool:
+        return self.store.variable_delete(self.key, key)
+
+
+class StoreConnectionBackend:
+    """The definition layer's Connection backend for one try (``BaseHook.get_connection``)."""
+
+    def __init__(self, store: TryStore, key: TaskKey) -> None:
+        self.store = store
+        self.key = key
+
+    def get(self, conn_id: str) -> Any:
+        return self.store.connection_get(self.key, conn_id)
+
+
 def run_try(
     workload: Workload,
     *,
     config: Any,
-    db: Database,
+    store: TryStore,
     in_process: bool = False,
     echo: IO[str] | None = None,
 ) -> TryResult:
     """Run try ``workload.key`` to its end and record the outcome; never raises for task errors.
 
+    ``store``: where the try's state, XComs, Variables and Connections live
+    (:class:`~tradewind.execute.db_store.DbTryStore`, or the execution API's client).
     ``in_process``: the caller's process is not a dedicated try process (``dags test``,
     the in-process executor): file descriptors 1/2 and SIGTERM are left alone.
     ``echo``: also write the log lines to this stream.
@@ -171,9 +202,7 @@ def run_try(
     path = log_path(config.logs_folder, key)
     level = config.get("logging", "logging_level", "INFO")
     from tradewind.definition.variable import set_variable_backend
-    from tradewind.persist.queries.variables import DbVariableBackend
     from tradewind.definition.connection import set_connection_backend
-    from tradewind.persist.queries.connections import DbConnectionBackend
 
     from tradewind.definition.notifications import set_email_sender
     from tradewind.execute.email import ConfiguredEmailSender
@@ -181,12 +210,12 @@ def run_try(
     from tradewind.definition import masking
 
     masking.configure_from(config)  # [core] sensitive_var_conn_names for this try's Variable reads
-    previous_backend = set_variable_backend(DbVariableBackend(db))
-    previous_connections = set_connection_backend(DbConnectionBackend(db, config))  # BaseHook.get_connection
+    previous_backend = set_variable_backend(StoreVariableBackend(store, key))
+    previous_connections = set_connection_backend(StoreConnectionBackend(store, key))  # BaseHook.get_connection
     previous_sender = set_email_sender(ConfiguredEmailSender(config))  # send_email() in tasks/callbacks
     try:
         with TryLogCapture(path, level=level, capture_fds=not in_process, echo=echo):
-            result = _TryRun(workload, config, db, in_process).run()
+            result = _TryRun(workload, config, store, in_process).run()
     finally:
         set_variable_backend(previous_backend)
         set_connection_backend(previous_connections)
@@ -198,11 +227,11 @@ def run_try(
 class _TryRun:
     """The steps of one try; :meth:`run` is the only entry."""
 
-    def __init__(self, workload: Workload, config: Any, db: Database, in_process: bool) -> None:
+    def __init__(self, workload: Workload, config: Any, store: TryStore, in_process: bool) -> None:
         self.workload = workload
         self.key = workload.key
         self.config = config
-        self.db = db
+        self.store = store
         self.in_process = in_process
         self.hostname = config.get("core", "hostname", "") or socket.gethostname()
         self.task: Any = None
@@ -211,14 +240,14 @@ class _TryRun:
 
     def run(self) -> TryResult:
         key = self.key
-        claimed = claim(self.db, key, hostname=self.hostname, pid=os.getpid(), now=utcnow())
+        claimed = self.store.claim(key, hostname=self.hostname, pid=os.getpid())
         if claimed is None:
             log.warning("Task instance %s is not queued for try %d (already claimed, cleared or marked); "
                         "not running it.", key.short(), key.try_number)
             return TryResult(key, claimed=False)
         log.info("Starting attempt %d of %d: %s on host %s (pid %d)", key.try_number, claimed.max_tries,
                  key.short(), self.hostname, os.getpid())
-        beat = Heartbeat(self.db, key, self.config.heartbeat_interval, terminate=not self.in_process)
+        beat = Heartbeat(self.store, key, self.config.heartbeat_interval, terminate=not self.in_process)
         beat.start()
         try:
             result = self._run_claimed(claimed)
@@ -231,38 +260,21 @@ class _TryRun:
         outcome = self._prepare_and_execute(claimed)
         if outcome.deferral is not None:
             return self._record_deferral(claimed, outcome)
-        # Only a failure consults the task's retry policy (read before the write transaction).
-        snapshot = task_snapshot_for(claimed, self.task, self.db) if outcome.outcome == "failed" else None
         label = _map_index_label(self.task, self.context)
         ti = self.context["ti"] if self.context else None
-        xcoms = ti.pending_xcoms if ti is not None else {}
+        outlets = outlet_assets(getattr(self.task, "outlets", None) or ()) if outcome.outcome == "success" else []
+        request = FinishRequest(
+            outcome=outcome.outcome, error=outcome.error, allow_retry=outcome.allow_retry,
+            rendered_fields=outcome.rendered or None, xcoms=ti.pending_xcoms if ti is not None else {},
+            reschedule_date=outcome.reschedule_date, map_index_label=label,
+            outlets=[asset.to_dict() for asset in outlets],
+            outlet_extras=_outlet_extras(self.context) if outlets else {},
+        )
         try:
-            with self.db.session_scope() as session:
-                now = utcnow()
-                write_xcoms(session, self.key, xcoms, now)
-                if outcome.reschedule_date is not None:
-                    state = reschedule_try(session, self.key, reschedule_date=outcome.reschedule_date, now=now,
-                                           rendered_fields=outcome.rendered or None)
-                else:
-                    state = record_try_outcome(
-                        session, self.key, outcome.outcome, task=snapshot, now=now,
-                        error=outcome.error, allow_retry=outcome.allow_retry,
-                        rendered_fields=outcome.rendered or None,
-                    )
-                if label is not None:
-                    set_rendered_map_index(session, self.key.dag_id, self.key.run_id, self.key.task_id,
-                                           self.key.map_index, label)
-                if state == TaskInstanceState.SUCCESS and getattr(self.task, "outlets", None):
-                    # Asset events commit with the success (Airflow: only a success updates outlets).
-                    record_task_outlet_events(session, self.key, self.task.outlets,
-                                              self.context.get("outlet_events") if self.context else None, now=now)
-        except Exception as exc:  # the DB is unreachable or the schema is off: nothing recorded
+            state = self.store.finish(self.key, request)
+        except Exception as exc:  # the store is unreachable or refused: nothing recorded
             log.exception("Could not record the outcome of %s", self.key.short())
             return TryResult(self.key, claimed=True, recorded=False, error=f"{type(exc).__name__}: {exc}")
-        if not self.in_process:
-            # Committed: wake the scheduler now, not when this process has been torn down and
-            # reaped (the executor's exit event still follows, for slots and crash detection).
-            notify_scheduler(self.db)
         log.info("Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%d, try_number=%d",
                  state.value.upper(), self.key.dag_id, self.key.task_id, self.key.run_id,
                  self.key.map_index, self.key.try_number)
@@ -274,17 +286,13 @@ class _TryRun:
         deferral = outcome.deferral
         assert deferral is not None
         ti = self.context["ti"] if self.context else None
+        request = DeferRequest(
+            classpath=deferral.classpath, trigger_kwargs=deferral.trigger_kwargs, next_method=deferral.next_method,
+            next_kwargs=deferral.next_kwargs, timeout_at=deferral.timeout_at(self.task, claimed, _utcnow()),
+            xcoms=ti.pending_xcoms if ti is not None else {}, rendered_fields=outcome.rendered or None,
+        )
         try:
-            with self.db.session_scope() as session:
-                now = utcnow()
-                write_xcoms(session, self.key, ti.pending_xcoms if ti is not None else {}, now)
-                if outcome.rendered:
-                    set_rendered_fields(session, self.key, outcome.rendered)
-                state = defer_try(
-                    session, self.key, classpath=deferral.classpath, trigger_kwargs=deferral.trigger_kwargs,
-                    next_method=deferral.next_method, next_kwargs=deferral.next_kwargs,
-                    timeout_at=deferral.timeout_at(self.task, claimed, now), now=now,
-                )
+            state = self.store.defer(self.key, request)
         except Exception as exc:
             log.exception("Could not record the deferral of %s", self.key.short())
             return TryResult(self.key, claimed=True, recorded=False, error=f"{type(exc).__name__}: {exc}")
@@ -300,11 +308,11 @@ class _TryRun:
             with _terminate_on_sigterm(enabled=not self.in_process):
                 dag, self.task = load_task(self.workload, self.config)
                 ti = RuntimeTaskInstance(
-                    self.key, db=self.db, max_tries=claimed.max_tries, task=self.task,
+                    self.key, store=self.store, max_tries=claimed.max_tries, task=self.task,
                     logical_date=claimed.run.logical_date, start_date=claimed.start_date,
                     hostname=self.hostname, operator=claimed.operator,
                 )
-                self.context = build_try_context(dag, self.task, ti, claimed, self.config, db=self.db)
+                self.context = build_try_context(dag, self.task, ti, claimed, self.config, store=self.store)
                 self.task = unmap_for_try(self.task, self.context)  # a mapped task: this map index's operator
                 rendered = _render(self.task, self.context, dag)
                 # Airflow: context["templates_dict"] is the rendered one (also in callbacks).
@@ -350,7 +358,7 @@ class _TryRun:
                     except DagRunTriggerException as request:  # TriggerDagRunOperator: the DB work is ours
                         from tradewind.execute.dagrun_trigger import trigger_dag_run
 
-                        return trigger_dag_run(request, ti=context["ti"], db=self.db)
+                        return trigger_dag_run(request, ti=context["ti"], store=self.store)
             except (TaskTimeout, TaskTerminated):
                 _on_kill(task)
                 raise
@@ -413,6 +421,19 @@ def _map_index_label(task: Any, context: dict[str, Any] | None) -> str | None:
     except Exception:
         log.exception("Could not render map_index_template of %s", getattr(task, "task_id", "?"))
         return None
+
+
+def _outlet_extras(context: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """What the task set through ``context["outlet_events"]``, keyed for :class:`FinishRequest`."""
+    from tradewind.definition.assets import OutletEventAccessors
+    accessors = context.get("outlet_events") if context else None
+    if not isinstance(accessors, OutletEventAccessors):
+        return {}
+    return {outlet_extra_key(key.name, key.uri): extra for key, extra in accessors.extras().items()}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _push_result(task: Any, ti: RuntimeTaskInstance, result: Any) -> None:
@@ -510,17 +531,17 @@ def _terminate_on_sigterm(enabled: bool) -> Iterator[None]:
 
 
 # ----------------------------------------------------------------- process entry
-def run_in_try_process(workload: dict[str, Any] | Workload, *, config: Any, db: Database) -> int:
+def run_in_try_process(workload: dict[str, Any] | Workload, *, config: Any, store: TryStore) -> int:
     """Body of a dedicated try process (forked by the fork server or started by a worker).
 
-    Drops DB connections inherited over fork, applies the workload's environment, runs the
-    try, then kills whatever the task left running. Returns the process exit code.
+    Applies the workload's environment, runs the try through ``store``, then kills whatever
+    the task left running. Returns the process exit code.
     """
     wl = workload if isinstance(workload, Workload) else Workload.from_dict(workload)
     for name, value in wl.environ.items():
         os.environ.setdefault(name, value)
     try:
-        result = run_try(wl, config=config, db=db)
+        result = run_try(wl, config=config, store=store)
     finally:
         _kill_leftover_children()
     return result.exit_code
@@ -559,10 +580,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)
     from tradewind.config import Config
 
+    from tradewind.execute.db_store import DbTryStore
+    from tradewind.persist.db import Database
+
     config = Config.load()
     db = Database.from_config(config)
     try:
-        return run_in_try_process(workload, config=config, db=db)
+        return run_in_try_process(workload, config=config, store=DbTryStore(db, config))
     finally:
         db.engine.dispose()
 

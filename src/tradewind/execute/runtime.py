@@ -1,4 +1,4 @@
-"""``context["ti"]``: the running try's task instance, backed by the database.
+"""``context["ti"]``: the running try's task instance, backed by the try's store.
 
 :class:`RuntimeTaskInstance` implements the definition layer's ``RuntimeTI`` protocol
 (``xcom_push``, ``xcom_pull``, ``skip_tasks``, ``log`` and the identifying attributes)
@@ -13,7 +13,9 @@ with Airflow's semantics:
 
 Pushes are buffered and written in the try's final transaction (together with the
 outcome), so a try costs two write transactions instead of one per push; this try's own
-pending pushes are visible to its own pulls.
+pending pushes are visible to its own pulls. Every read and write beyond the buffer goes
+through the try's :class:`~tradewind.execute.try_store.TryStore` (the database, or the
+execution API on a worker without database access).
 """
 
 from __future__ import annotations
@@ -21,20 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from tradewind.definition.exceptions import XComNotSerializable
-from tradewind.schedule.executor_interface import TaskKey
 from tradewind.execute.logs import TASK_LOGGER
-from tradewind.persist.db import Database, utcnow
-from tradewind.persist.models import DagRun, XCom
-from tradewind.persist.queries.xcom import xcom_get_many, xcom_set
-from tradewind.schedule.transitions import skip_tasks as _skip_tasks
+from tradewind.execute.try_store import TryStore
+from tradewind.schedule.executor_interface import TaskKey
 
 XCOM_RETURN_KEY = "return_value"
 
@@ -54,12 +50,6 @@ def serialize_xcom(value: Any, *, dag_id: str, task_id: str, key: str) -> str:
         ) from None
 
 
-def write_xcoms(session: Session, key: TaskKey, values: dict[str, Any], now: datetime) -> None:
-    """Store the values pushed by try ``key`` (called in the try's final transaction)."""
-    for xkey, value in values.items():
-        xcom_set(session, key.dag_id, key.run_id, key.task_id, key.map_index, xkey, value, now)
-
-
 class RuntimeTaskInstance:
     """The task instance of the running try, as user code sees it."""
 
@@ -67,7 +57,7 @@ class RuntimeTaskInstance:
         self,
         key: TaskKey,
         *,
-        db: Database,
+        store: TryStore,
         max_tries: int = 1,
         task: Any = None,
         logical_date: datetime | None = None,
@@ -91,7 +81,7 @@ class RuntimeTaskInstance:
         self.operator = operator or (type(task).__name__ if task is not None else None)
         self.state = "running"
         self.log = logging.getLogger(TASK_LOGGER)
-        self._db = db
+        self._store = store
         #: key -> value (a JSON round-tripped copy), written with the outcome.
         self.pending_xcoms: dict[str, Any] = {}
         #: (first reschedule start, reschedule count) of this try, read once on first use.
@@ -148,47 +138,18 @@ class RuntimeTaskInstance:
         self, dag_id: str, run_id: str, task_ids: list[str], key: str, include_prior_dates: bool
     ) -> dict[str, dict[int, Any]]:
         """{task_id: {map_index: value}} for ``key`` in the run (or the latest earlier run)."""
-        found: dict[str, dict[int, Any]] = {}
-        with self._db.read_scope() as session:  # reads never queue behind writers
-            for (tid, mi), value in xcom_get_many(session, dag_id, run_id, task_ids, key).items():
-                found.setdefault(tid, {})[mi] = value
-            missing = [t for t in task_ids if t not in found]
-            if include_prior_dates and missing:
-                self._load_prior(session, dag_id, run_id, missing, key, found)
+        found = self._store.xcom_values(self.key, dag_id, run_id, task_ids, key,
+                                        include_prior_dates=include_prior_dates)
         if dag_id == self.dag_id and run_id == self.run_id and key in self.pending_xcoms:
             if self.task_id in task_ids:
                 found.setdefault(self.task_id, {})[self.map_index] = self.pending_xcoms[key]
         return found
 
-    @staticmethod
-    def _load_prior(
-        session: Session, dag_id: str, run_id: str, task_ids: Sequence[str], key: str, found: dict[str, dict[int, Any]]
-    ) -> None:
-        current = session.scalar(select(DagRun.logical_date).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-        if current is None:
-            return
-        stmt = (
-            select(XCom.task_id, XCom.map_index, XCom.value, DagRun.logical_date)
-            .join(DagRun, (DagRun.dag_id == XCom.dag_id) & (DagRun.run_id == XCom.run_id))
-            .where(
-                XCom.dag_id == dag_id, XCom.task_id.in_(list(task_ids)), XCom.key == key,
-                DagRun.logical_date <= current,
-            )
-            .order_by(DagRun.logical_date.desc())
-        )
-        newest: dict[str, datetime] = {}
-        for tid, mi, text, when in session.execute(stmt):
-            if tid in newest and newest[tid] != when:
-                continue  # only the most recent run that has a value counts
-            newest[tid] = when
-            found.setdefault(tid, {})[mi] = json.loads(text)
-
     # --------------------------------------------------------------- branching
     def skip_tasks(self, task_ids: Iterable[str]) -> list[str]:
         """Mark the not-yet-started instances of ``task_ids`` in this run skipped now."""
         ids = [task_ids] if isinstance(task_ids, str) else list(task_ids)
-        with self._db.session_scope() as session:
-            skipped = _skip_tasks(session, self.dag_id, self.run_id, ids, utcnow())
+        skipped = self._store.skip_tasks(self.key, ids)
         if skipped:
             self.log.info("Skipping tasks %s", ", ".join(skipped))
         return skipped
@@ -196,11 +157,7 @@ class RuntimeTaskInstance:
     # ------------------------------------------------------- sensors (reschedule mode)
     def _reschedule_summary(self) -> tuple[datetime | None, int]:
         if self._reschedules is None:
-            from tradewind.persist.queries.reschedules import reschedule_summary
-
-            with self._db.read_scope() as session:
-                self._reschedules = reschedule_summary(session, self.dag_id, self.run_id, self.task_id,
-                                                       self.map_index, self.try_number)
+            self._reschedules = self._store.reschedule_summary(self.key)
         return self._reschedules
 
     def get_first_reschedule_date(self, context: Any = None) -> datetime | None:
@@ -224,11 +181,8 @@ class RuntimeTaskInstance:
         states: Iterable[str] | None = None,
     ) -> int:
         """How many task instances of ``dag_id`` match the filters."""
-        from tradewind.persist.queries.cross_run import ti_count
-
-        with self._db.read_scope() as session:
-            return ti_count(session, dag_id, map_index=map_index, task_ids=task_ids, task_group_id=task_group_id,
-                            logical_dates=logical_dates, run_ids=run_ids, states=states)
+        return self._store.ti_count(dag_id, map_index=map_index, task_ids=task_ids, task_group_id=task_group_id,
+                                    logical_dates=logical_dates, run_ids=run_ids, states=states)
 
     def get_task_states(
         self,
@@ -240,11 +194,8 @@ class RuntimeTaskInstance:
         run_ids: Iterable[str] | None = None,
     ) -> dict[str, dict[str, str]]:
         """``{run_id: {task_id: state}}`` of the matching instances of ``dag_id``."""
-        from tradewind.persist.queries.cross_run import task_states
-
-        with self._db.read_scope() as session:
-            return task_states(session, dag_id, map_index=map_index, task_ids=task_ids,
-                               task_group_id=task_group_id, logical_dates=logical_dates, run_ids=run_ids)
+        return self._store.task_states(dag_id, map_index=map_index, task_ids=task_ids,
+                                       task_group_id=task_group_id, logical_dates=logical_dates, run_ids=run_ids)
 
     def get_dr_count(
         self,
@@ -254,22 +205,13 @@ class RuntimeTaskInstance:
         states: Iterable[str] | None = None,
     ) -> int:
         """How many runs of ``dag_id`` match the filters."""
-        from tradewind.persist.queries.cross_run import dr_count
-
-        with self._db.read_scope() as session:
-            return dr_count(session, dag_id, logical_dates=logical_dates, run_ids=run_ids, states=states)
+        return self._store.dr_count(dag_id, logical_dates=logical_dates, run_ids=run_ids, states=states)
 
     def get_dagrun_state(self, dag_id: str, run_id: str) -> str | None:
         """The state of run ``run_id`` of ``dag_id`` (None when there is no such run)."""
-        from tradewind.persist.queries.cross_run import dagrun_state
-
-        with self._db.read_scope() as session:
-            return dagrun_state(session, dag_id, run_id)
+        return self._store.dagrun_state(dag_id, run_id)
 
     def get_dag_task_ids(self, dag_id: str) -> set[str] | None:
         """Task ids of the DAG's latest parsed version, None when no such DAG is stored
         (``ExternalTaskSensor(check_existence=True)``)."""
-        from tradewind.persist.queries.cross_run import dag_task_ids
-
-        with self._db.read_scope() as session:
-            return dag_task_ids(session, dag_id)
+        return self._store.dag_task_ids(dag_id)

@@ -19,6 +19,7 @@ crossing the store is plain data: the request dataclasses below have ``to_dict``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -40,6 +41,12 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def outlet_extra_key(name: str, uri: str) -> str:
+    """An asset's key in :attr:`FinishRequest.outlet_extras`: ``["name", "uri"]`` as JSON text
+    (a name or uri may hold any character, so no separator would be safe)."""
+    return json.dumps([name, uri])
+
+
 @dataclass(frozen=True)
 class FinishRequest:
     """How a try ended, with everything that commits together with the outcome."""
@@ -57,7 +64,7 @@ class FinishRequest:
     #: A mapped instance's ``map_index_template`` label (None: leave unset).
     map_index_label: str | None = None
     #: The task's outlet assets (``Asset.to_dict()``) and the extras set through
-    #: ``context["outlet_events"]`` (asset key -> extra); recorded only on success.
+    #: ``context["outlet_events"]`` (:func:`outlet_extra_key` -> extra); recorded only on success.
     outlets: list[dict[str, Any]] = field(default_factory=list)
     outlet_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
 

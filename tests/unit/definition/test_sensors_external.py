@@ -12,6 +12,7 @@ from tradewind import DAG, ExternalTaskSensor, TaskGroup
 from tradewind.definition.exceptions import TaskSkipped
 from tradewind.definition.operators.empty import EmptyOperator
 from tradewind.definition.sensors import ExternalDagNotFoundError, ExternalTaskFailedError
+from tradewind.execute.db_store import DbTryStore
 from tradewind.execute.runtime import RuntimeTaskInstance
 from tradewind.parse.snapshot import serialize_dag, snapshot_hash
 from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance
@@ -65,7 +66,7 @@ def set_states(db, day, run_state=None, **states):
 
 
 def poke(db, sensor, logical_date=DAY):
-    ti = RuntimeTaskInstance(TaskKey("downstream", "r1", sensor.task_id), db=db)
+    ti = RuntimeTaskInstance(TaskKey("downstream", "r1", sensor.task_id), store=DbTryStore(db, None))
     return sensor.poke(context_for(sensor, ti, logical_date=logical_date))
 
 
@@ -140,7 +141,7 @@ def test_check_existence_names_what_is_missing(world):
 
 def test_runtime_reads_match_airflow_task_sdk_shapes(world):
     set_states(world, DAY, load="success", extract="failed", run_state="success")
-    ti = RuntimeTaskInstance(TaskKey("downstream", "r1", "wait"), db=world)
+    ti = RuntimeTaskInstance(TaskKey("downstream", "r1", "wait"), store=DbTryStore(world, None))
     run_id = f"scheduled__{DAY.isoformat()}"
     assert ti.get_ti_count("upstream", task_ids=["load", "extract"], states=["success"]) == 1
     assert ti.get_ti_count("upstream", task_group_id="checks") == 4

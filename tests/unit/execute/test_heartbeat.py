@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 
 from tradewind.execute import heartbeat as hb
+from tradewind.execute.db_store import DbTryStore
 from tradewind.persist.models import DagModel, DagRun, TaskInstance
 from tradewind.schedule.executor_interface import TaskKey
 
@@ -43,10 +44,10 @@ def _beat_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "tradewind-heartbeat"]
 
 
-def test_tries_one_after_another_share_one_thread_and_each_beats(db) -> None:
+def test_tries_one_after_another_share_one_thread_and_each_beats(config, db) -> None:
     for task_id in ("a", "b", "c"):
         key = _running(db, task_id)
-        beat = hb.Heartbeat(db, key, 0.05, terminate=False)
+        beat = hb.Heartbeat(DbTryStore(db, config), key, 0.05, terminate=False)
         beat.start()
         try:
             _wait_until(lambda: _last_beat(db, key) != T0, f"{task_id} never beat")
@@ -56,9 +57,9 @@ def test_tries_one_after_another_share_one_thread_and_each_beats(db) -> None:
         assert len(_beat_threads()) == 1
 
 
-def test_a_cleared_try_is_reported_lost_and_no_longer_beats(db, caplog) -> None:
+def test_a_cleared_try_is_reported_lost_and_no_longer_beats(config, db, caplog) -> None:
     key = _running(db, "cleared")
-    beat = hb.Heartbeat(db, key, 0.05, terminate=False)
+    beat = hb.Heartbeat(DbTryStore(db, config), key, 0.05, terminate=False)
     with caplog.at_level(logging.WARNING, logger="tradewind.task"):
         beat.start()
         with db.session_scope() as s:
@@ -68,9 +69,9 @@ def test_a_cleared_try_is_reported_lost_and_no_longer_beats(db, caplog) -> None:
     assert "no longer running this try" in caplog.text
 
 
-def test_stop_waits_for_nothing_when_no_beat_is_due(db) -> None:
+def test_stop_waits_for_nothing_when_no_beat_is_due(config, db) -> None:
     key = _running(db, "quick")
-    beat = hb.Heartbeat(db, key, 3600, terminate=False)
+    beat = hb.Heartbeat(DbTryStore(db, config), key, 3600, terminate=False)
     beat.start()
     assert hb.beating(key)
     beat.stop()

@@ -193,9 +193,10 @@ def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: 
                 os.close(fd)
             except OSError:
                 pass
+        from tradewind.execute.db_store import DbTryStore
         from tradewind.execute.runner import run_in_try_process
 
-        code = run_in_try_process(workload, config=config, db=db)
+        code = run_in_try_process(workload, config=config, store=DbTryStore(db, config))
     except BaseException:  # noqa: BLE001 - whatever happens, the child must exit here
         try:
             traceback.print_exc()

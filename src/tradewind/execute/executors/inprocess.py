@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Any
 
+from tradewind.execute.db_store import DbTryStore
 from tradewind.schedule.executor_interface import BaseExecutor, ExecutorEvent, TaskKey, Waker, Workload
 from tradewind.persist.db import Database
 
@@ -35,6 +36,7 @@ class InProcessExecutor(BaseExecutor):
         super().__init__(parallelism, waker)
         self.config = config
         self.db = db or Database.from_config(config)
+        self.store = DbTryStore(self.db, config)
         self.echo = echo
         self._events: list[ExecutorEvent] = []
         self._running: set[TaskKey] = set()
@@ -51,7 +53,7 @@ class InProcessExecutor(BaseExecutor):
 
         self._running.add(workload.key)
         try:
-            result = run_try(workload, config=self.config, db=self.db, in_process=True, echo=self.echo)
+            result = run_try(workload, config=self.config, store=self.store, in_process=True, echo=self.echo)
         except Exception as exc:  # the runner itself broke (not the task): report, do not crash the caller
             self._events.append(ExecutorEvent(workload.key, 1, False, f"runner error: {type(exc).__name__}: {exc}"))
         else:

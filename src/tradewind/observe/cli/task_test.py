@@ -77,6 +77,7 @@ def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: date
                   *, map_index: int = -1) -> bool:
     """Run the try, echo its log; True when the task succeeded (or was skipped)."""
     from tradewind.schedule.executor_interface import Workload
+    from tradewind.execute.db_store import DbTryStore
     from tradewind.execute.runner import run_try
     from tradewind.observe.runtime import install_variable_backend
     from tradewind.persist.db import utcnow
@@ -95,7 +96,8 @@ def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: date
     workload = Workload(key=prepared.key, fileloc=prepared.fileloc, environ=cli.config.as_environ(),
                         execution_timeout=prepared.execution_timeout)
     try:
-        result = run_try(workload, config=cli.config, db=db, in_process=True, echo=sys.stdout)
+        result = run_try(workload, config=cli.config, store=DbTryStore(db, cli.config), in_process=True,
+                         echo=sys.stdout)
     finally:
         if prepared.created_run:
             with db.session_scope() as session:

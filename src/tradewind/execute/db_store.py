@@ -1,0 +1,355 @@
+""":class:`DbTryStore`: the :class:`~tradewind.execute.try_store.TryStore` over the metadata database.
+
+The local and in-process executors, ``dags test``/``tasks test`` and the fork server's tries
+use it directly; the API server's execution endpoints use it on a remote worker's behalf. It
+is the one implementation of what a try may read and write, so both paths share the
+semantics: the atomic claim, the retry policy applied at the finish, the XCom, branching,
+sensor and ``TriggerDagRunOperator`` rules.
+
+Transactions per try are the runner's budget: ``claim`` is one read plus one short write,
+``finish`` one write (a failure first reads the task's retry policy, usually from the
+decoded-snapshot cache, as before), each heartbeat one write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from tradewind.definition.assets import AssetKey
+from tradewind.definition.exceptions import DagRunAlreadyExists, TaskSkipped, TradewindException
+from tradewind.execute.prepare import ClaimedTry, _stored_task, claim
+from tradewind.execute.try_store import (
+    DeferRequest,
+    FinishRequest,
+    TriggeredRun,
+    TriggerRunRequest,
+    TryStoreRefused,
+)
+from tradewind.parse.snapshot import TaskSnapshot
+from tradewind.persist.db import Database, utcnow
+from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance
+from tradewind.persist.queries.xcom import xcom_get_many, xcom_set
+from tradewind.schedule.executor_interface import TaskKey
+from tradewind.schedule.transitions import (
+    defer_try,
+    heartbeat,
+    record_try_outcome,
+    reschedule_try,
+    set_rendered_fields,
+)
+from tradewind.schedule.transitions import skip_tasks as _skip_tasks
+from tradewind.schedule.wakeup import notify_scheduler
+from tradewind.states import DagRunType, TaskInstanceState
+
+if TYPE_CHECKING:
+    from tradewind.definition.connection import Connection
+
+#: ``dag_run.triggered_by`` of runs created by ``TriggerDagRunOperator`` (Airflow 3's name).
+TRIGGERED_BY_OPERATOR = "operator"
+
+#: Outcomes :meth:`DbTryStore.finish` records.
+_FINISH_OUTCOMES = ("success", "failed", "skipped", "up_for_reschedule")
+
+#: Claimed tries whose DAG version this store remembers (so a failure's retry policy needs
+#: no read of the instance row); bounded, as an API server's store serves many tries.
+_MAX_REMEMBERED_CLAIMS = 1024
+
+
+def _asset_key_of(text: str) -> AssetKey:
+    try:
+        name, uri = json.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise TryStoreRefused(f"outlet_extras key {text!r} is not an asset key ('[\"name\", \"uri\"]'): {exc}") from None
+    return AssetKey(str(name), str(uri))
+
+
+def write_xcoms(session: Any, key: TaskKey, values: dict[str, Any], now: datetime) -> None:
+    """Store the values pushed by try ``key`` (in the transaction that records its outcome)."""
+    for xkey, value in values.items():
+        xcom_set(session, key.dag_id, key.run_id, key.task_id, key.map_index, xkey, value, now)
+
+
+class DbTryStore:
+    """Every :class:`~tradewind.execute.try_store.TryStore` call as a short transaction on ``db``.
+
+    ``config`` supplies the Fernet key for connections (loaded on the first connection read,
+    so a try that reads none pays nothing).
+    """
+
+    def __init__(self, db: Database, config: Any) -> None:
+        self.db = db
+        self.config = config
+        self._fernet: Any = None
+        #: key -> (DAG version id, snapshot hash) of tries claimed through this store.
+        self._versions: OrderedDict[TaskKey, tuple[int | None, str | None]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"DbTryStore({self.db.engine.url.render_as_string(hide_password=True)!r})"
+
+    # ---------------------------------------------------------------- the try itself
+    def claim(self, key: TaskKey, *, hostname: str, pid: int) -> ClaimedTry | None:
+        claimed = claim(self.db, key, hostname=hostname, pid=pid, now=utcnow())
+        if claimed is not None:
+            self._versions[key] = (claimed.version_id, claimed.snapshot_hash)
+            while len(self._versions) > _MAX_REMEMBERED_CLAIMS:
+                self._versions.popitem(last=False)
+        return claimed
+
+    def heartbeat(self, key: TaskKey) -> bool:
+        with self.db.session_scope() as session:
+            return heartbeat(session, key, utcnow())
+
+    def finish(self, key: TaskKey, request: FinishRequest) -> TaskInstanceState:
+        if request.outcome not in _FINISH_OUTCOMES:
+            raise TryStoreRefused(f"finish of {key.short()}: outcome must be one of {', '.join(_FINISH_OUTCOMES)}, "
+                                  f"not {request.outcome!r}")
+        if request.outcome == "up_for_reschedule" and request.reschedule_date is None:
+            raise TryStoreRefused(f"finish of {key.short()}: outcome 'up_for_reschedule' needs a reschedule_date")
+        extras = {_asset_key_of(text): dict(extra) for text, extra in request.outlet_extras.items()}
+        # Only a failure consults the task's retry policy (read before the write transaction).
+        snapshot = self._retry_policy(key) if request.outcome == "failed" else None
+        self._versions.pop(key, None)
+        with self.db.session_scope() as session:
+            now = utcnow()
+            write_xcoms(session, key, request.xcoms, now)
+            if request.outcome == "up_for_reschedule":
+                assert request.reschedule_date is not None
+                state = reschedule_try(session, key, reschedule_date=request.reschedule_date, now=now,
+                                       rendered_fields=request.rendered_fields or None)
+            else:
+                state = record_try_outcome(
+                    session, key, request.outcome, task=snapshot, now=now, error=request.error,  # type: ignore[arg-type]
+                    allow_retry=request.allow_retry, rendered_fields=request.rendered_fields or None,
+                )
+            if request.map_index_label is not None:
+                from tradewind.schedule.mapping import set_rendered_map_index
+
+                set_rendered_map_index(session, key.dag_id, key.run_id, key.task_id, key.map_index,
+                                       request.map_index_label)
+            if state == TaskInstanceState.SUCCESS and request.outlets:
+                # Asset events commit with the success (Airflow: only a success updates outlets).
+                from tradewind.persist.queries.assets import record_asset_events
+
+                record_asset_events(session, request.outlets, extras=extras,
+                                    source=(key.dag_id, key.task_id, key.run_id, key.map_index), now=now)
+        # Committed: wake the scheduler now, not when the try's process has been reaped (the
+        # executor's exit event still follows, for slots and crash detection).
+        notify_scheduler(self.db)
+        return state
+
+    def _retry_policy(self, key: TaskKey) -> TaskSnapshot:
+        """The task's stored snapshot (from the DAG version the instance runs), else defaults."""
+        version_id, digest = self._versions.get(key, (None, None))
+        with self.db.read_scope() as session:
+            if version_id is None:
+                version_id, digest = self._instance_version(session, key)
+            stored = _stored_task(session, version_id, key.task_id, digest) if version_id is not None else None
+        return stored if stored is not None else TaskSnapshot(task_id=key.task_id, operator="unknown")
+
+    @staticmethod
+    def _instance_version(session: Any, key: TaskKey) -> tuple[int | None, str | None]:
+        """The DAG version of the instance (its pinned one, else its run's) and the version's hash."""
+        ti, dr, dv = TaskInstance.__table__.c, DagRun.__table__.c, DagVersion.__table__.c
+        row = session.execute(
+            select(ti.dag_version_id, dr.dag_version_id.label("run_version"))
+            .select_from(TaskInstance.__table__.join(DagRun.__table__, (dr.dag_id == ti.dag_id) & (dr.run_id == ti.run_id)))
+            .where(ti.dag_id == key.dag_id, ti.run_id == key.run_id, ti.task_id == key.task_id,
+                   ti.map_index == key.map_index)
+        ).one_or_none()
+        if row is None:
+            return None, None
+        version_id = row.dag_version_id if row.dag_version_id is not None else row.run_version
+        if version_id is None:
+            return None, None
+        return version_id, session.scalar(select(dv.snapshot_hash).where(dv.id == version_id))
+
+    def defer(self, key: TaskKey, request: DeferRequest) -> TaskInstanceState:
+        self._versions.pop(key, None)
+        with self.db.session_scope() as session:
+            now = utcnow()
+            write_xcoms(session, key, request.xcoms, now)
+            if request.rendered_fields:
+                set_rendered_fields(session, key, request.rendered_fields)
+            return defer_try(session, key, classpath=request.classpath, trigger_kwargs=request.trigger_kwargs,
+                             next_method=request.next_method, next_kwargs=request.next_kwargs,
+                             timeout_at=request.timeout_at, now=now)
+
+    def skip_tasks(self, key: TaskKey, task_ids: Iterable[str]) -> list[str]:
+        with self.db.session_scope() as session:
+            return _skip_tasks(session, key.dag_id, key.run_id, list(task_ids), utcnow())
+
+    def reschedule_summary(self, key: TaskKey) -> tuple[datetime | None, int]:
+        from tradewind.persist.queries.reschedules import reschedule_summary
+
+        with self.db.read_scope() as session:
+            return reschedule_summary(session, key.dag_id, key.run_id, key.task_id, key.map_index, key.try_number)
+
+    # ---------------------------------------------------------------- XCom
+    def xcom_values(self, key: TaskKey, dag_id: str, run_id: str, task_ids: list[str], xcom_key: str, *,
+                    include_prior_dates: bool = False) -> dict[str, dict[int, Any]]:
+        found: dict[str, dict[int, Any]] = {}
+        with self.db.read_scope() as session:  # reads never queue behind writers
+            for (tid, mi), value in xcom_get_many(session, dag_id, run_id, task_ids, xcom_key).items():
+                found.setdefault(tid, {})[mi] = value
+            missing = [t for t in task_ids if t not in found]
+            if include_prior_dates and missing:
+                _load_prior(session, dag_id, run_id, missing, xcom_key, found)
+        return found
+
+    # ---------------------------------------------------------------- other runs (sensors)
+    def ti_count(self, dag_id: str, *, map_index: int | None = None, task_ids: Iterable[str] | None = None,
+                 task_group_id: str | None = None, logical_dates: Iterable[datetime] | None = None,
+                 run_ids: Iterable[str] | None = None, states: Iterable[str] | None = None) -> int:
+        from tradewind.persist.queries.cross_run import ti_count
+
+        with self.db.read_scope() as session:
+            return ti_count(session, dag_id, map_index=map_index, task_ids=task_ids, task_group_id=task_group_id,
+                            logical_dates=logical_dates, run_ids=run_ids, states=states)
+
+    def task_states(self, dag_id: str, *, map_index: int | None = None, task_ids: Iterable[str] | None = None,
+                    task_group_id: str | None = None, logical_dates: Iterable[datetime] | None = None,
+                    run_ids: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+        from tradewind.persist.queries.cross_run import task_states
+
+        with self.db.read_scope() as session:
+            return task_states(session, dag_id, map_index=map_index, task_ids=task_ids,
+                               task_group_id=task_group_id, logical_dates=logical_dates, run_ids=run_ids)
+
+    def dr_count(self, dag_id: str, *, logical_dates: Iterable[datetime] | None = None,
+                 run_ids: Iterable[str] | None = None, states: Iterable[str] | None = None) -> int:
+        from tradewind.persist.queries.cross_run import dr_count
+
+        with self.db.read_scope() as session:
+            return dr_count(session, dag_id, logical_dates=logical_dates, run_ids=run_ids, states=states)
+
+    def dagrun_state(self, dag_id: str, run_id: str) -> str | None:
+        from tradewind.persist.queries.cross_run import dagrun_state
+
+        with self.db.read_scope() as session:
+            return dagrun_state(session, dag_id, run_id)
+
+    def dag_task_ids(self, dag_id: str) -> set[str] | None:
+        from tradewind.persist.queries.cross_run import dag_task_ids
+
+        with self.db.read_scope() as session:
+            return dag_task_ids(session, dag_id)
+
+    def asset_events(self, asset: dict[str, Any]) -> list[dict[str, Any]]:
+        from tradewind.persist.queries.assets import list_events
+
+        try:
+            key = AssetKey(asset["name"], asset["uri"])
+        except (KeyError, TypeError):
+            raise TryStoreRefused(f"asset_events needs an asset as {{'name': ..., 'uri': ...}}, got {asset!r}") from None
+        with self.db.read_scope() as session:
+            return [info.as_dict() for info in reversed(list_events(session, key=key))]
+
+    def trigger_dag_run(self, key: TaskKey, request: TriggerRunRequest) -> TriggeredRun:
+        from tradewind.persist.queries.dags import latest_snapshot
+        from tradewind.schedule.runs import RunCreationError, create_manual_run
+
+        dag_id = request.trigger_dag_id
+        now = utcnow()
+        reset = False
+        with self.db.session_scope() as session:
+            found = latest_snapshot(session, dag_id)
+            if found is None:
+                raise TradewindException(
+                    f"cannot trigger DAG {dag_id!r}: no such DAG (not parsed yet, deleted, or its file has an "
+                    "import error; see `tradewind dags list` and `tradewind dags list-import-errors`)")
+            version, snapshot = found
+            logical = request.logical_date
+            run_id = request.dag_run_id or DagRunType.MANUAL.run_id_for((logical or now).isoformat())
+            existing = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one_or_none()
+            if existing is not None:
+                logical = _reset_or_refuse(session, request, existing, now)
+                reset = True
+            else:
+                try:
+                    run = create_manual_run(session, snapshot, version.id, run_id=run_id, logical_date=logical,
+                                            conf=request.conf, now=now)
+                except RunCreationError as exc:
+                    raise TradewindException(f"cannot trigger DAG {dag_id!r}: {exc}") from None
+                run.triggered_by = TRIGGERED_BY_OPERATOR
+                logical = run.logical_date
+            paused = session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == dag_id))
+        notify_scheduler(self.db)  # committed: a running scheduler starts the run now
+        return TriggeredRun(run_id=run_id, logical_date=logical, reset=reset, paused=bool(paused))
+
+    # ---------------------------------------------------------------- Variables, Connections
+    def variable_get(self, key: TaskKey, name: str) -> str | None:
+        from tradewind.persist.queries.variables import get_variable
+
+        with self.db.read_scope() as session:
+            return get_variable(session, name)
+
+    def variable_set(self, key: TaskKey, name: str, value: str, description: str | None) -> None:
+        from tradewind.persist.queries.variables import set_variable
+
+        with self.db.session_scope() as session:
+            set_variable(session, name, value, description)
+
+    def variable_delete(self, key: TaskKey, name: str) -> bool:
+        from tradewind.persist.queries.variables import delete_variable
+
+        with self.db.session_scope() as session:
+            return delete_variable(session, name)
+
+    def connection_get(self, key: TaskKey, conn_id: str) -> "Connection | None":
+        from tradewind.persist.queries.connections import get_connection
+
+        if self._fernet is None:
+            from tradewind.persist.fernet import fernet_from_config
+
+            self._fernet = fernet_from_config(self.config)
+        with self.db.session_scope() as session:
+            return get_connection(session, conn_id, self._fernet)
+
+
+def _load_prior(session: Any, dag_id: str, run_id: str, task_ids: Sequence[str], key: str,
+                found: dict[str, dict[int, Any]]) -> None:
+    """For ``task_ids`` without a value in the run: the value of the latest run (by logical date,
+    this run's or earlier) that has one."""
+    from tradewind.persist.models import XCom
+
+    current = session.scalar(select(DagRun.logical_date).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if current is None:
+        return
+    stmt = (
+        select(XCom.task_id, XCom.map_index, XCom.value, DagRun.logical_date)
+        .join(DagRun, (DagRun.dag_id == XCom.dag_id) & (DagRun.run_id == XCom.run_id))
+        .where(
+            XCom.dag_id == dag_id, XCom.task_id.in_(list(task_ids)), XCom.key == key,
+            DagRun.logical_date <= current,
+        )
+        .order_by(DagRun.logical_date.desc())
+    )
+    newest: dict[str, datetime] = {}
+    for tid, mi, text, when in session.execute(stmt):
+        if tid in newest and newest[tid] != when:
+            continue  # only the most recent run that has a value counts
+        newest[tid] = when
+        found.setdefault(tid, {})[mi] = json.loads(text)
+
+
+def _reset_or_refuse(session: Any, request: TriggerRunRequest, run: DagRun, now: datetime) -> datetime | None:
+    """Clear the existing run (``reset_dag_run``), else skip or fail; returns its logical date."""
+    from tradewind.schedule.transitions import clear_task_instances
+
+    where = f"DAG {request.trigger_dag_id!r} already has a run with run_id {run.run_id!r}"
+    if request.reset_dag_run:
+        tis = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == run.dag_id,
+                                                         TaskInstance.run_id == run.run_id)).all()
+        clear_task_instances(session, tis, now=now, dag_run_state="queued")
+        return run.logical_date
+    if request.skip_when_already_exists:
+        raise TaskSkipped(f"{where} and skip_when_already_exists=True")
+    raise DagRunAlreadyExists(f"{where} (set reset_dag_run=True to run it again, or "
+                              "skip_when_already_exists=True to skip)")
+
