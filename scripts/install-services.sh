@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the servers and programs the test suite starts by itself: PostgreSQL, and Debian's
+# Install the servers and programs the test suite starts by itself: PostgreSQL, MariaDB,
+# redis-server, iproute2 (network-namespace hosts of the distributed tests), and Debian's
 # chromium for the browser tests (Playwright drives it; Playwright's own browser download is not
 # used). Idempotent and quiet: prints nothing when everything is already there. Works as root
 # (no sudo needed) or via sudo.
@@ -70,4 +71,20 @@ if ! have_chromium; then
   echo "Installing chromium for the browser tests..."
   apt_install chromium
   have_chromium || { echo "install-services.sh: chromium install failed: /usr/bin/chromium not found" >&2; exit 1; }
+fi
+
+# Redis for the Celery executor's tests (tests/redis_server.py starts a private redis-server).
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+  need_root "installing redis-server"
+  echo "Installing redis-server for the Celery tests..."
+  apt_install redis-server
+  command -v redis-server >/dev/null 2>&1 || { echo "install-services.sh: redis-server install failed" >&2; exit 1; }
+fi
+
+# iproute2's 'ip' for the distributed tests' network-namespace hosts (tests/netns.py).
+if ! command -v ip >/dev/null 2>&1; then
+  need_root "installing iproute2"
+  echo "Installing iproute2 for the distributed tests..."
+  apt_install iproute2
+  command -v ip >/dev/null 2>&1 || { echo "install-services.sh: iproute2 install failed: ip not found" >&2; exit 1; }
 fi

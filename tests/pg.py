@@ -125,6 +125,9 @@ class PgServer:
     root: Path
     port: int = 0
     started: bool = False
+    #: Extra address to listen on besides 127.0.0.1, with trust auth for its /24 network
+    #: (the distributed tests' namespace hosts reach the server at the lab bridge's address).
+    also_listen: str | None = None
     _db_counter: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -162,11 +165,17 @@ class PgServer:
              "-E", "UTF8", "--locale=C", "--no-sync"],
             "initdb",
         )
+        listen = "127.0.0.1"
+        if self.also_listen:
+            listen += f",{self.also_listen}"
+            network = self.also_listen.rsplit(".", 1)[0] + ".0/24"
+            with open(self.datadir / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {network} trust\n")
         last_error: Exception | None = None
         for _ in range(attempts):  # another process may grab the port between probe and bind
             self.port = free_port()
             opts = (
-                f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.sockdir} "
+                f"-p {self.port} -c listen_addresses={listen} -k {self.sockdir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                 "-c max_connections=100 -c shared_buffers=32MB"
             )
