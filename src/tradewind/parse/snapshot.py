@@ -58,6 +58,8 @@ class TaskSnapshot:
     #: Effective priority after applying ``weight_rule`` over the graph.
     priority_weight_total: int = 1
     queue: str = "default"
+    #: The executor the task names (``executor=``); None: the default one.
+    executor: str | None = None
     owner: str = "airflow"
     start_date: str | None = None
     end_date: str | None = None
@@ -420,6 +422,8 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
     outlets = outlet_assets(getattr(task, "outlets", None) or ())
     if outlets:  # only producers carry the key: other tasks' snapshots (and hashes) stay as they were
         optional["outlets"] = [jsonable(a.to_dict()) for a in outlets]
+    if getattr(task, "executor", None):  # same: only tasks naming an executor carry the key
+        optional["executor"] = task.executor
     return {
         **optional,
         "task_id": task.task_id,
