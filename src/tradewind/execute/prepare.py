@@ -68,6 +68,28 @@ class RunInfo:
             state=run.state, end_date=run.end_date,
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (datetimes as ISO 8601), for the execution API's wire."""
+        return {name: _iso_or_value(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunInfo":
+        values = dict(data)
+        for name in _RUN_DATES:
+            values[name] = _parse_dt(values.get(name))
+        return cls(**values)
+
+
+_RUN_DATES = ("logical_date", "data_interval_start", "data_interval_end", "run_after", "start_date", "end_date")
+
+
+def _iso_or_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _parse_dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
 
 @dataclass(frozen=True)
 class ClaimedTry:
@@ -90,6 +112,50 @@ class ClaimedTry:
     next_kwargs: dict[str, Any] | None = None
     #: The asset events that triggered the run (asset-triggered runs only; read with the run).
     triggering_asset_events: tuple[Any, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the execution API's wire (:meth:`from_dict` reverses it)."""
+        from dataclasses import asdict
+
+        return {
+            "key": asdict(self.key), "max_tries": self.max_tries, "start_date": _iso_or_value(self.start_date),
+            "operator": self.operator, "run": self.run.to_dict(),
+            "prev_success": self.prev_success.to_dict() if self.prev_success is not None else None,
+            "snapshot": asdict(self.snapshot) if self.snapshot is not None else None,
+            "version_id": self.version_id, "snapshot_hash": self.snapshot_hash,
+            "next_method": self.next_method, "next_kwargs": self.next_kwargs,
+            "triggering_asset_events": [_asset_event_dict(e) for e in self.triggering_asset_events],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ClaimedTry":
+        prev, snapshot = data.get("prev_success"), data.get("snapshot")
+        return cls(
+            key=TaskKey(**data["key"]), max_tries=data["max_tries"], start_date=_parse_dt(data.get("start_date")),
+            operator=data.get("operator"), run=RunInfo.from_dict(data["run"]),
+            prev_success=RunInfo.from_dict(prev) if prev is not None else None,
+            snapshot=TaskSnapshot.from_dict(snapshot) if snapshot is not None else None,
+            version_id=data.get("version_id"), snapshot_hash=data.get("snapshot_hash"),
+            next_method=data.get("next_method"), next_kwargs=data.get("next_kwargs"),
+            triggering_asset_events=tuple(_asset_event_of(e) for e in data.get("triggering_asset_events") or ()),
+        )
+
+
+def _asset_event_dict(event: Any) -> dict[str, Any]:
+    """A definition-layer ``AssetEvent`` as JSON."""
+    return {"id": event.id, "asset": event.asset.to_dict(), "extra": dict(event.extra),
+            "timestamp": _iso_or_value(event.timestamp), "source_dag_id": event.source_dag_id,
+            "source_task_id": event.source_task_id, "source_run_id": event.source_run_id,
+            "source_map_index": event.source_map_index}
+
+
+def _asset_event_of(data: dict[str, Any]) -> Any:
+    from tradewind.definition.assets import Asset, AssetEvent
+
+    return AssetEvent(id=data["id"], asset=Asset.from_dict(data["asset"]), extra=dict(data.get("extra") or {}),
+                      timestamp=_parse_dt(data.get("timestamp")), source_dag_id=data.get("source_dag_id"),
+                      source_task_id=data.get("source_task_id"), source_run_id=data.get("source_run_id"),
+                      source_map_index=data.get("source_map_index"))
 
 
 def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> ClaimedTry | None:

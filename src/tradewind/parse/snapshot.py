@@ -82,12 +82,15 @@ class TaskSnapshot:
     task_display_name: str | None = None
     #: Assets the task produces (``outlets``): ``{"name", "uri", "group", "extra"}`` each.
     outlets: tuple[dict[str, Any], ...] = ()
+    #: Connection ids the task names (``*conn_id`` attributes, id-like literals of its Python
+    #: callable): the only ones a remote try may read with ``connection_access = named``.
+    conn_ids: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TaskSnapshot":
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in data.items() if k in known}
-        for name in ("upstream", "downstream", "template_fields", "email", "callbacks", "outlets"):
+        for name in ("upstream", "downstream", "template_fields", "email", "callbacks", "outlets", "conn_ids"):
             if name in kwargs and kwargs[name] is not None:
                 kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)
@@ -422,6 +425,9 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
     outlets = outlet_assets(getattr(task, "outlets", None) or ())
     if outlets:  # only producers carry the key: other tasks' snapshots (and hashes) stay as they were
         optional["outlets"] = [jsonable(a.to_dict()) for a in outlets]
+    conn_ids = task_conn_ids(task)
+    if conn_ids:  # same: tasks naming no connection keep their snapshot hash
+        optional["conn_ids"] = conn_ids
     if getattr(task, "executor", None):  # same: only tasks naming an executor carry the key
         optional["executor"] = task.executor
     return {
@@ -462,6 +468,50 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
         "max_active_tis_per_dagrun": getattr(task, "max_active_tis_per_dagrun", None),
         "task_display_name": str(getattr(task, "task_display_name", None) or task.task_id),
     }
+
+
+#: What a connection id looks like (Airflow allows letters, digits, ``_ . -``; at most 250 chars).
+_CONN_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
+#: Most connection ids recorded per task (a callable full of id-like words must not bloat snapshots).
+MAX_CONN_IDS = 64
+
+
+def task_conn_ids(task: Any) -> list[str]:
+    """The connection ids a task names, sorted: attributes named ``conn_id``/``*_conn_id`` (a
+    mapped task's partial arguments too) and, from its ``python_callable``'s code objects only
+    (nested functions included), string constants that are valid connection ids.
+
+    The execution API lets a remote try read only these (``[execution_api] connection_access``);
+    the literal scan is what lets ``BaseHook.get_connection("my_db")`` inside a ``@task`` work.
+    """
+    named: set[str] = set()
+    attributes = dict(getattr(task, "__dict__", {}))
+    attributes.update(getattr(task, "partial_kwargs", None) or {})
+    for name, value in attributes.items():
+        if (name == "conn_id" or name.endswith("_conn_id")) and isinstance(value, str) and _is_conn_id(value):
+            named.add(value)
+    literals: set[str] = set()
+    func = getattr(task, "python_callable", None) or attributes.get("python_callable")
+    code = getattr(func, "__code__", None)
+    stack = [code] if code is not None else []
+    seen = 0
+    while stack and seen < 1000:  # bounded walk: code objects nest, never cycle
+        seen += 1
+        current = stack.pop()
+        names = set(current.co_names)  # an import's fromlist is a tuple of names, not connection ids
+        for const in current.co_consts:
+            # a literal list/tuple of strings is one tuple constant ("for conn in ('a', 'b')")
+            for item in const if isinstance(const, (tuple, frozenset)) else (const,):
+                if isinstance(item, str) and item not in names and _is_conn_id(item):
+                    literals.add(item)
+                elif hasattr(item, "co_consts"):
+                    stack.append(item)
+    found = sorted(named) + sorted(literals - named)
+    return sorted(found[:MAX_CONN_IDS])
+
+
+def _is_conn_id(value: str) -> bool:
+    return bool(_CONN_ID.fullmatch(value)) and not value.isdigit()
 
 
 def _serialize_group(group: Any) -> dict[str, Any] | None:

@@ -65,14 +65,11 @@ class LocalExecutor(BaseExecutor):
     #: Seconds between SIGTERM and SIGKILL.
     kill_grace: float = 5.0
 
-    def __init__(self, parallelism: int, waker: Waker | None = None, *, config: Any, remote: bool = False) -> None:
+    def __init__(self, parallelism: int, waker: Waker | None = None, *, config: Any) -> None:
         if parallelism < 1:
             raise ValueError(f"LocalExecutor parallelism must be >= 1, got {parallelism}")
         super().__init__(parallelism, waker)
         self.config = config
-        #: The fork server runs tries through the execution API, without a database
-        #: (``tradewind celery worker``), and its tries die with this process.
-        self.remote = remote
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._tries: dict[TaskKey, _Try] = {}
@@ -94,9 +91,8 @@ class LocalExecutor(BaseExecutor):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(os.environ)
         env.update(self.config.as_environ())
-        argv = [sys.executable, "-m", "tradewind.execute.executors.forkserver", "--fd", str(theirs.fileno())]
         self._server = subprocess.Popen(
-            argv + ["--remote"] if self.remote else argv,
+            [sys.executable, "-m", "tradewind.execute.executors.forkserver", "--fd", str(theirs.fileno())],
             pass_fds=(theirs.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,

@@ -60,6 +60,9 @@ def create_app(
     install_error_handlers(app)  # Airflow's problem format for every REST API error
     for router in api_routers():
         app.include_router(router)
+    from tradewind.observe.api.routes import execution
+
+    app.include_router(execution.router)  # /execution/v1: remote tries, guarded by try tokens
     from tradewind.observe.ui.pages import STATIC_DIR
     from tradewind.observe.ui.routes import ui_routers
 

@@ -27,14 +27,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -42,6 +40,8 @@ from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from tradewind.config import Config
+# The secret key lives in the execute layer: the executor signs try tokens with it too.
+from tradewind.execute.tokens import load_secret_key
 
 
 class Role(str, enum.Enum):
@@ -122,7 +122,6 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JWT_ALGORITHM = "HS256"
-SECRET_KEY_FILE = "api_secret_key"
 
 
 def required_role(resource: str, action: str) -> Role:
@@ -199,34 +198,6 @@ def safe_next_path(value: str | None, default: str = "/") -> str:
 
 
 # --------------------------------------------------------------------------- secrets
-def load_secret_key(config: Config) -> str:
-    """``[api] secret_key``, else the key generated once into ``$TRADEWIND_HOME/api_secret_key``.
-
-    Never a built-in default: a default would let anyone forge tokens. The file is created with
-    mode 0600 and shared by every process of this home (API server, standalone), so tokens
-    survive restarts.
-    """
-    configured = config.get("api", "secret_key").strip()
-    if configured:
-        return configured
-    path = Path(config.home) / SECRET_KEY_FILE
-    try:
-        existing = path.read_text().strip()
-    except FileNotFoundError:
-        existing = ""
-    if existing:
-        return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race: use its key
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    return key
-
-
 def password_fingerprint(password_hash: str) -> str:
     """A short digest of the stored hash, put in tokens: a password reset invalidates old tokens."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
