@@ -373,10 +373,10 @@ def measure(root: Path, pg, redis: Redis, executor: str, parallelism: int) -> di
     }
 
 
-def one_repeat(pg, redis: Redis, parallelism: int, keep: bool) -> dict[str, dict]:
+def one_repeat(pg, redis: Redis, executors: list[str], parallelism: int, keep: bool) -> dict[str, dict]:
     root = Path(tempfile.mkdtemp(prefix="tradewind-bench-celery-"))
     try:
-        return {executor: measure(root, pg, redis, executor, parallelism) for executor in ("celery", "local")}
+        return {executor: measure(root, pg, redis, executor, parallelism) for executor in executors}
     finally:
         if keep:
             print(f"  kept {root}", file=sys.stderr)
@@ -390,7 +390,7 @@ def summarise(samples: list[dict[str, dict]]) -> dict:
     for key, label, unit in METRICS:
         row: dict = {"label": label, "unit": unit}
         for executor in ("celery", "local"):
-            values = [s[executor][key] for s in samples if s[executor][key] == s[executor][key]]
+            values = [s[executor][key] for s in samples if executor in s and s[executor][key] == s[executor][key]]
             row[executor] = {"median": statistics.median(values) if values else float("nan"), "samples": values}
         summary[key] = row
     return summary
@@ -405,12 +405,14 @@ def print_table(summary: dict, samples: list[dict[str, dict]], repeat: int, para
     print("-" * len(head))
     for key, label, unit in METRICS:
         celery_v, local_v = summary[key]["celery"]["median"], summary[key]["local"]["median"]
-        ratio = f"{celery_v / local_v:.2f}x" if local_v == local_v and local_v else "-"
+        known = celery_v == celery_v and local_v == local_v and local_v != 0  # neither is NaN
+        ratio = f"{celery_v / local_v:.2f}x" if known else "-"
         print(f"{label + ' (' + unit + ')':46} {fmt(celery_v):>9} {fmt(local_v):>9} {ratio:>13}")
-    split = samples[-1]["celery"]["fanout_tries_by_host"]
-    print(f"\nfan-out tries per worker (last repeat): {', '.join(f'{h}={n}' for h, n in sorted(split.items()))}")
-    stray = [f for s in samples for f in s["celery"]["worker_database_files"]]
-    print("worker database files: " + (", ".join(stray) if stray else "none (workers never opened a database)"))
+    if "celery" in samples[-1]:
+        split = samples[-1]["celery"]["fanout_tries_by_host"]
+        print(f"\nfan-out tries per worker (last repeat): {', '.join(f'{h}={n}' for h, n in sorted(split.items()))}")
+        stray = [f for s in samples for f in s["celery"]["worker_database_files"]]
+        print("worker database files: " + (", ".join(stray) if stray else "none (workers never opened a database)"))
     print()
 
 
@@ -419,9 +421,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="repeats; medians are reported (default 3)")
     parser.add_argument("--parallelism", type=int, default=32,
                         help="[core] parallelism of the scheduler in both setups (default 32, the default)")
+    parser.add_argument("--executors", default="celery,local",
+                        help="which setups to measure, comma-separated (default celery,local)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary homes (logs) for inspection")
     parser.add_argument("--output", type=Path, default=RESULTS / "celery.json", help="where to write the JSON")
     args = parser.parse_args(argv)
+    executors = [e.strip() for e in args.executors.split(",") if e.strip()]
+    unknown = sorted(set(executors) - {"celery", "local"})
+    if unknown or not executors:
+        parser.error(f"--executors takes celery and/or local, not {', '.join(unknown) or 'nothing'}")
 
     services_root = Path(tempfile.mkdtemp(prefix="tradewind-bench-services-"))
     pg = redis = None
@@ -431,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         redis = Redis(services_root / "redis")
         for i in range(args.repeat):
             print(f"repeat {i + 1}/{args.repeat} ...", file=sys.stderr, flush=True)
-            sample = one_repeat(pg, redis, args.parallelism, args.keep)
+            sample = one_repeat(pg, redis, executors, args.parallelism, args.keep)
             for executor, values in sample.items():
                 print(f"  {executor}: " + ", ".join(f"{k}={fmt(v)}" for k, v in values.items() if isinstance(v, float)),
                       file=sys.stderr, flush=True)
