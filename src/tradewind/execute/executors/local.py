@@ -65,11 +65,14 @@ class LocalExecutor(BaseExecutor):
     #: Seconds between SIGTERM and SIGKILL.
     kill_grace: float = 5.0
 
-    def __init__(self, parallelism: int, waker: Waker | None = None, *, config: Any) -> None:
+    def __init__(self, parallelism: int, waker: Waker | None = None, *, config: Any, remote: bool = False) -> None:
         if parallelism < 1:
             raise ValueError(f"LocalExecutor parallelism must be >= 1, got {parallelism}")
         super().__init__(parallelism, waker)
         self.config = config
+        #: The fork server runs tries through the execution API, without a database
+        #: (``tradewind celery worker``), and its tries die with this process.
+        self.remote = remote
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._tries: dict[TaskKey, _Try] = {}
@@ -91,8 +94,9 @@ class LocalExecutor(BaseExecutor):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(os.environ)
         env.update(self.config.as_environ())
+        argv = [sys.executable, "-m", "tradewind.execute.executors.forkserver", "--fd", str(theirs.fileno())]
         self._server = subprocess.Popen(
-            [sys.executable, "-m", "tradewind.execute.executors.forkserver", "--fd", str(theirs.fileno())],
+            argv + ["--remote"] if self.remote else argv,
             pass_fds=(theirs.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -157,6 +161,10 @@ class LocalExecutor(BaseExecutor):
     def running_keys(self) -> set[TaskKey]:
         with self._lock:
             return set(self._tries)
+
+    def alive(self) -> bool:
+        """True while the fork server runs (a Celery worker stops when it does not)."""
+        return self._server is not None and self._server.poll() is None
 
     def pid_of(self, key: TaskKey) -> int | None:
         """Process id of a running try (None while it is still being forked)."""
