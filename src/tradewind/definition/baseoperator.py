@@ -138,6 +138,7 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         priority_weight: int = 1,
         weight_rule: str | WeightRule = WeightRule.DOWNSTREAM,
         queue: str = "default",
+        executor: str | None = None,
         pool: str | None = None,
         pool_slots: int = 1,
         execution_timeout: timedelta | float | None = None,
@@ -214,6 +215,10 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
             raise InvalidTaskArgumentError(f"{where}: invalid weight_rule {weight_rule!r}; valid: {valid}") from None
         self.priority_weight = self._check_int(priority_weight, "priority_weight", where)
         self.queue = queue
+        if executor is not None and (not isinstance(executor, str) or not executor.strip()):
+            raise InvalidTaskArgumentError(f"{where}: executor must be an executor name such as 'celery', got {executor!r}")
+        #: The executor that runs this task (Airflow 2.10's ``executor=``); None: the default one.
+        self.executor = executor.strip() if executor is not None else None
         self.pool = pool or "default_pool"
         self.pool_slots = self._check_int(pool_slots, "pool_slots", where, minimum=1)
         self.on_execute_callback = on_execute_callback

@@ -23,18 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: ``[core] executor`` value -> "module:class".
-EXECUTORS: dict[str, str] = {
-    "local": "tradewind.execute.executors.local:LocalExecutor",
-    "localexecutor": "tradewind.execute.executors.local:LocalExecutor",
-    "inprocess": "tradewind.execute.executors.inprocess:InProcessExecutor",
-    "inprocessexecutor": "tradewind.execute.executors.inprocess:InProcessExecutor",
-    "sequential": "tradewind.execute.executors.inprocess:InProcessExecutor",
-    "celery": "tradewind.execute.executors.celery:CeleryExecutor",
-    "celeryexecutor": "tradewind.execute.executors.celery:CeleryExecutor",
-}
-
-
 class RuntimeSetupError(RuntimeError):
     """A component cannot be built from the configuration; the message says which and why."""
 
@@ -61,35 +49,18 @@ def install_connection_backend(db: "Database", config: "Config") -> None:
     set_connection_backend(DbConnectionBackend(db, config))
 
 
-def executor_class(name: str) -> type["BaseExecutor"]:
-    import importlib
-
-    target = EXECUTORS.get(name.strip().lower())
-    if target is None:
-        valid = ", ".join(sorted({k for k in EXECUTORS if not k.endswith("executor")}))
-        raise RuntimeSetupError(f"setting [core] executor = {name!r} is not a known executor; use one of: {valid}")
-    module_name, cls_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise RuntimeSetupError(f"executor {name!r} is not available: {exc}") from exc
-    return getattr(module, cls_name)
-
-
 def build_executor(
     config: "Config", db: "Database", name: str | None = None, *, waker: "Waker | None" = None
 ) -> "BaseExecutor":
-    """The executor named by ``name`` (default ``[core] executor``), not yet started."""
-    import inspect
+    """The executor(s) named by ``name`` (default ``[core] executor``; a comma list mixes them),
+    not yet started. A bad name, or an executor that cannot work with this configuration (Celery
+    with SQLite or an unreachable broker), raises :class:`RuntimeSetupError` before anything runs."""
+    from tradewind.execute.executors import make_executor
 
-    cls = executor_class(name or config.get("core", "executor"))
-    params = inspect.signature(cls).parameters
-    kwargs: dict[str, Any] = {}
-    # Executors take what they need; pass the shared objects they declare.
-    for pname, value in (("config", config), ("db", db), ("waker", waker), ("parallelism", config.parallelism)):
-        if pname in params:
-            kwargs[pname] = value
-    return cls(**kwargs)
+    try:
+        return make_executor(config, waker, name=name, db=db)
+    except (ValueError, ImportError) as exc:
+        raise RuntimeSetupError(str(exc)) from None
 
 
 def build_scheduler(

@@ -77,6 +77,7 @@ PRELOAD = (
     "tradewind",
     "tradewind.definition",
     "tradewind.execute.runner",
+    "tradewind.execute.db_store",
     "tradewind.schedule.transitions",
     "tradewind.persist.models",
     "sqlalchemy",
@@ -115,6 +116,15 @@ PRELOAD_OPTIONAL = (
 )
 
 
+#: Imported once in a remote-mode server: the HTTP client a worker's try talks through.
+PRELOAD_REMOTE = ("tradewind.execute.remote", "tradewind.execute.api_client", "httpx")
+
+
+def _preload_remote() -> None:
+    for name in PRELOAD_REMOTE:
+        importlib.import_module(name)
+
+
 def _preload() -> None:
     for name in PRELOAD + PRELOAD_OPTIONAL:
         try:
@@ -124,8 +134,9 @@ def _preload() -> None:
                 traceback.print_exc()
 
 
-#: ``prctl`` option number of ``PR_SET_CHILD_SUBREAPER`` (linux/prctl.h).
+#: ``prctl`` option numbers of ``PR_SET_CHILD_SUBREAPER`` and ``PR_SET_PDEATHSIG`` (linux/prctl.h).
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_PDEATHSIG = 1
 
 
 def _load_prctl() -> Any:
@@ -178,12 +189,19 @@ def _send(sock: socket.socket, message: dict[str, Any]) -> None:
 
 
 def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: Any) -> None:
-    """In the forked child: become a process group leader, reset signals, run the try, exit."""
+    """In the forked child: become a process group leader, reset signals, run the try, exit.
+
+    ``db`` None: remote mode (a Celery worker) — the try runs through the execution API.
+    """
     code = 1
     try:
         # First, before the try can start anything: orphans of its descendants come back to
         # it (see the module docstring), so its end-of-try cleanup finds them.
         become_subreaper()
+        if db is None and _PRCTL is not None:
+            # Remote mode: a try must not outlive a SIGKILLed server (the worker's children
+            # are its only record of what runs there).
+            _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         os.setsid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -193,10 +211,16 @@ def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: 
                 os.close(fd)
             except OSError:
                 pass
-        from tradewind.execute.db_store import DbTryStore
-        from tradewind.execute.runner import run_in_try_process
+        if db is None:
+            from tradewind.execute.remote import run_remote_try
+            from tradewind.schedule.executor_interface import Workload
 
-        code = run_in_try_process(workload, config=config, store=DbTryStore(db, config))
+            code = run_remote_try(Workload.from_dict(workload), config=config)
+        else:
+            from tradewind.execute.db_store import DbTryStore
+            from tradewind.execute.runner import run_in_try_process
+
+            code = run_in_try_process(workload, config=config, store=DbTryStore(db, config))
     except BaseException:  # noqa: BLE001 - whatever happens, the child must exit here
         try:
             traceback.print_exc()
@@ -211,17 +235,22 @@ def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: 
 
 
 class _Server:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, remote: bool = False) -> None:
         from tradewind.config import Config
-        from tradewind.persist.db import Database
 
         self.sock = sock
-        # Engine only: warm_up() disposes its connections, so nothing is shared across fork.
         self.config = Config.load()
-        self.db = Database.from_config(self.config)
-        from tradewind.execute.warmup import warm_up
+        #: Remote mode (``tradewind celery worker``): no database at all; tries run through the
+        #: execution API, and they die with the worker (see :meth:`serve`).
+        self.remote = remote
+        self.db: Any = None
+        if not remote:
+            from tradewind.persist.db import Database
+            from tradewind.execute.warmup import warm_up
 
-        warm_up(self.db)
+            # Engine only: warm_up() disposes its connections, so nothing is shared across fork.
+            self.db = Database.from_config(self.config)
+            warm_up(self.db)
         # The imported modules live as long as the server: move them out of the GC's reach,
         # so a collection in a forked try does not touch (and copy) their pages. DAG files
         # imported later stay collectable (a changed file replaces its old module).
@@ -256,6 +285,11 @@ class _Server:
                 elif not self._read_requests():
                     connected = False
                     selector.unregister(self.sock)
+                    if self.remote:
+                        # The worker is gone (a graceful stop waits for its tries first, so
+                        # this is a crash or kill -9): its tries go with it, and the scheduler
+                        # retries them elsewhere once their heartbeats stop.
+                        self._kill_tries()
             self._reap()
         selector.close()
         self._drain_leftovers()
@@ -355,6 +389,17 @@ class _Server:
         if reaped and self.subreaper:
             self._kill_leftovers()
 
+    def _kill_tries(self) -> None:
+        """SIGKILL every live try's process group (their leftovers then come here and die)."""
+        for pid in list(self.tries):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
     def _kill_leftovers(self) -> None:
         """SIGKILL every child that is not a live try: with this server and every try being
         subreapers, such a child can only be something an ended try left running."""
@@ -392,10 +437,14 @@ class _ImportTimeout(BaseException):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Tradewind fork server (started by the local executor)")
     parser.add_argument("--fd", type=int, required=True, help="inherited Unix socket to the executor")
+    parser.add_argument("--remote", action="store_true",
+                        help="no database: tries run through the execution API (Celery worker)")
     args = parser.parse_args(argv)
     _preload()
+    if args.remote:
+        _preload_remote()
     sock = socket.socket(fileno=args.fd)
-    _Server(sock).serve()
+    _Server(sock, remote=args.remote).serve()
     return 0
 
 
