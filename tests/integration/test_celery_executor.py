@@ -127,7 +127,9 @@ def test_dag_runs_on_two_workers_by_queue_and_mixes_local_tasks(pg_home: Home) -
             ))
         live = wait_for(lambda: len(_workers(home)) == 2 and _workers(home), deadline=60, what="two live workers")
         assert {(w["hostname"], tuple(w["queues"])) for w in live} == {("worker-a", ("qa",)), ("worker-b", ("qb",))}
-        assert home.run("jobs", "check", "--job-type", "worker").returncode == 1  # two found, one expected
+        assert home.run("jobs", "check", "--job-type", "worker").returncode == 0  # --limit 1 looks at one
+        several = home.run("jobs", "check", "--job-type", "worker", "--limit", "5")
+        assert several.returncode == 1 and "Found 2 alive jobs" in several.stderr and "Expected only one" in several.stderr
         assert home.run("jobs", "check", "--job-type", "worker", "--limit", "5", "--allow-multiple").returncode == 0
         assert home.run("jobs", "check", "--job-type", "worker", "--hostname", "worker-b").returncode == 0
         gone = home.run("jobs", "check", "--job-type", "worker", "--hostname", "worker-z")
