@@ -146,12 +146,17 @@ class _TaskConnIds:
     def of(self, db: Any, key: TaskKey) -> tuple[str, ...]:
         from sqlalchemy import select
 
-        from tradewind.persist.models import DagVersion
+        from tradewind.persist.models import DagRun, DagVersion
         from tradewind.schedule import transitions
 
         with db.read_scope() as session:
             ti = transitions.get_ti(session, key)
-            version_id = ti.dag_version_id if ti is not None else None
+            if ti is None:
+                return ()
+            version_id = ti.dag_version_id  # the instance's pinned version, else its run's
+            if version_id is None:
+                version_id = session.scalar(select(DagRun.dag_version_id).where(
+                    DagRun.dag_id == key.dag_id, DagRun.run_id == key.run_id))
             if version_id is None:
                 return ()
             with self._lock:
@@ -280,7 +285,7 @@ def lost(request: Request, body: LostBody,
 
     from tradewind.parse.snapshot import TaskSnapshot
     from tradewind.persist.db import utcnow
-    from tradewind.persist.models import DagVersion
+    from tradewind.persist.models import DagRun, DagVersion
     from tradewind.schedule import transitions
     from tradewind.schedule.wakeup import notify_scheduler
 
@@ -291,8 +296,12 @@ def lost(request: Request, body: LostBody,
         if ti is None or ti.try_number != key.try_number or ti.state not in ("queued", "running"):
             return {"state": ti.state if ti is not None else None, "failed": False}
         task = None
-        if ti.dag_version_id is not None:
-            data = session.scalar(select(DagVersion.snapshot).where(DagVersion.id == ti.dag_version_id)) or {}
+        version_id = ti.dag_version_id
+        if version_id is None:
+            version_id = session.scalar(select(DagRun.dag_version_id).where(
+                DagRun.dag_id == key.dag_id, DagRun.run_id == key.run_id))
+        if version_id is not None:
+            data = session.scalar(select(DagVersion.snapshot).where(DagVersion.id == version_id)) or {}
             stored = next((t for t in data.get("tasks", ()) if t.get("task_id") == key.task_id), None)
             task = TaskSnapshot.from_dict(stored) if stored is not None else None
         reason = f"the worker lost the try: {body.reason}"
