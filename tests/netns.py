@@ -125,6 +125,17 @@ class Host:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
 
+    def kill_all(self) -> None:
+        """``kill -9`` every process in this namespace, whatever session it is in: the host is gone."""
+        for pid in ip("netns", "pids", self.netns, check=False).stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.wait(timeout=30)
+
     def stop(self) -> None:
         """End this host's processes: SIGTERM, then SIGKILL whatever is left after 10 s."""
         for proc in self.procs:
