@@ -391,3 +391,29 @@ def test_log_pieces_are_appended_once_by_offset(sqlite_api: ApiServer) -> None:
     from tradewind.execute.logs import log_path
 
     assert log_path(api.config.logs_folder, key).read_text() == "line one\nline two\n"
+
+
+def test_the_shipper_sends_complete_lines_while_running_and_the_rest_at_the_end(sqlite_api: ApiServer) -> None:
+    api = sqlite_api
+    dag_id = _dag_id("shipper")
+    add_dag(api.config, api.db, dag_id, SIMPLE.replace("{dag_id}", dag_id))
+    key, token = _claimed(api, dag_id)
+    from tradewind.execute.api_client import ApiTryStore
+    from tradewind.execute.log_shipping import LogShipper
+    from tradewind.execute.logs import log_path
+
+    local = api.tmp / "worker-log" / f"{dag_id}.log"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes("first line é\nunfinished ".encode())
+    store = ApiTryStore(api.execution_url, token)
+    shipper = LogShipper(store, key, local, interval=60)
+    server_copy = log_path(api.config.logs_folder, key)
+    shipper.ship(final=False)
+    assert server_copy.read_text() == "first line é\n"
+    with open(local, "ab") as handle:
+        handle.write("line ünd more".encode())
+    shipper.ship(final=False)  # still no newline: nothing new is sent
+    assert server_copy.read_text() == "first line é\n"
+    shipper.stop()  # the try ended: the rest goes too
+    assert server_copy.read_text() == "first line é\nunfinished line ünd more"
+    store.close()
