@@ -275,3 +275,44 @@ def test_executor_argument_reaches_the_snapshot_only_when_set() -> None:
             BashOperator(task_id="bad", bash_command="true", executor="")
     assert "executor" not in serialize_task(plain, 1)
     assert TaskSnapshot.from_dict(serialize_task(pinned, 1)).executor == "celery"
+
+
+SLEEPY_DAG = '''
+from datetime import datetime
+from tradewind import DAG, BashOperator
+
+with DAG("sleepy", schedule=None, start_date=datetime(2024, 1, 1), is_paused_upon_creation=False) as dag:
+    BashOperator(task_id="nap", bash_command="echo $$ > PIDFILE; sleep 300", queue="qa")
+'''
+
+
+def test_kill_9_of_a_worker_takes_its_tries_processes_with_it(pg_home: Home, tmp_path: Path) -> None:
+    import psutil
+
+    home = pg_home
+    pidfile = tmp_path / "bash.pid"
+    home.add_dag("sleepy.py", SLEEPY_DAG.replace("PIDFILE", str(pidfile)))
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        procs.append(home.popen("api-server"))
+        procs.append(home.popen("scheduler"))
+        worker = subprocess.Popen([TRADEWIND, "celery", "worker", "--queues", "qa", "--hostname", "doomed"],
+                                  env=home.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs.append(worker)
+        wait_for(lambda: home.run("dags", "trigger", "sleepy", "--run-id", "s1").returncode == 0,
+                 deadline=60, what="the sleepy DAG to be parsed")
+        bash_pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), deadline=60,
+                                what="the task's bash to start"))
+        assert psutil.pid_exists(bash_pid)
+        worker.kill()
+        worker.wait()
+
+        def gone() -> bool:
+            try:
+                return psutil.Process(bash_pid).status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return True
+
+        wait_for(gone, deadline=30, what="the try's bash to die with its worker")
+    finally:
+        _stop(list(reversed(procs)))
