@@ -417,3 +417,14 @@ def test_the_shipper_sends_complete_lines_while_running_and_the_rest_at_the_end(
     shipper.stop()  # the try ended: the rest goes too
     assert server_copy.read_text() == "first line é\nunfinished line ünd more"
     store.close()
+
+
+def test_an_unreachable_api_is_retried_then_named_in_the_error() -> None:
+    from tradewind.execute.api_client import ApiTryStore, ExecutionApiError
+
+    port = free_port()  # nothing listens there
+    store = ApiTryStore(f"http://127.0.0.1:{port}/execution/", "token", retry_for=0.5)
+    with pytest.raises(ExecutionApiError) as err:
+        store.heartbeat(TaskKey("d", "r", "t"))
+    assert f"127.0.0.1:{port}" in str(err.value) and "execution_api_server_url" in str(err.value)
+    store.close()
