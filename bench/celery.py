@@ -194,13 +194,19 @@ class Proc:
             raise BenchError(f"{self.name} exited {self.popen.returncode}:\n{self.output()}")
 
     def stop(self) -> None:
+        """SIGTERM to the process itself (it stops its own children in order, as under systemd's
+        KillMode=mixed), then SIGKILL to whatever is left of its session."""
         if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.terminate()
             try:
                 self.popen.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.kill()
                 self.popen.wait()
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self._log.close()
 
 
