@@ -14,6 +14,7 @@ decoded-snapshot cache, as before), each heartbeat one write.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -34,8 +35,10 @@ from tradewind.execute.try_store import (
 from tradewind.parse.snapshot import TaskSnapshot
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance
+from tradewind.persist.queries.assets import record_asset_events
 from tradewind.persist.queries.xcom import xcom_get_many, xcom_set
 from tradewind.schedule.executor_interface import TaskKey
+from tradewind.schedule.mapping import set_rendered_map_index
 from tradewind.schedule.transitions import (
     defer_try,
     heartbeat,
@@ -79,7 +82,9 @@ class DbTryStore:
     """Every :class:`~tradewind.execute.try_store.TryStore` call as a short transaction on ``db``.
 
     ``config`` supplies the Fernet key for connections (loaded on the first connection read,
-    so a try that reads none pays nothing).
+    so a try that reads none pays nothing). Safe to share between threads (the API server);
+    the only state kept is a bounded cache of claimed tries' DAG versions, which saves a failed
+    try's finish one read and is never needed for correctness.
     """
 
     def __init__(self, db: Database, config: Any) -> None:
@@ -88,6 +93,7 @@ class DbTryStore:
         self._fernet: Any = None
         #: key -> (DAG version id, snapshot hash) of tries claimed through this store.
         self._versions: OrderedDict[TaskKey, tuple[int | None, str | None]] = OrderedDict()
+        self._versions_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"DbTryStore({self.db.engine.url.render_as_string(hide_password=True)!r})"
@@ -96,9 +102,10 @@ class DbTryStore:
     def claim(self, key: TaskKey, *, hostname: str, pid: int) -> ClaimedTry | None:
         claimed = claim(self.db, key, hostname=hostname, pid=pid, now=utcnow())
         if claimed is not None:
-            self._versions[key] = (claimed.version_id, claimed.snapshot_hash)
-            while len(self._versions) > _MAX_REMEMBERED_CLAIMS:
-                self._versions.popitem(last=False)
+            with self._versions_lock:
+                self._versions[key] = (claimed.version_id, claimed.snapshot_hash)
+                while len(self._versions) > _MAX_REMEMBERED_CLAIMS:
+                    self._versions.popitem(last=False)
         return claimed
 
     def heartbeat(self, key: TaskKey) -> bool:
@@ -114,7 +121,7 @@ class DbTryStore:
         extras = {_asset_key_of(text): dict(extra) for text, extra in request.outlet_extras.items()}
         # Only a failure consults the task's retry policy (read before the write transaction).
         snapshot = self._retry_policy(key) if request.outcome == "failed" else None
-        self._versions.pop(key, None)
+        self._forget(key)
         with self.db.session_scope() as session:
             now = utcnow()
             write_xcoms(session, key, request.xcoms, now)
@@ -128,20 +135,20 @@ class DbTryStore:
                     allow_retry=request.allow_retry, rendered_fields=request.rendered_fields or None,
                 )
             if request.map_index_label is not None:
-                from tradewind.schedule.mapping import set_rendered_map_index
-
                 set_rendered_map_index(session, key.dag_id, key.run_id, key.task_id, key.map_index,
                                        request.map_index_label)
             if state == TaskInstanceState.SUCCESS and request.outlets:
                 # Asset events commit with the success (Airflow: only a success updates outlets).
-                from tradewind.persist.queries.assets import record_asset_events
-
                 record_asset_events(session, request.outlets, extras=extras,
                                     source=(key.dag_id, key.task_id, key.run_id, key.map_index), now=now)
         # Committed: wake the scheduler now, not when the try's process has been reaped (the
         # executor's exit event still follows, for slots and crash detection).
         notify_scheduler(self.db)
         return state
+
+    def _forget(self, key: TaskKey) -> None:
+        with self._versions_lock:
+            self._versions.pop(key, None)
 
     def _retry_policy(self, key: TaskKey) -> TaskSnapshot:
         """The task's stored snapshot (from the DAG version the instance runs), else defaults."""
@@ -170,7 +177,7 @@ class DbTryStore:
         return version_id, session.scalar(select(dv.snapshot_hash).where(dv.id == version_id))
 
     def defer(self, key: TaskKey, request: DeferRequest) -> TaskInstanceState:
-        self._versions.pop(key, None)
+        self._forget(key)
         with self.db.session_scope() as session:
             now = utcnow()
             write_xcoms(session, key, request.xcoms, now)
