@@ -16,7 +16,12 @@ and in each:
 * ``chain_e2e_s`` — ``bench_chain`` (20 no-op Python tasks in a line): run created -> run success;
 * ``chain_gap_ms`` — median gap between one chain task ending and the next one starting;
 * ``fanout_e2e_s`` — ``bench_fanout200`` (start -> 200 parallel no-op tasks -> end), same measure;
-* ``fanout_tasks_per_s`` — the fan-out's 202 tries divided by its run time.
+* ``fanout_tasks_per_s`` — the fan-out's 202 tries divided by its run time;
+* breakdowns (medians, ms): for the chain the scheduler's reaction, queued -> try running (for
+  Celery: broker, worker, fork, snapshot check, claim over HTTP) and claim -> outcome; the same two
+  over the fan-out's tries;
+* ``cpu_s`` — CPU seconds each process tree (PostgreSQL and Redis too) spent during the two runs,
+  to see which part a two-core machine runs out of.
 
 It prints the medians side by side and writes every sample to ``bench/results/celery.json``.
 
@@ -79,6 +84,8 @@ METRICS = [
     ("chain_run_ms", "chain: one no-op try, claim -> outcome", "ms"),
     ("fanout_e2e_s", f"{FANOUT_WIDTH}-task fan-out, trigger -> success", "s"),
     ("fanout_tasks_per_s", "fan-out throughput", "tries/s"),
+    ("fanout_dispatch_ms", "fan-out: task queued -> try running (median)", "ms"),
+    ("fanout_run_ms", "fan-out: one no-op try, claim -> outcome (median)", "ms"),
 ]
 
 FANOUT_SOURCE = f'''"""Benchmark: start -> {FANOUT_WIDTH} parallel no-op Python tasks -> end (written by bench/celery.py)."""
@@ -151,6 +158,28 @@ class Redis:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, reaped children included) of a process and its descendants."""
+    try:
+        root = psutil.Process(pid)
+        members = [root] + root.children(recursive=True)
+    except psutil.Error:
+        return float("nan")
+    total = 0.0
+    for member in members:
+        try:
+            t = member.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
+def postgres_pid(pg) -> int:
+    """The postmaster's pid (first line of postmaster.pid in the data directory)."""
+    return int((pg.datadir / "postmaster.pid").read_text().split()[0])
 
 
 def start_postgres():
@@ -352,10 +381,17 @@ class Deployment:
 def measure(root: Path, pg, redis: Redis, executor: str, parallelism: int) -> dict:
     redis.flush()
     dep = Deployment(root / executor, pg, redis, executor, parallelism)
+    services = {"postgres": postgres_pid(pg), "redis": redis.popen.pid}
     try:
         dep.start()
+        # Where the machine's cores go during the two runs (start-up and parsing excluded).
+        before = {name: tree_cpu_seconds(pid) for name, pid in services.items()}
+        before.update({p.name: tree_cpu_seconds(p.popen.pid) for p in dep.procs})
         chain = dep.trigger_and_wait(CHAIN_DAG)
         fanout = dep.trigger_and_wait(FANOUT_DAG)
+        after = {name: tree_cpu_seconds(pid) for name, pid in services.items()}
+        after.update({p.name: tree_cpu_seconds(p.popen.pid) for p in dep.procs})
+        cpu = {name: after[name] - before[name] for name in after}
     except BenchError as exc:
         logs = "\n".join(f"--- {p.name}:\n{p.output()}" for p in dep.procs)
         raise BenchError(f"{exc}\n{logs}") from None
@@ -373,10 +409,25 @@ def measure(root: Path, pg, redis: Redis, executor: str, parallelism: int) -> di
         **chain_breakdown_ms(chain["tis"]),
         "fanout_e2e_s": fanout["e2e_s"],
         "fanout_tasks_per_s": len(fanout["tis"]) / fanout["e2e_s"],
+        **fanout_breakdown_ms(fanout["tis"]),
         "fanout_tries_by_host": hosts,
+        "cpu_s": cpu,
         # A worker never opens a database; a file here would mean it tried.
         "worker_database_files": worker_dbs,
     }
+
+
+def fanout_breakdown_ms(tis: list[dict]) -> dict[str, float]:
+    """Medians over the fan-out's tries of queued -> running and claim -> outcome, in ms."""
+    dispatch, run = [], []
+    for ti in tis:
+        queued, start, end = (parse_ts(ti[k]) for k in ("queued_dttm", "start_date", "end_date"))
+        if queued and start:
+            dispatch.append((start - queued).total_seconds() * 1000)
+        if start and end:
+            run.append((end - start).total_seconds() * 1000)
+    med = lambda xs: statistics.median(xs) if xs else float("nan")  # noqa: E731
+    return {"fanout_dispatch_ms": med(dispatch), "fanout_run_ms": med(run)}
 
 
 def one_repeat(pg, redis: Redis, executors: list[str], parallelism: int, keep: bool) -> dict[str, dict]:
@@ -414,6 +465,11 @@ def print_table(summary: dict, samples: list[dict[str, dict]], repeat: int, para
         known = celery_v == celery_v and local_v == local_v and local_v != 0  # neither is NaN
         ratio = f"{celery_v / local_v:.2f}x" if known else "-"
         print(f"{label + ' (' + unit + ')':46} {fmt(celery_v):>9} {fmt(local_v):>9} {ratio:>13}")
+    for executor in ("celery", "local"):
+        if executor in samples[-1]:
+            cpu = samples[-1][executor]["cpu_s"]
+            print(f"CPU seconds during the chain + fan-out runs, {executor} (last repeat): "
+                  + ", ".join(f"{name}={fmt(v)}" for name, v in cpu.items()))
     if "celery" in samples[-1]:
         split = samples[-1]["celery"]["fanout_tries_by_host"]
         print(f"\nfan-out tries per worker (last repeat): {', '.join(f'{h}={n}' for h, n in sorted(split.items()))}")
