@@ -64,6 +64,23 @@ def _list(values: Iterable[str] | None) -> list[str] | None:
     return list(values) if values is not None else None
 
 
+_SSL_CONTEXT: Any = None
+
+
+def shared_ssl_context() -> Any:
+    """One TLS context per process (certifi's bundle, as httpx uses by default). Building it
+    costs ~20 ms, so a remote fork server builds it once and every try forked from it reuses
+    it, instead of each try's client loading the bundle again (even for an http:// URL)."""
+    global _SSL_CONTEXT
+    if _SSL_CONTEXT is None:
+        import ssl
+
+        import certifi
+
+        _SSL_CONTEXT = ssl.create_default_context(cafile=certifi.where())
+    return _SSL_CONTEXT
+
+
 class ApiTryStore:
     """A :class:`TryStore` for one try, talking to ``base_url`` (``[core]
     execution_api_server_url``, e.g. ``http://api:8080/execution/``) with ``token``."""
@@ -77,7 +94,7 @@ class ApiTryStore:
         self.base_url = base_url.rstrip("/") + "/" + API_PREFIX
         self.token = token
         self.retry_for = retry_for
-        self._client = httpx.Client(timeout=timeout)
+        self._client = httpx.Client(timeout=timeout, verify=shared_ssl_context())
         self._httpx = httpx
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import socket
+import weakref
 from typing import Any
 
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
@@ -46,6 +47,33 @@ def _store_for(workload: Workload, config: Any) -> Any:
     return ApiTryStore(execution_api_url(config), workload.token or "")
 
 
+#: id(dag) -> (a weak reference to the DAG, its snapshot hash). A remote fork server fills it for
+#: the DAG files it preloads (:func:`remember_snapshot_hashes`), so the tries forked from it find
+#: their DAG's hash computed once per file version instead of serialising the DAG every try.
+_HASHES: dict[int, tuple[Any, str]] = {}
+
+
+def dag_snapshot_hash(dag: Any) -> str:
+    """The snapshot hash of a loaded DAG, as the DAG processor stores it (same JSON round trip)."""
+    entry = _HASHES.get(id(dag))
+    if entry is not None and entry[0]() is dag:
+        return entry[1]
+    from tradewind.parse.snapshot import serialize_dag, snapshot_hash
+
+    digest = snapshot_hash(json.loads(json.dumps(serialize_dag(dag))))
+    _HASHES[id(dag)] = (weakref.ref(dag), digest)
+    return digest
+
+
+def remember_snapshot_hashes(dags: dict[str, Any]) -> None:
+    """Compute and keep the hashes of ``dags`` (a fork server, before forking tries); never raises."""
+    for dag in dags.values():
+        try:
+            dag_snapshot_hash(dag)
+        except Exception:  # noqa: BLE001 - the try computes (and reports) it itself
+            pass
+
+
 def snapshot_mismatch(workload: Workload, config: Any) -> str | None:
     """Why this host must not run the workload's DAG file (its snapshot hashes differently from
     the version queued), or None when it matches or cannot be checked here.
@@ -56,7 +84,6 @@ def snapshot_mismatch(workload: Workload, config: Any) -> str | None:
     if not workload.snapshot_hash:
         return None
     from tradewind.execute.prepare import load_dag_file
-    from tradewind.parse.snapshot import serialize_dag, snapshot_hash
 
     try:
         dags = load_dag_file(workload.fileloc, [str(p) for p in config.dag_folders()])
@@ -65,8 +92,7 @@ def snapshot_mismatch(workload: Workload, config: Any) -> str | None:
     dag = dags.get(workload.key.dag_id)
     if dag is None:
         return None
-    # The same JSON round trip the DAG processor stores (parse.dagbag.collect_file).
-    local = snapshot_hash(json.loads(json.dumps(serialize_dag(dag))))
+    local = dag_snapshot_hash(dag)
     if local == workload.snapshot_hash:
         return None
     host = socket.gethostname()

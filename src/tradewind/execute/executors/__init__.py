@@ -22,7 +22,9 @@ def _one(name: str, config: Any, waker: Waker, slots: int, db: Any) -> BaseExecu
     if canonical == "inprocess":
         from tradewind.execute.executors.inprocess import InProcessExecutor
 
-        return InProcessExecutor(1, waker, config=config, db=db)
+        # Tries run one at a time; ``slots`` is how many ready ones one scheduler step hands over
+        # (``dags test`` of a wide DAG takes a few steps instead of one per task).
+        return InProcessExecutor(slots, waker, config=config, db=db)
     if canonical == "celery":
         from tradewind.execute.executors.celery import CeleryExecutor
 

@@ -123,6 +123,9 @@ PRELOAD_REMOTE = ("tradewind.execute.remote", "tradewind.execute.api_client", "h
 def _preload_remote() -> None:
     for name in PRELOAD_REMOTE:
         importlib.import_module(name)
+    from tradewind.execute.api_client import shared_ssl_context
+
+    shared_ssl_context()  # built once here, reused by every forked try's HTTP client
 
 
 def _preload() -> None:
@@ -356,7 +359,11 @@ class _Server:
         try:
             with raise_after(self.import_timeout, lambda: _ImportTimeout(
                     f"DAG file import took longer than {self.import_timeout:g}s")):
-                load_dag_file(fileloc, self.sys_path, remember_failure=True)
+                dags = load_dag_file(fileloc, self.sys_path, remember_failure=True)
+            if self.remote:  # the tries' snapshot-hash check (execute/remote.py) finds it computed
+                from tradewind.execute.remote import remember_snapshot_hashes
+
+                remember_snapshot_hashes(dags)
         except BaseException:  # noqa: BLE001 - user code may raise anything; the try imports it itself
             pass
         finally:
