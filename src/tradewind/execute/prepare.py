@@ -100,9 +100,6 @@ class ClaimedTry:
     run: RunInfo
     #: The previous successful run of the DAG (by logical date), for ``prev_*_success``.
     prev_success: RunInfo | None
-    #: The task as the scheduler knows it (from the run's DAG version), when already read;
-    #: else the store's ``finish`` reads it from the DAG version when a failure needs it.
-    snapshot: TaskSnapshot | None = None
     #: The DAG version the instance runs (and its snapshot hash, when known).
     version_id: int | None = None
     snapshot_hash: str | None = None
@@ -121,7 +118,6 @@ class ClaimedTry:
             "key": asdict(self.key), "max_tries": self.max_tries, "start_date": _iso_or_value(self.start_date),
             "operator": self.operator, "run": self.run.to_dict(),
             "prev_success": self.prev_success.to_dict() if self.prev_success is not None else None,
-            "snapshot": asdict(self.snapshot) if self.snapshot is not None else None,
             "version_id": self.version_id, "snapshot_hash": self.snapshot_hash,
             "next_method": self.next_method, "next_kwargs": self.next_kwargs,
             "triggering_asset_events": [_asset_event_dict(e) for e in self.triggering_asset_events],
@@ -129,12 +125,11 @@ class ClaimedTry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ClaimedTry":
-        prev, snapshot = data.get("prev_success"), data.get("snapshot")
+        prev = data.get("prev_success")
         return cls(
             key=TaskKey(**data["key"]), max_tries=data["max_tries"], start_date=_parse_dt(data.get("start_date")),
             operator=data.get("operator"), run=RunInfo.from_dict(data["run"]),
             prev_success=RunInfo.from_dict(prev) if prev is not None else None,
-            snapshot=TaskSnapshot.from_dict(snapshot) if snapshot is not None else None,
             version_id=data.get("version_id"), snapshot_hash=data.get("snapshot_hash"),
             next_method=data.get("next_method"), next_kwargs=data.get("next_kwargs"),
             triggering_asset_events=tuple(_asset_event_of(e) for e in data.get("triggering_asset_events") or ()),

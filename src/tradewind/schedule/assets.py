@@ -28,18 +28,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tradewind.definition.assets import AssetKey, AssetTriggeredTimetable, OutletEventAccessors, outlet_assets
+from tradewind.definition.assets import AssetKey, AssetTriggeredTimetable
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.models import DagModel, DagRun
 from tradewind.persist.queries import assets as asset_queries
 from tradewind.persist.queries import runs as run_queries
-from tradewind.schedule.executor_interface import TaskKey
 from tradewind.schedule.runs import timetable_of
 from tradewind.states import DagRunState, DagRunType
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AssetRunStep", "create_asset_triggered_run", "previous_asset_triggered_run", "record_task_outlet_events"]
+__all__ = ["AssetRunStep", "create_asset_triggered_run", "previous_asset_triggered_run"]
 
 
 def previous_asset_triggered_run(session: Session, dag_id: str) -> DagRun | None:
@@ -128,23 +127,3 @@ class AssetRunStep:
         if not isinstance(timetable, AssetTriggeredTimetable):
             return False  # rescheduled on time since the events were queued; sync drops its rows
         return timetable.asset_condition.evaluate(ready)
-
-
-def record_task_outlet_events(
-    session: Session, key: TaskKey, outlets: Iterable[Any], outlet_events: Any, *, now: datetime
-) -> int:
-    """After a successful try: one asset event per asset in the task's ``outlets`` (queued for its
-    consumers), with the ``extra`` the task set through ``context["outlet_events"]``.
-
-    Runs inside the runner's finish transaction, so the events commit with the success (or not
-    at all). Returns the number of events recorded.
-    """
-    assets = outlet_assets(outlets)
-    if not assets:
-        return 0
-    extras = outlet_events.extras() if isinstance(outlet_events, OutletEventAccessors) else {}
-    events = asset_queries.record_asset_events(
-        session, [a.to_dict() for a in assets], extras=extras,
-        source=(key.dag_id, key.task_id, key.run_id, key.map_index), now=now,
-    )
-    return len(events)

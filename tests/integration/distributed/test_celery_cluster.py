@@ -59,17 +59,19 @@ with DAG("dist_sleepy", schedule=None, start_date=datetime(2024, 1, 1), is_pause
     nap()
 '''
 
-#: Waves of short tasks, wider than the workers' 8 slots (some messages wait in the broker): a
-#: run that lasts while a scheduler or Redis is taken away.
+#: Waves of short tasks: a run that lasts while a scheduler or Redis is taken away. The Redis
+#: one's waves are wider than what both workers hold (4 running + 4 prefetched each), so messages
+#: wait in the broker when it restarts.
 STEADY_DAG = '''
 from datetime import datetime
 from tradewind import DAG, BashOperator
 
-for name in ("dist_steady_sched", "dist_steady_redis"):
-    with DAG(name, schedule=None, start_date=datetime(2024, 1, 1), is_paused_upon_creation=False) as dag:
+for name, width, waves in (("dist_steady_sched", 16, 3), ("dist_steady_redis", 32, 2)):
+    with DAG(name, schedule=None, start_date=datetime(2024, 1, 1), is_paused_upon_creation=False,
+             max_active_tasks=32) as dag:
         previous = []
-        for wave in range(3):
-            current = [BashOperator(task_id=f"w{wave}_{i}", bash_command="sleep 1") for i in range(16)]
+        for wave in range(waves):
+            current = [BashOperator(task_id=f"w{wave}_{i}", bash_command="sleep 1") for i in range(width)]
             for up in previous:
                 up >> current
             previous = current
@@ -295,10 +297,15 @@ def test_killed_scheduler_the_other_carries_on_and_no_try_runs_twice(cluster):
 def test_redis_restart_mid_run_loses_nothing(cluster):
     dag_id = "dist_steady_redis"
     run_id = cluster.trigger(dag_id)
-    # 16 tasks queued at once, 8 worker slots: at least 8 messages wait in the broker.
+    # 32 tasks queued at once; the workers hold 16 (8 running, 8 prefetched): the rest wait in Redis.
     wait_for(lambda: len(cluster.rows("SELECT 1 FROM task_instance WHERE dag_id = :d AND run_id = :r "
-                                      "AND state IN ('queued', 'running')", d=dag_id, r=run_id)) == 16,
+                                      "AND state IN ('queued', 'running')", d=dag_id, r=run_id)) == 32,
              deadline=60, interval=0.1, what="the first wave handed to the broker")
+    import redis
+
+    broker = redis.Redis(host=ROOT_ADDRESS, port=cluster.redis.port)
+    wait_for(lambda: broker.llen("default") > 0, deadline=10, interval=0.1, what="messages waiting in Redis")
+    broker.close()
     cluster.redis.restart()  # no persistence: the waiting messages are gone
     cluster.wait_success(dag_id, run_id, deadline=150)
     logs = "".join(cluster.log(name).read_text(errors="replace") for name in ("sched-1", "sched-2"))
@@ -307,5 +314,5 @@ def test_redis_restart_mid_run_loses_nothing(cluster):
     assert left == []
     tries = cluster.tries(dag_id, run_id)
     keys = [(t.task_id, t.try_number) for t in tries]
-    assert len(keys) == len(set(keys)) == 48
+    assert len(keys) == len(set(keys)) == 64
     assert {t.state for t in tries} == {"success"}

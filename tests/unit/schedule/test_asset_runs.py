@@ -14,7 +14,6 @@ from tradewind.persist.models import AssetDagRunQueue, DagModel, DagRunAssetEven
 from tradewind.persist.queries import assets as aq
 from tradewind.persist.queries.dags import set_paused
 from tradewind.schedule.executor_interface import TaskKey
-from tradewind.schedule.assets import record_task_outlet_events
 from tradewind.schedule.scheduler import Scheduler
 from tradewind.definition.assets import OutletEventAccessors
 
@@ -54,7 +53,8 @@ class World:
             accessors[asset].extra.update(extra)
         key = TaskKey("producer", run_id, f"make_{asset.name[-1]}", -1, 1)
         with self.db.session_scope() as s:
-            record_task_outlet_events(s, key, [asset], accessors, now=self.clock())
+            aq.record_asset_events(s, [asset.to_dict()], extras=accessors.extras(),
+                                   source=(key.dag_id, key.task_id, key.run_id, key.map_index), now=self.clock())
 
     def step(self):
         return self.sched.run_once()
