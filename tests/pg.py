@@ -32,7 +32,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -41,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from service_support import serve, unavailable
+from service_support import free_port, serve, unavailable
 
 INSTALL_HINT = "install it with: sudo scripts/install-services.sh (Debian/Ubuntu package 'postgresql')"
 SERVER_USER = "postgres"  # the OS account the server runs as when we are root
@@ -84,12 +83,6 @@ def find_pg_bindir() -> Path:
         if (bindir / "pg_ctl").is_file() and (bindir / "postgres").is_file():
             return bindir
     raise PgUnavailable(f"PostgreSQL server binaries (initdb, pg_ctl, postgres) not found; {INSTALL_HINT}")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_server_user(cmd: list[str]) -> list[str]:

@@ -23,15 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from service_support import serve, unavailable
+from service_support import free_port, serve, unavailable
 
 INSTALL_HINT = "install it with: sudo scripts/install-services.sh (Debian/Ubuntu package 'redis-server')"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -21,7 +21,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,18 +31,12 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 
 import pytest
-from service_support import serve, unavailable
+from service_support import free_port, serve, unavailable
 
 INSTALL_HINT = "install the dev extra: .venv/bin/pip install -e '.[dev]' (moto[server] and boto3)"
 ACCESS_KEY = "tradewind-test-key"
 SECRET_KEY = "tradewind-test-secret"
 REGION = "eu-west-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -98,7 +91,7 @@ class S3Server:
 
     @classmethod
     def start(cls) -> "S3Server":
-        port = _free_port()
+        port = free_port()
         # The server logs every request: to a file, so a full pipe never blocks it.
         log = tempfile.NamedTemporaryFile(prefix="tradewind-moto-", suffix=".log", delete=False)
         atexit.register(os.unlink, log.name)

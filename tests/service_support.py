@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import socket
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -14,6 +15,13 @@ import pytest
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a server the tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def unavailable(message: str) -> NoReturn:

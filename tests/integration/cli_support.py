@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from service_support import free_port  # noqa: F401 - re-exported: tests import it from here
 
 TRADEWIND = str(Path(sys.executable).parent / "tradewind")
 
@@ -94,12 +95,6 @@ class Home:
         return subprocess.Popen(
             [TRADEWIND, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any, Iterator
 
 from aiosmtpd.controller import Controller
+from service_support import free_port
 
 
 @dataclass
@@ -44,12 +44,6 @@ class SmtpSink:
         with self._lock:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def running_smtp_server() -> Iterator[tuple[SmtpSink, int]]:
