@@ -216,28 +216,28 @@ class FinishBody(BaseModel):
 @router.post("/try/finish")
 def finish(request: Request, body: FinishBody, token_key: TaskKey = TRY_TOKEN) -> dict[str, Any]:
     """Record the try's outcome (the retry policy applies on the server); returns the new state."""
-    from tradewind.execute.try_store import FinishRequest, TryStoreRefused
+    from tradewind.execute.try_store import FinishRequest
 
-    key = _addressed(token_key, body.key)
-    finish_request = _parse(FinishRequest, body.request)
-    _require_running(request, key)
-    try:
-        state = _store(request).finish(key, finish_request)
-    except TryStoreRefused as exc:
-        raise _refused(exc) from None
-    return {"state": str(getattr(state, "value", state))}
+    return _record(request, body, token_key, FinishRequest, "finish")
 
 
 @router.post("/try/defer")
 def defer(request: Request, body: FinishBody, token_key: TaskKey = TRY_TOKEN) -> dict[str, Any]:
     """Park the try as deferred with its trigger."""
-    from tradewind.execute.try_store import DeferRequest, TryStoreRefused
+    from tradewind.execute.try_store import DeferRequest
+
+    return _record(request, body, token_key, DeferRequest, "defer")
+
+
+def _record(request: Request, body: FinishBody, token_key: TaskKey, cls: Any, method: str) -> dict[str, Any]:
+    """The try's end (``finish``) or its deferral (``defer``), while it still runs that try."""
+    from tradewind.execute.try_store import TryStoreRefused
 
     key = _addressed(token_key, body.key)
-    defer_request = _parse(DeferRequest, body.request)
+    parsed = _parse(cls, body.request)
     _require_running(request, key)
     try:
-        state = _store(request).defer(key, defer_request)
+        state = getattr(_store(request), method)(key, parsed)
     except TryStoreRefused as exc:
         raise _refused(exc) from None
     return {"state": str(getattr(state, "value", state))}
