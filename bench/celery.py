@@ -69,6 +69,7 @@ from run import (  # noqa: E402  (bench/run.py: the local benchmark's helpers)
     parse_ts,
     tradewind_cmd,
 )
+from service_support import stop_process  # noqa: E402  (tests/service_support.py)
 
 FANOUT_DAG = "bench_fanout200"
 FANOUT_WIDTH = 200
@@ -151,13 +152,7 @@ class Redis:
             sock.recv(16)
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        stop_process(self.popen)
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -225,13 +220,7 @@ class Proc:
     def stop(self) -> None:
         """SIGTERM to the process itself (it stops its own children in order, as under systemd's
         KillMode=mixed), then SIGKILL to whatever is left of its session."""
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        stop_process(self.popen, timeout=30)
         try:
             os.killpg(self.popen.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from service_support import serve, unavailable
+from service_support import serve, stop_process, unavailable
 from pg import _owner_alive, _owner_stamp, free_port
 
 INSTALL_HINT = "install it with: sudo scripts/install-services.sh (Debian/Ubuntu package 'mariadb-server')"
@@ -170,13 +170,7 @@ class MariaDbServer:
         return f"mysql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
 
     def _kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # runuser forwards SIGTERM to mariadbd, which shuts down cleanly
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=30)  # runuser forwards SIGTERM to mariadbd, which shuts down cleanly
         self.process = None
 
     def stop(self) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 
 import pytest
-from service_support import free_port, serve, unavailable
+from service_support import free_port, serve, stop_process, unavailable
 
 INSTALL_HINT = "install the dev extra: .venv/bin/pip install -e '.[dev]' (moto[server] and boto3)"
 ACCESS_KEY = "tradewind-test-key"
@@ -81,13 +81,7 @@ class S3Server:
             return handle.read()[-chars:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     @classmethod
     def start(cls) -> "S3Server":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import os
 import socket
+import subprocess
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -22,6 +23,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """SIGTERM a server process started by the tests, SIGKILL it after ``timeout`` seconds; reaped."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def unavailable(message: str) -> NoReturn:

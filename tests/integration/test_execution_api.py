@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from cli_support import TRADEWIND, free_port, wait_for
+from service_support import stop_process
 from runner_support import add_dag, queue
 from tradewind.config import Config
 from tradewind.execute.tokens import issue_try_token, issue_workload_token
@@ -108,12 +109,7 @@ def _start(tmp: Path, url: str) -> ApiServer:
 
 
 def _stop(server: ApiServer) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
+    stop_process(server.proc, timeout=30)
     server.db.engine.dispose()
 
 
