@@ -325,6 +325,9 @@ class Job(Base):
     start_date: Mapped[datetime] = mapped_column(UtcDateTime)
     end_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     latest_heartbeat: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: What is wrong with the job's helper processes, one problem a line (a fork server or DAG
+    #: processor that is down or crash-looping), as of its latest heartbeat; None while healthy.
+    problems: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TaskReschedule(Base):

@@ -153,3 +153,9 @@ class BaseExecutor(ABC):
     def kill(self, key: TaskKey) -> bool:
         """Terminate one running try (its whole process group). False if not running here."""
         return False
+
+    def helper_problems(self) -> list[str]:
+        """One line per helper process of this executor that is down or crash-looping (its fork
+        server, say); empty while all are healthy. The scheduler stores them with its heartbeat,
+        where ``tradewind jobs check`` and ``/api/v1/health`` report them."""
+        return []

@@ -145,9 +145,14 @@ class Scheduler:
         clock: Callable[[], datetime] | None = None,
         callback_sink: Callable[[DagCallbackRequest], None] | None = None,
         only_run: tuple[str, str] | None = None,
+        health_probes: list[Callable[[], str | None]] | None = None,
     ) -> None:
         """``only_run=(dag_id, run_id)`` limits the scheduler to that one run (``dags test``):
-        no runs are created from timetables and no other run or try is touched."""
+        no runs are created from timetables and no other run or try is touched.
+
+        ``health_probes``: callables naming a problem of a helper this scheduler's process
+        supervises besides its executor's (a DAG processor child), or None while it is healthy;
+        stored with every job heartbeat."""
         self.config = config
         self.db = db
         self.executor = executor
@@ -184,6 +189,7 @@ class Scheduler:
         self._deadlines: list[datetime] = []
         self._conn: Connection | None = None
         self.only_run = only_run
+        self.health_probes = list(health_probes or ())
         self._asset_runs = AssetRunStep()
         #: run row id -> (its clear_number, mapped task ids whose input was counted since that clear).
         self._counted_since_clear: dict[int, tuple[int, set[str]]] = {}
@@ -370,8 +376,18 @@ class Scheduler:
         if self.job_id is None or (self._next_job_heartbeat is not None and now < self._next_job_heartbeat):
             return
         with self._session() as session:
-            job_queries.job_heartbeat(session, self.job_id, now)
+            job_queries.job_heartbeat(session, self.job_id, now, problems=self.helper_problems())
         self._next_job_heartbeat = now + timedelta(seconds=max(self.config.heartbeat_interval, 1.0))
+
+    def helper_problems(self) -> list[str]:
+        """What is wrong with the helpers this scheduler depends on (its executor's fork server,
+        the probes' helpers); empty while all are healthy."""
+        problems = list(self.executor.helper_problems())
+        for probe in self.health_probes:
+            problem = probe()
+            if problem:
+                problems.append(problem)
+        return problems
 
     def _end_job(self) -> None:
         if self.job_id is None:

@@ -85,3 +85,6 @@ class MultiExecutor(BaseExecutor):
 
     def kill(self, key: TaskKey) -> bool:
         return any(part.kill(key) for part in self.parts.values())
+
+    def helper_problems(self) -> list[str]:
+        return [problem for part in self.parts.values() for problem in part.helper_problems()]

@@ -26,12 +26,14 @@ def start_job(session: Session, job_type: str, hostname: str | None, pid: int | 
     return job
 
 
-def job_heartbeat(session: Session, job_id: int, now: datetime) -> bool:
-    """Refresh a running job's heartbeat; False if the job is gone or no longer running."""
+def job_heartbeat(session: Session, job_id: int, now: datetime, *, problems: list[str] | None = None) -> bool:
+    """Refresh a running job's heartbeat and its helpers' ``problems`` (none: healthy);
+    False if the job is gone or no longer running."""
     job = session.get(Job, job_id)
     if job is None or job.state != RUNNING:
         return False
     job.latest_heartbeat = now
+    job.problems = "\n".join(problems) if problems else None
     session.flush()
     return True
 

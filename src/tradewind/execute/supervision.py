@@ -1,0 +1,90 @@
+"""Supervising helper processes: how a death is described, and when to start the next one.
+
+Every process Tradewind starts (the fork server, the DAG processor, the triggerer, a Celery
+worker's fork server) has a parent that watches it. The parent replaces a dead helper at
+once the first time, then backs off while it keeps dying, and reports a *crash loop* (several
+deaths within a window) as a problem that ``tradewind jobs check`` and ``/api/v1/health`` show.
+This module holds the policy only; each parent does its own watching (a socket that closes, a
+``Popen`` that exits) and asks :class:`RestartBackoff` what to do.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+def describe_exit(returncode: int | None) -> str:
+    """``-9`` -> ``killed by signal SIGKILL (9)``; ``1`` -> ``exited with code 1``
+    (``subprocess``'s convention: negative means a signal)."""
+    if returncode is None:
+        return "ended (exit status unknown)"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "signal"
+        return f"killed by signal {name} ({-returncode})"
+    return f"exited with code {returncode}"
+
+
+@dataclass
+class RestartBackoff:
+    """Restart policy of one helper.
+
+    The first death within ``window`` seconds is restarted at once; each further one waits
+    twice as long as the one before (``first_delay`` up to ``max_delay``). ``crash_loop_after``
+    deaths within ``window`` make the helper *crash-looping*, which :meth:`problem` reports
+    until the deaths age out of the window.
+    """
+
+    name: str
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    window: float = 60.0
+    crash_loop_after: int = 3
+    clock: Callable[[], float] = time.monotonic
+    deaths: deque[float] = field(default_factory=deque)
+    last_cause: str | None = None
+    restarts: int = 0
+    #: True between a death and the start of its replacement.
+    down: bool = False
+
+    def _recent(self) -> int:
+        cutoff = self.clock() - self.window
+        while self.deaths and self.deaths[0] < cutoff:
+            self.deaths.popleft()
+        return len(self.deaths)
+
+    def died(self, cause: str) -> float:
+        """Record a death; returns the seconds to wait before starting the replacement."""
+        recent = self._recent()
+        self.deaths.append(self.clock())
+        self.last_cause = cause
+        self.down = True
+        if recent == 0:
+            return 0.0
+        return min(self.first_delay * (2 ** (recent - 1)), self.max_delay)
+
+    def started(self) -> None:
+        """The replacement runs."""
+        if self.down:
+            self.restarts += 1
+        self.down = False
+
+    @property
+    def crash_looping(self) -> bool:
+        return self._recent() >= self.crash_loop_after
+
+    def problem(self) -> str | None:
+        """A one-line description of what is wrong, or None while the helper is healthy."""
+        recent = self._recent()
+        if recent >= self.crash_loop_after:
+            return (f"{self.name} is crash-looping: died {recent} times in the last {self.window:g}s "
+                    f"(last: {self.last_cause})")
+        if self.down:
+            return f"{self.name} is down: {self.last_cause}; restarting"
+        return None
