@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tradewind.schedule.executor_interface import TaskKey, Workload
+from tradewind.workloads import TaskKey, Workload
 from tradewind.parse.dagbag import load_dags_from_file
 from tradewind.parse.snapshot import serialize_dag, snapshot_hash
 from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance, TaskInstanceTry, XCom

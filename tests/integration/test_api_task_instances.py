@@ -121,7 +121,7 @@ def test_logs_follow_with_a_token(api, config) -> None:
 def test_a_running_try_log_is_followed_line_by_line(api, config, db) -> None:
     from tradewind.execute.logs import log_path
     from tradewind.persist.models import TaskInstance
-    from tradewind.schedule.executor_interface import TaskKey
+    from tradewind.workloads import TaskKey
 
     api.post("dags/pipe/dagRuns", json={"dag_run_id": "live"})
     with db.session_scope() as session:

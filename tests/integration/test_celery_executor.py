@@ -177,7 +177,7 @@ def _celery_config(tmp_path: Path, pg_url: str, broker: str, **celery: str):
 
 
 def _workload(queue: str = "default", executor: str | None = None):
-    from tradewind.schedule.executor_interface import TaskKey, Workload
+    from tradewind.workloads import TaskKey, Workload
 
     return Workload(key=TaskKey("d", "r", "t", -1, 2), fileloc="/dags/d.py", queue=queue, executor=executor,
                     environ={"TRADEWIND__DATABASE__URL": "postgresql://secret@db/x"})

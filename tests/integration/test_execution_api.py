@@ -25,7 +25,7 @@ from tradewind.config import Config
 from tradewind.execute.tokens import issue_try_token, issue_workload_token
 from tradewind.persist.db import Database
 from tradewind.persist.models import TaskInstance, TaskInstanceTry, Variable, XCom
-from tradewind.schedule.executor_interface import TaskKey, Workload
+from tradewind.workloads import TaskKey, Workload
 
 
 @dataclass
@@ -79,7 +79,7 @@ import json, os, sys
 assert "TRADEWIND__DATABASE__URL" not in os.environ, "the worker must not know the database"
 from tradewind.config import Config
 from tradewind.execute.remote import run_remote_try
-from tradewind.schedule.executor_interface import Workload
+from tradewind.workloads import Workload
 config = Config.load()
 assert config.home.name.endswith("-not-created")
 sys.exit(run_remote_try(Workload.from_dict(json.loads(sys.argv[1])), config=config))

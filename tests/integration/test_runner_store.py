@@ -14,7 +14,7 @@ from runner_support import add_dag, queue, ti_row, workload, xcoms
 from tradewind.execute.db_store import DbTryStore
 from tradewind.execute.runner import run_try
 from tradewind.persist.models import TaskInstance, Variable
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 BODY = """
 from tradewind.definition.assets import Asset

@@ -459,7 +459,7 @@ def test_operators_and_sensor_run_as_tasks(config, db, s3) -> None:
     assert body(s3, "lake", "curated/20240305.txt") == b"rows for 2024-03-05"
     assert "scratch" not in [b["Name"] for b in client.list_buckets()["Buckets"]]
     from runner_support import xcoms
-    from tradewind.schedule.executor_interface import TaskKey
+    from tradewind.workloads import TaskKey
 
     with db.read_scope() as s:
         from tradewind.persist.models import DagRun

@@ -15,7 +15,7 @@ from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry
 from tradewind.persist.queries.dags import latest_snapshot, set_paused
 from tradewind.persist.queries.reschedules import list_reschedules
 from tradewind.schedule.dag_processor import DagProcessor
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.schedule.runs import create_manual_run
 from tradewind.schedule.scheduler import Scheduler
 

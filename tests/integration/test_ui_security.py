@@ -245,7 +245,7 @@ def test_run_ids_cannot_steer_log_files_out_of_their_folder(api, config) -> None
         assert response.status_code == 422, (run_id, response.text)
         assert response.json()["field"] == "dag_run_id"
     from tradewind.observe.api.routes.logs import owned_log_file
-    from tradewind.schedule.executor_interface import TaskKey
+    from tradewind.workloads import TaskKey
 
     base = Path(config.logs_folder)
     own = owned_log_file(base, TaskKey("xss_dag", "r1", "produce", -1, 1))

@@ -31,7 +31,7 @@ from tradewind.execute.try_store import (
     TriggerRunRequest,
     TryStoreRefused,
 )
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.states import TaskInstanceState
 
 if TYPE_CHECKING:

@@ -61,7 +61,7 @@ def _run(request: DagCallbackRequest, config: Any, db: Database) -> bool:
     from tradewind.execute.db_store import DbTryStore
     from tradewind.execute.prepare import build_run_context, load_run
     from tradewind.execute.runtime import RuntimeTaskInstance
-    from tradewind.schedule.executor_interface import TaskKey
+    from tradewind.workloads import TaskKey
     from tradewind.parse.dagbag import load_dags_from_file
     from tradewind.persist.models import TaskInstance
     from sqlalchemy import case, select

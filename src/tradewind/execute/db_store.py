@@ -37,7 +37,7 @@ from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance
 from tradewind.persist.queries.assets import record_asset_events
 from tradewind.persist.queries.xcom import xcom_get_many, xcom_set
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.schedule.mapping import set_rendered_map_index
 from tradewind.schedule.transitions import (
     defer_try,

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from tradewind.execute.try_store import TryStore
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 log = logging.getLogger("tradewind.task")
 

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tradewind.definition.masking import redact_text
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 #: Logger of the task runner and of ``context["ti"].log``.
 TASK_LOGGER = "tradewind.task"

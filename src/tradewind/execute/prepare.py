@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from tradewind.schedule.executor_interface import TaskKey, Workload
+from tradewind.workloads import TaskKey, Workload
 from tradewind.execute.runtime import RuntimeTaskInstance
 from tradewind.execute.try_store import TryStore
 from tradewind.parse.snapshot import TaskSnapshot

@@ -27,7 +27,7 @@ import weakref
 from typing import Any
 
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
-from tradewind.schedule.executor_interface import Workload
+from tradewind.workloads import EXIT_NOT_CLAIMED, EXIT_RECORDED, Workload
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,6 @@ def run_remote_try(workload: Workload, *, config: Any) -> int:
 
 def _fail_mismatch(store: Any, workload: Workload, config: Any, reason: str) -> int:
     """Claim the try and record it failed with ``reason`` (retries apply); nothing of it runs."""
-    from tradewind.execute.runner import EXIT_NOT_CLAIMED, EXIT_RECORDED
     from tradewind.execute.try_store import FinishRequest
 
     key = workload.key

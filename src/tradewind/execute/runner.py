@@ -70,15 +70,13 @@ from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
 from tradewind.execute.prepare import ClaimedTry, build_try_context, load_task
 from tradewind.execute.runtime import XCOM_RETURN_KEY, RuntimeTaskInstance
 from tradewind.execute.try_store import DeferRequest, FinishRequest, TryStore, outlet_extra_key
-from tradewind.schedule.executor_interface import TaskKey, Workload
+from tradewind.workloads import EXIT_ERROR, EXIT_NOT_CLAIMED, EXIT_RECORDED, TaskKey, Workload
 from tradewind.states import TaskInstanceState
 
 log = logging.getLogger(TASK_LOGGER)
 
-#: Exit codes of a try process; the local executor reads them.
-EXIT_RECORDED = 0
-EXIT_ERROR = 1
-EXIT_NOT_CLAIMED = 3
+# The try process's exit codes belong to the workload contract (tradewind.workloads); re-exported here.
+__all__ = ["EXIT_ERROR", "EXIT_NOT_CLAIMED", "EXIT_RECORDED", "TryResult", "run_in_try_process", "run_try"]
 
 
 class TaskTerminated(Exception):

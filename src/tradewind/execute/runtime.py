@@ -30,7 +30,7 @@ from typing import Any
 from tradewind.definition.exceptions import XComNotSerializable
 from tradewind.execute.logs import TASK_LOGGER
 from tradewind.execute.try_store import TryStore
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 XCOM_RETURN_KEY = "return_value"
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 JWT_ALGORITHM = "HS256"
 SECRET_KEY_FILE = "api_secret_key"

@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.persist.db import Database, utcnow
 
 log = logging.getLogger(__name__)

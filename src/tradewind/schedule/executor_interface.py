@@ -15,56 +15,14 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+# The workload contract lives below the layers (the worker side runs workloads without importing
+# schedule); re-exported here, where executors and the scheduler have always found it.
+from tradewind.workloads import EXIT_NOT_CLAIMED, TaskKey, Workload
 
-@dataclass(frozen=True, order=True)
-class TaskKey:
-    """Identifies one try of one task instance."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int = -1
-    try_number: int = 1
-
-    def short(self) -> str:
-        mi = "" if self.map_index < 0 else f"[{self.map_index}]"
-        return f"{self.dag_id}.{self.task_id}{mi} {self.run_id} try {self.try_number}"
-
-
-@dataclass(frozen=True)
-class Workload:
-    """Everything a worker needs to run one try, JSON-serialisable (for Celery later)."""
-
-    key: TaskKey
-    #: Absolute path of the DAG file to import.
-    fileloc: str
-    #: Database URL and TRADEWIND_* settings the worker should use (env var form).
-    environ: dict[str, str] = field(default_factory=dict)
-    priority_weight: int = 1
-    pool: str = "default_pool"
-    queue: str = "default"
-    #: Seconds after which the supervisor kills the try's process group (None: never).
-    execution_timeout: float | None = None
-    #: The executor the task asked for (``executor=`` on the task); None: the default one.
-    executor: str | None = None
-    #: Hash of the DAG version the scheduler queued; a remote worker refuses to run a DAG file
-    #: whose snapshot hashes differently (it would run other code than the version queued).
-    snapshot_hash: str | None = None
-    #: Remote executors only: the token scoped to this one try, with which the worker claims it
-    #: through the execution API (:mod:`tradewind.execute.tokens`). Never a database credential.
-    token: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Workload":
-        data = dict(data)
-        data["key"] = TaskKey(**data["key"])
-        return cls(**data)
+__all__ = ["EXIT_NOT_CLAIMED", "BaseExecutor", "ExecutorEvent", "ExecutorUnavailable", "TaskKey", "Waker",
+           "Workload"]
 
 
 class ExecutorUnavailable(RuntimeError):
@@ -73,11 +31,6 @@ class ExecutorUnavailable(RuntimeError):
     The scheduler puts the instance back to ``scheduled`` with the same try number and offers it
     again later, instead of failing the try.
     """
-
-
-#: Exit code of a try process that found its instance not queued for its try and ran
-#: nothing (another process claimed that try, or it was cleared/marked meanwhile).
-EXIT_NOT_CLAIMED = 3
 
 
 @dataclass(frozen=True)

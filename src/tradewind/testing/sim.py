@@ -33,7 +33,7 @@ from tradewind.persist.migrate import upgrade
 from tradewind.persist.models import DagModel, DagRun, TaskInstance
 from tradewind.persist.queries import dags as dag_queries
 from tradewind.persist.queries.xcom import RETURN_KEY, xcom_get
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.schedule.runs import create_manual_run
 from tradewind.schedule.scheduler import Scheduler
 from tradewind.states import DagRunState, TaskInstanceState

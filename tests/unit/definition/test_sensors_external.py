@@ -16,7 +16,7 @@ from tradewind.execute.db_store import DbTryStore
 from tradewind.execute.runtime import RuntimeTaskInstance
 from tradewind.parse.snapshot import serialize_dag, snapshot_hash
 from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 DAY = datetime(2024, 3, 1, tzinfo=timezone.utc)
 

@@ -37,7 +37,7 @@ from tradewind.persist.models import (  # noqa: E402
     XCom,
 )
 from tradewind.persist.queries.xcom import xcom_set  # noqa: E402
-from tradewind.schedule.executor_interface import TaskKey  # noqa: E402
+from tradewind.workloads import TaskKey  # noqa: E402
 
 DAY1 = datetime(2024, 3, 1, tzinfo=timezone.utc)
 DAY2 = datetime(2024, 3, 2, tzinfo=timezone.utc)

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from tradewind.execute import heartbeat as hb
 from tradewind.execute.db_store import DbTryStore
 from tradewind.persist.models import DagModel, DagRun, TaskInstance
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

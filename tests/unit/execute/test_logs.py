@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.execute.logs import TASK_LOGGER, TryLogCapture, log_path
 
 LINE = re.compile(r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000\] \{[^}]+\} [A-Z]+ - ")

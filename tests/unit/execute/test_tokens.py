@@ -10,7 +10,7 @@ import pytest
 from tradewind.config import Config
 from tradewind.execute import tokens
 from tradewind.execute.tokens import InvalidToken, issue_try_token, issue_workload_token, verify_token
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 KEY = TaskKey("etl", "manual__2024-01-01", "load", map_index=3, try_number=2)
 

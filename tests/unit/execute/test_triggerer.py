@@ -20,7 +20,7 @@ from tradewind.execute.triggerer import TriggererRunner, run_deferred_inline  # 
 from tradewind.persist.models import DagModel, DagRun, Job, TaskInstance, TaskInstanceTry, Trigger  # noqa: E402
 from tradewind.persist.queries import jobs as job_queries  # noqa: E402
 from tradewind.schedule import transitions as tr  # noqa: E402
-from tradewind.schedule.executor_interface import TaskKey  # noqa: E402
+from tradewind.workloads import TaskKey  # noqa: E402
 from tradewind.schedule.scheduler import Scheduler  # noqa: E402
 
 NOW = datetime.now(timezone.utc)

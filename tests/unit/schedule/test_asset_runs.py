@@ -13,7 +13,7 @@ from tradewind.definition.timetables import CronTriggerTimetable
 from tradewind.persist.models import AssetDagRunQueue, DagModel, DagRunAssetEvent
 from tradewind.persist.queries import assets as aq
 from tradewind.persist.queries.dags import set_paused
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.schedule.scheduler import Scheduler
 from tradewind.definition.assets import OutletEventAccessors
 

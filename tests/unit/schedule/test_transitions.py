@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from schedhelp import T0, get_ti, make_snapshot, task_dict
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.persist.models import DagModel, DagRun, TaskInstance, TaskInstanceTry
 from tradewind.schedule import transitions as tr
 from tradewind.states import DagRunState, TaskInstanceState as TI

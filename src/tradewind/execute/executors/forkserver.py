@@ -216,7 +216,7 @@ def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: 
                 pass
         if db is None:
             from tradewind.execute.remote import run_remote_try
-            from tradewind.schedule.executor_interface import Workload
+            from tradewind.workloads import Workload
 
             code = run_remote_try(Workload.from_dict(workload), config=config)
         else:

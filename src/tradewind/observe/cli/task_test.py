@@ -41,7 +41,7 @@ def _find_run(session: Any, dag_id: str, logical_date: datetime) -> Any:
 def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: datetime, now: datetime,
                      map_index: int = -1) -> PreparedTry:
     """Queue a try of ``task_id`` (instance ``map_index``) in the run for ``logical_date`` (created if missing)."""
-    from tradewind.schedule.executor_interface import TaskKey
+    from tradewind.workloads import TaskKey
     from tradewind.persist.queries.task_instances import get_ti
     from tradewind.schedule import transitions
     from tradewind.schedule.runs import create_manual_run, start_run
@@ -76,7 +76,7 @@ def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: date
 def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: datetime | None,
                   *, map_index: int = -1) -> bool:
     """Run the try, echo its log; True when the task succeeded (or was skipped)."""
-    from tradewind.schedule.executor_interface import Workload
+    from tradewind.workloads import Workload
     from tradewind.execute.db_store import DbTryStore
     from tradewind.execute.runner import run_try
     from tradewind.observe.runtime import install_variable_backend

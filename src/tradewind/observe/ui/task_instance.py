@@ -38,7 +38,7 @@ from tradewind.observe.ui.pages import render_page
 from tradewind.persist.queries import ui_task_instance as queries
 from tradewind.persist.queries.task_instances import get_ti, list_tries
 from tradewind.persist.queries.xcom import decode_value
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 from tradewind.states import FINISHED_TI_STATES, TaskInstanceState
 
 router = APIRouter(include_in_schema=False)

@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from tradewind.execute.tokens import TRY_SCOPE, WORKLOAD_SCOPE, InvalidToken, issue_try_token, verify_token
 from tradewind.observe.api.errors import ApiError
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 log = logging.getLogger(__name__)
 

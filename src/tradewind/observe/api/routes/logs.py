@@ -25,7 +25,7 @@ from tradewind.execute.logs import log_path
 from tradewind.observe.api.errors import bad_request, not_found
 from tradewind.observe.api.routes.common import API, can, read, ti_or_404
 from tradewind.observe.api.routes.dag_sources import wants_text
-from tradewind.schedule.executor_interface import TaskKey
+from tradewind.workloads import TaskKey
 
 router = APIRouter(prefix=API, tags=["TaskInstance"])
 
