@@ -61,6 +61,10 @@ log = logging.getLogger(__name__)
 JOB_TYPE = trigger_queries.TRIGGERER_JOB_TYPE
 
 
+class TriggererLoopDied(RuntimeError):
+    """The event loop thread running the triggers ended while the triggerer was not stopping."""
+
+
 @dataclass(frozen=True)
 class TriggerOutcome:
     """How one trigger ended: an event (payload in storage form) or a failure."""
@@ -169,7 +173,10 @@ class TriggererRunner:
     """
 
     def __init__(self, config: Any, db: Database, *, capacity: int | None = None,
-                 clock: Callable[[], datetime] | None = None, poll_interval: float = 1.0) -> None:
+                 clock: Callable[[], datetime] | None = None, poll_interval: float = 1.0,
+                 health_probes: list[Callable[[], str | None]] | None = None) -> None:
+        """``health_probes``: callables naming a problem of this triggerer (its supervisor's
+        restart policy: crash-looping), or None; stored with every job heartbeat."""
         self.config = config
         self.db = db
         self.capacity = capacity if capacity is not None else config.getint("triggerer", "capacity")
@@ -189,6 +196,9 @@ class TriggererRunner:
         self._thread: threading.Thread | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}  # event-loop thread only
         self._next_heartbeat: datetime | None = None
+        self.health_probes = list(health_probes or ())
+        #: Why the event loop thread ended on its own (a trigger raised SystemExit, say).
+        self._loop_error: str | None = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -201,6 +211,8 @@ class TriggererRunner:
         with self.db.session_scope() as session:
             self.job_id = job_queries.start_job(session, JOB_TYPE, self.hostname, os.getpid(), now).id
         self._next_heartbeat = now + self.heartbeat_every
+        self._outcomes.clear()
+        self._loop_error = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop_main, name="tradewind-triggerer-loop", daemon=True)
         self._thread.start()
@@ -210,10 +222,14 @@ class TriggererRunner:
         self._wake.set()
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Step until ``stop`` is set, then :meth:`close`. A failed step (a database hiccup) is
+        retried; if the event loop thread died, this raises :class:`TriggererLoopDied` after
+        handing the triggers back, and the supervisor starts it again (a new job)."""
         if self.job_id is None:
             self.start()
         try:
             while not stop.is_set():
+                self.check_loop()
                 try:
                     self.run_once()
                 except Exception:  # noqa: BLE001 - database hiccup: try again next step
@@ -221,13 +237,21 @@ class TriggererRunner:
                 self._wake.wait(self.poll_interval)
                 self._wake.clear()
         finally:
-            self.close()
+            self.close(failed=sys.exc_info()[0] is not None)
 
-    def close(self) -> None:
-        """Cancel every trigger, stop the loop, apply outcomes already in, hand the rest back."""
+    def check_loop(self) -> None:
+        """Raise :class:`TriggererLoopDied` if the event loop thread is no longer running."""
+        thread = self._thread
+        if thread is not None and not thread.is_alive():
+            raise TriggererLoopDied(f"the triggerer's event loop thread ended: {self._loop_error or 'it stopped'}")
+
+    def close(self, *, failed: bool = False) -> None:
+        """Cancel every trigger, stop the loop, apply outcomes already in, hand the rest back;
+        the job ends ``failed`` if ``failed`` (the runner is being restarted after an error)."""
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(loop.stop)
+            if thread.is_alive():
+                loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
         self._loop = self._thread = None
         if self.job_id is None:
@@ -236,7 +260,8 @@ class TriggererRunner:
             self._apply(self.clock())
             with self.db.session_scope() as session:
                 trigger_queries.release(session, self.job_id)
-                job_queries.end_job(session, self.job_id, self.clock())
+                job_queries.end_job(session, self.job_id, self.clock(),
+                                    job_queries.FAILED if failed else job_queries.SUCCESS)
         except Exception:  # noqa: BLE001 - shutting down; another triggerer takes over after the threshold
             log.exception("could not hand back the triggers of triggerer job %s", self.job_id)
         self.running.clear()
@@ -265,7 +290,8 @@ class TriggererRunner:
         if self._next_heartbeat is not None and now < self._next_heartbeat:
             return
         with self.db.session_scope() as session:
-            job_queries.job_heartbeat(session, self.job_id, now)  # type: ignore[arg-type]
+            job_queries.job_heartbeat(session, self.job_id, now,  # type: ignore[arg-type]
+                                      problems=[p for p in (probe() for probe in self.health_probes) if p])
         self._next_heartbeat = now + self.heartbeat_every
 
     def _sync(self, now: datetime) -> None:
@@ -336,6 +362,9 @@ class TriggererRunner:
         asyncio.set_event_loop(loop)
         try:
             loop.run_forever()
+        except BaseException as exc:  # SystemExit from a trigger, say: reported by check_loop
+            self._loop_error = f"{type(exc).__name__}: {exc}"
+            self._wake.set()
         finally:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in pending:
