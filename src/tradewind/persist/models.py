@@ -164,6 +164,9 @@ class TaskInstance(Base):
     end_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
     queued_dttm: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    #: The scheduler job that queued the current try: a live scheduler resets the queued
+    #: instances of one that stopped heartbeating (schedule/adoption.py).
+    queued_by_job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     scheduled_dttm: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     #: When an up_for_retry / up_for_reschedule instance may run again.
     next_retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
