@@ -77,13 +77,13 @@ def test_runner_module_entry_point(config, db) -> None:
     key = queue(db, "inproc", "hello")
     wl = workload(key, fileloc)
     env = {**config.as_environ(), "PATH": "/usr/bin:/bin"}
-    cmd = [sys.executable, "-m", "tradewind.execute.runner", "--workload", json.dumps(wl.to_dict())]
+    cmd = [sys.executable, "-m", "tradewind.execute.local_try", "--workload", json.dumps(wl.to_dict())]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     assert ti_row(db, key).state == "success"
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 3  # not claimed: nothing ran twice
-    bad = subprocess.run([sys.executable, "-m", "tradewind.execute.runner", "--workload", "{"],
+    bad = subprocess.run([sys.executable, "-m", "tradewind.execute.local_try", "--workload", "{"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "not a valid Workload JSON" in bad.stderr
 

@@ -114,7 +114,7 @@ def test_changed_dag_file_is_imported_again(config, db, semantics) -> None:
 def test_stored_task_snapshot_is_cached_per_version_and_hash(config, db, semantics) -> None:
     from sqlalchemy import select
 
-    from tradewind.execute.prepare import _stored_task
+    from tradewind.execute.db_store import _stored_task
     from tradewind.persist.models import DagVersion
 
     with db.session_scope() as s:

@@ -59,7 +59,8 @@ def run_dag_callback(request: DagCallbackRequest, *, config: Any, db: Database |
 
 def _run(request: DagCallbackRequest, config: Any, db: Database) -> bool:
     from tradewind.execute.db_store import DbTryStore
-    from tradewind.execute.prepare import build_run_context, load_run
+    from tradewind.execute.db_store import load_run
+    from tradewind.execute.prepare import build_run_context
     from tradewind.execute.runtime import RuntimeTaskInstance
     from tradewind.workloads import TaskKey
     from tradewind.parse.dagbag import load_dags_from_file

@@ -18,13 +18,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from tradewind.definition.assets import AssetKey
 from tradewind.definition.exceptions import DagRunAlreadyExists, TaskSkipped, TradewindException
-from tradewind.execute.prepare import ClaimedTry, _stored_task, claim
+from tradewind.execute.prepare import ClaimedTry, RunInfo
 from tradewind.execute.try_store import (
     DeferRequest,
     FinishRequest,
@@ -36,10 +37,11 @@ from tradewind.parse.snapshot import TaskSnapshot
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance
 from tradewind.persist.queries.assets import record_asset_events
-from tradewind.persist.queries.xcom import xcom_get_many, xcom_set
+from tradewind.persist.queries.xcom import xcom_clear, xcom_get_many, xcom_set
 from tradewind.workloads import TaskKey
 from tradewind.schedule.mapping import set_rendered_map_index
 from tradewind.schedule.transitions import (
+    claim_try_row,
     defer_try,
     heartbeat,
     record_try_outcome,
@@ -48,7 +50,7 @@ from tradewind.schedule.transitions import (
 )
 from tradewind.schedule.transitions import skip_tasks as _skip_tasks
 from tradewind.schedule.wakeup import notify_scheduler
-from tradewind.states import DagRunType, TaskInstanceState
+from tradewind.states import DagRunState, DagRunType, TaskInstanceState
 
 if TYPE_CHECKING:
     from tradewind.definition.connection import Connection
@@ -360,3 +362,133 @@ def _reset_or_refuse(session: Any, request: TriggerRunRequest, run: DagRun, now:
     raise DagRunAlreadyExists(f"{where} (set reset_dag_run=True to run it again, or "
                               "skip_when_already_exists=True to skip)")
 
+
+# --------------------------------------------------------------------------- the claim
+# The database side of a try's preparation (the worker side is tradewind.execute.prepare):
+# the reads a claim answers with, the claim transaction, and the decoded-snapshot cache a
+# failed try's retry policy is read from.
+
+def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> ClaimedTry | None:
+    """Read what the try needs, then claim it (one write transaction); None if not queued for it.
+
+    The reads (run, previous run) run first, in a read-only transaction: on SQLite every
+    writer waits for the one holding the write lock, so the claim must hold it as briefly
+    as possible — and the first database work of a freshly forked try process is the slow
+    one (new connection, pages copied on write), better done outside. The task's stored
+    snapshot is not read here: only a failed try needs it (retry policy), and decoding a
+    wide DAG's snapshot costs more than the rest of a no-op try's reads.
+    """
+    with db.read_scope() as session:
+        row, prev = _run_rows(session, key.dag_id, key.run_id)
+        run = RunInfo.of(row)
+        asset_events = _triggering_asset_events(session, run)
+    with db.session_scope() as session:
+        ti = claim_try_row(session, key, hostname=hostname, pid=pid, now=now)
+        if ti is None:
+            return None
+        # Airflow semantics: a new try starts without the XComs of earlier tries; a try
+        # resuming after a deferral keeps what it pushed before deferring.
+        if ti.next_method is None:
+            xcom_clear(session, key.dag_id, key.run_id, key.task_id, key.map_index)
+        max_tries, start_date, operator, ti_version = ti.max_tries, ti.start_date, ti.operator, ti.dag_version_id
+        next_method, next_kwargs = ti.next_method, ti.next_kwargs
+    version_id, digest = run.dag_version_id, row.snapshot_hash
+    if ti_version is not None and ti_version != version_id:  # the instance is pinned to another version
+        version_id, digest = ti_version, None
+    return ClaimedTry(
+        key=key, max_tries=max_tries, start_date=start_date, operator=operator,
+        run=run, prev_success=prev, version_id=version_id, snapshot_hash=digest,
+        next_method=next_method, next_kwargs=next_kwargs, triggering_asset_events=asset_events,
+    )
+
+
+#: DAG version id -> (snapshot hash, {task_id: stored task dict}). A stored version never
+#: changes, so a process running many tries (``dags test``) decodes each snapshot once; the
+#: hash is still compared, as a deleted version's id may be reused by SQLite.
+_VERSION_TASKS: "OrderedDict[int, tuple[str, dict[str, dict[str, Any]]]]" = OrderedDict()
+_MAX_CACHED_VERSIONS = 32
+
+
+def _stored_task(session: Any, version_id: int, task_id: str, digest: str | None = None) -> TaskSnapshot | None:
+    """The task's snapshot in DAG version ``version_id`` (None if not stored).
+
+    ``digest``: the version's snapshot hash when the caller has already read it.
+    """
+    if digest is None:
+        digest = session.scalar(select(DagVersion.snapshot_hash).where(DagVersion.id == version_id))
+    cached = _VERSION_TASKS.get(version_id)
+    if cached is None or cached[0] != digest:
+        data = session.scalar(select(DagVersion.snapshot).where(DagVersion.id == version_id))
+        if not data:
+            return None
+        cached = (digest, {t.get("task_id"): t for t in data.get("tasks", ())})
+        _VERSION_TASKS[version_id] = cached
+        while len(_VERSION_TASKS) > _MAX_CACHED_VERSIONS:
+            _VERSION_TASKS.popitem(last=False)
+    _VERSION_TASKS.move_to_end(version_id)
+    task = cached[1].get(task_id)
+    return TaskSnapshot.from_dict(task) if task is not None else None
+
+
+
+def _triggering_asset_events(session: Any, run: RunInfo) -> tuple[Any, ...]:
+    """The events linked to an asset-triggered run (no query for any other run type)."""
+    if run.run_type != DagRunType.ASSET_TRIGGERED.value:
+        return ()
+    from tradewind.persist.queries.assets import events_for_run
+
+    return tuple(info.to_event() for info in events_for_run(session, run.dag_id, run.run_id))
+
+
+
+#: The DAG run columns :class:`RunInfo` holds (rows, not ORM objects: a try reads, never writes, them).
+#: Table columns, not ORM attributes: the statements below then skip the ORM's compile step.
+_RUN_COLUMNS = tuple(getattr(DagRun.__table__.c, name) for name in (
+    "dag_id", "run_id", "run_type", "logical_date", "data_interval_start", "data_interval_end", "run_after",
+    "start_date", "conf", "external_trigger", "dag_version_id", "state", "end_date",
+))
+_RUN = DagRun.__table__
+
+
+@cache
+def _run_stmt() -> Any:
+    """The run, with its DAG version's snapshot hash (to validate the decoded-snapshot cache).
+
+    Built once: every try runs it, and building a statement costs more than running it.
+    """
+    return (
+        select(*_RUN_COLUMNS, DagVersion.__table__.c.snapshot_hash)
+        .select_from(_RUN.outerjoin(DagVersion.__table__, DagVersion.__table__.c.id == _RUN.c.dag_version_id))
+        .where(_RUN.c.dag_id == bindparam("p_dag_id"), _RUN.c.run_id == bindparam("p_run_id"))
+    )
+
+
+@cache
+def _prev_success_stmt() -> Any:
+    return (
+        select(*_RUN_COLUMNS)
+        .where(
+            _RUN.c.dag_id == bindparam("p_dag_id"),
+            _RUN.c.state == DagRunState.SUCCESS.value,
+            _RUN.c.logical_date < bindparam("p_logical_date"),
+        )
+        .order_by(_RUN.c.logical_date.desc())
+        .limit(1)
+    )
+
+
+def _run_rows(session: Any, dag_id: str, run_id: str) -> tuple[Any, RunInfo | None]:
+    """The run's row (with ``snapshot_hash``) and the previous successful run (by logical date)."""
+    run = session.execute(_run_stmt(), {"p_dag_id": dag_id, "p_run_id": run_id}).one_or_none()
+    if run is None:
+        raise LookupError(f"DAG run {dag_id}/{run_id} does not exist")
+    prev = None
+    if run.logical_date is not None:
+        prev = session.execute(_prev_success_stmt(), {"p_dag_id": dag_id, "p_logical_date": run.logical_date}).first()
+    return run, (RunInfo.of(prev) if prev is not None else None)
+
+
+def load_run(session: Any, dag_id: str, run_id: str) -> tuple[RunInfo, RunInfo | None]:
+    """The run and the previous successful run of the DAG (by logical date)."""
+    run, prev = _run_rows(session, dag_id, run_id)
+    return RunInfo.of(run), prev

@@ -1,14 +1,14 @@
-"""The preparation steps of a try, kept apart from :mod:`tradewind.execute.runner`'s flow.
+"""The preparation steps of a try on the worker side, kept apart from :mod:`tradewind.execute.runner`'s flow.
 
-* :func:`claim` — one read-only transaction for what the try needs (run row, previous
-  successful run, the task's snapshot), then the short claim transaction (queued ->
-  running, clear old XComs); no further reads are needed until the finish.
+* :class:`ClaimedTry` / :class:`RunInfo` — what a claim answers (the store's ``claim``), with
+  their JSON form for the execution API's wire.
 * :func:`load_task` — import the DAG file in this process (or reuse it, see
   :func:`load_dag_file`) and find the task; every try gets its own copy of the operator.
 * :func:`build_try_context` — the Airflow template context for the try.
 
-:func:`claim` and the snapshot cache (:func:`_stored_task`) are the database side, used by
-:class:`~tradewind.execute.db_store.DbTryStore`; the rest runs wherever the try runs.
+This module runs wherever the try runs, so it imports no database code (the layer test checks
+it): the claim itself — the SQL, the snapshot cache, the run reads — is the server side of the
+try store, in :mod:`tradewind.execute.db_store`.
 """
 
 from __future__ import annotations
@@ -18,21 +18,12 @@ import os
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
-from tradewind.workloads import TaskKey, Workload
 from tradewind.execute.runtime import RuntimeTaskInstance
 from tradewind.execute.try_store import TryStore
-from tradewind.parse.snapshot import TaskSnapshot
-from tradewind.persist.db import Database
-from tradewind.persist.models import DagRun, DagVersion
-from tradewind.persist.queries.xcom import xcom_clear
-from tradewind.schedule.transitions import claim_try_row
-from tradewind.states import DagRunState, DagRunType
+from tradewind.workloads import TaskKey, Workload
 
 
 class TaskNotFound(LookupError):
@@ -151,68 +142,6 @@ def _asset_event_of(data: dict[str, Any]) -> Any:
                       timestamp=_parse_dt(data.get("timestamp")), source_dag_id=data.get("source_dag_id"),
                       source_task_id=data.get("source_task_id"), source_run_id=data.get("source_run_id"),
                       source_map_index=data.get("source_map_index"))
-
-
-def claim(db: Database, key: TaskKey, *, hostname: str, pid: int, now: datetime) -> ClaimedTry | None:
-    """Read what the try needs, then claim it (one write transaction); None if not queued for it.
-
-    The reads (run, previous run) run first, in a read-only transaction: on SQLite every
-    writer waits for the one holding the write lock, so the claim must hold it as briefly
-    as possible — and the first database work of a freshly forked try process is the slow
-    one (new connection, pages copied on write), better done outside. The task's stored
-    snapshot is not read here: only a failed try needs it (retry policy), and decoding a
-    wide DAG's snapshot costs more than the rest of a no-op try's reads.
-    """
-    with db.read_scope() as session:
-        row, prev = _run_rows(session, key.dag_id, key.run_id)
-        run = RunInfo.of(row)
-        asset_events = _triggering_asset_events(session, run)
-    with db.session_scope() as session:
-        ti = claim_try_row(session, key, hostname=hostname, pid=pid, now=now)
-        if ti is None:
-            return None
-        # Airflow semantics: a new try starts without the XComs of earlier tries; a try
-        # resuming after a deferral keeps what it pushed before deferring.
-        if ti.next_method is None:
-            xcom_clear(session, key.dag_id, key.run_id, key.task_id, key.map_index)
-        max_tries, start_date, operator, ti_version = ti.max_tries, ti.start_date, ti.operator, ti.dag_version_id
-        next_method, next_kwargs = ti.next_method, ti.next_kwargs
-    version_id, digest = run.dag_version_id, row.snapshot_hash
-    if ti_version is not None and ti_version != version_id:  # the instance is pinned to another version
-        version_id, digest = ti_version, None
-    return ClaimedTry(
-        key=key, max_tries=max_tries, start_date=start_date, operator=operator,
-        run=run, prev_success=prev, version_id=version_id, snapshot_hash=digest,
-        next_method=next_method, next_kwargs=next_kwargs, triggering_asset_events=asset_events,
-    )
-
-
-#: DAG version id -> (snapshot hash, {task_id: stored task dict}). A stored version never
-#: changes, so a process running many tries (``dags test``) decodes each snapshot once; the
-#: hash is still compared, as a deleted version's id may be reused by SQLite.
-_VERSION_TASKS: "OrderedDict[int, tuple[str, dict[str, dict[str, Any]]]]" = OrderedDict()
-_MAX_CACHED_VERSIONS = 32
-
-
-def _stored_task(session: Any, version_id: int, task_id: str, digest: str | None = None) -> TaskSnapshot | None:
-    """The task's snapshot in DAG version ``version_id`` (None if not stored).
-
-    ``digest``: the version's snapshot hash when the caller has already read it.
-    """
-    if digest is None:
-        digest = session.scalar(select(DagVersion.snapshot_hash).where(DagVersion.id == version_id))
-    cached = _VERSION_TASKS.get(version_id)
-    if cached is None or cached[0] != digest:
-        data = session.scalar(select(DagVersion.snapshot).where(DagVersion.id == version_id))
-        if not data:
-            return None
-        cached = (digest, {t.get("task_id"): t for t in data.get("tasks", ())})
-        _VERSION_TASKS[version_id] = cached
-        while len(_VERSION_TASKS) > _MAX_CACHED_VERSIONS:
-            _VERSION_TASKS.popitem(last=False)
-    _VERSION_TASKS.move_to_end(version_id)
-    task = cached[1].get(task_id)
-    return TaskSnapshot.from_dict(task) if task is not None else None
 
 
 def load_task(workload: Workload, config: Any) -> tuple[Any, Any]:
@@ -360,15 +289,6 @@ def build_try_context(
     return context
 
 
-def _triggering_asset_events(session: Any, run: RunInfo) -> tuple[Any, ...]:
-    """The events linked to an asset-triggered run (no query for any other run type)."""
-    if run.run_type != DagRunType.ASSET_TRIGGERED.value:
-        return ()
-    from tradewind.persist.queries.assets import events_for_run
-
-    return tuple(info.to_event() for info in events_for_run(session, run.dag_id, run.run_id))
-
-
 def _asset_context(task: Any, triggering: tuple[Any, ...], store: TryStore | None) -> dict[str, Any]:
     """``triggering_asset_events`` (Airflow 2: ``triggering_dataset_events``), ``outlet_events``
     (the task sets each outlet event's ``extra`` there) and ``inlet_events`` (read on first use)."""
@@ -431,56 +351,3 @@ def build_run_context(
         prev_end_date_success=prev.end_date if prev else None,
         extra={"conf": config} if config is not None else None,
     )
-
-
-#: The DAG run columns :class:`RunInfo` holds (rows, not ORM objects: a try reads, never writes, them).
-#: Table columns, not ORM attributes: the statements below then skip the ORM's compile step.
-_RUN_COLUMNS = tuple(getattr(DagRun.__table__.c, name) for name in (
-    "dag_id", "run_id", "run_type", "logical_date", "data_interval_start", "data_interval_end", "run_after",
-    "start_date", "conf", "external_trigger", "dag_version_id", "state", "end_date",
-))
-_RUN = DagRun.__table__
-
-
-@cache
-def _run_stmt() -> Any:
-    """The run, with its DAG version's snapshot hash (to validate the decoded-snapshot cache).
-
-    Built once: every try runs it, and building a statement costs more than running it.
-    """
-    return (
-        select(*_RUN_COLUMNS, DagVersion.__table__.c.snapshot_hash)
-        .select_from(_RUN.outerjoin(DagVersion.__table__, DagVersion.__table__.c.id == _RUN.c.dag_version_id))
-        .where(_RUN.c.dag_id == bindparam("p_dag_id"), _RUN.c.run_id == bindparam("p_run_id"))
-    )
-
-
-@cache
-def _prev_success_stmt() -> Any:
-    return (
-        select(*_RUN_COLUMNS)
-        .where(
-            _RUN.c.dag_id == bindparam("p_dag_id"),
-            _RUN.c.state == DagRunState.SUCCESS.value,
-            _RUN.c.logical_date < bindparam("p_logical_date"),
-        )
-        .order_by(_RUN.c.logical_date.desc())
-        .limit(1)
-    )
-
-
-def _run_rows(session: Any, dag_id: str, run_id: str) -> tuple[Any, RunInfo | None]:
-    """The run's row (with ``snapshot_hash``) and the previous successful run (by logical date)."""
-    run = session.execute(_run_stmt(), {"p_dag_id": dag_id, "p_run_id": run_id}).one_or_none()
-    if run is None:
-        raise LookupError(f"DAG run {dag_id}/{run_id} does not exist")
-    prev = None
-    if run.logical_date is not None:
-        prev = session.execute(_prev_success_stmt(), {"p_dag_id": dag_id, "p_logical_date": run.logical_date}).first()
-    return run, (RunInfo.of(prev) if prev is not None else None)
-
-
-def load_run(session: Any, dag_id: str, run_id: str) -> tuple[RunInfo, RunInfo | None]:
-    """The run and the previous successful run of the DAG (by logical date)."""
-    run, prev = _run_rows(session, dag_id, run_id)
-    return RunInfo.of(run), prev

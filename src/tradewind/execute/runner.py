@@ -31,9 +31,14 @@ The process's heartbeat thread (:mod:`tradewind.execute.heartbeat`) updates
 ``last_heartbeat_at`` through the store meanwhile. When the heartbeat finds the instance no longer running
 this try (cleared or marked by hand) the try is terminated.
 
-Process entry point (Celery workers, debugging)::
+Process entry points (debugging, scripts)::
 
-    python -m tradewind.execute.runner --workload '<Workload JSON>'
+    python -m tradewind.execute.runner --workload '<Workload JSON>'      # through the execution API
+    python -m tradewind.execute.local_try --workload '<Workload JSON>'   # with the database
+
+This module is the worker side of ``execute``: it imports nothing of persist or schedule, nor
+SQLAlchemy (``tests/unit/test_layers.py`` checks it), as Airflow 3's Task SDK stands apart from
+its core. The store decides where the try's reads and writes go.
 """
 
 from __future__ import annotations
@@ -565,8 +570,10 @@ def _kill_leftover_children() -> None:
             pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tradewind.execute.runner", description="Run one task try.")
+def workload_from_argv(prog: str, argv: list[str] | None) -> Workload | int:
+    """The ``--workload`` JSON of a try process's command line, its environment applied; or the
+    exit code 2 after saying what is wrong with it."""
+    parser = argparse.ArgumentParser(prog=prog, description="Run one task try.")
     parser.add_argument("--workload", required=True, help="the Workload as JSON")
     args = parser.parse_args(argv)
     try:
@@ -576,17 +583,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name, value in workload.environ.items():
         os.environ.setdefault(name, value)
+    return workload
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A worker's try process: the try runs through the execution API with the workload's token
+    (``[core] execution_api_server_url``); this process never opens the database. A try with
+    database access runs with ``python -m tradewind.execute.local_try`` instead."""
+    workload = workload_from_argv("python -m tradewind.execute.runner", argv)
+    if isinstance(workload, int):
+        return workload
+    if not workload.token:
+        print("the workload has no token, so it cannot run through the execution API; run a try with "
+              "database access with: python -m tradewind.execute.local_try --workload ...", file=sys.stderr)
+        return 2
     from tradewind.config import Config
+    from tradewind.execute.remote import run_remote_try
 
-    from tradewind.execute.db_store import DbTryStore
-    from tradewind.persist.db import Database
-
-    config = Config.load()
-    db = Database.from_config(config)
-    try:
-        return run_in_try_process(workload, config=config, store=DbTryStore(db, config))
-    finally:
-        db.engine.dispose()
+    return run_remote_try(workload, config=Config.load())
 
 
 if __name__ == "__main__":

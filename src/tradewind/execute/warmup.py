@@ -44,7 +44,7 @@ def _warm_templates() -> None:
 
 
 def _warm_database(db: Database) -> None:
-    from tradewind.execute.prepare import load_run
+    from tradewind.execute.db_store import load_run
     from tradewind.parse.snapshot import TaskSnapshot
     from tradewind.persist.models import DagModel, DagRun, DagVersion, TaskInstance
     from tradewind.persist.queries.xcom import xcom_clear, xcom_get_many, xcom_set
