@@ -83,6 +83,17 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # worker) before the scheduler queues it again, e.g. after a broker lost the message.
         "task_queued_timeout": "600",
     },
+    # The DAG processor (see tradewind.schedule.dag_processor); [scheduler] holds its Airflow 2 keys.
+    "dag_processor": {
+        # MB of memory one DAG file's import may add (RLIMIT_AS of its parse child); 0: no limit.
+        "parse_memory_limit": "2048",
+        # Seconds after which a file still importing is reniced and leaves its parsing slot.
+        "slow_parse_threshold": "0.1",
+        # Most such slow imports running at once, besides [scheduler] parsing_processes.
+        "slow_parse_processes": "32",
+        # Seconds between two heartbeats of the DAG processor's job row.
+        "job_heartbeat_sec": "5",
+    },
     # The triggerer runs the triggers of deferred tasks (Airflow's keys).
     "triggerer": {
         # Most triggers one triggerer runs at once.

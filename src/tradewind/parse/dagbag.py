@@ -18,7 +18,9 @@ Public API (see ``docs/contracts.md``):
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import gc
 import hashlib
 import importlib.util
 import json
@@ -31,7 +33,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as wait_for_ready
 from pathlib import Path
@@ -68,6 +70,9 @@ class FileParseResult:
     duration: float = 0.0
     content_hash: str | None = None
     mtime: float | None = None
+    #: What the file printed while being imported (its first OUTPUT_KEEP_BYTES), and how many bytes in all.
+    output: str = ""
+    output_bytes: int = 0
 
     @property
     def dag_ids(self) -> list[str]:
@@ -290,6 +295,24 @@ def _describe(exc: BaseException, lineno: int | None) -> str:
     return f"{name}: {text}" if text else name
 
 
+@contextlib.contextmanager
+def output_to_stderr() -> Iterator[None]:
+    """Send what runs inside to stderr, at the fd level too: a DAG file imported in-process
+    (``tasks render``) cannot write into a command's stdout (JSON, tables)."""
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    saved_stdout = sys.stdout
+    try:
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stdout = saved_stdout
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+
+
 def load_dags_from_file(
     path: str | os.PathLike[str],
     *,
@@ -333,6 +356,8 @@ def collect_file(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> tuple
     try:
         module = _import_module(path, sys_path)
     except BaseException as exc:  # noqa: BLE001 - a DAG file may raise anything, even SystemExit
+        if isinstance(exc, MemoryError):
+            _free_memory_after(exc)
         return [], [_error_from_exception(exc, path)]
     dags, errors = _dags_in_module(module, path)
     snapshots: list[dict[str, Any]] = []
@@ -347,9 +372,74 @@ def collect_file(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> tuple
     return snapshots, errors
 
 
+def _free_memory_after(exc: MemoryError) -> None:
+    """Give back what the failed import holds (its frames, its half-built module) before reporting."""
+    global _memory_reserve
+    _memory_reserve = None
+    traceback.clear_frames(exc.__traceback__)
+    gc.collect()
+
+
 # ------------------------------------------------------------------- child processes
-def _child_main(path: str, sys_path: list[str], conn: Any) -> None:
+#: Bytes of a child's stdout/stderr kept for the log; the rest is counted and dropped.
+OUTPUT_KEEP_BYTES = 64 * 1024
+#: Niceness of a child in the slow lane: low enough that new files win the CPU, high
+#: enough (not 19) that a slow but finite file still progresses while the fast lane is busy.
+SLOW_NICENESS = 15
+#: Memory set aside in the child so it can still report a MemoryError after hitting the limit.
+_RESERVE_BYTES = 4 * 1024 * 1024
+_memory_reserve: bytearray | None = None
+
+
+@dataclass(frozen=True)
+class ChildLimits:
+    """What a parse child may use: ``timeout`` seconds of wall clock and ``memory_mb`` MB of
+    address space on top of the parser's own (0: unlimited)."""
+
+    timeout: float
+    memory_mb: int = 0
+
+
+def memory_limit_message(memory_mb: int) -> str:
+    return (
+        f"MemoryError: the DAG file needed more memory than [dag_processor] parse_memory_limit "
+        f"({memory_mb} MB) allows while being imported"
+    )
+
+
+def _address_space_bytes() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """RLIMIT_AS = what this (forked) process maps already + ``memory_mb``; soft and hard,
+    so the DAG file cannot raise it again."""
+    import resource
+
+    wanted = _address_space_bytes() + memory_mb * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, wanted))
+
+
+def _send_to_log(output_fd: int) -> None:
+    """Point fds 1 and 2 (and sys.stdout/sys.stderr, whatever the parent made of them) at the
+    output pipe: nothing the DAG file prints reaches the terminal or a CLI's output."""
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    os.close(output_fd)
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+
+
+def _child_main(path: str, sys_path: list[str], conn: Any, output_fd: int, limits: ChildLimits, niceness: int) -> None:
     """Entry point of the forked child: import, collect, send one message, exit."""
+    my_pid = os.getpid()
     try:
         os.setpgid(0, 0)  # own process group, so a timeout kills whatever the file spawned too
     except OSError:
@@ -357,15 +447,40 @@ def _child_main(path: str, sys_path: list[str], conn: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash is reported as an import error, not a dump of the parser's stack
+    _send_to_log(output_fd)
+    if niceness:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+        except OSError:
+            pass
+    global _memory_reserve
+    if limits.memory_mb > 0:
+        _limit_memory(limits.memory_mb)
+        _memory_reserve = bytearray(_RESERVE_BYTES)
     try:
-        payload: tuple[str, Any, Any] = ("result", *collect_file(path, sys_path))
+        dags, errors = collect_file(path, sys_path)
+        payload: tuple[str, Any, Any] = ("result", dags, errors)
+    except MemoryError:
+        _memory_reserve = None
+        payload = ("result", [], [ImportErrorInfo(path, None, memory_limit_message(limits.memory_mb))])
     except BaseException as exc:  # noqa: BLE001 - the parent must always hear back
         payload = ("result", [], [ImportErrorInfo(path, None, f"parser error: {exc!r}", traceback.format_exc())])
+    if os.getpid() != my_pid:
+        os._exit(0)  # a process the DAG file forked got here: only the child itself answers
+    if limits.memory_mb > 0:
+        _memory_reserve = None
+        payload = ("result", payload[1], [_name_memory_limit(e, limits.memory_mb) for e in payload[2]])
     try:
         conn.send(payload)
     except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable value slipped in
         conn.send(("result", [], [ImportErrorInfo(path, None, f"cannot send parse result: {exc!r}")]))
     conn.close()
+
+
+def _name_memory_limit(error: ImportErrorInfo, memory_mb: int) -> ImportErrorInfo:
+    if not error.message.startswith("MemoryError") or "parse_memory_limit" in error.message:
+        return error
+    return ImportErrorInfo(error.filename, error.lineno, memory_limit_message(memory_mb), error.stacktrace)
 
 
 def file_facts(path: str | os.PathLike[str]) -> tuple[str | None, float | None]:
@@ -380,30 +495,74 @@ def file_facts(path: str | os.PathLike[str]) -> tuple[str | None, float | None]:
 
 
 class _ParseJob:
-    """One child process importing one file, with its deadline."""
+    """One child process importing one file, with its deadline and its captured output."""
 
-    def __init__(self, path: str, timeout: float, sys_path: list[str]):
+    def __init__(self, path: str, limits: ChildLimits, sys_path: list[str], *, niceness: int = 0):
         self.path = path
-        self.timeout = timeout
-        self.sys_path = sys_path
+        self.limits = limits
+        self.timeout = limits.timeout
         self.content_hash, self.mtime = file_facts(path)
         self.started = time.monotonic()
-        self.deadline = self.started + timeout
+        self.deadline = self.started + limits.timeout
+        self.niceness = niceness
+        self.output = bytearray()
+        self.output_bytes = 0
         ctx = multiprocessing.get_context("fork")
         self.conn, child_conn = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=_child_main, args=(path, sys_path, child_conn), daemon=False)
-        self.proc.start()
-        child_conn.close()  # only the child holds the write end, so its exit means EOF here
+        self.out_fd, out_w = os.pipe()
+        self.proc = ctx.Process(
+            target=_child_main, args=(path, sys_path, child_conn, out_w, limits, niceness), daemon=False
+        )
+        try:
+            self.proc.start()
+        finally:
+            # Only the child holds the write ends, so its exit means EOF here.
+            child_conn.close()
+            os.close(out_w)
+        os.set_blocking(self.out_fd, False)
         try:
             os.setpgid(self.proc.pid, self.proc.pid)  # also from this side: no race with a fast kill
         except OSError:
             pass
 
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
     def waitables(self) -> list[Any]:
-        return [self.conn, self.proc.sentinel]
+        ready = [self.conn, self.proc.sentinel]
+        return ready + [self.out_fd] if self.out_fd >= 0 else ready
+
+    def renice(self, niceness: int) -> None:
+        """Lower the priority of the child and everything it started (its process group)."""
+        try:
+            os.setpriority(os.PRIO_PGRP, self.proc.pid, niceness)
+        except OSError:
+            pass
+        self.niceness = niceness
+
+    def drain_output(self) -> None:
+        """Read what the child printed so far; keep the first OUTPUT_KEEP_BYTES."""
+        while self.out_fd >= 0:
+            try:
+                chunk = os.read(self.out_fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                os.close(self.out_fd)
+                self.out_fd = -1
+                return
+            self.output_bytes += len(chunk)
+            room = OUTPUT_KEEP_BYTES - len(self.output)
+            if room > 0:
+                self.output += chunk[:room]
 
     def poll(self, ready: list[Any]) -> FileParseResult | None:
         """The result once the child answered, died, or ran out of time; else None."""
+        if self.out_fd in ready:
+            self.drain_output()
         if self.conn in ready or self.proc.sentinel in ready:
             try:
                 if self.conn.poll(0):
@@ -414,7 +573,7 @@ class _ParseJob:
             if not self.proc.is_alive() or self.conn.closed:
                 return self._crashed()
         if time.monotonic() >= self.deadline:
-            self._kill()
+            self.kill()
             message = (
                 f"DAG file took longer than {self.timeout:g} s to import (timeout); raise [core] "
                 "dagbag_import_timeout if it needs more"
@@ -432,24 +591,41 @@ class _ParseJob:
                 how = f"killed by signal {-code}"
         else:
             how = f"exit code {code}"
-        message = f"DAG file import process ended without a result ({how}); the file may call os._exit or crash the interpreter"
+        message = (
+            f"DAG file import process ended without a result ({how}); the file may call os._exit or crash the "
+            "interpreter"
+        )
+        if self.limits.memory_mb > 0 and code is not None and -code in (signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV):
+            message += (
+                f", or it ran out of memory: imports are limited to [dag_processor] parse_memory_limit "
+                f"({self.limits.memory_mb} MB)"
+            )
+        self.kill()  # whatever the file started goes with it
         return self._result([], [ImportErrorInfo(self.path, None, message)])
 
     def _finish(self, dags: list[dict[str, Any]], errors: list[ImportErrorInfo]) -> FileParseResult:
         self.proc.join(timeout=2)
-        if self.proc.is_alive():  # e.g. non-daemon threads started by the file keep it up
-            self._kill()
+        self.kill()  # e.g. non-daemon threads or processes started by the file
         return self._result(dags, errors)
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
+        """Kill the child and its process group (what the DAG file started), and reap the child."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except OSError:
-            self.proc.kill()
+            if self.proc.is_alive():
+                self.proc.kill()
         self.proc.join(timeout=5)
 
-    def _result(self, dags: list[dict[str, Any]], errors: list[ImportErrorInfo]) -> FileParseResult:
+    def close(self) -> None:
         self.conn.close()
+        if self.out_fd >= 0:
+            os.close(self.out_fd)
+            self.out_fd = -1
+
+    def _result(self, dags: list[dict[str, Any]], errors: list[ImportErrorInfo]) -> FileParseResult:
+        self.drain_output()
+        self.close()
         return FileParseResult(
             fileloc=self.path,
             dags=dags,
@@ -457,7 +633,106 @@ class _ParseJob:
             duration=time.monotonic() - self.started,
             content_hash=self.content_hash,
             mtime=self.mtime,
+            output=self.output.decode("utf-8", errors="replace"),
+            output_bytes=self.output_bytes,
         )
+
+
+class ParsePool:
+    """Parse children in flight, in two lanes, polled without blocking the caller for long.
+
+    The fast lane has ``parallelism`` slots at normal priority. A child that has run
+    ``slow_after`` seconds is reniced (its whole process group) and moved to the slow
+    lane, which holds at most ``slow_parallelism`` children, so its fast slot is free
+    for the next file: one hanging file never holds up the others. ``start(...,
+    slow=True)`` puts a file known to be slow straight into the slow lane. Every child
+    is killed at its own deadline; at most ``parallelism + slow_parallelism`` run at once.
+    """
+
+    def __init__(
+        self,
+        limits: ChildLimits,
+        *,
+        sys_path: Sequence[str | os.PathLike[str]] = (),
+        parallelism: int = 2,
+        slow_parallelism: int = 0,
+        slow_after: float = float("inf"),
+        output_log: logging.Logger | None = None,
+    ) -> None:
+        preimport()
+        self.limits = limits
+        self.sys_path = [str(p) for p in sys_path]
+        self.parallelism = max(1, parallelism)
+        self.slow_parallelism = max(0, slow_parallelism)
+        self.slow_after = slow_after
+        self.output_log = output_log or log
+        self.fast: dict[str, _ParseJob] = {}
+        self.slow: dict[str, _ParseJob] = {}
+
+    def in_flight(self) -> set[str]:
+        return set(self.fast) | set(self.slow)
+
+    def __len__(self) -> int:
+        return len(self.fast) + len(self.slow)
+
+    def can_start(self, *, slow: bool = False) -> bool:
+        if slow and len(self.slow) < self.slow_parallelism:
+            return True
+        return len(self.fast) < self.parallelism
+
+    def start(self, path: str, *, slow: bool = False) -> None:
+        """Start importing ``path`` (absolute); the caller checked :meth:`can_start`."""
+        if path in self.fast or path in self.slow:
+            raise ValueError(f"{path} is already being parsed")
+        if slow and len(self.slow) < self.slow_parallelism:
+            self.slow[path] = _ParseJob(path, self.limits, self.sys_path, niceness=SLOW_NICENESS)
+        else:
+            self.fast[path] = _ParseJob(path, self.limits, self.sys_path)
+
+    def wait(self, timeout: float) -> list[FileParseResult]:
+        """Wait up to ``timeout`` seconds for children to answer; return the files finished meanwhile."""
+        jobs = [*self.fast.values(), *self.slow.values()]
+        if not jobs:
+            return []
+        now = time.monotonic()
+        wake = min(job.deadline for job in jobs)
+        if self.fast and len(self.slow) < self.slow_parallelism:
+            wake = min(wake, min(job.started for job in self.fast.values()) + self.slow_after)
+        waitables = [w for job in jobs for w in job.waitables()]
+        ready = wait_for_ready(waitables, timeout=max(0.0, min(timeout, wake - now)))
+        results = []
+        for lane in (self.fast, self.slow):
+            for path, job in list(lane.items()):
+                result = job.poll(ready)
+                if result is not None:
+                    del lane[path]
+                    self._log_output(result)
+                    results.append(result)
+        self._demote_slow_children()
+        return results
+
+    def _demote_slow_children(self) -> None:
+        for path, job in sorted(self.fast.items(), key=lambda item: item[1].started):
+            if len(self.slow) >= self.slow_parallelism or job.elapsed < self.slow_after:
+                break
+            job.renice(SLOW_NICENESS)
+            self.slow[path] = self.fast.pop(path)
+            log.debug("%s is slow to import (%.2fs); moved to the slow lane", path, job.elapsed)
+
+    def _log_output(self, result: FileParseResult) -> None:
+        if not result.output_bytes:
+            return
+        dropped = result.output_bytes - len(result.output.encode("utf-8", errors="replace"))
+        note = f" (first {OUTPUT_KEEP_BYTES} bytes of {result.output_bytes})" if dropped > 0 else ""
+        self.output_log.info("output of %s while being parsed%s:\n%s", result.fileloc, note, result.output.rstrip())
+
+    def close(self) -> None:
+        """Kill every child still running (and whatever it started)."""
+        for lane in (self.fast, self.slow):
+            for job in lane.values():
+                job.kill()
+                job.close()
+            lane.clear()
 
 
 _preimported = False
@@ -487,6 +762,9 @@ def preimport() -> None:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - optional pieces (extras) may be missing
             log.debug("could not pre-import %s: %s", name, exc)
+    # Objects alive now are never collected in a forked child, so its garbage collector does
+    # not write to (and copy) the pages it shares with this process.
+    gc.freeze()
 
 
 def parse_files(
@@ -495,30 +773,26 @@ def parse_files(
     timeout: float,
     sys_path: Sequence[str | os.PathLike[str]] = (),
     parallelism: int = 2,
+    memory_limit_mb: int = 0,
 ) -> list[FileParseResult]:
     """Parse files in child processes, at most ``parallelism`` at once; results in input order.
 
     Never raises for bad user code: every failure (exception, syntax error,
-    timeout, crash, ``sys.exit``) is an :class:`ImportErrorInfo` in the result.
+    timeout, crash, ``sys.exit``, memory limit) is an :class:`ImportErrorInfo` in the result.
     """
-    preimport()
-    full_paths = [str(Path(p).resolve()) for p in paths]
-    path_entries = [str(p) for p in sys_path]
-    pending = list(enumerate(full_paths))
-    running: dict[_ParseJob, int] = {}
-    results: list[FileParseResult | None] = [None] * len(full_paths)
-    while pending or running:
-        while pending and len(running) < max(1, parallelism):
-            index, path = pending.pop(0)
-            running[_ParseJob(path, timeout, path_entries)] = index
-        waitables = [w for job in running for w in job.waitables()]
-        next_deadline = min(job.deadline for job in running)
-        ready = wait_for_ready(waitables, timeout=max(0.0, next_deadline - time.monotonic()))
-        for job in list(running):
-            result = job.poll(ready)
-            if result is not None:
-                results[running.pop(job)] = result
-    return [r for r in results if r is not None]
+    full_paths = list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
+    pool = ParsePool(ChildLimits(timeout, memory_limit_mb), sys_path=sys_path, parallelism=parallelism)
+    pending = list(full_paths)
+    done: dict[str, FileParseResult] = {}
+    try:
+        while pending or len(pool):
+            while pending and pool.can_start():
+                pool.start(pending.pop(0))
+            for result in pool.wait(timeout=60.0):
+                done[result.fileloc] = result
+    finally:
+        pool.close()
+    return [done[p] for p in full_paths if p in done]
 
 
 def parse_file(
