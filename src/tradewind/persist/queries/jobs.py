@@ -1,17 +1,32 @@
 """Jobs: long-running components (scheduler, dag processor, triggerer, standalone) and their heartbeats.
 
 A job is alive while its state is ``running`` and its last heartbeat is within
-the grace period (``tradewind jobs check`` and the health endpoint use this).
+the grace period (``tradewind jobs check`` and the health endpoint use this). A live job
+may still report ``problems``: helpers it supervises that are down or crash-looping (one
+line each; None while healthy).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.persist.models import Job
+
+SCHEDULER = "scheduler"
+TRIGGERER = "triggerer"
+DAG_PROCESSOR = "dag_processor"
+
+#: Job type -> ``(section, key)`` of its health-check threshold in seconds; the DAG processor's
+#: falls back to the scheduler's (Airflow 3 checks it against the scheduler threshold too).
+HEALTH_THRESHOLDS = {
+    SCHEDULER: ("scheduler", "scheduler_health_check_threshold"),
+    TRIGGERER: ("triggerer", "triggerer_health_check_threshold"),
+    DAG_PROCESSOR: ("dag_processor", "health_check_threshold"),
+}
 
 RUNNING = "running"
 SUCCESS = "success"
@@ -66,3 +81,28 @@ def list_jobs(session: Session, *, job_type: str | None = None, state: str | Non
     if state is not None:
         query = query.where(Job.state == state)
     return list(session.scalars(query.order_by(Job.start_date.desc(), Job.id.desc()).limit(limit)))
+
+
+def health_check_threshold(config: Any, job_type: str) -> timedelta:
+    """How long a job of ``job_type`` may go without a heartbeat and still count as alive."""
+    section, key = HEALTH_THRESHOLDS[job_type]
+    fallback = config.get("scheduler", "scheduler_health_check_threshold")
+    return timedelta(seconds=float(config.get(section, key, fallback=fallback)))
+
+
+def alive_jobs(session: Session, job_types: tuple[str, ...] | list[str], now: datetime, grace: timedelta, *,
+               hostname: str | None = None, limit: int | None = None) -> list[Job]:
+    """Running jobs of those types that heartbeated within ``grace``, freshest first."""
+    query = (select(Job)
+             .where(Job.job_type.in_(list(job_types)), Job.state == RUNNING, Job.latest_heartbeat >= now - grace)
+             .order_by(Job.latest_heartbeat.desc(), Job.id.desc()))
+    if hostname is not None:
+        query = query.where(Job.hostname == hostname)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def job_problems(job: Job) -> list[str]:
+    """The problems a job reported with its last heartbeat (empty: healthy)."""
+    return [line for line in (job.problems or "").splitlines() if line.strip()]
