@@ -10,11 +10,15 @@ This module holds the policy only; each parent does its own watching (a socket t
 
 from __future__ import annotations
 
+import logging
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -88,3 +92,26 @@ class RestartBackoff:
         if self.down:
             return f"{self.name} is down: {self.last_cause}; restarting"
         return None
+
+
+def run_restarting(target: Callable[[threading.Event], None], stop: threading.Event,
+                   backoff: RestartBackoff) -> None:
+    """Run a helper loop in the calling thread until ``stop`` is set, restarting it when it raises.
+
+    ``target(stop)`` returning normally ends the helper (it noticed ``stop``). An exception is
+    logged with the helper's name, recorded in ``backoff`` (so its :meth:`~RestartBackoff.problem`
+    says it is down or crash-looping) and ``target`` is called again after the backoff's delay,
+    unless ``stop`` was set meanwhile.
+    """
+    while not stop.is_set():
+        try:
+            target(stop)
+            return
+        except Exception as exc:  # noqa: BLE001 - a helper's failure is reported and it restarts
+            cause = f"raised {type(exc).__name__}: {exc}"
+            delay = backoff.died(cause)
+            log.error("%s %s; restarting it in %.1fs", backoff.name, cause, delay, exc_info=True)
+        if stop.wait(delay):
+            return
+        backoff.started()
+        log.warning("%s restarted (restart %d)", backoff.name, backoff.restarts)

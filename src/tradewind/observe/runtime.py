@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from tradewind.config import Config
+    from tradewind.execute.supervision import RestartBackoff
     from tradewind.schedule.executor_interface import BaseExecutor, Waker
     from tradewind.persist.db import Database
 
@@ -70,16 +71,30 @@ def build_scheduler(
     *,
     clock: Callable[[], Any] | None = None,
     callback_sink: Callable[[Any], None] | None = None,
+    health_probes: list[Callable[[], str | None]] | None = None,
 ) -> Any:
+    """``health_probes``: the problems of helpers this process supervises (its DAG processor
+    child, the triggerer thread), written with every scheduler heartbeat."""
     from tradewind.schedule.scheduler import Scheduler
 
-    return Scheduler(config, db, executor, clock=clock, callback_sink=callback_sink)
+    return Scheduler(config, db, executor, clock=clock, callback_sink=callback_sink, health_probes=health_probes)
 
 
 def build_dag_processor(config: "Config", db: "Database") -> Any:
     from tradewind.schedule.dag_processor import DagProcessor
 
     return DagProcessor(config, db)
+
+
+def helper_backoff(config: "Config", name: str) -> "RestartBackoff":
+    """The restart policy of one helper: crash-looping after ``[scheduler]
+    helper_crash_loop_restarts`` deaths (default 3) within ``helper_crash_loop_window`` seconds
+    (default 60)."""
+    from tradewind.execute.supervision import RestartBackoff
+
+    window = float(config.get("scheduler", "helper_crash_loop_window", fallback="60"))
+    after = int(config.get("scheduler", "helper_crash_loop_restarts", fallback="3"))
+    return RestartBackoff(name, window=window, crash_loop_after=after)
 
 
 # --------------------------------------------------------------------------- services
@@ -89,29 +104,42 @@ class _Service:
     target: Callable[[threading.Event], None]
     thread: threading.Thread | None = None
     error: BaseException | None = None
+    restart: "RestartBackoff | None" = None
 
 
 @dataclass
 class Services:
     """Long-running components, each in its own thread, sharing one stop event.
 
-    ``start()`` launches them; ``stop()`` sets the event, calls every registered
-    waker (so loops waiting on a deadline notice at once) and joins the threads.
-    A service that raises stops all the others (a dead scheduler must not leave a
-    healthy-looking process behind); :attr:`failed` names it.
+    ``start()`` launches them; ``request_stop()`` sets the event and calls every registered
+    waker (so loops waiting on a deadline notice at once); ``join()`` waits for the threads.
+    What happens when a service raises is decided per service: a *helper* added with a
+    ``restart`` policy (the triggerer) is logged and restarted with that backoff, its problem
+    reported through the policy; any other (the scheduler loop) stops all the others (a dead
+    scheduler must not leave a healthy-looking process behind, and systemd or Kubernetes
+    restarts the process); :attr:`failed` names it. :meth:`wait` also calls the ``on_tick``
+    hooks (the DAG processor child's watcher) from the main thread.
     """
 
     stop_event: threading.Event = field(default_factory=threading.Event)
     services: list[_Service] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
     failed: list[tuple[str, BaseException]] = field(default_factory=list)
+    on_tick: list[Callable[[], None]] = field(default_factory=list)
 
-    def add(self, name: str, target: Callable[[threading.Event], None]) -> None:
-        self.services.append(_Service(name, target))
+    def add(self, name: str, target: Callable[[threading.Event], None], *,
+            restart: "RestartBackoff | None" = None) -> None:
+        """``restart``: restart ``target`` with this policy when it raises instead of stopping all."""
+        self.services.append(_Service(name, target, restart=restart))
 
     def _run(self, service: _Service) -> None:
         try:
-            service.target(self.stop_event)
+            if service.restart is not None:
+                from tradewind.execute.supervision import run_restarting
+
+                run_restarting(service.target, self.stop_event, service.restart)
+            else:
+                service.target(self.stop_event)
         except BaseException as exc:  # noqa: BLE001 - reported by the owner of Services
             log.exception("%s stopped with an error", service.name)
             service.error = exc
@@ -149,10 +177,17 @@ class Services:
                 alive.append(service.name)
         return alive
 
-    def wait(self, poll: float = 0.5) -> None:
-        """Block the calling (main) thread until a stop is requested. Signals interrupt the wait."""
+    def wait(self, poll: float = 0.2) -> None:
+        """Block the calling (main) thread until a stop is requested, calling the ``on_tick``
+        hooks every ``poll`` seconds. Signals interrupt the wait."""
         while not self.stop_event.wait(poll):
-            pass
+            for tick in list(self.on_tick):
+                if self.stop_event.is_set():
+                    break
+                try:
+                    tick()
+                except Exception:  # noqa: BLE001 - a watcher's bug must not end the process
+                    log.exception("supervision step failed")
 
 
 def install_signal_handlers(services: Services, *, announce: Callable[[str], None] | None = None) -> None:

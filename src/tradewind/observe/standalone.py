@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tradewind.config import Config
+from tradewind.execute.supervision import RestartBackoff, describe_exit
 from tradewind.observe import runtime
 
 log = logging.getLogger(__name__)
@@ -153,24 +154,82 @@ def _callback_runner(config: Config) -> Any:
 
 
 class DagProcessorProcess:
-    """``tradewind dag-processor`` as a child process of this one, ending with it."""
+    """``tradewind dag-processor`` as a supervised child process of this one, ending with it.
 
-    def __init__(self, config: Config) -> None:
+    :meth:`start` spawns it; the main thread calls :meth:`poll` a few times a second (the
+    wait loop of :meth:`runtime.Services.wait`). A child that died is logged with how it ended
+    and replaced: at once the first time, later after :class:`RestartBackoff`'s delay while it
+    keeps dying. :meth:`problem` (down, crash-looping) is one of the scheduler's health probes,
+    so it lands in the scheduler's job row. After :meth:`stop` nothing is restarted any more.
+    """
+
+    NAME = "DAG processor"
+
+    def __init__(self, config: Config, *, backoff: RestartBackoff | None = None) -> None:
+        self.config = config
+        self.backoff = backoff or runtime.helper_backoff(config, self.NAME)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stopping = False
+        #: Monotonic time at which a replacement is due (None: nothing to restart).
+        self._restart_at: float | None = None
+
+    def start(self) -> None:
         env = dict(os.environ)
-        env.update(config.as_environ())
+        env.update(self.config.as_environ())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tradewind.observe.cli.main", "dag-processor", "--parent-pid", str(os.getpid())],
             env=env,
             stdin=subprocess.DEVNULL,
         )
+        if self._stopping:  # a stop arrived (signal handler) while it was being spawned
+            self.proc.terminate()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def poll(self) -> None:
+        """Notice a dead child and start its replacement when due (main thread only)."""
+        if self._stopping or self.proc is None:
+            return
+        if self._restart_at is None:
+            code = self.proc.poll()
+            if code is None:
+                return
+            cause = describe_exit(code)
+            delay = self.backoff.died(cause)
+            log.warning("%s (pid %d) %s; starting a new one%s", self.NAME, self.proc.pid, cause,
+                        f" in {delay:.1f}s" if delay else "")
+            self._restart_at = time.monotonic() + delay
+        if time.monotonic() < self._restart_at:
+            return
+        self._restart_at = None
+        try:
+            self.start()
+        except OSError as exc:
+            delay = self.backoff.died(f"could not be started: {exc}")
+            log.error("%s could not be started: %s; trying again in %.1fs", self.NAME, exc, delay)
+            self._restart_at = time.monotonic() + delay
+            return
+        self.backoff.started()
+        log.warning("%s restarted (pid %d)", self.NAME, self.proc.pid)
+
+    def problem(self) -> str | None:
+        """Down or crash-looping, or None while it runs (a health probe of the scheduler)."""
+        if self._stopping:
+            return None
+        return self.backoff.problem()
 
     def stop(self) -> None:
-        """Ask it to stop (safe from a signal handler)."""
-        if self.proc.poll() is None:
+        """Ask it to stop and never restart it (safe from a signal handler)."""
+        self._stopping = True
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
 
     def wait(self, timeout: float) -> bool:
         """True once it has exited; kills it after ``timeout`` seconds."""
+        if self.proc is None:
+            return True
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -198,19 +257,26 @@ def start_services(
         services.start()
     executor = runtime.build_executor(config, db, executor_name)
     callbacks = _callback_runner(config)
-    scheduler = runtime.build_scheduler(config, db, executor, callback_sink=callbacks.submit)
+    processor = DagProcessorProcess(config)
+    probes = [processor.problem]
+    triggerer_backoff = runtime.helper_backoff(config, "triggerer") if triggerer else None
+    if triggerer_backoff is not None:
+        probes.append(triggerer_backoff.problem)
+    scheduler = runtime.build_scheduler(config, db, executor, callback_sink=callbacks.submit, health_probes=probes)
     services.on_stop.append(executor.waker.wake)
     services.add("tradewind-scheduler", runtime.scheduler_loop(scheduler))
     services.start()
-    processor = DagProcessorProcess(config)
+    processor.start()
     services.on_stop.append(processor.stop)
-    if triggerer:
+    services.on_tick.append(processor.poll)
+    if triggerer_backoff is not None:
         # After the parser child is spawned; the triggerer's threads never fork.
         from tradewind.execute.triggerer import TriggererRunner
 
-        runner = TriggererRunner(config, db)
+        runner = TriggererRunner(config, db, health_probes=[triggerer_backoff.problem])
         services.on_stop.append(runner.wake)
-        services.add("tradewind-triggerer", runner.run_forever)
+        # A helper: restarted when its loop fails (the scheduler's failure stops the process).
+        services.add("tradewind-triggerer", runner.run_forever, restart=triggerer_backoff)
         services.start()
     return executor, callbacks, processor, api
 

@@ -12,6 +12,7 @@ from tradewind.observe.cli.common import CliContext, CliError, pass_cli
 
 
 def run_triggerer(cli: CliContext, capacity: int | None) -> None:
+    from tradewind.execute.supervision import run_restarting
     from tradewind.execute.triggerer import TriggererRunner
     from tradewind.observe import runtime
     from tradewind.persist.migrate import revision_problem
@@ -20,8 +21,9 @@ def run_triggerer(cli: CliContext, capacity: int | None) -> None:
     problem = revision_problem(db)
     if problem:
         raise CliError(problem)
+    backoff = runtime.helper_backoff(cli.config, "triggerer")
     try:
-        runner = TriggererRunner(cli.config, db, capacity=capacity)
+        runner = TriggererRunner(cli.config, db, capacity=capacity, health_probes=[backoff.problem])
     except ValueError as exc:
         raise CliError(str(exc)) from None
     stop = threading.Event()
@@ -36,7 +38,9 @@ def run_triggerer(cli: CliContext, capacity: int | None) -> None:
     runner.start()
     click.echo(f"Tradewind triggerer (job {runner.job_id}, capacity {runner.capacity}) — press Ctrl-C to stop")
     try:
-        runner.run_forever(stop)
+        # A failing loop (its event loop thread died, the database was unreachable at start) is
+        # restarted with backoff, as a new job whose heartbeats say while it is crash-looping.
+        run_restarting(runner.run_forever, stop, backoff)
     finally:
         db.engine.dispose()
     click.echo("Triggerer stopped; its triggers were handed back.")
