@@ -1,26 +1,56 @@
 """The DAG processor: keeps the database's DAGs in step with the DAG files on disk.
 
-Each :meth:`DagProcessor.sync_once` lists the DAG folders, imports only new or
-changed files (in child processes, see :mod:`tradewind.parse.dagbag`), stores
-their snapshots and import errors, and marks DAGs whose files are gone
-inactive. A file is "changed" when its content hash differs from the one
-recorded in ``parsed_file`` (the hash is only computed when the mtime moved);
-every file is also re-imported once it was last parsed more than
-``[scheduler] min_file_process_interval`` seconds ago, so changes in helper
-modules beside it are picked up too (as in Airflow).
+How it parses (one DAG file can never delay the others):
+
+- **Continuous, per file.** :meth:`DagProcessor.run_forever` keeps a
+  :class:`~tradewind.parse.dagbag.ParsePool` of child processes busy across scans.
+  Each file's result (its DAGs or its import error) is stored in its own
+  transaction the moment its child answers, so a slow file delays only itself.
+- **Listing.** The folders are listed every ``[scheduler] dag_dir_list_interval``
+  seconds even while children are still running, and at once when a folder's mtime
+  moved (checked every half second: a file was added, removed or renamed). A file is queued when it is new,
+  when its bytes changed (content hash, computed only when the mtime moved), or when
+  it was last parsed more than ``[scheduler] min_file_process_interval`` seconds ago
+  (helper modules beside it may have changed, as in Airflow). A file already in
+  flight or queued is never queued twice.
+- **Order.** New and changed files first; then due files, quickest last parse first.
+- **Two lanes.** ``[scheduler] parsing_processes`` children run at normal priority.
+  One that has imported for ``[dag_processor] slow_parse_threshold`` seconds is
+  reniced (its whole process group) and moved to a slow lane of at most
+  ``[dag_processor] slow_parse_processes`` children, freeing its slot for the next
+  file; a file whose last parse was that slow starts in the slow lane directly. So
+  at most ``parsing_processes + slow_parse_processes`` children exist at once, and a
+  folder full of ``while True: pass`` files costs new files one short wait each.
+  A starved slow child still dies at its own deadline ``[core] dagbag_import_timeout``.
+- **Limits and output.** Each child has ``[dag_processor] parse_memory_limit`` MB of
+  address space (RLIMIT_AS) on top of the parser's; exceeding it is an import error
+  naming the setting. What a file prints goes to this processor's log (its first
+  64 KiB), never to a terminal or a CLI's output.
+- **Job row.** :meth:`run_forever` records a ``dag_processor`` job and heartbeats it
+  every ``[dag_processor] job_heartbeat_sec`` seconds, also while children run.
+
+:meth:`DagProcessor.sync_once` is the blocking form (tests, ``dags reserialize``,
+CLI commands parsing locally): list, parse what is due, store each file as it
+finishes, return once every file of this scan is stored.
 
 Settings read (``[section] key``, default):
 
-- ``[core] dagbag_import_timeout`` — seconds a file may take to import.
+- ``[core] dagbag_import_timeout`` (30) — seconds a file may take to import.
 - ``[core] dags_are_paused_at_creation`` (False) — paused state of new DAGs.
-- ``[scheduler] dag_dir_list_interval`` — seconds between scans in :meth:`run_forever`.
+- ``[scheduler] dag_dir_list_interval`` (5) — seconds between two listings of the folders.
 - ``[scheduler] min_file_process_interval`` (30) — re-import unchanged files after this long.
-- ``[scheduler] parsing_processes`` (2) — files imported at once.
+- ``[scheduler] parsing_processes`` (2) — files imported at once at normal priority.
+- ``[dag_processor] slow_parse_threshold`` (0.1), ``slow_parse_processes`` (32),
+  ``parse_memory_limit`` (2048 MB; 0: none), ``job_heartbeat_sec`` (5).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +59,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tradewind.parse.dagbag import file_facts, list_dag_files, parse_files, preimport
+from tradewind.parse.dagbag import ChildLimits, FileParseResult, ParsePool, file_facts, list_dag_files, preimport
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import ParsedFile
 from tradewind.persist.queries.dags import deactivate_missing_files, parsed_files, store_file_results
@@ -37,13 +67,20 @@ from tradewind.schedule.wakeup import notify_scheduler
 
 log = logging.getLogger(__name__)
 
+JOB_TYPE = "dag_processor"
+#: Longest single wait of the loop, so a stop request is noticed quickly.
+_MAX_WAIT = 0.25
+#: Seconds between two checks of the folders' mtimes (a new file is listed at once, not at the
+#: next dag_dir_list_interval).
+_DIR_POLL = 0.5
+
 
 @dataclass
 class ParseSummary:
-    """What one scan did."""
+    """What one scan (or one stretch of the continuous loop) did."""
 
     files_seen: int = 0
-    #: Files imported this scan (new, changed, due, or forced).
+    #: Files imported (new, changed, due, or forced).
     files_parsed: list[str] = field(default_factory=list)
     files_unchanged: int = 0
     #: dag_id -> new version number.
@@ -58,8 +95,24 @@ class ParseSummary:
         return bool(self.new_versions or self.deactivated or self.import_errors)
 
 
+def parse_memory_limit_mb(text: str) -> int:
+    """``[dag_processor] parse_memory_limit`` in MB: ``2048``, ``2048MB``, ``2G``, ``512m``; 0: none."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(text), re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"[dag_processor] parse_memory_limit: {text!r} is not a size such as 2048 (MB) or 2G")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    factor = {"": 1, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}[unit]
+    return int(number * factor)
+
+
+@dataclass
+class _Queued:
+    order: tuple[int, float]  # (0 new/changed or 1 due, last parse duration)
+    slow: bool
+
+
 class DagProcessor:
-    """Scans the DAG folders and stores what changed. ``clock`` returns aware UTC now."""
+    """Parses the DAG folders into the database. ``clock`` returns aware UTC now."""
 
     def __init__(
         self,
@@ -75,88 +128,266 @@ class DagProcessor:
         self.timeout = config.dagbag_import_timeout
         self.parallelism = parallelism or config.getint("scheduler", "parsing_processes")
         self.min_file_process_interval = config.getfloat("scheduler", "min_file_process_interval")
+        self.list_interval = config.getfloat("scheduler", "dag_dir_list_interval")
         self.default_paused = config.getbool("core", "dags_are_paused_at_creation")
+        self.slow_after = config.getfloat("dag_processor", "slow_parse_threshold")
+        self.memory_limit_mb = parse_memory_limit_mb(config.get("dag_processor", "parse_memory_limit"))
+        self.heartbeat_interval = config.getfloat("dag_processor", "job_heartbeat_sec")
         #: Total files imported by this processor (handy for tests and the health view).
         self.parse_count = 0
+        self.job_id: int | None = None
         preimport()
+        self.pool = ParsePool(
+            ChildLimits(self.timeout, self.memory_limit_mb),
+            sys_path=self.folders(),
+            parallelism=self.parallelism,
+            slow_parallelism=config.getint("dag_processor", "slow_parse_processes"),
+            slow_after=self.slow_after,
+            output_log=log,
+        )
+        self._queue: dict[str, _Queued] = {}
+        self._force_next: set[str] = set()
+        self._deactivated: list[str] = []
+        self._dir_mtimes: dict[str, float] = {}
 
     def folders(self) -> list[Path]:
         return list(self.config.dag_folders())
 
-    # ----------------------------------------------------------------------- one scan
-    def sync_once(self, force: bool = False) -> ParseSummary:
-        """List, import what changed, store; ``force`` re-imports every file."""
-        started = time.monotonic()
+    # ------------------------------------------------------------------ listing
+    def list_and_queue(self, force: bool = False) -> tuple[list[str], list[str]]:
+        """List the folders, forget vanished files, queue what is due; returns (files seen, files queued)."""
         now = self.clock()
-        folders = self.folders()
-        files = [str(p) for p in list_dag_files(folders)]
+        files = [str(p) for p in list_dag_files(self.folders())]
         with self.db.session_scope() as session:
-            known = {row.fileloc: (row.mtime, row.content_hash, row.last_parsed_at) for row in parsed_files(session)}
-        to_parse: list[str] = []
+            known = {row.fileloc: (row.mtime, row.content_hash, row.last_parsed_at, row.parse_duration or 0.0)
+                     for row in parsed_files(session)}
         touched: dict[str, float] = {}
+        queued: list[str] = []
+        in_flight = self.pool.in_flight()
         for path in files:
+            if path in in_flight or path in self._queue:
+                if force:
+                    queued.append(path)
+                    self._force_next.add(path)
+                continue
             decision, mtime = self._decide(path, known.get(path), now, force)
             if decision == "parse":
-                to_parse.append(path)
+                last = known.get(path)
+                duration = last[3] if last is not None else 0.0
+                fresh = last is None or force or (mtime is not None)
+                self._queue[path] = _Queued((0 if fresh else 1, duration), slow=duration >= self.slow_after)
+                queued.append(path)
             elif decision == "touch" and mtime is not None:
                 touched[path] = mtime
-        results = parse_files(to_parse, timeout=self.timeout, sys_path=folders, parallelism=self.parallelism)
-        self.parse_count += len(results)
+        self._dir_mtimes = _dir_mtimes(self.folders(), files)
+        gone = set(self._queue) - set(files)
+        for path in gone:
+            del self._queue[path]
         with self.db.session_scope() as session:
             deactivated = deactivate_missing_files(session, files, now)
-            stored = store_file_results(session, results, now, default_paused=self.default_paused)
             for path, mtime in touched.items():
                 row = session.get(ParsedFile, path)
                 if row is not None:
                     row.mtime = mtime
-        summary = ParseSummary(
-            files_seen=len(files),
-            files_parsed=to_parse,
-            files_unchanged=len(files) - len(to_parse),
-            new_versions=stored.new_versions,
-            dags=stored.dags,
-            deactivated=sorted(set(deactivated) | set(stored.deactivated)),
-            import_errors=stored.import_errors,
-            duration=time.monotonic() - started,
+        if deactivated:
+            log.info("DAG files gone: %d DAGs deactivated", len(deactivated))
+            notify_scheduler(self.db)
+        self._deactivated = deactivated
+        return files, queued
+
+    def _decide(
+        self, path: str, known: tuple[float, str, datetime, float] | None, now: datetime, force: bool
+    ) -> tuple[str, float | None]:
+        """("parse", mtime if its bytes changed else None), ("touch", mtime) (same bytes) or ("skip", None)."""
+        if force or known is None:
+            return "parse", None
+        mtime, content_hash, last_parsed_at, _duration = known
+        try:
+            current_mtime = Path(path).stat().st_mtime
+        except OSError:
+            return "skip", None  # vanished between listing and now; the next listing deactivates it
+        if current_mtime != mtime:
+            current_hash, _ = file_facts(path)
+            if current_hash != content_hash:
+                return "parse", current_mtime
+        due = self.min_file_process_interval > 0 and (
+            (now - last_parsed_at).total_seconds() >= self.min_file_process_interval
         )
+        if due:
+            return "parse", None
+        return ("touch", current_mtime) if current_mtime != mtime else ("skip", None)
+
+    # ------------------------------------------------------------------ parsing
+    def _dispatch(self) -> None:
+        """Start queued files while the pool has room: new/changed first, then quickest."""
+        for path, item in sorted(self._queue.items(), key=lambda kv: kv[1].order):
+            if not self.pool.can_start(slow=item.slow):
+                if not item.slow and not self.pool.can_start():
+                    break
+                continue
+            del self._queue[path]
+            self.pool.start(path, slow=item.slow)
+
+    def _wait_and_store(self, timeout: float, summary: ParseSummary) -> list[str]:
+        """Wait for children up to ``timeout``; store each finished file at once; returns their paths."""
+        results = self.pool.wait(timeout) if len(self.pool) else []
+        if not len(self.pool) and not results and timeout > 0:
+            time.sleep(timeout)
+        stored = []
+        for result in results:
+            self._store(result, summary)
+            stored.append(result.fileloc)
+            if result.fileloc in self._force_next:
+                self._force_next.discard(result.fileloc)
+                self._queue[result.fileloc] = _Queued((0, 0.0), slow=False)
+        return stored
+
+    def _store(self, result: FileParseResult, summary: ParseSummary) -> None:
+        self.parse_count += 1
+        summary.files_parsed.append(result.fileloc)
+        if not os.path.exists(result.fileloc):
+            return  # deleted while it was being parsed; the next listing deactivates its DAGs
+        with self.db.session_scope() as session:
+            stored = store_file_results(session, [result], self.clock(), default_paused=self.default_paused)
+        summary.new_versions.update(stored.new_versions)
+        summary.dags.extend(stored.dags)
+        summary.deactivated.extend(stored.deactivated)
+        summary.import_errors += stored.import_errors
+        if stored.import_errors:
+            log.info("%s: %d import errors (%.2fs)", result.fileloc, stored.import_errors, result.duration)
+        if stored.new_versions or stored.deactivated:
+            notify_scheduler(self.db)  # a new or changed DAG may have a run due now
+
+    # ----------------------------------------------------------------------- one scan
+    def sync_once(self, force: bool = False) -> ParseSummary:
+        """List, import what is due (``force``: every file), store; returns once all of them are stored."""
+        started = time.monotonic()
+        files, queued = self.list_and_queue(force=force)
+        summary = ParseSummary(files_seen=len(files))
+        waiting = set(queued)
+        while waiting & (self.pool.in_flight() | set(self._queue) | self._force_next):
+            self._dispatch()
+            self._wait_and_store(5.0, summary)
+        summary.files_unchanged = len(files) - len(queued)
+        summary.deactivated = sorted(set(self._deactivated) | set(summary.deactivated))
+        summary.files_parsed = [p for p in dict.fromkeys(summary.files_parsed) if p in waiting]
+        summary.duration = time.monotonic() - started
         if summary.files_parsed or summary.deactivated:
             log.info(
                 "parsed %d of %d DAG files in %.2fs: %d new versions, %d import errors, %d deactivated",
-                len(to_parse), len(files), summary.duration, len(summary.new_versions),
+                len(summary.files_parsed), len(files), summary.duration, len(summary.new_versions),
                 summary.import_errors, len(summary.deactivated),
             )
         return summary
 
-    def _decide(
-        self, path: str, known: tuple[float, str, datetime] | None, now: datetime, force: bool
-    ) -> tuple[str, float | None]:
-        """"parse", "touch" (same bytes, new mtime: record it) or "skip"."""
-        if force or known is None:
-            return "parse", None
-        mtime, content_hash, last_parsed_at = known
-        if self.min_file_process_interval > 0 and (now - last_parsed_at).total_seconds() >= self.min_file_process_interval:
-            return "parse", None
-        try:
-            current_mtime = Path(path).stat().st_mtime
-        except OSError:
-            return "skip", None  # vanished between listing and now; the next scan deactivates it
-        if current_mtime == mtime:
-            return "skip", None
-        current_hash, _ = file_facts(path)
-        if current_hash != content_hash:
-            return "parse", None
-        return "touch", current_mtime
-
     # ------------------------------------------------------------------------ the loop
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
-        """Scan every ``interval`` seconds (``[scheduler] dag_dir_list_interval``) until ``stop`` is set."""
-        wait = interval if interval is not None else self.config.getfloat("scheduler", "dag_dir_list_interval")
-        while not stop.is_set():
+        """Parse continuously until ``stop`` is set; list the folders every ``interval`` seconds
+        (``[scheduler] dag_dir_list_interval``). Records and heartbeats a ``dag_processor`` job."""
+        list_every = interval if interval is not None else self.list_interval
+        _ensure_log_output()
+        self._start_job()
+        next_listing = next_beat = next_dir_poll = time.monotonic()
+        state = "success"
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if now >= next_dir_poll:
+                    next_dir_poll = now + _DIR_POLL
+                    if self._folders_changed():
+                        next_listing = now  # a file was added, removed or renamed: list at once
+                if now >= next_listing:
+                    next_listing = now + list_every
+                    self._safely(self.list_and_queue, "listing the DAG folders")
+                if now >= next_beat:
+                    next_beat = now + self.heartbeat_interval
+                    self._safely(self._heartbeat, "recording the heartbeat")
+                self._dispatch()
+                wait = max(0.0, min(_MAX_WAIT, next_listing - time.monotonic(), next_beat - time.monotonic()))
+                self._safely(lambda: self._wait_and_store(wait, ParseSummary()), "storing parse results")
+        except BaseException:
+            state = "failed"
+            raise
+        finally:
+            self.pool.close()
+            self._end_job(state)
+
+    def _folders_changed(self) -> bool:
+        """Whether a folder of the last listing changed its mtime (an entry was added, removed or
+        renamed, as editors do when saving): cheap enough to check between listings."""
+        for folder, mtime in self._dir_mtimes.items():
             try:
-                summary = self.sync_once()
-            except Exception:  # noqa: BLE001 - a bad scan (DB busy, ...) must not end the processor
-                log.exception("DAG folder scan failed; retrying in %.1fs", wait)
-            else:
-                if summary.new_versions or summary.deactivated:
-                    notify_scheduler(self.db)  # a new or changed DAG may have a run due now
-            stop.wait(wait)
+                if os.stat(folder).st_mtime != mtime:
+                    return True
+            except OSError:
+                return True
+        return False
+
+    def _safely(self, step: Callable[[], Any], what: str) -> None:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - a busy database must not end the processor
+            log.exception("DAG processor: %s failed; going on", what)
+            time.sleep(0.5)
+
+    def close(self) -> None:
+        """Kill children still parsing (``sync_once`` callers need not call it)."""
+        self.pool.close()
+
+    # ------------------------------------------------------------------------ job row
+    def _start_job(self) -> None:
+        from tradewind.persist.queries.jobs import start_job
+
+        with self.db.session_scope() as session:
+            job = start_job(session, JOB_TYPE, _hostname(self.config), os.getpid(), self.clock())
+            self.job_id = job.id
+
+    def _heartbeat(self) -> None:
+        from tradewind.persist.queries.jobs import job_heartbeat
+
+        if self.job_id is None:
+            return
+        with self.db.session_scope() as session:
+            job_heartbeat(session, self.job_id, self.clock())
+
+    def _end_job(self, state: str) -> None:
+        from tradewind.persist.queries.jobs import end_job
+
+        if self.job_id is None:
+            return
+        try:
+            with self.db.session_scope() as session:
+                end_job(session, self.job_id, self.clock(), state=state)
+        except Exception:  # noqa: BLE001 - stopping anyway
+            log.exception("DAG processor: could not record its end")
+
+
+def _dir_mtimes(folders: list[Path], files: list[str]) -> dict[str, float]:
+    """mtime of each DAG folder and of each folder holding a listed file."""
+    out: dict[str, float] = {}
+    for folder in {str(f) for f in folders} | {os.path.dirname(f) for f in files}:
+        try:
+            if os.path.isdir(folder):
+                out[folder] = os.stat(folder).st_mtime
+        except OSError:
+            continue
+    return out
+
+
+def _hostname(config: Any) -> str:
+    return config.get("core", "hostname") or socket.getfqdn()
+
+
+def _ensure_log_output() -> None:
+    """Without any logging set up, still show this processor's INFO lines (and what DAG files
+    print while parsed) on stderr: that is its log."""
+    if logging.getLogger().handlers:
+        return
+    for name in (__name__, "tradewind.parse"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+
