@@ -254,15 +254,18 @@ def schedule_ti(session: Session, ti: TaskInstance, now: datetime) -> None:
     ti.scheduled_dttm = now
 
 
-def queue_ti(session: Session, ti: TaskInstance, now: datetime) -> int:
+def queue_ti(session: Session, ti: TaskInstance, now: datetime, *, queued_by_job_id: int | None = None) -> int:
     """-> queued, starting a new try: ``try_number += 1``. Returns the try number to run.
 
     Coming from none/scheduled/up_for_retry/up_for_reschedule the try number is
     incremented (Airflow 3), so the workload's key names the try to run.
+    ``queued_by_job_id``: the scheduler job queueing it (a live scheduler adopts the queued
+    instances of a dead one).
     """
     _set_ti(ti, TI.QUEUED)
     ti.try_number = (ti.try_number or 0) + 1
     ti.queued_dttm = now
+    ti.queued_by_job_id = queued_by_job_id
     ti.next_retry_at = None
     ti.hostname = None
     ti.pid = None

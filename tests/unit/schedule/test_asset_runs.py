@@ -175,14 +175,14 @@ def test_idle_evaluation_is_not_repeated_until_the_queue_changes(config, db):
     w.consumer("eats_ab", [A, B])
     w.produce(A)
     with db.session_scope() as s:
-        assert w.sched._asset_runs.pending(s)
+        assert w.sched.run_creation.asset_runs.pending(s)
     w.step()
     with db.session_scope() as s:
-        assert not w.sched._asset_runs.pending(s)  # evaluated; still waiting for B
+        assert not w.sched.run_creation.asset_runs.pending(s)  # evaluated; still waiting for B
     w.clock.advance(seconds=1)
     w.produce(B)
     with db.session_scope() as s:
-        assert w.sched._asset_runs.pending(s)
+        assert w.sched.run_creation.asset_runs.pending(s)
 
 
 def test_rescheduled_dag_drops_queue_and_producer_failure_queues_nothing(config, db):

@@ -55,7 +55,7 @@ def test_unavailable_executor_returns_instances_to_scheduled_with_the_same_try(c
     run_id = _trigger(any_db, snap, clock)
     ex = BrokerDownExecutor(any_db)
     sched = Scheduler(config, any_db, ex, clock=clock)
-    with caplog.at_level(logging.WARNING, logger="tradewind.schedule.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="tradewind.schedule.handover"):
         sched.run_once()
         assert ex.calls == 1  # the rest of the step's instances are not offered to a dead broker
         for i in range(3):
@@ -84,17 +84,42 @@ def test_unavailable_executor_returns_instances_to_scheduled_with_the_same_try(c
             ("t0", 1), ("t1", 1), ("t2", 1)]
 
 
-def test_executor_error_other_than_unavailable_still_fails_the_try(config, db):
+def test_executor_refusing_with_any_error_returns_the_try_to_scheduled_and_rests(config, db, caplog):
     class Broken(SteppingExecutor):
-        def queue_workload(self, workload):
-            raise ValueError("bad workload")
+        broken = True
+        calls = 0
 
-    snap = make_snapshot("br", [task_dict("a")])
+        def queue_workload(self, workload):
+            self.calls += 1
+            if self.broken:
+                raise ValueError("bad workload")
+            super().queue_workload(workload)
+
+    snap = make_snapshot("br", [task_dict("a", retries=0), task_dict("b", retries=0)])
     clock = FakeClock()
     run_id = _trigger(db, snap, clock)
-    Scheduler(config, db, Broken(db), clock=clock).run_once()
-    ti = get_ti(db, "br", run_id, "a")
-    assert ti.state == "failed" and "bad workload" in ti.note
+    ex = Broken(db)
+    sched = Scheduler(config, db, ex, clock=clock)
+    with caplog.at_level(logging.WARNING):
+        sched.run_once()
+        clock.advance(seconds=1)
+        sched.run_once()
+    assert ex.calls == 1  # the rest of the step's tries were not offered; then it rests
+    for task_id in ("a", "b"):
+        ti = get_ti(db, "br", run_id, task_id)
+        assert (ti.state, ti.try_number) == ("scheduled", 0)  # never failed: the try never started
+        assert "ValueError: bad workload" in ti.note
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "ValueError: bad workload" in warnings[0], warnings
+    ex.broken = False
+    clock.advance(seconds=UNAVAILABLE_RETRY.total_seconds())
+    sched.run_once()
+    assert sorted((k.task_id, k.try_number) for k in ex.keys()) == [("a", 1), ("b", 1)]
+    ex.complete("a", snapshot=snap, now=clock())
+    ex.complete("b", snapshot=snap, now=clock())
+    sched.run_once()
+    with db.session_scope() as s:
+        assert s.scalars(select(DagRun.state)).one() == "success"
 
 
 def test_instance_queued_longer_than_task_queued_timeout_is_queued_again(tw_home, any_db):

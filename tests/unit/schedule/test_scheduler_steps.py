@@ -452,13 +452,13 @@ def test_only_run_ignores_pausing_like_dags_test(config, db):
 
 
 def test_step_rows_have_the_query_columns_in_order():
-    # _TiRow is built positionally from ti_rows_for_runs' rows.
+    # TiRow is built positionally from ti_rows_for_runs' rows.
     import dataclasses
 
     from tradewind.persist.queries.task_instances import TI_ROW_COLUMNS
-    from tradewind.schedule.scheduler import _TiRow
+    from tradewind.schedule.decide import TiRow
 
-    assert tuple(f.name for f in dataclasses.fields(_TiRow)) == TI_ROW_COLUMNS
+    assert tuple(f.name for f in dataclasses.fields(TiRow)) == TI_ROW_COLUMNS
 
 
 def test_max_active_tis_per_dag_limits_one_task_across_runs(config, db):

@@ -47,7 +47,7 @@ def test_a_failed_previous_instance_blocks_it(config, db):
     assert ti_states(db, "wfd", second)["a"] == "none"
     with db.session_scope() as s:
         run = s.query(DagRun).filter_by(run_id=second).one()
-        previous = env.sched._previous_states(s, run)
+        previous = env.sched.running_runs.decider.previous_states(s, run)
     assert "depends_on_past: previous run's a is failed" in deps.past_run_allows(env.snap.task("a"), previous)
 
 

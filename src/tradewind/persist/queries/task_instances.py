@@ -8,10 +8,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from tradewind.persist.models import TaskInstance, TaskInstanceTry
+from tradewind.persist.models import Job, TaskInstance, TaskInstanceTry
 
 
 def get_ti(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance | None:
@@ -162,6 +162,19 @@ def stuck_queued(session: Session, queued_before: datetime) -> list[TaskInstance
                 TaskInstance.state == "queued", TaskInstance.queued_dttm < queued_before,
             ).with_for_update(skip_locked=True)
         )
+    )
+
+
+def orphaned_queued_stmt(*, legacy_queued_before: datetime) -> Any:
+    """Queued instances whose scheduler is gone: the job that queued them is not running (ended,
+    declared dead, or deleted); instances queued before ``queued_by_job_id`` was recorded count
+    when queued before ``legacy_queued_before``. A SELECT to lock ``FOR UPDATE SKIP LOCKED``."""
+    job = Job.__table__
+    alive = exists().where(job.c.id == TaskInstance.queued_by_job_id, job.c.state == "running")
+    return select(TaskInstance).where(
+        TaskInstance.state == "queued",
+        (TaskInstance.queued_by_job_id.is_not(None) & ~alive)
+        | (TaskInstance.queued_by_job_id.is_(None) & (TaskInstance.queued_dttm < legacy_queued_before)),
     )
 
 
