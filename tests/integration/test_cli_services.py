@@ -56,7 +56,9 @@ def test_standalone_serves_health_and_stops_on_sigterm(home):
     with db.session_scope() as session:
         states = {(j.job_type, j.state) for j in session.scalars(select(Job))}
     db.engine.dispose()
-    assert states == {("scheduler", "success"), ("triggerer", "success")}
+    # (The DAG-processor child's own job, once it keeps one, ends the same way: nothing stays "running".)
+    assert {("scheduler", "success"), ("triggerer", "success")} <= states
+    assert {state for _type, state in states} == {"success"}, states
 
 
 def test_standalone_port_in_use_is_a_clear_error(home):

@@ -10,12 +10,13 @@ no DAG processor behind.
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 
 import httpx
 import psutil
 import pytest
-from cli_support import free_port
+from cli_support import TRADEWIND, free_port
 from resilience_support import START_DEADLINE, Cluster, pid_gone
 
 pytestmark = pytest.mark.slow
@@ -167,32 +168,34 @@ import os
 from tradewind.definition.triggers.base import BaseTrigger, TriggerEvent
 
 
-class ExitOnceTrigger(BaseTrigger):
-    """Ends the triggerer's event loop with SystemExit the first time, then fires."""
+class ExitingTrigger(BaseTrigger):
+    """Ends the triggerer's event loop with SystemExit the first ``times`` runs, then fires."""
 
-    def __init__(self, marker):
+    def __init__(self, ledger, times):
         super().__init__()
-        self.marker = marker
+        self.ledger, self.times = ledger, times
 
     def serialize(self):
-        return "exit_trigger.ExitOnceTrigger", {"marker": self.marker}
+        return "exit_trigger.ExitingTrigger", {"ledger": self.ledger, "times": self.times}
 
     async def run(self):
-        if not os.path.exists(self.marker):
-            open(self.marker, "w").close()
+        done = open(self.ledger).read().count("x") if os.path.exists(self.ledger) else 0
+        if done < self.times:
+            with open(self.ledger, "a") as f:
+                f.write("x")
             raise SystemExit("a trigger called sys.exit")
-        yield TriggerEvent("second time lucky")
+        yield TriggerEvent("lucky")
 '''
 
 EXITING_DAG = '''
 from datetime import datetime
 from tradewind import DAG, BaseOperator
-from exit_trigger import ExitOnceTrigger
+from exit_trigger import ExitingTrigger
 
 
 class Waits(BaseOperator):
     def execute(self, context):
-        self.defer(trigger=ExitOnceTrigger("MARKER"), method_name="resume")
+        self.defer(trigger=ExitingTrigger("LEDGER", TIMES), method_name="resume")
 
     def resume(self, context, event):
         return event
@@ -203,9 +206,13 @@ with DAG("exits", schedule=None, start_date=datetime(2024, 1, 1)):
 '''
 
 
+def exiting_dag(cluster: Cluster, *, times: int) -> str:
+    return EXITING_DAG.replace('"LEDGER"', repr(str(cluster.path / "ledger"))).replace("TIMES", str(times))
+
+
 def test_triggerer_whose_event_loop_died_is_restarted_in_standalone(cluster):
     cluster.add_dag("exit_trigger.py", EXITING_TRIGGER)
-    cluster.add_dag("exits.py", EXITING_DAG.replace('"MARKER"', repr(str(cluster.path / "marker"))))
+    cluster.add_dag("exits.py", exiting_dag(cluster, times=1))
     port = free_port()
     standalone = cluster.start("standalone", "--port", str(port))
     cluster.wait(lambda: "exits" in dag_ids(cluster), deadline=START_DEADLINE, what="the DAG parsed")
@@ -218,4 +225,37 @@ def test_triggerer_whose_event_loop_died_is_restarted_in_standalone(cluster):
     jobs = cluster.rows("SELECT state FROM job WHERE job_type = 'triggerer' ORDER BY id")
     assert [j["state"] for j in jobs] == ["failed", "running"]
     assert cluster.rows("SELECT state FROM job WHERE job_type = 'scheduler'")[0]["state"] == "running"
+    assert cluster.stop() == 0, cluster.output()
+
+
+def test_crash_looping_triggerer_command_is_reported_by_jobs_check(cluster):
+    cluster.env["TRADEWIND__SCHEDULER__HELPER_CRASH_LOOP_WINDOW"] = "15"
+    cluster.add_dag("exit_trigger.py", EXITING_TRIGGER)
+    cluster.add_dag("exits.py", exiting_dag(cluster, times=3))
+    cluster.ok("db", "migrate")
+    cluster.start("scheduler")
+    out_file = cluster.path / "triggerer.out"
+    with open(out_file, "wb") as out:
+        triggerer = subprocess.Popen([TRADEWIND, "triggerer"], env=cluster.env, stdout=out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        cluster.wait(lambda: "exits" in dag_ids(cluster), deadline=START_DEADLINE, what="the DAG parsed")
+        cluster.ok("dags", "trigger", "exits", "--run-id", "r1")
+        looping = cluster.wait(lambda: (r := jobs_check(cluster, "triggerer")).returncode == 1
+                               and "crash-looping" in r.stderr and r,
+                               what="jobs check --job-type triggerer to report the crash loop")
+        message = looping.stderr.strip()
+        assert "triggerer is crash-looping: died 3 times in the last 15s" in message, message
+        assert "TriggererLoopDied" in message and "SystemExit: a trigger called sys.exit" in message
+        # The 4th start fires the trigger; the task resumes; the loop ages out of the window.
+        cluster.wait(lambda: cluster.run_states("exits") == ["success"], what="the run to succeed")
+        cluster.wait(lambda: jobs_check(cluster, "triggerer").returncode == 0, deadline=30,
+                     what="jobs check --job-type triggerer to pass after the window")
+        assert triggerer.poll() is None
+        states = [j["state"] for j in cluster.rows("SELECT state FROM job WHERE job_type = 'triggerer' ORDER BY id")]
+        assert states == ["failed", "failed", "failed", "running"]
+    finally:
+        triggerer.send_signal(signal.SIGTERM)
+        triggerer.wait(60)
+    assert triggerer.returncode == 0, out_file.read_text()
     assert cluster.stop() == 0, cluster.output()

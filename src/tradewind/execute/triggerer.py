@@ -227,6 +227,7 @@ class TriggererRunner:
         handing the triggers back, and the supervisor starts it again (a new job)."""
         if self.job_id is None:
             self.start()
+        failed = False
         try:
             while not stop.is_set():
                 self.check_loop()
@@ -236,8 +237,11 @@ class TriggererRunner:
                     log.exception("triggerer step failed; retrying")
                 self._wake.wait(self.poll_interval)
                 self._wake.clear()
+        except BaseException:
+            failed = True
+            raise
         finally:
-            self.close(failed=sys.exc_info()[0] is not None)
+            self.close(failed=failed)
 
     def check_loop(self) -> None:
         """Raise :class:`TriggererLoopDied` if the event loop thread is no longer running."""
