@@ -155,3 +155,93 @@ def test_unpause_and_clear_wake_a_listening_scheduler(home):
     finally:
         listener.close()
         db.engine.dispose()
+
+
+PRINTING_DAG = '''
+import sys
+from datetime import datetime
+from tradewind import DAG, BashOperator
+
+print("noise-on-stdout {not json")
+print("noise-on-stderr", file=sys.stderr)
+
+with DAG("{dag_id}", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    BashOperator(task_id="t", bash_command="echo hi")
+'''
+
+
+def _processor_jobs(home) -> list[tuple[str, str]]:
+    import sqlite3
+
+    with sqlite3.connect(home.path / "tradewind.db") as conn:
+        return conn.execute("SELECT job_type, state FROM job WHERE job_type = 'dag_processor'").fetchall()
+
+
+def _printing(dag_id: str) -> str:
+    return PRINTING_DAG.replace("{dag_id}", dag_id)
+
+
+def test_printing_dag_file_keeps_json_valid_without_and_with_a_dag_processor(home):
+    import json as jsonlib
+    import time
+
+    from cli_support import wait_for
+
+    home.add_dag("loud_dag.py", _printing("loud"))
+    # No DAG processor has ever run: the command parses here, and the file's prints stay out.
+    result = home.ok("dags", "list", "-o", "json")
+    assert [d["dag_id"] for d in jsonlib.loads(result.stdout)] == ["loud"]
+    assert "noise" not in result.stdout and "noise" not in result.stderr
+    assert jsonlib.loads(home.ok("dags", "list-import-errors", "-o", "json").stdout) == []
+
+    processor = home.popen("dag-processor")
+    try:
+        wait_for(lambda: _processor_jobs(home), deadline=60, what="the DAG processor's job row")
+        home.add_dag("louder_dag.py", _printing("louder"))
+        started = time.monotonic()
+        # Read from the database the processor keeps current (no parsing in the CLI).
+        listed = wait_for(lambda: {d["dag_id"] for d in home.json("dags", "list")} >= {"loud", "louder"},
+                          deadline=30, what="the new DAG in dags list")
+        assert listed
+        print(f"\nMEASURED new file listed via the DAG processor after {time.monotonic() - started:.2f}s")
+        result = home.ok("dags", "list", "-o", "json")
+        assert "noise" not in result.stdout and "noise" not in result.stderr
+        assert {d["dag_id"] for d in jsonlib.loads(result.stdout)} == {"loud", "louder"}
+    finally:
+        processor.terminate()
+        output, _ = processor.communicate(timeout=30)
+    # What the DAG files printed went to the processor's own log; its job ended cleanly.
+    assert "noise-on-stdout" in output
+    assert _processor_jobs(home) == [("dag_processor", "success")]
+
+
+def test_local_parses_even_when_a_dag_processor_ran(home):
+    import json as jsonlib
+
+    home.add_dag("first_dag.py", _printing("first"))
+    # A DAG processor ran once on this database (and stopped): commands read what it stored.
+    processor = home.popen("dag-processor")
+    try:
+        from cli_support import wait_for
+
+        wait_for(lambda: "first" in home.ok("dags", "list", "-o", "json").stdout, deadline=60, what="first DAG")
+    finally:
+        processor.terminate()
+        processor.communicate(timeout=30)
+    home.add_dag("second_dag.py", _printing("second"))
+    stale = home.ok("dags", "list", "-o", "json")
+    assert [d["dag_id"] for d in jsonlib.loads(stale.stdout)] == ["first"]
+    assert "no DAG processor is running" in stale.stderr and "--local" in stale.stderr
+    fresh = home.ok("dags", "list", "--local", "-o", "json")
+    assert [d["dag_id"] for d in jsonlib.loads(fresh.stdout)] == ["first", "second"]
+    assert "noise" not in fresh.stdout
+    # A command naming a DAG that is not stored yet parses here too.
+    home.add_dag("third_dag.py", _printing("third"))
+    assert home.ok("tasks", "list", "third").stdout.split() == ["t"]
+
+
+def test_tasks_render_keeps_the_files_prints_off_stdout(home):
+    home.add_dag("loud_dag.py", _printing("loud"))
+    result = home.ok("tasks", "render", "loud", "t", "2024-01-01")
+    assert "echo hi" in result.stdout
+    assert "noise" not in result.stdout

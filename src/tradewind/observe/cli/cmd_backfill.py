@@ -65,7 +65,7 @@ def backfill_create(cli: CliContext, dag_id: str, from_date: datetime, to_date: 
     from tradewind.schedule import backfill as bf
     from tradewind.schedule.wakeup import notify_scheduler
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, dag_id=dag_id)
     now = utcnow()
     with db.session_scope() as session:
         ref = get_dag_ref(session, dag_id)

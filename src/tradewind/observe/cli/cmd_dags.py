@@ -20,7 +20,7 @@ from tradewind.observe.cli.common import (
     render,
     render_mapping,
 )
-from tradewind.observe.cli.dagrefs import get_dag_ref, run_row, sync_dags
+from tradewind.observe.cli.dagrefs import get_dag_ref, local_option, run_row, sync_dags
 
 RUN_COLUMNS = ["dag_id", "run_id", "state", "logical_date", "start_date", "end_date"]
 DAG_COLUMNS = ["dag_id", "fileloc", "owners", "is_paused", "schedule", "next_dagrun"]
@@ -35,18 +35,21 @@ def dags_group() -> None:
 @output_option
 @click.option("--include-paused/--exclude-paused", default=True, show_default=True, help="Show paused DAGs.")
 @click.option("--include-inactive", is_flag=True, help="Also show DAGs whose file (or DAG) is gone.")
+@local_option
 @pass_cli
-def dags_list(cli: CliContext, output: str, include_paused: bool, include_inactive: bool) -> None:
-    """List DAGs (the DAG folders are parsed first, so new files show up).
+def dags_list(cli: CliContext, output: str, include_paused: bool, include_inactive: bool, local: bool) -> None:
+    """List DAGs as the DAG processor stored them (parsed here with --local, or when no
+    DAG processor has ever run).
 
     \b
     Examples:
       tradewind dags list
       tradewind dags list -o json --exclude-paused
+      tradewind dags list --local
     """
     from tradewind.persist.queries import dags as dag_queries
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=local)
     with db.session_scope() as session:
         dags = dag_queries.list_dags(session, include_inactive=include_inactive)
         rows = [
@@ -66,8 +69,9 @@ def dags_list(cli: CliContext, output: str, include_paused: bool, include_inacti
 
 @dags_group.command("list-import-errors")
 @output_option
+@local_option
 @pass_cli
-def dags_list_import_errors(cli: CliContext, output: str) -> None:
+def dags_list_import_errors(cli: CliContext, output: str, local: bool) -> None:
     """List DAG files that failed to import, with the line and message.
 
     \b
@@ -76,7 +80,7 @@ def dags_list_import_errors(cli: CliContext, output: str) -> None:
     """
     from tradewind.persist.queries.import_errors import list_import_errors
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=local)
     with db.session_scope() as session:
         rows = [{"filename": e.filename, "line": e.lineno, "message": e.message} for e in list_import_errors(session)]
     render(rows, ["filename", "line", "message"], output)
@@ -114,15 +118,16 @@ def _details(ref: Any) -> dict[str, Any]:
 @dags_group.command("details")
 @click.argument("dag_id")
 @output_option
+@local_option
 @pass_cli
-def dags_details(cli: CliContext, dag_id: str, output: str) -> None:
+def dags_details(cli: CliContext, dag_id: str, output: str, local: bool) -> None:
     """Show a DAG's settings: schedule, dates, limits, params, tasks.
 
     \b
     Example:
       tradewind dags details my_dag -o json
     """
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=local, dag_id=dag_id)
     with db.session_scope() as session:
         data = _details(get_dag_ref(session, dag_id))
     render_mapping(data, output)
@@ -130,8 +135,9 @@ def dags_details(cli: CliContext, dag_id: str, output: str) -> None:
 
 @dags_group.command("show")
 @click.argument("dag_id")
+@local_option
 @pass_cli
-def dags_show(cli: CliContext, dag_id: str) -> None:
+def dags_show(cli: CliContext, dag_id: str, local: bool) -> None:
     """Print the DAG's graph as text: tasks in topological order with their downstreams, then a tree.
 
     \b
@@ -140,7 +146,7 @@ def dags_show(cli: CliContext, dag_id: str) -> None:
     """
     from tradewind.observe.cli.graph import show
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=local, dag_id=dag_id)
     with db.session_scope() as session:
         snapshot = get_dag_ref(session, dag_id).snapshot
     click.echo(show(snapshot))
@@ -165,7 +171,7 @@ def dags_trigger(cli: CliContext, dag_id: str, conf: dict | None, run_id: str | 
     from tradewind.schedule.runs import RunCreationError, create_manual_run
     from tradewind.schedule.wakeup import notify_scheduler
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, dag_id=dag_id)
     try:
         with db.session_scope() as session:
             ref = get_dag_ref(session, dag_id)
@@ -187,7 +193,7 @@ def dags_trigger(cli: CliContext, dag_id: str, conf: dict | None, run_id: str | 
 def _set_paused(cli: CliContext, dag_id: str, paused: bool) -> None:
     from tradewind.persist.queries import dags as dag_queries
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, dag_id=dag_id)
     with db.session_scope() as session:
         get_dag_ref(session, dag_id)
         dag_queries.set_paused(session, dag_id, paused)
@@ -278,8 +284,9 @@ def _render_planned(preview: Any, output: str, plain_columns: list[str]) -> None
               help="How many upcoming logical dates to print.")
 @click.option("-o", "--output", type=_PREVIEW_FORMATS, default="plain", show_default=True,
               help="plain: logical dates, one per line; table/json: also data interval, run_after, created_at.")
+@local_option
 @pass_cli
-def dags_next_execution(cli: CliContext, dag_id: str, count: int, output: str) -> None:
+def dags_next_execution(cli: CliContext, dag_id: str, count: int, output: str, local: bool) -> None:
     """Print the next logical date(s) the scheduler will create runs for.
 
     Starts from the DAG's latest scheduled run and now, under its schedule, start/end
@@ -292,7 +299,7 @@ def dags_next_execution(cli: CliContext, dag_id: str, count: int, output: str) -
     """
     from tradewind.persist.db import utcnow
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=local, dag_id=dag_id)
     preview = _preview_or_error(cli, db, dag_id, start=utcnow(), end=None, limit=count)
     if preview.is_paused:
         echo_err(f"Note: DAG {dag_id} is paused; these are the runs it gets once unpaused.")
@@ -428,7 +435,11 @@ def dags_reserialize(cli: CliContext) -> None:
     from tradewind.observe.runtime import build_dag_processor
 
     db = cli.migrated_db()
-    summary = build_dag_processor(cli.config, db).sync_once(force=True)
+    processor = build_dag_processor(cli.config, db)
+    try:
+        summary = processor.sync_once(force=True)
+    finally:
+        processor.close()
     click.echo(f"Re-parsed DAG files: {summary}")
 
 

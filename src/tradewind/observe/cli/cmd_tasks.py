@@ -17,7 +17,7 @@ from tradewind.observe.cli.common import (
     pass_cli,
     render,
 )
-from tradewind.observe.cli.dagrefs import get_dag_ref, get_run_by_id_or_date, sync_dags, ti_row
+from tradewind.observe.cli.dagrefs import get_dag_ref, get_run_by_id_or_date, local_option, sync_dags, ti_row
 
 TI_COLUMNS = ["task_id", "map_index", "state", "try_number", "start_date", "end_date"]
 
@@ -30,8 +30,9 @@ def tasks_group() -> None:
 @tasks_group.command("list")
 @click.argument("dag_id")
 @click.option("--tree", "-t", is_flag=True, help="Show the tasks as a tree of dependencies.")
+@local_option
 @pass_cli
-def tasks_list(cli: CliContext, dag_id: str, tree: bool) -> None:
+def tasks_list(cli: CliContext, dag_id: str, tree: bool, local: bool) -> None:
     """List the tasks of a DAG (topological order).
 
     \b
@@ -41,7 +42,7 @@ def tasks_list(cli: CliContext, dag_id: str, tree: bool) -> None:
     """
     from tradewind.observe.cli.graph import tree_lines
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=local, dag_id=dag_id)
     with db.session_scope() as session:
         snapshot = get_dag_ref(session, dag_id).snapshot
     lines = tree_lines(snapshot) if tree else list(snapshot.topological_order)

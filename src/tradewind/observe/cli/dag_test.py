@@ -84,7 +84,7 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
     from tradewind.persist.queries.jobs import end_job
     from tradewind.schedule.scheduler import Scheduler
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=True)  # it imports the file anyway: parse it fresh
     install_variable_backend(db)
     install_connection_backend(db, cli.config)  # DAG-level callbacks read connections too
     # Built before the run exists, so a configuration error leaves no orphan run behind.

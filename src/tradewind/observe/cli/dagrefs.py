@@ -23,18 +23,74 @@ class DagRef:
     snapshot: "DagSnapshot"
 
 
-def sync_dags(cli: CliContext) -> "Database":
-    """The migrated database with the DAG folders parsed and stored (unchanged files are skipped).
+def local_option(func: Any) -> Any:
+    """``--local``: parse the DAG folders here first (Airflow 3's flag) instead of reading what
+    the DAG processor stored."""
+    import click
 
-    CLI commands read DAGs from the database like the scheduler does; parsing
-    first means a file dropped in the DAGs folder is visible without a running
-    scheduler, as Airflow users expect from ``dags list``.
+    return click.option(
+        "--local", is_flag=True,
+        help="Parse the DAG folders here now instead of reading the DAGs the DAG processor stored.",
+    )(func)
+
+
+def sync_dags(cli: CliContext, *, local: bool = False, dag_id: str | None = None) -> "Database":
+    """The migrated database, with the DAG folders parsed here when that is needed.
+
+    As in Airflow 3, commands read the DAGs a DAG processor keeps current, and parse the
+    folders themselves only when asked (``local``: ``--local``, or commands that import the
+    file anyway such as ``dags test``), when no DAG processor has ever run on this database
+    (parsing here keeps ``dags list`` useful without one), or when ``dag_id`` is not
+    stored yet (a file just dropped in). Unchanged files are skipped. What a DAG file
+    prints while parsed never reaches this command's output (it goes to the log).
     """
+    db = cli.migrated_db()
+    if local or not _processor_has_run(db) or (dag_id is not None and not _is_stored(db, dag_id)):
+        parse_here(cli, db)
+    return db
+
+
+def parse_here(cli: CliContext, db: "Database") -> None:
     from tradewind.observe.runtime import build_dag_processor
 
-    db = cli.migrated_db()
-    build_dag_processor(cli.config, db).sync_once()
-    return db
+    processor = build_dag_processor(cli.config, db)
+    try:
+        processor.sync_once()
+    finally:
+        processor.close()
+
+
+def _processor_has_run(db: "Database") -> bool:
+    """Whether a DAG processor ever recorded its job here; a note on stderr when none is alive now."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from tradewind.observe.cli.common import echo_err
+    from tradewind.persist.db import utcnow
+    from tradewind.persist.models import Job
+    from tradewind.persist.queries.jobs import latest_alive_job
+
+    with db.read_scope() as session:
+        latest = session.scalars(
+            select(Job).where(Job.job_type == "dag_processor").order_by(Job.latest_heartbeat.desc()).limit(1)
+        ).first()
+        if latest is None:
+            return False
+        alive = latest_alive_job(session, "dag_processor", utcnow(), timedelta(seconds=60)) is not None
+        last_beat = latest.latest_heartbeat
+    if not alive:
+        echo_err(f"Note: no DAG processor is running (last heartbeat {last_beat:%Y-%m-%d %H:%M:%S} UTC); "
+                 "showing DAGs as last parsed. Pass --local to parse the DAG folders now.")
+    return True
+
+
+def _is_stored(db: "Database", dag_id: str) -> bool:
+    from tradewind.persist.models import DagModel
+
+    with db.read_scope() as session:
+        dag = session.get(DagModel, dag_id)
+        return dag is not None and dag.is_active
 
 
 def get_dag_ref(session: "Session", dag_id: str) -> DagRef:

@@ -44,10 +44,10 @@ def render_task_fields(
     from tradewind.definition.templating import make_jinja_env, render_value
     from tradewind.execute.prepare import build_run_context
     from tradewind.observe.runtime import install_variable_backend
-    from tradewind.parse.dagbag import DagFileError, load_dags_from_file
+    from tradewind.parse.dagbag import DagFileError, load_dags_from_file, output_to_stderr
     from tradewind.persist.db import utcnow
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=True)  # it imports the file anyway: parse it fresh
     install_variable_backend(db)
     now = utcnow()
     when = logical_date or now
@@ -55,7 +55,8 @@ def render_task_fields(
         ref = get_dag_ref(session, dag_id)
         run = _run_info(session, ref, when, now)
     try:
-        dags = load_dags_from_file(ref.dag.fileloc, sys_path=[str(p) for p in cli.config.dag_folders()])
+        with output_to_stderr():  # what the file prints stays off the rendered fields
+            dags = load_dags_from_file(ref.dag.fileloc, sys_path=[str(p) for p in cli.config.dag_folders()])
     except DagFileError as exc:
         raise CliError(str(exc)) from None
     dag = dags.get(dag_id)

@@ -84,7 +84,7 @@ def run_task_test(cli: CliContext, dag_id: str, task_id: str, logical_date: date
     from tradewind.persist.queries.runs import delete_run
     from tradewind.schedule.runs import RunCreationError
 
-    db = sync_dags(cli)
+    db = sync_dags(cli, local=True)  # it imports the file anyway: parse it fresh
     install_variable_backend(db)
     now = utcnow()
     when = logical_date or now
