@@ -42,7 +42,8 @@ class RestartBackoff:
     The first death within ``window`` seconds is restarted at once; each further one waits
     twice as long as the one before (``first_delay`` up to ``max_delay``). ``crash_loop_after``
     deaths within ``window`` make the helper *crash-looping*, which :meth:`problem` reports
-    until the deaths age out of the window.
+    until the deaths age out of the window. Thread-safe: the watcher records deaths while a
+    scheduler thread asks for :meth:`problem` (not for signal handlers: it takes a lock).
     """
 
     name: str
@@ -56,8 +57,10 @@ class RestartBackoff:
     restarts: int = 0
     #: True between a death and the start of its replacement.
     down: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def _recent(self) -> int:
+        """Deaths within the window (the lock held)."""
         cutoff = self.clock() - self.window
         while self.deaths and self.deaths[0] < cutoff:
             self.deaths.popleft()
@@ -65,33 +68,37 @@ class RestartBackoff:
 
     def died(self, cause: str) -> float:
         """Record a death; returns the seconds to wait before starting the replacement."""
-        recent = self._recent()
-        self.deaths.append(self.clock())
-        self.last_cause = cause
-        self.down = True
+        with self._lock:
+            recent = self._recent()
+            self.deaths.append(self.clock())
+            self.last_cause = cause
+            self.down = True
         if recent == 0:
             return 0.0
         return min(self.first_delay * (2 ** (recent - 1)), self.max_delay)
 
     def started(self) -> None:
         """The replacement runs."""
-        if self.down:
-            self.restarts += 1
-        self.down = False
+        with self._lock:
+            if self.down:
+                self.restarts += 1
+            self.down = False
 
     @property
     def crash_looping(self) -> bool:
-        return self._recent() >= self.crash_loop_after
+        with self._lock:
+            return self._recent() >= self.crash_loop_after
 
     def problem(self) -> str | None:
         """A one-line description of what is wrong, or None while the helper is healthy."""
-        recent = self._recent()
-        if recent >= self.crash_loop_after:
-            return (f"{self.name} is crash-looping: died {recent} times in the last {self.window:g}s "
-                    f"(last: {self.last_cause})")
-        if self.down:
-            return f"{self.name} is down: {self.last_cause}; restarting"
-        return None
+        with self._lock:
+            recent = self._recent()
+            if recent >= self.crash_loop_after:
+                return (f"{self.name} is crash-looping: died {recent} times in the last {self.window:g}s "
+                        f"(last: {self.last_cause})")
+            if self.down:
+                return f"{self.name} is down: {self.last_cause}; restarting"
+            return None
 
 
 def run_restarting(target: Callable[[threading.Event], None], stop: threading.Event,
