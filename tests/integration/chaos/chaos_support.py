@@ -40,6 +40,7 @@ import random
 import signal
 import statistics
 import subprocess
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -90,11 +91,12 @@ class Knobs:
 
     kills: int = 10
     gap: tuple[float, float] = (1.0, 2.5)  # seconds between two kills
-    task_seconds: tuple[float, float] = (0.3, 1.2)
+    task_seconds: tuple[float, float] = (0.5, 1.5)
     active_runs: int = 4  # runs kept in flight while killing
     helper_deadline: float = 20.0  # a killed helper must be back within this
     drain: float = 45.0  # after the last kill, every run must end within this
     victim_wait: float = 3.0  # how long to wait for a victim of the drawn kind to exist
+    kill_budget: float | None = None  # stop killing early once this many seconds of kills passed
     settings: dict[str, str] = field(default_factory=lambda: {
         "scheduler__dag_dir_list_interval": "0.5",
         "scheduler__min_file_process_interval": "2",
@@ -359,6 +361,7 @@ class Chaos:
         self.killed_pids: set[int] = set()
         self.killed_tries: set[tuple[str, str, str, int]] = set()
         self.triggered = 0
+        self._stop_feeding = threading.Event()
         self.t0 = time.monotonic()
         self.say = say or (lambda _line: None)
 
@@ -381,11 +384,21 @@ class Chaos:
         started = time.monotonic()
         try:
             self._prepare()
-            for n in range(self.knobs.kills):
-                self._top_up_runs()
-                time.sleep(self.rng.uniform(*self.knobs.gap))
-                self._restart_dead_nodes()
-                self._kill_one(n + 1)
+            feeder = threading.Thread(target=self._feed_runs, name="chaos-runs", daemon=True)
+            feeder.start()
+            try:
+                kills_started = time.monotonic()
+                for n, kind in enumerate(self._kind_sequence(), start=1):
+                    budget = self.knobs.kill_budget
+                    if budget is not None and time.monotonic() - kills_started > budget:
+                        self.event(f"kill budget of {budget:g}s spent after {n - 1} kills")
+                        break
+                    time.sleep(self.rng.uniform(*self.knobs.gap))
+                    self._restart_dead_nodes()
+                    self._kill_one(n, kind)
+            finally:
+                self._stop_feeding.set()
+                feeder.join(timeout=90)
             self._drain()
             self._check()
         finally:
@@ -430,9 +443,22 @@ class Chaos:
     def _active_runs(self) -> int:
         return self.rows("SELECT count(*) AS n FROM dag_run WHERE state IN ('queued', 'running')")[0]["n"]
 
-    def _top_up_runs(self) -> None:
-        for _ in range(max(0, self.knobs.active_runs - self._active_runs())):
-            spec = self.rng.choice(self.workload)
+    def _feed_runs(self) -> None:
+        """Keep ``active_runs`` runs in flight (a thread: ``dags trigger`` takes a second of CPU).
+
+        Its own ``Random`` (derived from the seed), so the kills draw the same numbers whatever
+        the timing of the triggers."""
+        rng = random.Random(f"{self.seed}-runs")
+        while not self._stop_feeding.is_set():
+            try:
+                missing = self.knobs.active_runs - self._active_runs()
+            except Exception as exc:  # noqa: BLE001 - a locked SQLite file; try again
+                self.event(f"feeder: could not count runs: {exc!r}"[:300])
+                missing = 0
+            if missing <= 0:
+                self._stop_feeding.wait(0.3)
+                continue
+            spec = rng.choice(self.workload)
             self.triggered += 1
             run_id = f"r{self.triggered:03d}"
             result = self.home.run("dags", "trigger", spec.dag_id, "--run-id", run_id, timeout=60)
@@ -440,6 +466,16 @@ class Chaos:
                 self.event(f"trigger {spec.dag_id} {run_id} failed: {result.stderr.strip()[-300:]}")
             else:
                 self.event(f"trigger {spec.dag_id} {run_id}")
+
+    def _kind_sequence(self) -> list[str]:
+        """The victims' kinds: each block of len(KINDS) kills is a shuffle of all kinds, so a
+        bounded run still kills every kind."""
+        kinds: list[str] = []
+        while len(kinds) < self.knobs.kills:
+            block = list(KINDS)
+            self.rng.shuffle(block)
+            kinds.extend(block)
+        return kinds[: self.knobs.kills]
 
     def _restart_dead_nodes(self) -> None:
         """What systemd does: a top-level process that is gone is started again."""
@@ -505,32 +541,29 @@ class Chaos:
             return "try" if "executors.forkserver" in parent_cmd else "fork_server"
         return "other"
 
-    def _kill_one(self, n: int) -> None:
-        kind = self.rng.choice(KINDS)
+    def _kill_one(self, n: int, kind: str) -> None:
+        """Kill one victim of ``kind`` (another kind when none turns up within ``victim_wait``)."""
         end = time.monotonic() + self.knobs.victim_wait
-        candidates = self._candidates(kind)
-        while not candidates and time.monotonic() < end:
-            time.sleep(0.02 if kind == "parse_child" else 0.2)
+        kill = None
+        while kill is None:
             candidates = self._candidates(kind)
-        if not candidates:
-            others = [k for k in KINDS if k != kind and self._candidates(k)]
-            if not others:
-                self.event(f"kill {n}: nothing to kill")
-                return
-            self.event(f"kill {n}: no {kind} to kill, drawing another kind")
-            kind = self.rng.choice(others)
-            candidates = self._candidates(kind)
-        label, victim = candidates[self.rng.randrange(len(candidates))] if candidates else (None, None)
-        if victim is None:
-            self.event(f"kill {n}: the {kind} went away before the kill")
-            return
-        restart_delay = self.rng.uniform(0.0, 1.0)
-        before = {node.name: node.pid for node in self.nodes}
-        kill = self._do_kill(kind, label, victim)
-        if kill is None:
-            self.event(f"kill {n}: the {kind} {label} went away before the kill")
-            return
+            if not candidates:
+                if time.monotonic() < end:
+                    time.sleep(0.02 if kind == "parse_child" else 0.2)
+                    continue
+                others = [k for k in KINDS if k != kind and self._candidates(k)]
+                if not others:
+                    self.event(f"kill {n}: nothing to kill")
+                    return
+                self.event(f"kill {n}: no {kind} to kill within {self.knobs.victim_wait:g}s, drawing another kind")
+                kind = self.rng.choice(others)
+                end = time.monotonic() + self.knobs.victim_wait
+                continue
+            label, victim = candidates[self.rng.randrange(len(candidates))]
+            before = {node.name: node.pid for node in self.nodes}
+            kill = self._do_kill(kind, label, victim)  # None: it ended on its own just before
         self.event(f"kill {n}: kill -9 {kind} {label} pid {kill.pid}; took {', '.join(kill.hit)}")
+        restart_delay = self.rng.uniform(0.0, 1.0)
         for node in self.nodes:
             if node.pid in self.killed_pids and node.proc.poll() is None:
                 try:
