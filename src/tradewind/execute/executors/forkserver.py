@@ -13,9 +13,18 @@ server -> executor
     ``{"op": "started", "id": 7, "pid": 1234}``  (or ``{"op": "error", "id": 7, "message": ...}``)
     ``{"op": "exited", "pid": 1234, "code": -9}`` (``code`` as ``subprocess``: negative = signal)
 
+"started" is sent by the forked try itself, before it closes its copy of the socket: so when the
+executor reads end-of-file (every copy closed: the server died), it has read the "started" of
+every try the server forked, and knows that the others never ran (it hands them to the
+server's replacement, see :mod:`~tradewind.execute.executors.local`).
+
 The server itself runs no threads (forking a threaded process is unsafe); it multiplexes
 the socket and a SIGCHLD wake-up pipe with ``selectors``. When the socket closes (the
-executor went away) it exits; tries still running finish and record their own outcomes.
+executor went away) it exits once its last try has ended; tries still running finish and
+record their own outcomes. Nothing the executor's disappearance breaks may kill it: a message
+to the closed socket (a try's end, a request read from the socket's buffer after the
+executor's kill -9) is dropped, and its own warnings go to a stderr whose reader may be gone
+with the scheduler (a pipe), so a failed write is ignored as well.
 
 Before forking a try, the server imports the try's DAG file once per version of the file
 (:func:`tradewind.execute.prepare.load_dag_file`), so the child starts with the DAG already
@@ -134,7 +143,7 @@ def _preload() -> None:
             importlib.import_module(name)
         except Exception:  # a missing optional module must not stop the server
             if name in PRELOAD:
-                traceback.print_exc()
+                _print_exc()
 
 
 #: ``prctl`` option numbers of ``PR_SET_CHILD_SUBREAPER`` and ``PR_SET_PDEATHSIG`` (linux/prctl.h).
@@ -187,17 +196,43 @@ def child_pids() -> list[int]:
         return []
 
 
-def _send(sock: socket.socket, message: dict[str, Any]) -> None:
-    sock.sendall((json.dumps(message) + "\n").encode("utf-8"))
+def _send(sock: socket.socket, message: dict[str, Any]) -> bool:
+    """Send one message; False if the executor is gone (its socket closed: EPIPE, ECONNRESET)."""
+    try:
+        sock.sendall((json.dumps(message) + "\n").encode("utf-8"))
+        return True
+    except OSError:
+        return False
 
 
-def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: Any) -> None:
-    """In the forked child: become a process group leader, reset signals, run the try, exit.
+def _warn(text: str) -> None:
+    """Print a warning to stderr, which may be a pipe whose reader (the scheduler, or what read
+    its output) is gone: a failed write must not end the server."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _print_exc() -> None:
+    try:
+        traceback.print_exc()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _run_child(request_id: Any, sock: socket.socket, workload: dict[str, Any], close_fds: list[int],
+               config: Any, db: Any) -> None:
+    """In the forked child: report the start, become a process group leader, reset signals, run
+    the try, exit.
 
     ``db`` None: remote mode (a Celery worker) — the try runs through the execution API.
     """
     code = 1
     try:
+        # Before closing our copy of the socket (see the module docstring for why here).
+        _send(sock, {"op": "started", "id": request_id, "pid": os.getpid()})
         # First, before the try can start anything: orphans of its descendants come back to
         # it (see the module docstring), so its end-of-try cleanup finds them.
         become_subreaper()
@@ -225,10 +260,7 @@ def _run_child(workload: dict[str, Any], close_fds: list[int], config: Any, db: 
 
             code = run_in_try_process(workload, config=config, store=DbTryStore(db, config))
     except BaseException:  # noqa: BLE001 - whatever happens, the child must exit here
-        try:
-            traceback.print_exc()
-        except Exception:
-            pass
+        _print_exc()
     finally:
         try:
             sys.stdout.flush()
@@ -319,7 +351,7 @@ class _Server:
     def _read_requests(self) -> bool:
         try:
             chunk = self.sock.recv(65536)
-        except (ConnectionResetError, InterruptedError):
+        except OSError:  # ECONNRESET and the like: the executor is gone
             return False
         if not chunk:
             return False
@@ -334,6 +366,8 @@ class _Server:
         if request.get("op") != "run":
             _send(self.sock, {"op": "error", "id": request.get("id"), "message": f"unknown op {request.get('op')!r}"})
             return
+        # A request read after the executor's kill -9 (still in the socket's buffer) is run all
+        # the same: the instance is queued for it, and a claim is atomic, so it runs at most once.
         self._preload_dag_file(request["workload"].get("fileloc"))
         try:
             pid = os.fork()
@@ -341,9 +375,9 @@ class _Server:
             _send(self.sock, {"op": "error", "id": request["id"], "message": f"fork failed: {exc}"})
             return
         if pid == 0:
-            _run_child(request["workload"], [self.sock.fileno(), self.wake_r, self.wake_w], self.config, self.db)
-        self.tries.add(pid)
-        _send(self.sock, {"op": "started", "id": request["id"], "pid": pid})
+            _run_child(request["id"], self.sock, request["workload"], [self.sock.fileno(), self.wake_r, self.wake_w],
+                       self.config, self.db)
+        self.tries.add(pid)  # the child itself reports "started"
 
     def _preload_dag_file(self, fileloc: str | None) -> None:
         """Import the DAG file here (once per version) so the forked try inherits it; never raises."""
@@ -369,9 +403,8 @@ class _Server:
         finally:
             set_variable_backend(previous)
         if threading.active_count() > threads:
-            print(f"tradewind fork server: importing {fileloc} started threads; forking a threaded "
-                  "process is unsafe, so DAG files should not start threads at import time",
-                  file=sys.stderr, flush=True)
+            _warn(f"tradewind fork server: importing {fileloc} started threads; forking a threaded "
+                  "process is unsafe, so DAG files should not start threads at import time")
 
     def _reap(self) -> None:
         """Collect exited children: report tries to the executor, then kill try leftovers."""
@@ -387,10 +420,8 @@ class _Server:
             if pid not in self.tries:
                 continue  # a leftover of an ended try, killed by _kill_leftovers
             self.tries.discard(pid)
-            try:
-                _send(self.sock, {"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
-            except OSError:
-                pass  # executor gone; keep reaping so no zombies pile up
+            # False when the executor is gone; keep reaping all the same so no zombies pile up.
+            _send(self.sock, {"op": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
         # Leftovers only arrive when a child of ours exits (a try, or a leftover whose own
         # children are then re-parented here), so a quiet server never looks.
         if reaped and self.subreaper:
