@@ -18,7 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from cli_support import TRADEWIND, free_port, wait_for
+from cli_support import free_port
+from execution_api_server import start_api_server
 from service_support import stop_process
 from runner_support import add_dag, queue
 from tradewind.config import Config
@@ -87,25 +88,8 @@ sys.exit(run_remote_try(Workload.from_dict(json.loads(sys.argv[1])), config=conf
 
 
 def _start(tmp: Path, url: str) -> ApiServer:
-    home = tmp / "server-home"
-    (home / "dags").mkdir(parents=True, exist_ok=True)
-    config = Config.load(home=home, environ={}, overrides={"core": {"load_examples": "False"},
-                                                            "database": {"url": url}})
-    config.ensure_home()
-    db = Database.from_config(config)
-    from tradewind.persist.migrate import upgrade
-
-    upgrade(db, default_pool_slots=128)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND")}
-    env.update({"TRADEWIND_HOME": str(home), "TRADEWIND__DATABASE__URL": url, "TRADEWIND__API__PORT": str(port),
-                "TRADEWIND__API__HOST": "127.0.0.1", "TRADEWIND__CORE__LOAD_EXAMPLES": "False"})
-    proc = subprocess.Popen([TRADEWIND, "api-server"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: proc.poll() is None and httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200,
-             deadline=60, what="the API server")
-    return ApiServer(config=config, db=db, url=base, proc=proc, tmp=tmp)
+    server = start_api_server(tmp / "server-home", url)
+    return ApiServer(config=server.config, db=server.db, url=server.url, proc=server.proc, tmp=tmp)
 
 
 def _stop(server: ApiServer) -> None:
@@ -343,15 +327,7 @@ def test_heartbeat_and_finish_of_a_try_that_is_not_running_answer_409(sqlite_api
     finish = api.post("/try/finish", token, {"key": asdict(key), "request": {"outcome": "success"}})
     assert finish.status_code == 409 and "not running" in finish.json()["detail"]
     assert _state(api.db, key) == ("queued", 2)
-    # the client maps those answers onto the protocol
-    from tradewind.execute.api_client import ApiTryStore
-    from tradewind.execute.try_store import FinishRequest, TryStoreRefused
-
-    store = ApiTryStore(api.execution_url, token)
-    assert store.heartbeat(key) is False
-    with pytest.raises(TryStoreRefused):
-        store.finish(key, FinishRequest(outcome="success"))
-    store.close()
+    # (how ApiTryStore maps these answers onto the protocol: tests/contracts/test_try_store_contract.py)
 
 
 def test_lost_try_is_failed_through_its_retry_policy(sqlite_api: ApiServer) -> None:
