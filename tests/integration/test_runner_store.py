@@ -3,16 +3,30 @@
 A recording store delegates every call to a real DbTryStore and notes which calls the try
 made, with which try key: so a worker's store (the execution API client) sees exactly these
 calls, and the database is never touched behind the store's back.
+
+And the worker side stands alone while it runs, not only when imported: a whole try through
+``python -m tradewind.execute.runner`` (the execution API, a real API server) ends with nothing
+of persist, schedule or SQLAlchemy ever loaded in the try's process.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import pytest
+from execution_api_server import RunningApiServer, start_api_server, stop_api_server
 from runner_support import add_dag, queue, ti_row, workload, xcoms
 
 from tradewind.execute.db_store import DbTryStore
 from tradewind.execute.runner import run_try
+from tradewind.execute.tokens import issue_workload_token
 from tradewind.persist.models import TaskInstance, Variable
 from tradewind.workloads import TaskKey
 
@@ -94,3 +108,70 @@ def test_every_read_and_write_of_a_try_goes_through_its_store(config, db) -> Non
     # The outlet event (with the extra set through outlet_events) committed with the success.
     assert [e["extra"] for e in store.inner.asset_events({"name": "s3://bucket/target",
                                                            "uri": "s3://bucket/target"})] == [{"rows": 7}]
+
+
+# --------------------------------------------------------------------------- a worker's process
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApiServer]:
+    tmp = tmp_path_factory.mktemp("runner_store_api")
+    server = start_api_server(tmp / "home", f"sqlite:///{tmp / 'tradewind.db'}")
+    yield server
+    stop_api_server(server)
+
+
+#: The try's process: run the worker entry point, then say which server-side modules it loaded.
+_WORKER = """
+import sys
+from tradewind.execute.runner import main
+code = main(sys.argv[1:])
+loaded = sorted(m for m in sys.modules if m.startswith(("sqlalchemy", "tradewind.persist", "tradewind.schedule")))
+print("SERVER-SIDE MODULES LOADED:", loaded)
+sys.exit(code if not loaded else 99)
+"""
+
+WORKER_DAG = """
+from tradewind.definition.variable import Variable
+
+def give():
+    return 5
+
+def take(ti, **context):
+    Variable.set("worker_saw", str(ti.xcom_pull(task_ids="give")))
+    print("pulled on the worker:", ti.xcom_pull(task_ids="give"), context["dag_run"].conf)
+    return ti.xcom_pull(task_ids="give") + 1
+
+with DAG("worker_side", start_date=datetime(2024, 1, 1), schedule=None):
+    PythonOperator(task_id="give", python_callable=give) >> PythonOperator(task_id="take", python_callable=take)
+"""
+
+
+def _run_worker(api: RunningApiServer, wl: Any, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEWIND", "AIRFLOW"))}
+    env.update({"TRADEWIND_HOME": str(tmp_path / "worker-home"),  # no database settings anywhere
+                "TRADEWIND__CORE__EXECUTION_API_SERVER_URL": api.execution_url,
+                "TRADEWIND__CORE__LOAD_EXAMPLES": "False"})
+    return subprocess.run([sys.executable, "-c", _WORKER, "--workload", json.dumps(wl.to_dict())], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_try_on_a_worker_never_loads_database_code(api: RunningApiServer, tmp_path: Path) -> None:
+    fileloc = add_dag(api.config, api.db, "worker_side", WORKER_DAG, conf={"k": "v"})
+    for task_id in ("give", "take"):
+        key = queue(api.db, "worker_side", task_id)
+        wl = replace(workload(key, fileloc), token=issue_workload_token(api.config, key))
+        done = _run_worker(api, wl, tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "SERVER-SIDE MODULES LOADED: []" in done.stdout
+        assert ti_row(api.db, key).state == "success"
+    assert xcoms(api.db, key)["return_value"] == "6"
+    with api.db.session_scope() as s:
+        assert s.get(Variable, "worker_saw").val == "5"
+    # Again: the try ran, so its workload is not queued any more; the worker runs nothing.
+    done = _run_worker(api, wl, tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+
+
+def test_the_worker_entry_point_needs_a_token(api: RunningApiServer, tmp_path: Path) -> None:
+    key = TaskKey("worker_side", "run1", "give")
+    done = _run_worker(api, workload(key, "/nowhere.py"), tmp_path)
+    assert done.returncode == 2 and "python -m tradewind.execute.local_try" in done.stderr
