@@ -9,6 +9,11 @@ sensor and ``TriggerDagRunOperator`` rules.
 Transactions per try are the runner's budget: ``claim`` is one read plus one short write,
 ``finish`` one write (a failure first reads the task's retry policy, usually from the
 decoded-snapshot cache, as before), each heartbeat one write.
+
+This is the server side of the try store: the claim's SQL (:func:`claim`, :func:`load_run`, the
+decoded-snapshot cache :func:`_stored_task`) lives here, beside the store, while what the
+claim answers with (:class:`~tradewind.execute.prepare.ClaimedTry`) belongs to the worker side,
+which imports no database code.
 """
 
 from __future__ import annotations
