@@ -23,6 +23,14 @@ If this process is killed (kill -9, host gone) its fork server sees the socket c
 SIGKILLs the tries, and the tries' own ``PR_SET_PDEATHSIG`` covers a killed fork server; the
 tries stop heartbeating and the scheduler retries them elsewhere. A graceful stop (SIGTERM,
 Ctrl-C: Celery's warm shutdown) takes no new messages and lets running tries finish.
+
+The fork server is supervised by its executor: a dead one is replaced within moments (its
+running tries died with it and are reported lost at once, as above). A message that arrives
+while the server is down waits for the replacement (up to :attr:`CeleryWorker.server_wait`
+seconds) instead of failing. Only a server that is *crash-looping* (it keeps dying; see
+:class:`~tradewind.execute.supervision.RestartBackoff`) and is down stops the worker (Celery's
+warm shutdown), so that its supervisor (systemd, Kubernetes) restarts it and it takes no
+messages it cannot run meanwhile; the registry entry carries the problem while it lasts.
 """
 
 from __future__ import annotations
@@ -38,7 +46,14 @@ from typing import Any
 
 from tradewind.execute import celery_app
 from tradewind.execute.executors.local import LocalExecutor
-from tradewind.schedule.executor_interface import EXIT_NOT_CLAIMED, ExecutorEvent, TaskKey, Waker, Workload
+from tradewind.schedule.executor_interface import (
+    EXIT_NOT_CLAIMED,
+    ExecutorEvent,
+    ExecutorUnavailable,
+    TaskKey,
+    Waker,
+    Workload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +66,9 @@ class _Waiting:
 
 class CeleryWorker:
     """One ``tradewind celery worker`` process; :meth:`run` blocks until Celery shuts down."""
+
+    #: Seconds a message waits for a fork server being replaced before its try is reported lost.
+    server_wait: float = 30.0
 
     def __init__(self, config: Any, *, hostname: str, queues: list[str], concurrency: int) -> None:
         from tradewind.config import Config
@@ -74,7 +92,7 @@ class CeleryWorker:
         self._waiting: dict[TaskKey, _Waiting] = {}
         self._stop = threading.Event()
         self._redis: Any = None
-        #: Why the worker stopped on its own (its fork server died); None after a normal stop.
+        #: Why the worker stopped on its own (its fork server crash-loops); None after a normal stop.
         self.failure: str | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -132,12 +150,16 @@ class CeleryWorker:
             self._waiting[workload.key] = waiting
         try:
             log.info("running %s", workload.key.short())
-            self.executor.queue_workload(workload)
-            waiting.done.wait()
+            unavailable = self._hand_over(workload)
+            if unavailable is None:
+                waiting.done.wait()
         finally:
             with self._lock:
                 self._waiting.pop(workload.key, None)
-        event = waiting.event
+        if unavailable is not None:
+            event = ExecutorEvent(workload.key, None, False, f"not started: {unavailable}")
+        else:
+            event = waiting.event
         assert event is not None
         log.info("%s ended: %s", workload.key.short(), event.info)
         if event.recorded or event.return_code == EXIT_NOT_CLAIMED:
@@ -149,6 +171,20 @@ class CeleryWorker:
                                                                 f"ended without recording an outcome: {event.info}")
         except Exception:  # noqa: BLE001 - the scheduler's heartbeat check remains the backstop
             log.exception("could not report %s lost", workload.key.short())
+
+    def _hand_over(self, workload: Workload) -> ExecutorUnavailable | None:
+        """Give the workload to the fork server, waiting for a replacement if it is down;
+        the error if none came up within :attr:`server_wait` seconds."""
+        deadline = time.monotonic() + self.server_wait
+        while True:
+            try:
+                self.executor.queue_workload(workload)
+                return None
+            except ExecutorUnavailable as exc:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.executor.wait_until_up(remaining):
+                    log.error("%s: no fork server within %gs: %s", workload.key.short(), self.server_wait, exc)
+                    return exc
 
     def _dispatch_events(self) -> None:
         """Hand each try's end to the Celery thread waiting for it."""
@@ -172,6 +208,7 @@ class CeleryWorker:
             "pid": os.getpid(),
             "started": self.started.isoformat(),
             "heartbeat": datetime.now(timezone.utc).isoformat(),
+            "problems": self.executor.helper_problems(),
             "running": [
                 {"dag_id": k.dag_id, "run_id": k.run_id, "task_id": k.task_id, "map_index": k.map_index,
                  "try_number": k.try_number}
@@ -182,13 +219,15 @@ class CeleryWorker:
     def _heartbeat_loop(self) -> None:
         """Refresh the registry entry every ``[celery] worker_heartbeat_interval`` (TTL: three).
 
-        A worker whose fork server died could take messages but run nothing, so instead of
-        beating it stops (Celery's warm shutdown) and lets its supervisor restart it.
+        A worker whose fork server is down and crash-looping could take messages but run
+        nothing, so instead of beating it stops (Celery's warm shutdown) and lets its supervisor
+        restart it. A server that died once is being replaced: the worker keeps going.
         """
         while not self._stop.is_set():
             started = time.monotonic()
             if not self.executor.alive():
-                self.failure = "the worker's fork server died; stopping (see the error above)"
+                problems = "; ".join(self.executor.helper_problems()) or "it is not running"
+                self.failure = f"the worker's fork server cannot be kept running ({problems}); stopping"
                 log.error(self.failure)
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
