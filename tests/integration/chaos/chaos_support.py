@@ -502,9 +502,11 @@ class Chaos:
                 continue
             try:
                 proc = psutil.Process(starts[-1])
-            except psutil.Error:
+                # Started before it wrote the marker: not a later process that reused the pid.
+                fresh = proc.create_time() <= (self.markers / key[0] / key[1] / f"{key[2]}.{key[3]}").stat().st_mtime + 1
+            except (psutil.Error, OSError):
                 continue
-            if _alive(proc) and self._our(proc) and "forkserver" in _cmdline(proc):
+            if fresh and _alive(proc) and self._our(proc):
                 found.append((key, proc))
         return found
 
@@ -677,61 +679,91 @@ class Chaos:
         self.event(f"drain: runs still active after {self.knobs.drain:g}s")
 
     def _check(self) -> None:
-        v = self.result.violations
-        specs = {s.dag_id: s for s in self.workload}
-        runs = self.rows("SELECT dag_id, run_id, state FROM dag_run")
-        tis = self.rows("SELECT dag_id, run_id, task_id, state, try_number, note FROM task_instance")
-        tries = self.rows("SELECT dag_id, run_id, task_id, try_number, state, error FROM task_instance_try")
-        markers = read_markers(self.markers)
-        self.result.runs.update(r["state"] for r in runs)
-        self.result.tries.update(t["state"] for t in tries)
+        seen = Observed(
+            runs=self.rows("SELECT dag_id, run_id, state FROM dag_run"),
+            tis=self.rows("SELECT dag_id, run_id, task_id, state, try_number, note FROM task_instance"),
+            tries=self.rows("SELECT dag_id, run_id, task_id, try_number, state, error FROM task_instance_try"),
+            markers=read_markers(self.markers),
+            killed_tries=set(self.killed_tries),
+            retries={s.dag_id: s.retries for s in self.workload},
+        )
+        self.result.runs.update(r["state"] for r in seen.runs)
+        self.result.tries.update(t["state"] for t in seen.tries)
         self.result.tries["killed by the test"] = len(self.killed_tries)
-
-        for r in runs:
-            if r["state"] not in FINISHED:
-                active = [f"{t['task_id']}:{t['state']}:{t['try_number']}" for t in tis
-                          if (t["dag_id"], t["run_id"]) == (r["dag_id"], r["run_id"]) and t["state"] not in (
-                              "success", "failed", "upstream_failed", "skipped")]
-                v["run_stuck"].append(f"{r['dag_id']} {r['run_id']} is {r['state']} ({', '.join(active)})")
-
-        succeeded: dict[tuple[str, str, str], int] = {}
-        for t in tries:
-            if t["state"] == "success":
-                key = (t["dag_id"], t["run_id"], t["task_id"])
-                succeeded[key] = min(succeeded.get(key, t["try_number"]), t["try_number"])
-                if not markers.get((*key, t["try_number"]), ([], []))[1]:
-                    v["success_without_work"].append(f"try row {' '.join(map(str, key))} try {t['try_number']} "
-                                                     "succeeded without a .done marker")
-        for t in tis:
-            key = (t["dag_id"], t["run_id"], t["task_id"])
-            if t["state"] == "success":
-                succeeded[key] = min(succeeded.get(key, t["try_number"]), t["try_number"])
-                if not markers.get((*key, t["try_number"]), ([], []))[1]:
-                    v["success_without_work"].append(f"{' '.join(key)} succeeded at try {t['try_number']} "
-                                                     "without a .done marker")
-            if t["state"] == "failed" and t["try_number"] <= specs[t["dag_id"]].retries:
-                v["failure_with_retries_left"].append(
-                    f"{' '.join(key)} failed at try {t['try_number']} with retries={specs[t['dag_id']].retries}: "
-                    f"{(t['note'] or '')[:200]}")
-
-        for key, (starts, dones) in sorted(markers.items()):
-            if len(starts) > 1 or len(dones) > 1:
-                v["try_twice"].append(f"{' '.join(map(str, key))} started by {starts}, completed by {dones}")
-            first_success = succeeded.get(key[:3])
-            if first_success is not None and key[3] > first_success:
-                v["try_twice"].append(f"{' '.join(map(str, key))} ran after try {first_success} succeeded")
-
-        failed = {(t["dag_id"], t["run_id"], t["task_id"], t["try_number"]): t["error"] or ""
-                  for t in tries if t["state"] in ("failed", "up_for_retry")}
-        for t in tis:
-            if t["state"] == "failed":
-                failed.setdefault((t["dag_id"], t["run_id"], t["task_id"], t["try_number"]), t["note"] or "")
-        for key, why in sorted(failed.items()):
-            if key not in self.killed_tries:
-                v["failed_try_not_killed"].append(f"{' '.join(map(str, key))} failed but the test never "
-                                                  f"killed it: {why[:200]}")
+        v = self.result.violations
+        for name, items in check_invariants(seen).items():
+            v[name].extend(items)
         for node in self.nodes:
             for kind in ("dag_processor", "fork_server"):
                 if node.alive() and node.helper(kind) is None:
                     v["helper_not_back"].append(f"at the end {node.name} has no {kind}")
         self.event("check: " + ", ".join(f"{k} {len(x)}" for k, x in v.items()))
+
+
+# ---------------------------------------------------------------------------- invariants
+TryKey = tuple[str, str, str, int]
+
+
+@dataclass
+class Observed:
+    """What the end state is made of: database rows, marker files, and what the harness killed."""
+
+    runs: list[dict[str, Any]]  # dag_id, run_id, state
+    tis: list[dict[str, Any]]  # dag_id, run_id, task_id, state, try_number, note
+    tries: list[dict[str, Any]]  # dag_id, run_id, task_id, try_number, state, error
+    markers: dict[TryKey, tuple[list[int], list[int]]]  # read_markers()
+    killed_tries: set[TryKey]
+    retries: dict[str, int]  # dag_id -> retries of its tasks
+
+
+def check_invariants(seen: Observed) -> dict[str, list[str]]:
+    """The invariants decided from the end state (``helper_not_back`` is checked live)."""
+    v: dict[str, list[str]] = {name: [] for name in INVARIANTS if name != "helper_not_back"}
+
+    def done(key: tuple[str, str, str], try_number: int) -> bool:
+        return bool(seen.markers.get((*key, try_number), ([], []))[1])
+
+    for r in seen.runs:
+        if r["state"] not in FINISHED:
+            active = [f"{t['task_id']}:{t['state']}:{t['try_number']}" for t in seen.tis
+                      if (t["dag_id"], t["run_id"]) == (r["dag_id"], r["run_id"])
+                      and t["state"] not in ("success", "failed", "upstream_failed", "skipped")]
+            v["run_stuck"].append(f"{r['dag_id']} {r['run_id']} is {r['state']} ({', '.join(active)})")
+
+    succeeded: dict[tuple[str, str, str], int] = {}  # first try that succeeded, per task instance
+    for t in seen.tries:
+        key = (t["dag_id"], t["run_id"], t["task_id"])
+        if t["state"] == "success":
+            succeeded[key] = min(succeeded.get(key, t["try_number"]), t["try_number"])
+            if not done(key, t["try_number"]):
+                v["success_without_work"].append(f"{' '.join(key)} try row {t['try_number']} succeeded "
+                                                 "without a .done marker")
+    for t in seen.tis:
+        key = (t["dag_id"], t["run_id"], t["task_id"])
+        if t["state"] == "success":
+            succeeded[key] = min(succeeded.get(key, t["try_number"]), t["try_number"])
+            if not done(key, t["try_number"]):
+                v["success_without_work"].append(f"{' '.join(key)} succeeded at try {t['try_number']} "
+                                                 "without a .done marker")
+        retries = seen.retries[t["dag_id"]]
+        if t["state"] == "failed" and t["try_number"] <= retries:
+            v["failure_with_retries_left"].append(
+                f"{' '.join(key)} failed at try {t['try_number']} with retries={retries}: {(t['note'] or '')[:200]}")
+
+    for key, (starts, dones) in sorted(seen.markers.items()):
+        if len(starts) > 1 or len(dones) > 1:
+            v["try_twice"].append(f"{' '.join(map(str, key))} started by pids {starts}, completed by {dones}")
+        first_success = succeeded.get(key[:3])
+        if first_success is not None and key[3] > first_success:
+            v["try_twice"].append(f"{' '.join(map(str, key))} ran although try {first_success} had succeeded")
+
+    failed = {(t["dag_id"], t["run_id"], t["task_id"], t["try_number"]): t["error"] or ""
+              for t in seen.tries if t["state"] in ("failed", "up_for_retry")}
+    for t in seen.tis:
+        if t["state"] in ("failed", "up_for_retry"):
+            failed.setdefault((t["dag_id"], t["run_id"], t["task_id"], t["try_number"]), t["note"] or "")
+    for key, why in sorted(failed.items()):
+        if key not in seen.killed_tries:
+            v["failed_try_not_killed"].append(f"{' '.join(map(str, key))} failed but the test never killed it: "
+                                              f"{why[:200]}")
+    return v
