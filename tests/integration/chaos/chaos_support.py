@@ -423,7 +423,7 @@ class Chaos:
     def _teardown(self) -> None:
         for node in self.nodes:
             try:
-                node.stop()
+                node.stop(timeout=5.0)  # the experiment is over: no need to wait long for a clean stop
             except Exception:  # noqa: BLE001 - keep tearing down
                 pass
         kill_processes_with_env_home(self.home.path)

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.xdist_group("chao
 CI_KNOBS = dict(kills=10, gap=(1.0, 2.5), helper_deadline=15.0, drain=30.0, kill_budget=50.0)
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("setup", [
     "sqlite-scheduler",
     "sqlite-standalone",
