@@ -234,12 +234,15 @@ class DagProcessor:
         if not len(self.pool) and not results and timeout > 0:
             time.sleep(timeout)
         stored = []
+        changed_before = (len(summary.new_versions), len(summary.deactivated))
         for result in results:
             self._store(result, summary)
             stored.append(result.fileloc)
             if result.fileloc in self._force_next:
                 self._force_next.discard(result.fileloc)
                 self._queue[result.fileloc] = _Queued((0, 0.0), slow=False)
+        if (len(summary.new_versions), len(summary.deactivated)) != changed_before:
+            notify_scheduler(self.db)  # a new or changed DAG may have a run due now
         return stored
 
     def _store(self, result: FileParseResult, summary: ParseSummary) -> None:
@@ -255,8 +258,6 @@ class DagProcessor:
         summary.import_errors += stored.import_errors
         if stored.import_errors:
             log.info("%s: %d import errors (%.2fs)", result.fileloc, stored.import_errors, result.duration)
-        if stored.new_versions or stored.deactivated:
-            notify_scheduler(self.db)  # a new or changed DAG may have a run due now
 
     # ----------------------------------------------------------------------- one scan
     def sync_once(self, force: bool = False) -> ParseSummary:
