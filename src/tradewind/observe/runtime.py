@@ -117,15 +117,13 @@ class Services:
     ``restart`` policy (the triggerer) is logged and restarted with that backoff, its problem
     reported through the policy; any other (the scheduler loop) stops all the others (a dead
     scheduler must not leave a healthy-looking process behind, and systemd or Kubernetes
-    restarts the process); :attr:`failed` names it. :meth:`wait` also calls the ``on_tick``
-    hooks (the DAG processor child's watcher) from the main thread.
+    restarts the process); :attr:`failed` names it.
     """
 
     stop_event: threading.Event = field(default_factory=threading.Event)
     services: list[_Service] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
     failed: list[tuple[str, BaseException]] = field(default_factory=list)
-    on_tick: list[Callable[[], None]] = field(default_factory=list)
 
     def add(self, name: str, target: Callable[[threading.Event], None], *,
             restart: "RestartBackoff | None" = None) -> None:
@@ -177,17 +175,10 @@ class Services:
                 alive.append(service.name)
         return alive
 
-    def wait(self, poll: float = 0.2) -> None:
-        """Block the calling (main) thread until a stop is requested, calling the ``on_tick``
-        hooks every ``poll`` seconds. Signals interrupt the wait."""
+    def wait(self, poll: float = 0.5) -> None:
+        """Block the calling (main) thread until a stop is requested. Signals interrupt the wait."""
         while not self.stop_event.wait(poll):
-            for tick in list(self.on_tick):
-                if self.stop_event.is_set():
-                    break
-                try:
-                    tick()
-                except Exception:  # noqa: BLE001 - a watcher's bug must not end the process
-                    log.exception("supervision step failed")
+            pass
 
 
 def install_signal_handlers(services: Services, *, announce: Callable[[str], None] | None = None) -> None:

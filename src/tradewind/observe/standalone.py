@@ -13,7 +13,9 @@ Threads: uvicorn (HTTP), the scheduler loop (which hands DAG-level callbacks to
 the callback runner thread) and, in ``standalone``, the triggerer (whose triggers run in
 one more thread's asyncio event loop). The DAG processor is a child process
 (``tradewind dag-processor``), as in Airflow: it forks a child per DAG file, and
-forking is only safe from a process without other threads. The main thread only
+forking is only safe from a process without other threads. A watcher thread replaces it when it
+dies (:class:`DagProcessorProcess`); the triggerer thread is restarted when its loop fails; only
+the scheduler loop failing stops the process (docs/supervision.md). The main thread only
 waits for SIGINT/SIGTERM, then stops everything in reverse order: scheduler and
 parser first (no new work), the executor (running tries finish), the HTTP server last.
 """
@@ -156,8 +158,8 @@ def _callback_runner(config: Config) -> Any:
 class DagProcessorProcess:
     """``tradewind dag-processor`` as a supervised child process of this one, ending with it.
 
-    :meth:`start` spawns it; the main thread calls :meth:`poll` a few times a second (the
-    wait loop of :meth:`runtime.Services.wait`). A child that died is logged with how it ended
+    :meth:`start` spawns it; :meth:`watch`, a service thread of its own, calls :meth:`poll`
+    five times a second from then on (also while the API app is still being built). A child that died is logged with how it ended
     and replaced: at once the first time, later after :class:`RestartBackoff`'s delay while it
     keeps dying. :meth:`problem` (down, crash-looping) is one of the scheduler's health probes,
     so it lands in the scheduler's job row. After :meth:`stop` nothing is restarted any more.
@@ -189,7 +191,7 @@ class DagProcessorProcess:
         return self.proc.pid if self.proc is not None else None
 
     def poll(self) -> None:
-        """Notice a dead child and start its replacement when due (main thread only)."""
+        """Notice a dead child and start its replacement when due (the watcher thread only)."""
         if self._stopping or self.proc is None:
             return
         if self._restart_at is None:
@@ -213,6 +215,14 @@ class DagProcessorProcess:
             return
         self.backoff.started()
         log.warning("%s restarted (pid %d)", self.NAME, self.proc.pid)
+
+    def watch(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Poll the child every ``interval`` seconds until ``stop`` is set (a service thread)."""
+        while not stop.wait(interval):
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - a bug here must not end the watching
+                log.exception("watching the %s failed", self.NAME)
 
     def problem(self) -> str | None:
         """Down or crash-looping, or None while it runs (a health probe of the scheduler)."""
@@ -268,7 +278,8 @@ def start_services(
     services.start()
     processor.start()
     services.on_stop.append(processor.stop)
-    services.on_tick.append(processor.poll)
+    services.add("tradewind-dag-processor-watcher", processor.watch)
+    services.start()
     if triggerer_backoff is not None:
         # After the parser child is spawned; the triggerer's threads never fork.
         from tradewind.execute.triggerer import TriggererRunner

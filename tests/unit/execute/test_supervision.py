@@ -112,17 +112,3 @@ def test_services_restart_helpers_but_stop_everything_when_the_scheduler_fails()
     assert services.stop_event.wait(5)
     assert services.join(5) == []
     assert [(name, str(exc)) for name, exc in services.failed] == [("tradewind-scheduler", "scheduler broke")]
-
-
-def test_services_wait_ticks_the_watchers_until_stop():
-    services = Services()
-    ticks = []
-
-    def tick() -> None:
-        ticks.append(1)
-        if len(ticks) == 3:
-            services.request_stop()
-
-    services.on_tick.append(tick)
-    services.wait(poll=0.01)
-    assert len(ticks) == 3
