@@ -2,12 +2,15 @@
 
 These are plain ``str`` enums so they compare equal to the strings stored in the
 database and printed by the CLI (``TaskInstanceState.SUCCESS == "success"``).
-The allowed state graph lives in :mod:`tradewind.schedule.transitions`; this
-module only names the states and the groups other layers ask about.
+This module also holds the two state graphs -- :data:`TI_TRANSITIONS` for a task instance and
+:data:`TRY_TRANSITIONS` for one try's row -- which :mod:`tradewind.schedule.transitions`, the
+only state writer, takes every legal move from (its fast SQL paths included, through
+:func:`from_states`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import Enum
 
 
@@ -86,6 +89,77 @@ UNFINISHED_TI_STATES: frozenset[TaskInstanceState] = frozenset(
 )
 #: States that count as "failed" for trigger rules.
 FAILED_TI_STATES: frozenset[TaskInstanceState] = frozenset({TI.FAILED, TI.UPSTREAM_FAILED})
+
+#: Allowed task-instance changes made by the scheduler and the task runner.
+#: Manual actions (clear, mark) may set :data:`TI_MANUAL_TARGETS` from any state instead.
+TI_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
+    # none -> failed: a mapped task whose input cannot be expanded (schedule/mapping.py).
+    TI.NONE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED, TI.FAILED}),
+    TI.SCHEDULED: frozenset({TI.QUEUED, TI.NONE, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
+    # queued -> failed/up_for_retry: the try's process died before recording anything;
+    # queued -> scheduled: a try nobody claimed goes back (executor refusal, queued timeout, adoption).
+    TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.SKIPPED, TI.REMOVED}),
+    TI.RUNNING: frozenset(
+        {TI.SUCCESS, TI.FAILED, TI.SKIPPED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.DEFERRED, TI.RESTARTING}
+    ),
+    TI.UP_FOR_RETRY: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.FAILED, TI.REMOVED}),
+    TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.FAILED, TI.REMOVED}),
+    TI.DEFERRED: frozenset({TI.SCHEDULED, TI.QUEUED, TI.FAILED, TI.SKIPPED}),
+    TI.RESTARTING: frozenset({TI.NONE, TI.UP_FOR_RETRY, TI.FAILED}),
+    TI.SUCCESS: frozenset(),
+    TI.FAILED: frozenset(),
+    TI.SKIPPED: frozenset(),
+    TI.UPSTREAM_FAILED: frozenset(),
+    TI.REMOVED: frozenset({TI.NONE}),
+}
+
+#: States a person may set by hand (CLI/API "mark" and "clear"), from any state.
+TI_MANUAL_TARGETS: frozenset[TaskInstanceState] = frozenset({TI.NONE, TI.SUCCESS, TI.FAILED, TI.SKIPPED})
+
+#: Allowed changes of one try's row (``task_instance_try.state``). A row starts ``running`` (the
+#: claim) or ``failed`` (a try that died before it started); a finished row never changes again,
+#: whatever arrives late -- a try's outcome after the scheduler failed it as a zombie does not
+#: turn it into a success.
+TRY_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
+    TI.RUNNING: frozenset({TI.SUCCESS, TI.FAILED, TI.SKIPPED, TI.UP_FOR_RESCHEDULE, TI.DEFERRED}),
+    # A try that gave its slot back (sensor reschedule, deferral) resumes with the same row, or
+    # fails without resuming (its process died while queued again).
+    TI.UP_FOR_RESCHEDULE: frozenset({TI.RUNNING, TI.FAILED}),
+    TI.DEFERRED: frozenset({TI.RUNNING, TI.FAILED}),
+    TI.SUCCESS: frozenset(),
+    TI.FAILED: frozenset(),
+    TI.SKIPPED: frozenset(),
+}
+#: States a try row is created in.
+TRY_START_STATES: frozenset[TaskInstanceState] = frozenset({TI.RUNNING, TI.FAILED})
+
+Graph = Mapping[TaskInstanceState, frozenset[TaskInstanceState]]
+
+
+def allowed_from(target: TaskInstanceState, graph: Graph = TI_TRANSITIONS) -> frozenset[TaskInstanceState]:
+    """The states ``graph`` lets move to ``target``."""
+    return frozenset(frm for frm, targets in graph.items() if target in targets)
+
+
+def from_states(targets: Iterable[TaskInstanceState], graph: Graph = TI_TRANSITIONS, *,
+                only: Iterable[TaskInstanceState] | None = None) -> tuple[str, ...]:
+    """The stored values of the states from which ``graph`` allows *every* one of ``targets``,
+    narrowed to ``only`` when given: what a conditional UPDATE's ``WHERE state IN (...)`` lists.
+
+    Raises ``ValueError`` when ``only`` names a state the graph does not allow to reach a target
+    (a fast path must never write a move the graph forbids) or nothing is left."""
+    targets = list(targets)
+    common = frozenset.intersection(*(allowed_from(t, graph) for t in targets)) if targets else frozenset()
+    if only is not None:
+        wanted = frozenset(only)
+        if not wanted <= common:
+            bad = ", ".join(sorted(s.value for s in wanted - common))
+            raise ValueError(f"the state graph does not allow {bad} -> {', '.join(t.value for t in targets)}")
+        common = wanted
+    if not common:
+        raise ValueError(f"no state may move to {', '.join(t.value for t in targets)}")
+    return tuple(sorted(s.value for s in common))
+
 
 FINISHED_DAGRUN_STATES: frozenset[DagRunState] = frozenset({DagRunState.SUCCESS, DagRunState.FAILED})
 UNFINISHED_DAGRUN_STATES: frozenset[DagRunState] = frozenset({DagRunState.QUEUED, DagRunState.RUNNING})

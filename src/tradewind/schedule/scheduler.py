@@ -14,8 +14,9 @@ One :meth:`Scheduler.run_once` does, in order:
 4. every so often (:mod:`~tradewind.schedule.health`): fail zombies (running instances without
    a heartbeat), put instances queued longer than ``[scheduler] task_queued_timeout`` back to
    scheduled (a broker lost them), time out deferred instances' triggers;
-5. every so often (:mod:`~tradewind.schedule.scheduler_job`): adopt the queued instances of
-   schedulers that stopped heartbeating, and heartbeat this scheduler's own job.
+5. heartbeat this scheduler's job (:mod:`~tradewind.schedule.scheduler_job`), which also --
+   every so often, right after step 1 -- adopts the queued instances of schedulers that
+   stopped heartbeating.
 
 :meth:`run_forever` is event-driven: it waits on the executor's waker until the
 next known deadline (retry, next run, heartbeat check), at most
@@ -124,12 +125,12 @@ class Scheduler:
             self.job.start(now)
             self._started = True
         did = self.handover.apply_events()
+        did = self.job.step(now) or did  # first: adopted instances are queued again in this step
         created, states = self.run_creation.step(now)
         did = created or did
         if RUN.RUNNING.value in states:
             did = self.running_runs.step(now) or did
         did = self.health.step(now) or did
-        did = self.job.step(now) or did
         self.job.heartbeat(now, self.helper_problems)
         return did
 

@@ -12,8 +12,8 @@ claims are atomic. Running instances are left alone: a try outlives the schedule
 it, and its own heartbeat (the zombie check) tells whether it lives.
 
 At start the same adoption runs for the scheduler's previous self; a scheduler alone on its
-database (SQLite, or no other live scheduler) takes back every queued instance it does not
-hold, as it is the only one that could have queued them.
+database (no other live scheduler, on SQLite as on PostgreSQL) takes back every queued
+instance it does not hold, as only a dead scheduler can have queued them.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ class SchedulerJob:
         dead other) left queued."""
         with self.ctx.session() as session:
             self.ctx.job_id = job_queries.start_job(session, JOB_TYPE, self.hostname, os.getpid(), now).id
-            # SQLite means one machine and, in practice, one scheduler: everything queued is ours.
-            alone = self.ctx.db.is_sqlite or not self._other_live_scheduler(session, now)
+            # No other live scheduler: whatever is queued was queued by a dead one (or our previous self).
+            alone = not self._other_live_scheduler(session, now)
             self.adopt(session, now, alone=alone, note="re-queued after scheduler restart")
         self._next_adoption = now + self.threshold / 2
 

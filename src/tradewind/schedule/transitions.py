@@ -1,8 +1,11 @@
 """The only writer of TaskInstance and DagRun state.
 
-Every state change goes through this module, which knows the allowed state
-graph (:data:`TI_TRANSITIONS`, :data:`RUN_TRANSITIONS`) and raises
-:class:`IllegalTransition` naming both states when asked for anything else.
+Every state change goes through this module, which takes the allowed moves from the state
+graphs in :mod:`tradewind.states` (:data:`TI_TRANSITIONS` for instances, :data:`TRY_TRANSITIONS`
+for try rows) and :data:`RUN_TRANSITIONS`, and raises :class:`IllegalTransition` naming both
+states when asked for anything else. The fast SQL paths (claim, heartbeat, outcome, unqueue,
+deferral, reschedule) are conditional UPDATEs whose ``WHERE state IN (...)`` come from the same
+graphs (:data:`FAST_PATHS`), checked when the module is imported.
 Functions take the session and ``now`` explicitly; the caller owns the
 transaction (``with db.session_scope() as session: ...``).
 
@@ -16,6 +19,7 @@ workload's :class:`TaskKey` carries the number of the try to run, and
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,8 +33,12 @@ from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry, Task
 from tradewind.persist.queries.triggers import add_trigger, delete_triggers
 from tradewind.states import (
     FINISHED_TI_STATES,
+    TI_MANUAL_TARGETS,
+    TI_TRANSITIONS,
+    TRY_TRANSITIONS,
     DagRunState,
     TaskInstanceState,
+    from_states,
 )
 
 if TYPE_CHECKING:  # TaskKey lives with the executor contract; only its fields are read here.
@@ -51,36 +59,51 @@ class IllegalTransition(Exception):
         super().__init__(f"illegal transition for {what}: {self.from_state} -> {self.to_state}")
 
 
-#: Allowed task-instance changes made by the scheduler and the task runner.
-#: Manual actions (clear, mark) use :data:`TI_MANUAL_TARGETS` instead.
-TI_TRANSITIONS: dict[TaskInstanceState, frozenset[TaskInstanceState]] = {
-    # none -> failed: a mapped task whose input cannot be expanded (schedule/mapping.py).
-    TI.NONE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED, TI.FAILED}),
-    TI.SCHEDULED: frozenset({TI.QUEUED, TI.NONE, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.REMOVED}),
-    # queued -> failed/up_for_retry: the try's process died before recording anything;
-    # queued -> scheduled: a restarted scheduler hands back a try nobody claimed.
-    TI.QUEUED: frozenset({TI.RUNNING, TI.SCHEDULED, TI.FAILED, TI.UP_FOR_RETRY, TI.SKIPPED, TI.REMOVED}),
-    TI.RUNNING: frozenset(
-        {TI.SUCCESS, TI.FAILED, TI.SKIPPED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE, TI.DEFERRED, TI.RESTARTING}
-    ),
-    TI.UP_FOR_RETRY: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.UPSTREAM_FAILED, TI.FAILED, TI.REMOVED}),
-    TI.UP_FOR_RESCHEDULE: frozenset({TI.SCHEDULED, TI.QUEUED, TI.SKIPPED, TI.FAILED, TI.REMOVED}),
-    TI.DEFERRED: frozenset({TI.SCHEDULED, TI.QUEUED, TI.FAILED, TI.SKIPPED}),
-    TI.RESTARTING: frozenset({TI.NONE, TI.UP_FOR_RETRY, TI.FAILED}),
-    TI.SUCCESS: frozenset(),
-    TI.FAILED: frozenset(),
-    TI.SKIPPED: frozenset(),
-    TI.UPSTREAM_FAILED: frozenset(),
-    TI.REMOVED: frozenset({TI.NONE}),
-}
-
 #: Try-row states of a try that is not over: it gave its slot back and will be claimed again with the
 #: same try number (the instance's ``try_number`` was stepped back by one, as Airflow does, so
 #: :func:`queue_ti` queues that same number); the claim reuses the row instead of inserting one.
-RESUMABLE_TRY_STATES: tuple[str, ...] = (TI.UP_FOR_RESCHEDULE.value, TI.DEFERRED.value)
+RESUMABLE_TRY_STATES: tuple[str, ...] = from_states([TI.RUNNING], TRY_TRANSITIONS)
 
-#: States a person may set by hand (CLI/API "mark" and "clear"), from any state.
-TI_MANUAL_TARGETS: frozenset[TaskInstanceState] = frozenset({TI.NONE, TI.SUCCESS, TI.FAILED, TI.SKIPPED})
+
+@dataclass(frozen=True)
+class FastPath:
+    """A conditional UPDATE that writes a state without loading the row: it moves rows in
+    ``from_values`` to one of ``targets`` of ``graph`` (the closure test checks every one)."""
+
+    graph: str
+    targets: frozenset[TaskInstanceState]
+    from_values: tuple[str, ...]
+
+
+def _fast(graph: str, targets: Iterable[TaskInstanceState], only: Iterable[TaskInstanceState] | None = None) -> FastPath:
+    targets = frozenset(targets)
+    return FastPath(graph, targets, from_states(targets, GRAPHS[graph], only=only))
+
+
+#: The graphs by name: a task instance's and a try row's.
+GRAPHS = {"task_instance": TI_TRANSITIONS, "try": TRY_TRANSITIONS}
+_TRY_ENDS = (TI.SUCCESS, TI.FAILED, TI.SKIPPED)
+#: Every fast path's allowed from-states, derived from the graphs (``from_states`` raises at
+#: import if a path asks for a move the graph forbids).
+FAST_PATHS: dict[str, FastPath] = {
+    "claim": _fast("task_instance", [TI.RUNNING]),
+    "claim_resume_try": _fast("try", [TI.RUNNING]),
+    # The runner's outcome: only the running instance of that try (queued -> failed is the
+    # scheduler's move for a try that never started, not an outcome).
+    "outcome": _fast("task_instance", [TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY, TI.SKIPPED], only=[TI.RUNNING]),
+    "outcome_try": _fast("try", _TRY_ENDS),
+    "unqueue": _fast("task_instance", [TI.SCHEDULED], only=[TI.QUEUED]),
+    "defer": _fast("task_instance", [TI.DEFERRED]),
+    "defer_try": _fast("try", [TI.DEFERRED]),
+    "reschedule": _fast("task_instance", [TI.UP_FOR_RESCHEDULE]),
+    "reschedule_try": _fast("try", [TI.UP_FOR_RESCHEDULE]),
+    "zombie_try": _fast("try", [TI.FAILED]),
+    # Branching skips instances not started yet.
+    "skip": _fast("task_instance", [TI.SKIPPED],
+                  only=[TI.NONE, TI.SCHEDULED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE]),
+}
+#: A try heartbeats while its outcome could still be recorded.
+HEARTBEAT_STATES = FAST_PATHS["outcome"].from_values
 
 RUN_TRANSITIONS: dict[DagRunState, frozenset[DagRunState]] = {
     RUN.QUEUED: frozenset({RUN.RUNNING, RUN.FAILED, RUN.SUCCESS}),
@@ -179,7 +202,7 @@ def _key_where(table: Any, *, try_number: bool = True) -> list[Any]:
 def _claim_stmt() -> Any:
     return (
         update(_TI)
-        .where(*_key_where(_TI), _TI.c.state == TI.QUEUED.value)
+        .where(*_key_where(_TI), _state_in(_TI, "claim"))
         .values(state=TI.RUNNING.value, start_date=bindparam("p_now"), end_date=None, duration=None,
                 hostname=bindparam("p_hostname"), pid=bindparam("p_pid"), last_heartbeat_at=bindparam("p_now"),
                 note=None)
@@ -202,7 +225,7 @@ def _resume_try_stmt() -> Any:
     """A try that gave its slot back (sensor reschedule, deferral) and now runs on: its row is reused."""
     return (
         update(_TRY)
-        .where(*_key_where(_TRY), _TRY.c.state.in_(RESUMABLE_TRY_STATES))
+        .where(*_key_where(_TRY), _state_in(_TRY, "claim_resume_try"))
         .values(state=TI.RUNNING.value, end_date=None, duration=None,
                 hostname=bindparam("p_hostname"), pid=bindparam("p_pid"))
     )
@@ -212,7 +235,7 @@ def _resume_try_stmt() -> Any:
 def _heartbeat_stmt() -> Any:
     return (
         update(_TI)
-        .where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value)
+        .where(*_key_where(_TI), _TI.c.state.in_(HEARTBEAT_STATES))
         .values(last_heartbeat_at=bindparam("p_now"))
     )
 
@@ -233,7 +256,7 @@ def _outcome_read_stmt() -> Any:
 def _outcome_ti_stmt() -> Any:
     return (
         update(_TI)
-        .where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value)
+        .where(*_key_where(_TI), _state_in(_TI, "outcome"))
         .values(state=bindparam("p_state"), end_date=bindparam("p_now"), duration=bindparam("p_duration"),
                 next_retry_at=bindparam("p_retry_at"), note=bindparam("p_note"),
                 # The try is over: a deferral it resumed from is done (a retry starts in execute).
@@ -243,8 +266,16 @@ def _outcome_ti_stmt() -> Any:
 
 @cache
 def _finish_try_stmt(columns: tuple[str, ...]) -> Any:
-    """UPDATE of one try row (by id) setting ``columns`` from the ``p_<column>`` parameters."""
-    return update(_TRY).where(_TRY.c.id == bindparam("p_id")).values({c: bindparam(f"p_{c}") for c in columns})
+    """UPDATE of one try row (by id) setting ``columns`` from the ``p_<column>`` parameters,
+    while the row is not finished (a finished try row never changes again)."""
+    return (update(_TRY).where(_TRY.c.id == bindparam("p_id"), _state_in(_TRY, "outcome_try"))
+            .values({c: bindparam(f"p_{c}") for c in columns}))
+
+
+def _state_in(table: Any, path: str) -> Any:
+    """``table.state IN (...)``: the from-states :data:`FAST_PATHS` allows for ``path``."""
+    values = FAST_PATHS[path].from_values
+    return table.c.state == values[0] if len(values) == 1 else table.c.state.in_(values)
 
 
 # --------------------------------------------------------------------- scheduler moves
@@ -285,13 +316,14 @@ def unqueue_ti(session: Session, ti: TaskInstance, now: datetime, note: str | No
         update(TaskInstance)
         .where(
             TaskInstance.id == ti.id,
-            TaskInstance.state == TI.QUEUED.value,
+            TaskInstance.state.in_(FAST_PATHS["unqueue"].from_values),
             TaskInstance.try_number == ti.try_number,
         )
         .values(
             state=TI.SCHEDULED.value,
             try_number=TaskInstance.try_number - 1,
             queued_dttm=None,
+            queued_by_job_id=None,
             note=note,
         )
         .execution_options(synchronize_session=False)
@@ -365,10 +397,11 @@ def _fail_or_retry(ti: TaskInstance, task: TaskSnapshot | None, now: datetime, a
     return TI.FAILED
 
 
-def _finish_try_row(row: TaskInstanceTry | None, state: str, now: datetime, error: str | None) -> None:
-    if row is None:
+def _finish_try_row(row: TaskInstanceTry | None, state: TaskInstanceState, now: datetime, error: str | None) -> None:
+    """End a try row (ORM) -- unless it is already finished: a finished try row never changes."""
+    if row is None or TI(state) not in TRY_TRANSITIONS[TI(row.state)]:
         return
-    row.state = state
+    row.state = state.value
     row.end_date = now
     row.duration = _duration(row.start_date, now)
     if error is not None:
@@ -475,13 +508,14 @@ def fail_zombie(
     ti.note = reason
     _forget_deferral(ti)
     row = _get_try(session, ti, ti.try_number)
-    if row is None:
-        row = TaskInstanceTry(
+    if row is None:  # never started: the row is born failed (a TRY_START_STATES state)
+        session.add(TaskInstanceTry(
             dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
-            try_number=ti.try_number, state=TI.FAILED.value, start_date=None, operator=ti.operator,
-        )
-        session.add(row)
-    _finish_try_row(row, TI.FAILED.value, now, reason)
+            try_number=ti.try_number, state=TI.FAILED.value, start_date=None, end_date=now,
+            operator=ti.operator, error=reason,
+        ))
+    else:
+        _finish_try_row(row, TI.FAILED, now, reason)
     session.flush()
     return new_state
 
@@ -506,7 +540,7 @@ def set_rendered_fields(session: Session, key: TaskKey, fields: dict) -> None:
 
 
 #: States a branch/short-circuit may skip: not yet started.
-_SKIPPABLE = frozenset({TI.NONE.value, TI.SCHEDULED.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value})
+_SKIPPABLE = FAST_PATHS["skip"].from_values
 
 
 def skip_tasks(session: Session, dag_id: str, run_id: str, task_ids: Iterable[str], now: datetime) -> list[str]:
@@ -759,7 +793,7 @@ def defer_try(
     """
     trigger_id = add_trigger(session, classpath, trigger_kwargs, now)
     done = session.execute(
-        update(_TI).where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value).values(
+        update(_TI).where(*_key_where(_TI), _state_in(_TI, "defer")).values(
             state=TI.DEFERRED.value, try_number=_TI.c.try_number - 1, next_method=next_method,
             next_kwargs=next_kwargs if next_kwargs is not None else null(), trigger_id=trigger_id,
             trigger_timeout=timeout_at, pid=None, end_date=None, duration=None),
@@ -772,7 +806,8 @@ def defer_try(
         if current is None:
             raise LookupError(f"no task instance for {key}")
         return TI(current)
-    session.execute(update(_TRY).where(*_key_where(_TRY)).values(state=TI.DEFERRED.value), _key_params(key))
+    session.execute(update(_TRY).where(*_key_where(_TRY), _state_in(_TRY, "defer_try"))
+                    .values(state=TI.DEFERRED.value), _key_params(key))
     return TI.DEFERRED
 
 
@@ -864,7 +899,7 @@ def reschedule_try(
     poke_start = session.scalar(
         select(_TI.c.start_date).where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value), _key_params(key))
     done = session.execute(
-        update(_TI).where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value).values(
+        update(_TI).where(*_key_where(_TI), _state_in(_TI, "reschedule")).values(
             state=TI.UP_FOR_RESCHEDULE.value, try_number=_TI.c.try_number - 1,
             next_retry_at=bindparam("p_reschedule_date"), end_date=bindparam("p_now"),
             duration=bindparam("p_duration"), pid=None),
@@ -884,5 +919,6 @@ def reschedule_try(
     values: dict[str, Any] = {"state": TI.UP_FOR_RESCHEDULE.value, "end_date": now}
     if rendered_fields is not None:
         values["rendered_fields"] = rendered_fields
-    session.execute(update(_TRY).where(*_key_where(_TRY)).values(values), _key_params(key))
+    session.execute(update(_TRY).where(*_key_where(_TRY), _state_in(_TRY, "reschedule_try")).values(values),
+                    _key_params(key))
     return TI.UP_FOR_RESCHEDULE

@@ -3,15 +3,17 @@ through the real transitions (as the task runner does)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from schedhelp import T0, FakeClock, SteppingExecutor, get_ti, make_snapshot, runs, store_dag, task_dict, ti_states
 from tradewind.config import Config
 from tradewind.definition.timetables import CronDataIntervalTimetable
-from tradewind.persist.models import DagModel, DagRun, Pool, TaskInstance, TaskInstanceTry
+from tradewind.persist.models import DagModel, DagRun, Job, Pool, TaskInstance, TaskInstanceTry
 from tradewind.schedule import deps, transitions as tr
 from tradewind.schedule.runs import DuplicateRunError, RunCreationError, create_manual_run
 from tradewind.schedule.scheduler import Scheduler
@@ -336,7 +338,11 @@ def test_restart_requeues_unclaimed_try_with_same_number(config, db):
     env.trigger()
     env.step()
     old_key = env.ex.queued[0].key
-    # The scheduler dies; a new one starts on the same database with a fresh executor.
+    # The scheduler dies (its process is gone); a new one starts on the same database with a fresh executor.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with db.session_scope() as s:
+        s.execute(update(Job).where(Job.id == env.sched.job_id).values(pid=dead.pid))
     ex2 = SteppingExecutor(db)
     sched2 = Scheduler(config, db, ex2, clock=env.clock)
     sched2.run_once()
