@@ -290,11 +290,7 @@ def test_finish_refuses_an_unknown_outcome_and_a_reschedule_without_date(world: 
     assert world.ti(key).state == "running"
 
 
-def test_a_finish_after_the_instance_was_cleared_is_refused(world: World, request: pytest.FixtureRequest) -> None:
-    if world.kind == "db":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="DbTryStore.finish records nothing on the instance but returns its current state "
-            "instead of refusing; the state-graph checks in db_store.py's SQL are to make it refuse"))
+def test_a_finish_after_the_instance_was_cleared_is_refused(world: World) -> None:
     store, key = world.claimed()
     world.queue(try_number=2)  # cleared and queued again meanwhile
     with pytest.raises(TryStoreRefused):

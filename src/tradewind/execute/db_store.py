@@ -46,10 +46,11 @@ from tradewind.persist.queries.xcom import xcom_clear, xcom_get_many, xcom_set
 from tradewind.workloads import TaskKey
 from tradewind.schedule.mapping import set_rendered_map_index
 from tradewind.schedule.transitions import (
+    FinishedTry,
     claim_try_row,
     defer_try,
+    finish_try,
     heartbeat,
-    record_try_outcome,
     reschedule_try,
     set_rendered_fields,
 )
@@ -129,29 +130,41 @@ class DbTryStore:
         # Only a failure consults the task's retry policy (read before the write transaction).
         snapshot = self._retry_policy(key) if request.outcome == "failed" else None
         self._forget(key)
+        refused = None
         with self.db.session_scope() as session:
             now = utcnow()
-            write_xcoms(session, key, request.xcoms, now)
             if request.outcome == "up_for_reschedule":
                 assert request.reschedule_date is not None
                 state = reschedule_try(session, key, reschedule_date=request.reschedule_date, now=now,
                                        rendered_fields=request.rendered_fields or None)
             else:
-                state = record_try_outcome(
+                finished = finish_try(
                     session, key, request.outcome, task=snapshot, now=now, error=request.error,  # type: ignore[arg-type]
                     allow_retry=request.allow_retry, rendered_fields=request.rendered_fields or None,
                 )
-            if request.map_index_label is not None:
-                set_rendered_map_index(session, key.dag_id, key.run_id, key.task_id, key.map_index,
-                                       request.map_index_label)
-            if state == TaskInstanceState.SUCCESS and request.outlets:
-                # Asset events commit with the success (Airflow: only a success updates outlets).
-                record_asset_events(session, request.outlets, extras=extras,
-                                    source=(key.dag_id, key.task_id, key.run_id, key.map_index), now=now)
+                state = finished.state
+                refused = _refusal(key, finished)
+            if refused is None:  # refused: only the try's own open row, if any, was closed
+                self._record_results(session, key, request, extras, state, now)
+        if refused is not None:
+            raise TryStoreRefused(refused)
         # Committed: wake the scheduler now, not when the try's process has been reaped (the
         # executor's exit event still follows, for slots and crash detection).
         notify_scheduler(self.db)
         return state
+
+    @staticmethod
+    def _record_results(session: Any, key: TaskKey, request: FinishRequest, extras: dict[AssetKey, dict],
+                        state: TaskInstanceState, now: datetime) -> None:
+        """What a recorded finish commits besides the states: XComs, the map label, asset events."""
+        write_xcoms(session, key, request.xcoms, now)
+        if request.map_index_label is not None:
+            set_rendered_map_index(session, key.dag_id, key.run_id, key.task_id, key.map_index,
+                                   request.map_index_label)
+        if state == TaskInstanceState.SUCCESS and request.outlets:
+            # Asset events commit with the success (Airflow: only a success updates outlets).
+            record_asset_events(session, request.outlets, extras=extras,
+                                source=(key.dag_id, key.task_id, key.run_id, key.map_index), now=now)
 
     def _forget(self, key: TaskKey) -> None:
         with self._versions_lock:
@@ -324,6 +337,18 @@ class DbTryStore:
             self._fernet = fernet_from_config(self.config)
         with self.db.session_scope() as session:
             return get_connection(session, conn_id, self._fernet)
+
+
+def _refusal(key: TaskKey, finished: FinishedTry) -> str | None:
+    """Why a finish recorded nothing the runner asked for, or None when it counts: the instance
+    moved on to another try (cleared and queued again, retried), or someone else already ended
+    this try (the scheduler failed it as a zombie). A clear that left the try number alone
+    lets the try close its own row, as before; the runner is then told the instance's state."""
+    if finished.instance_moved or (finished.current and finished.row_closed):
+        return None
+    if not finished.current:
+        return f"{key.short()} is not running this try (the instance moved on to another try); nothing was recorded"
+    return f"{key.short()} was already ended by someone else (it is {finished.state.value}); nothing was recorded"
 
 
 def _load_prior(session: Any, dag_id: str, run_id: str, task_ids: Sequence[str], key: str,

@@ -436,6 +436,18 @@ def _outcome_state(outcome: Outcome, cur: Any, key: Any, task: TaskSnapshot | No
     return new_state, retry_at
 
 
+@dataclass(frozen=True)
+class FinishedTry:
+    """What :func:`finish_try` recorded. ``state``: the instance's state now; ``instance_moved``:
+    the outcome moved the instance; ``row_closed``: it closed the try's row; ``current``: the
+    instance is still on this try number (not cleared and queued again, not retried)."""
+
+    state: TaskInstanceState
+    instance_moved: bool
+    row_closed: bool
+    current: bool
+
+
 def record_try_outcome(
     session: Session,
     key: TaskKey,
@@ -447,17 +459,35 @@ def record_try_outcome(
     allow_retry: bool = True,
     rendered_fields: dict | None = None,
 ) -> TaskInstanceState:
-    """Record how try ``key.try_number`` ended and return the task instance's new state.
+    """Record how try ``key.try_number`` ended and return the task instance's new state
+    (:func:`finish_try`, for callers that need no more than the state)."""
+    return finish_try(session, key, outcome, task=task, now=now, error=error, allow_retry=allow_retry,
+                      rendered_fields=rendered_fields).state
+
+
+def finish_try(
+    session: Session,
+    key: TaskKey,
+    outcome: Outcome,
+    *,
+    task: TaskSnapshot | None,
+    now: datetime,
+    error: str | None = None,
+    allow_retry: bool = True,
+    rendered_fields: dict | None = None,
+) -> FinishedTry:
+    """Record how try ``key.try_number`` ended.
 
     ``failed`` becomes ``up_for_retry`` (with ``next_retry_at`` from ``task``'s retry delay)
     when ``allow_retry`` and ``try_number < max_tries``; ``task`` is only read for a failed
     outcome (without it a failure is final). Sets end_date/duration on the instance and the try row
     (and the try's ``rendered_fields`` when given, as :func:`set_rendered_fields`).
-    If the instance has moved on meanwhile (cleared, marked by hand, failed as a
-    zombie), only the try row is updated and the instance's current state is returned.
+    If the instance has moved on meanwhile (cleared, marked by hand, failed as a zombie), only
+    the try row is closed -- and only while it is open: a try row the scheduler already
+    finished (a zombie) keeps its state and error (:data:`~tradewind.states.TRY_TRANSITIONS`).
 
     The runner's whole finish: one SELECT of the few columns needed (instance and try row
-    together) and at most two conditional UPDATEs — no ORM objects loaded or flushed.
+    together) and at most two conditional UPDATEs -- no ORM objects loaded or flushed.
     """
     if outcome not in ("success", "failed", "skipped"):
         raise ValueError(f"outcome must be 'success', 'failed' or 'skipped', not {outcome!r} ({key})")
@@ -468,25 +498,28 @@ def record_try_outcome(
         raise LookupError(f"no try row for {key}; claim_try must run first")
     _expire_loaded(session, key)
     state = TI(cur.state)
-    if cur.state == TI.RUNNING.value and cur.try_number == key.try_number:
+    moved = False
+    if cur.state in FAST_PATHS["outcome"].from_values and cur.try_number == key.try_number:
         new_state, retry_at = _outcome_state(outcome, cur, key, task, now, allow_retry)
         note = error if new_state in (TI.FAILED, TI.UP_FOR_RETRY) else None
         done = session.execute(_outcome_ti_stmt(), _key_params(
             key, p_state=new_state.value, p_now=now, p_duration=_duration(cur.start_date, now),
             p_retry_at=retry_at, p_note=note))
-        if done.rowcount == 1:
+        moved = done.rowcount == 1
+        if moved:
             state = new_state
         else:  # changed between the read and the write (PostgreSQL): report what it is now
             state = TI(session.scalar(select(TaskInstance.state).where(*_ti_is(key))))
+    closed = False
     if cur.try_id is not None:
         values: dict[str, Any] = {"state": outcome, "end_date": now, "duration": _duration(cur.try_start, now)}
         if error is not None:
             values["error"] = error
         if rendered_fields is not None:
             values["rendered_fields"] = rendered_fields
-        session.execute(_finish_try_stmt(tuple(values)),
-                        {"p_id": cur.try_id, **{f"p_{c}": v for c, v in values.items()}})
-    return state
+        closed = session.execute(_finish_try_stmt(tuple(values)),
+                                 {"p_id": cur.try_id, **{f"p_{c}": v for c, v in values.items()}}).rowcount == 1
+    return FinishedTry(state, moved, closed, cur.try_number == key.try_number)
 
 
 def fail_zombie(

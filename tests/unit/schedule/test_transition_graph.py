@@ -132,3 +132,17 @@ def test_a_late_deferral_or_reschedule_leaves_a_failed_try_row_alone(config, db)
         assert tr.defer_try(s, key, classpath="x.Trigger", trigger_kwargs={}, next_method="resume",
                             next_kwargs=None, timeout_at=None, now=clock()) == TI.FAILED
     assert [(n, st) for n, st, _ in _try_rows(db)] == [(1, "failed")]
+
+
+def test_the_db_store_tells_the_runner_its_late_finish_recorded_nothing(config, db):
+    from tradewind.execute.db_store import DbTryStore
+    from tradewind.execute.try_store import FinishRequest, TryStoreRefused
+
+    snap, clock, ex, sched, run_id, key = _run_with_zombie(config, db, retries=0)
+    store = DbTryStore(db, config)
+    with pytest.raises(TryStoreRefused, match="already ended by someone else"):
+        store.finish(key, FinishRequest(outcome="success", xcoms={"late": 1}))
+    assert store.xcom_values(key, "late", run_id, ["a"], "late") == {}
+    [(number, row_state, error)] = _try_rows(db)
+    assert (number, row_state) == (1, "failed") and error.startswith("zombie")
+    assert get_ti(db, "late", run_id, "a").state == "failed"
