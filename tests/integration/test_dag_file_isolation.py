@@ -264,3 +264,63 @@ def _reap_children() -> Iterator[None]:
                 child.wait(timeout=1)
         except psutil.Error:
             pass
+
+
+# ------------------------------------------------------------------ the real command
+def _stored_dags(db_path: Path) -> set[str]:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db_path) as conn:
+            return {row[0] for row in conn.execute("SELECT dag_id FROM dag WHERE is_active")}
+    except sqlite3.Error:
+        return set()
+
+
+def _import_errors(db_path: Path) -> dict[str, str]:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db_path) as conn:
+            return {Path(f).name: m for f, m in conn.execute("SELECT filename, message FROM import_error")}
+    except sqlite3.Error:
+        return {}
+
+
+def test_dag_processor_command_beside_hanging_and_hungry_files(tmp_path) -> None:
+    from cli_support import Home
+
+    cli = Home(tmp_path / "cli_home")
+    cli.env["TRADEWIND__DAG_PROCESSOR__PARSE_MEMORY_LIMIT"] = "300"  # the default (2048) works alike, slower
+    cli.ok("db", "migrate")
+    for i in range(20):
+        cli.add_dag(f"hang_{i:02d}_dag.py", HANG)
+    cli.add_dag("hog_dag.py", "# dag\nchunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024 ** 2))\n")
+    cli.add_dag("zz_good_dag.py", good_dag("good"))
+    db_path = cli.path / "tradewind.db"
+    started = time.monotonic()
+    proc = cli.popen("dag-processor")
+    try:
+        wait_until(lambda: "good" in _stored_dags(db_path), deadline=60)
+        measured = time.monotonic() - started
+        cli.add_dag("zz_later_dag.py", good_dag("later"))
+        later = wait_until(lambda: "later" in _stored_dags(db_path), deadline=30)
+        try:
+            wait_until(lambda: "hog_dag.py" in _import_errors(db_path), deadline=40)
+        finally:
+            print(_import_errors(db_path).get("hog_dag.py"))
+        assert "[dag_processor] parse_memory_limit (300 MB)" in _import_errors(db_path)["hog_dag.py"]
+        processor = psutil.Process(proc.pid)
+        children = processor.children(recursive=True)
+        rss_mb = processor.memory_info().rss / 1024 ** 2
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=60)
+    print(f"\nMEASURED `tradewind dag-processor` (interpreter start included): good DAG beside 20 hanging files "
+          f"and a memory hog after {measured:.2f}s, a file added later after {later:.2f}s; "
+          f"processor RSS {rss_mb:.0f} MB, {len(children)} children")
+    # Interpreter start and imports included; generous for a loaded 2-core machine.
+    assert measured < 30 and later < 10
+    assert len(children) <= 2 + 32
+    assert rss_mb < 500
+    assert proc.returncode == 0, output

@@ -2,16 +2,30 @@
 
 User code runs here (and in the task runner) only. Each file is imported in a
 child process forked from this (pre-imported) process, so a DAG file that hangs,
-crashes the interpreter or calls ``sys.exit`` costs one child, never the
-parser: the child sends back plain snapshot dicts and :class:`ImportErrorInfo`
-records over a pipe, and is killed (with its whole process group) when it takes
-longer than ``timeout`` seconds.
+crashes the interpreter, calls ``sys.exit`` or ``os._exit``, forks, or allocates
+without bound costs one child, never the parser: the child sends back plain
+snapshot dicts and :class:`ImportErrorInfo` records over a pipe, and is killed
+(with its whole process group, so whatever it started goes too) when it takes
+longer than ``timeout`` seconds. In the child:
+
+- fds 1 and 2 point at a pipe the parent drains (keeping the first
+  ``OUTPUT_KEEP_BYTES``; the rest is counted): what a file prints goes to the
+  parser's log, never into a terminal or a CLI's JSON, and a file printing
+  megabytes cannot block on a full pipe;
+- ``RLIMIT_AS`` allows ``memory_mb`` MB more than the forked parser maps already;
+  a ``MemoryError`` becomes an import error naming ``[dag_processor] parse_memory_limit``;
+- only the child itself answers: a process the file forked that returns into
+  our code exits silently.
 
 Public API (see ``docs/contracts.md``):
 
 - :func:`list_dag_files` — which ``.py`` files may hold DAGs.
+- :class:`ParsePool` — children in flight in a fast and a slow (reniced) lane,
+  polled without blocking; the DAG processor's engine.
 - :func:`parse_file` / :func:`parse_files` — child-process import, never raise
   for bad user code.
+- :func:`output_to_stderr` — for an in-process import inside a command whose
+  stdout is structured output.
 - :func:`load_dags_from_file` — in-process import for the task runner and
   ``dags test``; raises :class:`DagFileError`.
 """
@@ -383,9 +397,10 @@ def _free_memory_after(exc: MemoryError) -> None:
 # ------------------------------------------------------------------- child processes
 #: Bytes of a child's stdout/stderr kept for the log; the rest is counted and dropped.
 OUTPUT_KEEP_BYTES = 64 * 1024
-#: Niceness of a child in the slow lane: low enough that new files win the CPU, high
-#: enough (not 19) that a slow but finite file still progresses while the fast lane is busy.
-SLOW_NICENESS = 15
+#: Niceness of a child in the slow lane: a normal-priority child outweighs ten of them
+#: (CFS weights 1024 and 110), so new files win the CPU; not 19 (weight 15), so a slow but
+#: finite file still progresses on a busy machine instead of starving into its timeout.
+SLOW_NICENESS = 10
 #: Memory set aside in the child so it can still report a MemoryError after hitting the limit.
 _RESERVE_BYTES = 4 * 1024 * 1024
 _memory_reserve: bytearray | None = None

@@ -222,9 +222,9 @@ class DagProcessor:
         """Start queued files while the pool has room: new/changed first, then quickest."""
         for path, item in sorted(self._queue.items(), key=lambda kv: kv[1].order):
             if not self.pool.can_start(slow=item.slow):
-                if not item.slow and not self.pool.can_start():
-                    break
-                continue
+                if not self.pool.can_start(slow=True):
+                    break  # both lanes full
+                continue  # a known-slow file further on may still fit the slow lane
             del self._queue[path]
             self.pool.start(path, slow=item.slow)
 
