@@ -6,15 +6,19 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from cli_support import wait_for
+from cli_support import TRADEWIND, Home, free_port, wait_for
+from redis_server import redis_server, redis_url  # noqa: F401 - fixtures
 from resilience_support import Cluster, handed_over, pid_gone, running_pid
 from runner_support import add_dag, queue, ti_row, try_row, workload
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tradewind.execute.executors.local import LocalExecutor
 from tradewind.schedule.executor_interface import ExecutorEvent, ExecutorUnavailable, Waker
@@ -307,3 +311,122 @@ def test_fork_server_outlives_its_killed_scheduler_until_its_try_ended(cluster) 
     output = cluster.output()
     assert "BrokenPipeError" not in output and "Traceback" not in output, output
     assert cluster.tries("sup_cli", "first") == [(1, "success")]
+
+
+# ------------------------------------------------------------- a Celery worker's fork server
+CELERY_DAG = '''
+import os, time
+from datetime import datetime, timedelta
+from tradewind import DAG, task
+
+with DAG("sup_celery", schedule=None, start_date=datetime(2024, 1, 1), is_paused_upon_creation=False) as dag:
+    @task(queue="qa", retries=1, retry_delay=timedelta(seconds=0))
+    def nap():
+        with open("MARKER", "a") as fh:
+            fh.write(f"{os.getpid()}\\n")
+        time.sleep(4)
+
+    nap()
+'''
+
+
+@pytest.fixture
+def celery_home(tmp_path: Path, pg_server, redis_url: str) -> Iterator[Home]:  # noqa: F811
+    """A home on a fresh PostgreSQL database, ``[core] executor = celery`` with a Redis broker."""
+    name = pg_server.new_database_name("supervision")
+    pg_server.execute_autocommit(f'CREATE DATABASE "{name}"')
+    home = Home(tmp_path / "home")
+    api_port = free_port()
+    home.env.update({
+        "TRADEWIND__DATABASE__URL": pg_server.url(name),
+        "TRADEWIND__CORE__EXECUTOR": "celery",
+        "TRADEWIND__CELERY__BROKER_URL": redis_url,
+        "TRADEWIND__CELERY__OPERATION_TIMEOUT": "2",
+        "TRADEWIND__CELERY__WORKER_HEARTBEAT_INTERVAL": "1",
+        "TRADEWIND__API__PORT": str(api_port),
+        "TRADEWIND__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+    })
+    home.ok("db", "migrate")
+    try:
+        yield home
+    finally:
+        pg_server.execute_autocommit(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_logged(home: Home, name: str, *args: str) -> subprocess.Popen[bytes]:
+    with open(home.path / f"{name}.out", "wb") as out:
+        return subprocess.Popen([TRADEWIND, *args], env=home.env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
+def direct_forkserver(pid: int) -> psutil.Process | None:
+    for child in psutil.Process(pid).children():
+        try:
+            if "tradewind.execute.executors.forkserver" in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
+@pytest.mark.slow
+def test_celery_worker_keeps_running_when_its_fork_server_is_killed(celery_home: Home, tmp_path: Path) -> None:
+    """Remote mode: the try dies with its server (by design), is reported lost and retried on the
+    same worker's replacement server; the worker itself does not stop."""
+    home = celery_home
+    marker = tmp_path / "nap.pids"
+    home.add_dag("sup_celery.py", CELERY_DAG.replace("MARKER", str(marker)))
+    procs = [start_logged(home, "api", "api-server"), start_logged(home, "scheduler", "scheduler")]
+    worker = start_logged(home, "worker", "celery", "worker", "--queues", "qa", "--hostname", "sup")
+    procs.append(worker)
+
+    def output() -> str:
+        return "\n".join(f"--- {n} ---\n" + (home.path / f"{n}.out").read_text(errors="replace")[-4000:]
+                         for n in ("api", "scheduler", "worker"))
+
+    try:
+        server = wait_for(lambda: direct_forkserver(worker.pid), deadline=60, what="the worker's fork server")
+        wait_for(lambda: home.run("dags", "trigger", "sup_celery", "--run-id", "c1").returncode == 0,
+                 deadline=60, what="the DAG to be parsed")
+        first = int(wait_for(lambda: marker.exists() and marker.read_text().split()[0], deadline=60,
+                             what="try 1 to start"))
+        server.kill()
+        killed_at = time.monotonic()
+        replacement = wait_for(lambda: (p := direct_forkserver(worker.pid)) is not None and p.pid != server.pid and p,
+                               deadline=10, interval=0.02, what="a replacement fork server")
+        assert time.monotonic() - killed_at < REPLACED_WITHIN + 0.5, output()
+        wait_for(lambda: pid_gone(first), deadline=10, what="try 1 to die with its server (PDEATHSIG)")
+        wait_for(lambda: len(marker.read_text().split()) == 2, deadline=90, what="try 2 to start")
+        assert worker.poll() is None, output()
+        engine = create_engine(home.env["TRADEWIND__DATABASE__URL"], poolclass=NullPool)
+        try:
+            def run_state() -> str | None:
+                with engine.connect() as conn:
+                    return conn.execute(text("SELECT state FROM dag_run WHERE dag_id = 'sup_celery'")).scalar()
+
+            try:
+                wait_for(lambda: run_state() == "success", deadline=90, what="the run to succeed")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{output()}") from None
+            with engine.connect() as conn:
+                tries = conn.execute(text("SELECT try_number, state FROM task_instance_try "
+                                          "WHERE dag_id = 'sup_celery' ORDER BY try_number")).all()
+        finally:
+            engine.dispose()
+        assert [tuple(t) for t in tries] == [(1, "failed"), (2, "success")], output()
+        assert worker.poll() is None, output()  # the worker did not stop
+        assert replacement.is_running()
+        assert f"(pid {server.pid}) killed by signal SIGKILL (9)" in output(), output()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0, output()  # a normal stop, not a fork server failure
+        assert "cannot be kept running" not in output(), output()
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

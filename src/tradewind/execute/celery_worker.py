@@ -91,6 +91,7 @@ class CeleryWorker:
         self._lock = threading.Lock()
         self._waiting: dict[TaskKey, _Waiting] = {}
         self._stop = threading.Event()
+        self._closing = threading.Event()
         self._redis: Any = None
         #: Why the worker stopped on its own (its fork server crash-loops); None after a normal stop.
         self.failure: str | None = None
@@ -127,6 +128,7 @@ class CeleryWorker:
             worker.start()
         finally:
             # Celery's warm shutdown has waited for its task threads, so no try is running.
+            self._closing.set()  # the executor stops now: not a fork server failure
             self.executor.end(wait=True)
             self._stop.set()
             self.waker.wake()
@@ -225,7 +227,7 @@ class CeleryWorker:
         """
         while not self._stop.is_set():
             started = time.monotonic()
-            if not self.executor.alive():
+            if not self.executor.alive() and not self._closing.is_set():
                 problems = "; ".join(self.executor.helper_problems()) or "it is not running"
                 self.failure = f"the worker's fork server cannot be kept running ({problems}); stopping"
                 log.error(self.failure)
