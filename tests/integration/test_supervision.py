@@ -260,3 +260,34 @@ def test_crash_looping_triggerer_command_is_reported_by_jobs_check(cluster):
         triggerer.wait(60)
     assert triggerer.returncode == 0, out_file.read_text()
     assert cluster.stop() == 0, cluster.output()
+
+
+def test_jobs_check_fails_on_the_problems_of_the_jobs_it_matched(cluster):
+    from tradewind.persist.db import Database, utcnow
+    from tradewind.persist.queries.jobs import job_heartbeat, start_job
+
+    cluster.ok("db", "migrate")
+    db = Database.from_url(cluster.db_url)
+    try:
+        with db.session_scope() as session:
+            healthy = start_job(session, "scheduler", "host-a", 101, utcnow())
+            troubled = start_job(session, "scheduler", "host-b", 102, utcnow())
+            job_heartbeat(session, troubled.id, utcnow(), problems=[
+                "fork server is down: exited with code 1; restarting",
+                "DAG processor is crash-looping: died 3 times in the last 60s (last: exited with code 1)"])
+            job_heartbeat(session, healthy.id, utcnow())
+    finally:
+        db.engine.dispose()
+    assert cluster.run("jobs", "check", "--job-type", "scheduler", "--hostname", "host-a").returncode == 0
+    bad = cluster.run("jobs", "check", "--job-type", "SchedulerJob", "--hostname", "host-b")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        "Error: Alive but unhealthy: scheduler host-b pid 102 reports: fork server is down: exited with "
+        "code 1; restarting; DAG processor is crash-looping: died 3 times in the last 60s (last: exited with code 1)")
+    # Looking at both (Airflow's --limit/--allow-multiple): one of them is unwell, so the check fails.
+    both = cluster.run("jobs", "check", "--job-type", "scheduler", "--limit", "2", "--allow-multiple")
+    assert both.returncode == 1 and "host-b pid 102 reports" in both.stderr
+    assert "Expected only one" in cluster.run("jobs", "check", "--job-type", "scheduler", "--limit", "2").stderr
+    # No DAG processor ever ran here.
+    nothing = cluster.run("jobs", "check", "--job-type", "dag-processor")
+    assert nothing.returncode == 1 and "No alive jobs found." in nothing.stderr
