@@ -45,7 +45,7 @@ def sync_dags(cli: CliContext, *, local: bool = False, dag_id: str | None = None
     prints while parsed never reaches this command's output (it goes to the log).
     """
     db = cli.migrated_db()
-    if local or not _processor_has_run(db) or (dag_id is not None and not _is_stored(db, dag_id)):
+    if local or not _processor_has_run(cli, db) or (dag_id is not None and not _is_stored(db, dag_id)):
         parse_here(cli, db)
     return db
 
@@ -60,7 +60,7 @@ def parse_here(cli: CliContext, db: "Database") -> None:
         processor.close()
 
 
-def _processor_has_run(db: "Database") -> bool:
+def _processor_has_run(cli: CliContext, db: "Database") -> bool:
     """Whether a DAG processor ever recorded its job here; a note on stderr when none is alive now."""
     from datetime import timedelta
 
@@ -77,7 +77,9 @@ def _processor_has_run(db: "Database") -> bool:
         ).first()
         if latest is None:
             return False
-        alive = latest_alive_job(session, "dag_processor", utcnow(), timedelta(seconds=60)) is not None
+        grace = float(cli.config.get("dag_processor", "health_check_threshold",
+                                     fallback=cli.config.get("scheduler", "scheduler_health_check_threshold")))
+        alive = latest_alive_job(session, "dag_processor", utcnow(), timedelta(seconds=grace)) is not None
         last_beat = latest.latest_heartbeat
     if not alive:
         echo_err(f"Note: no DAG processor is running (last heartbeat {last_beat:%Y-%m-%d %H:%M:%S} UTC); "
