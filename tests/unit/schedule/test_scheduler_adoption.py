@@ -131,3 +131,18 @@ def test_a_dags_test_scheduler_leaves_other_schedulers_alone(tw_home, any_db):
     only.run_once()
     assert _job(any_db, stale.job_id).state == "running"
     assert {get_ti(any_db, "scoped", run_id, t).state for t in ("t0", "t1")} == {"queued"}
+
+
+def test_a_scheduler_declared_dead_while_alive_goes_on_under_a_new_job(tw_home, any_db):
+    config = _config(tw_home)
+    clock = FakeClock()
+    slow = Scheduler(config, any_db, SteppingExecutor(any_db), clock=clock)
+    slow.run_once()
+    watcher = Scheduler(config, any_db, SteppingExecutor(any_db), clock=clock)
+    watcher.run_once()
+    clock.advance(seconds=THRESHOLD + 1)  # one long step of the slow one: no heartbeat meanwhile
+    watcher.run_once()
+    old_id = slow.job_id
+    assert _job(any_db, old_id).state == "failed"
+    slow.run_once()
+    assert slow.job_id != old_id and _job(any_db, slow.job_id).state == "running"
