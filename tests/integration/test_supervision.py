@@ -104,6 +104,9 @@ def test_killed_dag_processor_is_named_restarted_within_2s_and_sees_new_files(cl
     assert scheduler.poll() is None
     assert cluster.stop() == 0, cluster.output()
     assert pid_gone(new)
+    # Once shutdown began, the child that ends is not replaced.
+    after_stop = cluster.output().split("Received SIGTERM", 1)[1]
+    assert "starting a new one" not in after_stop and "restarted" not in after_stop, after_stop
 
 
 def test_crash_loop_is_reported_by_jobs_check_and_health_until_it_ages_out(cluster):
