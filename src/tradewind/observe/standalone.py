@@ -159,9 +159,10 @@ class DagProcessorProcess:
     """``tradewind dag-processor`` as a supervised child process of this one, ending with it.
 
     :meth:`start` spawns it; :meth:`watch`, a service thread of its own, calls :meth:`poll`
-    five times a second from then on (also while the API app is still being built). A child that died is logged with how it ended
-    and replaced: at once the first time, later after :class:`RestartBackoff`'s delay while it
-    keeps dying. :meth:`problem` (down, crash-looping) is one of the scheduler's health probes,
+    five times a second from then on (also while the main thread still builds the API app). A
+    child that died is logged with how it ended and replaced (a new ``Popen``: fork and exec,
+    safe beside the other threads): at once the first time, later after :class:`RestartBackoff`'s
+    delay while it keeps dying. :meth:`problem` (down, crash-looping) is one of the scheduler's health probes,
     so it lands in the scheduler's job row. After :meth:`stop` nothing is restarted any more.
     """
 
@@ -212,6 +213,8 @@ class DagProcessorProcess:
             delay = self.backoff.died(f"could not be started: {exc}")
             log.error("%s could not be started: %s; trying again in %.1fs", self.NAME, exc, delay)
             self._restart_at = time.monotonic() + delay
+            return
+        if self._stopping:
             return
         self.backoff.started()
         log.warning("%s restarted (pid %d)", self.NAME, self.proc.pid)
