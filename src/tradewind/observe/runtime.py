@@ -92,8 +92,11 @@ def helper_backoff(config: "Config", name: str) -> "RestartBackoff":
     (default 60)."""
     from tradewind.execute.supervision import RestartBackoff
 
-    window = float(config.get("scheduler", "helper_crash_loop_window", fallback="60"))
-    after = int(config.get("scheduler", "helper_crash_loop_restarts", fallback="3"))
+    try:
+        window = float(config.get("scheduler", "helper_crash_loop_window", fallback="60"))
+        after = int(config.get("scheduler", "helper_crash_loop_restarts", fallback="3"))
+    except ValueError as exc:
+        raise RuntimeSetupError(f"[scheduler] helper_crash_loop_window/helper_crash_loop_restarts: {exc}") from None
     return RestartBackoff(name, window=window, crash_loop_after=after)
 
 

@@ -21,10 +21,10 @@ def run_triggerer(cli: CliContext, capacity: int | None) -> None:
     problem = revision_problem(db)
     if problem:
         raise CliError(problem)
-    backoff = runtime.helper_backoff(cli.config, "triggerer")
     try:
+        backoff = runtime.helper_backoff(cli.config, "triggerer")
         runner = TriggererRunner(cli.config, db, capacity=capacity, health_probes=[backoff.problem])
-    except ValueError as exc:
+    except (ValueError, runtime.RuntimeSetupError) as exc:
         raise CliError(str(exc)) from None
     stop = threading.Event()
 
