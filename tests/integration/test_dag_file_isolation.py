@@ -324,3 +324,17 @@ def test_dag_processor_command_beside_hanging_and_hungry_files(tmp_path) -> None
     assert len(children) <= 2 + 32
     assert rss_mb < 500
     assert proc.returncode == 0, output
+
+
+def test_each_file_is_stored_as_soon_as_it_is_parsed_on_both_backends(tmp_path, any_db) -> None:
+    cfg = make_config(tmp_path / "iso_home", timeout="4")
+    for i in range(3):
+        (cfg.dags_folder / f"hang_{i}_dag.py").write_text(HANG)
+    (cfg.dags_folder / "zz_good_dag.py").write_text(good_dag("good"))
+    with Running(DagProcessor(cfg, any_db)) as running:
+        wait_until(lambda: "good" in dag_ids(any_db), deadline=10)
+        good_after = time.monotonic() - running.started
+        assert errors_by_file(any_db) == {}  # the hanging files are still in flight
+        wait_until(lambda: len(errors_by_file(any_db)) == 3, deadline=30)
+    assert good_after < 3.5
+    assert all("dagbag_import_timeout" in m for m in errors_by_file(any_db).values())
