@@ -376,3 +376,43 @@ def test_run_forever_scans_until_stopped(config, db, dags_dir) -> None:
     assert not thread.is_alive()
     with db.session_scope() as s:
         assert q.get_dag(s, "one") is not None
+
+
+def _processor_with(tw_home, db, clock, **dag_processor) -> DagProcessor:
+    cfg = Config.load(home=tw_home, environ={}, overrides={
+        "core": {"load_examples": "False", "dagbag_import_timeout": "20"}, "dag_processor": dag_processor})
+    return DagProcessor(cfg, db, clock=clock)
+
+
+def test_a_file_in_flight_is_never_dispatched_twice(tw_home, db, clock) -> None:
+    processor = _processor_with(tw_home, db, clock)
+    hang = write(processor.config.dags_folder, "hang_dag.py", "# dag\nwhile True:\n    pass\n")
+    try:
+        processor.list_and_queue()
+        processor._dispatch()
+        assert processor.pool.in_flight() == {str(hang)}
+        clock.advance(3600)  # due again by min_file_process_interval, and still in flight
+        _files, queued = processor.list_and_queue()
+        processor._dispatch()
+        assert queued == [] and len(processor.pool) == 1
+    finally:
+        processor.close()
+    assert len(processor.pool) == 0
+
+
+def test_new_files_go_first_and_known_slow_files_start_in_the_slow_lane(tw_home, db, clock) -> None:
+    processor = _processor_with(tw_home, db, clock, slow_parse_threshold="0.2")
+    folder = processor.config.dags_folder
+    slow = write(folder, "a_slow_dag.py", dag_file("slow", extra="import time\ntime.sleep(0.5)\n"))
+    quick = write(folder, "b_quick_dag.py", dag_file("quick"))
+    processor.sync_once()
+    clock.advance(3600)  # both due again; the slow one is known to be slow
+    new = write(folder, "c_new_dag.py", dag_file("new"))
+    try:
+        processor.list_and_queue()
+        order = [p for p, _ in sorted(processor._queue.items(), key=lambda kv: kv[1].order)]
+        assert order == [str(new), str(quick), str(slow)]
+        processor._dispatch()
+        assert str(slow) in processor.pool.slow
+    finally:
+        processor.close()
