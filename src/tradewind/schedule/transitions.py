@@ -4,8 +4,8 @@ Every state change goes through this module, which takes the allowed moves from 
 graphs in :mod:`tradewind.states` (:data:`TI_TRANSITIONS` for instances, :data:`TRY_TRANSITIONS`
 for try rows) and :data:`RUN_TRANSITIONS`, and raises :class:`IllegalTransition` naming both
 states when asked for anything else. The fast SQL paths (claim, heartbeat, outcome, unqueue,
-deferral, reschedule) are conditional UPDATEs whose ``WHERE state IN (...)`` come from the same
-graphs (:data:`FAST_PATHS`), checked when the module is imported.
+deferral, reschedule, skip) are conditional UPDATEs whose ``WHERE state IN (...)`` come from the
+same graphs (:data:`~tradewind.schedule.fast_paths.FAST_PATHS`, checked at import).
 Functions take the session and ``now`` explicitly; the caller owns the
 transaction (``with db.session_scope() as session: ...``).
 
@@ -21,16 +21,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, bindparam, insert, null, select, update
+from sqlalchemy import bindparam, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from tradewind.definition.triggers.base import FAIL_METHOD, TRIGGER_TIMEOUT
 from tradewind.parse.snapshot import TaskSnapshot
 from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry, TaskReschedule
 from tradewind.persist.queries.triggers import add_trigger, delete_triggers
+from tradewind.schedule.fast_paths import (  # noqa: F401 - FAST_PATHS, GRAPHS and the statements are read here
+    FAST_PATHS,
+    GRAPHS,
+    HEARTBEAT_STATES,
+    RESUMABLE_TRY_STATES,
+    TI_TABLE,
+    TRY_TABLE,
+    FastPath,
+    claim_stmt,
+    finish_try_stmt,
+    heartbeat_stmt,
+    insert_try_stmt,
+    key_params,
+    key_where,
+    outcome_read_stmt,
+    outcome_ti_stmt,
+    resume_try_stmt,
+    state_in,
+)
 from tradewind.states import (
     FINISHED_TI_STATES,
     TI_MANUAL_TARGETS,
@@ -38,7 +56,6 @@ from tradewind.states import (
     TRY_TRANSITIONS,
     DagRunState,
     TaskInstanceState,
-    from_states,
 )
 
 if TYPE_CHECKING:  # TaskKey lives with the executor contract; only its fields are read here.
@@ -58,52 +75,6 @@ class IllegalTransition(Exception):
         self.to_state = str(to_state)
         super().__init__(f"illegal transition for {what}: {self.from_state} -> {self.to_state}")
 
-
-#: Try-row states of a try that is not over: it gave its slot back and will be claimed again with the
-#: same try number (the instance's ``try_number`` was stepped back by one, as Airflow does, so
-#: :func:`queue_ti` queues that same number); the claim reuses the row instead of inserting one.
-RESUMABLE_TRY_STATES: tuple[str, ...] = from_states([TI.RUNNING], TRY_TRANSITIONS)
-
-
-@dataclass(frozen=True)
-class FastPath:
-    """A conditional UPDATE that writes a state without loading the row: it moves rows in
-    ``from_values`` to one of ``targets`` of ``graph`` (the closure test checks every one)."""
-
-    graph: str
-    targets: frozenset[TaskInstanceState]
-    from_values: tuple[str, ...]
-
-
-def _fast(graph: str, targets: Iterable[TaskInstanceState], only: Iterable[TaskInstanceState] | None = None) -> FastPath:
-    targets = frozenset(targets)
-    return FastPath(graph, targets, from_states(targets, GRAPHS[graph], only=only))
-
-
-#: The graphs by name: a task instance's and a try row's.
-GRAPHS = {"task_instance": TI_TRANSITIONS, "try": TRY_TRANSITIONS}
-_TRY_ENDS = (TI.SUCCESS, TI.FAILED, TI.SKIPPED)
-#: Every fast path's allowed from-states, derived from the graphs (``from_states`` raises at
-#: import if a path asks for a move the graph forbids).
-FAST_PATHS: dict[str, FastPath] = {
-    "claim": _fast("task_instance", [TI.RUNNING]),
-    "claim_resume_try": _fast("try", [TI.RUNNING]),
-    # The runner's outcome: only the running instance of that try (queued -> failed is the
-    # scheduler's move for a try that never started, not an outcome).
-    "outcome": _fast("task_instance", [TI.SUCCESS, TI.FAILED, TI.UP_FOR_RETRY, TI.SKIPPED], only=[TI.RUNNING]),
-    "outcome_try": _fast("try", _TRY_ENDS),
-    "unqueue": _fast("task_instance", [TI.SCHEDULED], only=[TI.QUEUED]),
-    "defer": _fast("task_instance", [TI.DEFERRED]),
-    "defer_try": _fast("try", [TI.DEFERRED]),
-    "reschedule": _fast("task_instance", [TI.UP_FOR_RESCHEDULE]),
-    "reschedule_try": _fast("try", [TI.UP_FOR_RESCHEDULE]),
-    "zombie_try": _fast("try", [TI.FAILED]),
-    # Branching skips instances not started yet.
-    "skip": _fast("task_instance", [TI.SKIPPED],
-                  only=[TI.NONE, TI.SCHEDULED, TI.UP_FOR_RETRY, TI.UP_FOR_RESCHEDULE]),
-}
-#: A try heartbeats while its outcome could still be recorded.
-HEARTBEAT_STATES = FAST_PATHS["outcome"].from_values
 
 RUN_TRANSITIONS: dict[DagRunState, frozenset[DagRunState]] = {
     RUN.QUEUED: frozenset({RUN.RUNNING, RUN.FAILED, RUN.SUCCESS}),
@@ -172,112 +143,6 @@ def _get_try(session: Session, key: object, try_number: int) -> TaskInstanceTry 
     ).one_or_none()
 
 
-# ------------------------------------------------------------ the try's statements
-# A try runs the same few statements (claim, heartbeat, finish). They are built once, on
-# the tables with bound parameters, and executed as Core statements: building an ORM
-# statement costs ~0.2 ms and executing it through the ORM ~0.07 ms, a prebuilt Core one
-# ~0.03 ms — per statement, per try, in every try process.
-_TI = TaskInstance.__table__
-_TRY = TaskInstanceTry.__table__
-#: Bound-parameter names for a key; not column names, so they never become SET values.
-_K = ("k_dag_id", "k_run_id", "k_task_id", "k_map_index", "k_try_number")
-
-
-def _key_params(key: Any, **extra: Any) -> dict[str, Any]:
-    params = dict(zip(_K, (key.dag_id, key.run_id, key.task_id, key.map_index, key.try_number)))
-    params.update(extra)
-    return params
-
-
-def _key_where(table: Any, *, try_number: bool = True) -> list[Any]:
-    c = table.c
-    where = [c.dag_id == bindparam(_K[0]), c.run_id == bindparam(_K[1]), c.task_id == bindparam(_K[2]),
-             c.map_index == bindparam(_K[3])]
-    if try_number:
-        where.append(c.try_number == bindparam(_K[4]))
-    return where
-
-
-@cache
-def _claim_stmt() -> Any:
-    return (
-        update(_TI)
-        .where(*_key_where(_TI), _state_in(_TI, "claim"))
-        .values(state=TI.RUNNING.value, start_date=bindparam("p_now"), end_date=None, duration=None,
-                hostname=bindparam("p_hostname"), pid=bindparam("p_pid"), last_heartbeat_at=bindparam("p_now"),
-                note=None)
-        .returning(_TI.c.max_tries, _TI.c.start_date, _TI.c.operator, _TI.c.dag_version_id,
-                   _TI.c.next_method, _TI.c.next_kwargs)
-    )
-
-
-@cache
-def _insert_try_stmt() -> Any:
-    return insert(_TRY).values(
-        dag_id=bindparam(_K[0]), run_id=bindparam(_K[1]), task_id=bindparam(_K[2]), map_index=bindparam(_K[3]),
-        try_number=bindparam(_K[4]), state=TI.RUNNING.value, start_date=bindparam("p_now"),
-        hostname=bindparam("p_hostname"), pid=bindparam("p_pid"), operator=bindparam("p_operator"),
-    )
-
-
-@cache
-def _resume_try_stmt() -> Any:
-    """A try that gave its slot back (sensor reschedule, deferral) and now runs on: its row is reused."""
-    return (
-        update(_TRY)
-        .where(*_key_where(_TRY), _state_in(_TRY, "claim_resume_try"))
-        .values(state=TI.RUNNING.value, end_date=None, duration=None,
-                hostname=bindparam("p_hostname"), pid=bindparam("p_pid"))
-    )
-
-
-@cache
-def _heartbeat_stmt() -> Any:
-    return (
-        update(_TI)
-        .where(*_key_where(_TI), _TI.c.state.in_(HEARTBEAT_STATES))
-        .values(last_heartbeat_at=bindparam("p_now"))
-    )
-
-
-@cache
-def _outcome_read_stmt() -> Any:
-    """The instance's state/try/max_tries/start and this try's row id and start, in one read."""
-    on = [getattr(_TRY.c, col) == getattr(_TI.c, col) for col in ("dag_id", "run_id", "task_id", "map_index")]
-    return (
-        select(_TI.c.state, _TI.c.try_number, _TI.c.max_tries, _TI.c.start_date,
-               _TRY.c.id.label("try_id"), _TRY.c.start_date.label("try_start"))
-        .select_from(_TI.outerjoin(_TRY, and_(*on, _TRY.c.try_number == bindparam(_K[4]))))
-        .where(*_key_where(_TI, try_number=False))
-    )
-
-
-@cache
-def _outcome_ti_stmt() -> Any:
-    return (
-        update(_TI)
-        .where(*_key_where(_TI), _state_in(_TI, "outcome"))
-        .values(state=bindparam("p_state"), end_date=bindparam("p_now"), duration=bindparam("p_duration"),
-                next_retry_at=bindparam("p_retry_at"), note=bindparam("p_note"),
-                # The try is over: a deferral it resumed from is done (a retry starts in execute).
-                next_method=None, next_kwargs=null(), trigger_id=None, trigger_timeout=None)
-    )
-
-
-@cache
-def _finish_try_stmt(columns: tuple[str, ...]) -> Any:
-    """UPDATE of one try row (by id) setting ``columns`` from the ``p_<column>`` parameters,
-    while the row is not finished (a finished try row never changes again)."""
-    return (update(_TRY).where(_TRY.c.id == bindparam("p_id"), _state_in(_TRY, "outcome_try"))
-            .values({c: bindparam(f"p_{c}") for c in columns}))
-
-
-def _state_in(table: Any, path: str) -> Any:
-    """``table.state IN (...)``: the from-states :data:`FAST_PATHS` allows for ``path``."""
-    values = FAST_PATHS[path].from_values
-    return table.c.state == values[0] if len(values) == 1 else table.c.state.in_(values)
-
-
 # --------------------------------------------------------------------- scheduler moves
 def schedule_ti(session: Session, ti: TaskInstance, now: datetime) -> None:
     """none / up_for_retry / up_for_reschedule -> scheduled: dependencies are met."""
@@ -343,12 +208,12 @@ def claim_try_row(session: Session, key: TaskKey, *, hostname: str, pid: int, no
     ``UPDATE ... RETURNING`` and the try row's ``INSERT`` — a try process does nothing else
     with the instance, so building and flushing ORM objects would be pure overhead.
     """
-    row = session.execute(_claim_stmt(), _key_params(key, p_now=now, p_hostname=hostname, p_pid=pid)).one_or_none()
+    row = session.execute(claim_stmt(), key_params(key, p_now=now, p_hostname=hostname, p_pid=pid)).one_or_none()
     if row is None:
         return None
-    resumed = session.execute(_resume_try_stmt(), _key_params(key, p_hostname=hostname, p_pid=pid)).rowcount
+    resumed = session.execute(resume_try_stmt(), key_params(key, p_hostname=hostname, p_pid=pid)).rowcount
     if not resumed:
-        session.execute(_insert_try_stmt(), _key_params(key, p_now=now, p_hostname=hostname, p_pid=pid,
+        session.execute(insert_try_stmt(), key_params(key, p_now=now, p_hostname=hostname, p_pid=pid,
                                                        p_operator=row.operator))
     return row
 
@@ -491,7 +356,7 @@ def finish_try(
     """
     if outcome not in ("success", "failed", "skipped"):
         raise ValueError(f"outcome must be 'success', 'failed' or 'skipped', not {outcome!r} ({key})")
-    cur = session.execute(_outcome_read_stmt(), _key_params(key)).one_or_none()
+    cur = session.execute(outcome_read_stmt(), key_params(key)).one_or_none()
     if cur is None:
         raise LookupError(f"no task instance for {key}")
     if rendered_fields is not None and cur.try_id is None:
@@ -502,7 +367,7 @@ def finish_try(
     if cur.state in FAST_PATHS["outcome"].from_values and cur.try_number == key.try_number:
         new_state, retry_at = _outcome_state(outcome, cur, key, task, now, allow_retry)
         note = error if new_state in (TI.FAILED, TI.UP_FOR_RETRY) else None
-        done = session.execute(_outcome_ti_stmt(), _key_params(
+        done = session.execute(outcome_ti_stmt(), key_params(
             key, p_state=new_state.value, p_now=now, p_duration=_duration(cur.start_date, now),
             p_retry_at=retry_at, p_note=note))
         moved = done.rowcount == 1
@@ -517,7 +382,7 @@ def finish_try(
             values["error"] = error
         if rendered_fields is not None:
             values["rendered_fields"] = rendered_fields
-        closed = session.execute(_finish_try_stmt(tuple(values)),
+        closed = session.execute(finish_try_stmt(tuple(values)),
                                  {"p_id": cur.try_id, **{f"p_{c}": v for c, v in values.items()}}).rowcount == 1
     return FinishedTry(state, moved, closed, cur.try_number == key.try_number)
 
@@ -557,7 +422,7 @@ def fail_zombie(
 def heartbeat(session: Session, key: TaskKey, now: datetime) -> bool:
     """Mark try ``key`` alive. False when the instance is no longer running that try
     (the runner should then stop: it was cleared, marked or declared a zombie)."""
-    result = session.execute(_heartbeat_stmt(), _key_params(key, p_now=now))
+    result = session.execute(heartbeat_stmt(), key_params(key, p_now=now))
     return result.rowcount == 1
 
 
@@ -565,8 +430,8 @@ def set_rendered_fields(session: Session, key: TaskKey, fields: dict) -> None:
     """Store the rendered template fields of try ``key`` on its try row."""
     _expire_loaded(session, key)
     result = session.execute(
-        update(_TRY).where(*_key_where(_TRY)).values(rendered_fields=bindparam("p_fields")),
-        _key_params(key, p_fields=fields),
+        update(TRY_TABLE).where(*key_where(TRY_TABLE)).values(rendered_fields=bindparam("p_fields")),
+        key_params(key, p_fields=fields),
     )
     if result.rowcount != 1:
         raise LookupError(f"no try row for {key}; claim_try must run first")
@@ -826,11 +691,11 @@ def defer_try(
     """
     trigger_id = add_trigger(session, classpath, trigger_kwargs, now)
     done = session.execute(
-        update(_TI).where(*_key_where(_TI), _state_in(_TI, "defer")).values(
-            state=TI.DEFERRED.value, try_number=_TI.c.try_number - 1, next_method=next_method,
+        update(TI_TABLE).where(*key_where(TI_TABLE), state_in(TI_TABLE, "defer")).values(
+            state=TI.DEFERRED.value, try_number=TI_TABLE.c.try_number - 1, next_method=next_method,
             next_kwargs=next_kwargs if next_kwargs is not None else null(), trigger_id=trigger_id,
             trigger_timeout=timeout_at, pid=None, end_date=None, duration=None),
-        _key_params(key),
+        key_params(key),
     )
     _expire_loaded(session, key)
     if done.rowcount != 1:
@@ -839,8 +704,8 @@ def defer_try(
         if current is None:
             raise LookupError(f"no task instance for {key}")
         return TI(current)
-    session.execute(update(_TRY).where(*_key_where(_TRY), _state_in(_TRY, "defer_try"))
-                    .values(state=TI.DEFERRED.value), _key_params(key))
+    session.execute(update(TRY_TABLE).where(*key_where(TRY_TABLE), state_in(TRY_TABLE, "defer_try"))
+                    .values(state=TI.DEFERRED.value), key_params(key))
     return TI.DEFERRED
 
 
@@ -930,13 +795,13 @@ def reschedule_try(
     and its current state is returned.
     """
     poke_start = session.scalar(
-        select(_TI.c.start_date).where(*_key_where(_TI), _TI.c.state == TI.RUNNING.value), _key_params(key))
+        select(TI_TABLE.c.start_date).where(*key_where(TI_TABLE), TI_TABLE.c.state == TI.RUNNING.value), key_params(key))
     done = session.execute(
-        update(_TI).where(*_key_where(_TI), _state_in(_TI, "reschedule")).values(
-            state=TI.UP_FOR_RESCHEDULE.value, try_number=_TI.c.try_number - 1,
+        update(TI_TABLE).where(*key_where(TI_TABLE), state_in(TI_TABLE, "reschedule")).values(
+            state=TI.UP_FOR_RESCHEDULE.value, try_number=TI_TABLE.c.try_number - 1,
             next_retry_at=bindparam("p_reschedule_date"), end_date=bindparam("p_now"),
             duration=bindparam("p_duration"), pid=None),
-        _key_params(key, p_reschedule_date=reschedule_date, p_now=now, p_duration=_duration(poke_start, now)),
+        key_params(key, p_reschedule_date=reschedule_date, p_now=now, p_duration=_duration(poke_start, now)),
     )
     _expire_loaded(session, key)
     if done.rowcount != 1:
@@ -952,6 +817,6 @@ def reschedule_try(
     values: dict[str, Any] = {"state": TI.UP_FOR_RESCHEDULE.value, "end_date": now}
     if rendered_fields is not None:
         values["rendered_fields"] = rendered_fields
-    session.execute(update(_TRY).where(*_key_where(_TRY), _state_in(_TRY, "reschedule_try")).values(values),
-                    _key_params(key))
+    session.execute(update(TRY_TABLE).where(*key_where(TRY_TABLE), state_in(TRY_TABLE, "reschedule_try")).values(values),
+                    key_params(key))
     return TI.UP_FOR_RESCHEDULE

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from schedhelp import FakeClock, SteppingExecutor, get_ti, make_snapshot, store_dag, task_dict
 from tradewind.persist.models import TaskInstanceTry
-from tradewind.schedule import transitions as tr
+from tradewind.schedule import fast_paths, transitions as tr
 from tradewind.schedule.runs import create_manual_run
 from tradewind.schedule.scheduler import Scheduler
 from tradewind.states import (
@@ -62,11 +62,11 @@ def _where_states(stmt):
 
 
 @pytest.mark.parametrize("build, path", [
-    (tr._claim_stmt, "claim"),
-    (tr._resume_try_stmt, "claim_resume_try"),
-    (tr._outcome_ti_stmt, "outcome"),
-    (lambda: tr._finish_try_stmt(("state", "end_date")), "outcome_try"),
-    (tr._heartbeat_stmt, "outcome"),  # a try beats while its outcome could still be recorded
+    (fast_paths.claim_stmt, "claim"),
+    (fast_paths.resume_try_stmt, "claim_resume_try"),
+    (fast_paths.outcome_ti_stmt, "outcome"),
+    (lambda: fast_paths.finish_try_stmt(("state", "end_date")), "outcome_try"),
+    (fast_paths.heartbeat_stmt, "outcome"),  # a try beats while its outcome could still be recorded
 ])
 def test_the_prebuilt_statements_take_their_from_states_from_the_graph(build, path):
     assert _where_states(build()) == tuple(sorted(tr.FAST_PATHS[path].from_values))
