@@ -187,6 +187,31 @@ def test_crash_loop_backs_off_is_reported_and_recovers(executor, db, fileloc, mo
     assert executor.alive()
 
 
+def test_hand_over_racing_a_server_death_never_leaks_a_slot(executor, db, fileloc) -> None:
+    """kill -9 right before queue_workload: the send finds the socket dead (ExecutorUnavailable,
+    no slot kept) or the workload was taken and runs on the replacement; never a lost slot."""
+    executor.restart_policy.window = 0.01  # every death counts as a first one: no backoff here
+    outcomes = []
+    for attempt in range(1, 5):
+        wait_for(lambda: executor.server_pid() is not None)
+        key = queue(db, "sup", "quick", try_number=attempt, max_tries=attempt)
+        victim = executor.server_pid()
+        os.kill(victim, signal.SIGKILL)
+        if attempt % 2 == 0:  # else hand over at once, likely before the kill landed
+            wait_for(lambda: pid_gone(victim), interval=0.001)
+        try:
+            executor.queue_workload(workload(key, fileloc))
+        except ExecutorUnavailable:
+            outcomes.append("unavailable")
+            assert executor.slots_available() == 2 and executor.running_keys() == set()
+            continue
+        [event] = collect_until(executor, lambda events: any(e.key == key for e in events))
+        assert event.recorded and ti_row(db, key).state == "success", event
+        assert executor.slots_available() == 2
+        outcomes.append("ran")
+    assert len(outcomes) == 4, outcomes
+
+
 def test_end_waits_for_an_orphan(config, db, fileloc, probe) -> None:
     ex = LocalExecutor(1, Waker(), config=config)
     ex.start()

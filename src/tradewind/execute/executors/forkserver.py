@@ -59,7 +59,10 @@ record of ownership, which no session, group or environment change escapes:
 
 A process that is started on the try's behalf by another daemon (``systemd-run``, ``docker run``,
 ``ssh``) is not its descendant and is out of reach; so is everything if the server itself is
-SIGKILLed. Without ``prctl`` (not Linux) only the executor's process-group/descendant kill and
+SIGKILLed: its executor starts a replacement, but the tries still running (they survive, and
+record their outcomes) are nobody's children any more, so what they leave behind goes to init
+— only the runner's own end-of-try cleanup and the executor's kill of an orphaned try's group
+and descendants still apply to them. Without ``prctl`` (not Linux) only the executor's process-group/descendant kill and
 the runner's cleanup apply.
 """
 

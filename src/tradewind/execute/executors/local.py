@@ -192,8 +192,6 @@ class LocalExecutor(BaseExecutor):
         if not self._started:
             return
         thread = self._thread
-        with self._idle:
-            self._idle.notify_all()
         while True:
             if not wait:
                 for key in list(self.running_keys()):
