@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         all_figures.append(fig)
         print_figures(fig)
         if not result.ok:
+            report = Path(tempfile.gettempdir()) / f"tradewind-chaos-{name}-{seed}.txt"
+            report.write_text(result.report())
+            print(f"  event log, violations and process output: {report}")
             print(f"  replay: .venv/bin/python bench/chaos.py --setups {name} --seed {seed} --kills {args.kills}")
         sys.stdout.flush()
     if args.json is not None:

@@ -484,7 +484,8 @@ class Chaos:
                 code = node.proc.returncode
                 if node.proc.pid not in self.killed_pids:
                     self.result.unexpected_exits += 1
-                    self.event(f"{node.name} pid {node.proc.pid} exited by itself with {code}")
+                    tail = node.log_path(node.starts).read_text(errors="replace")[-1500:]
+                    self.event(f"{node.name} pid {node.proc.pid} exited by itself with {code}; its output ends:\n{tail}")
                 self.event(f"restart {node.name}: pid {node.start()}")
 
     # ------------------------------------------------------------------ victims
@@ -564,6 +565,11 @@ class Chaos:
             label, victim = candidates[self.rng.randrange(len(candidates))]
             before = {node.name: node.pid for node in self.nodes}
             kill = self._do_kill(kind, label, victim)  # None: it ended on its own just before
+            if kill is None:
+                if time.monotonic() > end + self.knobs.victim_wait:
+                    self.event(f"kill {n}: every {kind} went away before the kill; none killed")
+                    return
+                time.sleep(0.02)
         self.event(f"kill {n}: kill -9 {kind} {label} pid {kill.pid}; took {', '.join(kill.hit)}")
         restart_delay = self.rng.uniform(0.0, 1.0)
         for node in self.nodes:
@@ -583,15 +589,21 @@ class Chaos:
             pgid = int(victim)
             if pgid == os.getpgid(0) or pgid <= 1:
                 raise AssertionError(f"refusing to kill the test's own process group {pgid}")
-            members = [p for p in psutil.process_iter() if self._in_group(p, pgid) and self._our(p)]
-            if not members:
-                return None
-            hit = [self._kind_of(p, tries_by_pid) for p in members]
-            at = self.now()
+            # Freeze the group first, so the members seen are the members killed (the kernel
+            # restarts a fork racing the stop, so no child escapes it).
             try:
-                os.killpg(pgid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGSTOP)
             except ProcessLookupError:
                 return None
+            members = [p for p in psutil.process_iter() if self._in_group(p, pgid) and self._our(p)]
+            hit = [self._kind_of(p, tries_by_pid) for p in members]
+            if not members or (len(members) > 1 and "fork_server" in hit):
+                # A try just forked and not yet in its own session shares the fork server's
+                # group; killed now, it would fail without the harness knowing which try it was.
+                os.killpg(pgid, signal.SIGCONT)
+                return None
+            at = self.now()
+            os.killpg(pgid, signal.SIGKILL)
             pids = [p.pid for p in members]
         else:
             proc: psutil.Process = victim
@@ -764,6 +776,9 @@ def check_invariants(seen: Observed) -> dict[str, list[str]]:
             failed.setdefault((t["dag_id"], t["run_id"], t["task_id"], t["try_number"]), t["note"] or "")
     for key, why in sorted(failed.items()):
         if key not in seen.killed_tries:
-            v["failed_try_not_killed"].append(f"{' '.join(map(str, key))} failed but the test never killed it: "
-                                              f"{why[:200]}")
+            starts, dones = seen.markers.get(key, ([], []))
+            work = (f"its work ran in pid {starts} and completed" if dones else
+                    f"its work started in pid {starts} and did not complete" if starts else "its work never started")
+            v["failed_try_not_killed"].append(f"{' '.join(map(str, key))} failed but the test never killed it "
+                                              f"({work}): {why[:200]}")
     return v
