@@ -8,6 +8,8 @@ a file clears its error; deleting a DAG's file deactivates the DAG but keeps its
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from resilience_support import Cluster
 
@@ -132,3 +134,52 @@ def test_broken_files_are_reported_and_never_stop_the_good_dag(cluster):
     runs = cluster.rows("SELECT run_id, state FROM dag_run WHERE dag_id = 'good' ORDER BY run_id")
     assert runs == [{"run_id": "among_broken_files", "state": "success"}, {"run_id": "before", "state": "success"}]
     assert cluster.stop() == 0, cluster.output()
+
+
+SPINS = "# dag\nwhile True:\n    pass\n"
+HOG = "# dag\nchunks = []\nwhile True:\n    chunks.append(bytearray(32 * 1024 ** 2))\n"
+EXITS = "# dag\nimport os\nos._exit(9)\n"
+CHATTY = '''
+import sys
+from datetime import datetime
+from tradewind import DAG, EmptyOperator
+
+print("chatty-dag-file-says-hello")
+sys.stdout.write("z" * 3_000_000)
+
+with DAG("chatty", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+    EmptyOperator(task_id="a")
+'''
+
+
+def test_hanging_hungry_exiting_and_chatty_files_never_delay_the_good_dag(tmp_path):
+    """Issue 11: default parsing_processes and dagbag_import_timeout (30 s), ten spinning files."""
+    c = Cluster(tmp_path / "home", dag_processor__parse_memory_limit="256")
+    c.ok("db", "migrate")
+    try:
+        for i in range(10):
+            c.add_dag(f"spin_{i}_dag.py", SPINS)
+        hog = c.add_dag("hog_dag.py", HOG)
+        exits = c.add_dag("exits_dag.py", EXITS)
+        c.add_dag("chatty_dag.py", CHATTY)
+        c.start()
+        c.wait(lambda: c.rows("SELECT dag_id FROM dag WHERE dag_id = 'chatty'"), what="the chatty DAG parsed")
+        added = time.monotonic()
+        c.add_dag("good_dag.py", GOOD_DAG)
+        c.wait(lambda: c.rows("SELECT dag_id FROM dag WHERE dag_id = 'good'"), what="the good DAG parsed")
+        assert time.monotonic() - added < 10  # not the 30 s the spinning files take
+        c.wait(lambda: {str(hog), str(exits)} <= set(_errors_in_db(c)), what="the hog's and exit's import errors")
+        errors = _errors_in_db(c)
+        assert "parse_memory_limit (256 MB)" in errors[str(hog)]["message"], errors[str(hog)]
+        assert "exit code 9" in errors[str(exits)]["message"]
+        _run_succeeds(c, "beside_spinning_files")
+        listed = c.json("dags", "list")  # valid JSON: nothing the files print reaches stdout
+        assert {d["dag_id"] for d in listed} == {"good", "chatty"}
+        assert c.stop() == 0, c.output()
+        # What the chatty file printed is in the scheduler's (DAG processor's) log, truncated.
+        log = c.log_file.read_text(errors="replace")
+        assert "chatty-dag-file-says-hello" in log
+        assert "first 65536 bytes of 3000027" in log
+        assert len(log) < 1_000_000
+    finally:
+        c.close()
