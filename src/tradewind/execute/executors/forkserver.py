@@ -226,7 +226,7 @@ def _print_exc() -> None:
 
 
 def _run_child(request_id: Any, sock: socket.socket, workload: dict[str, Any], close_fds: list[int],
-               config: Any, db: Any) -> None:
+               config: Any, db: Any, server_pid: int) -> None:
     """In the forked child: report the start, become a process group leader, reset signals, run
     the try, exit.
 
@@ -243,6 +243,8 @@ def _run_child(request_id: Any, sock: socket.socket, workload: dict[str, Any], c
             # Remote mode: a try must not outlive a SIGKILLed server (the worker's children
             # are its only record of what runs there).
             _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != server_pid:
+                return  # the server died before that took effect: the executor reported us ended
         os.setsid()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -372,6 +374,7 @@ class _Server:
         # A request read after the executor's kill -9 (still in the socket's buffer) is run all
         # the same: the instance is queued for it, and a claim is atomic, so it runs at most once.
         self._preload_dag_file(request["workload"].get("fileloc"))
+        server_pid = os.getpid()
         try:
             pid = os.fork()
         except OSError as exc:
@@ -379,7 +382,7 @@ class _Server:
             return
         if pid == 0:
             _run_child(request["id"], self.sock, request["workload"], [self.sock.fileno(), self.wake_r, self.wake_w],
-                       self.config, self.db)
+                       self.config, self.db, server_pid)
         self.tries.add(pid)  # the child itself reports "started"
 
     def _preload_dag_file(self, fileloc: str | None) -> None:
