@@ -8,7 +8,7 @@ How it parses (one DAG file can never delay the others):
   transaction the moment its child answers, so a slow file delays only itself.
 - **Listing.** The folders are listed every ``[scheduler] dag_dir_list_interval``
   seconds even while children are still running, and at once when a folder's mtime
-  moved (checked every half second: a file was added, removed or renamed). A file is queued when it is new,
+  moved (checked every quarter second: a file was added, removed or renamed). A file is queued when it is new,
   when its bytes changed (content hash, computed only when the mtime moved), or when
   it was last parsed more than ``[scheduler] min_file_process_interval`` seconds ago
   (helper modules beside it may have changed, as in Airflow). A file already in
@@ -72,7 +72,7 @@ JOB_TYPE = "dag_processor"
 _MAX_WAIT = 0.25
 #: Seconds between two checks of the folders' mtimes (a new file is listed at once, not at the
 #: next dag_dir_list_interval).
-_DIR_POLL = 0.5
+_DIR_POLL = 0.25
 
 
 @dataclass
