@@ -8,8 +8,9 @@ How it parses (one DAG file can never delay the others):
   transaction the moment its child answers, so a slow file delays only itself.
 - **Listing.** The folders are listed every ``[scheduler] dag_dir_list_interval``
   seconds even while children are still running, and at once when a folder's mtime
-  moved (checked every quarter second: a file was added, removed or renamed). A file is queued when it is new,
-  when its bytes changed (content hash, computed only when the mtime moved), or when
+  moved (checked every quarter second: a file was added, removed or renamed). A file
+  is queued when it is new, when its bytes changed (content hash, computed only when
+  the mtime moved), or when
   it was last parsed more than ``[scheduler] min_file_process_interval`` seconds ago
   (helper modules beside it may have changed, as in Airflow). A file already in
   flight or queued is never queued twice.
