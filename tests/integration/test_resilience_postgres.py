@@ -63,9 +63,9 @@ def test_scheduler_on_postgres_runs_a_triggered_run(pg_cluster):
     assert states == {"hello": ("success", 1), "shout": ("success", 1)}
     log = pg_cluster.path / "logs" / "dag_id=small" / "run_id=on_pg" / "task_id=hello" / "attempt=1.log"
     assert "hello-from-bash" in log.read_text()
-    # A clean stop ends the scheduler's job row in PostgreSQL.
+    # A clean stop ends the scheduler's and its DAG processor's job rows in PostgreSQL.
     jobs = pg_cluster.rows("SELECT job_type, state FROM job")
-    assert {(j["job_type"], j["state"]) for j in jobs} == {("scheduler", "success")}
+    assert {(j["job_type"], j["state"]) for j in jobs} == {("scheduler", "success"), ("dag_processor", "success")}
     _assert_stayed_on_postgres(pg_cluster)
 
 
