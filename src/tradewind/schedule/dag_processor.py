@@ -6,6 +6,8 @@ How it parses (one DAG file can never delay the others):
   :class:`~tradewind.parse.dagbag.ParsePool` of child processes busy across scans.
   Each file's result (its DAGs or its import error) is stored in its own
   transaction the moment its child answers, so a slow file delays only itself.
+  (So when two new files define the same DAG id, the one stored first keeps it and
+  the other gets the import error; an owner keeps its DAG id across restarts.)
 - **Listing.** The folders are listed every ``[scheduler] dag_dir_list_interval``
   seconds even while children are still running, and at once when a folder's mtime
   moved (checked every quarter second: a file was added, removed or renamed). A file
