@@ -274,7 +274,7 @@ class DagProcessor:
             self._wait_and_store(5.0, summary)
         summary.files_unchanged = len(files) - len(queued)
         summary.deactivated = sorted(set(self._deactivated) | set(summary.deactivated))
-        summary.files_parsed = [p for p in dict.fromkeys(summary.files_parsed) if p in waiting]
+        summary.files_parsed = sorted(set(summary.files_parsed) & waiting)
         summary.duration = time.monotonic() - started
         if summary.files_parsed or summary.deactivated:
             log.info(
