@@ -84,16 +84,12 @@ from typing import Any
 
 from tradewind.execute.alarm import raise_after
 
-#: Modules imported once in the server, so a forked try finds them already loaded.
+#: Modules imported once in every server, so a forked try finds them already loaded: the
+#: worker side of a try (no database code) and what common DAG files use.
 PRELOAD = (
     "tradewind",
     "tradewind.definition",
     "tradewind.execute.runner",
-    "tradewind.execute.db_store",
-    "tradewind.schedule.transitions",
-    "tradewind.persist.models",
-    "sqlalchemy",
-    "sqlalchemy.dialects.sqlite",
     "jinja2",
     "jinja2.ext",
     "jinja2.sandbox",
@@ -112,9 +108,6 @@ PRELOAD_OPTIONAL = (
     "tradewind.definition.baseoperator",
     "tradewind.definition.dag",
     "tradewind.execute.prepare",
-    "tradewind.persist.queries.dags",
-    "tradewind.persist.queries.variables",
-    "tradewind.persist.queries.xcom",
     "tradewind.definition.context",
     "tradewind.definition.templating",
     # Every try installs the email sender, the Variable and Connection backends and applies
@@ -122,13 +115,24 @@ PRELOAD_OPTIONAL = (
     "tradewind.definition.notifications",
     "tradewind.definition.masking",
     "tradewind.definition.connection",
-    "tradewind.persist.queries.connections",
     "tradewind.execute.email",
     "pendulum",
 )
 
+#: Imported once in a local-mode server: its tries read and write the database themselves.
+PRELOAD_LOCAL = (
+    "tradewind.execute.db_store",
+    "tradewind.schedule.transitions",
+    "tradewind.persist.models",
+    "tradewind.persist.queries.dags",
+    "tradewind.persist.queries.variables",
+    "tradewind.persist.queries.xcom",
+    "tradewind.persist.queries.connections",
+    "sqlalchemy",
+    "sqlalchemy.dialects.sqlite",
+)
 
-#: Imported once in a remote-mode server: the HTTP client a worker's try talks through.
+#: Imported once in a remote-mode server (no database): the HTTP client a worker's try talks through.
 PRELOAD_REMOTE = ("tradewind.execute.remote", "tradewind.execute.api_client", "httpx")
 
 
@@ -140,12 +144,13 @@ def _preload_remote() -> None:
     shared_ssl_context()  # built once here, reused by every forked try's HTTP client
 
 
-def _preload() -> None:
-    for name in PRELOAD + PRELOAD_OPTIONAL:
+def _preload(*, remote: bool = False) -> None:
+    required = PRELOAD if remote else PRELOAD + PRELOAD_LOCAL
+    for name in required + PRELOAD_OPTIONAL:
         try:
             importlib.import_module(name)
         except Exception:  # a missing optional module must not stop the server
-            if name in PRELOAD:
+            if name in required:
                 _print_exc()
 
 
@@ -484,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--remote", action="store_true",
                         help="no database: tries run through the execution API (Celery worker)")
     args = parser.parse_args(argv)
-    _preload()
+    _preload(remote=args.remote)
     if args.remote:
         _preload_remote()
     sock = socket.socket(fileno=args.fd)

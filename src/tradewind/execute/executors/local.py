@@ -72,11 +72,9 @@ from tradewind.schedule.executor_interface import (
     Workload,
 )
 
-log = logging.getLogger(__name__)
+from tradewind.workloads import EXIT_NOT_CLAIMED, EXIT_RECORDED
 
-#: Exit codes of a try process (see :func:`tradewind.execute.runner.run_in_try_process`).
-EXIT_RECORDED = 0
-EXIT_NOT_CLAIMED = 3
+log = logging.getLogger(__name__)
 
 #: Seconds the listener waits at most between two looks at timeouts, orphans and restarts.
 _TICK = 0.5
