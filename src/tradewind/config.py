@@ -82,6 +82,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # Seconds a task instance may stay queued (handed to an executor/broker, not yet started by a
         # worker) before the scheduler queues it again, e.g. after a broker lost the message.
         "task_queued_timeout": "600",
+        # A helper process (fork server, DAG processor, triggerer) that dies this many times within
+        # the window is crash-looping: restarts back off and health reports it (docs/supervision.md).
+        "helper_crash_loop_restarts": "3",
+        "helper_crash_loop_window": "60",
     },
     # The DAG processor (see tradewind.schedule.dag_processor); [scheduler] holds its Airflow 2 keys.
     "dag_processor": {

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,21 @@ class RestartBackoff:
     #: True between a death and the start of its replacement.
     down: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def from_config(cls, config: Any, name: str) -> RestartBackoff:
+        """The policy of one helper from the settings: crash-looping after ``[scheduler]
+        helper_crash_loop_restarts`` deaths within ``helper_crash_loop_window`` seconds.
+        A malformed setting raises ValueError naming it."""
+        values = {}
+        for key, convert in (("helper_crash_loop_window", float), ("helper_crash_loop_restarts", int)):
+            raw = config.get("scheduler", key)
+            try:
+                values[key] = convert(raw)
+            except ValueError:
+                raise ValueError(f"[scheduler] {key} must be a number, got {raw!r}") from None
+        return cls(name, window=values["helper_crash_loop_window"],
+                   crash_loop_after=values["helper_crash_loop_restarts"])
 
     def _recent(self) -> int:
         """Deaths within the window (the lock held)."""

@@ -87,17 +87,14 @@ def build_dag_processor(config: "Config", db: "Database") -> Any:
 
 
 def helper_backoff(config: "Config", name: str) -> "RestartBackoff":
-    """The restart policy of one helper: crash-looping after ``[scheduler]
-    helper_crash_loop_restarts`` deaths (default 3) within ``helper_crash_loop_window`` seconds
-    (default 60)."""
+    """The restart policy of one helper (:meth:`RestartBackoff.from_config`); a malformed setting
+    is a :class:`RuntimeSetupError` naming it."""
     from tradewind.execute.supervision import RestartBackoff
 
     try:
-        window = float(config.get("scheduler", "helper_crash_loop_window", fallback="60"))
-        after = int(config.get("scheduler", "helper_crash_loop_restarts", fallback="3"))
+        return RestartBackoff.from_config(config, name)
     except ValueError as exc:
-        raise RuntimeSetupError(f"[scheduler] helper_crash_loop_window/helper_crash_loop_restarts: {exc}") from None
-    return RestartBackoff(name, window=window, crash_loop_after=after)
+        raise RuntimeSetupError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- services

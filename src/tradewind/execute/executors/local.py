@@ -151,7 +151,7 @@ class LocalExecutor(BaseExecutor):
         self._restart_at: float | None = None
         what = "the Celery worker's fork server" if remote else "the local executor's fork server"
         #: Restart policy; tests may shorten its ``window``.
-        self.restart_policy = RestartBackoff(what)
+        self.restart_policy = RestartBackoff.from_config(config, what)
         #: Seconds the last restart waited (0 for the first in a window; grows in a crash loop).
         self.last_restart_delay: float = 0.0
 
