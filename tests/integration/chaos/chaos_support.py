@@ -495,11 +495,13 @@ class Chaos:
         except psutil.Error:
             return False
 
-    def _running_tries(self) -> list[tuple[tuple[str, str, str, int], psutil.Process]]:
-        """Try processes at work now: a start marker without its end, whose pid is one of ours."""
+    def _running_tries(self, *, work_done_too: bool = False) -> list[tuple[tuple[str, str, str, int], psutil.Process]]:
+        """Try processes alive now: a start marker whose pid is one of ours; only those still at
+        work (no end marker) unless ``work_done_too`` (a try that just wrote its end marker is
+        still finishing, and killing it is still killing that try)."""
         found = []
         for key, (starts, dones) in sorted(read_markers(self.markers).items()):
-            if dones or not starts:
+            if (dones and not work_done_too) or not starts:
                 continue
             try:
                 proc = psutil.Process(starts[-1])
@@ -584,7 +586,7 @@ class Chaos:
         self._await_helpers(kill, before)
 
     def _do_kill(self, kind: str, label: str, victim: Any) -> Kill | None:
-        tries_by_pid = {p.pid: key for key, p in self._running_tries()}
+        tries_by_pid = {p.pid: key for key, p in self._running_tries(work_done_too=True)}
         if kind == "process_group":
             pgid = int(victim)
             if pgid == os.getpgid(0) or pgid <= 1:
