@@ -73,6 +73,9 @@ class Setup:
     backend: str  # "sqlite" or "postgres"
     command: str  # "scheduler" or "standalone"
     nodes: int  # how many top-level processes run at once
+    #: Seconds before a killed top-level process is started again (systemd's RestartSec, or an
+    #: operator). With two schedulers it is longer, so the survivor has to take over meanwhile.
+    restart_delay: tuple[float, float] = (0.0, 1.0)
 
 
 SETUPS = {
@@ -80,7 +83,7 @@ SETUPS = {
     for s in (
         Setup("sqlite-scheduler", "sqlite", "scheduler", 1),
         Setup("sqlite-standalone", "sqlite", "standalone", 1),
-        Setup("postgres-2-schedulers", "postgres", "scheduler", 2),
+        Setup("postgres-2-schedulers", "postgres", "scheduler", 2, restart_delay=(0.0, 8.0)),
     )
 }
 
@@ -573,7 +576,7 @@ class Chaos:
                     return
                 time.sleep(0.02)
         self.event(f"kill {n}: kill -9 {kind} {label} pid {kill.pid}; took {', '.join(kill.hit)}")
-        restart_delay = self.rng.uniform(0.0, 1.0)
+        restart_delay = self.rng.uniform(*self.setup.restart_delay)
         for node in self.nodes:
             if node.pid in self.killed_pids and node.proc.poll() is None:
                 try:
