@@ -89,8 +89,16 @@ def home(tw_home: Path) -> Path:
     return tw_home
 
 
+#: Pids of this worker's children before the running test started (other tests' session-wide
+#: servers live here too under xdist: they are not the processor's to clean up).
+_CHILDREN_BEFORE: set[int] = set()
+
+
 def _no_children_left() -> None:
+    """No process the test's DAG processor started outlives it."""
     for child in psutil.Process().children(recursive=True):
+        if child.pid in _CHILDREN_BEFORE:
+            continue
         if "tradewind" in " ".join(child.cmdline()) or child.name().startswith("python"):
             try:
                 child.wait(timeout=5)
@@ -257,6 +265,8 @@ def test_processor_records_and_heartbeats_its_job_while_children_run(home, db) -
 
 @pytest.fixture(autouse=True)
 def _reap_children() -> Iterator[None]:
+    _CHILDREN_BEFORE.clear()
+    _CHILDREN_BEFORE.update(child.pid for child in psutil.Process().children(recursive=True))
     yield
     for child in psutil.Process().children(recursive=True):
         try:
