@@ -67,6 +67,7 @@ from run import (  # noqa: E402  (bench/run.py: the local benchmark's helpers)
     fmt,
     free_port,
     parse_ts,
+    start_postgres,
     tradewind_cmd,
 )
 from service_support import stop_process  # noqa: E402  (tests/service_support.py)
@@ -175,23 +176,6 @@ def tree_cpu_seconds(pid: int) -> float:
 def postgres_pid(pg) -> int:
     """The postmaster's pid (first line of postmaster.pid in the data directory)."""
     return int((pg.datadir / "postmaster.pid").read_text().split()[0])
-
-
-def start_postgres():
-    """The tests' throwaway PostgreSQL server (tests/pg.py: runs as ``postgres`` when we are root)."""
-    from pg import PgServer, PgUnavailable, reap_stale_servers
-
-    reap_stale_servers()
-    try:
-        server = PgServer.create()
-    except PgUnavailable as exc:
-        raise BenchError(str(exc)) from None
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
-    return server
 
 
 @dataclass

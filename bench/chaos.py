@@ -27,31 +27,11 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-for folder in ("tests/integration/chaos", "tests/integration", "tests"):
+for folder in ("tests/integration/chaos", "tests/integration", "tests", "bench"):
     sys.path.insert(0, str(REPO / folder))
 
 from chaos_support import INVARIANTS, KINDS, SETUPS, Chaos, Knobs, Result  # noqa: E402
-
-
-class BenchError(RuntimeError):
-    """The bench cannot run (e.g. PostgreSQL is not installed)."""
-
-
-def start_postgres():
-    """The tests' throwaway PostgreSQL server (runs as ``postgres`` when we are root)."""
-    from pg import PgServer, PgUnavailable, reap_stale_servers
-
-    reap_stale_servers()
-    try:
-        server = PgServer.create()
-    except PgUnavailable as exc:
-        raise BenchError(str(exc)) from None
-    try:
-        server.start()
-    except BaseException:
-        server.stop()
-        raise
-    return server
+from run import BenchError, start_postgres  # noqa: E402  (bench/run.py's helpers)
 
 
 def run_setup(name: str, seed: int, knobs: Knobs, verbose: bool, keep: bool) -> Result:

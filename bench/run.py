@@ -87,6 +87,24 @@ class BenchError(RuntimeError):
     """A benchmark step failed; the message says which and shows the process output."""
 
 
+def start_postgres():
+    """The tests' throwaway PostgreSQL server (tests/pg.py, which the caller put on ``sys.path``;
+    it runs as ``postgres`` when we are root). BenchError when PostgreSQL is not installed."""
+    from pg import PgServer, PgUnavailable, reap_stale_servers
+
+    reap_stale_servers()
+    try:
+        server = PgServer.create()
+    except PgUnavailable as exc:
+        raise BenchError(str(exc)) from None
+    try:
+        server.start()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 # --------------------------------------------------------------------------- helpers
 def tradewind_cmd() -> list[str]:
     script = Path(sys.executable).parent / "tradewind"

@@ -8,7 +8,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,28 @@ def wait_for(
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {deadline}s waiting for {what}; last error: {last_error!r}")
+
+
+@contextmanager
+def celery_home_on_postgres(path: Path, pg_server: Any, redis_url: str, *, executor: str,
+                            label: str) -> Iterator[Home]:
+    """A home on a fresh, migrated PostgreSQL database (dropped afterwards) with ``[core]
+    executor`` set and a Redis broker; the execution API on a free port of this machine."""
+    name = pg_server.new_database_name(label)
+    pg_server.execute_autocommit(f'CREATE DATABASE "{name}"')
+    home = Home(path)
+    api_port = free_port()
+    home.env.update({
+        "TRADEWIND__DATABASE__URL": pg_server.url(name),
+        "TRADEWIND__CORE__EXECUTOR": executor,
+        "TRADEWIND__CELERY__BROKER_URL": redis_url,
+        "TRADEWIND__CELERY__OPERATION_TIMEOUT": "2",
+        "TRADEWIND__CELERY__WORKER_HEARTBEAT_INTERVAL": "1",
+        "TRADEWIND__API__PORT": str(api_port),
+        "TRADEWIND__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+    })
+    home.ok("db", "migrate")
+    try:
+        yield home
+    finally:
+        pg_server.execute_autocommit(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TRADEWIND, Home, free_port, wait_for
+from cli_support import TRADEWIND, Home, celery_home_on_postgres, free_port, wait_for
 from redis_server import redis_server, redis_url  # noqa: F401 - fixtures
 from sqlalchemy import select
 
@@ -44,24 +44,9 @@ with DAG("mixed", schedule=None, start_date=datetime(2024, 1, 1), is_paused_upon
 @pytest.fixture
 def pg_home(tmp_path: Path, pg_server, redis_url: str) -> Iterator[Home]:  # noqa: F811
     """A home on a fresh, migrated PostgreSQL database with ``[core] executor = celery,local``."""
-    name = pg_server.new_database_name("celery")
-    pg_server.execute_autocommit(f'CREATE DATABASE "{name}"')
-    home = Home(tmp_path / "home")
-    api_port = free_port()
-    home.env.update({
-        "TRADEWIND__DATABASE__URL": pg_server.url(name),
-        "TRADEWIND__CORE__EXECUTOR": "celery,local",
-        "TRADEWIND__CELERY__BROKER_URL": redis_url,
-        "TRADEWIND__CELERY__OPERATION_TIMEOUT": "2",
-        "TRADEWIND__CELERY__WORKER_HEARTBEAT_INTERVAL": "1",
-        "TRADEWIND__API__PORT": str(api_port),
-        "TRADEWIND__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-    })
-    home.ok("db", "migrate")
-    try:
+    with celery_home_on_postgres(tmp_path / "home", pg_server, redis_url, executor='celery,local',
+                                 label='celery') as home:
         yield home
-    finally:
-        pg_server.execute_autocommit(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _stop(procs: list[subprocess.Popen[str]]) -> None:
