@@ -1,6 +1,8 @@
-"""Fixtures for end-to-end tests that drive the real ``tradewind`` CLI."""
+"""Fixtures for end-to-end tests that drive the real ``tradewind`` CLI and real processes."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from cli_support import Home
@@ -12,3 +14,12 @@ def home(tmp_path) -> Home:
     h = Home(tmp_path / "home")
     h.ok("db", "migrate")
     return h
+
+
+@pytest.fixture
+def probe(tmp_path: Path, monkeypatch) -> Path:
+    """A folder the test's tasks write what they saw into, named to them by ``$PROBE_DIR``."""
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    monkeypatch.setenv("PROBE_DIR", str(folder))
+    return folder

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import psutil
 import pytest
@@ -47,14 +46,6 @@ with DAG("local", start_date=datetime(2024, 1, 1), schedule=None):
     BashOperator(task_id="hang", bash_command="echo $$ > $PROBE_DIR/hang; exec sleep 60")
     BashOperator(task_id="noisy", bash_command="echo out-line; echo err-line >&2; python3 -c 'print(42)'")
 """
-
-
-@pytest.fixture
-def probe(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "probe"
-    folder.mkdir()
-    monkeypatch.setenv("PROBE_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture

@@ -51,14 +51,6 @@ with DAG("reads_variable", start_date=datetime(2024, 1, 1), schedule=None):
 
 
 @pytest.fixture
-def probe(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "probe"
-    folder.mkdir()
-    monkeypatch.setenv("PROBE_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
 def executor(config, probe):
     ex = LocalExecutor(2, Waker(), config=config)
     ex.start()

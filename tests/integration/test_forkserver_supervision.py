@@ -49,14 +49,6 @@ with DAG("sup", start_date=datetime(2024, 1, 1), schedule=None):
 
 
 @pytest.fixture
-def probe(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "probe"
-    folder.mkdir()
-    monkeypatch.setenv("PROBE_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
 def fileloc(config, db, probe) -> str:
     return add_dag(config, db, "sup", DAG)
 
@@ -193,9 +185,9 @@ def test_hand_over_racing_a_server_death_never_leaks_a_slot(executor, db, filelo
     executor.restart_policy.window = 0.01  # every death counts as a first one: no backoff here
     outcomes = []
     for attempt in range(1, 5):
-        wait_for(lambda: executor.server_pid() is not None)
         key = queue(db, "sup", "quick", try_number=attempt, max_tries=attempt)
-        victim = executor.server_pid()
+        # Read once: between two reads the previous victim's replacement may be starting.
+        victim = wait_for(executor.server_pid, what="a fork server")
         os.kill(victim, signal.SIGKILL)
         if attempt % 2 == 0:  # else hand over at once, likely before the kill landed
             wait_for(lambda: pid_gone(victim), interval=0.001)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import psutil
-import pytest
 from cli_support import wait_for
 from runner_support import add_dag, queue, ti_row, try_row, workload
 from sqlalchemy import update
@@ -18,14 +16,6 @@ DAG = """
 with DAG("beating", start_date=datetime(2024, 1, 1), schedule=None):
     BashOperator(task_id="hang", bash_command="echo $$ > $PROBE_DIR/hang; exec sleep 60")
 """
-
-
-@pytest.fixture
-def probe(tmp_path: Path, monkeypatch) -> Path:
-    folder = tmp_path / "probe"
-    folder.mkdir()
-    monkeypatch.setenv("PROBE_DIR", str(folder))
-    return folder
 
 
 def test_a_cleared_instance_stops_its_running_try(config, db, probe) -> None:
