@@ -26,6 +26,19 @@ START_DEADLINE = 30.0
 RUN_DEADLINE = 40.0
 
 
+def forkserver_child(pid: int, *, recursive: bool = False) -> psutil.Process | None:
+    """The fork server among the children of process ``pid`` (or all its descendants), if any.
+    Tries are forked from it and look the same: with ``recursive`` the first one found (the
+    server, which is found before its own children) is returned."""
+    for child in psutil.Process(pid).children(recursive=recursive):
+        try:
+            if "tradewind.execute.executors.forkserver" in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
 class Cluster(Home):
     """A TRADEWIND_HOME plus one ``tradewind scheduler`` (or ``standalone``) subprocess at a time."""
 
@@ -94,16 +107,8 @@ class Cluster(Home):
         """The local executor's fork server started by the current scheduler."""
         assert self.proc is not None
 
-        def find() -> psutil.Process | None:
-            for child in psutil.Process(self.proc.pid).children(recursive=True):
-                try:
-                    if "tradewind.execute.executors.forkserver" in " ".join(child.cmdline()):
-                        return child
-                except psutil.Error:
-                    continue
-            return None
-
-        return self.wait(find, what="the fork server")
+        pid = self.proc.pid
+        return self.wait(lambda: forkserver_child(pid, recursive=True), what="the fork server")
 
     def kill9(self) -> None:
         """SIGKILL the scheduler process (its fork server lives in its own session and is not hit)."""

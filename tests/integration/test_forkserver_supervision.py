@@ -15,7 +15,7 @@ import psutil
 import pytest
 from cli_support import TRADEWIND, Home, celery_home_on_postgres, wait_for
 from redis_server import redis_server, redis_url  # noqa: F401 - fixtures
-from resilience_support import Cluster, handed_over, pid_gone, running_pid
+from resilience_support import Cluster, forkserver_child, handed_over, pid_gone, running_pid
 from runner_support import add_dag, queue, ti_row, try_row, workload
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -275,13 +275,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 def find_forkserver(cluster: Cluster) -> psutil.Process | None:
     """The scheduler's fork server: its direct child (the tries forked from it look the same)."""
     assert cluster.proc is not None
-    for child in psutil.Process(cluster.proc.pid).children():
-        try:
-            if "tradewind.execute.executors.forkserver" in " ".join(child.cmdline()):
-                return child
-        except psutil.Error:
-            continue
-    return None
+    return forkserver_child(cluster.proc.pid)
 
 
 def own_forkserver(cluster: Cluster) -> psutil.Process:
@@ -364,16 +358,6 @@ def start_logged(home: Home, name: str, *args: str) -> subprocess.Popen[bytes]:
                                 stdin=subprocess.DEVNULL)
 
 
-def direct_forkserver(pid: int) -> psutil.Process | None:
-    for child in psutil.Process(pid).children():
-        try:
-            if "tradewind.execute.executors.forkserver" in " ".join(child.cmdline()):
-                return child
-        except psutil.Error:
-            continue
-    return None
-
-
 @pytest.mark.slow
 def test_celery_worker_keeps_running_when_its_fork_server_is_killed(celery_home: Home, tmp_path: Path) -> None:
     """Remote mode: the try dies with its server (by design), is reported lost and retried on the
@@ -390,14 +374,14 @@ def test_celery_worker_keeps_running_when_its_fork_server_is_killed(celery_home:
                          for n in ("api", "scheduler", "worker"))
 
     try:
-        server = wait_for(lambda: direct_forkserver(worker.pid), deadline=60, what="the worker's fork server")
+        server = wait_for(lambda: forkserver_child(worker.pid), deadline=60, what="the worker's fork server")
         wait_for(lambda: home.run("dags", "trigger", "sup_celery", "--run-id", "c1").returncode == 0,
                  deadline=60, what="the DAG to be parsed")
         first = int(wait_for(lambda: marker.exists() and marker.read_text().split()[0], deadline=60,
                              what="try 1 to start"))
         server.kill()
         killed_at = time.monotonic()
-        replacement = wait_for(lambda: (p := direct_forkserver(worker.pid)) is not None and p.pid != server.pid and p,
+        replacement = wait_for(lambda: (p := forkserver_child(worker.pid)) is not None and p.pid != server.pid and p,
                                deadline=10, interval=0.02, what="a replacement fork server")
         assert time.monotonic() - killed_at < REPLACED_WITHIN + 0.5, output()
         wait_for(lambda: pid_gone(first), deadline=10, what="try 1 to die with its server (PDEATHSIG)")
