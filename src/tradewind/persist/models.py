@@ -480,6 +480,50 @@ class DagRunAssetEvent(Base):
                                           primary_key=True)
 
 
+class AssetAliasModel(Base):
+    """An asset alias (Airflow's ``AssetAlias``): a name that tasks resolve to assets at run time."""
+
+    __tablename__ = "asset_alias"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(1500))
+    group: Mapped[str] = mapped_column(String(1500), default="asset")
+
+
+class AssetAliasAsset(Base):
+    """The asset was added through the alias at least once: what the alias resolves to."""
+
+    __tablename__ = "asset_alias_asset"
+
+    alias_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset_alias.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AssetAliasAssetEvent(Base):
+    """The asset event was emitted through the alias (its ``source_aliases``)."""
+
+    __tablename__ = "asset_alias_asset_event"
+
+    alias_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset_alias.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    event_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset_event.id", ondelete="CASCADE"),
+                                          primary_key=True)
+
+
+class DagScheduleAssetAliasReference(Base):
+    """DAG ``dag_id`` is scheduled on (its schedule expression mentions) the alias."""
+
+    __tablename__ = "dag_schedule_asset_alias_reference"
+
+    alias_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset_alias.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), ForeignKey("dag.dag_id", ondelete="CASCADE"),
+                                        primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class User(Base):
     """A person who logs in to the API/UI (Airflow's FAB ``ab_user``; one role per user).
 

@@ -25,8 +25,9 @@ def test_fresh_upgrade_reports_each_step_and_uses_pool_slots(tmp_path: Path) -> 
     assert migrate.current_revision(db) is None
     steps: list[str] = []
     migrate.upgrade(db, progress=steps.append, default_pool_slots=16)
-    assert [s.split(":")[0] for s in steps] == ["upgrade 0001", "upgrade 0002", "upgrade 0003",
-                                                   f"upgrade {migrate.head_revision()}"]
+    # One step per revision, 0001 up to the head (revisions are numbered in order).
+    assert [s.split(":")[0] for s in steps] == [
+        f"upgrade {n:04d}" for n in range(1, int(migrate.head_revision()) + 1)]
     # A later upgrade with another value does not overwrite what an operator may have set.
     migrate.upgrade(db, default_pool_slots=99)
     with db.session_scope() as s:
