@@ -16,8 +16,9 @@ from typing import Any
 from tradewind.definition.exceptions import InvalidIdError
 
 #: Airflow's rule for dag, task and group ids (group ids may not contain dots: they join ids).
-_KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_GROUP_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
+#: ``\w`` is Unicode-aware, as in Airflow, so ids such as ``데이터추출`` are valid.
+_KEY_RE = re.compile(r"[\w.\-]+")
+_GROUP_KEY_RE = re.compile(r"[\w\-]+")
 MAX_KEY_LENGTH = 250
 
 
@@ -34,10 +35,10 @@ def validate_key(key: Any, kind: str, *, where: str = "", allow_dots: bool = Tru
             f"{kind} {key[:40]!r}... is {len(key)} characters long; the maximum is {MAX_KEY_LENGTH}{suffix}"
         )
     pattern = _KEY_RE if allow_dots else _GROUP_KEY_RE
-    if not pattern.match(key):
+    if not pattern.fullmatch(key):
         allowed = "alphanumeric characters, dashes, dots and underscores" if allow_dots else \
             "alphanumeric characters, dashes and underscores"
-        raise InvalidIdError(f"{kind} {key!r} must be made of {allowed} exclusively (ASCII){suffix}")
+        raise InvalidIdError(f"{kind} {key!r} must be made of {allowed} exclusively{suffix}")
     return key
 
 
@@ -197,3 +198,35 @@ def cross_downstream(from_tasks: Sequence[Any], to_tasks: Any) -> None:
     """Make every task of ``from_tasks`` upstream of every task of ``to_tasks``."""
     for task in from_tasks:
         _as_nodes(task)[0].set_downstream(to_tasks)
+
+
+def chain_linear(*elements: Any) -> None:
+    """Wire each element to the next, all to all: ``chain_linear(a, [b, c], [d, e], f)``.
+
+    Unlike :func:`chain`, adjacent lists need not have the same length: every task of one
+    element becomes upstream of every task of the next (``a >> [b, c]``, ``b >> [d, e]``,
+    ``c >> [d, e]``, ``[d, e] >> f``), as Airflow's ``chain_linear``. Labels are refused, and a
+    call that sets no dependency (one element: usually a list passed without ``*``) is an error.
+    """
+    from tradewind.definition.edges import EdgeModifier  # edges builds on this module
+
+    if not elements:
+        raise ValueError("chain_linear() got no tasks; nothing to wire")
+    previous: list[Any] | None = None
+    wired = False
+    for position, element in enumerate(elements):
+        group = [element] if isinstance(element, DependencyMixin) else element
+        if not isinstance(group, (list, tuple, set, frozenset)):
+            raise TypeError(f"chain_linear() argument {position}: expected a task, task group, XComArg or a "
+                            f"list of them, got {element!r}")
+        if any(isinstance(item, EdgeModifier) for item in group):
+            raise ValueError(f"chain_linear() argument {position}: labels (Label) are not supported by chain_linear")
+        if previous is not None:
+            for upstream in previous:
+                _as_nodes(upstream)[0].set_downstream(list(group) if not isinstance(element, DependencyMixin)
+                                                      else element)
+                wired = True
+        previous = list(group)
+    if not wired:
+        raise ValueError("chain_linear() set no dependencies: pass two or more elements "
+                         "(did you forget to expand a list with `*`?)")

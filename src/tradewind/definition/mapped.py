@@ -33,6 +33,7 @@ from tradewind.definition.baseoperator import _ACCEPTED_AND_IGNORED, BaseOperato
 from tradewind.definition.exceptions import DagDefinitionError
 from tradewind.definition.helpers import DagContext, TaskGroupContext, next_free_id
 from tradewind.definition.xcom_arg import RETURN_KEY, XComArg, iter_xcom_args, resolve_xcom_args
+from tradewind.definition.xcom_serde import decode_xcom, is_envelope
 
 __all__ = [
     "MappingDefinitionError",
@@ -65,7 +66,13 @@ class UnmappableInputError(TypeError):
 
 # ------------------------------------------------------------ derived XCom arguments
 def _items(value: Any, where: str) -> list[Any]:
-    """The sequence a mapped value stands for: a list/tuple as is, a dict as (key, value) pairs."""
+    """The sequence a mapped value stands for: a list/tuple as is, a dict as (key, value) pairs.
+
+    The scheduler counts items from stored JSON, where a pushed tuple is a typed envelope
+    (:mod:`tradewind.definition.xcom_serde`): it is read back as the tuple first.
+    """
+    if is_envelope(value):
+        value = decode_xcom(value)
     if isinstance(value, Mapping):
         return list(value.items())
     if isinstance(value, (list, tuple)):

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from tradewind.definition.exceptions import XComNotSerializable
+from tradewind.definition.xcom_serde import decode_xcom, serialize_xcom
 from tradewind.execute.logs import TASK_LOGGER
 from tradewind.execute.try_store import TryStore
 from tradewind.workloads import TaskKey
@@ -36,18 +36,7 @@ XCOM_RETURN_KEY = "return_value"
 
 _ABSENT = object()
 
-
-def serialize_xcom(value: Any, *, dag_id: str, task_id: str, key: str) -> str:
-    """JSON text of an XCom value, or :class:`XComNotSerializable` naming the task and type."""
-    try:
-        return json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        kind = type(value).__name__
-        raise XComNotSerializable(
-            f"task {dag_id}.{task_id}: XCom {key!r} value of type {kind} is not JSON-serialisable ({exc}); "
-            "return/push only JSON types (str, int, float, bool, None, list, dict with str keys), "
-            "or set do_xcom_push=False"
-        ) from None
+__all__ = ["XCOM_RETURN_KEY", "RuntimeTaskInstance", "serialize_xcom"]
 
 
 class RuntimeTaskInstance:
@@ -92,11 +81,13 @@ class RuntimeTaskInstance:
 
     # ------------------------------------------------------------------- XCom
     def xcom_push(self, key: str, value: Any) -> None:
-        """Store ``value`` under ``key`` for this task instance (must be JSON-serialisable)."""
+        """Store ``value`` under ``key`` for this task instance: a JSON value or one of the types
+        :mod:`tradewind.definition.xcom_serde` carries (as Airflow's serde does)."""
         if not isinstance(key, str) or not key:
             raise ValueError(f"task {self.dag_id}.{self.task_id}: XCom key must be a non-empty string, got {key!r}")
         text = serialize_xcom(value, dag_id=self.dag_id, task_id=self.task_id, key=key)
-        # Keep a copy, so later mutation of ``value`` by user code does not change what is stored.
+        # Keep a copy (typed values as their JSON envelopes, as stored), so later mutation of
+        # ``value`` by user code does not change what is stored.
         self.pending_xcoms[key] = json.loads(text)
 
     def xcom_pull(
@@ -143,7 +134,9 @@ class RuntimeTaskInstance:
         if dag_id == self.dag_id and run_id == self.run_id and key in self.pending_xcoms:
             if self.task_id in task_ids:
                 found.setdefault(self.task_id, {})[self.map_index] = self.pending_xcoms[key]
-        return found
+        # Stored values are JSON; typed ones (tuples, DataFrames, dataclasses...) come back as their type.
+        return {tid: {index: decode_xcom(value) for index, value in by_index.items()}
+                for tid, by_index in found.items()}
 
     # --------------------------------------------------------------- branching
     def skip_tasks(self, task_ids: Iterable[str]) -> list[str]:
