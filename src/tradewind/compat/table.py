@@ -222,6 +222,14 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.standard.sensors.external_task": _EXTERNAL_TASK,
     "airflow.providers.standard.triggers.temporal": _TEMPORAL_TRIGGERS,
     "airflow.providers.standard.triggers.file": _same(_TRIG, "FileTrigger"),
+    # Human-in-the-loop (Airflow 3.1): docs/human-in-the-loop.md
+    "airflow.providers.standard.operators.hitl": _same(
+        f"{_OPS}.hitl", "HITLOperator", "ApprovalOperator", "HITLBranchOperator", "HITLEntryOperator"),
+    "airflow.providers.standard.triggers.hitl": _same(
+        f"{_TRIG}.hitl", "HITLTrigger", "HITLTriggerEventSuccessPayload", "HITLTriggerEventFailurePayload"),
+    "airflow.providers.standard.exceptions": _same(
+        f"{_OPS}.hitl", "HITLTriggerEventError", "HITLTimeoutError", "HITLRejectException"),
+    "airflow.sdk.execution_time.hitl": _same(f"{_OPS}.hitl", "HITLUser"),
     "airflow.providers.standard.utils.weekday": _same(f"{_OPS}.datetime_branch", "WeekDay"),
     # ============================================================== providers of the integrations
     "airflow.providers.http.hooks.http": _same(f"{_INT}.http.hooks", "HttpHook"),
