@@ -1,22 +1,24 @@
 """Airflow import shims: DAG files written for Apache Airflow import ``airflow`` and get Tradewind.
 
-:func:`install` puts :class:`~tradewind.compat.finder.AirflowShimFinder` on ``sys.meta_path`` in the
-processes that import DAG files (the parser's children, the task runner, ``dags test`` /
-``tasks test``), only when no real Apache Airflow is importable: with Airflow installed, its own
-modules win and Tradewind stays out of the way. The mapping lives in
-:data:`tradewind.compat.table.MODULES` (data; integrations add their provider paths there).
+:func:`install` puts :class:`~tradewind.compat.finder.AirflowShimFinder` first on ``sys.meta_path``
+in the processes that import DAG files (the parser's children, the task runner, ``dags test`` /
+``tasks test``), whether or not Apache Airflow is installed too (``pip install
+apache-airflow-providers-X`` pulls it in): in Tradewind's processes ``airflow`` and Airflow's core
+and SDK modules are always Tradewind's. Provider modules Tradewind does not implement come from
+the installed provider distributions (see :mod:`tradewind.compat.providers` and docs/providers.md).
+The mappings live in :data:`tradewind.compat.table.MODULES` (what DAG files import; integrations
+add their provider paths there) and :data:`tradewind.compat.provider_core.MODULES` (what provider
+packages import from Airflow's core).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 from tradewind.compat.finder import ROOT, AirflowShimFinder, installed_finder
+from tradewind.compat.provider_core import AIRFLOW_VERSION
 
-__all__ = ["install", "is_installed"]
-
-_checked_real_airflow = False
+__all__ = ["AIRFLOW_VERSION", "install", "is_installed"]
 
 
 def is_installed() -> bool:
@@ -25,18 +27,16 @@ def is_installed() -> bool:
 
 
 def install() -> bool:
-    """Install the shims unless a real Apache Airflow is importable; True when they are active.
+    """Put the shim finder first on ``sys.meta_path`` (once per process); always True.
 
-    Cheap after the first call (one look at ``sys.meta_path``). The search for a real Airflow runs
-    once per process, before the finder exists (afterwards the finder would answer it).
+    First, so it answers before the path finder could find a real Apache Airflow in site-packages.
+    Cheap after the first call (one look at ``sys.meta_path``). Modules of a real Airflow imported
+    before this call (nothing in Tradewind does; a plugin might) are dropped from ``sys.modules``:
+    keeping them would mix two ``airflow`` packages in one process.
     """
-    global _checked_real_airflow
     if is_installed():
         return True
-    if _checked_real_airflow:
-        return False
-    _checked_real_airflow = True
-    if ROOT in sys.modules or importlib.util.find_spec(ROOT) is not None:
-        return False  # the real thing (or something the user put there) is importable: leave it alone
-    sys.meta_path.append(AirflowShimFinder())
+    for name in [n for n in sys.modules if n == ROOT or n.startswith(ROOT + ".")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, AirflowShimFinder())
     return True

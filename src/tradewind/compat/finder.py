@@ -1,13 +1,23 @@
-"""The meta-path finder that answers ``import airflow...`` from :data:`~tradewind.compat.table.MODULES`.
+"""The meta-path finder that answers ``import airflow...``: Tradewind's shims, or a provider's own files.
 
-Every ``airflow`` module is a shim module built on first import. Its names resolve lazily (the
-Tradewind module behind a name is imported when the name is first read), so ``import airflow`` stays
-as cheap as the DAG file's own needs. What the table does not list fails at once and loudly:
+Every ``airflow`` module listed in :data:`~tradewind.compat.table.MODULES` (what DAG files import)
+or :data:`~tradewind.compat.provider_core.MODULES` (the Airflow internals that provider packages
+import) is a shim module built on first import. Its names resolve lazily (the Tradewind module
+behind a name is imported when the name is first read), so ``import airflow`` stays as cheap as
+the DAG file's own needs.
 
-- an unknown module under ``airflow`` -> ``ModuleNotFoundError`` naming the module;
+Under ``airflow.providers`` a module the tables do not list comes from an installed provider
+distribution (``apache-airflow-providers-*``): the shim packages there carry a ``__path__`` of the
+matching ``airflow/providers/...`` directories on ``sys.path``, and this finder asks the normal path
+finder for the module itself, so "not found" is still answered here, loudly. Everything else fails
+at once:
+
+- an unknown module under ``airflow`` -> ``ModuleNotFoundError`` naming the module (for a provider
+  neither implemented nor installed, naming the distribution to install);
 - an unknown name of a known module -> ``ImportError`` naming the module and the name.
 
-Both say that Tradewind does not support it, so a DAG file never half-works silently.
+Both say that Tradewind does not support it, so a DAG file never half-works silently. The rule
+"native module first, then the installed distribution" is described in docs/providers.md.
 """
 
 from __future__ import annotations
@@ -15,14 +25,29 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import os
 import sys
 from types import ModuleType
 from typing import Any, Sequence
 
-from tradewind.compat.table import MODULES
+from tradewind.compat import provider_core, table
 
 ROOT = "airflow"
-DOCS_HINT = "see docs/airflow-compat.md for what Tradewind maps"
+PROVIDERS = "airflow.providers"
+DOCS_HINT = "see docs/airflow-compat.md and docs/providers.md for what Tradewind maps"
+_WHY = "in Tradewind 'airflow' imports resolve to Tradewind"
+
+
+def _merged(*tables: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """One lookup table: per module, the union of the names (earlier tables win a clash)."""
+    merged: dict[str, dict[str, str]] = {}
+    for one in reversed(tables):
+        for module, names in one.items():
+            merged[module] = {**merged.get(module, {}), **names}
+    return merged
+
+
+MODULES = _merged(table.MODULES, provider_core.MODULES)
 
 
 def _packages(modules: dict[str, dict[str, str]]) -> frozenset[str]:
@@ -34,17 +59,36 @@ def _packages(modules: dict[str, dict[str, str]]) -> frozenset[str]:
     return frozenset(found)
 
 
-_PACKAGES = _packages(MODULES)
+_PACKAGES = _packages(MODULES) | frozenset(provider_core.PACKAGES)
 
 
 class UnsupportedAirflowImport(ImportError):
     """An ``airflow`` module or name that Tradewind does not provide."""
 
 
+def provider_of(fullname: str) -> str | None:
+    """The provider id of an ``airflow.providers`` module path: ``common.sql``, ``amazon``..."""
+    parts = fullname.split(".")
+    if len(parts) < 3 or ".".join(parts[:2]) != PROVIDERS:
+        return None
+    if parts[2] == "common" and len(parts) > 3:
+        return f"common.{parts[3]}"
+    return parts[2]
+
+
 def unsupported_module(fullname: str) -> ModuleNotFoundError:
+    provider = provider_of(fullname)
+    if provider is not None:
+        dist = "apache-airflow-providers-" + provider.replace(".", "-")
+        return ModuleNotFoundError(
+            f"No module named {fullname!r}: Tradewind does not support the Airflow module {fullname!r} "
+            f"natively and no installed provider distribution has it (is {dist} installed? `tradewind providers install {provider.replace('.', '-')}`; "
+            f"`tradewind providers list` shows what is usable; {DOCS_HINT})",
+            name=fullname,
+        )
     return ModuleNotFoundError(
         f"No module named {fullname!r}: Tradewind does not support the Airflow module {fullname!r} "
-        f"(Apache Airflow is not installed, so 'airflow' imports resolve to Tradewind; {DOCS_HINT})",
+        f"({_WHY}; {DOCS_HINT})",
         name=fullname,
     )
 
@@ -52,7 +96,7 @@ def unsupported_module(fullname: str) -> ModuleNotFoundError:
 def unsupported_name(module: str, name: str) -> UnsupportedAirflowImport:
     return UnsupportedAirflowImport(
         f"cannot import name {name!r} from {module!r}: Tradewind does not support {module}.{name} "
-        f"(Apache Airflow is not installed, so 'airflow' imports resolve to Tradewind; {DOCS_HINT})",
+        f"({_WHY}; {DOCS_HINT})",
         name=module,
     )
 
@@ -63,19 +107,42 @@ def resolve_target(target: str, name: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute or name)
 
 
+def provider_dirs(fullname: str) -> list[str]:
+    """The directories of package ``fullname`` (under ``airflow``) on ``sys.path``: where installed
+    provider distributions put their files (``site-packages/airflow/providers/slack``...)."""
+    relative = os.path.join(*fullname.split("."))
+    found: list[str] = []
+    for entry in sys.path:
+        candidate = os.path.join(entry or os.getcwd(), relative)
+        if os.path.isdir(candidate) and candidate not in found:
+            found.append(candidate)
+    return found
+
+
+def _find_installed(fullname: str) -> importlib.machinery.ModuleSpec | None:
+    """The spec of a provider module in an installed distribution (its parent's ``__path__``)."""
+    parent = sys.modules.get(fullname.rpartition(".")[0])
+    search = list(getattr(parent, "__path__", None) or [])
+    if not search:
+        return None
+    return importlib.machinery.PathFinder.find_spec(fullname, search)
+
+
 class _ShimModule(ModuleType):
-    """An ``airflow`` module whose names come from the table, looked up on first use."""
+    """An ``airflow`` module whose names come from the tables, looked up on first use."""
 
     def __getattr__(self, name: str) -> Any:
         own = self.__name__
-        table: dict[str, str] = self.__dict__["__tradewind_names__"]
-        target = table.get(name)
+        names: dict[str, str] = self.__dict__["__tradewind_names__"]
+        target = names.get(name)
         if target is not None:
             value = resolve_target(target, name)
         elif f"{own}.{name}" in MODULES or f"{own}.{name}" in _PACKAGES:
             value = importlib.import_module(f"{own}.{name}")  # a shim submodule read as an attribute
         elif name.startswith("__") and name.endswith("__"):
             raise AttributeError(f"module {own!r} has no attribute {name!r}")  # probes by inspect, pickle...
+        elif self.__dict__.get("__path__") and _find_installed(f"{own}.{name}") is not None:
+            value = importlib.import_module(f"{own}.{name}")  # an installed provider's submodule
         else:
             raise unsupported_name(own, name)
         setattr(self, name, value)  # later reads skip __getattr__
@@ -92,7 +159,7 @@ class AirflowShimLoader(importlib.abc.Loader):
         module = _ShimModule(spec.name)
         names = MODULES.get(spec.name, {})
         module.__dict__["__tradewind_names__"] = names
-        module.__all__ = sorted(names)
+        module.__all__ = sorted(n for n in names if not n.startswith("__"))
         module.__doc__ = f"Tradewind's stand-in for Airflow's {spec.name} (tradewind.compat)."
         return module
 
@@ -101,7 +168,8 @@ class AirflowShimLoader(importlib.abc.Loader):
 
 
 class AirflowShimFinder(importlib.abc.MetaPathFinder):
-    """Finds ``airflow`` and its submodules in the table; refuses the rest of ``airflow.*``."""
+    """Finds ``airflow`` and its submodules in the tables, else (under ``airflow.providers``) in the
+    installed provider distributions; refuses the rest of ``airflow.*``."""
 
     def __init__(self) -> None:
         self._loader = AirflowShimLoader()
@@ -112,12 +180,20 @@ class AirflowShimFinder(importlib.abc.MetaPathFinder):
         if fullname != ROOT and not fullname.startswith(ROOT + "."):
             return None
         is_package = fullname in _PACKAGES
-        if fullname not in MODULES and not is_package:
-            raise unsupported_module(fullname)
-        spec = importlib.machinery.ModuleSpec(fullname, self._loader, origin="tradewind.compat", is_package=is_package)
-        if is_package:
-            spec.submodule_search_locations = []
-        return spec
+        if fullname in MODULES or is_package:
+            spec = importlib.machinery.ModuleSpec(fullname, self._loader, origin="tradewind.compat",
+                                                  is_package=is_package)
+            if is_package:
+                # Under airflow.providers a shim package also lists the installed distributions'
+                # directories, so their modules that Tradewind does not implement load from there.
+                under_providers = fullname == PROVIDERS or fullname.startswith(PROVIDERS + ".")
+                spec.submodule_search_locations = provider_dirs(fullname) if under_providers else []
+            return spec
+        if fullname.startswith(PROVIDERS + "."):
+            found = _find_installed(fullname)
+            if found is not None:
+                return found
+        raise unsupported_module(fullname)
 
 
 def installed_finder() -> AirflowShimFinder | None:
