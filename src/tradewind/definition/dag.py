@@ -100,12 +100,17 @@ class DAG:
         dag_display_name: str | None = None,
         max_consecutive_failed_dag_runs: int = 0,
         missed_runs: Any = None,
+        fail_fast: bool | None = None,
+        disable_bundle_versioning: bool = False,
+        deadline: Any = None,
+        bundle_name: str | None = None,
+        bundle_version: str | None = None,
     ) -> None:
         self.dag_id = validate_key(dag_id, "dag_id")
         self.fileloc = _caller_file()
         self.description = description
         self.default_args = dict(default_args or {})
-        self.doc_md = doc_md
+        self.doc_md = self._read_doc_md(doc_md, template_searchpath)
         self.tags = self._check_tags(tags)
         self.max_active_tasks = concurrency if concurrency is not None else max_active_tasks
         self.max_active_runs = max_active_runs
@@ -127,7 +132,13 @@ class DAG:
         self.template_searchpath = list(template_searchpath) if template_searchpath else None
         self.owner_links = owner_links or {}
         self.auto_register = auto_register
-        self.fail_stop = fail_stop
+        # Airflow 3 renamed fail_stop to fail_fast; either stops the run at the first failure.
+        self.fail_stop = bool(fail_stop or fail_fast)
+        self.fail_fast = self.fail_stop
+        #: Airflow 3 bundle settings: each parse is stored as its own DAG version here already.
+        self.disable_bundle_versioning = disable_bundle_versioning
+        self.bundle_name, self.bundle_version = bundle_name, bundle_version
+        self.deadline = deadline
         self.access_control = access_control
         self.default_view = default_view
         self.orientation = orientation
@@ -142,6 +153,10 @@ class DAG:
         self.deprecation_notes: list[str] = []
         if schedule_interval is not NOTSET:
             self.deprecation_notes.append("the DAG argument schedule_interval is deprecated (Airflow 2); use schedule")
+        if deadline is not None:
+            # Recorded in every try's log: Airflow would raise a deadline alert, Tradewind will not.
+            self.deprecation_notes.append(
+                "the DAG argument deadline (Airflow 3.1 deadline alerts) is accepted but not acted on by Tradewind")
         self._init_schedule(schedule, schedule_interval, timetable)
 
         self.task_dict: dict[str, Any] = {}
@@ -151,6 +166,20 @@ class DAG:
         self.edge_info: dict[str, dict[str, dict[str, Any]]] = {}
 
     # -- construction helpers ---------------------------------------------------------------
+    def _read_doc_md(self, doc_md: Any, searchpath: Any) -> Any:
+        """Airflow reads a ``doc_md`` ending in ``.md`` as a file (beside the DAG file or on the
+        template search path); a name not found there stays the text itself, as in Airflow."""
+        if not isinstance(doc_md, str) or not doc_md.endswith(".md") or "\n" in doc_md:
+            return doc_md
+        folders = [searchpath] if isinstance(searchpath, str) else list(searchpath or [])
+        folders.append(os.path.dirname(self.fileloc) or os.getcwd())
+        for folder in folders:
+            candidate = os.path.join(folder, doc_md)
+            if os.path.isfile(candidate):
+                with open(candidate, encoding="utf-8") as handle:
+                    return handle.read()
+        return doc_md
+
     def _check_max_consecutive_failed(self, value: Any) -> int:
         """0 (the default) defers to ``[core] max_consecutive_failed_dag_runs_per_dag``."""
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -397,6 +426,51 @@ class DAG:
                     seen.add(rel)
                     stack.append(rel)
         return seen
+
+    # -- Airflow 2 schedule arithmetic (deprecated there, still called by older DAG files) -------
+    def following_schedule(self, dttm: datetime) -> datetime | None:
+        """The first schedule time after ``dttm`` (UTC), None for a schedule without one.
+
+        Airflow 2 API, deprecated there in favour of ``next_dagrun_info``; works here with a
+        deprecation note in the task log when a task calls it.
+        """
+        self._note_deprecated_call("following_schedule", "the run's data_interval_end, or next_dagrun_info")
+        moment = self._schedule_moment(dttm, "following_schedule")
+        cron = getattr(self.timetable, "_schedule", None)
+        if cron is not None:
+            return _as_context_datetime(cron.next_after(moment))
+        delta = getattr(self.timetable, "delta", None)
+        return None if delta is None else _as_context_datetime(moment + delta)
+
+    def previous_schedule(self, dttm: datetime) -> datetime | None:
+        """The last schedule time before ``dttm`` (UTC); None unless the schedule has data
+        intervals (a cron expression, a preset or a timedelta), as in Airflow 2."""
+        self._note_deprecated_call("previous_schedule", "the run's data_interval_start")
+        moment = self._schedule_moment(dttm, "previous_schedule")
+        if getattr(self.timetable, "type_name", None) == "cron_data_interval":
+            return _as_context_datetime(self.timetable._schedule.prev_before(moment))
+        delta = getattr(self.timetable, "delta", None)
+        return None if delta is None else _as_context_datetime(moment - delta)
+
+    def _schedule_moment(self, dttm: Any, method: str) -> datetime:
+        if not isinstance(dttm, datetime):
+            raise TypeError(f"DAG {self.dag_id!r}: {method}() takes a datetime, got {dttm!r}")
+        return tz_helpers.to_utc(dttm, self.timezone)
+
+    def _note_deprecated_call(self, method: str, instead: str) -> None:
+        """A note in the running task's log (nothing when called outside a task, e.g. at parse)."""
+        from tradewind.definition.context import _CONTEXT_STACK
+
+        stack = _CONTEXT_STACK.get()
+        logger = getattr(stack[-1].get("ti"), "log", None) if stack else None
+        if logger is not None:
+            logger.warning("DAG.%s() is deprecated (Airflow 2); use %s instead", method, instead)
+
+
+def _as_context_datetime(value: datetime) -> datetime:
+    from tradewind.definition.context import _context_datetime
+
+    return _context_datetime(value)  # type: ignore[return-value]
 
 
 class _DagFactory:

@@ -26,7 +26,7 @@ from tradewind.definition.operators.python import (
     BranchPythonOperator,
     PythonOperator,
     ShortCircuitOperator,
-    determine_kwargs,
+    call_python,
 )
 from tradewind.definition.operators.python_env import ExternalPythonOperator, PythonVirtualenvOperator
 from tradewind.definition.sensors.base import BaseSensorOperator, PokeReturnValue
@@ -68,7 +68,7 @@ class _BashDecoratedOperator(BashOperator):
 
     def execute(self, context: dict[str, Any]) -> Any:
         merged = {**context, **self.op_kwargs}
-        command = self.python_callable(*self.op_args, **determine_kwargs(self.python_callable, self.op_args, merged))
+        command = call_python(self.python_callable, self.op_args, merged)
         if not isinstance(command, str) or not command.strip():
             raise TypeError(
                 f"The returned value from the @task.bash callable of task {self.task_id!r} must be a "
@@ -111,7 +111,7 @@ class _SensorDecoratedOperator(BaseSensorOperator):
 
     def poke(self, context: dict[str, Any]) -> PokeReturnValue:
         merged = {**context, **self.op_kwargs}
-        result = self.python_callable(*self.op_args, **determine_kwargs(self.python_callable, self.op_args, merged))
+        result = call_python(self.python_callable, self.op_args, merged)
         return result if isinstance(result, PokeReturnValue) else PokeReturnValue(bool(result))
 
 

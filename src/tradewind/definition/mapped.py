@@ -368,9 +368,10 @@ class OperatorPartial:
         cls = self.operator_class.__name__
         known = _init_params(self.operator_class)
         for name in names:
-            if name in _PLACEMENT_ARGS or name in self.kwargs:
+            if name in _PLACEMENT_ARGS or (name in self.kwargs and name != "params"):
                 raise MappingDefinitionError(f"{cls}.{func}() got an unmappable or already specified argument: {name!r}")
-            if name in _base_params() or name == "map_index_template":
+            # params may be mapped: Airflow merges each instance's params into the partial ones.
+            if (name in _base_params() and name != "params") or name == "map_index_template":
                 raise MappingDefinitionError(
                     f"{cls}.{func}() cannot map {name!r}: it is a task-level argument; pass it to partial()"
                 )
@@ -554,6 +555,8 @@ class MappedOperator(BaseOperator):
         else:
             for name, value in mapped.items():
                 kwargs[name] = LiteralValue(value) if name in from_xcom and name in fields else value
+        if "params" in mapped:
+            kwargs["params"] = self._merged_mapped_params(mapped["params"], where, index)
         operator = self.operator_class(task_id=self.label, default_args=self.default_args, **kwargs)
         operator.task_id = self.task_id
         operator._dag = self._dag
@@ -561,7 +564,15 @@ class MappedOperator(BaseOperator):
         operator.upstream_task_ids = set(self.upstream_task_ids)
         operator.downstream_task_ids = set(self.downstream_task_ids)
         operator.map_index_template = self.map_index_template
+        operator.params_mapped = "params" in mapped
         return operator
+
+    def _merged_mapped_params(self, value: Any, where: str, index: int) -> dict[str, Any]:
+        """The partial params updated with this instance's mapped ``params`` (Airflow's merge)."""
+        if not isinstance(value, Mapping):
+            raise UnmappableInputError(
+                f"{where}: map index {index}: the mapped 'params' must be a dict, got {_short(value)}")
+        return {**(self.partial_kwargs.get("params") or {}), **value}
 
 
 def _freeze_xcom_args(value: Any, context: dict[str, Any], *, wrap: bool) -> Any:
@@ -685,6 +696,13 @@ def unmap_for_try(task: Any, context: dict[str, Any]) -> Any:
     context["task"] = operator
     if hasattr(context["ti"], "task"):
         context["ti"].task = operator
+    if getattr(operator, "params_mapped", False):
+        # Mapped params: the context's params again from the DAG's, this instance's and the conf
+        # (as Airflow does after unmapping).
+        from tradewind.definition.context import _merged_params
+
+        conf = getattr(context.get("dag_run"), "conf", None)
+        context["params"] = _merged_params(context.get("dag"), operator, conf if isinstance(conf, dict) else None)
     return operator
 
 

@@ -68,6 +68,17 @@ class DataInterval:
     def exact(cls, at: datetime) -> "DataInterval":
         return cls(at, at)
 
+    # Airflow's DataInterval is a NamedTuple: DAG code unpacks it (``start, end = interval``)
+    # and indexes it.
+    def __iter__(self) -> Iterator[datetime]:
+        return iter((self.start, self.end))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> datetime:
+        return (self.start, self.end)[index]
+
 
 @dataclass(frozen=True)
 class TimeRestriction:

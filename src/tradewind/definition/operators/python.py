@@ -7,7 +7,9 @@ signature asks for: a parameter named like a context key (``ti``, ``ds``,
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +45,42 @@ def determine_kwargs(
         if p.name in kwargs:
             accepted[p.name] = kwargs[p.name]
     return accepted
+
+
+def await_if_needed(result: Any) -> Any:
+    """The value of ``result``, awaited first when the callable was ``async def`` (Airflow 3.2
+    runs async task callables to completion; the task's value is what the coroutine returns)."""
+    if not inspect.isawaitable(result):
+        return result
+
+    async def wait() -> Any:
+        return await result
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    # Called from inside a running event loop (a task run by async code): a loop of its own
+    # in a helper thread, as one thread cannot run two loops.
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(wait())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="tradewind-async-task")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def call_python(python_callable: Callable[..., Any], op_args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    """``python_callable(*op_args, **<the kwargs it accepts>)``, awaited when it is async."""
+    return await_if_needed(python_callable(*op_args, **determine_kwargs(python_callable, op_args, kwargs)))
 
 
 class PythonOperator(BaseOperator):
@@ -95,8 +133,8 @@ class PythonOperator(BaseOperator):
         return result
 
     def execute_callable(self, kwargs: Mapping[str, Any]) -> Any:
-        """Call the callable with ``op_args`` and the accepted subset of ``kwargs``."""
-        return self.python_callable(*self.op_args, **determine_kwargs(self.python_callable, self.op_args, kwargs))
+        """Call the callable with ``op_args`` and the accepted subset of ``kwargs`` (awaited if async)."""
+        return call_python(self.python_callable, self.op_args, kwargs)
 
 
 def _expand_branch_ids(task: BaseOperator, branches: Any) -> set[str]:
