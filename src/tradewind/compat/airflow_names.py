@@ -8,9 +8,10 @@ of ``airflow.utils.state``) and the ``airflow.utils.timezone`` helpers.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple
 
 from tradewind.definition import timezone as tz_helpers
+from tradewind.definition.exceptions import TradewindException
 from tradewind.states import DagRunState, TaskInstanceState
 
 utc = tz_helpers.utc
@@ -97,3 +98,95 @@ class State:
     )
     failed_states: frozenset[str] = frozenset({FAILED, UPSTREAM_FAILED})
     success_states: frozenset[str] = frozenset({SUCCESS, SKIPPED})
+
+
+def apply_defaults(func: Any) -> Any:
+    """Airflow 2's ``airflow.utils.decorators.apply_defaults``: ``func`` itself.
+
+    Airflow 2 already applied ``default_args`` to every operator's ``__init__`` and kept this
+    decorator as a no-op for old operator classes; Tradewind's ``BaseOperator`` does the same.
+    """
+    return func
+
+
+def is_venv_installed() -> bool:
+    """Whether ``PythonVirtualenvOperator`` can make environments here (Airflow's check, for our way).
+
+    Tradewind builds them with ``python -m venv`` (and ``ensurepip`` for requirements), not the
+    ``virtualenv`` package, so those two standard modules are what must be importable.
+    """
+    import importlib.util
+
+    return importlib.util.find_spec("venv") is not None and importlib.util.find_spec("ensurepip") is not None
+
+
+class AirflowOptionalProviderFeatureException(TradewindException):
+    """An optional feature of a provider is not available (Airflow's name; providers raise it)."""
+
+
+def is_async_callable(func: Any) -> bool:
+    """True when ``func`` (through ``functools.partial`` wrappers) is an ``async def`` function."""
+    import functools
+    import inspect
+
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func)
+
+
+class AirflowParsingContext(NamedTuple):
+    """What ``get_parsing_context()`` returns: the DAG and task a parse is for, when known."""
+
+    dag_id: str | None
+    task_id: str | None
+
+
+def get_parsing_context() -> AirflowParsingContext:
+    """Airflow's ``get_parsing_context``: always ``(None, None)`` in Tradewind.
+
+    Airflow documents ``None`` as "this parse needs every DAG of the file"; Tradewind always
+    imports whole files (the parser and the task runner alike), so a file that skips generating
+    DAGs other than ``dag_id`` when it is set generates all of them here, which is correct.
+    """
+    return AirflowParsingContext(dag_id=None, task_id=None)
+
+
+# --------------------------------------------------------------------------- annotation-only ORM names
+class _AnnotationOnlyMeta(type):
+    """``isinstance`` answers for the runtime object; anything else of the ORM class fails by name."""
+
+    _runtime: str  # "module:Class" of what the context really holds
+
+    def _runtime_class(cls) -> type:
+        import importlib
+
+        module, _, name = cls._runtime.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, cls._runtime_class())
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, cls._runtime_class())
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{cls.__qualname__} cannot be created in Tradewind: {cls.__doc__}")
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # probes by typing, inspect, pickle...
+        raise AttributeError(f"{cls.__qualname__}.{name} is not supported by Tradewind: {cls.__doc__}")
+
+
+class TaskInstance(metaclass=_AnnotationOnlyMeta):
+    """Airflow 2's ORM model, provided for annotations and ``isinstance(context["ti"], TaskInstance)`` only;
+    its queries and class methods (``find``, sessions) are not (read state through ``context["ti"]``)."""
+
+    _runtime = "tradewind.execute.runtime:RuntimeTaskInstance"
+
+
+class DagRun(metaclass=_AnnotationOnlyMeta):
+    """Airflow 2's ORM model, provided for annotations and ``isinstance(context["dag_run"], DagRun)`` only;
+    its queries and class methods (``find``, ``get_task_instances``...) are not."""
+
+    _runtime = "tradewind.execute.prepare:RunInfo"

@@ -33,11 +33,12 @@ def _same(module: str, *names: str) -> dict[str, str]:
 
 # ------------------------------------------------------------------ shared groups
 _DAG = _same(f"{_DEF}.dag", "DAG", "dag")
-_BASEOP = {"BaseOperator": f"{_DEF}.baseoperator", **_same(f"{_DEF}.helpers", "chain", "cross_downstream")}
+_BASEOP = {"BaseOperator": f"{_DEF}.baseoperator", **_same(f"{_DEF}.helpers", "chain", "cross_downstream", "chain_linear")}
 _PYTHON_OPS = {
     **_same(f"{_OPS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator"),
     **_same(f"{_OPS}.python_env", "PythonVirtualenvOperator", "ExternalPythonOperator"),
     "get_current_context": f"{_DEF}.context",
+    "is_venv_installed": _NAMES,
 }
 _BASH_OP = _same(f"{_OPS}.bash", "BashOperator")
 _EMPTY = _same(f"{_OPS}.empty", "EmptyOperator")
@@ -70,6 +71,70 @@ _SQL_OPS = _same(
 )
 _SQL_SENSOR = _same(f"{_INT}.sql.sensors", "SqlSensor")
 _EMAIL_OP = _same(f"{_INT}.smtp.operators", "EmailOperator")
+# ------------------------------------------------------------------ groups of the paths other people's DAG files use
+_CONFIG = "tradewind.compat.airflow_config"
+_LEGACY_SQL = f"{_INT}.sql.legacy_operators"
+_ASSET_EXTRAS = _same(f"{_DEF}.assets", "AssetAlias", "Metadata")
+_CONTEXT_TYPE = _same(f"{_DEF}.context", "Context")
+_STATE_ENUMS = _same(_STATES, "TaskInstanceState", "DagRunState", "TriggerRule", "WeightRule")
+_ALL_TIMETABLES = _same(
+    _TT, "CronDataIntervalTimetable", "CronTriggerTimetable", "DeltaDataIntervalTimetable", "DeltaTriggerTimetable",
+    "EventsTimetable", "MultipleCronTriggerTimetable",
+)
+_CONF_NAMES = {**_same(_CONFIG, "conf", "AirflowConfigException")}
+_MORE_EXCEPTIONS = {
+    **_same(_EXC, "AirflowTaskTimeout", "ParamValidationError"),
+    "AirflowNotFoundException": f"{_DEF}.connection:ConnectionNotFound",
+    "AirflowConfigException": _CONFIG,
+    "AirflowOptionalProviderFeatureException": _NAMES,
+}
+# The Task SDK names Tradewind has beyond the Airflow 2 ones (airflow.sdk.__all__ of apache-airflow-task-sdk;
+# the names it lacks on purpose are listed in docs/airflow-compat.md).
+_SDK_MORE = {
+    **_ASSET_EXTRAS,
+    "AssetOrTimeSchedule": f"{_DEF}.assets",
+    **_CONTEXT_TYPE,
+    **_STATE_ENUMS,
+    **_ALL_TIMETABLES,
+    "BaseBranchOperator": f"{_OPS}.datetime_branch",
+    "TaskInstance": _NAMES,
+    "conf": _CONFIG,
+    "literal": f"{_DEF}.templating",
+    "get_parsing_context": _NAMES,
+    "macros": "airflow:macros",  # the airflow.macros shim module, as airflow.sdk.macros is Airflow's module
+}
+# airflow.providers.common.compat.sdk: the re-export module newer providers and their example DAGs import.
+_COMMON_COMPAT_SDK = {
+    **_DAG,
+    "task": f"{_DEF}.decorators",
+    **_TASK_GROUP,
+    **_SETUP_TEARDOWN,
+    **_BASEOP,
+    **_ASSETS,
+    **_ASSET_EXTRAS,
+    **_VARIABLE,
+    **_CONNECTION,
+    "Param": f"{_DEF}.params",
+    **_LABEL,
+    **_HOOK,
+    **_SENSOR_BASE,
+    **_XCOM_ARG,
+    **_NOTIFIER,
+    **_CONTEXT_TYPE,
+    **_STATE_ENUMS,
+    "BaseBranchOperator": f"{_OPS}.datetime_branch",
+    "MappedOperator": f"{_DEF}.mapped",
+    "get_current_context": f"{_DEF}.context",
+    "get_parsing_context": _NAMES,
+    "literal": f"{_DEF}.templating",
+    "XCOM_RETURN_KEY": f"{_DEF}.xcom_arg:RETURN_KEY",
+    **_same(f"{_DEF}.masking", "redact", "mask_secret"),
+    **_same(_EXC, "AirflowException", "AirflowSkipException", "AirflowFailException", "AirflowSensorTimeout",
+            "TaskDeferred"),
+    **_MORE_EXCEPTIONS,
+    "conf": _CONFIG,
+    "timezone": "airflow.sdk:timezone",  # the airflow.sdk.timezone shim module
+}
 
 MODULES: dict[str, dict[str, str]] = {
     # ============================================================== Airflow 2
@@ -118,7 +183,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.utils.edgemodifier": _LABEL,
     "airflow.utils.helpers": _same(f"{_DEF}.helpers", "chain", "cross_downstream"),
     "airflow.utils.weekday": _same(f"{_OPS}.datetime_branch", "WeekDay"),
-    "airflow.utils.context": _same(f"{_DEF}.context", "get_current_context"),
+    "airflow.utils.context": {**_same(f"{_DEF}.context", "get_current_context"), **_CONTEXT_TYPE},
     "airflow.utils.timezone": _same(
         _NAMES, "utc", "utcnow", "datetime", "parse", "convert_to_utc", "make_aware", "make_naive",
         "is_localized", "is_naive",
@@ -150,7 +215,8 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.datasets": _same(f"{_DEF}.assets", "Dataset", "DatasetAll", "DatasetAny"),
     "airflow.timetables.base": _same(_TT, "DagRunInfo", "DataInterval", "TimeRestriction", "Timetable"),
     "airflow.timetables.interval": _same(_TT, "CronDataIntervalTimetable", "DeltaDataIntervalTimetable"),
-    "airflow.timetables.trigger": _same(_TT, "CronTriggerTimetable"),
+    "airflow.timetables.trigger": _same(_TT, "CronTriggerTimetable", "DeltaTriggerTimetable",
+                                        "MultipleCronTriggerTimetable"),
     "airflow.timetables.simple": {
         **_same(_TT, "NullTimetable", "OnceTimetable"),
         "AssetTriggeredTimetable": f"{_DEF}.assets",
@@ -182,6 +248,7 @@ MODULES: dict[str, dict[str, str]] = {
         "get_current_context": f"{_DEF}.context",
         "TriggerRule": _STATES,
         "WeightRule": _STATES,
+        **_SDK_MORE,
     },
     "airflow.sdk.timezone": _same(
         _NAMES, "utc", "utcnow", "datetime", "parse", "convert_to_utc", "make_aware", "make_naive",
@@ -253,4 +320,60 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.operators.email": _EMAIL_OP,
     "airflow.operators.email_operator": _EMAIL_OP,
     "airflow.providers.docker.operators.docker": _same(f"{_INT}.docker.operators", "DockerOperator"),
+    # ============================================================== paths other people's DAG files use
+    "airflow.providers.common.compat.sdk": _COMMON_COMPAT_SDK,
+    "airflow.providers.common.compat.assets": {**_ASSETS, **_ASSET_EXTRAS},
+    "airflow.providers.common.compat.notifier": _NOTIFIER,
+    "airflow.providers.common.compat.standard.operators": {
+        **_same(f"{_OPS}.python", "PythonOperator", "ShortCircuitOperator"),
+        "BaseOperator": f"{_DEF}.baseoperator",
+        "BaseBranchOperator": f"{_OPS}.datetime_branch",
+        "get_current_context": f"{_DEF}.context",
+        "is_async_callable": _NAMES,
+    },
+    "airflow.providers.common.compat.standard.triggers": _same(_TRIG, "TimeDeltaTrigger"),
+    "airflow.utils.decorators": _same(_NAMES, "apply_defaults"),
+    "airflow.hooks.base_hook": _HOOK,
+    "airflow.configuration": {**_CONF_NAMES, **_same(_CONFIG, "get_airflow_home", "AIRFLOW_HOME")},
+    "airflow.sdk.configuration": _same(_CONFIG, "conf"),
+    "airflow.timetables.events": _same(_TT, "EventsTimetable"),
+    "airflow.models.taskinstance": _same(_NAMES, "TaskInstance"),
+    "airflow.models.dagrun": _same(_NAMES, "DagRun"),
+    "airflow.utils.dag_parsing_context": _same(_NAMES, "get_parsing_context"),
+    "airflow.sdk.execution_time.context": _same(f"{_DEF}.context", "get_current_context"),
+    "airflow.utils.template": _same(f"{_DEF}.templating", "literal"),
+    # The per-database SQL operators Airflow deprecated for SQLExecuteQueryOperator (docs/airflow-compat.md).
+    "airflow.providers.postgres.operators.postgres": _same(_LEGACY_SQL, "PostgresOperator"),
+    "airflow.providers.mysql.operators.mysql": _same(_LEGACY_SQL, "MySqlOperator"),
+    "airflow.providers.sqlite.operators.sqlite": _same(_LEGACY_SQL, "SqliteOperator"),
+    "airflow.operators.postgres_operator": _same(_LEGACY_SQL, "PostgresOperator"),
+    "airflow.operators.mysql_operator": _same(_LEGACY_SQL, "MySqlOperator"),
+    "airflow.operators.sqlite_operator": _same(_LEGACY_SQL, "SqliteOperator"),
+    # Airflow 1.10 module names Airflow 2 still answered (with a deprecation warning).
+    "airflow.operators.sql": _SQL_OPS,
+    "airflow.operators.branch_operator": _BRANCH,
+    "airflow.operators.dagrun_operator": _TRIGGER_DAGRUN,
+    "airflow.operators.http_operator": _same(f"{_INT}.http.operators", "SimpleHttpOperator"),
+    "airflow.operators.docker_operator": _same(f"{_INT}.docker.operators", "DockerOperator"),
+    "airflow.sensors.sql_sensor": _SQL_SENSOR,
+    "airflow.sensors.http_sensor": _same(f"{_INT}.http.sensors", "HttpSensor"),
+    "airflow.sensors.date_time_sensor": _same(_SENS, "DateTimeSensor"),
+    "airflow.sensors.time_delta_sensor": _same(_SENS, "TimeDeltaSensor"),
+    "airflow.hooks.dbapi": _same(f"{_INT}.sql.hooks", "DbApiHook"),
+    "airflow.hooks.dbapi_hook": _same(f"{_INT}.sql.hooks", "DbApiHook"),
+    "airflow.hooks.postgres_hook": _same(f"{_INT}.sql.postgres", "PostgresHook"),
+    "airflow.hooks.mysql_hook": _same(f"{_INT}.sql.mysql", "MySqlHook"),
+    "airflow.hooks.sqlite_hook": _same(f"{_INT}.sql.sqlite", "SqliteHook"),
+    "airflow.hooks.http_hook": _same(f"{_INT}.http.hooks", "HttpHook"),
+    "airflow.hooks.S3_hook": _same(f"{_INT}.s3.hooks", "S3Hook"),
+}
+
+#: Airflow packages removed on purpose, with what to use instead; the finder may add the hint to the
+#: "No module named ..." error of any module under them.
+REMOVED_PACKAGES: dict[str, str] = {
+    "airflow.contrib": (
+        "airflow.contrib was removed in Airflow 2.0: its operators, hooks and sensors moved to provider "
+        "packages (airflow.providers.*) and core modules; import them from there "
+        "(e.g. airflow.contrib.operators.ssh_operator -> airflow.providers.ssh.operators.ssh)"
+    ),
 }

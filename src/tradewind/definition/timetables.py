@@ -11,6 +11,8 @@ Semantics follow Airflow's documented behaviour:
   that time and the data interval is ``[run_after - interval, run_after]``.
 - :class:`DeltaDataIntervalTimetable` (``schedule=timedelta(...)``): intervals of fixed length
   laid end to end from the start date.
+- ``DeltaTriggerTimetable``, ``MultipleCronTriggerTimetable`` and ``EventsTimetable`` live in
+  :mod:`tradewind.definition.timetables_extra` and can be imported from here too.
 
 Cron expressions are evaluated in the timetable's timezone. Wall-clock schedules ("0 8 * * *")
 stay at local 08:00 across DST changes: a time that does not exist on a spring-forward day moves
@@ -612,10 +614,14 @@ def timetable_from_dict(data: dict[str, Any]) -> Timetable:
     if kind == DeltaDataIntervalTimetable.type_name:
         return DeltaDataIntervalTimetable._from_dict(data)
     from tradewind.definition.assets import timetable_from_asset_dict
+    from tradewind.definition.timetables_extra import extra_timetable_from_dict
 
     asset_timetable = timetable_from_asset_dict(data)
     if asset_timetable is not None:
         return asset_timetable
+    extra = extra_timetable_from_dict(data)
+    if extra is not None:
+        return extra
     raise InvalidScheduleError(f"unknown serialized timetable type {kind!r} in {data!r}")
 
 
@@ -645,3 +651,18 @@ def iter_dagrun_infos(
         yield info
         count += 1
         last = info.data_interval
+
+
+_EXTRA_TIMETABLES = frozenset({"DeltaTriggerTimetable", "EventsTimetable", "MultipleCronTriggerTimetable"})
+
+
+def __getattr__(name: str) -> Any:
+    """The timetables of :mod:`tradewind.definition.timetables_extra`, read through this module.
+
+    Lazy because that module builds on this one (an import at the top would be circular).
+    """
+    if name in _EXTRA_TIMETABLES:
+        from tradewind.definition import timetables_extra
+
+        return getattr(timetables_extra, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

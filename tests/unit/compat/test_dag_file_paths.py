@@ -1,0 +1,246 @@
+"""Airflow import paths that other people's DAG files use: each imported as a DAG file does, and used.
+
+DAG files are written to the test's folder and run with the ``tradewind_sim`` fixture (the real
+scheduler and task runner, in-process, on a simulated clock), so each name is checked doing the
+work Airflow's would, not only for being importable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+import tradewind
+from tradewind import compat
+from tradewind.definition import assets, timetables
+from tradewind.definition.context import Context
+from tradewind.definition.hooks import BaseHook
+
+UTC = timezone.utc
+pytestmark = pytest.mark.tradewind_sim(start="2024-03-05T12:00")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shims():
+    assert compat.install() is True, "a real 'airflow' is importable here; these tests need it absent"
+
+
+def _from(module: str, name: str):
+    return getattr(importlib.import_module(module), name)
+
+
+def _dag_file(tmp_path: Path, source: str, name: str = "dag_file.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+SAME_OBJECT = [
+    ("airflow.providers.common.compat.assets", "Asset", assets.Asset),
+    ("airflow.providers.common.compat.assets", "AssetAll", assets.AssetAll),
+    ("airflow.providers.common.compat.assets", "AssetAny", assets.AssetAny),
+    ("airflow.providers.common.compat.assets", "AssetAlias", assets.AssetAlias),
+    ("airflow.providers.common.compat.sdk", "BaseOperator", tradewind.BaseOperator),
+    ("airflow.providers.common.compat.sdk", "BaseHook", BaseHook),
+    ("airflow.providers.common.compat.sdk", "Variable", tradewind.Variable),
+    ("airflow.providers.common.compat.sdk", "Context", Context),
+    ("airflow.providers.common.compat.sdk", "TriggerRule", tradewind.TriggerRule),
+    ("airflow.providers.common.compat.sdk", "AirflowSkipException", tradewind.AirflowSkipException),
+    ("airflow.providers.common.compat.sdk", "dag", tradewind.dag),
+    ("airflow.providers.common.compat.sdk", "task", tradewind.task),
+    ("airflow.providers.common.compat.standard.operators", "PythonOperator", tradewind.PythonOperator),
+    ("airflow.providers.common.compat.standard.triggers", "TimeDeltaTrigger",
+     importlib.import_module("tradewind.definition.triggers").TimeDeltaTrigger),
+    ("airflow.utils.context", "Context", Context),
+    ("airflow.sdk", "Context", Context),
+    ("airflow.hooks.base_hook", "BaseHook", BaseHook),
+    ("airflow.sdk", "AssetAlias", assets.AssetAlias),
+    ("airflow.sdk", "Metadata", assets.Metadata),
+    ("airflow.sdk", "AssetOrTimeSchedule", assets.AssetOrTimeSchedule),
+    ("airflow.sdk", "DeltaTriggerTimetable", timetables.DeltaTriggerTimetable),
+    ("airflow.sdk", "EventsTimetable", timetables.EventsTimetable),
+    ("airflow.sdk", "MultipleCronTriggerTimetable", timetables.MultipleCronTriggerTimetable),
+    ("airflow.sdk", "CronTriggerTimetable", timetables.CronTriggerTimetable),
+    ("airflow.timetables.events", "EventsTimetable", timetables.EventsTimetable),
+    ("airflow.timetables.trigger", "DeltaTriggerTimetable", timetables.DeltaTriggerTimetable),
+    ("airflow.timetables.trigger", "MultipleCronTriggerTimetable", timetables.MultipleCronTriggerTimetable),
+    ("airflow.models.baseoperator", "chain_linear", tradewind.definition.helpers.chain_linear),
+    ("airflow.sdk", "chain_linear", tradewind.definition.helpers.chain_linear),
+]
+
+
+@pytest.mark.parametrize(("module", "name", "expected"), SAME_OBJECT, ids=lambda v: v if isinstance(v, str) else "")
+def test_path_gives_the_tradewind_object(module, name, expected):
+    assert _from(module, name) is expected
+
+
+def test_sdk_timezone_and_macros_are_the_shim_modules():
+    from airflow.providers.common.compat.sdk import timezone as compat_timezone
+    from airflow.sdk import macros
+
+    assert compat_timezone is importlib.import_module("airflow.sdk.timezone")
+    assert macros.ds_add("2024-03-05", 1) == "2024-03-06"
+
+
+def test_contrib_is_refused_by_name():
+    with pytest.raises(ModuleNotFoundError) as info:
+        exec("from airflow.contrib.operators.ssh_operator import SSHOperator", {})
+    assert "airflow.contrib" in str(info.value)
+
+
+def test_names_tradewind_lacks_still_fail_loudly():
+    for statement in ("from airflow.sdk import ObjectStoragePath", "from airflow.sdk import AssetWatcher",
+                      "from airflow.providers.common.compat.sdk import SkipMixin"):
+        with pytest.raises(ImportError, match="Tradewind does not support"):
+            exec(statement, {})
+
+
+# ----------------------------------------------------------------------------- DAG files that run
+def test_common_compat_dag_file_runs(tradewind_sim, tmp_path):
+    path = _dag_file(tmp_path, """
+        from datetime import datetime
+        from airflow.providers.common.compat.sdk import DAG, BaseOperator, Context, TriggerRule, task
+        from airflow.providers.common.compat.assets import Asset
+        from airflow.providers.common.compat.standard.operators import PythonOperator
+
+        class Double(BaseOperator):
+            def __init__(self, value, **kwargs):
+                super().__init__(**kwargs)
+                self.value = value
+
+            def execute(self, context: Context):
+                assert isinstance(context, Context)
+                return self.value * 2
+
+        with DAG("compat_sdk", schedule=None, start_date=datetime(2024, 1, 1)):
+            doubled = Double(task_id="double", value=21, outlets=[Asset("s3://bucket/doubled")])
+
+            @task(trigger_rule=TriggerRule.ALL_DONE)
+            def report(value):
+                return f"got {value}"
+
+            plain = PythonOperator(task_id="plain", python_callable=lambda: "plain")
+            report(doubled.output) >> plain
+    """)
+    result = tradewind_sim.run(path)
+    assert result.states() == {"double": "success", "report": "success", "plain": "success"}
+    assert result.xcom("report") == "got 42"
+
+
+def test_apply_defaults_old_style_operator(tradewind_sim, tmp_path):
+    path = _dag_file(tmp_path, """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.models import BaseOperator
+        from airflow.utils.decorators import apply_defaults
+
+        class Greet(BaseOperator):
+            template_fields = ("name",)
+
+            @apply_defaults
+            def __init__(self, name, greeting="hello", *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.name = name
+                self.greeting = greeting
+
+            def execute(self, context):
+                return f"{self.greeting} {self.name} (retries={self.retries})"
+
+        with DAG("old_style", schedule=None, start_date=datetime(2024, 1, 1),
+                 default_args={"retries": 2}):
+            Greet(task_id="greet", name="{{ ds }}")
+    """)
+    result = tradewind_sim.run(path, logical_date=datetime(2024, 3, 5, tzinfo=UTC))
+    assert result.xcom("greet") == "hello 2024-03-05 (retries=2)"
+
+
+def test_context_type_and_annotation_only_orm_names(tradewind_sim, tmp_path):
+    path = _dag_file(tmp_path, """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.models.dagrun import DagRun
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.operators.python import PythonOperator
+        from airflow.utils.context import Context
+
+        def check(ti: TaskInstance, dag_run: DagRun, **context: Context):
+            problems = []
+            for name in ("find", "get_task_instances"):
+                try:
+                    getattr(DagRun, name)
+                except AttributeError as exc:
+                    problems.append(str(exc))
+            return [isinstance(ti, TaskInstance), isinstance(dag_run, DagRun), isinstance(ti, DagRun), problems]
+
+        with DAG("annotations", schedule=None, start_date=datetime(2024, 1, 1)):
+            PythonOperator(task_id="check", python_callable=check)
+    """)
+    result = tradewind_sim.run(path)
+    is_ti, is_run, ti_is_run, problems = result.xcom("check")
+    assert (is_ti, is_run, ti_is_run) == (True, True, False)
+    assert len(problems) == 2 and all("not supported by Tradewind" in p for p in problems)
+
+
+def test_orm_names_cannot_be_instantiated():
+    from airflow.models.taskinstance import TaskInstance
+
+    with pytest.raises(TypeError, match="TaskInstance cannot be created in Tradewind"):
+        TaskInstance(task=None, run_id="x")
+
+
+def test_chain_linear_wires_all_to_all(tradewind_sim, tmp_path):
+    path = _dag_file(tmp_path, """
+        from datetime import datetime
+        from airflow import DAG
+        from airflow.models.baseoperator import chain_linear
+        from airflow.operators.empty import EmptyOperator
+
+        with DAG("linear", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+            a, b, c, d, e, f = (EmptyOperator(task_id=n) for n in "abcdef")
+            chain_linear(a, [b, c], [d, e], f)
+    """)
+    from tradewind.execute.prepare import load_dag_file
+
+    loaded = load_dag_file(str(path), [str(tmp_path)])["linear"]
+    upstream = {t: sorted(loaded.task_dict[t].upstream_task_ids) for t in "abcdef"}
+    assert upstream == {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["b", "c"], "f": ["d", "e"]}
+    assert tradewind_sim.run(path).states() == dict.fromkeys("abcdef", "success")
+
+
+def test_chain_linear_refuses_what_airflow_refuses():
+    from airflow.sdk import DAG, Label, chain_linear
+    from airflow.operators.empty import EmptyOperator
+
+    with DAG("refusals", schedule=None, start_date=datetime(2024, 1, 1)):
+        a, b = EmptyOperator(task_id="a"), EmptyOperator(task_id="b")
+        with pytest.raises(ValueError, match="forget to expand"):
+            chain_linear([a, b])
+        with pytest.raises(ValueError, match="labels"):
+            chain_linear(a, Label("x"), b)
+        with pytest.raises(ValueError, match="no tasks"):
+            chain_linear()
+
+
+def test_is_venv_installed_and_parsing_context():
+    from airflow.operators.python import is_venv_installed
+    from airflow.sdk import get_parsing_context
+
+    assert is_venv_installed() is (importlib.util.find_spec("ensurepip") is not None)
+    assert get_parsing_context() == (None, None)
+    assert get_parsing_context().dag_id is None
+
+
+def test_sdk_literal_is_not_rendered(tradewind_sim, tmp_path):
+    path = _dag_file(tmp_path, """
+        from datetime import datetime
+        from airflow.sdk import DAG, literal
+        from airflow.providers.standard.operators.bash import BashOperator
+
+        with DAG("literal", schedule=None, start_date=datetime(2024, 1, 1)):
+            BashOperator(task_id="echo", bash_command=literal("echo '{{ not rendered }}'"))
+    """)
+    assert tradewind_sim.run(path).xcom("echo") == "{{ not rendered }}"
