@@ -26,7 +26,7 @@ import selectors
 import shutil
 import signal
 import subprocess
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import Any
 
 from tradewind.definition.baseoperator import BaseOperator
@@ -78,9 +78,19 @@ class BashOperator(BaseOperator):
         output_encoding: str = "utf-8",
         skip_on_exit_code: int | Container[int] | None = 99,
         cwd: str | None = None,
+        output_processor: Callable[[str], Any] | None = None,
+        skip_exit_code: int | Container[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if skip_exit_code is not None:  # Airflow 2's name, deprecated there
+            self.deprecation_notes.append("skip_exit_code is deprecated (Airflow 2); use skip_on_exit_code")
+            skip_on_exit_code = skip_exit_code
+        if output_processor is not None and not callable(output_processor):
+            raise TradewindException(
+                f"output_processor of task {self.task_id!r} must be callable, got {output_processor!r}")
+        #: Applied to the command's last output line before it is returned (and pushed to XCom).
+        self.output_processor = output_processor
         self.bash_command = bash_command
         self.env = env
         self.append_env = append_env
@@ -153,6 +163,8 @@ class BashOperator(BaseOperator):
             raise TradewindException(
                 f"Bash command failed. The command returned a non-zero exit code {exit_code}."
             )
+        if self.output_processor is not None:
+            return self.output_processor(last_line if last_line is not None else "")
         return last_line
 
     def _stream_output(self, process: subprocess.Popen[bytes], log: Any) -> str | None:
