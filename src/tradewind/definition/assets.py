@@ -6,9 +6,16 @@ task records an *asset event*. A DAG scheduled on assets (``schedule=[a, b]``,
 ``schedule=a | (b & c)``) gets an asset-triggered run once its condition holds over the
 assets updated since its previous asset-triggered run.
 
+An :class:`AssetAlias` is a name a task lists in ``outlets`` and resolves at run time
+(``outlet_events[alias].add(Asset(...))`` or ``yield Metadata(asset, extra, alias=alias)``):
+the event is recorded for the added asset with the alias as its source, and the alias from
+then on *resolves to* that asset. A DAG scheduled on an alias runs when an asset event is
+emitted through it (Airflow 3's rule: the alias is true when any asset it resolves to has a
+queued event).
+
 This module is pure Python: the condition is evaluated by :meth:`BaseAsset.evaluate` over
-the set of :class:`AssetKey` s that have queued events (the scheduler asks the database
-which ones), and serialized to JSON for the DAG snapshot with :meth:`BaseAsset.as_expression`
+the set of :class:`AssetKey` s that have queued events and what each alias resolves to (the
+scheduler asks the database both), and serialized to JSON for the DAG snapshot with :meth:`BaseAsset.as_expression`
 (:func:`condition_from_expression` turns it back).
 
 Rules (Airflow 3's, checked at construction, so a bad asset is an import error of its DAG
@@ -23,8 +30,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 
@@ -34,6 +40,9 @@ from tradewind.definition.timetables import DagRunInfo, DataInterval, Timetable,
 
 __all__ = [
     "Asset",
+    "AssetAlias",
+    "AssetAliasEvent",
+    "AssetAliasKey",
     "AssetAll",
     "AssetAny",
     "AssetEvent",
@@ -42,15 +51,19 @@ __all__ = [
     "AssetTriggeredTimetable",
     "BaseAsset",
     "Dataset",
+    "DatasetAlias",
     "DatasetAll",
     "DatasetAny",
     "InletEventAccessors",
     "InvalidAssetError",
+    "Metadata",
     "OutletEventAccessor",
     "OutletEventAccessors",
     "TriggeringAssetEvents",
     "asset_condition",
+    "collect_metadata",
     "condition_from_expression",
+    "outlet_aliases",
 ]
 
 #: Longest name/uri/group Airflow (and our ``asset`` table) accepts.
@@ -67,6 +80,16 @@ class AssetKey(NamedTuple):
 
     name: str
     uri: str
+
+
+class AssetAliasKey(NamedTuple):
+    """What identifies an asset alias: its name."""
+
+    name: str
+
+
+#: What each alias resolves to (alias name -> the keys of the assets added through it).
+AliasResolution = Mapping[str, Iterable[AssetKey]]
 
 
 # --------------------------------------------------------------------------- validation
@@ -136,13 +159,19 @@ class BaseAsset:
     def __ror__(self, other: Any) -> "BaseAsset":
         return AssetAny(_operand(other, self, "|"), self)
 
-    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey]) -> bool:
-        """True when the condition holds, given the assets updated since the last run."""
+    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey], aliases: AliasResolution | None = None) -> bool:
+        """True when the condition holds, given the assets updated since the last run and what
+        each alias in the expression resolves to (an alias missing from ``aliases`` resolves to
+        nothing, so it is false)."""
         raise NotImplementedError
 
     def iter_assets(self) -> Iterator["Asset"]:
         """Every asset the expression mentions, first occurrence first, no repeats."""
         raise NotImplementedError
+
+    def iter_aliases(self) -> Iterator["AssetAlias"]:
+        """Every alias the expression mentions, first occurrence first, no repeats."""
+        return iter(())
 
     def as_expression(self) -> dict[str, Any]:
         """JSON form for the snapshot; :func:`condition_from_expression` is the inverse."""
@@ -154,7 +183,7 @@ def _operand(value: Any, left: BaseAsset, op: str) -> BaseAsset:
         return value
     raise InvalidScheduleError(
         f"cannot combine {left!r} with {value!r} ({type(value).__name__}) using {op!r}: "
-        "only Asset, AssetAll and AssetAny (or Dataset) can be combined"
+        "only Asset, AssetAlias, AssetAll and AssetAny (or Dataset) can be combined"
     )
 
 
@@ -211,7 +240,7 @@ class Asset(os.PathLike, BaseAsset):
             return f"Asset({self.name!r})"
         return f"Asset(name={self.name!r}, uri={self.uri!r})"
 
-    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey]) -> bool:
+    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey], aliases: AliasResolution | None = None) -> bool:
         return self.key in ready
 
     def iter_assets(self) -> Iterator["Asset"]:
@@ -233,6 +262,65 @@ class Asset(os.PathLike, BaseAsset):
 Dataset = Asset
 
 
+class AssetAlias(BaseAsset):
+    """A name a task lists in ``outlets`` and resolves to concrete assets while it runs.
+
+    ``AssetAlias(name, group="asset")``. In a task: ``outlet_events[alias].add(Asset(...),
+    extra={...})`` or ``yield Metadata(asset, extra, alias=alias)`` records an event for that
+    asset (created if unknown) with the alias as its source. In a schedule
+    (``schedule=[AssetAlias("x")]``, combinable with ``&``/``|``) it is true when an asset
+    the alias resolves to (one ever added through it) has an event queued for the DAG.
+    Two aliases are the same alias when their names match (the name is unique).
+    """
+
+    def __init__(self, name: str, group: str = "asset") -> None:
+        self.name = _check_identifier(name, "alias name")
+        self.group = _check_identifier(group, "alias group", empty_ok=True) if group else "asset"
+
+    @property
+    def key(self) -> AssetAliasKey:
+        return AssetAliasKey(self.name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AssetAlias):
+            return NotImplemented
+        return self.name == other.name
+
+    def __hash__(self) -> int:
+        return hash(("alias", self.name))
+
+    def __repr__(self) -> str:
+        return f"AssetAlias({self.name!r})" if self.group == "asset" else \
+            f"AssetAlias({self.name!r}, group={self.group!r})"
+
+    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey], aliases: AliasResolution | None = None) -> bool:
+        resolved = (aliases or {}).get(self.name, ())
+        ready_set = ready if isinstance(ready, (set, frozenset)) else set(ready)
+        return any(key in ready_set for key in resolved)
+
+    def iter_assets(self) -> Iterator[Asset]:
+        return iter(())
+
+    def iter_aliases(self) -> Iterator["AssetAlias"]:
+        yield self
+
+    def as_expression(self) -> dict[str, Any]:
+        return {"alias": {"name": self.name, "group": self.group}}  # Airflow 3's form
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alias as stored in snapshots and sent to the try store: ``{"alias": name, "group"}``
+        (the ``alias`` key tells it from an asset's dict)."""
+        return {"alias": self.name, "group": self.group}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AssetAlias":
+        return cls(name=data["alias"], group=data.get("group") or "asset")
+
+
+#: Airflow 2.10's name for an asset alias.
+DatasetAlias = AssetAlias
+
+
 class _AssetBooleanCondition(BaseAsset):
     """``AssetAll``/``AssetAny``: a combination of assets and nested conditions."""
 
@@ -243,7 +331,7 @@ class _AssetBooleanCondition(BaseAsset):
             if not isinstance(obj, BaseAsset):
                 raise InvalidScheduleError(
                     f"{type(self).__name__} item {position} is {obj!r} ({type(obj).__name__}), "
-                    "not an Asset, AssetAll or AssetAny"
+                    "not an Asset, AssetAlias, AssetAll or AssetAny"
                 )
         if not objects:
             raise InvalidScheduleError(f"{type(self).__name__}() needs at least one asset")
@@ -252,9 +340,9 @@ class _AssetBooleanCondition(BaseAsset):
     def _combine(self, values: Iterator[bool]) -> bool:
         raise NotImplementedError
 
-    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey]) -> bool:
+    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey], aliases: AliasResolution | None = None) -> bool:
         ready_set = ready if isinstance(ready, (set, frozenset)) else set(ready)
-        return self._combine(obj.evaluate(ready_set) for obj in self.objects)
+        return self._combine(obj.evaluate(ready_set, aliases) for obj in self.objects)
 
     def iter_assets(self) -> Iterator[Asset]:
         seen: set[AssetKey] = set()
@@ -263,6 +351,14 @@ class _AssetBooleanCondition(BaseAsset):
                 if asset.key not in seen:
                     seen.add(asset.key)
                     yield asset
+
+    def iter_aliases(self) -> Iterator["AssetAlias"]:
+        seen: set[str] = set()
+        for obj in self.objects:
+            for alias in obj.iter_aliases():
+                if alias.name not in seen:
+                    seen.add(alias.name)
+                    yield alias
 
     def as_expression(self) -> dict[str, Any]:
         return {self.kind: [obj.as_expression() for obj in self.objects]}
@@ -312,6 +408,8 @@ def condition_from_expression(data: Mapping[str, Any]) -> BaseAsset:
     """Inverse of :meth:`BaseAsset.as_expression`."""
     if "asset" in data:
         return Asset.from_dict(data["asset"])
+    if "alias" in data:
+        return AssetAlias(name=data["alias"]["name"], group=data["alias"].get("group") or "asset")
     if "all" in data:
         return AssetAll(*(condition_from_expression(d) for d in data["all"]))
     if "any" in data:
@@ -334,7 +432,7 @@ def asset_condition(schedule: Any) -> BaseAsset | None:
             if not isinstance(item, BaseAsset):
                 raise InvalidScheduleError(
                     f"schedule list item {position} is {item!r} ({type(item).__name__}); a schedule list "
-                    "may only hold assets (Asset, AssetAll, AssetAny)"
+                    "may only hold assets (Asset, AssetAlias, AssetAll, AssetAny)"
                 )
         return schedule[0] if len(schedule) == 1 else AssetAll(*schedule)
     return None
@@ -434,6 +532,11 @@ def outlet_assets(outlets: Iterable[Any]) -> list[Asset]:
     return [o for o in outlets or () if isinstance(o, Asset)]
 
 
+def outlet_aliases(outlets: Iterable[Any]) -> list[AssetAlias]:
+    """The asset aliases among a task's ``outlets``, without repeats."""
+    return list(dict.fromkeys(o for o in outlets or () if isinstance(o, AssetAlias)))
+
+
 def _names(text: str, name: str, uri: str) -> bool:
     """Whether ``text`` is the asset's name or its uri (as written, or once normalised)."""
     if text in (name, uri):
@@ -444,134 +547,16 @@ def _names(text: str, name: str, uri: str) -> bool:
         return False
 
 
-# --------------------------------------------------------------------------- outlet_events
-class OutletEventAccessor:
-    """``outlet_events[asset]``: what the task's asset event for ``asset`` will carry."""
-
-    def __init__(self, key: AssetKey, extra: dict[str, Any] | None = None) -> None:
-        self.key = key
-        self.extra: dict[str, Any] = dict(extra or {})
-
-    def __repr__(self) -> str:
-        return f"OutletEventAccessor(key={tuple(self.key)!r}, extra={self.extra!r})"
-
-
-class OutletEventAccessors(Mapping[Any, OutletEventAccessor]):
-    """``context["outlet_events"]``: one accessor per outlet asset, looked up by asset (or name/uri).
-
-    The runner reads :meth:`extras` after a successful try to fill each asset event's ``extra``
-    (the asset's own ``extra`` first, then what the task set).
-    """
-
-    def __init__(self, outlets: Iterable[Asset] = ()) -> None:
-        self._assets: dict[AssetKey, Asset] = {a.key: a for a in outlets}
-        self._accessors: dict[AssetKey, OutletEventAccessor] = {}
-
-    def _key(self, item: Any) -> AssetKey:
-        if isinstance(item, Asset):
-            return item.key
-        if isinstance(item, str):
-            for key in self._assets:
-                if _names(item, key.name, key.uri):
-                    return key
-            return AssetKey(item, normalize_uri(item))
-        raise KeyError(f"outlet_events keys are assets (or their names/uris), got {item!r}")
-
-    def __getitem__(self, item: Any) -> OutletEventAccessor:
-        key = self._key(item)
-        accessor = self._accessors.get(key)
-        if accessor is None:
-            accessor = self._accessors[key] = OutletEventAccessor(key)
-        return accessor
-
-    def __iter__(self) -> Iterator[AssetKey]:
-        return iter(self._accessors)
-
-    def __len__(self) -> int:
-        return len(self._accessors)
-
-    def extras(self) -> dict[AssetKey, dict[str, Any]]:
-        """The extra set for each asset the task touched through this mapping."""
-        return {key: dict(acc.extra) for key, acc in self._accessors.items()}
-
-
-# --------------------------------------------------------------------------- events in the context
-@dataclass(frozen=True)
-class AssetEvent:
-    """One update of an asset, as tasks see it (``triggering_asset_events``, ``inlet_events``)."""
-
-    id: int
-    asset: Asset
-    extra: dict[str, Any]
-    timestamp: datetime
-    source_dag_id: str | None = None
-    source_task_id: str | None = None
-    source_run_id: str | None = None
-    source_map_index: int | None = None
-
-    @property
-    def uri(self) -> str:
-        return self.asset.uri
-
-    @property
-    def name(self) -> str:
-        return self.asset.name
-
-
-class _EventsByAsset(Mapping[Any, Any]):
-    """A mapping keyed by :class:`Asset`; an asset's name or uri (a string) finds it too."""
-
-    def _find(self, item: Any, keys: Iterable[Asset]) -> Asset | None:
-        for asset in keys:
-            if item == asset or (isinstance(item, str) and _names(item, asset.name, asset.uri)):
-                return asset
-        return None
-
-
-class TriggeringAssetEvents(_EventsByAsset):
-    """``context["triggering_asset_events"]``: asset -> the events (oldest first) that made this
-    asset-triggered run; empty for every other run."""
-
-    def __init__(self, events: Iterable[AssetEvent] = ()) -> None:
-        self._events: dict[Asset, list[AssetEvent]] = {}
-        for event in events:
-            self._events.setdefault(event.asset, []).append(event)
-
-    def __getitem__(self, item: Any) -> list[AssetEvent]:
-        asset = self._find(item, self._events)
-        if asset is None:
-            raise KeyError(item)
-        return self._events[asset]
-
-    def __iter__(self) -> Iterator[Asset]:
-        return iter(self._events)
-
-    def __len__(self) -> int:
-        return len(self._events)
-
-    def __repr__(self) -> str:
-        return f"TriggeringAssetEvents({self._events!r})"
-
-
-class InletEventAccessors(_EventsByAsset):
-    """``context["inlet_events"]``: for each of the task's ``inlets`` assets, its events (oldest
-    first, ``[-1]`` is the latest), read when first asked for through ``load(asset)``."""
-
-    def __init__(self, inlets: Iterable[Any], load: Callable[[Asset], list[AssetEvent]]) -> None:
-        self._inlets = [a for a in inlets if isinstance(a, Asset)]
-        self._load = load
-        self._loaded: dict[Asset, list[AssetEvent]] = {}
-
-    def __getitem__(self, item: Any) -> list[AssetEvent]:
-        asset = self._find(item, self._inlets)
-        if asset is None:
-            raise KeyError(f"{item!r} is not one of the task's inlets {self._inlets!r}")
-        if asset not in self._loaded:
-            self._loaded[asset] = list(self._load(asset))
-        return self._loaded[asset]
-
-    def __iter__(self) -> Iterator[Asset]:
-        return iter(self._inlets)
-
-    def __len__(self) -> int:
-        return len(self._inlets)
+# --------------------------------------------------------------------------- runtime side
+# Defined in asset_events.py (which needs the classes above), re-exported here: DAG files, the
+# runner and the ``airflow`` shims import them from this module.
+from tradewind.definition.asset_events import (  # noqa: E402
+    AssetAliasEvent,
+    AssetEvent,
+    InletEventAccessors,
+    Metadata,
+    OutletEventAccessor,
+    OutletEventAccessors,
+    TriggeringAssetEvents,
+    collect_metadata,
+)

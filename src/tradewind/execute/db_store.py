@@ -161,9 +161,9 @@ class DbTryStore:
         if request.map_index_label is not None:
             set_rendered_map_index(session, key.dag_id, key.run_id, key.task_id, key.map_index,
                                    request.map_index_label)
-        if state == TaskInstanceState.SUCCESS and request.outlets:
+        if state == TaskInstanceState.SUCCESS and (request.outlets or request.outlet_alias_events):
             # Asset events commit with the success (Airflow: only a success updates outlets).
-            record_asset_events(session, request.outlets, extras=extras,
+            record_asset_events(session, request.outlets, extras=extras, alias_events=request.outlet_alias_events,
                                 source=(key.dag_id, key.task_id, key.run_id, key.map_index), now=now)
 
     def _forget(self, key: TaskKey) -> None:
@@ -270,10 +270,14 @@ class DbTryStore:
     def asset_events(self, asset: dict[str, Any]) -> list[dict[str, Any]]:
         from tradewind.persist.queries.assets import list_events
 
+        if isinstance(asset, dict) and isinstance(asset.get("alias"), str):  # an AssetAlias inlet
+            with self.db.read_scope() as session:
+                return [info.as_dict() for info in reversed(list_events(session, alias=asset["alias"]))]
         try:
             key = AssetKey(asset["name"], asset["uri"])
         except (KeyError, TypeError):
-            raise TryStoreRefused(f"asset_events needs an asset as {{'name': ..., 'uri': ...}}, got {asset!r}") from None
+            raise TryStoreRefused(f"asset_events needs an asset as {{'name': ..., 'uri': ...}} or an alias as "
+                                  f"{{'alias': ...}}, got {asset!r}") from None
         with self.db.read_scope() as session:
             return [info.as_dict() for info in reversed(list_events(session, key=key))]
 

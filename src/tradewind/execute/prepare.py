@@ -132,16 +132,18 @@ def _asset_event_dict(event: Any) -> dict[str, Any]:
     return {"id": event.id, "asset": event.asset.to_dict(), "extra": dict(event.extra),
             "timestamp": _iso_or_value(event.timestamp), "source_dag_id": event.source_dag_id,
             "source_task_id": event.source_task_id, "source_run_id": event.source_run_id,
-            "source_map_index": event.source_map_index}
+            "source_map_index": event.source_map_index,
+            "source_aliases": [alias.to_dict() for alias in getattr(event, "source_aliases", ())]}
 
 
 def _asset_event_of(data: dict[str, Any]) -> Any:
-    from tradewind.definition.assets import Asset, AssetEvent
+    from tradewind.definition.assets import Asset, AssetAlias, AssetEvent
 
     return AssetEvent(id=data["id"], asset=Asset.from_dict(data["asset"]), extra=dict(data.get("extra") or {}),
                       timestamp=_parse_dt(data.get("timestamp")), source_dag_id=data.get("source_dag_id"),
                       source_task_id=data.get("source_task_id"), source_run_id=data.get("source_run_id"),
-                      source_map_index=data.get("source_map_index"))
+                      source_map_index=data.get("source_map_index"),
+                      source_aliases=tuple(AssetAlias.from_dict(a) for a in data.get("source_aliases") or ()))
 
 
 def load_task(workload: Workload, config: Any) -> tuple[Any, Any]:
@@ -293,30 +295,22 @@ def _asset_context(task: Any, triggering: tuple[Any, ...], store: TryStore | Non
     """``triggering_asset_events`` (Airflow 2: ``triggering_dataset_events``), ``outlet_events``
     (the task sets each outlet event's ``extra`` there) and ``inlet_events`` (read on first use)."""
     from tradewind.definition.assets import (
-        Asset,
         AssetEvent,
         InletEventAccessors,
         OutletEventAccessors,
         TriggeringAssetEvents,
-        outlet_assets,
     )
 
-    def load_inlet_events(asset: Any) -> list[Any]:
+    def load_inlet_events(asset_or_alias: Any) -> list[Any]:
         if store is None:
             return []
-        return [
-            AssetEvent(id=e["id"], asset=Asset(name=e["name"], uri=e["uri"], group=e["group"]),
-                       extra=dict(e["extra"] or {}), timestamp=datetime.fromisoformat(e["timestamp"]),
-                       source_dag_id=e["source_dag_id"], source_task_id=e["source_task_id"],
-                       source_run_id=e["source_run_id"], source_map_index=e["source_map_index"])
-            for e in store.asset_events(asset.to_dict())
-        ]
+        return [AssetEvent.from_dict(e) for e in store.asset_events(asset_or_alias.to_dict())]
 
     events = TriggeringAssetEvents(triggering)
     return {
         "triggering_asset_events": events,
         "triggering_dataset_events": events,
-        "outlet_events": OutletEventAccessors(outlet_assets(getattr(task, "outlets", None) or ())),
+        "outlet_events": OutletEventAccessors(getattr(task, "outlets", None) or ()),
         "inlet_events": InletEventAccessors(getattr(task, "inlets", None) or (), load_inlet_events),
     }
 

@@ -265,13 +265,16 @@ class _TryRun:
             return self._record_deferral(claimed, outcome)
         label = _map_index_label(self.task, self.context)
         ti = self.context["ti"] if self.context else None
-        outlets = outlet_assets(getattr(self.task, "outlets", None) or ()) if outcome.outcome == "success" else []
+        success = outcome.outcome == "success"
+        outlets = outlet_assets(getattr(self.task, "outlets", None) or ()) if success else []
+        alias_events = _outlet_alias_events(self.context) if success else []
         request = FinishRequest(
             outcome=outcome.outcome, error=outcome.error, allow_retry=outcome.allow_retry,
             rendered_fields=outcome.rendered or None, xcoms=ti.pending_xcoms if ti is not None else {},
             reschedule_date=outcome.reschedule_date, map_index_label=label,
             outlets=[asset.to_dict() for asset in outlets],
             outlet_extras=_outlet_extras(self.context) if outlets else {},
+            outlet_alias_events=alias_events,
         )
         try:
             state = self.store.finish(self.key, request)
@@ -433,6 +436,14 @@ def _outlet_extras(context: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     if not isinstance(accessors, OutletEventAccessors):
         return {}
     return {outlet_extra_key(key.name, key.uri): extra for key, extra in accessors.extras().items()}
+
+
+def _outlet_alias_events(context: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The assets the task added through its outlet aliases (``outlet_events[alias].add`` or a
+    yielded ``Metadata(..., alias=...)``), for :class:`FinishRequest`."""
+    from tradewind.definition.assets import OutletEventAccessors
+    accessors = context.get("outlet_events") if context else None
+    return accessors.alias_events() if isinstance(accessors, OutletEventAccessors) else []
 
 
 def _utcnow() -> datetime:

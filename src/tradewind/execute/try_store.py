@@ -67,6 +67,9 @@ class FinishRequest:
     #: ``context["outlet_events"]`` (:func:`outlet_extra_key` -> extra); recorded only on success.
     outlets: list[dict[str, Any]] = field(default_factory=list)
     outlet_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Assets added through the task's outlet aliases (``{"alias", "asset", "extra"}`` each,
+    #: ``OutletEventAccessors.alias_events()``); recorded only on success.
+    outlet_alias_events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

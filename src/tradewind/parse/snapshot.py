@@ -22,7 +22,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from tradewind.definition.assets import outlet_assets
+from tradewind.definition.assets import outlet_aliases, outlet_assets
 
 FORMAT_VERSION = 1
 
@@ -82,6 +82,8 @@ class TaskSnapshot:
     task_display_name: str | None = None
     #: Assets the task produces (``outlets``): ``{"name", "uri", "group", "extra"}`` each.
     outlets: tuple[dict[str, Any], ...] = ()
+    #: Asset aliases among the task's ``outlets``: ``{"alias", "group"}`` each.
+    outlet_aliases: tuple[dict[str, Any], ...] = ()
     #: Connection ids the task names (``*conn_id`` attributes, id-like literals of its Python
     #: callable): the only ones a remote try may read with ``connection_access = named``.
     conn_ids: tuple[str, ...] = ()
@@ -90,7 +92,8 @@ class TaskSnapshot:
     def from_dict(cls, data: dict[str, Any]) -> "TaskSnapshot":
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in data.items() if k in known}
-        for name in ("upstream", "downstream", "template_fields", "email", "callbacks", "outlets", "conn_ids"):
+        for name in ("upstream", "downstream", "template_fields", "email", "callbacks", "outlets", "outlet_aliases",
+                     "conn_ids"):
             if name in kwargs and kwargs[name] is not None:
                 kwargs[name] = tuple(kwargs[name])
         return cls(**kwargs)
@@ -425,6 +428,9 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
     outlets = outlet_assets(getattr(task, "outlets", None) or ())
     if outlets:  # only producers carry the key: other tasks' snapshots (and hashes) stay as they were
         optional["outlets"] = [jsonable(a.to_dict()) for a in outlets]
+    aliases = outlet_aliases(getattr(task, "outlets", None) or ())
+    if aliases:  # same: only tasks with alias outlets carry the key
+        optional["outlet_aliases"] = [a.to_dict() for a in aliases]
     conn_ids = task_conn_ids(task)
     if conn_ids:  # same: tasks naming no connection keep their snapshot hash
         optional["conn_ids"] = conn_ids

@@ -12,6 +12,9 @@ when it holds it creates a queued run:
 * the events of the DAG's assets since its previous asset-triggered run are linked to the run
   (``context["triggering_asset_events"]``), and the DAG's queue rows are deleted.
 
+A DAG scheduled on an ``AssetAlias`` gets queue rows for the assets emitted through the alias;
+the alias is true when any asset it resolves to (ever added through it) is queued (Airflow 3).
+
 A paused DAG keeps accumulating queue rows and runs once when unpaused (as in Airflow).
 
 Cost when idle: :meth:`AssetRunStep.pending` is one aggregate query over the queue in the
@@ -28,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tradewind.definition.assets import AssetKey, AssetTriggeredTimetable
+from tradewind.definition.assets import AssetTriggeredTimetable, BaseAsset
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.models import DagModel, DagRun
 from tradewind.persist.queries import assets as asset_queries
@@ -109,10 +112,14 @@ class AssetRunStep:
         if queued:
             dags = {d.dag_id: d for d in session.scalars(select(DagModel).where(DagModel.dag_id.in_(list(queued))))}
             snaps = snapshots([d.latest_version_id for d in dags.values()])
+            conditions = {dag_id: self._condition(snaps.get(d.latest_version_id))  # type: ignore[arg-type]
+                          for dag_id, d in dags.items()}
+            # What the aliases in these conditions resolve to: one query, only when some have aliases.
+            alias_names = {a.name for c in conditions.values() if c is not None for a in c.iter_aliases()}
+            resolved = asset_queries.alias_resolutions(session, alias_names) if alias_names else {}
             for dag_id in sorted(queued):
-                dag = dags.get(dag_id)
-                snap = snaps.get(dag.latest_version_id) if dag is not None else None  # type: ignore[arg-type]
-                if dag is None or snap is None or not self._condition_holds(snap, set(queued[dag_id])):
+                dag, condition = dags.get(dag_id), conditions.get(dag_id)
+                if dag is None or condition is None or not condition.evaluate(set(queued[dag_id]), resolved):
                     continue
                 run = create_asset_triggered_run(session, dag, dag.latest_version_id, now=now)
                 if run is not None:
@@ -122,8 +129,8 @@ class AssetRunStep:
         return created
 
     @staticmethod
-    def _condition_holds(snapshot: DagSnapshot, ready: set[AssetKey]) -> bool:
-        timetable = timetable_of(snapshot)
-        if not isinstance(timetable, AssetTriggeredTimetable):
-            return False  # rescheduled on time since the events were queued; sync drops its rows
-        return timetable.asset_condition.evaluate(ready)
+    def _condition(snapshot: DagSnapshot | None) -> BaseAsset | None:
+        """The DAG's asset condition; None without a snapshot, or when it was rescheduled on time
+        since the events were queued (storing that version dropped its queue rows)."""
+        timetable = timetable_of(snapshot) if snapshot is not None else None
+        return timetable.asset_condition if isinstance(timetable, AssetTriggeredTimetable) else None

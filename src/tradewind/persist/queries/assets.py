@@ -1,10 +1,13 @@
 """Assets: the asset rows, who produces/consumes them, their events and the run queue.
 
-* :func:`sync_dag_assets` — when a DAG version is stored: upsert the assets its schedule and
-  its tasks' outlets mention, and replace the DAG's reference rows.
+* :func:`sync_dag_assets` — when a DAG version is stored: upsert the assets and aliases its
+  schedule and its tasks' outlets mention, and replace the DAG's reference rows.
 * :func:`record_asset_events` — when a producing try succeeds: one ``asset_event`` per outlet,
   and an ``asset_dag_run_queue`` row for every DAG scheduled on that asset (one per pair: a
-  second event before the consumer runs keeps the first row).
+  second event before the consumer runs keeps the first row). Events emitted through an
+  alias also link the alias to the asset (what it resolves to) and to the event (its source),
+  and queue the event for the DAGs scheduled on the alias (Airflow 3's rules).
+* :func:`alias_resolutions` — what each alias resolves to, for evaluating conditions.
 * :func:`queue_signature` / :func:`queued_assets` / :func:`consume_queue` — what the
   scheduler's asset step reads and clears.
 * :func:`list_assets`, :func:`list_events`, :func:`events_for_run` — listings (CLI, context).
@@ -16,6 +19,8 @@ fails the caller's transaction. None of these functions commits.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,30 +31,41 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from tradewind.definition.assets import Asset, AssetKey, condition_from_expression
+from tradewind.definition.assets import Asset, AssetAlias, AssetKey, condition_from_expression
 from tradewind.definition.assets import AssetEvent as AssetEvent_
 from tradewind.persist.models import (
+    AssetAliasAsset,
+    AssetAliasAssetEvent,
+    AssetAliasModel,
     AssetDagRunQueue,
     AssetEvent,
     AssetModel,
     DagModel,
     DagRun,
     DagRunAssetEvent,
+    DagScheduleAssetAliasReference,
     DagScheduleAssetReference,
     TaskOutletAssetReference,
 )
 
+log = logging.getLogger(__name__)
+
 __all__ = [
+    "AliasInfo",
     "AssetEventInfo",
+    "alias_ids",
+    "alias_resolutions",
     "asset_ids",
     "consume_queue",
     "events_for_run",
     "unconsumed_events",
+    "list_aliases",
     "list_assets",
     "list_events",
     "queue_signature",
     "queued_assets",
     "record_asset_events",
+    "schedule_aliases_of",
     "schedule_assets_of",
     "sync_dag_assets",
 ]
@@ -69,10 +85,13 @@ def _insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[st
 
 
 # --------------------------------------------------------------------------- assets
-def asset_ids(session: Session, assets: Iterable[Mapping[str, Any]], now: datetime) -> dict[AssetKey, int]:
+def asset_ids(session: Session, assets: Iterable[Mapping[str, Any]], now: datetime,
+              *, update_existing: bool = True) -> dict[AssetKey, int]:
     """The ids of the given assets (``{"name", "uri", "group", "extra"}`` dicts), creating missing rows.
 
-    An existing asset gets the newest ``group``/``extra`` and becomes active again.
+    An existing asset gets the newest ``group``/``extra`` and becomes active again, unless
+    ``update_existing`` is False (an asset added through an alias at run time: Airflow only
+    creates a missing one).
     """
     wanted: dict[AssetKey, Mapping[str, Any]] = {}
     for data in assets:
@@ -88,38 +107,73 @@ def asset_ids(session: Session, assets: Iterable[Mapping[str, Any]], now: dateti
     rows = session.scalars(select(AssetModel).where(tuple_(AssetModel.name, AssetModel.uri).in_(list(wanted))))
     for row in rows:
         key = AssetKey(row.name, row.uri)
+        found[key] = row.id
+        if not update_existing:
+            continue
         data = wanted[key]
         group, extra = data.get("group") or "asset", dict(data.get("extra") or {})
         if row.group != group or (row.extra or {}) != extra or not row.is_active:
             row.group, row.extra, row.is_active, row.updated_at = group, extra, True, now
-        found[key] = row.id
     return found
+
+
+def alias_ids(session: Session, aliases: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The ids of the given aliases (``AssetAlias.to_dict()``: ``{"alias": name, "group"}``), by
+    name, creating missing rows (an existing alias keeps its group: the name is its identity)."""
+    wanted: dict[str, str] = {}
+    for data in aliases:
+        wanted.setdefault(data["alias"], data.get("group") or "asset")
+    if not wanted:
+        return {}
+    _insert_ignoring_duplicates(session, AssetAliasModel, [{"name": n, "group": g} for n, g in wanted.items()])
+    rows = session.execute(select(AssetAliasModel.name, AssetAliasModel.id).where(AssetAliasModel.name.in_(list(wanted))))
+    return {name: alias_id for name, alias_id in rows}
+
+
+def _schedule_condition(snapshot: Mapping[str, Any]) -> Any:
+    condition = (snapshot.get("timetable") or {}).get("condition")
+    return condition_from_expression(condition) if condition else None
 
 
 def schedule_assets_of(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The assets a snapshot dict's schedule condition mentions (none for time schedules)."""
-    condition = (snapshot.get("timetable") or {}).get("condition")
-    if not condition:
-        return []
-    return [asset.to_dict() for asset in condition_from_expression(condition).iter_assets()]
+    condition = _schedule_condition(snapshot)
+    return [asset.to_dict() for asset in condition.iter_assets()] if condition is not None else []
+
+
+def schedule_aliases_of(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The aliases a snapshot dict's schedule condition mentions (``AssetAlias.to_dict()`` each)."""
+    condition = _schedule_condition(snapshot)
+    return [alias.to_dict() for alias in condition.iter_aliases()] if condition is not None else []
 
 
 def sync_dag_assets(session: Session, snapshot: Mapping[str, Any], now: datetime) -> None:
-    """Make the DAG's reference rows match its new snapshot (schedule assets, task outlets)."""
+    """Make the DAG's reference rows match its new snapshot (schedule assets and aliases, task
+    outlets); the aliases it mentions anywhere get rows (so listings show them before use)."""
     dag_id = snapshot["dag_id"]
     scheduled = schedule_assets_of(snapshot)
-    outlets = [(task["task_id"], asset) for task in snapshot.get("tasks", ()) for asset in task.get("outlets") or ()]
+    scheduled_aliases = schedule_aliases_of(snapshot)
+    tasks = snapshot.get("tasks", ())
+    outlets = [(task["task_id"], asset) for task in tasks for asset in task.get("outlets") or ()]
     ids = asset_ids(session, [*scheduled, *(asset for _, asset in outlets)], now)
+    aliases = alias_ids(session, [*scheduled_aliases, *(a for task in tasks for a in task.get("outlet_aliases") or ())])
     schedule_ids = {ids[AssetKey(a["name"], a["uri"])] for a in scheduled}
-    session.execute(delete(DagScheduleAssetReference).where(DagScheduleAssetReference.dag_id == dag_id))
-    session.execute(delete(TaskOutletAssetReference).where(TaskOutletAssetReference.dag_id == dag_id))
-    # Queued events for assets the DAG no longer waits on can never be consumed.
+    schedule_alias_ids = {aliases[a["alias"]] for a in scheduled_aliases}
+    for model in (DagScheduleAssetReference, TaskOutletAssetReference, DagScheduleAssetAliasReference):
+        session.execute(delete(model).where(model.dag_id == dag_id))
+    # Queued events for assets the DAG no longer waits on (directly or through one of its
+    # aliases) can never be consumed.
     stale = delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id)
     if schedule_ids:
         stale = stale.where(AssetDagRunQueue.asset_id.not_in(schedule_ids))
+    if schedule_alias_ids:
+        stale = stale.where(AssetDagRunQueue.asset_id.not_in(
+            select(AssetAliasAsset.asset_id).where(AssetAliasAsset.alias_id.in_(schedule_alias_ids))))
     session.execute(stale)
     for asset_id in sorted(schedule_ids):
         session.add(DagScheduleAssetReference(asset_id=asset_id, dag_id=dag_id, created_at=now))
+    for alias_id in sorted(schedule_alias_ids):
+        session.add(DagScheduleAssetAliasReference(alias_id=alias_id, dag_id=dag_id, created_at=now))
     pairs = {(task_id, ids[AssetKey(a["name"], a["uri"])]) for task_id, a in outlets}
     for task_id, asset_id in sorted(pairs):
         session.add(TaskOutletAssetReference(asset_id=asset_id, dag_id=dag_id, task_id=task_id, created_at=now))
@@ -132,6 +186,7 @@ def record_asset_events(
     outlets: Iterable[Mapping[str, Any]],
     *,
     extras: Mapping[AssetKey, Mapping[str, Any]] | None = None,
+    alias_events: Iterable[Mapping[str, Any]] = (),
     source: tuple[str, str, str, int] | None = None,
     now: datetime,
 ) -> list[AssetEvent]:
@@ -139,29 +194,101 @@ def record_asset_events(
 
     ``source`` is ``(dag_id, task_id, run_id, map_index)`` of the producing try (None for an
     event created by hand). ``extras`` (by asset key) is what the task set through
-    ``outlet_events``; it is stored as the event's ``extra``.
+    ``outlet_events``; it is stored as the event's ``extra``. ``alias_events`` are the assets
+    the task added through its outlet aliases (``{"alias", "asset", "extra"}`` dicts, see
+    :meth:`~tradewind.definition.assets.OutletEventAccessors.alias_events`): one event per
+    distinct (asset, extra), whatever the number of aliases or ``add`` calls (Airflow's rule).
     """
     outlets = list(outlets)
     ids = asset_ids(session, outlets, now)
     dag_id, task_id, run_id, map_index = source if source is not None else (None, None, None, None)
     events: list[AssetEvent] = []
-    for key, asset_id in ids.items():
+    queued: set[tuple[int, str]] = set()
+
+    def add_event(asset_id: int, extra: Mapping[str, Any]) -> AssetEvent:
         event = AssetEvent(
-            asset_id=asset_id, extra=dict((extras or {}).get(key) or {}), source_dag_id=dag_id,
-            source_task_id=task_id, source_run_id=run_id, source_map_index=map_index, timestamp=now,
+            asset_id=asset_id, extra=dict(extra), source_dag_id=dag_id, source_task_id=task_id,
+            source_run_id=run_id, source_map_index=map_index, timestamp=now,
         )
         session.add(event)
         events.append(event)
+        return event
+
+    for key, asset_id in ids.items():
+        add_event(asset_id, (extras or {}).get(key) or {})
     if ids:
-        consumers = session.execute(
+        queued.update((asset_id, target) for asset_id, target in session.execute(
             select(DagScheduleAssetReference.asset_id, DagScheduleAssetReference.dag_id)
             .where(DagScheduleAssetReference.asset_id.in_(list(ids.values())))
-        ).all()
-        _insert_ignoring_duplicates(session, AssetDagRunQueue, [
-            {"asset_id": asset_id, "target_dag_id": target, "created_at": now} for asset_id, target in consumers
-        ])
+        ))
+    queued |= _record_alias_events(session, list(alias_events), add_event, now)
+    _insert_ignoring_duplicates(session, AssetDagRunQueue, [
+        {"asset_id": asset_id, "target_dag_id": target, "created_at": now} for asset_id, target in sorted(queued)
+    ])
     session.flush()
     return events
+
+
+def _record_alias_events(session: Session, alias_events: list[Mapping[str, Any]],
+                         add_event: Any, now: datetime) -> set[tuple[int, str]]:
+    """The events emitted through aliases; returns the (asset id, DAG id) pairs to queue."""
+    if not alias_events:
+        return set()
+    # One event per (asset, extra); the aliases it came through are all its sources.
+    grouped: dict[tuple[AssetKey, str], tuple[Mapping[str, Any], dict[str, Any], set[str]]] = {}
+    for item in alias_events:
+        asset, extra = item["asset"], dict(item.get("extra") or {})
+        group_key = (AssetKey(asset["name"], asset["uri"]), json.dumps(extra, sort_keys=True, default=str))
+        grouped.setdefault(group_key, (asset, extra, set()))[2].add(item["alias"]["alias"])
+    assets = {key: asset for (key, _), (asset, _, _) in grouped.items()}
+    known = _existing_asset_keys(session, assets)
+    for key in assets.keys() - known:
+        log.warning("Asset %r added through an alias did not exist; it has been created", key.uri)
+    ids = asset_ids(session, assets.values(), now, update_existing=False)
+    aliases = alias_ids(session, [item["alias"] for item in alias_events])
+    links = sorted({(aliases[name], ids[key]) for (key, _), (_, _, names) in grouped.items() for name in names})
+    _insert_ignoring_duplicates(session, AssetAliasAsset, [{"alias_id": a, "asset_id": b} for a, b in links])
+    for (key, _), (_, extra, names) in grouped.items():
+        event = add_event(ids[key], extra)
+        session.flush()  # the event's id, for its alias links
+        for name in sorted(names):
+            session.add(AssetAliasAssetEvent(alias_id=aliases[name], event_id=event.id))
+    by_alias = session.execute(
+        select(DagScheduleAssetAliasReference.alias_id, DagScheduleAssetAliasReference.dag_id)
+        .where(DagScheduleAssetAliasReference.alias_id.in_(list(aliases.values())))
+    ).all()
+    by_asset = session.execute(
+        select(DagScheduleAssetReference.asset_id, DagScheduleAssetReference.dag_id)
+        .where(DagScheduleAssetReference.asset_id.in_(list(ids.values())))
+    ).all()
+    pairs = {(asset_id, dag) for asset_id, dag in by_asset}
+    for (key, _), (_, _, names) in grouped.items():
+        alias_id_set = {aliases[n] for n in names}
+        pairs |= {(ids[key], dag) for alias_id, dag in by_alias if alias_id in alias_id_set}
+    return pairs
+
+
+def _existing_asset_keys(session: Session, assets: Mapping[AssetKey, Any]) -> set[AssetKey]:
+    rows = session.execute(
+        select(AssetModel.name, AssetModel.uri).where(tuple_(AssetModel.name, AssetModel.uri).in_(list(assets))))
+    return {AssetKey(name, uri) for name, uri in rows}
+
+
+def alias_resolutions(session: Session, names: Iterable[str]) -> dict[str, set[AssetKey]]:
+    """What each named alias resolves to: the assets ever added through it (none yet: absent)."""
+    names = list(set(names))
+    if not names:
+        return {}
+    rows = session.execute(
+        select(AssetAliasModel.name, AssetModel.name, AssetModel.uri)
+        .join(AssetAliasAsset, AssetAliasAsset.alias_id == AssetAliasModel.id)
+        .join(AssetModel, AssetModel.id == AssetAliasAsset.asset_id)
+        .where(AssetAliasModel.name.in_(names))
+    )
+    resolved: dict[str, set[AssetKey]] = defaultdict(set)
+    for alias, name, uri in rows:
+        resolved[alias].add(AssetKey(name, uri))
+    return dict(resolved)
 
 
 _QUEUE, _DAG = AssetDagRunQueue.__table__, DagModel.__table__
@@ -213,13 +340,21 @@ def queued_assets(session: Session, *, lock: bool = False) -> dict[str, dict[Ass
 
 
 def unconsumed_events(session: Session, dag_id: str, *, since: datetime | None) -> list[tuple[int, datetime]]:
-    """``(id, timestamp)`` of the events of the DAG's scheduled-on assets after ``since``, oldest first.
+    """``(id, timestamp)`` of the events of the DAG's scheduled-on assets, and of those emitted
+    through its scheduled-on aliases, after ``since``, oldest first.
 
     ``since`` is the end of the DAG's previous asset-triggered run's data interval (its newest
     event); None takes every event.
     """
     scheduled_on = select(DagScheduleAssetReference.asset_id).where(DagScheduleAssetReference.dag_id == dag_id)
-    query = select(AssetEvent.id, AssetEvent.timestamp).where(AssetEvent.asset_id.in_(scheduled_on))
+    # Airflow 3: an alias-scheduled DAG's run takes the events emitted *through* its aliases.
+    through_aliases = (
+        select(AssetAliasAssetEvent.event_id)
+        .join(DagScheduleAssetAliasReference, DagScheduleAssetAliasReference.alias_id == AssetAliasAssetEvent.alias_id)
+        .where(DagScheduleAssetAliasReference.dag_id == dag_id)
+    )
+    query = select(AssetEvent.id, AssetEvent.timestamp).where(
+        or_(AssetEvent.asset_id.in_(scheduled_on), AssetEvent.id.in_(through_aliases)))
     if since is not None:
         query = query.where(AssetEvent.timestamp > since)
     return [(event_id, ts) for event_id, ts in session.execute(query.order_by(AssetEvent.timestamp, AssetEvent.id))]
@@ -249,6 +384,8 @@ class AssetEventInfo:
     source_task_id: str | None
     source_run_id: str | None
     source_map_index: int | None
+    #: ``(name, group)`` of the aliases the event was emitted through, by name.
+    source_aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def asset_key(self) -> AssetKey:
@@ -260,6 +397,7 @@ class AssetEventInfo:
             id=self.id, asset=Asset(name=self.name, uri=self.uri, group=self.group), extra=dict(self.extra),
             timestamp=self.timestamp, source_dag_id=self.source_dag_id, source_task_id=self.source_task_id,
             source_run_id=self.source_run_id, source_map_index=self.source_map_index,
+            source_aliases=tuple(AssetAlias(name, group) for name, group in self.source_aliases),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -268,6 +406,7 @@ class AssetEventInfo:
             "timestamp": self.timestamp.isoformat(), "source_dag_id": self.source_dag_id,
             "source_task_id": self.source_task_id, "source_run_id": self.source_run_id,
             "source_map_index": self.source_map_index,
+            "source_aliases": [{"alias": name, "group": group} for name, group in self.source_aliases],
         }
 
 
@@ -277,15 +416,31 @@ _EVENT_COLUMNS = (
 )
 
 
-def _event_infos(rows: Iterable[Any]) -> list[AssetEventInfo]:
-    return [AssetEventInfo(*(row[:4]), dict(row[4] or {}), *(row[5:])) for row in rows]
+def _event_infos(session: Session, rows: Iterable[Any]) -> list[AssetEventInfo]:
+    rows = list(rows)
+    sources: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if rows:  # one query for the aliases of all the events (most have none)
+        for event_id, name, group in session.execute(
+            select(AssetAliasAssetEvent.event_id, AssetAliasModel.name, AssetAliasModel.group)
+            .join(AssetAliasModel, AssetAliasModel.id == AssetAliasAssetEvent.alias_id)
+            .where(AssetAliasAssetEvent.event_id.in_([row[0] for row in rows]))
+            .order_by(AssetAliasModel.name)
+        ):
+            sources[event_id].append((name, group))
+    return [AssetEventInfo(*(row[:4]), dict(row[4] or {}), *(row[5:]), source_aliases=tuple(sources[row[0]]))
+            for row in rows]
 
 
 def list_events(session: Session, *, asset: str | None = None, key: AssetKey | None = None,
-                dag_id: str | None = None, limit: int | None = None) -> list[AssetEventInfo]:
+                dag_id: str | None = None, alias: str | None = None, limit: int | None = None) -> list[AssetEventInfo]:
     """Asset events, newest first; ``asset`` matches the name or the uri, ``key`` both exactly,
-    ``dag_id`` the source DAG."""
+    ``dag_id`` the source DAG, ``alias`` the name of an alias the event was emitted through."""
     query = select(*_EVENT_COLUMNS).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+    if alias is not None:
+        query = query.where(AssetEvent.id.in_(
+            select(AssetAliasAssetEvent.event_id)
+            .join(AssetAliasModel, AssetAliasModel.id == AssetAliasAssetEvent.alias_id)
+            .where(AssetAliasModel.name == alias)))
     if asset is not None:
         query = query.where(or_(AssetModel.name == asset, AssetModel.uri == asset))
     if key is not None:
@@ -295,7 +450,7 @@ def list_events(session: Session, *, asset: str | None = None, key: AssetKey | N
     query = query.order_by(AssetEvent.timestamp.desc(), AssetEvent.id.desc())
     if limit is not None:
         query = query.limit(limit)
-    return _event_infos(session.execute(query))
+    return _event_infos(session, session.execute(query))
 
 
 def events_for_run(session: Session, dag_id: str, run_id: str) -> list[AssetEventInfo]:
@@ -308,7 +463,7 @@ def events_for_run(session: Session, dag_id: str, run_id: str) -> list[AssetEven
         .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
         .order_by(AssetEvent.timestamp, AssetEvent.id)
     )
-    return _event_infos(session.execute(query))
+    return _event_infos(session, session.execute(query))
 
 
 @dataclass(frozen=True)
@@ -377,3 +532,47 @@ def list_assets(session: Session, *, asset: str | None = None) -> list[AssetInfo
         )
         for m in models
     ]
+
+
+@dataclass(frozen=True)
+class AliasInfo:
+    """An asset alias with what it resolves to and the DAGs scheduled on it (listings)."""
+
+    id: int
+    name: str
+    group: str
+    resolves_to: tuple[AssetKey, ...]
+    consumers: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "group": self.group,
+            "resolves_to": [{"name": k.name, "uri": k.uri} for k in self.resolves_to],
+            "consuming_dags": list(self.consumers),
+        }
+
+
+def list_aliases(session: Session, *, alias: str | None = None) -> list[AliasInfo]:
+    """Asset aliases by name (``alias`` matches the name), with their assets and consumers."""
+    query = select(AssetAliasModel).order_by(AssetAliasModel.name)
+    if alias is not None:
+        query = query.where(AssetAliasModel.name == alias)
+    models = list(session.scalars(query))
+    if not models:
+        return []
+    ids = [m.id for m in models]
+    resolved: dict[int, list[AssetKey]] = defaultdict(list)
+    for alias_id, name, uri in session.execute(
+        select(AssetAliasAsset.alias_id, AssetModel.name, AssetModel.uri)
+        .join(AssetModel, AssetModel.id == AssetAliasAsset.asset_id)
+        .where(AssetAliasAsset.alias_id.in_(ids)).order_by(AssetModel.name, AssetModel.uri)
+    ):
+        resolved[alias_id].append(AssetKey(name, uri))
+    consumers: dict[int, list[str]] = defaultdict(list)
+    for alias_id, dag_id in session.execute(
+        select(DagScheduleAssetAliasReference.alias_id, DagScheduleAssetAliasReference.dag_id)
+        .where(DagScheduleAssetAliasReference.alias_id.in_(ids)).order_by(DagScheduleAssetAliasReference.dag_id)
+    ):
+        consumers[alias_id].append(dag_id)
+    return [AliasInfo(id=m.id, name=m.name, group=m.group, resolves_to=tuple(resolved[m.id]),
+                      consumers=tuple(consumers[m.id])) for m in models]
