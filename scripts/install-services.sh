@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the servers and programs the test suite starts by itself: PostgreSQL, MariaDB,
-# redis-server, iproute2 (network-namespace hosts of the distributed tests), and Debian's
+# redis-server, iproute2 (network-namespace hosts of the distributed tests), openssh-server's sshd
+# (the ssh provider's tests), and Debian's
 # chromium for the browser tests (Playwright drives it; Playwright's own browser download is not
 # used). Idempotent and quiet: prints nothing when everything is already there. Works as root
 # (no sudo needed) or via sudo.
@@ -87,4 +88,12 @@ if ! command -v ip >/dev/null 2>&1; then
   echo "Installing iproute2 for the distributed tests..."
   apt_install iproute2
   command -v ip >/dev/null 2>&1 || { echo "install-services.sh: iproute2 install failed: ip not found" >&2; exit 1; }
+fi
+
+# OpenSSH's sshd for the ssh provider's end-to-end tests (tests/sshd.py starts a private one).
+if [ ! -x /usr/sbin/sshd ]; then
+  need_root "installing openssh-server"
+  echo "Installing openssh-server for the ssh provider tests..."
+  apt_install openssh-server
+  [ -x /usr/sbin/sshd ] || { echo "install-services.sh: openssh-server install failed: /usr/sbin/sshd not found" >&2; exit 1; }
 fi
