@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -545,3 +546,41 @@ class User(Base):
     last_login: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     login_count: Mapped[int] = mapped_column(Integer, default=0)
     fail_login_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HITLDetail(Base):
+    """A human-in-the-loop request of one try of a task instance, and its response (Airflow's
+    ``hitl_detail``). Written when the task defers; answered by a person (API, CLI, UI) or, past
+    ``timeout_at``, by the request's defaults (``responded_by_user_id`` None). Rows go with their run."""
+
+    __tablename__ = "hitl_detail"
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id", "task_id", "map_index", "try_number"),
+        ForeignKeyConstraint(["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"),
+        Index(None, "responded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN))
+    run_id: Mapped[str] = mapped_column(String(ID_LEN))
+    task_id: Mapped[str] = mapped_column(String(ID_LEN))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer)
+    #: The trigger the deferred instance waits on while the request is open (None once answered).
+    trigger_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    options: Mapped[list[str]] = mapped_column(JSON)
+    defaults: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    multiple: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Form fields: ``{name: {"value", "description", "schema"}}``.
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: ``[{"id", "name"}]``; empty: anyone allowed to edit task instances may answer.
+    assigned_users: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    timeout_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    responded_by_user_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    responded_by_user_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    chosen_options: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    params_input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from tradewind.definition.triggers.base import FAIL_METHOD, TRIGGER_TIMEOUT
 from tradewind.parse.snapshot import TaskSnapshot
 from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry, TaskReschedule
+from tradewind.persist.queries import hitl as hitl_queries
 from tradewind.persist.queries.triggers import add_trigger, delete_triggers
 from tradewind.schedule.fast_paths import (  # noqa: F401 - FAST_PATHS, GRAPHS and the statements are read here
     FAST_PATHS,
@@ -706,6 +707,8 @@ def defer_try(
         return TI(current)
     session.execute(update(TRY_TABLE).where(*key_where(TRY_TABLE), state_in(TRY_TABLE, "defer_try"))
                     .values(state=TI.DEFERRED.value), key_params(key))
+    # A human-in-the-loop request is stored with its deferral (hitl_detail); other triggers: no-op.
+    hitl_queries.record_request(session, key, classpath, trigger_kwargs, trigger_id, now)
     return TI.DEFERRED
 
 
@@ -733,6 +736,7 @@ def resume_from_trigger_events(session: Session, events: dict[int, Any], now: da
     """Triggers fired: each instance waiting on one goes deferred -> scheduled with the
     event's payload (storage form) added to ``next_kwargs`` as ``event``; the triggers are
     deleted. Returns the resumed instances (the caller wakes the scheduler)."""
+    hitl_queries.record_trigger_events(session, events, now)  # a HITL deadline: its defaults answer
     resumed = []
     for ti in _deferred_waiting_on(session, events):
         kwargs = dict(ti.next_kwargs or {})

@@ -246,8 +246,7 @@ class HITLOperator(BaseOperator):
         return {
             "chosen_options": chosen,
             "params_input": params_input,
-            # ISO text: an XCom any reader (API, UI, templates) can show as is.
-            "responded_at": responded_at.isoformat() if hasattr(responded_at, "isoformat") else responded_at,
+            "responded_at": responded_at,
             "responded_by_user": who,
         }
 

@@ -31,4 +31,6 @@ def api_routers() -> list[APIRouter]:
     # logs and xcom before task_instances: their paths would otherwise match .../{task_id}/{map_index}.
     modules = (dags, dag_sources, dag_runs, logs, xcom, task_instances, variables, connections, pools, import_errors,
                event_logs, assets, backfills, users, monitor)
-    return [m.router for m in modules]
+    from tradewind.observe.api.routes import hitl  # /api/v2 (and /api/v1) hitlDetails
+
+    return [m.router for m in modules] + hitl.routers

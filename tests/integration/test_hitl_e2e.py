@@ -1,0 +1,269 @@
+"""Human-in-the-loop end to end: a HITL task waits deferred, an answer through the REST API
+(or the CLI) resumes it, and the downstream tasks run with the chosen option; past its
+deadline the defaults apply (the real scheduler, the in-process executor, the real triggerer
+steps, the real app; and once with real processes under ``tradewind standalone``)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import pytest
+from api_support import Api, assert_problem, make_api, store_dag_file
+from cli_support import Home, free_port, wait_for
+from sqlalchemy import select
+
+from tradewind.persist.db import Database
+from tradewind.persist.models import HITLDetail, TaskInstance, XCom
+
+HITL_DAGS = """
+from airflow.providers.standard.operators.hitl import (
+    ApprovalOperator, HITLBranchOperator, HITLEntryOperator, HITLOperator)
+from airflow.sdk import Param as SdkParam
+
+def record(ti):
+    answer = ti.xcom_pull(task_ids="approve")
+    return {"chosen": answer["chosen_options"], "by": answer["responded_by_user"]}
+
+with DAG("approval", start_date=datetime(2024, 1, 1), schedule=None):
+    approve = ApprovalOperator(task_id="approve", subject="Ship {{ dag_run.run_id }}?",
+                               body="Rows: {{ params.rows }}", params={"note": SdkParam("", type="string")})
+    after = PythonOperator(task_id="after", python_callable=record)
+    approve >> after >> EmptyOperator(task_id="last")
+
+with DAG("branching", start_date=datetime(2024, 1, 1), schedule=None):
+    pick = HITLBranchOperator(task_id="pick", subject="Which way?", options=["Left", "Right"],
+                              options_mapping={"Left": "go_left"})
+    pick >> [EmptyOperator(task_id="go_left"), EmptyOperator(task_id="Right")]
+
+with DAG("deadline", start_date=datetime(2024, 1, 1), schedule=None):
+    choose = HITLOperator(task_id="choose", subject="Pick", options=["a", "b", "c"], defaults=["b"],
+                          response_timeout=timedelta(seconds=0.5), params={"size": 3})
+    entry = HITLEntryOperator(task_id="entry", subject="Say something", params={"text": "hi"},
+                              response_timeout=timedelta(seconds=0.5))
+    strict = HITLOperator(task_id="strict", subject="No default", options=["x"],
+                          execution_timeout=timedelta(seconds=0.5))
+    choose >> PythonOperator(task_id="use", python_callable=lambda ti: ti.xcom_pull(task_ids="choose"))
+"""
+
+
+@pytest.fixture
+def api(config, db) -> Api:
+    store_dag_file(config, db, "hitl_dags", HITL_DAGS)
+    return make_api(config, db)
+
+
+class Driver:
+    """The real scheduler with the in-process executor (and the triggerer's steps when asked)."""
+
+    def __init__(self, config, db, dag_id: str, run_id: str) -> None:
+        from tradewind.execute.executors.inprocess import InProcessExecutor
+        from tradewind.schedule.scheduler import Scheduler
+
+        self.db, self.dag_id, self.run_id = db, dag_id, run_id
+        self.executor = InProcessExecutor(1, config=config, db=db)
+        self.scheduler = Scheduler(config, db, executor=self.executor, only_run=(dag_id, run_id))
+        self.executor.start()
+
+    def states(self) -> dict[str, str]:
+        with self.db.read_scope() as s:
+            rows = s.execute(select(TaskInstance.task_id, TaskInstance.state).where(
+                TaskInstance.dag_id == self.dag_id, TaskInstance.run_id == self.run_id)).all()
+        return dict(rows)
+
+    def step_until(self, done: Callable[[dict[str, str]], bool], *, triggers: bool = False,
+                   max_steps: int = 300) -> dict[str, str]:
+        from tradewind.execute.triggerer import run_deferred_inline
+
+        for _ in range(max_steps):
+            states = self.states()
+            if done(states):
+                return states
+            self.scheduler.run_once()
+            if triggers and "deferred" in self.states().values():
+                run_deferred_inline(self.db, self.dag_id, self.run_id)
+        raise AssertionError(f"not reached in {max_steps} steps: {self.states()}")
+
+    def close(self) -> None:
+        self.executor.end()
+        close = getattr(self.scheduler, "close", None)
+        if close is not None:
+            close()
+
+
+def _trigger(api: Api, dag_id: str, run_id: str) -> None:
+    response = api.post(f"dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "conf": {"rows": 7}})
+    assert response.status_code in (200, 201), response.text
+
+
+def _xcom(db: Database, dag_id: str, task_id: str) -> object:
+    with db.read_scope() as s:
+        text = s.scalar(select(XCom.value).where(XCom.dag_id == dag_id, XCom.task_id == task_id,
+                                                 XCom.key == "return_value"))
+    return None if text is None else json.loads(text)
+
+
+def test_approval_waits_deferred_and_an_api_answer_resumes_it(api: Api, config, db) -> None:
+    _trigger(api, "approval", "r1")
+    driver = Driver(config, db, "approval", "r1")
+    try:
+        driver.step_until(lambda s: s.get("approve") == "deferred")
+        pending = api.get("/api/v2/hitlDetails/", params={"response_received": False}, as_="viewer").json()
+        assert pending["total_entries"] == 1
+        detail = pending["hitl_details"][0]
+        assert detail["subject"] == "Ship r1?" and detail["body"] == "Rows: 7"  # rendered templates
+        assert detail["options"] == ["Approve", "Reject"] and detail["multiple"] is False
+        assert detail["pending"] is True and detail["response_received"] is False
+        assert detail["params"]["note"]["schema"] == {"type": "string"}
+        assert detail["task_instance"]["task_id"] == "approve" and detail["task_instance"]["state"] == "deferred"
+        # viewers may read, not answer; a wrong option is refused and changes nothing
+        assert_problem(api.patch("/api/v2/hitlDetails/approval/r1/approve", json={"chosen_options": ["Approve"]},
+                                 as_="viewer"), 403)
+        assert_problem(api.patch("/api/v2/hitlDetails/approval/r1/approve", json={"chosen_options": ["Maybe"]},
+                                 as_="user"), 400, contains="Maybe")
+        assert_problem(api.patch("/api/v2/hitlDetails/approval/r1/approve",
+                                 json={"chosen_options": ["Approve", "Reject"]}, as_="user"), 400)
+        answer = api.patch("/api/v2/dags/approval/dagRuns/r1/taskInstances/approve/-1/hitlDetails",
+                           json={"chosen_options": ["Approve"], "params_input": {"note": "lgtm"}}, as_="user")
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["chosen_options"] == ["Approve"] and body["params_input"] == {"note": "lgtm"}
+        assert body["responded_by"] == {"id": "user_user", "name": "user_user"} and body["responded_at"]
+        assert driver.states()["approve"] == "scheduled"  # resumed at once, no polling
+        assert_problem(api.patch("/api/v2/hitlDetails/approval/r1/approve", json={"chosen_options": ["Reject"]}),
+                       409, contains="already")
+        states = driver.step_until(lambda s: s.get("last") == "success")
+    finally:
+        driver.close()
+    assert states == {"approve": "success", "after": "success", "last": "success"}
+    assert _xcom(db, "approval", "after") == {"chosen": ["Approve"], "by": {"id": "user_user", "name": "user_user"}}
+    one = api.get("/api/v1/hitlDetails/approval/r1/approve").json()
+    assert one["response_received"] is True and one["pending"] is False
+    assert one["responded_by_user"] == {"id": "user_user", "name": "user_user"}
+    assert one["chosen_options"] == ["Approve"] and one["params_input"] == {"note": "lgtm"}
+    assert api.get("/api/v2/dags/~/dagRuns/~/hitlDetails", params={"response_received": True}).json()[
+        "total_entries"] == 1
+
+
+def test_reject_skips_the_downstream_tasks(api: Api, config, db) -> None:
+    _trigger(api, "approval", "r2")
+    driver = Driver(config, db, "approval", "r2")
+    try:
+        driver.step_until(lambda s: s.get("approve") == "deferred")
+        response = api.patch("/api/v2/hitlDetails/approval/r2/approve", json={"chosen_options": ["Reject"]})
+        assert response.status_code == 200, response.text
+        states = driver.step_until(lambda s: s.get("last") in ("skipped", "success", "failed"))
+    finally:
+        driver.close()
+    # the ApprovalOperator itself succeeds; a rejection is an answer, not a failure (Airflow)
+    assert states == {"approve": "success", "after": "skipped", "last": "skipped"}
+
+
+def test_the_branch_chosen_runs_and_the_other_is_skipped(api: Api, config, db) -> None:
+    _trigger(api, "branching", "r1")
+    driver = Driver(config, db, "branching", "r1")
+    try:
+        driver.step_until(lambda s: s.get("pick") == "deferred")
+        response = api.patch("/api/v2/hitlDetails/branching/r1/pick", json={"chosen_options": ["Left"]})
+        assert response.status_code == 200, response.text
+        states = driver.step_until(lambda s: {s.get("go_left"), s.get("Right")} <= {"success", "skipped"})
+    finally:
+        driver.close()
+    assert states == {"pick": "success", "go_left": "success", "Right": "skipped"}
+    assert _xcom(db, "branching", "pick") == ["go_left"]
+
+
+def test_a_deadline_applies_the_defaults_and_without_defaults_fails(api: Api, config, db) -> None:
+    _trigger(api, "deadline", "r1")
+    driver = Driver(config, db, "deadline", "r1")
+    try:
+        states = driver.step_until(
+            lambda s: all(s.get(t) in ("success", "failed") for t in ("use", "entry", "strict")), triggers=True)
+    finally:
+        driver.close()
+    assert states == {"choose": "success", "use": "success", "entry": "success", "strict": "failed"}
+    used = _xcom(db, "deadline", "use")
+    assert used["chosen_options"] == ["b"] and used["params_input"] == {"size": 3}
+    assert used["responded_by_user"] is None
+    assert _xcom(db, "deadline", "entry")["chosen_options"] == ["OK"]
+    with db.read_scope() as s:
+        rows = {r.task_id: r for r in s.scalars(select(HITLDetail).where(HITLDetail.dag_id == "deadline"))}
+        assert rows["choose"].chosen_options == ["b"] and rows["choose"].responded_by_user_id is None
+        assert rows["choose"].responded_at is not None
+        assert rows["strict"].responded_at is None  # no default: never answered, the task failed
+    late = api.patch("/api/v2/hitlDetails/deadline/r1/strict", json={"chosen_options": ["x"]})
+    assert_problem(late, 409, contains="no longer waiting")
+
+
+def test_unknown_requests_are_404(api: Api, config, db) -> None:
+    _trigger(api, "approval", "r3")
+    assert_problem(api.get("/api/v2/hitlDetails/approval/r3/approve"), 404, contains="Task instance")
+    driver = Driver(config, db, "approval", "r3")
+    try:
+        driver.step_until(lambda s: s.get("approve") == "deferred")
+    finally:
+        driver.close()
+    # "after" is an instance that asks nobody anything
+    assert_problem(api.get("/api/v2/hitlDetails/approval/r3/after"), 404, contains="Human-in-the-loop")
+    assert_problem(api.patch("/api/v2/hitlDetails/approval/r3/after", json={"chosen_options": ["Approve"]}), 404)
+    assert_problem(api.get("/api/v2/hitlDetails/approval/nope/approve"), 404)
+    assert_problem(api.patch("/api/v2/hitlDetails/approval/r3/approve", json={"chosen_options": []}), 422)
+    assert_problem(api.get("/api/v2/hitlDetails/", params={"order_by": "nope"}), 400, field="order_by")
+
+
+# ------------------------------------------------------------------ real processes
+STANDALONE_DAG = '''
+from datetime import datetime
+from airflow.sdk import DAG, task
+from airflow.providers.standard.operators.hitl import HITLOperator
+
+with DAG("ask", schedule=None, start_date=datetime(2024, 1, 1)):
+    question = HITLOperator(task_id="question", subject="Colour?", options=["red", "blue"], multiple=True,
+                            assigned_users=[{"id": "ops", "name": "ops"}])
+
+    @task
+    def paint(answer):
+        return sorted(answer["chosen_options"])
+
+    paint(question.output)
+'''
+
+
+@pytest.mark.slow
+def test_standalone_a_cli_answer_resumes_the_waiting_task(home: Home) -> None:
+    home.add_dag("ask.py", STANDALONE_DAG)
+    home.env["TRADEWIND__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
+    proc = home.popen("standalone", "--port", str(free_port()))
+
+    def states() -> dict[str, str]:
+        runs = home.json("dags", "list-runs", "ask")
+        if not runs:
+            return {}
+        return {r["task_id"]: r["state"] for r in home.json("tasks", "states-for-dag-run", "ask", runs[0]["run_id"])}
+
+    try:
+        wait_for(lambda: "ask" in {d["dag_id"] for d in home.json("dags", "list")}, deadline=90, interval=0.5,
+                 what="the DAG parsed")
+        home.ok("dags", "trigger", "ask")
+        wait_for(lambda: states().get("question") == "deferred", deadline=90, interval=0.3, what="deferred")
+        run_id = home.json("dags", "list-runs", "ask")[0]["run_id"]
+        listed = home.json("tasks", "required-actions", "--pending")
+        assert [(r["dag_id"], r["task_id"], r["subject"]) for r in listed] == [("ask", "question", "Colour?")]
+        refused = home.run("tasks", "respond", "ask", run_id, "question", "--option", "red", "--user", "someone")
+        assert refused.returncode != 0 and "not a respondent" in refused.stderr
+        home.ok("tasks", "respond", "ask", run_id, "question", "--option", "red", "--option", "blue", "--user", "ops")
+        wait_for(lambda: states().get("paint") == "success", deadline=90, interval=0.3, what="paint ran")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    db = Database.from_url(f"sqlite:///{home.path}/tradewind.db")
+    try:
+        with db.read_scope() as s:
+            value = s.scalar(select(XCom.value).where(XCom.dag_id == "ask", XCom.task_id == "paint"))
+            detail = s.scalars(select(HITLDetail)).one()
+        assert json.loads(value) == ["blue", "red"]
+        assert detail.responded_by_user_name == "ops" and detail.responded_at <= datetime.now(timezone.utc)
+    finally:
+        db.engine.dispose()
