@@ -266,3 +266,10 @@ def tasks_render(cli: CliContext, dag_id: str, task_id: str, logical_date: datet
     for name, value in render_task_fields(cli, dag_id, task_id, logical_date):
         click.echo(f"# ----------------------------------------------------------\n# property: {name}\n"
                    f"# ----------------------------------------------------------\n{value}\n")
+
+
+# Human-in-the-loop answers (observe/cli/cmd_hitl.py): `tasks required-actions`, `tasks respond`.
+from tradewind.observe.cli.cmd_hitl import tasks_required_actions, tasks_respond  # noqa: E402
+
+tasks_group.add_command(tasks_required_actions)
+tasks_group.add_command(tasks_respond)
