@@ -1,0 +1,86 @@
+"""apache-airflow-providers-redis from PyPI, unchanged, against a real redis-server.
+
+``pip install apache-airflow-providers-redis`` next to Tradewind (bridged: the provider loads from its
+installed distribution, its ``airflow`` core imports from Tradewind). Our DAG file
+``dags/provider_redis_dag.py`` uses RedisHook, RedisKeySensor and RedisPublishOperator as the
+provider's docs show; the test subscribes to the channel and sets the awaited key itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from e2e_support import dags_test, home_with_dag, task_log, venv_or_skip
+from redis_server import redis_server, redis_url  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.timeout(1800)  # a first run builds the venv (Apache Airflow from PyPI)
+
+
+@pytest.fixture(scope="module")
+def venv():
+    return venv_or_skip("airflow", ["redis"])
+
+
+@pytest.fixture
+def client(redis_url: str) -> redis.Redis:  # noqa: F811
+    return redis.Redis.from_url(redis_url, decode_responses=True)
+
+
+@pytest.fixture
+def home(venv, tmp_path: Path, redis_url: str):  # noqa: F811
+    url = urlsplit(redis_url)
+    home = home_with_dag(venv, tmp_path / "home", "provider_redis_dag.py")
+    home.env["AIRFLOW_CONN_REDIS_E2E"] = json.dumps(
+        {"conn_type": "redis", "host": url.hostname, "port": url.port, "extra": {"db": int(url.path.strip("/"))}})
+    return home
+
+
+def _exists_calls(client: redis.Redis) -> int:
+    return int(client.info("commandstats").get("cmdstat_exists", {}).get("calls", 0))
+
+
+def _set_when_poked(client: redis.Redis, key: str, stop: threading.Event) -> None:
+    """Set ``key`` only after the sensor has poked for it (an EXISTS reached the server), so the
+    sensor is seen to wait and then succeed."""
+    before = _exists_calls(client)
+    while not stop.is_set():
+        if _exists_calls(client) > before:
+            client.set(key, "1")
+            return
+        time.sleep(0.05)
+
+
+def test_hook_sensor_and_publish(home, client: redis.Redis):
+    pubsub = client.pubsub()
+    pubsub.subscribe("e2e-events")
+    pubsub.get_message(timeout=5)  # the subscription confirmation
+    stop = threading.Event()
+    setter = threading.Thread(target=_set_when_poked, args=(client, "e2e:ready:2024-03-02", stop), daemon=True)
+    setter.start()
+    try:
+        run = dags_test(home, "provider_redis")
+    finally:
+        stop.set()
+        setter.join(5)
+    assert run.states == {"write_with_hook": "success", "wait_for_ready": "success", "publish": "success"}, run.output
+    assert run.run_state == "success"
+
+    assert client.hgetall("e2e:report:2024-03-02") == {"rows": "3", "status": "ok"}
+    message = pubsub.get_message(timeout=5)
+    assert message is not None and message["data"] == "report 2024-03-02 ready", message
+    sensor_log = task_log(home, "provider_redis", "wait_for_ready")
+    assert sensor_log.count("Sensor checks for existence of key: e2e:ready:2024-03-02") >= 2, sensor_log[-3000:]
+
+
+def test_key_sensor_times_out(home, client: redis.Redis):
+    run = dags_test(home, "provider_redis_timeout")
+    assert run.states == {"never_there": "failed"}, run.output
+    log = task_log(home, "provider_redis_timeout", "never_there")
+    assert "timed out" in log.lower() or "AirflowSensorTimeout" in log, log[-3000:]
+    assert client.exists("e2e:never") == 0
