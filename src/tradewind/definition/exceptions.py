@@ -168,8 +168,11 @@ class DagRunTriggerException(TradewindException):
         allowed_states: list[str],
         failed_states: list[str],
         poke_interval: float,
+        deferrable: bool = False,
     ) -> None:
         super().__init__(f"trigger a run of DAG {trigger_dag_id!r}")
+        #: Wait for completion by deferring (the triggerer watches the run) instead of polling.
+        self.deferrable = deferrable
         self.trigger_dag_id = trigger_dag_id
         self.dag_run_id = dag_run_id
         self.conf = conf

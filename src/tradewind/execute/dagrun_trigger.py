@@ -47,6 +47,10 @@ def trigger_dag_run(request: DagRunTriggerException, *, ti: Any, store: TryStore
     ti.xcom_push(XCOM_RUN_ID, run_id)
     if logical is not None:
         ti.xcom_push(XCOM_LOGICAL_DATE_ISO, logical.isoformat())
+    if request.wait_for_completion and getattr(request, "deferrable", False):
+        from tradewind.execute.dagrun_state_trigger import defer_until_done
+
+        defer_until_done(request, run_id, log=log)  # raises TaskDeferred
     if request.wait_for_completion:
         _wait(request, run_id, store=store, log=log, sleep=sleep)
 

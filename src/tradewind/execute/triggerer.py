@@ -48,6 +48,7 @@ from tradewind.definition.triggers.base import (
     encode_value,
     load_trigger,
 )
+from tradewind.execute.dagrun_state_db import use_database
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import TaskInstance, Trigger
 from tradewind.persist.queries import jobs as job_queries
@@ -179,6 +180,7 @@ class TriggererRunner:
         restart policy: crash-looping), or None; stored with every job heartbeat."""
         self.config = config
         self.db = db
+        use_database(db)  # the triggers that read runs' states (TriggerDagRunOperator deferrable)
         self.capacity = capacity if capacity is not None else config.getint("triggerer", "capacity")
         if self.capacity < 1:
             raise ValueError(f"[triggerer] capacity must be at least 1, got {self.capacity}")
@@ -390,6 +392,7 @@ def run_deferred_inline(db: Database, dag_id: str, run_id: str, *,
     For ``dags test``: Airflow's runs deferred tasks' triggers inline too, so a deferrable
     DAG completes without a triggerer.
     """
+    use_database(db)  # the triggers that read runs' states (TriggerDagRunOperator deferrable)
     ti = TaskInstance
     with db.read_scope() as session:
         rows = session.execute(

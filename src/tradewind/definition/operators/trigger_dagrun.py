@@ -11,6 +11,10 @@ and checks the run's state every ``poke_interval`` seconds until it reaches one 
 An existing run with the same run id fails the task (:class:`DagRunAlreadyExists`), is
 skipped with ``skip_when_already_exists=True``, or is cleared and run again with
 ``reset_dag_run=True``. An unknown ``trigger_dag_id`` fails the task.
+
+With ``deferrable=True`` the wait gives the worker slot back: the task defers to a trigger that
+watches the run's state in the triggerer (:mod:`tradewind.execute.dagrun_state_trigger`) and
+resumes in :meth:`TriggerDagRunOperator.execute_complete`, as Airflow's deferrable mode does.
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ class TriggerDagRunOperator(BaseOperator):
     :param allowed_states: run states that end the wait successfully (default ``["success"]``).
     :param failed_states: run states that fail the task (default ``["failed"]``).
     :param skip_when_already_exists: skip the task when the run already exists (templated).
+    :param deferrable: wait for completion by deferring (the triggerer watches the run) instead of
+        holding a worker slot while polling.
+    :param fail_when_dag_is_paused: fail the task, instead of triggering a run that waits, when the
+        target DAG is paused (Airflow 2.9+).
+    :param note: a note for the triggered run (Airflow 3.1); recorded in the task log.
     """
 
     template_fields = ("trigger_dag_id", "trigger_run_id", "logical_date", "conf", "wait_for_completion",
@@ -76,10 +85,18 @@ class TriggerDagRunOperator(BaseOperator):
         allowed_states: list[Any] | None = None,
         failed_states: list[Any] | None = None,
         skip_when_already_exists: bool = False,
+        deferrable: bool = False,
+        fail_when_dag_is_paused: bool = False,
+        openlineage_inject_parent_info: bool = True,
+        note: str | None = None,
+        execution_date: str | datetime | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         task_id = kwargs.get("task_id", "?")
+        if execution_date is not None:  # Airflow 2's name of logical_date
+            self.deprecation_notes.append("execution_date is deprecated (Airflow 2); use logical_date")
+            logical_date = execution_date if logical_date is None else logical_date
         if not isinstance(trigger_dag_id, str) or not trigger_dag_id:
             raise InvalidTaskArgumentError(f"task {task_id!r}: trigger_dag_id must be a non-empty DAG id")
         if conf is not None:
@@ -102,6 +119,16 @@ class TriggerDagRunOperator(BaseOperator):
         self.allowed_states = _state_names(allowed_states, ["success"], "allowed_states", task_id)
         self.failed_states = _state_names(failed_states, ["failed"], "failed_states", task_id)
         self.skip_when_already_exists = skip_when_already_exists
+        self.deferrable = bool(deferrable)
+        self.fail_when_dag_is_paused = bool(fail_when_dag_is_paused)
+        self.openlineage_inject_parent_info = openlineage_inject_parent_info  # no OpenLineage here: nothing to inject
+        self.note = note
+        if fail_when_dag_is_paused:
+            self.deprecation_notes.append(
+                "fail_when_dag_is_paused is accepted but not acted on: a run of a paused DAG is created and "
+                "waits until the DAG is unpaused (a warning is logged)")
+        if note is not None:
+            self.deprecation_notes.append("note is accepted but the triggered run gets no note in Tradewind")
 
     def _parsed_logical_date(self) -> datetime | None:
         value = self.logical_date
@@ -132,7 +159,17 @@ class TriggerDagRunOperator(BaseOperator):
             allowed_states=list(self.allowed_states),
             failed_states=list(self.failed_states),
             poke_interval=float(self.poke_interval),
+            deferrable=self.deferrable,
         )
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None, **kwargs: Any) -> None:
+        """Resume after a deferred wait: fail for a failed state of the triggered run (Airflow)."""
+        event = event if isinstance(event, dict) else {}
+        state, run_id = event.get("state"), event.get("run_id") or kwargs.get("trigger_run_id")
+        if state in self.failed_states:
+            raise TradewindException(f"DAG {self.trigger_dag_id!r} run {run_id!r} ended in state {state!r} "
+                                     f"(failed_states {self.failed_states})")
+        self.task_logger(context).info("DAG %s run %s reached state %s", self.trigger_dag_id, run_id, state)
 
 
 def _truthy(value: Any) -> bool:
