@@ -22,11 +22,61 @@ AIRFLOW_VERSION = "3.1.0"
 
 _DEF = "tradewind.definition"
 _BRIDGE = "tradewind.compat.provider_bridge"
+_CONFIG = "tradewind.compat.airflow_config"
+_MASK = "tradewind.definition.masking"
+_VERSION = "tradewind.compat.provider_core:AIRFLOW_VERSION"
+
+
+def _same(module: str, *names: str) -> dict[str, str]:
+    """``{name: module}`` for names that keep their name in Tradewind."""
+    return dict.fromkeys(names, module)
+
+
+_PROVIDER_EXCEPTIONS = {
+    **_same(_BRIDGE, "AirflowProviderDeprecationWarning", "RemovedInAirflow4Warning",
+            "AirflowOptionalProviderFeatureException"),
+    "AirflowConfigException": _CONFIG,
+}
+_NOTSET = _same(_BRIDGE, "NOTSET", "ArgNotSet")
+_MASKING = _same(_MASK, "mask_secret", "redact")
+_CONF = _same(_CONFIG, "conf", "AirflowConfigException")
+_LOADING = _same(_BRIDGE, "import_string", "qualname", "iter_namespace")
+_LINEAGE = _same(_BRIDGE, "get_hook_lineage_collector", "NoOpCollector")
+_CONTEXT = _same(f"{_DEF}.context", "Context", "get_current_context")
 
 #: Packages without names of their own that are not a prefix of a listed module.
 PACKAGES: tuple[str, ...] = ()
 
 MODULES: dict[str, dict[str, str]] = {
-    "airflow": {"__version__": "tradewind.compat.provider_core:AIRFLOW_VERSION"},
-    "airflow.version": {"version": "tradewind.compat.provider_core:AIRFLOW_VERSION"},
+    "airflow": {"__version__": _VERSION},
+    "airflow.version": {"version": _VERSION},
+    # ------------------------------------------------------------------ exceptions and sentinels
+    "airflow.exceptions": _PROVIDER_EXCEPTIONS,
+    "airflow.sdk.exceptions": {
+        **_PROVIDER_EXCEPTIONS,
+        "AirflowNotFoundException": f"{_DEF}.connection:ConnectionNotFound",
+        **_same(f"{_DEF}.exceptions", "AirflowTaskTimeout", "ParamValidationError", "DagRunTriggerException"),
+    },
+    "airflow.utils.types": _NOTSET,
+    "airflow.sdk.definitions._internal.types": {**_NOTSET, "is_arg_set": _BRIDGE},
+    # ------------------------------------------------------------------ logging, masking, settings
+    "airflow.utils.log.logging_mixin": _same(_BRIDGE, "LoggingMixin"),
+    "airflow.sdk.log": _MASKING,
+    "airflow.sdk.execution_time.secrets_masker": _MASKING,
+    "airflow.utils.log.secrets_masker": _MASKING,
+    "airflow.configuration": _CONF,
+    "airflow.sdk.configuration": _CONF,
+    # ------------------------------------------------------------------ small helpers
+    "airflow.utils.module_loading": _LOADING,
+    "airflow.sdk.module_loading": _LOADING,
+    "airflow.utils.helpers": _same(_BRIDGE, "exactly_one", "merge_dicts"),
+    "airflow.utils.strings": _same(_BRIDGE, "to_boolean"),
+    "airflow.utils.platform": _same(_BRIDGE, "getuser"),
+    "airflow.models.xcom": _same(_BRIDGE, "XCOM_RETURN_KEY"),
+    "airflow.sdk.lineage": _LINEAGE,
+    "airflow.lineage.hook": _LINEAGE,
+    # ------------------------------------------------------------------ typing names used at run time
+    "airflow.sdk": {"Context": f"{_DEF}.context"},
+    "airflow.utils.context": _CONTEXT,
+    "airflow.sdk.definitions.context": _CONTEXT,
 }

@@ -39,6 +39,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("tradewind.observe.cli.cmd_db:db_group", "Migrate, check or reset the metadata database."),
     "jobs": ("tradewind.observe.cli.cmd_jobs:jobs_group", "Check that schedulers, triggerers and workers are alive."),
     "pools": ("tradewind.observe.cli.cmd_pools:pools_group", "Manage pools."),
+    "providers": (
+        "tradewind.observe.cli.cmd_providers:providers_group",
+        "List Airflow provider packages usable here (native or bridged) and install them.",
+    ),
     "rotate-fernet-key": (
         "tradewind.observe.cli.cmd_connections:rotate_fernet_key_command",
         "Re-encrypt stored connections with the first Fernet key.",
