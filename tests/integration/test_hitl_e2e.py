@@ -267,3 +267,33 @@ def test_standalone_a_cli_answer_resumes_the_waiting_task(home: Home) -> None:
         assert detail.responded_by_user_name == "ops" and detail.responded_at <= datetime.now(timezone.utc)
     finally:
         db.engine.dispose()
+
+
+NO_DEADLINE_DAG = '''
+from datetime import datetime
+from airflow.sdk import DAG
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+with DAG("gate", schedule=None, start_date=datetime(2024, 1, 1)):
+    ApprovalOperator(task_id="gate", subject="Go?") >> EmptyOperator(task_id="went")
+'''
+
+
+@pytest.mark.slow
+def test_dags_test_waits_for_an_answer_given_from_another_shell(home: Home) -> None:
+    home.add_dag("gate.py", NO_DEADLINE_DAG)
+    proc = home.popen("dags", "test", "gate")
+    try:
+        def waiting() -> list[dict]:
+            return [r for r in home.json("tasks", "required-actions", "--pending") if r["dag_id"] == "gate"]
+
+        wait_for(lambda: bool(waiting()), deadline=90, interval=0.5, what="the gate waits for an answer")
+        home.ok("tasks", "respond", "gate", waiting()[0]["run_id"], "gate", "--option", "Approve")
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert "went" in out and "success" in out

@@ -11,6 +11,12 @@ at ``timeout_datetime`` it fires with the defaults (``timedout: True``, nobody r
 without defaults, with a timeout error that fails the task (``HITLTimeoutError``), as
 Airflow's does. Whichever comes first wins; the other finds the task no longer waiting.
 
+Where a process runs triggers *inline* (``dags test``), nothing cancels the trigger when an
+answer resumes its task, so that process installs an answer reader
+(:func:`set_response_reader`, see :mod:`tradewind.execute.hitl_answers`): the trigger then also
+checks every ``poke_interval`` seconds whether its request was answered, and ends with that
+answer (Airflow's trigger polls the same way). The trigger itself never touches the database.
+
 The event payloads are Airflow's: ``chosen_options``, ``params_input``, ``responded_at``,
 ``responded_by_user`` (``{"id", "name"}`` or None) and ``timedout``; failures are
 ``{"error", "error_type"}``.
@@ -19,7 +25,8 @@ The event payloads are Airflow's: ``chosen_options``, ``params_input``, ``respon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -30,9 +37,21 @@ __all__ = [
     "HITLTrigger",
     "HITLTriggerEventFailurePayload",
     "HITLTriggerEventSuccessPayload",
+    "set_response_reader",
     "success_payload",
     "timeout_payload",
 ]
+
+#: ``reader(task_instance) -> answer payload or None`` for triggers run inline; None elsewhere.
+_response_reader: Callable[[Any], dict[str, Any] | None] | None = None
+
+
+def set_response_reader(reader: Callable[[Any], dict[str, Any] | None] | None) -> None:
+    """How this process's HITL triggers look up an answer already given to their task instance
+    (``trigger.task_instance``: dag_id, run_id, task_id, map_index); None: they do not look."""
+    global _response_reader
+    _response_reader = reader
+
 
 #: The error of a deadline that passed with no defaults to fall back on (Airflow's text).
 TIMEOUT_ERROR = "The timeout has passed, and the response has not yet been received."
@@ -123,17 +142,38 @@ class HITLTrigger(BaseTrigger):
             "poke_interval": self.poke_interval,
         }
 
+    async def _answer(self) -> dict[str, Any] | None:
+        reader = _response_reader
+        if reader is None or self.task_instance is None:
+            return None
+        try:
+            return await asyncio.to_thread(reader, self.task_instance)
+        except Exception:  # noqa: BLE001 - a failed look-up is not a failed wait: look again later
+            self.log.warning("[HITL] could not look up an answer for %s", self.task_instance, exc_info=True)
+            return None
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline = self.timeout_datetime
+        next_look = 0.0
         while True:
+            if _response_reader is not None and time.monotonic() >= next_look:
+                answer = await self._answer()
+                if answer is not None:
+                    yield TriggerEvent(answer)
+                    return
+                next_look = time.monotonic() + self.poke_interval
             if deadline is None:
-                # No deadline: only a response (which resumes the task directly) ends the wait.
-                await asyncio.sleep(3600)
+                # Without a reader only a response (which resumes the task directly) ends the wait.
+                await asyncio.sleep(self.poke_interval if _response_reader is not None else 3600)
                 continue
             remaining = (deadline - tz.utcnow()).total_seconds()
             if remaining <= 0:
                 break
             await asyncio.sleep(min(remaining, self.max_sleep))
+        answer = await self._answer()  # answered just before the deadline: that answer stands
+        if answer is not None:
+            yield TriggerEvent(answer)
+            return
         if self.defaults is not None:
             self.log.info("[HITL] timeout reached before receiving response, fallback to default %s",
                           self.defaults)

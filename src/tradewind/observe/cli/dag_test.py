@@ -87,6 +87,9 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
     db = sync_dags(cli, local=True)  # it imports the file anyway: parse it fresh
     install_variable_backend(db)
     install_connection_backend(db, cli.config)  # DAG-level callbacks read connections too
+    from tradewind.execute.hitl_answers import use_database as hitl_answers_from
+
+    hitl_answers_from(db)  # a HITL task's inline trigger sees answers given through the API/CLI
     # Built before the run exists, so a configuration error leaves no orphan run behind.
     executor = build_executor(cli.config, db, "inprocess")
     executor.echo = sys.stdout  # task logs go to the terminal, as in Airflow
