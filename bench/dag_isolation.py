@@ -34,7 +34,7 @@ from tradewind.persist.migrate import upgrade
 from tradewind.persist.models import DagModel
 from tradewind.schedule.dag_processor import DagProcessor
 
-HANG = "# dag\nwhile True:\n    pass\n"
+HANG = "# tradewind dag\nwhile True:\n    pass\n"
 GOOD = "from tradewind import DAG\nwith DAG({dag_id!r}, schedule=None) as dag:\n    pass\n"
 
 

@@ -20,7 +20,7 @@ from tradewind.persist.db import Database
 from tradewind.persist.models import DagModel, ImportError_, Job
 from tradewind.schedule.dag_processor import DagProcessor
 
-HANG = "# dag\nwhile True:\n    pass\n"
+HANG = "# tradewind dag\nwhile True:\n    pass\n"
 
 
 def good_dag(dag_id: str, extra: str = "") -> str:
@@ -168,8 +168,8 @@ def test_a_slow_file_is_reniced_and_frees_its_slot(home, db) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "# dag\nblob = bytearray(4 * 1024 ** 3)\n",
-        "# dag\nchunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 ** 2))\n",
+        "# tradewind dag\nblob = bytearray(4 * 1024 ** 3)\n",
+        "# tradewind dag\nchunks = []\nwhile True:\n    chunks.append(bytearray(16 * 1024 ** 2))\n",
     ],
     ids=["one-4GB-allocation", "growing-list"],
 )
@@ -193,7 +193,7 @@ def test_memory_limit_accepts_size_strings(home, db) -> None:
 
 # ------------------------------------------------------------------ exits, forks, output
 def test_os_exit_names_the_exit_code(home, config, db) -> None:
-    (config.dags_folder / "exit_dag.py").write_text("# dag\nimport os\nos._exit(5)\n")
+    (config.dags_folder / "exit_dag.py").write_text("# tradewind dag\nimport os\nos._exit(5)\n")
     (config.dags_folder / "good_dag.py").write_text(good_dag("good"))
     DagProcessor(config, db).sync_once()
     assert "exit code 5" in errors_by_file(db)["exit_dag.py"]
@@ -305,7 +305,7 @@ def test_dag_processor_command_beside_hanging_and_hungry_files(tmp_path) -> None
     cli.ok("db", "migrate")
     for i in range(20):
         cli.add_dag(f"hang_{i:02d}_dag.py", HANG)
-    cli.add_dag("hog_dag.py", "# dag\nchunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024 ** 2))\n")
+    cli.add_dag("hog_dag.py", "# tradewind dag\nchunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024 ** 2))\n")
     cli.add_dag("zz_good_dag.py", good_dag("good"))
     db_path = cli.path / "tradewind.db"
     started = time.monotonic()

@@ -165,7 +165,7 @@ def test_force_reparses_everything(processor, dags_dir) -> None:
 
 def test_deleted_file_makes_its_dags_inactive_and_clears_its_errors(processor, db, dags_dir, clock) -> None:
     good = write(dags_dir, "one_dag.py", dag_file("one"))
-    bad = write(dags_dir, "bad_dag.py", "# dag\nraise ValueError('boom')\n")
+    bad = write(dags_dir, "bad_dag.py", "# tradewind dag\nraise ValueError('boom')\n")
     processor.sync_once()
     assert [e.filename for e in errors(db)] == [str(bad)]
     good.unlink()
@@ -188,10 +188,10 @@ def test_deleted_file_makes_its_dags_inactive_and_clears_its_errors(processor, d
 
 
 def test_import_errors_are_replaced_on_each_parse(processor, db, dags_dir, clock) -> None:
-    f = write(dags_dir, "flaky_dag.py", "# dag\nraise ValueError('first problem')\n")
+    f = write(dags_dir, "flaky_dag.py", "# tradewind dag\nraise ValueError('first problem')\n")
     processor.sync_once()
     assert [(e.lineno, e.message) for e in errors(db)] == [(2, "ValueError: first problem")]
-    f.write_text("# dag\n\n\nraise KeyError('second problem')\n")
+    f.write_text("# tradewind dag\n\n\nraise KeyError('second problem')\n")
     bump_mtime(f)
     clock.advance(5)
     processor.sync_once()
@@ -279,7 +279,7 @@ def test_hanging_file_times_out_while_others_are_stored(tw_home, db, clock) -> N
         environ={},
         overrides={"core": {"load_examples": "False", "dagbag_import_timeout": "1"}},
     )
-    hang = write(cfg.dags_folder, "hang_dag.py", "# dag\nwhile True:\n    pass\n")
+    hang = write(cfg.dags_folder, "hang_dag.py", "# tradewind dag\nwhile True:\n    pass\n")
     write(cfg.dags_folder, "ok_dag.py", dag_file("fine"))
     summary = DagProcessor(cfg, db, clock=clock).sync_once()
     assert summary.new_versions == {"fine": 1}
@@ -389,7 +389,7 @@ def _processor_with(tw_home, db, clock, **dag_processor) -> DagProcessor:
 
 def test_a_file_in_flight_is_never_dispatched_twice(tw_home, db, clock) -> None:
     processor = _processor_with(tw_home, db, clock)
-    hang = write(processor.config.dags_folder, "hang_dag.py", "# dag\nwhile True:\n    pass\n")
+    hang = write(processor.config.dags_folder, "hang_dag.py", "# tradewind dag\nwhile True:\n    pass\n")
     try:
         processor.list_and_queue()
         processor._dispatch()

@@ -136,9 +136,9 @@ def test_broken_files_are_reported_and_never_stop_the_good_dag(cluster):
     assert cluster.stop() == 0, cluster.output()
 
 
-SPINS = "# dag\nwhile True:\n    pass\n"
-HOG = "# dag\nchunks = []\nwhile True:\n    chunks.append(bytearray(32 * 1024 ** 2))\n"
-EXITS = "# dag\nimport os\nos._exit(9)\n"
+SPINS = "# tradewind dag\nwhile True:\n    pass\n"
+HOG = "# tradewind dag\nchunks = []\nwhile True:\n    chunks.append(bytearray(32 * 1024 ** 2))\n"
+EXITS = "# tradewind dag\nimport os\nos._exit(9)\n"
 CHATTY = '''
 import sys
 from datetime import datetime

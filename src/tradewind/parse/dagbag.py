@@ -54,9 +54,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tradewind.parse import discovery
+
 log = logging.getLogger(__name__)
 
-IGNORE_FILE_NAMES = (".tradewindignore", ".airflowignore")
+IGNORE_FILE_NAMES = discovery.IGNORE_FILE_NAMES
 
 
 # ----------------------------------------------------------------------------- records
@@ -106,49 +108,22 @@ class DagFileError(Exception):
 
 
 # --------------------------------------------------------------------------- listing
-def _read_ignore_patterns(directory: Path) -> list[re.Pattern[str]]:
-    patterns: list[re.Pattern[str]] = []
-    for name in IGNORE_FILE_NAMES:
-        ignore_file = directory / name
-        if not ignore_file.is_file():
-            continue
-        for number, raw in enumerate(ignore_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            try:
-                patterns.append(re.compile(line))
-            except re.error as exc:
-                log.warning("%s:%d: ignoring invalid pattern %r (%s)", ignore_file, number, line, exc)
-    return patterns
-
-
-def _is_ignored(path: Path, rules: list[tuple[Path, list[re.Pattern[str]]]]) -> bool:
-    for base, patterns in rules:
-        rel = path.relative_to(base).as_posix()
-        if any(p.search(rel) for p in patterns):
-            return True
-    return False
-
-
 def _might_contain_dag(path: Path) -> bool:
-    try:
-        return b"dag" in path.read_bytes().lower()
-    except OSError:
-        return False
+    return discovery.might_contain_dag(path)
 
 
-def list_dag_files(folders: Iterable[str | os.PathLike[str]], *, safe_mode: bool = True) -> list[Path]:
+def list_dag_files(folders: Iterable[str | os.PathLike[str]], *, safe_mode: bool = True,
+                   ignore_syntax: str = "regexp") -> list[Path]:
     """``.py`` files under ``folders`` that may hold DAGs, sorted, absolute.
 
-    Skips ``__pycache__`` and hidden directories (and hidden files), and paths
-    matching a regular expression in a ``.tradewindignore``/``.airflowignore``
-    file (one per line, ``#`` comments, matched with ``re.search`` against the
-    path relative to the ignore file's folder; applies to its subfolders too).
-    With ``safe_mode`` only files whose bytes contain ``dag`` (any case) count,
-    Airflow's cheap heuristic. A folder may also be a single ``.py`` file;
-    missing folders are skipped.
+    Skips ``__pycache__`` and hidden directories (and hidden files), and paths that a
+    ``.tradewindignore``/``.airflowignore`` file ignores (``ignore_syntax`` ``"regexp"`` or
+    ``"glob"``, Airflow's ``[core] dag_ignore_file_syntax``; applies to its folder and below).
+    With ``safe_mode`` only files that mention ``airflow`` or ``tradewind`` and ``dag`` or
+    ``asset`` (any case) count, Airflow's cheap heuristic; see :mod:`tradewind.parse.discovery`.
+    A folder may also be a single ``.py`` file; missing folders are skipped.
     """
+    discovery.check_syntax(ignore_syntax)
     found: set[Path] = set()
     for folder in folders:
         root = Path(folder).expanduser().resolve()
@@ -157,13 +132,13 @@ def list_dag_files(folders: Iterable[str | os.PathLike[str]], *, safe_mode: bool
                 found.add(root)
             continue
         if root.is_dir():
-            found.update(_walk_folder(root, safe_mode))
+            found.update(_walk_folder(root, safe_mode, ignore_syntax))
     return sorted(found)
 
 
-def _walk_folder(root: Path, safe_mode: bool) -> list[Path]:
+def _walk_folder(root: Path, safe_mode: bool, ignore_syntax: str = "regexp") -> list[Path]:
     out: list[Path] = []
-    rules_by_dir: dict[str, list[tuple[Path, list[re.Pattern[str]]]]] = {}
+    rules_by_dir: dict[str, discovery.Rules] = {}
     seen_real: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         current = Path(dirpath)
@@ -173,14 +148,14 @@ def _walk_folder(root: Path, safe_mode: bool) -> list[Path]:
             continue
         seen_real.add(real)
         inherited = rules_by_dir.get(dirpath, [])
-        own = _read_ignore_patterns(current)
+        own = discovery.read_rules(current, ignore_syntax)
         rules = inherited + [(current, own)] if own else inherited
         keep_dirs = []
         for name in sorted(dirnames):
             if name == "__pycache__" or name.startswith("."):
                 continue
             sub = current / name
-            if _is_ignored(sub, rules):
+            if discovery.is_ignored(sub, rules, ignore_syntax, is_dir=True):
                 continue
             rules_by_dir[str(sub)] = rules
             keep_dirs.append(name)
@@ -189,7 +164,7 @@ def _walk_folder(root: Path, safe_mode: bool) -> list[Path]:
             if not name.endswith(".py") or name.startswith("."):
                 continue
             path = current / name
-            if _is_ignored(path, rules) or not path.is_file():
+            if discovery.is_ignored(path, rules, ignore_syntax, is_dir=False) or not path.is_file():
                 continue
             if safe_mode and not _might_contain_dag(path):
                 continue

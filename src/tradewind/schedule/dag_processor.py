@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from tradewind.parse.dagbag import ChildLimits, FileParseResult, ParsePool, file_facts, list_dag_files, preimport
+from tradewind.parse.discovery import discovery_options
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import ParsedFile
 from tradewind.persist.queries.dags import deactivate_missing_files, parsed_files, store_file_results
@@ -160,7 +161,7 @@ class DagProcessor:
     def list_and_queue(self, force: bool = False) -> tuple[list[str], list[str]]:
         """List the folders, forget vanished files, queue what is due; returns (files seen, files queued)."""
         now = self.clock()
-        files = [str(p) for p in list_dag_files(self.folders())]
+        files = [str(p) for p in list_dag_files(self.folders(), **discovery_options(self.config))]
         with self.db.session_scope() as session:
             known = {row.fileloc: (row.mtime, row.content_hash, row.last_parsed_at, row.parse_duration or 0.0)
                      for row in parsed_files(session)}

@@ -37,7 +37,7 @@ def test_skips_pycache_hidden_dirs_and_hidden_files(tmp_path: Path) -> None:
 
 def test_safe_mode_needs_the_word_dag_in_the_bytes(tmp_path: Path) -> None:
     _write(tmp_path / "helper.py", "def add(a, b):\n    return a + b\n")
-    _write(tmp_path / "pipeline.py", "# builds a Dag\nx = 1\n")
+    _write(tmp_path / "pipeline.py", "# builds a Dag for Airflow\nx = 1\n")
     assert _names(list_dag_files([tmp_path]), tmp_path) == ["pipeline.py"]
     assert _names(list_dag_files([tmp_path], safe_mode=False), tmp_path) == ["helper.py", "pipeline.py"]
 
