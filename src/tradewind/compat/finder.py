@@ -159,7 +159,7 @@ class AirflowShimLoader(importlib.abc.Loader):
         module = _ShimModule(spec.name)
         names = MODULES.get(spec.name, {})
         module.__dict__["__tradewind_names__"] = names
-        module.__all__ = sorted(n for n in names if not n.startswith("__"))
+        module.__all__ = sorted(names)
         module.__doc__ = f"Tradewind's stand-in for Airflow's {spec.name} (tradewind.compat)."
         # Code that locates Airflow (os.path.dirname(airflow.__file__), a task printing it) finds
         # the file that builds the shims, not a real Airflow that may sit in site-packages too.

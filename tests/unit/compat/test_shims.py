@@ -21,7 +21,7 @@ import pytest
 import tradewind
 from tradewind import compat
 from tradewind.compat.finder import _PACKAGES, resolve_target
-from tradewind.compat.table import MODULES
+from tradewind.compat.finder import MODULES  # table.py and provider_core.py merged
 from tradewind.definition import timezone as tz_helpers
 from tradewind.parse.dagbag import parse_file
 
