@@ -203,6 +203,18 @@ def _masked(conn: Connection) -> Connection:
 
 
 def _parse_uri(uri: str, conn_id: str | None) -> dict[str, Any]:
+    if uri.count("://") == 2:
+        # Airflow's get_uri() writes a host that carries its own protocol (an http connection's
+        # "https://api.example.com") as http://https://api.example.com: read it back the same way.
+        scheme, _, rest = uri.partition("://")
+        protocol, _, tail = rest.partition("://")
+        if not protocol or any(ch in protocol for ch in "@:/?"):
+            raise InvalidConnectionError(f"connection {conn_id!r}: {uri!r} is not a valid connection URI")
+        parsed = _parse_uri(f"{scheme}://{tail}", conn_id)
+        parsed["host"] = f"{protocol}://{parsed['host'] or ''}"
+        return parsed
+    if uri.count("://") > 2:
+        raise InvalidConnectionError(f"connection {conn_id!r}: {uri!r} has more than two '://'")
     if "://" not in uri:
         raise InvalidConnectionError(f"connection {conn_id!r}: {uri!r} is not a URI (expected type://...)")
     parts = urlsplit(uri)

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from tradewind.observe.cli.airflow_files import airflow_connection, connections_from_file, write_output, yaml_module
 from tradewind.observe.cli.common import CliContext, CliError, audit, output_option, pass_cli, render, render_mapping
 
 FILE_FORMATS = ("json", "yaml", "env")
@@ -207,16 +208,18 @@ def _format_of(file: str, given: str | None) -> str:
 @connections_group.command("export")
 @click.argument("file")
 @click.option("--file-format", "--format", "file_format", type=click.Choice(FILE_FORMATS, case_sensitive=False),
-              default=None, help="File format (default: from the file's extension; required for '-').")
-@click.option("--serialization-format", type=click.Choice(["uri", "json"], case_sensitive=False), default="uri",
-              show_default=True, help="How each connection is written in an env file.")
+              default=None, help="File format (default: from the file's extension; json for '-').")
+@click.option("--serialization-format", type=click.Choice(["uri", "json"], case_sensitive=False), default=None,
+              help="How each connection is written in an env file (default: uri).")
 @pass_cli
-def connections_export(cli: CliContext, file: str, file_format: str | None, serialization_format: str) -> None:
-    """Export every stored connection to FILE ('-' for standard output).
+def connections_export(cli: CliContext, file: str, file_format: str | None, serialization_format: str | None) -> None:
+    """Export every stored connection to FILE ('-' for standard output), in Airflow's format.
 
     The file holds PASSWORDS IN CLEAR (moving connections is what export is for, as in Airflow):
-    keep it private. json/yaml: {conn_id: {conn_type, host, login, password, schema, port, extra,
-    description}}; env: one CONN_ID=URI (or =JSON) line each, loadable with `connections import`.
+    keep it private. json/yaml: {conn_id: {conn_type, description, login, password, host, port,
+    schema, extra}} with extra as JSON text, as `airflow connections export` writes it; env: one
+    CONN_ID=URI (or =JSON) line each. `airflow connections import FILE` reads every one of them
+    (env: with the default uri serialization).
 
     \b
     Examples:
@@ -226,115 +229,61 @@ def connections_export(cli: CliContext, file: str, file_format: str | None, seri
     from tradewind.persist.queries.connections import list_connections
 
     fmt = _format_of(file, file_format) if file != "-" or file_format else "json"
+    if serialization_format and fmt != "env":
+        raise CliError("--serialization-format may only be used with the env file format")
     try:
         with cli.migrated_db().session_scope() as session:
             conns = list_connections(session, _fernet(cli))
             audit(session, "connection.export", extra={"file": file, "count": len(conns)})
     except _storage_errors() as exc:
         raise CliError(str(exc)) from None
-    text = _serialize(conns, fmt, serialization_format.lower())
-    if file == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        path = Path(file)
-        path.touch(mode=0o600, exist_ok=True)  # holds passwords: private from the start
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"cannot write {file}: {exc.strerror}") from None
-    click.echo(f"Connections successfully exported to {file}: {len(conns)} connection(s).")
+    write_output(file, _serialize(conns, fmt, (serialization_format or "uri").lower()), private=True)
+    if file != "-":
+        click.echo(f"Connections successfully exported to {file}: {len(conns)} connection(s).")
 
 
 def _serialize(conns: list[Any], fmt: str, serialization: str) -> str:
     if fmt == "env":
         lines = []
         for conn in conns:
-            value = conn.get_uri() if serialization == "uri" else conn.as_json()
+            value = conn.get_uri() if serialization == "uri" else json.dumps(airflow_connection(conn))
             lines.append(f"{conn.conn_id}={value}")
         return "\n".join(lines) + ("\n" if lines else "")
-    data = {conn.conn_id: {k: v for k, v in conn.to_dict().items() if k != "conn_id"} for conn in conns}
+    data = {conn.conn_id: airflow_connection(conn) for conn in conns}
     if fmt == "yaml":
-        import yaml
-
-        return yaml.safe_dump(data, sort_keys=True)
+        return yaml_module().safe_dump(data, sort_keys=True)
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 # ------------------------------------------------------------------------------ import
-def _parse_file(path: Path, text: str) -> list[Any]:
-    """Connections from a json/yaml ({conn_id: fields or URI}) or env (CONN_ID=URI|JSON) file."""
-    from tradewind.definition.connection import Connection
-
-    suffix = path.suffix.lower()
-    conns: list[Connection] = []
-    if suffix == ".env":
-        for lineno, raw in enumerate(text.splitlines(), start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            conn_id, sep, value = line.partition("=")
-            if not sep or not conn_id.strip():
-                raise CliError(f"{path}:{lineno}: expected CONN_ID=URI or CONN_ID=JSON, got {line[:60]!r}")
-            conns.append(_one(path, conn_id.strip(), value.strip(), f"line {lineno}"))
-        return conns
-    if suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CliError(f"{path}: invalid YAML: {exc}") from None
-    elif suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CliError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    else:
-        raise CliError(f"{path}: unsupported file extension {suffix or '(none)'!r}: use .json, .yaml, .yml or .env")
-    if not isinstance(data, dict):
-        raise CliError(f"{path}: expected an object mapping each conn_id to its fields or URI")
-    for conn_id, value in data.items():
-        conns.append(_one(path, str(conn_id), value, f"connection {conn_id!r}"))
-    return conns
-
-
-def _one(path: Path, conn_id: str, value: Any, where: str) -> Any:
-    from tradewind.definition.connection import Connection
-
-    try:
-        if isinstance(value, str):
-            return Connection.from_text(conn_id, value)
-        if isinstance(value, dict):
-            conn = Connection.from_json(json.dumps(value), conn_id)
-            conn.conn_id = conn_id
-            return conn
-    except _storage_errors() as exc:
-        raise CliError(f"{path}: {where}: {exc}; nothing imported") from None
-    raise CliError(f"{path}: {where}: expected an object of fields or a URI string, got {type(value).__name__}")
-
-
 @connections_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--overwrite", is_flag=True, help="Replace connections that already exist (default: skip them).")
+@click.option("--overwrite", is_flag=True, help="Replace connections that already exist (Airflow's flag).")
+@click.option("-a", "--action-on-existing-key", "action", type=click.Choice(["skip", "overwrite", "fail"]),
+              default=None, help="What to do with a conn_id that already exists (default: skip; --overwrite = overwrite).")
 @pass_cli
-def connections_import(cli: CliContext, file: Path, overwrite: bool) -> None:
-    """Import connections from FILE (.json, .yaml or .env, as written by `connections export`).
+def connections_import(cli: CliContext, file: Path, overwrite: bool, action: str | None) -> None:
+    """Import connections from FILE: .json, .yaml/.yml or .env, as `airflow connections export` writes them.
+
+    Airflow 2 and 3 files are read unchanged (see docs/migrating-from-airflow.md). The whole file is
+    checked first: a bad entry is an error naming the file, the connection and the field, and
+    nothing is imported.
 
     \b
     Examples:
       tradewind connections import connections.json
       tradewind connections import connections.env --overwrite
+      tradewind connections import connections.yaml -a fail
     """
     from tradewind.persist.queries.connections import import_connections
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"cannot read {file}: {exc.strerror}") from None
-    conns = _parse_file(file, text)
+    if overwrite and action not in (None, "overwrite"):
+        raise CliError(f"--overwrite contradicts --action-on-existing-key {action}")
+    on_existing = "overwrite" if overwrite else action or "skip"
+    conns = connections_from_file(file)
     try:
         with cli.migrated_db().session_scope() as session:
-            counts = import_connections(session, conns, _fernet(cli), on_existing="overwrite" if overwrite else "skip")
+            counts = import_connections(session, conns, _fernet(cli), on_existing=on_existing)  # type: ignore[arg-type]
             audit(session, "connection.import", extra={"file": str(file), "count": len(conns)})
     except _storage_errors() as exc:
         raise CliError(f"{file}: {exc}; nothing imported") from None

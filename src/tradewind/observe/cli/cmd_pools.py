@@ -1,9 +1,13 @@
-"""``tradewind pools``: list, create/update and delete pools."""
+"""``tradewind pools``: list, create/update, delete, import and export pools (Airflow's files)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
+from tradewind.observe.cli.airflow_files import airflow_pools, pools_from_file, write_output
 from tradewind.observe.cli.common import CliContext, CliError, audit, output_option, pass_cli, render
 
 POOL_COLUMNS = ["pool", "slots", "running", "queued", "open_slots", "description"]
@@ -87,3 +91,49 @@ def pools_delete(cli: CliContext, name: str) -> None:
     if not deleted:
         raise CliError(f"pool {name!r} does not exist (see `tradewind pools list`)")
     click.echo(f"Pool {name} deleted.")
+
+
+@pools_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_cli
+def pools_import(cli: CliContext, file: Path) -> None:
+    """Create or update the pools of FILE, as `airflow pools export` writes it (Airflow 2 or 3).
+
+    JSON {"name": {"slots": N, "description": "...", "include_deferred": false}, ...}; existing
+    pools are updated, as in Airflow. The whole file is checked first: a bad entry is an error naming
+    the file, the pool and the field, and nothing is imported.
+
+    \b
+    Example:
+      tradewind pools import pools.json
+    """
+    from tradewind.persist.queries.pools import PoolError, set_pool
+
+    pools = pools_from_file(file)
+    try:
+        with cli.migrated_db().session_scope() as session:
+            for name, (slots, description) in pools.items():
+                set_pool(session, name, slots, description)
+            audit(session, "pool.import", extra={"file": str(file), "count": len(pools)})
+    except PoolError as exc:
+        raise CliError(f"{file}: {exc}; nothing imported") from None
+    click.echo(f"Uploaded {len(pools)} pool(s) from {file}.")
+
+
+@pools_group.command("export")
+@click.argument("file")
+@pass_cli
+def pools_export(cli: CliContext, file: str) -> None:
+    """Export every pool to a JSON FILE ('-' for standard output) that `airflow pools import` reads.
+
+    \b
+    Example:
+      tradewind pools export pools.json
+    """
+    from tradewind.persist.queries.pools import list_pools
+
+    with cli.migrated_db().session_scope() as session:
+        data = airflow_pools(list_pools(session))
+    write_output(file, json.dumps(data, indent=4, sort_keys=True) + "\n")
+    if file != "-":
+        click.echo(f"Exported {len(data)} pools to {file}.")

@@ -1,8 +1,8 @@
 """``tradewind variables``: get, set, list, delete, import and export variables.
 
-The import/export file is Airflow's: one JSON object mapping each key to its value.
-String values are stored as they are; other JSON values as JSON text. Export
-decodes values holding JSON, so a round trip keeps them.
+The import/export files are Airflow's (2 and 3; shapes in :mod:`.airflow_files`): one object
+mapping each key to its value. String values are stored as they are; other values as JSON
+text. Export decodes values holding JSON, so a round trip keeps them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from tradewind.observe.cli.airflow_files import airflow_variables, variables_from_file, write_output
 from tradewind.observe.cli.common import CliContext, CliError, audit, output_option, pass_cli, render
 
 
@@ -126,55 +127,75 @@ def variables_delete(cli: CliContext, key: str) -> None:
 @variables_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
+    "-a",
     "--action-on-existing-key",
     type=click.Choice(["overwrite", "fail", "skip"]),
     default="overwrite",
     show_default=True,
-    help="What to do when a key already exists.",
+    help="What to do when a key already exists (Airflow's flag and default).",
 )
 @pass_cli
 def variables_import(cli: CliContext, file: Path, action_on_existing_key: str) -> None:
-    """Import variables from a JSON FILE ({"key": value, ...}).
+    """Import variables from FILE, as `airflow variables export` writes it (Airflow 2 or 3).
+
+    .json (other extensions are read as JSON, as Airflow 2 does), .yaml/.yml or .env (Airflow 3):
+    {"key": value, ...}; {"key": {"value": ..., "description": ...}} carries a description. Strings
+    are stored as they are, other values as JSON. The whole file is checked first: a bad entry is
+    an error naming the file and the key, and nothing is imported.
 
     \b
-    Example:
+    Examples:
       tradewind variables import variables.json
+      tradewind variables import variables.yaml -a skip
     """
-    from tradewind.persist.queries.variables import VariableError, import_variables
+    from sqlalchemy import select
 
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"cannot read {file}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    from tradewind.persist.models import Variable
+    from tradewind.persist.queries.variables import VariableError, set_variable
+
+    entries = variables_from_file(file)
     try:
         with _session(cli) as session:
-            counts = import_variables(session, data, on_existing=action_on_existing_key)  # type: ignore[arg-type]
-            audit(session, "variable.import", extra={"file": str(file)})
+            existing = set(session.scalars(select(Variable.key).where(Variable.key.in_(list(entries)))))
+            if action_on_existing_key == "fail" and existing:
+                raise CliError(f"{file}: variables already exist: {', '.join(sorted(existing))} "
+                               "(-a overwrite or -a skip); nothing imported")
+            skipped = sorted(existing) if action_on_existing_key == "skip" else []
+            for key, (text, description) in entries.items():
+                if key not in skipped:
+                    set_variable(session, key, text, description)
+            audit(session, "variable.import", extra={"file": str(file), "count": len(entries) - len(skipped)})
     except VariableError as exc:
         raise CliError(f"{file}: {exc}; nothing imported") from None
-    imported = counts.created + counts.updated
-    skipped = f", {counts.skipped} skipped" if counts.skipped else ""
-    click.echo(f"{imported} of {len(data)} variables imported from {file}{skipped}.")
+    note = f", {len(skipped)} skipped (already exist): {', '.join(skipped)}" if skipped else ""
+    click.echo(f"{len(entries) - len(skipped)} of {len(entries)} variables imported from {file}{note}.")
 
 
 @variables_group.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file")
+@click.option("--plain", is_flag=True,
+              help="Write {key: value} only, without descriptions: the form Airflow 2's variables import reads.")
 @pass_cli
-def variables_export(cli: CliContext, file: Path) -> None:
-    """Export all variables to a JSON FILE ({"key": value, ...}; JSON values kept as JSON).
+def variables_export(cli: CliContext, file: str, plain: bool) -> None:
+    """Export all variables to a JSON FILE ('-' for standard output), as `airflow variables export` does.
+
+    {"key": value, ...} with JSON values decoded; a variable with a description is written
+    {"key": {"value": ..., "description": ...}}, the form Airflow 3 writes and reads. Airflow 2's
+    import would store that object as the value: give --plain for an Airflow 2 deployment.
 
     \b
-    Example:
+    Examples:
       tradewind variables export variables.json
+      tradewind variables export variables.json --plain
     """
-    from tradewind.persist.queries.variables import export_variables
+    from tradewind.persist.queries.variables import list_variables
 
     with _session(cli) as session:
-        data = export_variables(session)
-    try:
-        file.write_text(json.dumps(data, indent=4, sort_keys=True) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"cannot write {file}: {exc.strerror}") from None
+        data, wrapped = airflow_variables(list_variables(session), plain=plain)
+    write_output(file, json.dumps(data, indent=4, sort_keys=True) + "\n")
+    if file == "-":
+        return
     click.echo(f"{len(data)} variables exported to {file}.")
+    if wrapped:
+        click.echo(f"{wrapped} of them written as {{\"value\": ..., \"description\": ...}} (Airflow 3's form); "
+                   "for Airflow 2 export with --plain.")
