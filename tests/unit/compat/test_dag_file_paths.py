@@ -244,3 +244,61 @@ def test_sdk_literal_is_not_rendered(tradewind_sim, tmp_path):
             BashOperator(task_id="echo", bash_command=literal("echo '{{ not rendered }}'"))
     """)
     assert tradewind_sim.run(path).xcom("echo") == "{{ not rendered }}"
+
+
+# ----------------------------------------------------------------------------- the Task SDK's public names
+TASK_SDK = ("apache-airflow-task-sdk", "1.3.2")
+#: airflow.sdk.__all__ names Tradewind leaves out on purpose (docs/airflow-compat.md lists them): importing one
+#: fails at parse time naming it, rather than giving something that would behave differently.
+SDK_LEFT_OUT = {
+    "__version__", "asset", "AssetWatcher", "AssetAccessControl", "ObjectStoragePath", "BaseXCom",
+    "BaseOperatorLink", "BaseAsyncOperator", "BranchMixIn", "SkipMixin", "ResumableJobMixin", "result",
+    "NEVER_EXPIRE", "CronPartitionTimetable", "PartitionedAssetTimetable", "PartitionedAtRuntime", "PartitionMapper",
+    "AllowedKeyMapper", "ChainMapper", "FanOutMapper", "FixedKeyMapper", "IdentityMapper", "ProductMapper",
+    "RollupMapper", "StartOfDayMapper", "StartOfHourMapper", "StartOfMonthMapper", "StartOfQuarterMapper",
+    "StartOfWeekMapper", "StartOfYearMapper", "Window", "SegmentWindow", "HourWindow", "DayWindow", "WeekWindow",
+    "MonthWindow", "QuarterWindow", "YearWindow", "MinimumCount", "WaitForAll", "DeadlineAlert", "DeadlineReference",
+    "BaseDeadlineReference", "deadline_reference", "AsyncCallback", "SyncCallback", "RetryPolicy", "RetryRule",
+    "RetryAction", "RetryDecision", "ExceptionRetryPolicy",
+}
+
+
+def _task_sdk_all() -> list[str]:
+    """``airflow.sdk.__all__`` of the pinned Task SDK wheel, downloaded from PyPI once into a cache."""
+    import ast
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tradewind-tests" / "wheels"
+    cache.mkdir(parents=True, exist_ok=True)
+    dist, version = TASK_SDK
+    pattern = f"{dist.replace('-', '_')}-{version}-*.whl"
+    if not list(cache.glob(pattern)):
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                               "-d", str(cache), f"{dist}=={version}"], capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"cannot download {dist}=={version} from PyPI: {proc.stderr[-500:]}")
+            pytest.skip(f"PyPI unreachable: cannot download {dist}=={version}")
+    with zipfile.ZipFile(next(cache.glob(pattern))) as wheel:
+        tree = ast.parse(wheel.read("airflow/sdk/__init__.py"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__":
+            return list(ast.literal_eval(node.value))
+    raise AssertionError("airflow/sdk/__init__.py of the wheel has no __all__")
+
+
+def test_every_task_sdk_name_is_mapped_or_left_out_on_purpose():
+    from tradewind.compat.finder import _PACKAGES, MODULES
+
+    public = set(_task_sdk_all())
+    submodules = {name for name in public if f"airflow.sdk.{name}" in MODULES or f"airflow.sdk.{name}" in _PACKAGES}
+    mapped = set(MODULES["airflow.sdk"]) | submodules
+    assert public - mapped == SDK_LEFT_OUT
+    for name in sorted(public & mapped):
+        assert _from("airflow.sdk", name) is not None
+    for name in sorted(SDK_LEFT_OUT - {"__version__"}):
+        with pytest.raises(ImportError, match="Tradewind does not support"):
+            exec(f"from airflow.sdk import {name}", {})
