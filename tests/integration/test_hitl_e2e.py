@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -56,16 +57,19 @@ def api(config, db) -> Api:
 
 
 class Driver:
-    """The real scheduler with the in-process executor (and the triggerer's steps when asked)."""
+    """The real scheduler with the in-process executor, and a real triggerer stepped beside it."""
 
     def __init__(self, config, db, dag_id: str, run_id: str) -> None:
         from tradewind.execute.executors.inprocess import InProcessExecutor
+        from tradewind.execute.triggerer import TriggererRunner
         from tradewind.schedule.scheduler import Scheduler
 
         self.db, self.dag_id, self.run_id = db, dag_id, run_id
         self.executor = InProcessExecutor(1, config=config, db=db)
         self.scheduler = Scheduler(config, db, executor=self.executor, only_run=(dag_id, run_id))
+        self.triggerer = TriggererRunner(config, db)
         self.executor.start()
+        self.triggerer.start()
 
     def states(self) -> dict[str, str]:
         with self.db.read_scope() as s:
@@ -73,20 +77,20 @@ class Driver:
                 TaskInstance.dag_id == self.dag_id, TaskInstance.run_id == self.run_id)).all()
         return dict(rows)
 
-    def step_until(self, done: Callable[[dict[str, str]], bool], *, triggers: bool = False,
-                   max_steps: int = 300) -> dict[str, str]:
-        from tradewind.execute.triggerer import run_deferred_inline
-
-        for _ in range(max_steps):
+    def step_until(self, done: Callable[[dict[str, str]], bool], *, seconds: float = 30.0) -> dict[str, str]:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
             states = self.states()
             if done(states):
                 return states
-            self.scheduler.run_once()
-            if triggers and "deferred" in self.states().values():
-                run_deferred_inline(self.db, self.dag_id, self.run_id)
-        raise AssertionError(f"not reached in {max_steps} steps: {self.states()}")
+            busy = self.scheduler.run_once()
+            busy = self.triggerer.run_once() or busy
+            if not busy:
+                time.sleep(0.05)
+        raise AssertionError(f"not reached in {seconds}s: {self.states()}")
 
     def close(self) -> None:
+        self.triggerer.close()
         self.executor.end()
         close = getattr(self.scheduler, "close", None)
         if close is not None:
@@ -180,7 +184,7 @@ def test_a_deadline_applies_the_defaults_and_without_defaults_fails(api: Api, co
     driver = Driver(config, db, "deadline", "r1")
     try:
         states = driver.step_until(
-            lambda s: all(s.get(t) in ("success", "failed") for t in ("use", "entry", "strict")), triggers=True)
+            lambda s: all(s.get(t) in ("success", "failed") for t in ("use", "entry", "strict")))
     finally:
         driver.close()
     assert states == {"choose": "success", "use": "success", "entry": "success", "strict": "failed"}
@@ -297,3 +301,84 @@ def test_dags_test_waits_for_an_answer_given_from_another_shell(home: Home) -> N
             proc.communicate()
     assert proc.returncode == 0, out
     assert "went" in out and "success" in out
+
+
+# ------------------------------------------------------------------ Airflow's own example DAG
+STANDARD_PROVIDER = "apache-airflow-providers-standard==1.21.0"
+EXAMPLE = "airflow/providers/standard/example_dags/example_hitl_operator.py"
+
+
+def _example_dag_source() -> str:
+    """Airflow's example_hitl_operator.py, read from the provider wheel downloaded from PyPI at test time."""
+    import os
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    cache = Path(os.environ.get("TRADEWIND_TEST_CACHE") or Path.home() / ".cache" / "tradewind-tests") / "wheels"
+    cache.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(cache.glob("apache_airflow_providers_standard-1.21.0-*.whl"))
+    if not wheels:
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(cache),
+                               STANDARD_PROVIDER], capture_output=True, text=True, timeout=300)
+        wheels = sorted(cache.glob("apache_airflow_providers_standard-1.21.0-*.whl"))
+        if not wheels:
+            if os.environ.get("CI") == "true":
+                raise AssertionError(f"cannot download {STANDARD_PROVIDER}: {done.stderr}")
+            pytest.skip(f"cannot download {STANDARD_PROVIDER} from PyPI: {done.stderr.strip()[-200:]}")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        return wheel.read(EXAMPLE).decode()
+
+
+def test_airflows_example_hitl_dag_runs_with_answers_from_the_api(config, db) -> None:
+    from pathlib import Path
+
+    from tradewind.parse.dagbag import FileParseResult, load_dags_from_file
+    from tradewind.parse.snapshot import serialize_dag
+    from tradewind.persist.queries import dags as dag_queries
+    from tradewind.persist.queries import users
+
+    path = Path(config.dags_folder) / "example_hitl_operator.py"
+    path.write_text(_example_dag_source())
+    dags = load_dags_from_file(path, sys_path=[str(config.dags_folder)])
+    with db.session_scope() as session:
+        dag_queries.store_file_results(session, [FileParseResult(
+            str(path), dags=[serialize_dag(d) for d in dags.values()], errors=[])], datetime.now(timezone.utc))
+        # the example's approval names its respondents: users "airflow" (id 1) and "admin"
+        users.create_user(session, username="admin", password="correct horse battery", role="user",
+                          now=datetime.now(timezone.utc))
+    api = make_api(config, db)
+    token = api.client.post("/api/v1/auth/token", json={"username": "admin", "password": "correct horse battery"})
+    api.tokens["named_admin"] = token.json()["access_token"]
+    _trigger(api, "example_hitl_operator", "r1")
+    base = "/api/v2/hitlDetails/example_hitl_operator/r1"
+    driver = Driver(config, db, "example_hitl_operator", "r1")
+    try:
+        waiting = {"wait_for_input", "wait_for_option", "wait_for_multiple_options"}
+        driver.step_until(lambda s: all(s.get(t) == "deferred" for t in waiting))
+        answers = {"wait_for_input": {"chosen_options": ["OK"], "params_input": {"information": "forty-two"}},
+                   "wait_for_option": {"chosen_options": ["option 2"]},
+                   "wait_for_multiple_options": {"chosen_options": ["option 4", "option 6"]}}
+        for task_id, body in answers.items():
+            response = api.patch(f"{base}/{task_id}", json=body, as_="user")
+            assert response.status_code == 200, response.text
+        # wait_for_default_option times out after 1 s: its default "option 7" applies
+        driver.step_until(lambda s: s.get("valid_input_and_options") == "deferred")
+        approval = api.get(f"{base}/valid_input_and_options").json()
+        assert "Input: forty-two" in approval["body"] and "['option 4', 'option 6']" in approval["body"]
+        assert "Timeout Option: ['option 7']" in approval["body"]
+        assert_problem(api.patch(f"{base}/valid_input_and_options", json={"chosen_options": ["Approve"]},
+                                 as_="user"), 403, contains="not a respondent")
+        response = api.patch(f"{base}/valid_input_and_options", json={"chosen_options": ["Approve"]},
+                             as_="named_admin")
+        assert response.status_code == 200, response.text
+        driver.step_until(lambda s: s.get("choose_a_branch_to_run") == "deferred")
+        response = api.patch(f"{base}/choose_a_branch_to_run", json={"chosen_options": ["task_2"]}, as_="user")
+        assert response.status_code == 200, response.text
+        states = driver.step_until(lambda s: all(s.get(t) in ("success", "skipped") for t in ("task_1", "task_2",
+                                                                                                "task_3")))
+    finally:
+        driver.close()
+    assert states["task_2"] == "success" and states["task_1"] == states["task_3"] == "skipped"
+    assert {states[t] for t in (*waiting, "wait_for_default_option", "valid_input_and_options")} == {"success"}

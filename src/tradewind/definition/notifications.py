@@ -85,6 +85,13 @@ class BaseNotifier(abc.ABC):
     template_fields: tuple[str, ...] = ()
     template_ext: tuple[str, ...] = ()
 
+    @property
+    def log(self) -> Any:
+        """A logger named after the class (Airflow's notifiers log through ``self.log``)."""
+        import logging
+
+        return logging.getLogger(f"tradewind.notifiers.{type(self).__name__}")
+
     def render_template_fields(self, context: dict[str, Any], jinja_env: Any = None) -> None:
         """Render each template field in place with ``context`` (the DAG's Jinja environment)."""
         from tradewind.definition import templating
