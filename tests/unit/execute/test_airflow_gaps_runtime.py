@@ -193,3 +193,40 @@ def test_async_callables_output_processor_mapped_params_and_schedule_methods_in_
     math_log = next(text for name, text in logs.items() if name.startswith("schedule_math"))
     assert "DAG.following_schedule() is deprecated (Airflow 2)" in math_log
     assert "DAG.previous_schedule() is deprecated (Airflow 2)" in math_log
+
+
+def test_korean_ids_run_through_the_fork_server_of_the_local_executor(config, db) -> None:
+    """The local executor hands tries to its fork server as workloads (JSON over a socket)."""
+    import threading
+    import time
+
+    from tradewind.execute.executors.local import LocalExecutor
+    from tradewind.schedule.scheduler import Scheduler
+
+    (config.dags_folder / "korean_dag.py").write_text(textwrap.dedent(KOREAN_DAG), encoding="utf-8")
+    DagProcessor(config, db).sync_once(force=True)
+    with db.session_scope() as s:
+        version, snapshot = latest_snapshot(s, "한국어_파이프라인")
+        set_paused(s, "한국어_파이프라인", False)
+        run_id = create_manual_run(s, snapshot, version.id, run_id="수동_실행", now=utcnow()).run_id
+    executor = LocalExecutor(2, config=config)
+    scheduler = Scheduler(config, db, executor)
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 90
+        state = None
+        while time.monotonic() < deadline:
+            with db.read_scope() as s:
+                state = s.scalar(select(DagRun.state).where(DagRun.run_id == run_id))
+            if state in ("success", "failed"):
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        executor.waker.wake()
+        thread.join(30)
+    assert state == "success"
+    log = config.logs_folder / "dag_id=한국어_파이프라인" / "run_id=수동_실행" / "task_id=데이터적재" / "attempt=1.log"
+    assert "받음 행 3" in log.read_text(encoding="utf-8")
