@@ -164,6 +164,10 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         doc_rst: str | None = None,
         task_display_name: str | None = None,
         task_concurrency: int | None = None,
+        pre_execute: Callable[..., Any] | None = None,
+        post_execute: Callable[..., Any] | None = None,
+        wait_for_past_depends_before_skipping: bool = False,
+        ignore_first_depends_on_past: bool = True,
         **kwargs: Any,
     ) -> None:
         unknown = {k: v for k, v in kwargs.items() if k not in _ACCEPTED_AND_IGNORED}
@@ -202,6 +206,14 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         self.depends_on_past = depends_on_past or wait_for_downstream
         #: Airflow-era arguments this task still uses; the runner logs each at the start of every try.
         self.deprecation_notes: list[str] = []
+        self._note_arguments_not_acted_on(kwargs, wait_for_past_depends_before_skipping, ignore_first_depends_on_past)
+        for name, hook in (("pre_execute", pre_execute), ("post_execute", post_execute)):
+            if hook is not None and not callable(hook):
+                raise InvalidTaskArgumentError(f"{name} of {where} must be callable, got {hook!r}")
+        #: Airflow 2's ``pre_execute=`` / ``post_execute=`` hooks, called by the methods of those names.
+        self._pre_execute_hook, self._post_execute_hook = pre_execute, post_execute
+        self.wait_for_past_depends_before_skipping = wait_for_past_depends_before_skipping
+        self.ignore_first_depends_on_past = ignore_first_depends_on_past
         try:
             self.trigger_rule = TriggerRule.parse(trigger_rule)
         except ValueError as exc:
@@ -246,6 +258,24 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         self._dag = None
         if dag is not None:
             dag.add_task(self)
+
+    def _note_arguments_not_acted_on(self, kwargs: dict[str, Any], wait_before_skipping: bool,
+                                     ignore_first: bool) -> None:
+        """Arguments Airflow acts on and Tradewind accepts without doing so: a note in every try's log."""
+        sla = kwargs.get("sla", self.default_args.get("sla"))
+        if sla is not None:
+            self.deprecation_notes.append(
+                "sla is accepted but Tradewind records no SLA misses (Airflow 2; removed in Airflow 3)")
+        if kwargs.get("resources") is not None:
+            self.deprecation_notes.append("resources is accepted but Tradewind reserves no resources for a task")
+        if wait_before_skipping:
+            self.deprecation_notes.append(
+                "wait_for_past_depends_before_skipping is accepted but not acted on: a skipped upstream skips "
+                "this task without waiting for its previous run")
+        if not ignore_first:
+            self.deprecation_notes.append(
+                "ignore_first_depends_on_past is deprecated (Airflow 2.3) and has no effect: the first run never "
+                "waits for a previous one")
 
     @staticmethod
     def _check_int(value: Any, name: str, where: str, minimum: int | None = None) -> int:
@@ -444,10 +474,16 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
         raise NotImplementedError(f"{type(self).__name__} must implement execute(context)")
 
     def pre_execute(self, context: dict[str, Any]) -> None:
-        """Called by the runner right before ``execute``."""
+        """Called by the runner right before ``execute``; runs the ``pre_execute=`` hook if given."""
+        hook = self.__dict__.get("_pre_execute_hook")
+        if hook is not None:
+            hook(context)
 
     def post_execute(self, context: dict[str, Any], result: Any = None) -> None:
-        """Called by the runner right after a successful ``execute``."""
+        """Called by the runner right after a successful ``execute``; runs the ``post_execute=`` hook."""
+        hook = self.__dict__.get("_post_execute_hook")
+        if hook is not None:
+            hook(context, result)
 
     def on_kill(self) -> None:
         """Called when the task is killed (timeout, external stop): release external resources."""

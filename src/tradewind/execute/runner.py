@@ -372,12 +372,16 @@ class _TryRun:
     def _call_task(self, task: Any, context: dict[str, Any]) -> Any:
         """``execute``, or for a try resuming after a deferral the method named at ``defer``."""
         claimed = self.claimed
+        task.pre_execute(context)  # Airflow calls both hooks around execute (and a resumed method)
         if claimed is None or claimed.next_method is None:
-            return task.execute(context)
-        from tradewind.definition.triggers.base import decode_value
+            result = task.execute(context)
+        else:
+            from tradewind.definition.triggers.base import decode_value
 
-        log.info("Resuming after deferral: calling %s()", claimed.next_method)
-        return task.resume_execution(claimed.next_method, decode_value(claimed.next_kwargs), context)
+            log.info("Resuming after deferral: calling %s()", claimed.next_method)
+            result = task.resume_execution(claimed.next_method, decode_value(claimed.next_kwargs), context)
+        task.post_execute(context, result)
+        return result
 
     def _after_callbacks(self, state: TaskInstanceState, outcome: _Outcome) -> None:
         if self.task is None or self.context is None:

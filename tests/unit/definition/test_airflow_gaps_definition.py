@@ -170,3 +170,21 @@ def test_docker_operator_refuses_what_the_provider_refuses() -> None:
             DockerOperator(task_id="d", image="alpine", network_mode="host", port_bindings={80: 80})
         with pytest.raises(TradewindException, match="retrieve_output_path"):
             DockerOperator(task_id="e", image="alpine", retrieve_output=True)
+
+
+# ----------------------------------------------------------- BaseOperator arguments
+def test_airflow2_hook_arguments_run_around_execute_and_ignored_ones_are_noted() -> None:
+    seen: list[object] = []
+    default_args = {"sla": timedelta(hours=1), "wait_for_past_depends_before_skipping": True,
+                    "ignore_first_depends_on_past": False, "pre_execute": lambda ctx: seen.append("pre")}
+    with DAG("hooks", schedule=None, default_args=default_args):
+        op = PythonOperator(task_id="p", python_callable=lambda: 5,
+                            post_execute=lambda ctx, result=None: seen.append(("post", result)))
+    op.pre_execute({})
+    op.post_execute({}, 5)
+    assert seen == ["pre", ("post", 5)]
+    notes = " | ".join(op.deprecation_notes)
+    assert "sla is accepted" in notes and "wait_for_past_depends_before_skipping" in notes
+    assert "ignore_first_depends_on_past" in notes
+    with DAG("hooks_bad", schedule=None), pytest.raises(TradewindException, match="pre_execute of task 'q'"):
+        PythonOperator(task_id="q", python_callable=print, pre_execute="not callable")

@@ -142,6 +142,7 @@ import asyncio
 from datetime import datetime
 from airflow import DAG
 from airflow.decorators import task
+from airflow.models.baseoperator import BaseOperator
 from airflow.operators.bash import BashOperator
 from airflow.operators.python import PythonOperator
 
@@ -153,6 +154,16 @@ async def fetch(base, **context):
 
 def show(params, **_):
     return dict(params)
+
+
+class Prepared(BaseOperator):
+    # A custom operator of the kind that sets itself up in pre_execute (Airflow calls it first).
+
+    def pre_execute(self, context):
+        self.prepared = "prepared"
+
+    def execute(self, context):
+        return self.prepared
 
 
 with DAG("runtime_gaps", start_date=datetime(2024, 1, 1), schedule="@daily", catchup=False,
@@ -176,6 +187,7 @@ with DAG("runtime_gaps", start_date=datetime(2024, 1, 1), schedule="@daily", cat
                  output_processor=lambda out: [int(x) for x in out.split(",")])
     PythonOperator.partial(task_id="mapped_params", python_callable=show, params={"n": 0, "p": "partial"}).expand(
         params=[{"n": 1}, {"n": 2, "p": "mapped"}])
+    Prepared(task_id="custom_pre_execute")
 """
 
 
@@ -185,6 +197,7 @@ def test_async_callables_output_processor_mapped_params_and_schedule_methods_in_
     assert xcoms["async_task"] == "awaited"
     assert xcoms["async_operator"] == 42
     assert xcoms["bash_processed"] == [7, 8, 9]
+    assert xcoms["custom_pre_execute"] == "prepared"
     assert xcoms["schedule_math"] == ["2024-03-06T00:00:00+00:00", "2024-03-04T00:00:00+00:00",
                                       "2024-03-04T00:00:00+00:00", "2024-03-05T00:00:00+00:00"]
     # Airflow's merge: DAG params, then the partial's, then the instance's; the run's conf over all.
