@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from tradewind.definition.assets import collect_metadata
 from tradewind.definition.baseoperator import BaseOperator
 from tradewind.definition.context import DEPRECATED_KEYS, note_deprecated_keys
 from tradewind.definition.exceptions import TradewindException
@@ -134,7 +135,10 @@ class PythonOperator(BaseOperator):
 
     def execute_callable(self, kwargs: Mapping[str, Any]) -> Any:
         """Call the callable with ``op_args`` and the accepted subset of ``kwargs`` (awaited if async)."""
-        return call_python(self.python_callable, self.op_args, kwargs)
+        # A generator callable yields Metadata for its asset events; its return value is the
+        # task's (Airflow 2.10+ collects the yields the same way).
+        return collect_metadata(call_python(self.python_callable, self.op_args, kwargs),
+                                kwargs.get("outlet_events"), self.task_logger(dict(kwargs)))
 
 
 def _expand_branch_ids(task: BaseOperator, branches: Any) -> set[str]:

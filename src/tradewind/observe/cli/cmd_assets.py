@@ -8,7 +8,8 @@ from tradewind.observe.cli.common import CliContext, CliError, output_option, pa
 
 ASSET_COLUMNS = ["name", "uri", "group", "producing_tasks", "consuming_dags", "last_event", "queued_for"]
 EVENT_COLUMNS = ["id", "name", "uri", "timestamp", "source_dag_id", "source_task_id", "source_run_id",
-                 "source_map_index", "extra"]
+                 "source_map_index", "extra", "source_aliases"]
+ALIAS_COLUMNS = ["name", "group", "resolves_to", "consuming_dags"]
 
 
 @click.group("assets")
@@ -77,3 +78,21 @@ def assets_events(cli: CliContext, asset: str | None, dag_id: str | None, limit:
             raise CliError(f"asset {asset!r} not found (give its name or uri; see `tradewind assets list`)")
         events = list_events(session, asset=asset, dag_id=dag_id, limit=limit)
     render([e.as_dict() for e in events], EVENT_COLUMNS, output)
+
+
+@assets_group.command("aliases")
+@click.option("--alias", "alias", default=None, metavar="NAME", help="Only this alias.")
+@output_option
+@pass_cli
+def assets_aliases(cli: CliContext, alias: str | None, output: str) -> None:
+    """List asset aliases with the assets each resolves to and the DAGs scheduled on it.
+
+    \b
+    Example:
+      tradewind assets aliases -o json
+    """
+    from tradewind.persist.queries.assets import list_aliases
+
+    with cli.migrated_db().read_scope() as session:
+        infos = list_aliases(session, alias=alias)
+    render([i.as_dict() for i in infos], ALIAS_COLUMNS, output)

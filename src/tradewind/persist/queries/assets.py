@@ -54,6 +54,7 @@ __all__ = [
     "AliasInfo",
     "AssetEventInfo",
     "alias_ids",
+    "alias_infos",
     "alias_resolutions",
     "asset_ids",
     "consume_queue",
@@ -557,7 +558,11 @@ def list_aliases(session: Session, *, alias: str | None = None) -> list[AliasInf
     query = select(AssetAliasModel).order_by(AssetAliasModel.name)
     if alias is not None:
         query = query.where(AssetAliasModel.name == alias)
-    models = list(session.scalars(query))
+    return alias_infos(session, list(session.scalars(query)))
+
+
+def alias_infos(session: Session, models: list[AssetAliasModel]) -> list[AliasInfo]:
+    """:class:`AliasInfo` of the given alias rows (two queries for all of them)."""
     if not models:
         return []
     ids = [m.id for m in models]

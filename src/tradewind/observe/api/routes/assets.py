@@ -17,8 +17,14 @@ from sqlalchemy.orm import Session
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate, paginate_rows
 from tradewind.observe.api.routes.common import API, audit, can, iso, now, read, wake_scheduler, write
-from tradewind.persist.models import AssetEvent, AssetModel, DagScheduleAssetReference, TaskOutletAssetReference
-from tradewind.persist.queries.assets import record_asset_events
+from tradewind.persist.models import (
+    AssetAliasModel,
+    AssetEvent,
+    AssetModel,
+    DagScheduleAssetReference,
+    TaskOutletAssetReference,
+)
+from tradewind.persist.queries.assets import alias_infos, record_asset_events
 
 router = APIRouter(prefix=API, tags=["Asset"])
 
@@ -128,6 +134,22 @@ def create_asset_event(request: Request, body: AssetEventBody,
         out = _event_dict(events[0], asset)
     wake_scheduler(request)  # DAGs scheduled on the asset may be due now
     return out
+
+
+@router.get("/assets/aliases", summary="List asset aliases")
+def list_asset_aliases(
+    request: Request,
+    page: Page = Depends(page_params),
+    name_pattern: str | None = Query(None, description="Only aliases whose name contains this text."),
+    _user: Any = can("asset", "read"),
+) -> dict[str, Any]:
+    """Aliases by name, each with the assets it resolves to and the DAGs scheduled on it."""
+    stmt = select(AssetAliasModel).order_by(AssetAliasModel.name)
+    if name_pattern:
+        stmt = stmt.where(AssetAliasModel.name.contains(name_pattern, autoescape=True))
+    with read(request) as session:
+        rows, total = paginate(session, stmt, page)
+        return {"asset_aliases": [i.as_dict() for i in alias_infos(session, rows)], "total_entries": total}
 
 
 @router.get("/assets/{asset_id}", summary="Get an asset")
