@@ -109,6 +109,20 @@ class AirflowConfigShim:
     def getfloat(self, section: str, key: str, fallback: Any = _UNSET, **kwargs: Any) -> Any:
         return self._typed(section, key, fallback, lambda raw: float(str(raw).strip()), "float")
 
+    def getimport(self, section: str, key: str, fallback: Any = _UNSET, **kwargs: Any) -> Any:
+        """The object a setting names by dotted path, imported; None when the setting is empty (the amazon
+        provider reads ``[aws] session_factory`` this way)."""
+        raw = self.get(section, key, fallback=fallback)
+        if not raw:
+            return None
+        from tradewind.compat.provider_bridge import import_string
+
+        try:
+            return import_string(raw)
+        except ImportError as exc:
+            raise AirflowConfigException(
+                f"[{section}] {key} = {raw!r} names an object that could not be imported: {exc}") from exc
+
     def getsection(self, section: str) -> dict[str, Any] | None:
         """Every setting of ``section`` Tradewind has, with ints, floats and booleans converted, as Airflow does.
 

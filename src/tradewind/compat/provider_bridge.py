@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from tradewind.definition.exceptions import TradewindException
@@ -22,6 +23,7 @@ __all__ = [
     "NOTSET", "XCOM_RETURN_KEY", "AirflowOptionalProviderFeatureException", "AirflowProviderDeprecationWarning",
     "ArgNotSet", "LoggingMixin", "NoOpCollector", "RemovedInAirflow4Warning", "exactly_one",
     "get_hook_lineage_collector", "getuser", "import_string", "iter_namespace", "is_arg_set", "merge_dicts", "qualname", "to_boolean",
+    "ProvidersManagerTaskRuntime", "chunks", "prune_dict",
 ]
 
 ArgNotSet = _NotSet
@@ -114,6 +116,75 @@ def merge_dicts(dict1: dict, dict2: dict) -> dict:
         else:
             merged[key] = value
     return merged
+
+
+def prune_dict(val: Any, mode: str = "strict") -> Any:
+    """``val`` without its empty entries, recursively through dicts and lists (the amazon provider
+    builds boto3 arguments with it). ``mode="strict"`` drops only None; ``"truthy"`` drops anything
+    falsy. A nested dict or list is kept only when it is not itself empty by that rule."""
+    if mode not in ("strict", "truthy"):
+        raise ValueError(f"prune_dict: mode must be 'strict' or 'truthy', not {mode!r}")
+
+    def empty(item: Any) -> bool:
+        return item is None if mode == "strict" else not item
+
+    def kept(item: Any) -> tuple[bool, Any]:
+        if empty(item):
+            return False, None
+        if isinstance(item, (dict, list)):
+            pruned = prune_dict(item, mode)
+            return not empty(pruned), pruned
+        return True, item
+
+    if isinstance(val, dict):
+        return {key: new for key, (keep, new) in ((k, kept(v)) for k, v in val.items()) if keep}
+    if isinstance(val, list):
+        return [new for keep, new in map(kept, val) if keep]
+    return val
+
+
+def chunks(items: Any, chunk_size: int) -> Any:
+    """Successive slices of ``items`` of at most ``chunk_size`` (S3 deletes keys 1000 at a time)."""
+    if chunk_size <= 0:
+        raise ValueError(f"chunks: chunk_size must be a positive integer, not {chunk_size!r}")
+    for start in range(0, len(items), chunk_size):
+        yield items[start:start + chunk_size]
+
+
+@dataclass(frozen=True)
+class _ProviderEntry:
+    package_name: str
+    version: str
+    data: dict
+
+
+@dataclass(frozen=True)
+class _HookEntry:
+    package_name: str
+    hook_class_name: str
+    connection_type: str
+
+
+class ProvidersManagerTaskRuntime:
+    """The installed provider distributions and their hooks, read from each one's provider info
+    (its ``apache_airflow_provider`` entry point), as Airflow's runtime providers manager reports
+    them: ``providers[package-name].version``, ``hooks[conn_type].package_name``."""
+
+    def __init__(self) -> None:
+        self.providers: dict[str, _ProviderEntry] = {}
+        self.hooks: dict[str, _HookEntry] = {}
+        import importlib.metadata
+
+        for dist in importlib.metadata.distributions():
+            for entry in dist.entry_points:
+                if entry.group != "apache_airflow_provider":
+                    continue
+                info = entry.load()()
+                package = info.get("package-name") or dist.metadata["Name"]
+                self.providers.setdefault(package, _ProviderEntry(package, dist.version, info))
+                for hook in info.get("connection-types") or []:
+                    self.hooks.setdefault(hook["connection-type"], _HookEntry(
+                        package, hook["hook-class-name"], hook["connection-type"]))
 
 
 def to_boolean(value: Any) -> bool:

@@ -69,7 +69,9 @@ MODULES: dict[str, dict[str, str]] = {
     # ------------------------------------------------------------------ small helpers
     "airflow.utils.module_loading": _LOADING,
     "airflow.sdk.module_loading": _LOADING,
-    "airflow.utils.helpers": _same(_BRIDGE, "exactly_one", "merge_dicts"),
+    "airflow.utils.helpers": _same(_BRIDGE, "exactly_one", "merge_dicts", "prune_dict", "chunks"),
+    # amazon base_aws reads the installed providers' versions (for its user agent)
+    "airflow.sdk.providers_manager_runtime": _same(_BRIDGE, "ProvidersManagerTaskRuntime"),
     "airflow.utils.strings": _same(_BRIDGE, "to_boolean"),
     "airflow.utils.platform": _same(_BRIDGE, "getuser"),
     "airflow.models.xcom": _same(_BRIDGE, "XCOM_RETURN_KEY"),
