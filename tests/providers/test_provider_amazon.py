@@ -83,3 +83,13 @@ def test_a_name_tradewind_does_not_implement_in_a_native_module_fails_at_import_
     assert list(errors) == ["uses_s3_read_object.py"], errors
     message = errors["uses_s3_read_object.py"]
     assert "S3FileTransformOperator" in message and "airflow.providers.amazon.aws.operators.s3" in message, message
+
+
+def test_the_providers_manager_reports_the_installed_amazon_version(venv):
+    """base_aws puts the provider's version in its user agent through the runtime providers manager."""
+    code = ("from tradewind import compat; compat.install()\n"
+            "import importlib.metadata as m\n"
+            "from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook\n"
+            "print(AwsBaseHook._get_provider_version(), m.version('apache-airflow-providers-amazon'))")
+    reported, installed = venv.python("-c", code).stdout.split()
+    assert reported == installed
