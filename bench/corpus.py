@@ -28,6 +28,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,8 +40,8 @@ sys.path.insert(0, str(BENCH.parent / "tests" / "conformance"))
 
 from corpus_sources import GIT_SOURCES, WHEEL_SOURCES, GitSource, WheelSource  # noqa: E402
 from wheel_corpus import (  # noqa: E402
-    CorpusHome, RunResult, classify_error, classify_file, download_wheel, extract_prefix, first_error_line,
-    is_dag_file, offline_blockers,
+    CorpusHome, FileInfo, RunResult, classify_error, classify_file, defines_no_dag_at_import, download_wheel,
+    extract_prefix, first_error_line, is_dag_file, offline_blockers,
 )
 
 #: Files written to show an error (the book's chapter on testing): Airflow refuses them too.
@@ -133,9 +134,16 @@ def assemble(corpus: Path, mirrors: Path, wheel_cache: Path, names: set[str] | N
 
 
 # ----------------------------------------------------------------------------- parsing and running
+SOURCES: dict[str, GitSource | WheelSource] = {s.name: s for s in (*GIT_SOURCES, *WHEEL_SOURCES)}
+
+
 def _parse_folder(corpus: Path, root: Path, source: str, folder: str, members: list[CorpusFile]) -> CorpusHome:
     slug = folder.replace("/", "__") or "root"
-    home = CorpusHome(corpus / "homes" / source / slug, root / folder if folder else root)
+    src = SOURCES[source]
+    extras = [root / p for p in getattr(src, "home_files", ())]
+    pythonpath = [root / p for p in getattr(src, "pythonpath", ())]
+    home = CorpusHome(corpus / "homes" / source / slug, root / folder if folder else root,
+                      home_files=extras, pythonpath=pythonpath)
     try:
         errors, by_file = home.parse()
     except Exception as exc:  # the CLI itself failed: every file of the folder counts as failed
@@ -150,6 +158,8 @@ def _parse_folder(corpus: Path, root: Path, source: str, folder: str, members: l
             f.error = first_error_line(f.error)
         elif by_file.get(f.path):
             f.parsed, f.dag_ids = True, sorted(by_file[f.path])
+        elif defines_no_dag_at_import((home.dags / f.path).read_text(errors="replace")):
+            f.parsed = True  # nothing builds a DAG at import: Airflow lists none from it either
         else:
             f.cause, f.key = "no DAG found, no import error", f.path
             f.error = "the file imported without error but no DAG came from it"
@@ -157,7 +167,9 @@ def _parse_folder(corpus: Path, root: Path, source: str, folder: str, members: l
 
 
 def parse_and_run(files: list[CorpusFile], roots: dict[str, Path], corpus: Path, run: bool, timeout: float,
-                  jobs: int, console: Console) -> None:
+                  jobs: int, console: Console, on_folder_done: Callable[[], None] | None = None) -> None:
+    """Parse every DAGs folder and run its offline-runnable DAGs; ``on_folder_done`` is called (under
+    a lock) after each folder, so a partial report can be written while the rest goes on."""
     groups: dict[tuple[str, str], list[CorpusFile]] = defaultdict(list)
     for f in files:
         groups[(f.source, f.folder)].append(f)
@@ -173,7 +185,14 @@ def parse_and_run(files: list[CorpusFile], roots: dict[str, Path], corpus: Path,
             home = _parse_folder(corpus, roots[source], source, folder, members)
             progress.advance(parse_task)
             if not run:
+                if on_folder_done:
+                    with lock:
+                        on_folder_done()
                 return
+            in_folder = {d for f in members for d in f.dag_ids}
+            for f in members:  # now that the folder's DAG ids are known (TriggerDagRunOperator targets)
+                f.blockers = offline_blockers((home.dags / f.path).read_text(errors="replace"),
+                                              FileInfo(f.style, f.providers), in_folder)
             todo = [(f, d) for f in members if f.parsed and not f.blockers for d in f.dag_ids]
             with lock:
                 total = progress.tasks[run_task].total or 0
@@ -181,6 +200,9 @@ def parse_and_run(files: list[CorpusFile], roots: dict[str, Path], corpus: Path,
             for f, dag_id in todo:
                 f.runs.append(home.dags_test(dag_id, timeout=timeout))
                 progress.advance(run_task)
+            if on_folder_done:
+                with lock:
+                    on_folder_done()
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(work, sorted(groups)))
@@ -197,7 +219,7 @@ def summarise(files: list[CorpusFile]) -> dict:
                 continue
             row["files"] += 1
             row["parsed"] += f.parsed
-            if f.providers and not all(p == "standard" for p in f.providers):
+            if not FileInfo("", f.providers).core_only:
                 row["files_with_providers"] += 1
             else:
                 row["core_files"] += 1
@@ -294,11 +316,21 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TRADEWIND_CORPUS_SRC"] = str(args.tradewind_src.resolve())
     names = set(args.source) if args.source else None
     files, roots = assemble(args.corpus_dir, args.mirrors, args.wheel_cache, names, console)
-    parse_and_run(files, roots, args.corpus_dir, not args.no_run, args.timeout, args.jobs, console)
+    picked = [s for s in (*GIT_SOURCES, *WHEEL_SOURCES) if not names or s.name in names]
+    done = {"folders": 0}
+
+    def partial_report() -> None:  # the folders done so far, rewritten as each one finishes
+        done["folders"] += 1
+        if args.report:
+            finished = {(f.source, f.folder) for f in files if f.parsed or f.cause}
+            partial = summarise([f for f in files if (f.source, f.folder) in finished])
+            args.report.write_text(f"> PARTIAL: {done['folders']} DAGs folders done so far\n\n"
+                                   + markdown(partial, picked))
+
+    parse_and_run(files, roots, args.corpus_dir, not args.no_run, args.timeout, args.jobs, console, partial_report)
     result = summarise(files)
     result["files"] = [{**asdict(f), "runs": [asdict(r) for r in f.runs]} for f in files]
     print_table(result, console)
-    picked = [s for s in (*GIT_SOURCES, *WHEEL_SOURCES) if not names or s.name in names]
     if args.report:
         args.report.write_text(markdown(result, picked))
         console.print(f"report: {args.report}")

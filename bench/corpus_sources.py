@@ -26,6 +26,10 @@ class GitSource:
     #: The whole include is one DAGs folder (the repo is someone's $AIRFLOW_HOME/dags); otherwise each
     #: file's folder is its nearest ancestor called ``dags``, or its own directory.
     single_folder: str | None = None
+    #: Repo paths copied beside each home's dags/ (files the DAGs read relative to their project).
+    home_files: tuple[str, ...] = ()
+    #: Repo paths put on PYTHONPATH: the source's own packages its DAGs expect installed (setup.py).
+    pythonpath: tuple[str, ...] = ()
     note: str = ""
 
     @property
@@ -56,12 +60,13 @@ GIT_SOURCES: tuple[GitSource, ...] = (
     GitSource(
         name="book-dpwaa-1st", repo="BasPH/data-pipelines-with-apache-airflow",
         commit="d5b18a70d3be23d64e4ec2d3134db9d12445688e", kind="book", airflow="2",
-        include=("chapter",), exclude=_COMMON_EXCLUDES,
+        include=("chapter",), exclude=_COMMON_EXCLUDES, pythonpath=("chapter14/src",),
         note="Data Pipelines with Apache Airflow (Manning, 1st edition, Airflow 2); the seeds' chapters 1 and 7"),
     GitSource(
         name="book-dpwaa-2nd", repo="godatadriven/data-pipelines-with-airflow-2nd-ed",
         commit="ae8de25be16dfb9cc1860d481093e68a2fd9c9a0", kind="book", airflow="3",
         include=("chapter",), exclude=_COMMON_EXCLUDES + ("_legacy_dags/", "_old/"),
+        pythonpath=("chapter07/src", "chapter09/src", "chapter13/src"),
         note="Data Pipelines with Apache Airflow (Manning, 2nd edition, Airflow 3)"),
     GitSource(
         name="book-practical-guide-af3", repo="astronomer/practical-guide-to-apache-airflow-3",
@@ -100,7 +105,7 @@ GIT_SOURCES: tuple[GitSource, ...] = (
     GitSource(
         name="tutorial-pyconus-2026", repo="thelearningdev/pyconus-2026-apache-airflow-tutorial",
         commit="ad02fdcbce256c70ed89182b1f1b9d8c4ab58700", kind="tutorial", airflow="3",
-        include=("dags/",), note="PyCon US 2026 Apache Airflow tutorial (Airflow 3)"),
+        include=("dags/",), home_files=("sql", "data"), note="PyCon US 2026 Apache Airflow tutorial (Airflow 3)"),
 )
 
 WHEEL_SOURCES: tuple[WheelSource, ...] = (

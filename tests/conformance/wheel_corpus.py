@@ -10,6 +10,7 @@ Every DAGs folder gets a fresh ``TRADEWIND_HOME``; the real CLI parses it (``dag
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -30,6 +31,9 @@ SUPPORTED_PROVIDERS = frozenset({
     "standard", "common.sql", "common.compat", "sqlite", "postgres", "mysql", "http", "ssh", "amazon",
     "slack", "redis", "smtp", "docker",
 })
+#: What counts as "Airflow core": the standard provider and common.compat (the shim the standard
+#: provider's own examples import; Airflow installs both with its core).
+CORE_PROVIDERS = frozenset({"standard", "common.compat"})
 #: Provider packages whose name has two parts (airflow.providers.<a>.<b>).
 _TWO_PART = ("common", "apache", "microsoft", "cncf", "dbt", "atlassian")
 
@@ -58,6 +62,58 @@ def is_dag_file(text: str) -> bool:
     return "airflow" in text and bool(_DAG_MARKERS.search(text))
 
 
+def _call_name(node: ast.AST) -> str:
+    func = node.func if isinstance(node, ast.Call) else node
+    if isinstance(func, ast.Call):
+        return _call_name(func)
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def _module_level_calls(tree: ast.Module) -> set[str]:
+    """Names called by code that runs at import (not inside a def or class body)."""
+    names: set[str] = set()
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # decorators run at import, but @dag(...) only wraps: the DAG is built when it is called
+            todo += [a for d in node.decorator_list for a in (
+                ast.iter_child_nodes(d) if isinstance(d, ast.Call) and _call_name(d) == "dag" else [d])]
+            continue
+        if isinstance(node, (ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Call):
+            names.add(_call_name(node))
+        todo += list(ast.iter_child_nodes(node))
+    return names
+
+
+def defines_no_dag_at_import(text: str) -> bool:
+    """True when importing the file cannot build a DAG: no ``DAG(...)`` runs at import, and no
+    module-level call reaches a ``@dag`` function or a local function that builds one. Airflow finds
+    no DAG in such a file either (book listings that show only a decorated function, DAG-factory
+    helper modules)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return False
+    builders = {"DAG"}
+    for _ in range(3):  # local factories that call other local factories
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name not in builders:
+                decorated = any(_call_name(d) == "dag" for d in node.decorator_list)
+                inner = {_call_name(c) for c in ast.walk(node) if isinstance(c, ast.Call)}
+                if decorated or inner & builders:
+                    builders.add(node.name)
+    local = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                for a in n.names} - {"DAG", "dag"}
+    calls = _module_level_calls(tree)
+    # a call of an imported helper might build DAGs (dag-factory libraries): assume it does
+    return not (calls & builders) and not any(c in imported and c not in local and "dag" in c.lower()
+                                               for c in calls)
+
+
 @dataclass
 class FileInfo:
     style: str  # "2" or "3"
@@ -65,7 +121,7 @@ class FileInfo:
 
     @property
     def core_only(self) -> bool:
-        return all(p == "standard" for p in self.providers)
+        return all(p in CORE_PROVIDERS for p in self.providers)
 
     @property
     def supported(self) -> bool:
@@ -123,10 +179,34 @@ OFFLINE_BLOCKERS: tuple[tuple[str, str], ...] = (
 )
 
 
-def offline_blockers(text: str, info: FileInfo) -> list[str]:
-    reasons = [f"provider {p}" for p in info.providers if p != "standard"]
+def code_only(text: str) -> str:
+    """The file's code without comments and docstrings (licence headers carry URLs, docs mention
+    sensors), so the offline rule looks at what runs."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return re.sub(r"#.*", "", text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            body[0] = ast.Pass()
+    for node in ast.walk(tree):  # doc_md="..." strings are documentation too
+        if isinstance(node, ast.keyword) and node.arg in {"doc_md", "doc", "description"}:
+            node.value = ast.Constant(value="")
+    return ast.unparse(tree)
+
+
+def offline_blockers(text: str, info: FileInfo, folder_dag_ids: set[str] | None = None) -> list[str]:
+    """Why a DAG file cannot run offline (empty: it can). ``folder_dag_ids``, once the folder is
+    parsed, lets a TriggerDagRunOperator whose target is in the same folder run."""
+    reasons = [f"provider {p}" for p in info.providers if p not in CORE_PROVIDERS]
+    targets = set(re.findall(r"trigger_dag_id\s*=\s*[\"']([\w.-]+)[\"']", text))
+    if "TriggerDagRunOperator" in text and (folder_dag_ids is None or not targets or targets - folder_dag_ids):
+        reasons.append("triggers a DAG that is not in its DAGs folder")
+    code = code_only(text)
     for pattern, reason in OFFLINE_BLOCKERS:
-        if re.search(pattern, text):
+        if re.search(pattern, code):
             reasons.append(reason)
     return reasons
 
@@ -154,6 +234,9 @@ def classify_error(message: str) -> tuple[str, str]:
         module = m.group(1)
         if module.startswith("airflow.example_dags"):
             return "imports Airflow's own example package", module
+        provider = providers_used(module)
+        if module.startswith("airflow.providers.") and provider and provider[0] not in SUPPORTED_PROVIDERS:
+            return "provider we do not support", provider[0]
         cause = "missing module" if module.split(".")[0] in {"airflow", "tradewind"} else "third-party or local module"
         return cause, module
     if m := re.search(r"cannot import name '([^']+)' from '([^']+)'", line):
@@ -163,6 +246,12 @@ def classify_error(message: str) -> tuple[str, str]:
         return "refused argument", next(g for g in m.groups() if g)
     if re.search(r"\b(task_id|dag_id|group_id|key)\b.*(must|invalid|only)", line, re.I):
         return "id refused", line.split(":", 1)[-1].strip()[:120]
+    if "is already defined in" in line:
+        return "DAG id defined twice in one folder (Airflow refuses it too)", line.split("'")[1]
+    if line.startswith("SyntaxError: f-string"):
+        return "needs Python 3.12 f-strings (PEP 701); we run on 3.11", "SyntaxError: f-string"
+    if m := re.match(r"KeyError: '(Variable \S+ does not exist|[A-Z][A-Z0-9_]+)'", line):
+        return "needs configuration (Variable or environment variable)", m.group(1)
     if "timed out" in line or line.startswith("TimeoutExpired"):
         return "timeout", line[:120]
     kind = line.split(":", 1)[0] if ":" in line else line[:60]
@@ -206,7 +295,8 @@ def extract_prefix(wheel: Path, prefix: str, dest: Path) -> list[Path]:
 # ----------------------------------------------------------------------------- a home and the CLI
 def cli() -> list[str]:
     if os.environ.get("TRADEWIND_CORPUS_SRC"):  # a source snapshot: run its CLI module with the venv's Python
-        return [str(REPO / ".venv" / "bin" / "python"), "-m", "tradewind.observe.cli.main"]
+        # -P: like the installed script, do not put the working directory on sys.path
+        return [str(REPO / ".venv" / "bin" / "python"), "-P", "-m", "tradewind.observe.cli.main"]
     script = REPO / ".venv" / "bin" / "tradewind"
     if script.exists():
         return [str(script)]
@@ -227,16 +317,26 @@ class RunResult:
 class CorpusHome:
     """A fresh TRADEWIND_HOME whose DAGs folder is a copy of one corpus folder."""
 
-    def __init__(self, path: Path, dags: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, path: Path, dags: Path, extra_env: dict[str, str] | None = None,
+                 home_files: list[Path] | None = None, pythonpath: list[Path] | None = None) -> None:
+        """``home_files`` are copied beside ``dags/`` (files a DAG reads relative to its project);
+        ``pythonpath`` holds the packages a source's DAGs expect to be installed."""
         self.path = path
         if path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
         shutil.copytree(dags, path / "dags", ignore=shutil.ignore_patterns("__pycache__"))
+        for extra in home_files or []:
+            if extra.is_dir():
+                shutil.copytree(extra, path / extra.name, dirs_exist_ok=True)
+            elif extra.exists():
+                shutil.copy2(extra, path / extra.name)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADEWIND", "AIRFLOW_"))}
         self.env.update(TRADEWIND_HOME=str(path), TRADEWIND__CORE__LOAD_EXAMPLES="False", **(extra_env or {}))
-        if os.environ.get("TRADEWIND_CORPUS_SRC"):
-            self.env["PYTHONPATH"] = os.environ["TRADEWIND_CORPUS_SRC"]
+        paths = [os.environ["TRADEWIND_CORPUS_SRC"]] if os.environ.get("TRADEWIND_CORPUS_SRC") else []
+        paths += [str(p) for p in pythonpath or []]
+        if paths:
+            self.env["PYTHONPATH"] = os.pathsep.join(paths)
 
     @property
     def dags(self) -> Path:
