@@ -47,6 +47,10 @@ Progress = Callable[[str], None]
 class ProviderInstallError(RuntimeError):
     """Installing failed; the message says at which step and shows pip's own last lines."""
 
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output  # pip's whole output, to tell a network failure from a missing release
+
 
 @dataclass
 class InstallPlan:
@@ -68,13 +72,18 @@ def _pip(args: list[str], what: str) -> subprocess.CompletedProcess[str]:
     if result.returncode != 0:
         if "No module named pip" in result.stderr:
             raise ProviderInstallError(f"{what}: pip is not installed in this environment ({sys.executable})")
-        raise ProviderInstallError(f"{what} failed:\n{_last_lines(result.stderr or result.stdout)}")
+        raise ProviderInstallError(f"{what} failed:\n{_last_lines(result.stderr or result.stdout)}",
+                                   result.stdout + result.stderr)
     return result
 
 
 def _last_lines(text: str, count: int = 8) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip() and not line.startswith("WARNING: Location")]
-    return "\n".join(lines[-count:])
+    return "\n".join(line if len(line) < 400 else line[:300] + " ... " + line[-80:] for line in lines[-count:])
+
+
+_NETWORK_ERRORS = ("NewConnectionError", "Failed to establish", "Temporary failure in name resolution",
+                   "Max retries exceeded", "ConnectTimeoutError", "ReadTimeoutError")
 
 
 def _download(requirement: str, dest: Path) -> Path:
@@ -82,14 +91,17 @@ def _download(requirement: str, dest: Path) -> Path:
         result = _pip(["download", "--no-deps", "--only-binary", ":all:", "--dest", str(dest), requirement],
                       f"downloading {requirement}")
     except ProviderInstallError as exc:
-        text = str(exc)
-        if "No matching distribution" in text or "Could not find a version" in text:
-            hints = suggest(Requirement(requirement).name)
-            hint = f"; did you mean {', '.join(hints)}?" if hints else ""
-            raise ProviderInstallError(f"no release of {requirement} on the package index{hint}\n{text}") from None
-        if "Failed to establish" in text or "NewConnectionError" in text or "Temporary failure" in text:
+        text, output = str(exc), exc.output
+        if any(sign in output for sign in _NETWORK_ERRORS):
             raise ProviderInstallError(f"cannot reach the package index to download {requirement} "
                                        f"(no network? pip's index settings apply)\n{text}") from None
+        if "No matching distribution" in output or "Could not find a version" in output:
+            name = canonicalize_name(Requirement(requirement).name)
+            hints = [h for h in suggest(name) if distribution_name(h) != name]
+            hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+            raise ProviderInstallError(
+                f"no release of {requirement} found on the package index (is the index reachable? "
+                f"is the version right?){hint}\n{text}") from None
         raise
     # pip says where the wheel is: "Saved <path>" or "File was already downloaded <path>"
     for line in result.stdout.splitlines():
