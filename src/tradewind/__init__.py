@@ -76,8 +76,8 @@ for _name in ("TaskDeferred", "TaskDeferralError", "TaskDeferralTimeout"):
     _EXPORTS[_name] = f"{_DEF}.exceptions"
 for _name in ("BaseTrigger", "TriggerEvent", "DateTimeTrigger", "TimeDeltaTrigger", "FileTrigger"):
     _EXPORTS[_name] = f"{_DEF}.triggers"
-for _name in ("Asset", "AssetAll", "AssetAny", "AssetOrTimeSchedule", "AssetTriggeredTimetable", "Dataset",
-              "DatasetAll", "DatasetAny"):
+for _name in ("Asset", "AssetAlias", "AssetAll", "AssetAny", "AssetOrTimeSchedule", "AssetTriggeredTimetable",
+              "Dataset", "DatasetAlias", "DatasetAll", "DatasetAny", "Metadata"):
     _EXPORTS[_name] = f"{_DEF}.assets"
 
 for _name in ("DagRunAlreadyExists", "DagRunTriggerException"):
@@ -105,13 +105,16 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs; no runtime cost
     from tradewind.definition.assets import (
         Asset,
+        AssetAlias,
         AssetAll,
         AssetAny,
         AssetOrTimeSchedule,
         AssetTriggeredTimetable,
         Dataset,
+        DatasetAlias,
         DatasetAll,
         DatasetAny,
+        Metadata,
     )
     from tradewind.definition.baseoperator import BaseOperator
     from tradewind.definition.context import get_current_context
