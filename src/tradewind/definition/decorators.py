@@ -211,6 +211,32 @@ def _decorator_for(operator_class: type) -> Callable[..., Any]:
     return make
 
 
+def _conditional(condition: Callable[[Any], Any], skip_message: str | None, *, run_when: bool,
+                 name: str) -> Callable[[Any], Any]:
+    """``@task.run_if`` / ``@task.skip_if`` (Airflow 2.10): check ``condition(context)`` right
+    before the task runs, through the task's ``pre_execute`` hook; skip the task when it says so."""
+    if not callable(condition):
+        raise TypeError(f"task.{name}() needs a callable condition(context), got {condition!r}")
+
+    def decorate(decorated: Any) -> Any:
+        if not isinstance(decorated, _TaskDecorator):
+            raise TypeError(f"@task.{name}(...) goes above a task decorator (@task, @task.bash, ...), "
+                            f"got {decorated!r}")
+        previous = decorated.kwargs.get("pre_execute")
+
+        def check(context: Any) -> None:
+            if previous is not None:
+                previous(context)
+            if bool(condition(context)) != run_when:
+                from tradewind.definition.exceptions import TaskSkipped
+
+                raise TaskSkipped(skip_message or f"Task skipped: its {name} condition said so")
+
+        return decorated.override(pre_execute=check)
+
+    return decorate
+
+
 class TaskDecoratorCollection:
     """``task``: usable as ``@task``, ``@task(...)`` and through its variant attributes."""
 
@@ -225,6 +251,16 @@ class TaskDecoratorCollection:
     def __call__(self, python_callable: Callable[..., Any] | None = None,
                  multiple_outputs: bool | None = None, **kwargs: Any) -> Any:
         return self.python(python_callable, multiple_outputs=multiple_outputs, **kwargs)
+
+    @staticmethod
+    def run_if(condition: Callable[[Any], Any], skip_message: str | None = None) -> Callable[[Any], Any]:
+        """Run the task only when ``condition(context)`` is true; skip it otherwise (Airflow 2.10)."""
+        return _conditional(condition, skip_message, run_when=True, name="run_if")
+
+    @staticmethod
+    def skip_if(condition: Callable[[Any], Any], skip_message: str | None = None) -> Callable[[Any], Any]:
+        """Skip the task when ``condition(context)`` is true (Airflow 2.10)."""
+        return _conditional(condition, skip_message, run_when=False, name="skip_if")
 
     #: Decorators of optional integrations, ``name -> "module:attribute"``, imported on first use: the
     #: definition layer never imports an integration (nor its third-party library) up front.

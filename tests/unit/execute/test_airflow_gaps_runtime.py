@@ -188,12 +188,28 @@ with DAG("runtime_gaps", start_date=datetime(2024, 1, 1), schedule="@daily", cat
     PythonOperator.partial(task_id="mapped_params", python_callable=show, params={"n": 0, "p": "partial"}).expand(
         params=[{"n": 1}, {"n": 2, "p": "mapped"}])
     Prepared(task_id="custom_pre_execute")
+
+    @task.skip_if(lambda context: context["params"]["bump"] == 1, skip_message="bump is 1: nothing to do")
+    @task
+    def skipped_by_condition():
+        return "never"
+
+    @task.run_if(lambda context: context["params"]["from_dag"] == "d")
+    @task.bash
+    def run_by_condition():
+        return "echo ran-by-condition"
+
+    skipped_by_condition()
+    run_by_condition()
 """
 
 
 def test_async_callables_output_processor_mapped_params_and_schedule_methods_in_a_run(config, db) -> None:
     states, xcoms, logs = _run(config, db, "runtime_gaps", RUNTIME_DAG)
+    assert states.pop("skipped_by_condition") == "skipped"
+    assert "bump is 1: nothing to do" in logs["skipped_by_condition"]
     assert set(states.values()) == {"success"}, (states, logs)
+    assert xcoms["run_by_condition"] == "ran-by-condition"
     assert xcoms["async_task"] == "awaited"
     assert xcoms["async_operator"] == 42
     assert xcoms["bash_processed"] == [7, 8, 9]
