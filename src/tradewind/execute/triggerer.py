@@ -209,6 +209,9 @@ class TriggererRunner:
         for folder in self.config.dag_folders():
             if str(folder) not in sys.path:
                 sys.path.append(str(folder))
+        from tradewind.compat import install as install_airflow_shims
+
+        install_airflow_shims()  # a provider's trigger (airflow.providers...) imports Airflow's core: Tradewind's
         now = self.clock()
         with self.db.session_scope() as session:
             self.job_id = job_queries.start_job(session, JOB_TYPE, self.hostname, os.getpid(), now).id
