@@ -67,6 +67,14 @@ if ! have_mariadb; then
   have_mariadb || { echo "install-services.sh: MariaDB install failed: mariadbd not found" >&2; exit 1; }
 fi
 
+# MariaDB client headers and a compiler: apache-airflow-providers-mysql requires mysqlclient, which has
+# no Linux wheel and builds from source (tests/providers: `tradewind providers install mysql`).
+if ! pkg-config --exists libmariadb 2>/dev/null || ! command -v gcc >/dev/null 2>&1; then
+  need_root "installing libmariadb-dev"
+  echo "Installing the MariaDB client headers for the provider tests..."
+  apt_install libmariadb-dev pkg-config gcc
+fi
+
 if ! have_chromium; then
   need_root "installing chromium"
   echo "Installing chromium for the browser tests..."
