@@ -181,3 +181,34 @@ def test_event_dict_round_trip_keeps_source_aliases():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert AssetEvent.from_dict({**event.to_dict(), "source_aliases": []}).source_aliases == ()
+
+
+def test_python_operator_and_task_collect_yielded_metadata():
+    from tradewind import task
+    from tradewind.definition.operators.python import PythonOperator
+
+    a, alias = Asset("a"), AssetAlias("out")
+
+    def produce(n):
+        yield Metadata(a, {"n": n})
+        yield Metadata(Asset("s3://x/z"), {"n": n}, alias=alias)
+        return n * 2
+
+    with DAG("gen", schedule=None, start_date=START):
+        classic = PythonOperator(task_id="classic", python_callable=produce, op_args=[3], outlets=[a, alias])
+
+        @task(outlets=[a, alias])
+        def decorated():
+            yield Metadata(a, {"from": "task"})
+            return "v"
+
+        decorated()
+    outlet_events = OutletEventAccessors(classic.outlets)
+    assert classic.execute({"outlet_events": outlet_events}) == 6
+    # As in Airflow, the aliased asset's accessor gets the extra too (unused: it is no outlet).
+    assert outlet_events.extras() == {a.key: {"n": 3}, Asset("s3://x/z").key: {"n": 3}}
+    assert [e["asset"]["uri"] for e in outlet_events.alias_events()] == ["s3://x/z"]
+    task_op = classic.dag.get_task("decorated")
+    outlet_events = OutletEventAccessors(task_op.outlets)
+    assert task_op.execute({"outlet_events": outlet_events}) == "v"
+    assert outlet_events.extras() == {a.key: {"from": "task"}}
