@@ -78,7 +78,22 @@ class OutletEventAccessor:
         return f"OutletEventAccessor(key={tuple(self.key)!r}, extra={self.extra!r})"
 
 
-class OutletEventAccessors(Mapping[Any, OutletEventAccessor]):
+class _ForAssetMixin:
+    """Airflow 3's ``for_asset(name=, uri=)`` and ``for_asset_alias(name=)`` lookups (also usable
+    in templates: ``{{ inlet_events.for_asset(uri='s3://...')[-1].extra }}``)."""
+
+    def for_asset(self, *, name: str | None = None, uri: str | None = None) -> Any:
+        if name and uri:
+            return self[Asset(name=name, uri=uri)]  # type: ignore[index]
+        if name or uri:
+            return self[name or uri]  # type: ignore[index]
+        raise ValueError("for_asset() needs a name or a uri")
+
+    def for_asset_alias(self, *, name: str) -> Any:
+        return self[AssetAlias(name)]  # type: ignore[index]
+
+
+class OutletEventAccessors(_ForAssetMixin, Mapping[Any, OutletEventAccessor]):
     """``context["outlet_events"]``: one accessor per outlet asset or alias, looked up by the asset
     (or its name/uri) or by the alias (or its name).
 
@@ -248,7 +263,7 @@ class AssetEvent:
         )
 
 
-class _EventsByAsset(Mapping[Any, Any]):
+class _EventsByAsset(_ForAssetMixin, Mapping[Any, Any]):
     """A mapping keyed by :class:`Asset` or :class:`AssetAlias`; a name or uri (a string) finds
     an asset, else an alias of that name."""
 

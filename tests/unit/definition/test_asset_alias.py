@@ -212,3 +212,18 @@ def test_python_operator_and_task_collect_yielded_metadata():
     outlet_events = OutletEventAccessors(task_op.outlets)
     assert task_op.execute({"outlet_events": outlet_events}) == "v"
     assert outlet_events.extras() == {a.key: {"from": "task"}}
+
+
+def test_for_asset_and_for_asset_alias_lookups():
+    alias, a = AssetAlias("out"), Asset(name="n", uri="s3://b/k")
+    events = [AssetEvent(1, a, {"x": 1}, NOW, source_aliases=(alias,))]
+    for accessor in (TriggeringAssetEvents(events), InletEventAccessors([a, alias], lambda key: events)):
+        assert accessor.for_asset(uri="s3://b/k") == accessor[a] == accessor.for_asset(name="n")
+        assert accessor.for_asset(name="n", uri="s3://b/k") == accessor[a]
+        assert accessor.for_asset_alias(name="out") == accessor[alias]
+        with pytest.raises(ValueError, match="needs a name or a uri"):
+            accessor.for_asset()
+    outlet_events = OutletEventAccessors([a, alias])
+    outlet_events.for_asset(uri="s3://b/k").extra["k"] = 1
+    outlet_events.for_asset_alias(name="out").add(Asset("s3://b/other"))
+    assert outlet_events.extras() == {a.key: {"k": 1}} and len(outlet_events.alias_events()) == 1
