@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from cli_support import wait_for
 from e2e_support import dags_test, home_with_dag, import_errors
+from service_support import stop_process
 
 from tradewind.compat.provider_core import AIRFLOW_VERSION
 
@@ -129,3 +132,29 @@ def test_tradewind_keeps_its_requirements_next_to_apache_airflow(airflow_venv):
         str(REPO / "tests" / "unit" / "observe" / "test_cli_main.py"),
         timeout=900, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_scheduler_runs_provider_dags_next_to_apache_airflow(airflow_venv, tmp_path):
+    """The scheduler, its DAG processor and the local executor's task processes in the venv where pip
+    pulled Apache Airflow in: a triggered run of the SQLite DAG succeeds."""
+    home = home_with_dag(airflow_venv, tmp_path / "home", "provider_sqlite_dag.py")
+    database = tmp_path / "fruit.db"
+    home.env["AIRFLOW_CONN_SQLITE_E2E"] = f"sqlite:///{database}"
+    home.env["PROVIDER_E2E_OUT"] = str(tmp_path / "seen.json")
+    scheduler = subprocess.Popen([str(airflow_venv.bin / "tradewind"), "scheduler"], env=home.env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        home.ok("dags", "unpause", "provider_sqlite")
+        home.ok("dags", "trigger", "provider_sqlite")
+
+        def finished():
+            runs = home.json("dags", "list-runs", "provider_sqlite")
+            return runs and runs[0]["state"] in ("success", "failed") and runs[0]["state"]
+
+        assert wait_for(finished, deadline=240, interval=1, what="the triggered run") == "success"
+    finally:
+        stop_process(scheduler)
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT n FROM fruit_log").fetchall() == [(2,)]
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen["airflow_file"] == str(REPO / "src" / "tradewind" / "compat" / "finder.py")
