@@ -79,10 +79,53 @@ class RuntimeTaskInstance:
     def __repr__(self) -> str:
         return f"<TaskInstance: {self.key.short()} [{self.state}]>"
 
+    # ------------------------------------------------- Airflow 2 attributes DAG code reads
+    @property
+    def execution_date(self) -> datetime | None:
+        """Airflow 2's name of ``logical_date``."""
+        return self.logical_date
+
+    @property
+    def pool(self) -> str | None:
+        return getattr(self.task, "pool", None)
+
+    @property
+    def queue(self) -> str | None:
+        return getattr(self.task, "queue", None)
+
+    @property
+    def priority_weight(self) -> int | None:
+        return getattr(self.task, "priority_weight", None)
+
+    @property
+    def end_date(self) -> datetime | None:
+        return None  # the try is running
+
+    @property
+    def duration(self) -> float | None:
+        return None  # the try is running
+
+    def get_template_context(self) -> dict[str, Any]:
+        """The context of this running try (Airflow's ``ti.get_template_context()``)."""
+        from tradewind.definition.context import get_current_context
+
+        context = get_current_context()
+        if context.get("ti") is not self:
+            raise RuntimeError(f"{self!r}: get_template_context() works only inside this task's own try")
+        return context
+
+    def get_dagrun(self) -> Any:
+        """The run of this try as the context shows it (``context["dag_run"]``)."""
+        return self.get_template_context()["dag_run"]
+
     # ------------------------------------------------------------------- XCom
-    def xcom_push(self, key: str, value: Any) -> None:
+    def xcom_push(self, key: str, value: Any, execution_date: datetime | None = None) -> None:
         """Store ``value`` under ``key`` for this task instance: a JSON value or one of the types
-        :mod:`tradewind.definition.xcom_serde` carries (as Airflow's serde does)."""
+        :mod:`tradewind.definition.xcom_serde` carries (as Airflow's serde does). ``execution_date``
+        (Airflow 2, deprecated there) must be this try's own date when given."""
+        if execution_date is not None and self.logical_date is not None and execution_date != self.logical_date:
+            raise ValueError(f"task {self.dag_id}.{self.task_id}: xcom_push(execution_date=...) can only push to "
+                             f"this run ({self.logical_date.isoformat()}), got {execution_date!r}")
         if not isinstance(key, str) or not key:
             raise ValueError(f"task {self.dag_id}.{self.task_id}: XCom key must be a non-empty string, got {key!r}")
         text = serialize_xcom(value, dag_id=self.dag_id, task_id=self.task_id, key=key)

@@ -201,6 +201,14 @@ with DAG("runtime_gaps", start_date=datetime(2024, 1, 1), schedule="@daily", cat
 
     skipped_by_condition()
     run_by_condition()
+
+    @task
+    def airflow2_ti(ti=None):
+        ti.xcom_push(key="dated", value=1, execution_date=ti.execution_date)
+        return [ti.get_dagrun().run_id == ti.run_id, ti.execution_date == ti.logical_date, ti.pool, ti.queue,
+                ti.get_template_context()["ti"] is ti]
+
+    airflow2_ti()
 """
 
 
@@ -214,6 +222,7 @@ def test_async_callables_output_processor_mapped_params_and_schedule_methods_in_
     assert xcoms["async_operator"] == 42
     assert xcoms["bash_processed"] == [7, 8, 9]
     assert xcoms["custom_pre_execute"] == "prepared"
+    assert xcoms["airflow2_ti"] == [True, True, "default_pool", "default", True]
     assert xcoms["schedule_math"] == ["2024-03-06T00:00:00+00:00", "2024-03-04T00:00:00+00:00",
                                       "2024-03-04T00:00:00+00:00", "2024-03-05T00:00:00+00:00"]
     # Airflow's merge: DAG params, then the partial's, then the instance's; the run's conf over all.
