@@ -70,6 +70,17 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
     "ssh": ["SSHRemoteJobOperator's deferrable mode (the triggerer does not load provider triggers "
             "from airflow paths yet)"],
     "docker": ["@task.docker (airflow.providers.docker.decorators) needs airflow.sdk.bases.decorator"],
+    "standard": [
+        "the distribution's decorator modules (airflow.providers.standard.decorators.*) need Airflow's "
+        "decorator base; DAG files use @task.bash, @task.virtualenv, ... from airflow.sdk / airflow.decorators, "
+        "which Tradewind implements",
+        "airflow.providers.standard.triggers.external_task and utils.sensor_helper need airflow.models.DagRun",
+    ],
+    "smtp": [
+        "SmtpNotifier / send_smtp_notification (bridged from the distribution) call "
+        "SmtpHook.send_email_smtp(smtp_conn_id=...), which Tradewind's native SmtpHook does not take: "
+        "the notifier fails with a TypeError naming the argument; EmailOperator and SmtpHook work",
+    ],
 }
 
 #: Provider ids Airflow publishes (for "did you mean" on a mistyped name; not a registry look-up).
