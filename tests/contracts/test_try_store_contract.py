@@ -268,6 +268,17 @@ def test_finish_success_commits_xcoms_rendered_fields_label_and_outlet_events(wo
     assert isinstance(datetime.fromisoformat(events[0]["timestamp"]), datetime)
 
 
+def test_finish_success_records_events_through_outlet_aliases(world: World) -> None:
+    store, key = world.claimed()
+    alias = {"alias": f"alias_{world.dag_id}", "group": "asset"}
+    asset = {"name": f"s3://b/via_{world.dag_id}", "uri": f"s3://b/via_{world.dag_id}", "group": "asset", "extra": {}}
+    added = {"alias": alias, "asset": asset, "extra": {"rows": 4}}
+    assert store.finish(key, FinishRequest(outcome="success", outlet_alias_events=[added, added])) == "success"
+    (event,) = store.asset_events(alias)  # an alias inlet: the events emitted through it
+    assert (event["uri"], event["extra"], event["source_aliases"]) == (asset["uri"], {"rows": 4}, [alias])
+    assert [e["id"] for e in store.asset_events(asset)] == [event["id"]]
+
+
 def test_a_failed_try_records_no_outlet_events(world: World) -> None:
     store, key = world.claimed()
     asset = {"name": f"lost_{world.dag_id}", "uri": f"lost_{world.dag_id}", "group": "asset", "extra": {}}
