@@ -50,10 +50,16 @@ with DAG("deadline", start_date=datetime(2024, 1, 1), schedule=None):
 """
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, db) -> Database:
+    """The test's database on each backend (PostgreSQL: the session's real server)."""
+    return db if request.param == "sqlite" else request.getfixturevalue("pg_db")
+
+
 @pytest.fixture
-def api(config, db) -> Api:
-    store_dag_file(config, db, "hitl_dags", HITL_DAGS)
-    return make_api(config, db)
+def api(config, any_db) -> Api:
+    store_dag_file(config, any_db, "hitl_dags", HITL_DAGS)
+    return make_api(config, any_db)
 
 
 class Driver:
@@ -109,7 +115,8 @@ def _xcom(db: Database, dag_id: str, task_id: str) -> object:
     return None if text is None else json.loads(text)
 
 
-def test_approval_waits_deferred_and_an_api_answer_resumes_it(api: Api, config, db) -> None:
+def test_approval_waits_deferred_and_an_api_answer_resumes_it(api: Api, config, any_db) -> None:
+    db = any_db
     _trigger(api, "approval", "r1")
     driver = Driver(config, db, "approval", "r1")
     try:
@@ -151,7 +158,8 @@ def test_approval_waits_deferred_and_an_api_answer_resumes_it(api: Api, config, 
         "total_entries"] == 1
 
 
-def test_reject_skips_the_downstream_tasks(api: Api, config, db) -> None:
+def test_reject_skips_the_downstream_tasks(api: Api, config, any_db) -> None:
+    db = any_db
     _trigger(api, "approval", "r2")
     driver = Driver(config, db, "approval", "r2")
     try:
@@ -165,7 +173,8 @@ def test_reject_skips_the_downstream_tasks(api: Api, config, db) -> None:
     assert states == {"approve": "success", "after": "skipped", "last": "skipped"}
 
 
-def test_the_branch_chosen_runs_and_the_other_is_skipped(api: Api, config, db) -> None:
+def test_the_branch_chosen_runs_and_the_other_is_skipped(api: Api, config, any_db) -> None:
+    db = any_db
     _trigger(api, "branching", "r1")
     driver = Driver(config, db, "branching", "r1")
     try:
@@ -179,7 +188,8 @@ def test_the_branch_chosen_runs_and_the_other_is_skipped(api: Api, config, db) -
     assert _xcom(db, "branching", "pick") == ["go_left"]
 
 
-def test_a_deadline_applies_the_defaults_and_without_defaults_fails(api: Api, config, db) -> None:
+def test_a_deadline_applies_the_defaults_and_without_defaults_fails(api: Api, config, any_db) -> None:
+    db = any_db
     _trigger(api, "deadline", "r1")
     driver = Driver(config, db, "deadline", "r1")
     try:
@@ -201,7 +211,8 @@ def test_a_deadline_applies_the_defaults_and_without_defaults_fails(api: Api, co
     assert_problem(late, 409, contains="no longer waiting")
 
 
-def test_unknown_requests_are_404(api: Api, config, db) -> None:
+def test_unknown_requests_are_404(api: Api, config, any_db) -> None:
+    db = any_db
     _trigger(api, "approval", "r3")
     assert_problem(api.get("/api/v2/hitlDetails/approval/r3/approve"), 404, contains="Task instance")
     driver = Driver(config, db, "approval", "r3")
