@@ -207,5 +207,6 @@ def test_api_lists_aliases_with_what_they_resolve_to(config, db):
     assert body["asset_aliases"][0]["resolves_to"] == [{"name": "s3://bucket/api", "uri": "s3://bucket/api"}]
     (event,) = api.get("assets/events").json()["asset_events"]
     assert (event["uri"], event["extra"], event["source_task_id"]) == ("s3://bucket/api", {"n": 1}, "produce")
+    assert [a["name"] for a in event["source_aliases"]] == ["api-alias"]
     assert api.get("assets/aliases", params={"name_pattern": "nope"}).json() == {"asset_aliases": [],
                                                                                  "total_entries": 0}

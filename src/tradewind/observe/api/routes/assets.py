@@ -18,6 +18,7 @@ from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate, paginate_rows
 from tradewind.observe.api.routes.common import API, audit, can, iso, now, read, wake_scheduler, write
 from tradewind.persist.models import (
+    AssetAliasAssetEvent,
     AssetAliasModel,
     AssetEvent,
     AssetModel,
@@ -64,11 +65,24 @@ def asset_dicts(session: Session, assets: list[AssetModel]) -> list[dict[str, An
              "producing_tasks": producers[a.id], "consuming_dags": consumers[a.id]} for a in assets]
 
 
-def _event_dict(event: AssetEvent, asset: AssetModel) -> dict[str, Any]:
+def _event_dict(event: AssetEvent, asset: AssetModel, aliases: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"id": event.id, "asset_id": event.asset_id, "name": asset.name, "uri": asset.uri, "group": asset.group,
             "extra": event.extra or {}, "source_dag_id": event.source_dag_id,
             "source_task_id": event.source_task_id, "source_run_id": event.source_run_id,
-            "source_map_index": event.source_map_index, "timestamp": iso(event.timestamp)}
+            "source_map_index": event.source_map_index, "timestamp": iso(event.timestamp),
+            "source_aliases": aliases or []}
+
+
+def _source_aliases(session: Session, event_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The aliases each event was emitted through (Airflow's ``source_aliases``), one query per page."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if event_ids:
+        for event_id, alias_id, name, group in session.execute(
+            select(AssetAliasAssetEvent.event_id, AssetAliasModel.id, AssetAliasModel.name, AssetAliasModel.group)
+            .join(AssetAliasModel, AssetAliasModel.id == AssetAliasAssetEvent.alias_id)
+            .where(AssetAliasAssetEvent.event_id.in_(event_ids)).order_by(AssetAliasModel.name)):
+            found[event_id].append({"id": alias_id, "name": name, "group": group})
+    return found
 
 
 @router.get("/assets", summary="List assets")
@@ -115,7 +129,8 @@ def list_asset_events(
     stmt = apply_order(stmt, order_by, EVENT_ORDER, "timestamp", tiebreak=(AssetEvent.id,))
     with read(request) as session:
         rows, total = paginate_rows(session, stmt, page)
-        return {"asset_events": [_event_dict(e, a) for e, a in rows], "total_entries": total}
+        aliases = _source_aliases(session, [e.id for e, _ in rows])
+        return {"asset_events": [_event_dict(e, a, aliases.get(e.id)) for e, a in rows], "total_entries": total}
 
 
 @router.post("/assets/events", summary="Record an asset event by hand")

@@ -135,6 +135,7 @@
             ? [links.run(r.source_dag_id, r.source_run_id), " · ",
                links.ti(r.source_dag_id, r.source_run_id, r.source_task_id, r.source_map_index)]
             : el("span", { class: "muted" }, "manual")) },
+          { label: "Through alias", cell: (r) => (r.source_aliases || []).map((a) => el("div", {}, a.name)) },
           { label: "Extra", cell: (r) => json(r.extra) },
         ],
         load: (f, page) => {
