@@ -1,6 +1,7 @@
 """apache-airflow-providers-amazon from PyPI (its S3 parts) against the local S3 server of tests/s3server.py.
 
-``pip install apache-airflow-providers-amazon`` next to Tradewind. The provider is mixed (native first,
+Each test runs in both venvs: ``pip install apache-airflow-providers-amazon`` (Airflow pulled in) and
+``tradewind providers install amazon`` (no Airflow core). The provider is mixed (native first,
 else the installed distribution): ``hooks.s3`` (S3Hook), the operators Tradewind implements in
 ``operators.s3`` and ``sensors.s3`` (S3KeySensor) are Tradewind's native S3 integration;
 ``transfers.local_to_s3``, ``hooks.base_aws`` and every other module load from the installed provider
@@ -22,9 +23,10 @@ pytestmark = pytest.mark.timeout(1800)  # a first run builds the venv (Apache Ai
 BUCKET = "tw-e2e-bucket"
 
 
-@pytest.fixture(scope="module")
-def venv():
-    return venv_or_skip("airflow", ["amazon"])
+@pytest.fixture(scope="module", params=["airflow", "tradewind"])
+def venv(request: pytest.FixtureRequest):
+    """pip install apache-airflow-providers-... (Airflow pulled in), or tradewind providers install (no core)."""
+    return venv_or_skip(request.param, ["amazon"])
 
 
 @pytest.fixture

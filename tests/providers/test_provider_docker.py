@@ -1,6 +1,7 @@
 """apache-airflow-providers-docker from PyPI: DAG files using it parse (there is no Docker engine in CI).
 
-``pip install apache-airflow-providers-docker`` next to Tradewind. The provider is mixed: its
+Each test runs in both venvs: ``pip install apache-airflow-providers-docker`` (Airflow pulled in) and
+``tradewind providers install docker`` (no Airflow core). The provider is mixed: its
 ``operators.docker`` module (DockerOperator) and ``@task.docker`` are Tradewind's own (native), the rest
 (``hooks.docker``, ``operators.docker_swarm``...) loads from the installed distribution (bridged).
 
@@ -38,9 +39,10 @@ EXAMPLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def venv():
-    return venv_or_skip("airflow", ["docker"])
+@pytest.fixture(scope="module", params=["airflow", "tradewind"])
+def venv(request: pytest.FixtureRequest):
+    """pip install apache-airflow-providers-... (Airflow pulled in), or tradewind providers install (no core)."""
+    return venv_or_skip(request.param, ["docker"])
 
 
 def _sdist_examples() -> Path:

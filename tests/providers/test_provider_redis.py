@@ -1,6 +1,7 @@
 """apache-airflow-providers-redis from PyPI, unchanged, against a real redis-server.
 
-``pip install apache-airflow-providers-redis`` next to Tradewind (bridged: the provider loads from its
+Each test runs in both venvs, ``pip install apache-airflow-providers-redis`` (Airflow pulled in) and
+``tradewind providers install redis`` (no Airflow core) (bridged: the provider loads from its
 installed distribution, its ``airflow`` core imports from Tradewind). Our DAG file
 ``dags/provider_redis_dag.py`` uses RedisHook, RedisKeySensor and RedisPublishOperator as the
 provider's docs show; the test subscribes to the channel and sets the awaited key itself.
@@ -22,9 +23,10 @@ from redis_server import redis_server, redis_url  # noqa: F401 - fixtures
 pytestmark = pytest.mark.timeout(1800)  # a first run builds the venv (Apache Airflow from PyPI)
 
 
-@pytest.fixture(scope="module")
-def venv():
-    return venv_or_skip("airflow", ["redis"])
+@pytest.fixture(scope="module", params=["airflow", "tradewind"])
+def venv(request: pytest.FixtureRequest):
+    """pip install apache-airflow-providers-... (Airflow pulled in), or tradewind providers install (no core)."""
+    return venv_or_skip(request.param, ["redis"])
 
 
 @pytest.fixture

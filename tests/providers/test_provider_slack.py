@@ -1,6 +1,7 @@
 """apache-airflow-providers-slack from PyPI, unchanged: incoming webhooks posted to a local HTTP server.
 
-``pip install apache-airflow-providers-slack`` next to Tradewind (bridged: the provider loads from its
+Each test runs in both venvs, ``pip install apache-airflow-providers-slack`` (Airflow pulled in) and
+``tradewind providers install slack`` (no Airflow core) (bridged: the provider loads from its
 installed distribution, its ``airflow`` core imports from Tradewind). Our DAG file
 ``dags/provider_slack_dag.py`` uses SlackWebhookOperator, SlackWebhookHook and the webhook notifier
 as an ``on_success_callback``; the server (``servers.RecordingHttpServer``) records what arrived.
@@ -20,9 +21,10 @@ pytestmark = pytest.mark.timeout(1800)  # a first run builds the venv (Apache Ai
 TOKEN = "T000E2E/B000E2E/secretwebhooktoken"
 
 
-@pytest.fixture(scope="module")
-def venv():
-    return venv_or_skip("airflow", ["slack"])
+@pytest.fixture(scope="module", params=["airflow", "tradewind"])
+def venv(request: pytest.FixtureRequest):
+    """pip install apache-airflow-providers-... (Airflow pulled in), or tradewind providers install (no core)."""
+    return venv_or_skip(request.param, ["slack"])
 
 
 @pytest.fixture

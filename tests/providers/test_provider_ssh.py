@@ -1,8 +1,9 @@
 """apache-airflow-providers-ssh and -sftp from PyPI, unchanged, against a real local sshd.
 
-``pip install apache-airflow-providers-ssh apache-airflow-providers-sftp`` next to Tradewind (pip pulls
-Apache Airflow in; Tradewind's shims still answer the ``airflow`` core imports and the providers load
-from their installed distributions: "bridged"). Our DAG file ``dags/provider_ssh_dag.py`` uses
+Each test runs in both venvs, ``pip install apache-airflow-providers-ssh apache-airflow-providers-sftp``
+(pip pulls Apache Airflow in) and ``tradewind providers install ssh sftp`` (no Airflow core). Either
+way Tradewind's shims answer the ``airflow`` core imports and the providers load from their installed
+distributions ("bridged"). Our DAG file ``dags/provider_ssh_dag.py`` uses
 SSHOperator, SSHHook and SFTPOperator as the providers' docs show; the connection comes from
 ``AIRFLOW_CONN_SSH_E2E`` with a pinned host key, as a migrated Airflow deployment would set it.
 """
@@ -22,9 +23,10 @@ pytestmark = pytest.mark.timeout(1800)  # a first run builds the venv (Apache Ai
 DAG_FILE = "provider_ssh_dag.py"
 
 
-@pytest.fixture(scope="module")
-def venv():
-    return venv_or_skip("airflow", ["ssh", "sftp"])
+@pytest.fixture(scope="module", params=["airflow", "tradewind"])
+def venv(request: pytest.FixtureRequest):
+    """pip install apache-airflow-providers-... (Airflow pulled in), or tradewind providers install (no core)."""
+    return venv_or_skip(request.param, ["ssh", "sftp"])
 
 
 @pytest.fixture

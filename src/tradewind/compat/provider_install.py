@@ -43,6 +43,13 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 Progress = Callable[[str], None]
 
+#: Third-party packages of Apache Airflow's core that a provider's code imports without declaring
+#: them (with Airflow installed they are always there). Installed with that provider, since its
+#: Airflow requirement is dropped. Found by the end-to-end tests (tests/providers).
+UNDECLARED_CORE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
+    "apache-airflow-providers-amazon": ("python-slugify>=5.0",),  # hooks/base_aws.py: from slugify import slugify
+}
+
 
 class ProviderInstallError(RuntimeError):
     """Installing failed; the message says at which step and shows pip's own last lines."""
@@ -169,6 +176,7 @@ def plan(names: list[str], version: str | None, dest: Path, progress: Progress) 
         wheel = _download(f"{key}{spec}", dest)
         version_found, requires = _wheel_requires(wheel)
         result.wheels[key], result.versions[key] = wheel, version_found
+        requires = [*requires, *map(Requirement, UNDECLARED_CORE_REQUIREMENTS.get(key, ()))]
         for need in requires:
             need_key = canonicalize_name(need.name)
             if need_key in AIRFLOW_CORE_DISTRIBUTIONS:
