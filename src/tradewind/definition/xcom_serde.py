@@ -17,8 +17,8 @@ tuple (and namedtuple), set, frozenset    tuple, set, frozenset (a namedtuple as
 datetime.datetime / date / timedelta      the same type (aware datetimes keep their zone)
 pendulum DateTime                         pendulum DateTime
 decimal.Decimal                           Decimal (exact: kept as its text, where Airflow uses a float)
-numpy scalars (int*, uint*, float*,       the same numpy scalar type
-bool_, complex*)
+numpy scalars (int*, uint*, float*,       the same numpy scalar type (a float64 nested in plain
+bool_, complex*)                          JSON is a float, as it always was here: it is one)
 pandas.DataFrame                          DataFrame (JSON "table" orient: index and dtypes kept)
 dataclasses, attrs classes                the class, rebuilt from its ``init`` fields (nested too)
 pydantic models                           the model (``model_validate`` of ``model_dump(mode="json")``)
@@ -53,7 +53,7 @@ from typing import Any
 
 from tradewind.definition.exceptions import XComNotSerializable
 
-__all__ = ["TYPE_KEY", "decode_xcom", "encode_xcom", "is_envelope", "serialize_xcom"]
+__all__ = ["TYPE_KEY", "decode_xcom", "encode_xcom", "is_envelope", "serialize_xcom", "serialize_xcom_with_copy"]
 
 TYPE_KEY = "__tradewind_type__"
 VERSION_KEY = "__version__"
@@ -71,9 +71,24 @@ class _Refused(Exception):
 
 def serialize_xcom(value: Any, *, dag_id: str, task_id: str, key: str) -> str:
     """JSON text of an XCom value (see the module docstring), or :class:`XComNotSerializable`."""
+    return serialize_xcom_with_copy(value, dag_id=dag_id, task_id=task_id, key=key)[0]
+
+
+def serialize_xcom_with_copy(value: Any, *, dag_id: str, task_id: str, key: str) -> tuple[str, Any]:
+    """(JSON text, that text decoded): the stored form and a copy of it user code cannot mutate."""
+    if not _is_numpy(value):
+        # Fast path, all in C: JSON that reads back equal is plain JSON, stored exactly as always
+        # (a tuple reads back as a list, which is not equal, so it takes the typed path below).
+        try:
+            text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+            copy = json.loads(text)
+            if TYPE_KEY not in text and copy == value:
+                return text, copy
+        except (TypeError, ValueError, RecursionError):
+            pass
     try:
-        ready = encode_xcom(value)
-        return json.dumps(ready, allow_nan=False, ensure_ascii=False)
+        text = json.dumps(encode_xcom(value), allow_nan=False, ensure_ascii=False)
+        return text, json.loads(text)
     except _Refused as exc:
         where = f" at {exc.where}" if exc.where else ""
         why = f" ({exc.why})" if exc.why else ""
@@ -91,32 +106,75 @@ def serialize_xcom(value: Any, *, dag_id: str, task_id: str, key: str) -> str:
 
 
 # ------------------------------------------------------------------------------- encoding
-def encode_xcom(value: Any, where: str = "") -> Any:
-    """``value`` as JSON-ready Python objects: plain JSON unchanged, other types as envelopes."""
-    if value is None or isinstance(value, (str, bool)):
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def encode_xcom(value: Any) -> Any:
+    """``value`` as JSON-ready Python objects: plain JSON unchanged, other types as envelopes.
+
+    The common case (plain JSON) is checked by exact type first and no path is kept while
+    walking; where a refused value sits is worked out only when one is found.
+    """
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return value
+    if kind is list:
+        return _encode_items(value)
+    if kind is dict:
+        return _encode_dict(value)
+    if isinstance(value, (str, bool)):
         return value
     if isinstance(value, (int, float)) and not _is_numpy(value):
         return value  # int/float subclasses (IntEnum, IntFlag) are stored as their value, like json does
     if isinstance(value, list):
-        return [encode_xcom(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return _encode_items(value)
     if isinstance(value, dict):
-        return _encode_dict(value, where)
+        return _encode_dict(value)
     encoder = _encoder_for(value)
     if encoder is None:
-        raise _Refused(_type_name(type(value)), where)
-    kind, data = encoder(value, where)
-    return {TYPE_KEY: kind, VERSION_KEY: _VERSION, VALUE_KEY: data}
+        raise _Refused(_type_name(kind), "")
+    name, data = encoder(value)
+    return {TYPE_KEY: name, VERSION_KEY: _VERSION, VALUE_KEY: data}
 
 
-def _encode_dict(value: dict[Any, Any], where: str) -> dict[Any, Any]:
+def _encode_items(items: Any) -> list[Any]:
+    try:
+        return [encode_xcom(v) for v in items]
+    except _Refused:
+        pass
+    for index, item in enumerate(items):  # the slow path, only to say where the refused value is
+        try:
+            encode_xcom(item)
+        except _Refused as exc:
+            exc.where = f"[{index}]{exc.where}"
+            raise
+    raise AssertionError("unreachable: an item was refused, then accepted")  # pragma: no cover
+
+
+def _encode_fields(obj: Any, names: list[str]) -> dict[str, Any]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = encode_xcom(getattr(obj, name))
+        except _Refused as exc:
+            exc.where = f".{name}{exc.where}"
+            raise
+    return out
+
+
+def _encode_dict(value: dict[Any, Any]) -> dict[Any, Any]:
     if TYPE_KEY in value:
-        raise _Refused("dict", where, f"its key {TYPE_KEY!r} is reserved for typed XCom values")
+        raise _Refused("dict", "", f"its key {TYPE_KEY!r} is reserved for typed XCom values")
     out: dict[Any, Any] = {}
     for k, v in value.items():
         # Non-string keys that JSON turns into strings (as it always did) stay allowed.
-        if not (k is None or isinstance(k, (str, int, float, bool))) or _is_numpy(k):
-            raise _Refused(f"dict key {_type_name(type(k))}", where, "dict keys must be strings or numbers")
-        out[k] = encode_xcom(v, f"{where}[{k!r}]")
+        if type(k) is not str and (not (k is None or isinstance(k, (str, int, float, bool))) or _is_numpy(k)):
+            raise _Refused(f"dict key {_type_name(type(k))}", "", "dict keys must be strings or numbers")
+        try:
+            out[k] = encode_xcom(v)
+        except _Refused as exc:
+            exc.where = f"[{k!r}]{exc.where}"
+            raise
     return out
 
 
@@ -133,7 +191,7 @@ def _class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _encoder_for(value: Any) -> Callable[[Any, str], tuple[str, Any]] | None:
+def _encoder_for(value: Any) -> Callable[[Any], tuple[str, Any]] | None:
     if isinstance(value, tuple):
         return _encode_collection
     if isinstance(value, (set, frozenset)):
@@ -141,11 +199,11 @@ def _encoder_for(value: Any) -> Callable[[Any, str], tuple[str, Any]] | None:
     if isinstance(value, (datetime, date, timedelta)):
         return _encode_time
     if isinstance(value, Decimal):
-        return lambda v, _w: ("decimal.Decimal", str(v))
+        return lambda v: ("decimal.Decimal", str(v))
     if isinstance(value, uuid.UUID):
-        return lambda v, _w: ("uuid.UUID", str(v))
+        return lambda v: ("uuid.UUID", str(v))
     if isinstance(value, PurePath):
-        return lambda v, _w: ("pathlib." + ("PurePath" if type(v).__name__.startswith("Pure") else "Path"), str(v))
+        return lambda v: ("pathlib." + ("PurePath" if type(v).__name__.startswith("Pure") else "Path"), str(v))
     if _is_numpy(value):
         return _encode_numpy
     if _is_dataframe(value):
@@ -155,7 +213,7 @@ def _encoder_for(value: Any) -> Callable[[Any, str], tuple[str, Any]] | None:
     return _object_encoder(value)
 
 
-def _encode_collection(value: Any, where: str) -> tuple[str, Any]:
+def _encode_collection(value: Any) -> tuple[str, Any]:
     # A namedtuple comes back as a plain tuple, as in Airflow.
     kind = "tuple" if isinstance(value, tuple) else "frozenset" if isinstance(value, frozenset) else "set"
     items = list(value)
@@ -164,7 +222,7 @@ def _encode_collection(value: Any, where: str) -> tuple[str, Any]:
             items = sorted(items)  # a stable order, so the stored text does not vary between runs
         except TypeError:
             pass
-    return kind, [encode_xcom(v, f"{where}[{i}]") for i, v in enumerate(items)]
+    return kind, _encode_items(items)
 
 
 def _zone_name(tzinfo: Any) -> str | None:
@@ -176,7 +234,7 @@ def _zone_name(tzinfo: Any) -> str | None:
     return None
 
 
-def _encode_time(value: Any, where: str) -> tuple[str, Any]:
+def _encode_time(value: Any) -> tuple[str, Any]:
     if isinstance(value, datetime):
         kind = "pendulum.DateTime" if type(value).__module__.startswith("pendulum") else "datetime.datetime"
         data: dict[str, Any] = {"iso": value.isoformat()}
@@ -189,12 +247,12 @@ def _encode_time(value: Any, where: str) -> tuple[str, Any]:
     return "datetime.timedelta", value.total_seconds()
 
 
-def _encode_numpy(value: Any, where: str) -> tuple[str, Any]:
+def _encode_numpy(value: Any) -> tuple[str, Any]:
     import numpy as np
 
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biufcUS?":
-            raise _Refused(f"numpy.ndarray of dtype {value.dtype}", where, "only arrays of numbers, booleans or "
+            raise _Refused(f"numpy.ndarray of dtype {value.dtype}", "", "only arrays of numbers, booleans or "
                            "strings can be stored")
         if value.dtype.kind == "c":
             items: Any = np.stack([value.real, value.imag], axis=-1).tolist()
@@ -207,7 +265,7 @@ def _encode_numpy(value: Any, where: str) -> tuple[str, Any]:
         if isinstance(data, float) and data != data or data in (float("inf"), float("-inf")):
             data = repr(float(data))  # JSON has no NaN/inf; the text is parsed back by numpy
         return f"numpy.{type(value).__name__}", data
-    raise _Refused(_type_name(type(value)), where)
+    raise _Refused(_type_name(type(value)), "")
 
 
 def _is_dataframe(value: Any) -> bool:
@@ -215,31 +273,31 @@ def _is_dataframe(value: Any) -> bool:
     return pandas is not None and isinstance(value, pandas.DataFrame)
 
 
-def _encode_dataframe(value: Any, where: str) -> tuple[str, Any]:
+def _encode_dataframe(value: Any) -> tuple[str, Any]:
     try:
         text = value.to_json(orient="table", date_format="iso", date_unit="ns")
     except (ValueError, NotImplementedError) as exc:
-        raise _Refused("pandas.DataFrame", where, f"pandas cannot write it as a JSON table: {exc}") from None
+        raise _Refused("pandas.DataFrame", "", f"pandas cannot write it as a JSON table: {exc}") from None
     # The table schema names dtypes coarsely (a datetime column's unit, for one, is lost):
     # keep each column's exact dtype beside it and restore it after reading.
     return "pandas.DataFrame", {"table": json.loads(text), "dtypes": [str(d) for d in value.dtypes]}
 
 
-def _object_encoder(value: Any) -> Callable[[Any, str], tuple[str, Any]] | None:
+def _object_encoder(value: Any) -> Callable[[Any], tuple[str, Any]] | None:
     cls = type(value)
     if callable(getattr(value, "serialize", None)) and callable(getattr(cls, "deserialize", None)):
-        return lambda v, w: ("object", {"class": _class_path(cls), "version": getattr(cls, "__version__", 0),
-                                        "data": encode_xcom(v.serialize(), w)})
+        return lambda v: ("object", {"class": _class_path(cls), "version": getattr(cls, "__version__", 0),
+                                     "data": encode_xcom(v.serialize())})
     if dataclasses.is_dataclass(value):
-        return lambda v, w: ("dataclass", {"class": _class_path(cls), "fields": {
-            f.name: encode_xcom(getattr(v, f.name), f"{w}.{f.name}") for f in dataclasses.fields(v) if f.init}})
+        return lambda v: ("dataclass", {"class": _class_path(cls), "fields": _encode_fields(
+            v, [f.name for f in dataclasses.fields(v) if f.init])})
     attrs = sys.modules.get("attr")
     if attrs is not None and attrs.has(cls):
-        return lambda v, w: ("attrs", {"class": _class_path(cls), "fields": {
-            a.name: encode_xcom(getattr(v, a.name), f"{w}.{a.name}") for a in attrs.fields(cls) if a.init}})
+        return lambda v: ("attrs", {"class": _class_path(cls), "fields": _encode_fields(
+            v, [a.name for a in attrs.fields(cls) if a.init])})
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(value, pydantic.BaseModel):
-        return lambda v, _w: ("pydantic", {"class": _class_path(cls), "data": v.model_dump(mode="json")})
+        return lambda v: ("pydantic", {"class": _class_path(cls), "data": v.model_dump(mode="json")})
     return None
 
 
@@ -250,13 +308,26 @@ def is_envelope(value: Any) -> bool:
 
 
 def decode_xcom(value: Any) -> Any:
-    """The inverse of :func:`encode_xcom` on JSON-decoded data; plain JSON comes back unchanged."""
-    if isinstance(value, list):
-        return [decode_xcom(v) for v in value]
-    if isinstance(value, dict):
+    """The inverse of :func:`encode_xcom` on JSON-decoded data; plain JSON comes back unchanged
+    (the very same objects, when nothing in them is typed)."""
+    kind = type(value)
+    if kind is list:
+        for index, item in enumerate(value):
+            if type(item) in _PLAIN_SCALARS:
+                continue
+            decoded = decode_xcom(item)
+            if decoded is not item:  # something typed inside: a new list from here on
+                return [*value[:index], decoded, *(decode_xcom(v) for v in value[index + 1:])]
+        return value
+    if kind is dict:
         if is_envelope(value):
             return _decode_envelope(value)
-        return {k: decode_xcom(v) for k, v in value.items()}
+        for key, item in value.items():
+            if type(item) in _PLAIN_SCALARS:
+                continue
+            if decode_xcom(item) is not item:
+                return {k: decode_xcom(v) for k, v in value.items()}
+        return value
     return value
 
 

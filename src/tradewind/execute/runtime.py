@@ -20,14 +20,13 @@ execution API on a worker without database access).
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from tradewind.definition.xcom_serde import decode_xcom, serialize_xcom
+from tradewind.definition.xcom_serde import decode_xcom, serialize_xcom, serialize_xcom_with_copy
 from tradewind.execute.logs import TASK_LOGGER
 from tradewind.execute.try_store import TryStore
 from tradewind.workloads import TaskKey
@@ -128,10 +127,10 @@ class RuntimeTaskInstance:
                              f"this run ({self.logical_date.isoformat()}), got {execution_date!r}")
         if not isinstance(key, str) or not key:
             raise ValueError(f"task {self.dag_id}.{self.task_id}: XCom key must be a non-empty string, got {key!r}")
-        text = serialize_xcom(value, dag_id=self.dag_id, task_id=self.task_id, key=key)
         # Keep a copy (typed values as their JSON envelopes, as stored), so later mutation of
         # ``value`` by user code does not change what is stored.
-        self.pending_xcoms[key] = json.loads(text)
+        _text, self.pending_xcoms[key] = serialize_xcom_with_copy(value, dag_id=self.dag_id, task_id=self.task_id,
+                                                                  key=key)
 
     def xcom_pull(
         self,

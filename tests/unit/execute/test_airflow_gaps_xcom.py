@@ -243,3 +243,17 @@ class Money:
     @classmethod
     def deserialize(cls, data: dict[str, Any], version: int) -> "Money":
         return cls(data["amount"], data["currency"], version)
+
+
+def test_the_plain_json_fast_path_hands_typed_values_to_the_envelope_path() -> None:
+    import numpy as np
+
+    # A top-level numpy scalar keeps its type; one nested in plain JSON is the float it is.
+    assert decode_xcom(json.loads(serialize_xcom(np.float64(1.5), dag_id="d", task_id="t", key="k"))).dtype == "float64"
+    assert json.loads(serialize_xcom({"x": np.float64(1.5)}, dag_id="d", task_id="t", key="k")) == {"x": 1.5}
+    # A tuple nested deep inside plain JSON is noticed (it would read back as a list).
+    nested = {"a": [{"b": (1, 2)}]}
+    assert decode_xcom(json.loads(serialize_xcom(nested, dag_id="d", task_id="t", key="k"))) == nested
+    # The reserved key is refused even inside otherwise plain JSON.
+    with pytest.raises(XComNotSerializable, match=r"at \['a'\]\[0\]"):
+        serialize_xcom({"a": [{TYPE_KEY: "x", "value": 1}]}, dag_id="d", task_id="t", key="k")
