@@ -153,6 +153,9 @@ class DAG:
         self.deprecation_notes: list[str] = []
         if schedule_interval is not NOTSET:
             self.deprecation_notes.append("the DAG argument schedule_interval is deprecated (Airflow 2); use schedule")
+        if sla_miss_callback is not None:
+            self.deprecation_notes.append(
+                "sla_miss_callback is accepted but never called: Tradewind records no SLA misses (Airflow 2)")
         if deadline is not None:
             # Recorded in every try's log: Airflow would raise a deadline alert, Tradewind will not.
             self.deprecation_notes.append(

@@ -91,9 +91,11 @@ def test_doc_md_naming_a_markdown_file_beside_the_dag_file_is_read(tmp_path) -> 
 
 
 def test_airflow3_dag_arguments_are_accepted() -> None:
-    dag = DAG("a3", schedule=None, fail_fast=True, disable_bundle_versioning=True, deadline=object())
+    dag = DAG("a3", schedule=None, fail_fast=True, disable_bundle_versioning=True, deadline=object(),
+              sla_miss_callback=print)
     assert dag.fail_stop is True and dag.fail_fast is True
     assert any("deadline" in note for note in dag.deprecation_notes)  # logged in every try
+    assert any("sla_miss_callback" in note for note in dag.deprecation_notes)
 
 
 # ----------------------------------------------------------------- BashOperator arguments
