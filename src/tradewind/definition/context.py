@@ -350,6 +350,7 @@ def build_context(
         "triggering_asset_events": events,
         "triggering_dataset_events": events,
         "expanded_ti_count": None,
+        "map_index_template": getattr(task, "map_index_template", None),  # Airflow 3 offers it
     })
     context.update(_deprecated_keys(dag, _run_type_name(run_type), logical, date_source,
                                     interval_start, interval_end, prev_start_success))
