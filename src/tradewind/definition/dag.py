@@ -438,12 +438,8 @@ class DAG:
         deprecation note in the task log when a task calls it.
         """
         self._note_deprecated_call("following_schedule", "the run's data_interval_end, or next_dagrun_info")
-        moment = self._schedule_moment(dttm, "following_schedule")
-        cron = getattr(self.timetable, "_schedule", None)
-        if cron is not None:
-            return _as_context_datetime(cron.next_after(moment))
-        delta = getattr(self.timetable, "delta", None)
-        return None if delta is None else _as_context_datetime(moment + delta)
+        following = self._next_schedule_time(self._schedule_moment(dttm, "following_schedule"))
+        return None if following is None else _as_context_datetime(following)
 
     def previous_schedule(self, dttm: datetime) -> datetime | None:
         """The last schedule time before ``dttm`` (UTC); None unless the schedule has data
@@ -454,6 +450,51 @@ class DAG:
             return _as_context_datetime(self.timetable._schedule.prev_before(moment))
         delta = getattr(self.timetable, "delta", None)
         return None if delta is None else _as_context_datetime(moment - delta)
+
+    def next_dagrun_info(self, last_automated_dagrun: Any, *, restricted: bool = True) -> Any:
+        """The next automated run after ``last_automated_dagrun`` (a ``DataInterval``, or None for
+        the first), as a ``DagRunInfo``; None when there is none. With ``restricted`` the DAG's
+        start/end dates and catchup apply (Airflow's method)."""
+        from tradewind.definition.timetables import DataInterval, TimeRestriction
+
+        if isinstance(last_automated_dagrun, datetime):  # Airflow 2.2's deprecated form
+            last_automated_dagrun = self.infer_automated_data_interval(last_automated_dagrun)
+        if last_automated_dagrun is not None and not isinstance(last_automated_dagrun, DataInterval):
+            raise TypeError(f"DAG {self.dag_id!r}: next_dagrun_info() takes a DataInterval or None, "
+                            f"got {last_automated_dagrun!r}")
+        if self.timetable is None:
+            return None
+        restriction = TimeRestriction(self.start_date, self.end_date, self.catchup) if restricted \
+            else TimeRestriction(None, None, True)
+        return self.timetable.next_dagrun_info(last_automated_data_interval=last_automated_dagrun,
+                                               restriction=restriction)
+
+    def infer_automated_data_interval(self, logical_date: datetime) -> Any:
+        """The data interval of the automated run at ``logical_date`` (Airflow's method)."""
+        from tradewind.definition.timetables import DataInterval
+
+        start = self._schedule_moment(logical_date, "infer_automated_data_interval")
+        following = self._next_schedule_time(start)
+        return DataInterval(start, following) if following is not None and getattr(
+            self.timetable, "type_name", None) != "cron_trigger" else DataInterval.exact(start)
+
+    def _next_schedule_time(self, moment: datetime) -> datetime | None:
+        """``following_schedule`` without the deprecation note (for the methods built on it)."""
+        cron = getattr(self.timetable, "_schedule", None)
+        if cron is not None:
+            return cron.next_after(moment)
+        delta = getattr(self.timetable, "delta", None)
+        return None if delta is None else moment + delta
+
+    def get_template_env(self, *, force_sandboxed: bool = False) -> Any:
+        """The Jinja environment this DAG's templates render with (custom operators call it)."""
+        from tradewind.definition.templating import make_jinja_env
+
+        return make_jinja_env(self)
+
+    #: Airflow 2 SubDAG attributes: a DAG here is never a SubDAG.
+    is_subdag = False
+    parent_dag = None
 
     def _schedule_moment(self, dttm: Any, method: str) -> datetime:
         if not isinstance(dttm, datetime):

@@ -190,3 +190,17 @@ def test_airflow2_hook_arguments_run_around_execute_and_ignored_ones_are_noted()
     assert "ignore_first_depends_on_past" in notes
     with DAG("hooks_bad", schedule=None), pytest.raises(TradewindException, match="pre_execute of task 'q'"):
         PythonOperator(task_id="q", python_callable=print, pre_execute="not callable")
+
+
+def test_next_dagrun_info_and_automated_intervals_the_deprecation_notes_point_to() -> None:
+    dag = DAG("next_info", schedule="@daily", start_date=datetime(2024, 1, 1, tzinfo=UTC), catchup=True)
+    first = dag.next_dagrun_info(None)
+    assert first.data_interval == DataInterval(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+    interval = dag.infer_automated_data_interval(datetime(2024, 3, 4, tzinfo=UTC))
+    assert tuple(interval) == (datetime(2024, 3, 4, tzinfo=UTC), datetime(2024, 3, 5, tzinfo=UTC))
+    following = dag.next_dagrun_info(interval)
+    assert following.logical_date == datetime(2024, 3, 5, tzinfo=UTC)
+    assert dag.next_dagrun_info(datetime(2024, 3, 4, tzinfo=UTC)).logical_date == following.logical_date
+    assert DAG("none", schedule=None).next_dagrun_info(None) is None
+    assert dag.get_template_env().from_string("{{ 40 + 2 }}").render() == "42"
+    assert dag.is_subdag is False and dag.parent_dag is None
