@@ -190,3 +190,17 @@ class DagRun(metaclass=_AnnotationOnlyMeta):
     its queries and class methods (``find``, ``get_task_instances``...) are not."""
 
     _runtime = "tradewind.execute.prepare:RunInfo"
+
+
+def _asset_or_time_schedule() -> type:
+    from tradewind.definition.assets import AssetOrTimeSchedule
+
+    return AssetOrTimeSchedule
+
+
+def DatasetOrTimeSchedule(*, timetable: Any, datasets: Any) -> Any:  # noqa: N802 - Airflow's class name
+    """Airflow 2.9's ``DatasetOrTimeSchedule(timetable=..., datasets=...)``: an ``AssetOrTimeSchedule``.
+
+    Airflow 3 renamed the argument ``assets``; the object built is the same (and stored the same way).
+    """
+    return _asset_or_time_schedule()(timetable=timetable, assets=datasets)

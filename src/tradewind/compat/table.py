@@ -147,6 +147,7 @@ MODULES: dict[str, dict[str, str]] = {
         "Param": f"{_DEF}.params",
         "XComArg": f"{_DEF}.xcom_arg",
         "MappedOperator": f"{_DEF}.mapped",
+        **_same(_NAMES, "TaskInstance", "DagRun"),  # annotation-only (docs/airflow-compat.md)
     },
     "airflow.models.dag": _DAG,
     "airflow.models.baseoperator": _BASEOP,
@@ -212,7 +213,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.triggers.temporal": _TEMPORAL_TRIGGERS,
     "airflow.triggers.file": _same(_TRIG, "FileTrigger"),
     "airflow.hooks.base": _HOOK,
-    "airflow.datasets": _same(f"{_DEF}.assets", "Dataset", "DatasetAll", "DatasetAny"),
+    "airflow.datasets": _same(f"{_DEF}.assets", "Dataset", "DatasetAll", "DatasetAny", "DatasetAlias"),
     "airflow.timetables.base": _same(_TT, "DagRunInfo", "DataInterval", "TimeRestriction", "Timetable"),
     "airflow.timetables.interval": _same(_TT, "CronDataIntervalTimetable", "DeltaDataIntervalTimetable"),
     "airflow.timetables.trigger": _same(_TT, "CronTriggerTimetable", "DeltaTriggerTimetable",
@@ -223,7 +224,7 @@ MODULES: dict[str, dict[str, str]] = {
         "DatasetTriggeredTimetable": f"{_DEF}.assets:AssetTriggeredTimetable",
     },
     "airflow.timetables.assets": _same(f"{_DEF}.assets", "AssetOrTimeSchedule"),
-    "airflow.timetables.datasets": {"DatasetOrTimeSchedule": f"{_DEF}.assets:AssetOrTimeSchedule"},
+    "airflow.timetables.datasets": _same(_NAMES, "DatasetOrTimeSchedule"),  # Airflow 2's datasets= argument
     "airflow.macros": _same(
         f"{_DEF}.macros", "ds_add", "ds_format", "datetime_diff_for_humans", "datetime", "date", "timedelta",
         "json", "random", "time", "uuid",
@@ -333,6 +334,8 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "airflow.providers.common.compat.standard.triggers": _same(_TRIG, "TimeDeltaTrigger"),
     "airflow.utils.decorators": _same(_NAMES, "apply_defaults"),
+    "airflow.models.dataset": _same(f"{_DEF}.assets", "Dataset"),  # Airflow 2 re-exported Dataset there
+    "airflow.datasets.metadata": _same(f"{_DEF}.assets", "Metadata"),
     "airflow.hooks.base_hook": _HOOK,
     "airflow.configuration": {**_CONF_NAMES, **_same(_CONFIG, "get_airflow_home", "AIRFLOW_HOME")},
     "airflow.sdk.configuration": _same(_CONFIG, "conf"),

@@ -302,3 +302,49 @@ def test_every_task_sdk_name_is_mapped_or_left_out_on_purpose():
     for name in sorted(SDK_LEFT_OUT - {"__version__"}):
         with pytest.raises(ImportError, match="Tradewind does not support"):
             exec(f"from airflow.sdk import {name}", {})
+
+
+# ----------------------------------------------------------------------------- Airflow 2.x dataset names
+def test_airflow2_dataset_paths(tradewind_sim, tmp_path):
+    path = _dag_file(tmp_path, """
+        from datetime import datetime
+        from airflow.decorators import dag, task
+        from airflow.datasets import DatasetAlias
+        from airflow.datasets.metadata import Metadata
+        from airflow.models import TaskInstance
+        from airflow.models.dataset import Dataset
+        from airflow.timetables.datasets import DatasetOrTimeSchedule
+        from airflow.timetables.trigger import CronTriggerTimetable
+
+        RAW = Dataset("file://include/raw.csv")
+
+        @dag(start_date=datetime(2024, 1, 1), catchup=False,
+             schedule=DatasetOrTimeSchedule(timetable=CronTriggerTimetable("0 6 * * *", timezone="UTC"),
+                                            datasets=[RAW]))
+        def dataset_paths():
+            @task(outlets=[RAW])
+            def write(**context):
+                ti: TaskInstance = context["task_instance"]
+                return [isinstance(ti, TaskInstance), type(DatasetAlias("raw-files")).__name__,
+                        type(Metadata(RAW, {"rows": 3})).__name__]
+
+            write()
+
+        dataset_paths()
+    """)
+    result = tradewind_sim.run(path)
+    assert result.xcom("write") == [True, "AssetAlias", "Metadata"]
+    from tradewind.execute.prepare import load_dag_file
+
+    loaded = load_dag_file(str(path), [str(tmp_path)])["dataset_paths"]
+    assert isinstance(loaded.timetable, assets.AssetOrTimeSchedule)
+    assert loaded.timetable.summary
+
+
+def test_models_task_instance_is_annotation_only():
+    from airflow.models import DagRun, TaskInstance
+
+    assert TaskInstance is _from("airflow.models.taskinstance", "TaskInstance")
+    assert DagRun is _from("airflow.models.dagrun", "DagRun")
+    with pytest.raises(AttributeError, match="DagRun.find is not supported by Tradewind"):
+        DagRun.find(dag_id="x")
