@@ -343,7 +343,15 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.models.taskinstance": _same(_NAMES, "TaskInstance"),
     "airflow.models.dagrun": _same(_NAMES, "DagRun"),
     "airflow.utils.dag_parsing_context": _same(_NAMES, "get_parsing_context"),
-    "airflow.sdk.execution_time.context": _same(f"{_DEF}.context", "get_current_context"),
+    "airflow.sdk.execution_time.context": {
+        **_same(f"{_DEF}.context", "get_current_context"),
+        # The context's accessor classes, which Airflow 3 DAG files use in annotations.
+        "TriggeringAssetEventsAccessor": f"{_DEF}.assets:TriggeringAssetEvents",
+        "InletEventsAccessors": f"{_DEF}.assets:InletEventAccessors",
+        **_same(f"{_DEF}.assets", "OutletEventAccessors", "OutletEventAccessor"),
+    },
+    # The element type of triggering_asset_events[asset] (Airflow 3 annotates with it).
+    "airflow.sdk.execution_time.comms": {"AssetEventDagRunReferenceResult": f"{_DEF}.assets:AssetEvent"},
     "airflow.utils.template": _same(f"{_DEF}.templating", "literal"),
     # The per-database SQL operators Airflow deprecated for SQLExecuteQueryOperator (docs/airflow-compat.md).
     "airflow.providers.postgres.operators.postgres": _same(_LEGACY_SQL, "PostgresOperator"),

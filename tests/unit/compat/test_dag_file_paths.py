@@ -348,3 +348,16 @@ def test_models_task_instance_is_annotation_only():
     assert DagRun is _from("airflow.models.dagrun", "DagRun")
     with pytest.raises(AttributeError, match="DagRun.find is not supported by Tradewind"):
         DagRun.find(dag_id="x")
+
+
+def test_execution_time_accessor_classes_for_annotations():
+    from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
+    from airflow.sdk.execution_time.context import (
+        InletEventsAccessors, OutletEventAccessors, TriggeringAssetEventsAccessor, get_current_context,
+    )
+
+    assert TriggeringAssetEventsAccessor is assets.TriggeringAssetEvents
+    assert InletEventsAccessors is assets.InletEventAccessors
+    assert OutletEventAccessors is assets.OutletEventAccessors
+    assert AssetEventDagRunReferenceResult is assets.AssetEvent
+    assert get_current_context is tradewind.get_current_context
