@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,12 @@ def test_postgres(home, pg_server):
 
 def test_mysql_on_mariadb_and_the_seed_pipeline(home, mariadb_server):
     uri = f"mysql://{mariadb_server.user}:{mariadb_server.password}@127.0.0.1:{mariadb_server.port}"
-    home.env["AIRFLOW_CONN_MYSQL_E2E"] = f"{uri}/{mariadb_server.database}"
+    database = f"providers_{uuid.uuid4().hex[:10]}"  # the server is shared with other tests' tables
+    conn = mariadb_server.connect()
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {database}")
+    conn.close()
+    home.env["AIRFLOW_CONN_MYSQL_E2E"] = f"{uri}/{database}"
     run = dags_test(home, "provider_mysql")
     assert run.states == {"create": "success", "busiest": "success"}, run.output
 
@@ -74,7 +80,7 @@ def test_mysql_on_mariadb_and_the_seed_pipeline(home, mariadb_server):
         run = dags_test(home, "data_extract_pipeline")
         assert run.run_state == "success", run.output
         with conn.cursor() as cur:
-            cur.execute(f"SELECT page FROM {mariadb_server.database}.busiest")
+            cur.execute(f"SELECT page FROM {database}.busiest")
             assert [row[0] for row in cur.fetchall()] == ["home"]
             cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'mlops' "
                         "AND table_name = 'ineligible_loan_model_features'")
