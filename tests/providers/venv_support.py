@@ -143,6 +143,7 @@ def provider_venv(flavour: str, providers: Sequence[str], extra: Sequence[str] =
         fcntl.flock(lock, fcntl.LOCK_EX)  # another xdist worker may be building it: wait for it
         stamp = root / "tradewind-test-venv.json"
         if stamp.exists():
+            stamp.touch()  # last use, for _prune_stale
             return venv
         shutil.rmtree(root, ignore_errors=True)  # a half-built one from an interrupted session
         try:
@@ -151,7 +152,22 @@ def provider_venv(flavour: str, providers: Sequence[str], extra: Sequence[str] =
             shutil.rmtree(root, ignore_errors=True)
             raise
         stamp.write_text(key)
+    _prune_stale(root)
     return venv
+
+
+def _prune_stale(current: Path, unused_for: float = 2 * 86400) -> None:
+    """Remove venvs of the same flavour and providers built from another recipe (an older
+    pyproject.toml...) and unused for two days: each is 100-200 MB."""
+    import time
+
+    prefix = current.name.rsplit("-", 1)[0] + "-"
+    for other in current.parent.glob(prefix + "*"):
+        stamp = other / "tradewind-test-venv.json"
+        if other == current or not other.is_dir() or other.name.rsplit("-", 1)[0] + "-" != prefix:
+            continue
+        if stamp.exists() and time.time() - stamp.stat().st_mtime > unused_for:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------ building
