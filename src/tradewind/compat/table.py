@@ -334,6 +334,7 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "airflow.providers.common.compat.standard.triggers": _same(_TRIG, "TimeDeltaTrigger"),
     "airflow.utils.decorators": _same(_NAMES, "apply_defaults"),
+    "airflow.utils.email": _same(f"{_DEF}.notifications", "send_email"),  # via [email] email_backend, as Airflow
     "airflow.models.dataset": _same(f"{_DEF}.assets", "Dataset"),  # Airflow 2 re-exported Dataset there
     "airflow.datasets.metadata": _same(f"{_DEF}.assets", "Metadata"),
     "airflow.hooks.base_hook": _HOOK,
