@@ -87,6 +87,7 @@ def test_sqlite_dag_on_the_provider_paths(flavour_venv, tmp_path):
     # ... and a module Tradewind does not implement is the installed distribution's own file.
     assert seen["handlers_file"].startswith(str(flavour_venv.root)), seen
     assert seen["handlers_file"].endswith("airflow/providers/common/sql/hooks/handlers.py")
+    assert seen["sqlite_provider_version"] == _distributions(flavour_venv)["apache-airflow-providers-sqlite"]
 
 
 def test_unknown_core_module_fails_loudly_even_with_airflow_installed(flavour_venv, tmp_path):

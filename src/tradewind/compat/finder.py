@@ -128,6 +128,20 @@ def _find_installed(fullname: str) -> importlib.machinery.ModuleSpec | None:
     return importlib.machinery.PathFinder.find_spec(fullname, search)
 
 
+def _installed_provider_version(package: str) -> str | None:
+    """The installed distribution's version when ``package`` is a provider's root package
+    (``airflow.providers.common.sql``): bridged code reads ``airflow.providers.X.__version__``."""
+    provider = provider_of(package)
+    if provider is None or package != f"{PROVIDERS}.{provider}":
+        return None
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("apache-airflow-providers-" + provider.replace(".", "-"))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 class _ShimModule(ModuleType):
     """An ``airflow`` module whose names come from the tables, looked up on first use."""
 
@@ -139,6 +153,8 @@ class _ShimModule(ModuleType):
             value = resolve_target(target, name)
         elif f"{own}.{name}" in MODULES or f"{own}.{name}" in _PACKAGES:
             value = importlib.import_module(f"{own}.{name}")  # a shim submodule read as an attribute
+        elif name == "__version__" and _installed_provider_version(own) is not None:
+            value = _installed_provider_version(own)  # a native provider's package, its wheel installed
         elif name.startswith("__") and name.endswith("__"):
             raise AttributeError(f"module {own!r} has no attribute {name!r}")  # probes by inspect, pickle...
         elif self.__dict__.get("__path__") and _find_installed(f"{own}.{name}") is not None:

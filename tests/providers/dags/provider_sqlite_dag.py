@@ -20,12 +20,14 @@ from airflow.sdk import DAG
 def where_is_airflow():
     """What a task sees of ``airflow``: written to a file the test reads."""
     import airflow.providers.common.sql.hooks.handlers as handlers
+    import airflow.providers.sqlite as sqlite_provider
 
     seen = {
         "airflow_file": airflow.__file__,
         "airflow_version": airflow.__version__,
         "hook_module": SqliteHook.__module__,
         "handlers_file": handlers.__file__,
+        "sqlite_provider_version": sqlite_provider.__version__,  # the installed wheel's
     }
     with open(os.environ["PROVIDER_E2E_OUT"], "w") as out:
         json.dump(seen, out)
