@@ -228,6 +228,33 @@ def test_unknown_requests_are_404(api: Api, config, any_db) -> None:
     assert_problem(api.get("/api/v2/hitlDetails/", params={"order_by": "nope"}), 400, field="order_by")
 
 
+def test_the_task_instance_page_answers_through_the_same_api(api: Api, config, any_db) -> None:
+    """The UI's "Required action" panel (static/hitl.js) PATCHes with the session and its CSRF token."""
+    from ui_support import browser
+
+    db = any_db
+    _trigger(api, "approval", "ui")
+    driver = Driver(config, db, "approval", "ui")
+    try:
+        driver.step_until(lambda s: s.get("approve") == "deferred")
+        viewer, user = browser(api, "viewer"), browser(api, "user")
+        page = user.get("/dags/approval/runs/ui/tasks/approve")
+        assert page.status_code == 200 and 'id="ti-hitl"' in page.text and "/static/hitl.js" in page.text
+        assert 'data-can-edit="true"' in page.text
+        assert 'data-can-edit="false"' in viewer.get("/dags/approval/runs/ui/tasks/approve").text
+        script = user.get("/static/hitl.js")
+        assert script.status_code == 200 and "hitlDetails" in script.text
+        path = "dags/approval/dagRuns/ui/taskInstances/approve/-1/hitlDetails"
+        assert user.get(f"/api/v1/{path}").json()["pending"] is True
+        assert user.write("PATCH", path, json={"chosen_options": ["Approve"]}, headers={"X-CSRF-Token": "x"}
+                          ).status_code == 403  # a bad CSRF token
+        answered_now = user.write("PATCH", path, json={"chosen_options": ["Approve"], "params_input": {"note": ""}})
+        assert answered_now.status_code == 200, answered_now.text
+        assert driver.step_until(lambda s: s.get("last") == "success")["after"] == "success"
+    finally:
+        driver.close()
+
+
 # ------------------------------------------------------------------ real processes
 STANDALONE_DAG = '''
 from datetime import datetime
