@@ -69,7 +69,9 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
                "are Airflow-server parts and do not apply"],
     "ssh": ["SSHRemoteJobOperator's deferrable mode (the triggerer does not load provider triggers "
             "from airflow paths yet)"],
-    "docker": ["@task.docker (airflow.providers.docker.decorators) needs airflow.sdk.bases.decorator"],
+    "docker": ["airflow.providers.docker.decorators.docker (the distribution's own @task.docker) needs "
+               "airflow.sdk.bases.decorator; @task.docker itself is Tradewind's",
+               "DockerSwarmOperator and the docker hooks load from the distribution, untested (no engine in CI)"],
     "standard": [
         "the distribution's decorator modules (airflow.providers.standard.decorators.*) need Airflow's "
         "decorator base; DAG files use @task.bash, @task.virtualenv, ... from airflow.sdk / airflow.decorators, "
