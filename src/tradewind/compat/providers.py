@@ -67,8 +67,8 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
     "amazon": ["only S3 is native; other AWS modules load from the installed distribution, untested, and "
                "get Tradewind's S3Hook where they import it; AWS executors, auth manager and log handlers "
                "are Airflow-server parts and do not apply"],
-    "ssh": ["SSHRemoteJobOperator's deferrable mode (the triggerer does not load provider triggers "
-            "from airflow paths yet)"],
+    "ssh": ["SSHRemoteJobOperator and the deferrable SSH triggers: untested (the triggerer loads provider "
+            "triggers with Tradewind's core since it installs the shims)"],
     "docker": ["airflow.providers.docker.decorators.docker (the distribution's own @task.docker) needs "
                "airflow.sdk.bases.decorator; @task.docker itself is Tradewind's",
                "DockerSwarmOperator and the docker hooks load from the distribution, untested (no engine in CI)"],
