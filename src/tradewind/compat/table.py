@@ -154,7 +154,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.models.param": _PARAM,
     "airflow.models.variable": _VARIABLE,
     "airflow.models.connection": _CONNECTION,
-    "airflow.models.xcom_arg": _XCOM_ARG,
+    "airflow.models.xcom_arg": {**_XCOM_ARG, "PlainXComArg": f"{_DEF}.xcom_arg:XComArg"},
     "airflow.models.mappedoperator": _same(f"{_DEF}.mapped", "MappedOperator"),
     "airflow.operators.bash": _BASH_OP,
     "airflow.operators.bash_operator": _BASH_OP,
@@ -334,6 +334,8 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "airflow.providers.common.compat.standard.triggers": _same(_TRIG, "TimeDeltaTrigger"),
     "airflow.utils.decorators": _same(_NAMES, "apply_defaults"),
+    "airflow.utils": _same(_NAMES, "apply_defaults"),  # Airflow 1.10's `from airflow.utils import apply_defaults`
+    "airflow.sdk.execution_time.task_runner": {"RuntimeTaskInstance": f"{_NAMES}:TaskInstance"},  # annotation-only
     "airflow.utils.email": _same(f"{_DEF}.notifications", "send_email"),  # via [email] email_backend, as Airflow
     "airflow.models.dataset": _same(f"{_DEF}.assets", "Dataset"),  # Airflow 2 re-exported Dataset there
     "airflow.datasets.metadata": _same(f"{_DEF}.assets", "Metadata"),

@@ -361,3 +361,15 @@ def test_execution_time_accessor_classes_for_annotations():
     assert OutletEventAccessors is assets.OutletEventAccessors
     assert AssetEventDagRunReferenceResult is assets.AssetEvent
     assert get_current_context is tradewind.get_current_context
+
+
+def test_older_and_runtime_spellings():
+    from airflow.models.xcom_arg import PlainXComArg
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    from airflow.utils import apply_defaults
+
+    assert PlainXComArg is tradewind.XComArg
+    assert RuntimeTaskInstance is _from("airflow.models.taskinstance", "TaskInstance")
+    assert apply_defaults(len) is len
+    with pytest.raises(AttributeError, match="TaskInstance.get_task_states is not supported by Tradewind"):
+        RuntimeTaskInstance.get_task_states(dag_id="x", run_ids=["r"])
