@@ -219,7 +219,7 @@ _REGISTERED = "__tradewind_registered_dags__"
 
 
 def _install_airflow_shims() -> None:
-    """``import airflow`` in a DAG file resolves to Tradewind unless Apache Airflow is installed."""
+    """``import airflow`` in a DAG file resolves to Tradewind, even when Apache Airflow is installed too."""
     from tradewind.compat import install
 
     install()
