@@ -255,6 +255,36 @@ def test_the_task_instance_page_answers_through_the_same_api(api: Api, config, a
         driver.close()
 
 
+def test_clearing_asks_again_and_deleting_the_run_drops_its_requests(api: Api, config, any_db) -> None:
+    db = any_db
+    _trigger(api, "approval", "again")
+    body = {"dry_run": False, "task_ids": ["approve"], "dag_run_id": "again", "only_failed": False}
+    pending = {"dag_run_id": "again", "pending": True}
+    driver = Driver(config, db, "approval", "again")
+    try:
+        driver.step_until(lambda s: s.get("approve") == "deferred")
+        # cleared while waiting: the same try (a deferral does not end it) asks again
+        assert api.post("dags/approval/clearTaskInstances", json=body).status_code == 200
+        assert api.get("/api/v2/hitlDetails/", params=pending).json()["total_entries"] == 0
+        driver.step_until(lambda s: s.get("approve") == "deferred")
+        again = api.get("/api/v2/hitlDetails/", params=pending).json()["hitl_details"]
+        assert [d["try_number"] for d in again] == [1]
+        assert api.patch("/api/v2/hitlDetails/approval/again/approve",
+                         json={"chosen_options": ["Approve"]}).status_code == 200
+        driver.step_until(lambda s: s.get("last") == "success")
+        # cleared once answered and done: a new try, a new request; the answered one stays readable
+        assert api.post("dags/approval/clearTaskInstances", json=body).status_code == 200
+        driver.step_until(lambda s: s.get("approve") == "deferred")
+        assert [d["try_number"] for d in api.get("/api/v2/hitlDetails/", params=pending).json()["hitl_details"]] == [2]
+        first = api.get("/api/v2/dags/approval/dagRuns/again/taskInstances/approve/-1/hitlDetails/tries/1").json()
+        assert first["pending"] is False and first["chosen_options"] == ["Approve"]
+    finally:
+        driver.close()
+    assert api.delete("dags/approval/dagRuns/again").status_code == 204
+    with db.read_scope() as s:
+        assert s.scalars(select(HITLDetail).where(HITLDetail.run_id == "again")).all() == []
+
+
 # ------------------------------------------------------------------ real processes
 STANDALONE_DAG = '''
 from datetime import datetime
