@@ -102,6 +102,7 @@ _SDK_MORE = {
     "literal": f"{_DEF}.templating",
     "get_parsing_context": _NAMES,
     "macros": "airflow:macros",  # the airflow.macros shim module, as airflow.sdk.macros is Airflow's module
+    "asset": f"{_DEF}.asset_decorator",
 }
 # airflow.providers.common.compat.sdk: the re-export module newer providers and their example DAGs import.
 _COMMON_COMPAT_SDK = {
