@@ -47,6 +47,13 @@ with DAG("deadline", start_date=datetime(2024, 1, 1), schedule=None):
     strict = HITLOperator(task_id="strict", subject="No default", options=["x"],
                           execution_timeout=timedelta(seconds=0.5))
     choose >> PythonOperator(task_id="use", python_callable=lambda ti: ti.xcom_pull(task_ids="choose"))
+
+def gather(ti):
+    return [a["chosen_options"] for a in ti.xcom_pull(task_ids="ask")]
+
+with DAG("mapped_ask", start_date=datetime(2024, 1, 1), schedule=None):
+    asked = HITLOperator.partial(task_id="ask", options=["a", "b"]).expand(subject=["one?", "two?"])
+    asked >> PythonOperator(task_id="gather", python_callable=gather)
 """
 
 
@@ -283,6 +290,32 @@ def test_clearing_asks_again_and_deleting_the_run_drops_its_requests(api: Api, c
     assert api.delete("dags/approval/dagRuns/again").status_code == 204
     with db.read_scope() as s:
         assert s.scalars(select(HITLDetail).where(HITLDetail.run_id == "again")).all() == []
+
+
+def test_mapped_requests_are_answered_per_map_index(api: Api, config, any_db) -> None:
+    db = any_db
+    _trigger(api, "mapped_ask", "m1")
+    driver = Driver(config, db, "mapped_ask", "m1")
+
+    def both_waiting(_: dict) -> bool:
+        with db.read_scope() as s:
+            states = s.scalars(select(TaskInstance.state).where(
+                TaskInstance.dag_id == "mapped_ask", TaskInstance.task_id == "ask")).all()
+        return sorted(states) == ["deferred", "deferred"]
+
+    try:
+        driver.step_until(both_waiting)
+        listed = api.get("/api/v2/dags/mapped_ask/dagRuns/m1/hitlDetails", params={"order_by": "map_index"}).json()
+        assert [(d["task_instance"]["map_index"], d["subject"]) for d in listed["hitl_details"]] == [
+            (0, "one?"), (1, "two?")]
+        assert api.patch("/api/v2/hitlDetails/mapped_ask/m1/ask/1", json={"chosen_options": ["b"]}).status_code == 200
+        assert_problem(api.patch("/api/v2/hitlDetails/mapped_ask/m1/ask", json={"chosen_options": ["a"]}), 404)
+        assert api.patch("/api/v2/dags/mapped_ask/dagRuns/m1/taskInstances/ask/0/hitlDetails",
+                         json={"chosen_options": ["a"]}).status_code == 200
+        driver.step_until(lambda s: s.get("gather") == "success")
+    finally:
+        driver.close()
+    assert _xcom(db, "mapped_ask", "gather") == [["a"], ["b"]]
 
 
 # ------------------------------------------------------------------ real processes
