@@ -189,6 +189,12 @@ with DAG("runtime_gaps", start_date=datetime(2024, 1, 1), schedule="@daily", cat
         params=[{"n": 1}, {"n": 2, "p": "mapped"}])
     Prepared(task_id="custom_pre_execute")
 
+    @task
+    def param_sets():
+        return [{"n": 10}, {"n": 20}]
+
+    PythonOperator.partial(task_id="mapped_params_xcom", python_callable=show).expand(params=param_sets())
+
     @task.skip_if(lambda context: context["params"]["bump"] == 1, skip_message="bump is 1: nothing to do")
     @task
     def skipped_by_condition():
@@ -222,6 +228,7 @@ def test_async_callables_output_processor_mapped_params_and_schedule_methods_in_
     assert xcoms["async_operator"] == 42
     assert xcoms["bash_processed"] == [7, 8, 9]
     assert xcoms["custom_pre_execute"] == "prepared"
+    assert [xcoms[f"mapped_params_xcom[{i}]"]["n"] for i in (0, 1)] == [10, 20]
     assert xcoms["airflow2_ti"] == [True, True, "default_pool", "default", True]
     assert xcoms["schedule_math"] == ["2024-03-06T00:00:00+00:00", "2024-03-04T00:00:00+00:00",
                                       "2024-03-04T00:00:00+00:00", "2024-03-05T00:00:00+00:00"]
