@@ -204,3 +204,18 @@ def test_next_dagrun_info_and_automated_intervals_the_deprecation_notes_point_to
     assert DAG("none", schedule=None).next_dagrun_info(None) is None
     assert dag.get_template_env().from_string("{{ 40 + 2 }}").render() == "42"
     assert dag.is_subdag is False and dag.parent_dag is None
+
+
+def test_docker_operator_takes_the_pre_3_0_provider_volumes_and_skip_exit_code() -> None:
+    pytest.importorskip("docker", reason="the docker extra (Docker SDK) is part of the dev extra")
+    from tradewind.integrations.docker import DockerOperator
+
+    with DAG("docker_old", schedule=None):
+        op = DockerOperator(task_id="d", image="alpine", volumes=["/tmp/data:/data", "/etc/app:/conf:ro"],
+                            skip_exit_code=3)
+        with pytest.raises(TradewindException, match="volume 'nocolon'"):
+            DockerOperator(task_id="bad", image="alpine", volumes=["nocolon"])
+    assert [(m["Source"], m["Target"], m["ReadOnly"]) for m in op._mounts()] == [
+        ("/tmp/data", "/data", False), ("/etc/app", "/conf", True)]
+    assert op.skip_on_exit_code == (3,)
+    assert sum("deprecated" in n for n in op.deprecation_notes) == 2

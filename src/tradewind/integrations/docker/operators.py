@@ -63,6 +63,14 @@ def parse_env_file(text: str) -> dict[str, str]:
     return values
 
 
+def _volume_mount(spec: Any, task_id: str) -> dict[str, Any]:
+    """``"host:container[:ro|rw]"`` (the old ``volumes`` form) as a bind mount."""
+    parts = str(spec).split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1] or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise TradewindException(f"DockerOperator {task_id!r}: volume {spec!r} is not 'host_path:container_path[:ro]'")
+    return {"source": parts[0], "target": parts[1], "type": "bind", "read_only": len(parts) == 3 and parts[2] == "ro"}
+
+
 def format_command(command: Any) -> Any:
     """A command string that is a JSON list (``'["echo", "hi"]'``) becomes that list, as in Airflow."""
     if isinstance(command, str) and command.strip().startswith("["):
@@ -132,9 +140,19 @@ class DockerOperator(BaseOperator):
         port_bindings: dict[Any, Any] | None = None,
         ulimits: list[Any] | None = None,
         labels: dict[str, str] | list[str] | None = None,
+        volumes: Iterable[str] | None = None,
+        skip_exit_code: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Arguments of the Docker provider before 3.0 (as in DAG files of that era's books).
+        if volumes:
+            self.deprecation_notes.append("DockerOperator volumes is deprecated (Docker provider < 3.0); "
+                                          "use mounts (each 'host:container[:ro]' became a bind mount)")
+            mounts = [*(mounts or []), *(_volume_mount(v, self.task_id) for v in volumes)]
+        if skip_exit_code is not None:
+            self.deprecation_notes.append("DockerOperator skip_exit_code is deprecated; use skip_on_exit_code")
+            skip_on_exit_code = skip_exit_code if skip_on_exit_code is None else skip_on_exit_code
         if not image:
             raise TradewindException(f"DockerOperator {self.task_id!r} needs an image")
         if isinstance(auto_remove, bool):
