@@ -219,3 +219,18 @@ def test_docker_operator_takes_the_pre_3_0_provider_volumes_and_skip_exit_code()
         ("/tmp/data", "/data", False), ("/etc/app", "/conf", True)]
     assert op.skip_on_exit_code == (3,)
     assert sum("deprecated" in n for n in op.deprecation_notes) == 2
+
+
+def test_airflow2_names_of_use_task_logical_date_are_accepted_and_noted() -> None:
+    from datetime import time
+
+    from tradewind.definition.operators.datetime_branch import BranchDateTimeOperator, BranchDayOfWeekOperator
+
+    with DAG("branch_names", schedule=None):
+        day = BranchDayOfWeekOperator(task_id="d", follow_task_ids_if_true="a", follow_task_ids_if_false="b",
+                                      week_day="Monday", use_task_execution_day=True)
+        when = BranchDateTimeOperator(task_id="t", follow_task_ids_if_true="a", follow_task_ids_if_false="b",
+                                      target_lower=time(1), target_upper=time(2), use_task_execution_date=True)
+    assert day.use_task_logical_date is True and when.use_task_logical_date is True
+    assert "use_task_execution_day is deprecated" in day.deprecation_notes[0]
+    assert "use_task_execution_date is deprecated" in when.deprecation_notes[0]

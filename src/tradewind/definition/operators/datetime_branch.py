@@ -104,10 +104,14 @@ class BranchDateTimeOperator(BaseBranchOperator):
         target_lower: datetime | time | None,
         target_upper: datetime | time | None,
         use_task_logical_date: bool = False,
+        use_task_execution_date: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         where = f"task {self.task_id!r}"
+        if use_task_execution_date is not None:  # Airflow 2's name
+            self.deprecation_notes.append("use_task_execution_date is deprecated (Airflow 2); use use_task_logical_date")
+            use_task_logical_date = use_task_logical_date or use_task_execution_date
         if target_lower is None and target_upper is None:
             raise InvalidTaskArgumentError(
                 f"{where}: both target_lower and target_upper are None; at least one must be set"
@@ -218,10 +222,14 @@ class BranchDayOfWeekOperator(BaseBranchOperator):
         follow_task_ids_if_false: str | Iterable[str],
         week_day: str | WeekDay | Iterable[str | WeekDay],
         use_task_logical_date: bool = False,
+        use_task_execution_day: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         where = f"task {self.task_id!r}"
+        if use_task_execution_day is not None:  # Airflow 2's name
+            self.deprecation_notes.append("use_task_execution_day is deprecated (Airflow 2); use use_task_logical_date")
+            use_task_logical_date = use_task_logical_date or use_task_execution_day
         try:
             self._week_day_num = WeekDay.validate_week_day(week_day)
         except ValueError as exc:
