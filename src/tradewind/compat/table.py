@@ -103,6 +103,7 @@ _SDK_MORE = {
     "get_parsing_context": _NAMES,
     "macros": "airflow:macros",  # the airflow.macros shim module, as airflow.sdk.macros is Airflow's module
     "asset": f"{_DEF}.asset_decorator",
+    "AssetWatcher": f"{_DEF}.assets",
 }
 # airflow.providers.common.compat.sdk: the re-export module newer providers and their example DAGs import.
 _COMMON_COMPAT_SDK = {
@@ -210,7 +211,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.sensors.time_sensor": _TIME_SENSORS,
     "airflow.sensors.external_task": _EXTERNAL_TASK,
     "airflow.sensors.external_task_sensor": _EXTERNAL_TASK,
-    "airflow.triggers.base": _same(_TRIG, "BaseTrigger", "TriggerEvent"),
+    "airflow.triggers.base": {**_same(_TRIG, "BaseTrigger", "TriggerEvent"), "BaseEventTrigger": f"{_TRIG}.event"},
     "airflow.triggers.temporal": _TEMPORAL_TRIGGERS,
     "airflow.triggers.file": _same(_TRIG, "FileTrigger"),
     "airflow.hooks.base": _HOOK,
@@ -258,7 +259,11 @@ MODULES: dict[str, dict[str, str]] = {
     ),
     "airflow.sdk.definitions.dag": _DAG,
     "airflow.sdk.definitions.taskgroup": _TASK_GROUP,
-    "airflow.sdk.definitions.asset": _ASSETS,
+    "airflow.sdk.definitions.asset": {
+        **_ASSETS, **_same(f"{_DEF}.assets", "AssetAlias", "AssetWatcher", "AssetRef", "AssetNameRef", "AssetUriRef",
+                           "BaseAsset", "Dataset")},
+    "airflow.sdk.definitions.asset.decorators": _same(
+        f"{_DEF}.asset_decorator", "asset", "AssetDefinition", "MultiAssetDefinition"),
     "airflow.sdk.definitions.param": _PARAM,
     "airflow.sdk.definitions.edges": _LABEL,
     "airflow.sdk.definitions.variable": _VARIABLE,
@@ -290,7 +295,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.standard.sensors.time": _TIME_SENSORS,
     "airflow.providers.standard.sensors.external_task": _EXTERNAL_TASK,
     "airflow.providers.standard.triggers.temporal": _TEMPORAL_TRIGGERS,
-    "airflow.providers.standard.triggers.file": _same(_TRIG, "FileTrigger"),
+    "airflow.providers.standard.triggers.file": {**_same(_TRIG, "FileTrigger"), "FileDeleteTrigger": f"{_TRIG}.event"},
     # Human-in-the-loop (Airflow 3.1): docs/human-in-the-loop.md
     "airflow.providers.standard.operators.hitl": _same(
         f"{_OPS}.hitl", "HITLOperator", "ApprovalOperator", "HITLBranchOperator", "HITLEntryOperator"),

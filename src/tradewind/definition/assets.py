@@ -47,8 +47,12 @@ __all__ = [
     "AssetAny",
     "AssetEvent",
     "AssetKey",
+    "AssetNameRef",
     "AssetOrTimeSchedule",
+    "AssetRef",
     "AssetTriggeredTimetable",
+    "AssetUriRef",
+    "AssetWatcher",
     "BaseAsset",
     "Dataset",
     "DatasetAlias",
@@ -173,6 +177,10 @@ class BaseAsset:
         """Every alias the expression mentions, first occurrence first, no repeats."""
         return iter(())
 
+    def iter_refs(self) -> Iterator["AssetRef"]:
+        """Every ``Asset.ref(...)`` the expression mentions, first occurrence first, no repeats."""
+        return iter(())
+
     def as_expression(self) -> dict[str, Any]:
         """JSON form for the snapshot; :func:`condition_from_expression` is the inverse."""
         raise NotImplementedError
@@ -204,6 +212,7 @@ class Asset(os.PathLike, BaseAsset):
         *,
         group: str | None = None,
         extra: dict[str, Any] | None = None,
+        watchers: Iterable["AssetWatcher"] | None = None,
     ) -> None:
         if name is None and uri is None:
             raise InvalidAssetError(f"Asset() needs a name or a uri{_where()}")
@@ -219,6 +228,19 @@ class Asset(os.PathLike, BaseAsset):
         if extra is not None and not isinstance(extra, Mapping):
             raise InvalidAssetError(f"Asset {self.name!r}: extra must be a dict, got {type(extra).__name__}{_where()}")
         self.extra: dict[str, Any] = dict(extra or {})
+        self.watchers: list[AssetWatcher] = _check_watchers(watchers, self.name)
+
+    @staticmethod
+    def ref(*, name: str = "", uri: str = "") -> "AssetRef":
+        """A reference to an asset defined elsewhere, by name or by uri (not both), resolved
+        when the schedule is evaluated: ``schedule=Asset.ref(name="orders")``."""
+        if name and uri:
+            raise InvalidAssetError("Asset.ref() takes a name or a uri, not both")
+        if name:
+            return AssetNameRef(name)
+        if uri:
+            return AssetUriRef(uri)
+        raise InvalidAssetError("Asset.ref() needs name=... or uri=...")
 
     @property
     def key(self) -> AssetKey:
@@ -250,16 +272,160 @@ class Asset(os.PathLike, BaseAsset):
         return {"asset": self.to_dict()}
 
     def to_dict(self) -> dict[str, Any]:
-        """The asset as stored in snapshots (task outlets, schedule conditions)."""
-        return {"name": self.name, "uri": self.uri, "group": self.group, "extra": self.extra}
+        """The asset as stored in snapshots (task outlets, schedule conditions); ``watchers``
+        only when it has some (so other assets' snapshots, and their hashes, stay as they were)."""
+        data = {"name": self.name, "uri": self.uri, "group": self.group, "extra": self.extra}
+        if self.watchers:
+            data["watchers"] = [w.to_dict() for w in self.watchers]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Asset":
-        return cls(name=data["name"], uri=data["uri"], group=data.get("group"), extra=data.get("extra"))
+        watchers = [AssetWatcher.from_dict(w) for w in data.get("watchers") or ()]
+        return cls(name=data["name"], uri=data["uri"], group=data.get("group"), extra=data.get("extra"),
+                   watchers=watchers or None)
 
 
 #: Airflow 2's name for an asset.
 Dataset = Asset
+
+
+class AssetWatcher:
+    """``AssetWatcher(name, trigger)`` in ``Asset(..., watchers=[...])``: while a DAG is scheduled
+    on the asset, the triggerer runs ``trigger`` and each event it yields is an event of the
+    asset (``extra={"from_trigger": True, "payload": <the event's payload>}``, as in Airflow 3).
+    The trigger must be an event trigger (``BaseEventTrigger``), as Airflow requires."""
+
+    def __init__(self, name: str, trigger: Any) -> None:
+        from tradewind.definition.triggers.base import BaseTrigger
+        from tradewind.definition.triggers.event import BaseEventTrigger
+
+        self.name = _check_identifier(name, "watcher name")
+        if isinstance(trigger, Mapping):  # the stored form: {"classpath": ..., "kwargs": ...}
+            if not isinstance(trigger.get("classpath"), str):
+                raise InvalidAssetError(f"AssetWatcher {name!r}: a stored trigger needs a classpath, got {trigger!r}")
+            self.trigger: Any = {"classpath": trigger["classpath"], "kwargs": dict(trigger.get("kwargs") or {})}
+            return
+        if not isinstance(trigger, BaseTrigger):
+            raise InvalidAssetError(f"AssetWatcher {name!r}: trigger must be a trigger object, got {trigger!r} "
+                                    f"({type(trigger).__name__}){_where()}")
+        if not isinstance(trigger, BaseEventTrigger):
+            raise InvalidAssetError(
+                f"AssetWatcher {name!r}: the trigger used to watch an asset must inherit BaseEventTrigger; "
+                f"{type(trigger).__name__} does not (a task trigger would fire again at once for a "
+                f"condition that still holds){_where()}")
+        self.trigger = trigger
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"name", "trigger": {"classpath", "kwargs"}}``, kwargs in the trigger table's form."""
+        if isinstance(self.trigger, dict):
+            return {"name": self.name, "trigger": dict(self.trigger)}
+        from tradewind.definition.triggers.base import encode_value
+
+        classpath, kwargs = self.trigger.serialize()
+        stored = encode_value(kwargs, f"the kwargs of AssetWatcher {self.name!r}'s trigger")
+        return {"name": self.name, "trigger": {"classpath": classpath, "kwargs": stored}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AssetWatcher":
+        return cls(data["name"], data["trigger"])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AssetWatcher):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by content
+
+    def __repr__(self) -> str:
+        return f"AssetWatcher({self.name!r}, {self.trigger!r})"
+
+
+def _check_watchers(watchers: Any, asset_name: str) -> list[AssetWatcher]:
+    if watchers is None:
+        return []
+    if isinstance(watchers, (str, bytes, Mapping)) or not isinstance(watchers, Iterable):
+        raise InvalidAssetError(f"Asset {asset_name!r}: watchers must be a list of AssetWatcher, got {watchers!r}")
+    checked = list(watchers)
+    for position, watcher in enumerate(checked):
+        if not isinstance(watcher, AssetWatcher):
+            raise InvalidAssetError(f"Asset {asset_name!r}: watchers item {position} is {watcher!r} "
+                                    f"({type(watcher).__name__}), not an AssetWatcher{_where()}")
+    names = [w.name for w in checked]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidAssetError(f"Asset {asset_name!r}: watcher names must be unique, repeated: {duplicates}")
+    return checked
+
+
+class AssetRef(BaseAsset):
+    """``Asset.ref(name=...)`` / ``Asset.ref(uri=...)``: an asset named in a schedule or in inlets
+    without its definition; it stands for whichever asset has that name (or uri) when the
+    schedule is evaluated (an unknown one is simply never updated)."""
+
+    field: ClassVar[str] = ""
+
+    def __init__(self, value: str) -> None:
+        self.value = _check_identifier(value, f"reference {self.field}")
+
+    def matches(self, key: AssetKey) -> bool:
+        raise NotImplementedError
+
+    def evaluate(self, ready: Iterable[AssetKey] | set[AssetKey], aliases: AliasResolution | None = None) -> bool:
+        return any(self.matches(key) for key in ready)
+
+    def iter_assets(self) -> Iterator[Asset]:
+        return iter(())
+
+    def iter_refs(self) -> Iterator["AssetRef"]:
+        yield self
+
+    def as_expression(self) -> dict[str, Any]:
+        return {"asset_ref": self.to_dict()}  # Airflow 3's form
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.field: self.value}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AssetRef):
+            return NotImplemented
+        return type(self) is type(other) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.value))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.field}={self.value!r})"
+
+
+class AssetNameRef(AssetRef):
+    """``Asset.ref(name=...)``: the asset of that name."""
+
+    field = "name"
+
+    @property
+    def name(self) -> str:
+        return self.value
+
+    def matches(self, key: AssetKey) -> bool:
+        return key.name == self.value
+
+
+class AssetUriRef(AssetRef):
+    """``Asset.ref(uri=...)``: the asset of that uri (normalised as an Asset's uri is)."""
+
+    field = "uri"
+
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = normalize_uri(self.value)
+
+    @property
+    def uri(self) -> str:
+        return self.value
+
+    def matches(self, key: AssetKey) -> bool:
+        return key.uri == self.value
 
 
 class AssetAlias(BaseAsset):
@@ -360,6 +526,14 @@ class _AssetBooleanCondition(BaseAsset):
                     seen.add(alias.name)
                     yield alias
 
+    def iter_refs(self) -> Iterator["AssetRef"]:
+        seen: set[AssetRef] = set()
+        for obj in self.objects:
+            for ref in obj.iter_refs():
+                if ref not in seen:
+                    seen.add(ref)
+                    yield ref
+
     def as_expression(self) -> dict[str, Any]:
         return {self.kind: [obj.as_expression() for obj in self.objects]}
 
@@ -410,6 +584,9 @@ def condition_from_expression(data: Mapping[str, Any]) -> BaseAsset:
         return Asset.from_dict(data["asset"])
     if "alias" in data:
         return AssetAlias(name=data["alias"]["name"], group=data["alias"].get("group") or "asset")
+    if "asset_ref" in data:
+        ref = data["asset_ref"]
+        return AssetNameRef(ref["name"]) if "name" in ref else AssetUriRef(ref["uri"])
     if "all" in data:
         return AssetAll(*(condition_from_expression(d) for d in data["all"]))
     if "any" in data:
@@ -432,7 +609,7 @@ def asset_condition(schedule: Any) -> BaseAsset | None:
             if not isinstance(item, BaseAsset):
                 raise InvalidScheduleError(
                     f"schedule list item {position} is {item!r} ({type(item).__name__}); a schedule list "
-                    "may only hold assets (Asset, AssetAlias, AssetAll, AssetAny)"
+                    "may only hold assets (Asset, AssetAlias, Asset.ref(...), AssetAll, AssetAny)"
                 )
         return schedule[0] if len(schedule) == 1 else AssetAll(*schedule)
     return None

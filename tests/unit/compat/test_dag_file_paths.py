@@ -93,7 +93,7 @@ def test_contrib_is_refused_by_name():
 
 
 def test_names_tradewind_lacks_still_fail_loudly():
-    for statement in ("from airflow.sdk import ObjectStoragePath", "from airflow.sdk import AssetWatcher",
+    for statement in ("from airflow.sdk import ObjectStoragePath", "from airflow.sdk import AssetAccessControl",
                       "from airflow.providers.common.compat.sdk import SkipMixin"):
         with pytest.raises(ImportError, match="Tradewind does not support"):
             exec(statement, {})
@@ -251,7 +251,7 @@ TASK_SDK = ("apache-airflow-task-sdk", "1.3.2")
 #: airflow.sdk.__all__ names Tradewind leaves out on purpose (docs/airflow-compat.md lists them): importing one
 #: fails at parse time naming it, rather than giving something that would behave differently.
 SDK_LEFT_OUT = {
-    "__version__", "AssetWatcher", "AssetAccessControl", "ObjectStoragePath", "BaseXCom",
+    "__version__", "AssetAccessControl", "ObjectStoragePath", "BaseXCom",
     "BaseOperatorLink", "BaseAsyncOperator", "BranchMixIn", "SkipMixin", "ResumableJobMixin", "result",
     "NEVER_EXPIRE", "CronPartitionTimetable", "PartitionedAssetTimetable", "PartitionedAtRuntime", "PartitionMapper",
     "AllowedKeyMapper", "ChainMapper", "FanOutMapper", "FixedKeyMapper", "IdentityMapper", "ProductMapper",

@@ -68,6 +68,7 @@ __all__ = [
     "record_asset_events",
     "schedule_aliases_of",
     "schedule_assets_of",
+    "schedule_refs_of",
     "sync_dag_assets",
 ]
 
@@ -148,17 +149,62 @@ def schedule_aliases_of(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [alias.to_dict() for alias in condition.iter_aliases()] if condition is not None else []
 
 
+def schedule_refs_of(snapshot: Mapping[str, Any]) -> list[Any]:
+    """The ``Asset.ref(...)`` s a snapshot dict's schedule condition mentions."""
+    condition = _schedule_condition(snapshot)
+    return list(condition.iter_refs()) if condition is not None else []
+
+
+def _resolve_refs(session: Session, refs: Iterable[Any]) -> set[int]:
+    """The ids of the assets the references name now (by name or by uri; unknown: none)."""
+    names = [r.value for r in refs if r.field == "name"]
+    uris = [r.value for r in refs if r.field == "uri"]
+    if not names and not uris:
+        return set()
+    return set(session.scalars(select(AssetModel.id).where(or_(AssetModel.name.in_(names), AssetModel.uri.in_(uris)))))
+
+
+def _link_refs_to_new_assets(session: Session, new_keys: set[AssetKey], now: datetime) -> None:
+    """Schedule references of other DAGs that name an asset just created now point at it (an
+    ``Asset.ref`` may be parsed before the asset's producer). Only run when assets are new;
+    the DAGs with references are found by their snapshot's text, without loading the rest."""
+    from sqlalchemy import Text, cast
+
+    from tradewind.persist.models import DagVersion
+
+    rows = session.execute(
+        select(DagModel.dag_id, DagVersion.snapshot).join(DagVersion, DagVersion.id == DagModel.latest_version_id)
+        .where(DagModel.is_active.is_(True), cast(DagVersion.snapshot, Text).like('%"asset_ref"%')))
+    links: list[dict[str, Any]] = []
+    for dag_id, snapshot in rows:
+        refs = schedule_refs_of(snapshot or {})
+        matched = [k for k in new_keys if any(ref.matches(k) for ref in refs)]
+        if matched:
+            for asset_id in asset_ids(session, [{"name": k.name, "uri": k.uri} for k in matched], now,
+                                      update_existing=False).values():
+                links.append({"asset_id": asset_id, "dag_id": dag_id, "created_at": now})
+    _insert_ignoring_duplicates(session, DagScheduleAssetReference, links)
+
+
 def sync_dag_assets(session: Session, snapshot: Mapping[str, Any], now: datetime) -> None:
-    """Make the DAG's reference rows match its new snapshot (schedule assets and aliases, task
-    outlets); the aliases it mentions anywhere get rows (so listings show them before use)."""
+    """Make the DAG's reference rows match its new snapshot (schedule assets, references and
+    aliases, task outlets); the aliases it mentions anywhere get rows (so listings show them
+    before use); its watched assets get their watchers' trigger rows."""
+    from tradewind.persist.queries.asset_watchers import sync_asset_watchers
+
     dag_id = snapshot["dag_id"]
     scheduled = schedule_assets_of(snapshot)
     scheduled_aliases = schedule_aliases_of(snapshot)
     tasks = snapshot.get("tasks", ())
     outlets = [(task["task_id"], asset) for task in tasks for asset in task.get("outlets") or ()]
-    ids = asset_ids(session, [*scheduled, *(asset for _, asset in outlets)], now)
+    mentioned = [*scheduled, *(asset for _, asset in outlets)]
+    existed = _existing_asset_keys(session, {AssetKey(a["name"], a["uri"]): a for a in mentioned}) if mentioned else set()
+    ids = asset_ids(session, mentioned, now)
     aliases = alias_ids(session, [*scheduled_aliases, *(a for task in tasks for a in task.get("outlet_aliases") or ())])
-    schedule_ids = {ids[AssetKey(a["name"], a["uri"])] for a in scheduled}
+    # Asset.ref(...) in the schedule: the assets of that name/uri known now; one created later
+    # is linked when it is (see _link_refs_to_new_assets).
+    schedule_ids = {ids[AssetKey(a["name"], a["uri"])] for a in scheduled} | _resolve_refs(
+        session, schedule_refs_of(snapshot))
     schedule_alias_ids = {aliases[a["alias"]] for a in scheduled_aliases}
     for model in (DagScheduleAssetReference, TaskOutletAssetReference, DagScheduleAssetAliasReference):
         session.execute(delete(model).where(model.dag_id == dag_id))
@@ -179,6 +225,10 @@ def sync_dag_assets(session: Session, snapshot: Mapping[str, Any], now: datetime
     for task_id, asset_id in sorted(pairs):
         session.add(TaskOutletAssetReference(asset_id=asset_id, dag_id=dag_id, task_id=task_id, created_at=now))
     session.flush()
+    new_keys = set(ids) - existed
+    if new_keys:
+        _link_refs_to_new_assets(session, new_keys, now)
+    sync_asset_watchers(session, snapshot, now)
 
 
 # --------------------------------------------------------------------------- events

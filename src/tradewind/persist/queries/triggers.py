@@ -21,6 +21,9 @@ from tradewind.persist.models import Job, TaskInstance, Trigger
 
 TRIGGERER_JOB_TYPE = "triggerer"
 _DEFERRED = "deferred"
+#: The classpath of an asset watcher's row (see persist/queries/asset_watchers.py): no task
+#: instance waits on it, yet it is in use while a DAG is scheduled on the watched asset.
+WATCHER_CLASSPATH = "tradewind:asset-watcher"
 
 
 def add_trigger(session: Session, classpath: str, kwargs: dict[str, Any], now: datetime) -> int:
@@ -98,5 +101,6 @@ def any_trigger(session: Session) -> bool:
 def delete_unused(session: Session) -> int:
     """Delete triggers no deferred task instance waits on; returns how many."""
     waited_on = exists().where(TaskInstance.trigger_id == Trigger.id, TaskInstance.state == _DEFERRED)
-    result = session.execute(delete(Trigger).where(~waited_on).execution_options(synchronize_session=False))
+    result = session.execute(delete(Trigger).where(~waited_on, Trigger.classpath != WATCHER_CLASSPATH)
+                             .execution_options(synchronize_session=False))
     return result.rowcount or 0
