@@ -234,3 +234,14 @@ def test_airflow2_names_of_use_task_logical_date_are_accepted_and_noted() -> Non
     assert day.use_task_logical_date is True and when.use_task_logical_date is True
     assert "use_task_execution_day is deprecated" in day.deprecation_notes[0]
     assert "use_task_execution_date is deprecated" in when.deprecation_notes[0]
+
+
+def test_schedule_arithmetic_across_the_autumn_dst_change() -> None:
+    import pendulum
+
+    amsterdam = pendulum.timezone("Europe/Amsterdam")
+    start = pendulum.datetime(2018, 10, 28, 2, 55, tz=amsterdam)  # 02:55+02:00, before the clocks go back
+    dag = DAG("tz_dag", start_date=start, schedule="*/5 * * * *")
+    at = start.in_timezone("UTC")
+    assert dag.following_schedule(at).isoformat() == "2018-10-28T01:00:00+00:00"  # 02:00+01:00 local
+    assert dag.previous_schedule(at).isoformat() == "2018-10-28T00:50:00+00:00"  # 02:50+02:00 local
