@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -122,6 +123,7 @@ def local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "zenpy-test-only>=2.0", "only-with-extra-test; extra == 'fancy'", "never-here-test; python_version < '3'"])
     _wheel(wheels, "apache-airflow-providers-common-messaging", "98.2.0", [
         "apache-airflow-core>=3.0", "apache-airflow-task-sdk", "zenpy-test-only<3"])
+    _wheel(wheels, "apache-airflow-providers-zendesk", "99.2.0rc1", ["apache-airflow>=9.0.0"])  # a future Airflow
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
     return wheels
@@ -148,6 +150,9 @@ def test_install_refuses_bad_input_clearly(local_index: Path):
         provider_install.install(["ssh", "http"], version="1.0", progress=lambda line: None)
     with pytest.raises(ProviderInstallError, match=r"no release of apache-airflow-providers-zendesk==1\.0"):
         provider_install.install(["zendesk"], version="1.0", progress=lambda line: None)
+    with pytest.raises(ProviderInstallError, match=r"zendesk 99\.2\.0rc1 requires apache-airflow>=9\.0\.0, and "
+                                                   rf"Tradewind stands in for Apache Airflow {re.escape(AIRFLOW_VERSION)}"):
+        provider_install.install(["zendesk"], version="99.2.0rc1", progress=lambda line: None)
     with pytest.raises(ProviderInstallError, match=r"--without numpy: not a requirement of these providers"):
         provider_install.install(["zendesk"], progress=lambda line: None, without=("numpy",))
 

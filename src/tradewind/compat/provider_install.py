@@ -180,6 +180,7 @@ def plan(names: list[str], version: str | None, dest: Path, progress: Progress) 
         for need in requires:
             need_key = canonicalize_name(need.name)
             if need_key in AIRFLOW_CORE_DISTRIBUTIONS:
+                _check_airflow_range(key, version_found, need)
                 result.dropped.add(need_key)
             elif need_key.startswith(DIST_PREFIX):
                 progress(f"  {key} {version_found} needs {need}")
@@ -190,6 +191,18 @@ def plan(names: list[str], version: str | None, dest: Path, progress: Progress) 
                     need = Requirement(f"{need.name}{merged.specifier & need.specifier}")
                 result.requirements[need_key] = need
     return result
+
+
+def _check_airflow_range(provider: str, version: str, need: Requirement) -> None:
+    """A provider that wants another Airflow than the one Tradewind reports would refuse to import
+    (its ``__init__`` compares ``airflow.__version__``): say so now, not at the DAG's import."""
+    from tradewind.compat.provider_core import AIRFLOW_VERSION
+
+    if canonicalize_name(need.name) == "apache-airflow" and not need.specifier.contains(
+            AIRFLOW_VERSION, prereleases=True):
+        raise ProviderInstallError(
+            f"{provider} {version} requires {need}, and Tradewind stands in for Apache Airflow "
+            f"{AIRFLOW_VERSION}: choose a release of {provider} that accepts it (--version)")
 
 
 def _constraints(dest: Path) -> Path | None:
