@@ -240,7 +240,7 @@ def test_schedule_arithmetic_across_the_autumn_dst_change() -> None:
     import pendulum
 
     amsterdam = pendulum.timezone("Europe/Amsterdam")
-    start = pendulum.datetime(2018, 10, 28, 2, 55, tz=amsterdam)  # 02:55+02:00, before the clocks go back
+    start = pendulum.datetime(2018, 10, 28, 2, 55, tz=amsterdam, fold=0)  # 02:55+02:00, before the clocks go back
     dag = DAG("tz_dag", start_date=start, schedule="*/5 * * * *")
     at = start.in_timezone("UTC")
     assert dag.following_schedule(at).isoformat() == "2018-10-28T01:00:00+00:00"  # 02:00+01:00 local
