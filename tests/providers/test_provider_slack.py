@@ -59,3 +59,14 @@ def test_a_refused_webhook_fails_the_task_with_slacks_answer(home, webhook_serve
     assert run.states == {"announce": "failed", "with_blocks": "upstream_failed"}, run.output
     log = task_log(home, "provider_slack", "announce")
     assert "no_service" in log and "404" in log, log[-3000:]
+
+
+def test_connection_stored_with_connections_add(home, webhook_server):  # noqa: F811
+    """The connection from the metadata database (``tradewind connections add``, password encrypted at
+    rest) instead of the environment: the provider's hook reads it the same way."""
+    del home.env["AIRFLOW_CONN_SLACK_E2E"]
+    home.ok("connections", "add", "slack_e2e", "--conn-type", "slackwebhook", "--conn-host", webhook_server.url,
+            "--conn-password", TOKEN)
+    run = dags_test(home, "provider_slack")
+    assert run.states == {"announce": "success", "with_blocks": "success"}, run.output
+    assert [r.path for r in webhook_server.received()] == [f"/{TOKEN}"] * 3
