@@ -48,6 +48,7 @@ from tradewind.definition.triggers.base import (
     encode_value,
     load_trigger,
 )
+from tradewind.execute.asset_watching import WatcherEvent, record_watcher_events, watch
 from tradewind.execute.dagrun_state_db import use_database
 from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import TaskInstance, Trigger
@@ -201,6 +202,9 @@ class TriggererRunner:
         self.health_probes = list(health_probes or ())
         #: Why the event loop thread ended on its own (a trigger raised SystemExit, say).
         self._loop_error: str | None = None
+        #: Asset watchers (execute/asset_watching.py): their events, and when stale rows are next pruned.
+        self._watcher_events: collections.deque[WatcherEvent] = collections.deque()
+        self._next_watcher_prune: datetime | None = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -293,6 +297,11 @@ class TriggererRunner:
             outcomes.append(self._outcomes.popleft())
         for outcome in outcomes:
             self.running.discard(outcome.trigger_id)
+        watched = []
+        while self._watcher_events:
+            watched.append(self._watcher_events.popleft())
+        if watched:
+            record_watcher_events(self.db, watched, now)
         return apply_outcomes(self.db, outcomes, now) if outcomes else 0
 
     def _heartbeat(self, now: datetime) -> None:
@@ -313,6 +322,7 @@ class TriggererRunner:
                 if not trigger_queries.any_trigger(session):
                     return
         with self.db.session_scope() as session:
+            self._prune_watchers(session, now)
             trigger_queries.delete_unused(session)
             alive = trigger_queries.alive_triggerer_ids(session, now, self.health_threshold)
             free = self.capacity - trigger_queries.count_for_triggerer(session, self.job_id)  # type: ignore[arg-type]
@@ -324,7 +334,12 @@ class TriggererRunner:
             self.running -= gone
             self._call_in_loop(self._cancel, sorted(gone))
         started = []
+        watchers = []
         for row in rows:
+            if row.dag_id is None and row.classpath == trigger_queries.WATCHER_CLASSPATH:
+                self.running.add(row.id)
+                watchers.append((row.id, row.kwargs))
+                continue
             if row.dag_id is None:
                 continue  # nobody waits on it (any more); delete_unused removes it
             trigger = build_trigger(row)
@@ -336,6 +351,17 @@ class TriggererRunner:
         if started:
             log.info("Starting %d trigger(s) (%d running)", len(started), len(self.running))
             self._call_in_loop(self._start_triggers, started)
+        if watchers:
+            self._call_in_loop(self._start_watchers, watchers)
+
+    def _prune_watchers(self, session: Any, now: datetime) -> None:
+        """Every 30 s, drop the watchers no active DAG declares any more (a deleted DAG file)."""
+        if self._next_watcher_prune is not None and now < self._next_watcher_prune:
+            return
+        from tradewind.persist.queries.asset_watchers import prune_asset_watchers
+
+        prune_asset_watchers(session)
+        self._next_watcher_prune = now + timedelta(seconds=30)
 
     # ------------------------------------------------------------- event loop side
     def _call_in_loop(self, fn: Callable[..., None], *args: Any) -> None:
@@ -352,6 +378,21 @@ class TriggererRunner:
         for trigger_id, trigger in items:
             if trigger_id not in self._tasks:
                 self._tasks[trigger_id] = asyncio.ensure_future(self._run_trigger(trigger_id, trigger))
+
+    def _start_watchers(self, items: list[tuple[int, Any]]) -> None:
+        for trigger_id, kwargs in items:
+            if trigger_id not in self._tasks:
+                self._tasks[trigger_id] = asyncio.ensure_future(self._run_watcher(trigger_id, kwargs))
+
+    async def _run_watcher(self, trigger_id: int, kwargs: Any) -> None:
+        try:
+            await watch(trigger_id, kwargs, self._report_watcher_event)
+        finally:
+            self._tasks.pop(trigger_id, None)
+
+    def _report_watcher_event(self, event: WatcherEvent) -> None:
+        self._watcher_events.append(event)
+        self._wake.set()
 
     def _cancel(self, ids: list[int]) -> None:
         for trigger_id in ids:

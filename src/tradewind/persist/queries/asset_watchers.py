@@ -66,12 +66,13 @@ def sync_asset_watchers(session: Session, snapshot: Mapping[str, Any], now: date
         existing = watcher_rows(session)
         for key, kwargs in declared.items():
             row = existing.get(key)
+            if row is not None and row.kwargs != kwargs:
+                # A changed trigger gets a new row: the triggerer running the old one cancels it
+                # (its id is gone) and the new one starts wherever it is assigned.
+                session.delete(row)
+                row = None
             if row is None:
                 session.add(Trigger(classpath=WATCHER_CLASSPATH, kwargs=kwargs, created_date=now))
-            elif row.kwargs != kwargs:
-                # A changed trigger: the running copy is cancelled when the row is no longer its
-                # triggerer's, and the new one starts wherever it is assigned next.
-                row.kwargs, row.triggerer_id = kwargs, None
         session.flush()
     prune_asset_watchers(session)
 
