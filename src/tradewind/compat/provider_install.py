@@ -48,6 +48,7 @@ Progress = Callable[[str], None]
 #: Airflow requirement is dropped. Found by the end-to-end tests (tests/providers).
 UNDECLARED_CORE_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "apache-airflow-providers-amazon": ("python-slugify>=5.0",),  # hooks/base_aws.py: from slugify import slugify
+    "apache-airflow-providers-slack": ("tabulate>=0.9.0",),  # transfers/sql_to_slack_webhook.py
 }
 
 
