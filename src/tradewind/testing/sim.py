@@ -143,9 +143,12 @@ class RunResult:
         return self._ti(task_id, map_index).try_number
 
     def xcom(self, task_id: str, key: str = RETURN_KEY, map_index: int = -1, default: Any = None) -> Any:
-        """The XCom the task pushed under ``key`` (its return value by default)."""
+        """The XCom the task pushed under ``key`` (its return value by default), as the task's
+        downstream tasks see it (a returned tuple is a tuple, a DataFrame a DataFrame)."""
+        from tradewind.definition.xcom_serde import decode_xcom
+
         with self.sim.db.read_scope() as session:
-            return xcom_get(session, self.dag_id, self.run_id, task_id, map_index, key, default=default)
+            return decode_xcom(xcom_get(session, self.dag_id, self.run_id, task_id, map_index, key, default=default))
 
     def log(self, task_id: str, map_index: int = -1, try_number: int | None = None) -> str:
         """The text of the task's log (its latest try unless ``try_number`` is given)."""

@@ -257,3 +257,23 @@ def test_the_plain_json_fast_path_hands_typed_values_to_the_envelope_path() -> N
     # The reserved key is refused even inside otherwise plain JSON.
     with pytest.raises(XComNotSerializable, match=r"at \['a'\]\[0\]"):
         serialize_xcom({"a": [{TYPE_KEY: "x", "value": 1}]}, dag_id="d", task_id="t", key="k")
+
+
+def test_the_dag_test_fixture_reads_typed_xcoms_as_downstream_tasks_do(tradewind_sim, tmp_path) -> None:
+    dag_file = tmp_path / "typed_dag.py"
+    dag_file.write_text(textwrap.dedent("""
+        from datetime import date, datetime
+        from airflow import DAG
+        from airflow.decorators import task
+
+        with DAG("typed_sim", start_date=datetime(2024, 1, 1), schedule=None) as dag:
+            @task
+            def pair():
+                return ("a", date(2024, 3, 5))
+
+            pair()
+    """))
+    result = tradewind_sim.run(str(dag_file), logical_date="2024-03-05")
+    from datetime import date
+
+    assert result.xcom("pair") == ("a", date(2024, 3, 5))
