@@ -164,7 +164,7 @@ OFFLINE_BLOCKERS: tuple[tuple[str, str], ...] = (
     (r"https?://", "URL (network)"),
     (r"\brequests\b|\burllib\b|\bhttpx\b|\bboto3\b|\bsmtplib\b|\bsocket\b|\bftplib\b|\bparamiko\b",
      "network library"),
-    (r"\bcurl\b|\bwget\b|\bdocker\b|\bdocker-compose\b|\bkubectl\b|\bssh\b|\bgcloud\b|\baws\s|\bspark-submit\b",
+    (r"\bgit\s|\bcurl\b|\bwget\b|\bdocker\b|\bdocker-compose\b|\bkubectl\b|\bssh\b|\bgcloud\b|\baws\s|\bspark-submit\b",
      "external command"),
     (r"conn_id|get_connection|\bConnection\(|\{\{\s*conn\.", "Airflow connection"),
     (r"Variable\.(get|set)|\{\{\s*var\.", "Airflow Variable (needs configuration)"),
@@ -217,7 +217,8 @@ _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Timeout|Inte
 
 def first_error_line(text: str) -> str:
     """The first ``SomeError: message`` line (the end of the first traceback), else the first line."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # task-log lines carry a "[time] {file.py:1} LEVEL - " prefix
+    lines = [re.sub(r"^\[[^\]]*\] \{[^}]*\} \w+ - ", "", line.strip()) for line in text.splitlines() if line.strip()]
     for line in lines:
         if _ERROR_LINE.match(line):
             return line[:400]
@@ -403,27 +404,37 @@ class CorpusHome:
             output = proc.stdout + "\n" + proc.stderr
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            return RunResult(dag_id, date, "timeout", self.task_states(dag_id),
+            return RunResult(dag_id, date, "timeout", self.task_states(dag_id, date),
                              f"timed out after {timeout:.0f} s; {first_error_line(out)}", timeout)
         seconds = (datetime.now(timezone.utc) - started).total_seconds()
-        rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", dag_id)
+        run_id = self._test_run_id(dag_id, date)
+        rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
         state = rows[0][0] if rows else "error"
-        error = "" if state == "success" else self._run_error(dag_id, output)
-        return RunResult(dag_id, date, state or "error", self.task_states(dag_id), error, seconds)
+        tasks = self.task_states(dag_id, date)
+        error = "" if state == "success" else self._run_error(dag_id, run_id, tasks, output)
+        return RunResult(dag_id, date, state or "error", tasks, error, seconds)
 
-    def task_states(self, dag_id: str) -> dict[str, str]:
+    def _test_run_id(self, dag_id: str, date: str | None) -> str:
+        """The run ``dags test`` made (other runs of the DAG may exist: a TriggerDagRunOperator's)."""
+        if date:
+            return f"manual__{date}T00:00:00+00:00"
         rows = self.query("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", dag_id)
-        if not rows:
-            return {}
+        return rows[0][0] if rows else ""
+
+    def task_states(self, dag_id: str, date: str | None = None) -> dict[str, str]:
         states = self.query("SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
-                            dag_id, rows[0][0])
+                            dag_id, self._test_run_id(dag_id, date))
         return {(t if i < 0 else f"{t}[{i}]"): (s or "none") for t, i, s in states}
 
-    def _run_error(self, dag_id: str, output: str) -> str:
-        """The first error of the first failed task's log, else of the ``dags test`` output."""
-        for log in sorted((self.path / "logs" / f"dag_id={dag_id}").rglob("*.log")):
-            text = log.read_text(errors="replace")
-            if "Traceback" in text or "ERROR" in text:
-                tail = text[text.find("Traceback"):] if "Traceback" in text else text
-                return first_error_line(tail)
+    def _run_error(self, dag_id: str, run_id: str, tasks: dict[str, str], output: str) -> str:
+        """``task: first error line`` of the first failed task's log, else of the ``dags test`` output."""
+        run_logs = self.path / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        for task, state in sorted(tasks.items()):
+            if state != "failed":
+                continue
+            for log in sorted((run_logs / f"task_id={task.split('[')[0]}").rglob("*.log")):
+                text = log.read_text(errors="replace")
+                if "Traceback" in text:
+                    return f"{task}: {first_error_line(text[text.find('Traceback'):])}"
+            return f"{task}: failed (no traceback in its log)"
         return first_error_line(output[output.find("Traceback"):] if "Traceback" in output else output)
