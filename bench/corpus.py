@@ -191,7 +191,8 @@ def _parse_folder(corpus: Path, root: Path, source: str, folder: str, members: l
     slug = folder.replace("/", "__") or "root"
     src = SOURCES[source]
     extras = [root / p for p in getattr(src, "home_files", ())]
-    pythonpath = [root / p for p in getattr(src, "pythonpath", ())]
+    # a package serves the folders of its own chapter only (each chapter has its own "custom")
+    pythonpath = [root / p for p in getattr(src, "pythonpath", ()) if p.split("/")[0] == folder.split("/")[0]]
     home = CorpusHome(corpus / "homes" / source / slug, root / folder if folder else root,
                       home_files=extras, pythonpath=pythonpath)
     try:

@@ -28,7 +28,8 @@ class GitSource:
     single_folder: str | None = None
     #: Repo paths copied beside each home's dags/ (files the DAGs read relative to their project).
     home_files: tuple[str, ...] = ()
-    #: Repo paths put on PYTHONPATH: the source's own packages its DAGs expect installed (setup.py).
+    #: Repo paths put on PYTHONPATH: the source's own packages its DAGs expect installed (setup.py),
+    #: for the DAGs folders under the same top-level directory (chapter) only.
     pythonpath: tuple[str, ...] = ()
     note: str = ""
 
