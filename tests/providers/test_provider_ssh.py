@@ -59,13 +59,14 @@ def test_ssh_operator_hook_and_sftp_put(home):
     assert "SSH command returned exit code 42. Skipping." in task_log(home, "provider_ssh", "exit_42_skips")
 
 
-def test_ssh_operator_failure_fails_the_task_with_the_exit_status(home):
+def test_ssh_operator_failure_and_cmd_timeout_fail_the_task(home):
     run = dags_test(home, "provider_ssh_fails")
-    assert run.states == {"exit_3_fails": "failed"}, run.output
+    assert run.states == {"exit_3_fails": "failed", "times_out": "failed"}, run.output
     assert run.run_state == "failed"
     log = task_log(home, "provider_ssh_fails", "exit_3_fails")
     assert "SSH operator error: exit status = 3" in log
     assert "to-stderr" in log  # the remote stderr reaches the task log
+    assert "SSH command timed out" in task_log(home, "provider_ssh_fails", "times_out")
 
 
 def test_wrong_host_key_is_refused(home, sshd_server: SshServer):  # noqa: F811
@@ -74,7 +75,7 @@ def test_wrong_host_key_is_refused(home, sshd_server: SshServer):  # noqa: F811
     home.env["AIRFLOW_CONN_SSH_E2E"] = sshd_server.connection_json(
         host_key=f"ssh-ed25519 {other}", look_for_keys="false")
     run = dags_test(home, "provider_ssh_fails")
-    assert run.states == {"exit_3_fails": "failed"}, run.output
+    assert run.states == {"exit_3_fails": "failed", "times_out": "failed"}, run.output
     log = task_log(home, "provider_ssh_fails", "exit_3_fails")
     assert "SSH operator error: exit status" not in log
     assert "host key" in log.lower() or "BadHostKeyException" in log, log[-3000:]

@@ -65,6 +65,7 @@ provider_ssh()
 @dag(schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False, tags=["e2e"])
 def provider_ssh_fails():
     SSHOperator(task_id="exit_3_fails", ssh_conn_id="ssh_e2e", command="echo to-stderr >&2; exit 3")
+    SSHOperator(task_id="times_out", ssh_conn_id="ssh_e2e", command="sleep 30", cmd_timeout=1)
 
 
 provider_ssh_fails()
