@@ -70,3 +70,17 @@ def test_connection_stored_with_connections_add(home, webhook_server):  # noqa: 
     run = dags_test(home, "provider_slack")
     assert run.states == {"announce": "success", "with_blocks": "success"}, run.output
     assert [r.path for r in webhook_server.received()] == [f"/{TOKEN}"] * 3
+
+
+def test_web_api_post_operator_calls_chat_post_message(home, webhook_server):  # noqa: F811
+    webhook_server.reply = b'{"ok": true, "channel": "C0E2E", "ts": "1709337600.000100"}'
+    home.env["AIRFLOW_CONN_SLACK_API_E2E"] = json.dumps(
+        {"conn_type": "slack", "password": "xoxb-e2e-bot-token", "extra": {"base_url": webhook_server.url + "/api/"}})
+    run = dags_test(home, "provider_slack_api")
+    assert run.states == {"post": "success", "read_answer": "success"}, run.output
+    (call,) = webhook_server.received()
+    assert (call.method, call.path) == ("POST", "/api/chat.postMessage")
+    assert call.headers["authorization"] == "Bearer xoxb-e2e-bot-token"
+    body = call.json()
+    assert (body["channel"], body["text"]) == ("#e2e", "Report for 2024-03-02 is ready"), body
+    assert "xoxb-e2e-bot-token" not in task_log(home, "provider_slack_api", "post")
