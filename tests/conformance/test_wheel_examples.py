@@ -51,7 +51,6 @@ _BRANCH_EXT = "BranchExternalPythonOperator / @task.branch_external_python missi
 KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
     # Airflow 3.3 core examples
     ("core-3.3.2", "example_asset_allow_teams.py"): "airflow.sdk.AssetAccessControl missing",
-    ("core-3.3.2", "example_asset_decorator.py"): "airflow.sdk.asset (the @asset decorator) missing",
     ("core-3.3.2", "example_asset_partition.py"): "airflow.sdk.AllowedKeyMapper (asset partitions) missing",
     ("core-3.3.2", "example_asset_with_watchers.py"): "standard.triggers.file.DirectoryFileDeleteTrigger missing",
     ("core-3.3.2", "example_custom_weight.py"): _EXAMPLE_PKG,
@@ -68,13 +67,9 @@ KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
     # Airflow 2.10 examples
     ("airflow-2.10.5", "example_branch_operator.py"): _BRANCH_EXT,
     ("airflow-2.10.5", "example_branch_operator_decorator.py"): _BRANCH_EXT,
-    ("airflow-2.10.5", "example_dataset_alias.py"): "airflow.datasets.DatasetAlias missing",
-    ("airflow-2.10.5", "example_dataset_alias_with_no_taskflow.py"): "airflow.datasets.DatasetAlias missing",
-    ("airflow-2.10.5", "example_datasets.py"): "DatasetOrTimeSchedule(datasets=...) argument refused",
     ("airflow-2.10.5", "example_dynamic_task_mapping_with_no_taskflow_operators.py"): "XComArg has no .output",
     ("airflow-2.10.5", "example_kubernetes_executor.py"): _EXAMPLE_PKG,
     ("airflow-2.10.5", "example_local_kubernetes_executor.py"): _EXAMPLE_PKG,
-    ("airflow-2.10.5", "example_outlet_event_extra.py"): "airflow.datasets.metadata missing",
     ("airflow-2.10.5", "example_sensors.py"): "airflow.sensors.weekday missing",
     ("airflow-2.10.5", "example_subdag_operator.py"): _EXAMPLE_PKG,
     ("airflow-2.10.5", "example_workday_timetable.py"): _EXAMPLE_PKG,
