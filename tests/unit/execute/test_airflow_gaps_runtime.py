@@ -275,3 +275,11 @@ def test_korean_ids_run_through_the_fork_server_of_the_local_executor(config, db
     assert state == "success"
     log = config.logs_folder / "dag_id=한국어_파이프라인" / "run_id=수동_실행" / "task_id=데이터적재" / "attempt=1.log"
     assert "받음 행 3" in log.read_text(encoding="utf-8")
+
+
+def test_korean_ids_and_typed_xcoms_are_stored_on_each_backend(config, any_db) -> None:
+    """The same run on SQLite and PostgreSQL: ids as keys, log paths and XCom rows."""
+    states, xcoms, logs = _run(config, any_db, "한국어_파이프라인", KOREAN_DAG)
+    assert states == {"데이터추출": "success", "변환그룹.배시": "success", "데이터적재": "success"}
+    assert xcoms["데이터추출"] == ("행", 3) and xcoms["데이터적재"] == {"적재된_행": 6}
+    assert "받음 행 3" in logs["데이터적재"]
