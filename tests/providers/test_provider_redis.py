@@ -86,3 +86,31 @@ def test_key_sensor_times_out(home, client: redis.Redis):
     log = task_log(home, "provider_redis_timeout", "never_there")
     assert "timed out" in log.lower() or "AirflowSensorTimeout" in log, log[-3000:]
     assert client.exists("e2e:never") == 0
+
+
+def _publish_when_subscribed(client: redis.Redis, channel: str, message: str, stop: threading.Event) -> None:
+    """Publish once the sensor has subscribed (it subscribes on its first poke)."""
+    while not stop.is_set():
+        if dict(client.pubsub_numsub(channel)).get(channel, 0) > 0:
+            client.publish(channel, message)
+            return
+        time.sleep(0.05)
+
+
+def test_pubsub_sensor_receives_the_message_but_its_bytes_cannot_be_an_xcom(home, client: redis.Redis):
+    """RedisPubSubSensor subscribes on its first poke and gets the message; it then pushes redis-py's
+    message dict, whose channel and data are bytes, as an XCom. Airflow's XCom serialisation refuses
+    bytes too (checked with Airflow 3.3.2's BaseXCom.serialize_value: TypeError), so the try fails there as well; here the error names
+    the key, the type and where in the value it sits."""
+    stop = threading.Event()
+    publisher = threading.Thread(target=_publish_when_subscribed, args=(client, "e2e-in", "go", stop), daemon=True)
+    publisher.start()
+    try:
+        run = dags_test(home, "provider_redis_pubsub")
+    finally:
+        stop.set()
+        publisher.join(5)
+    assert run.states == {"listen": "failed", "got": "upstream_failed"}, run.output
+    log = task_log(home, "provider_redis_pubsub", "listen")
+    assert "'data': b'go'" in log  # the message arrived
+    assert "XCom 'message' value of type bytes at ['channel'] cannot be stored" in log
