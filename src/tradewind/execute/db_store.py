@@ -226,7 +226,7 @@ class DbTryStore:
                 found.setdefault(tid, {})[mi] = value
             missing = [t for t in task_ids if t not in found]
             if include_prior_dates and missing:
-                _load_prior(session, dag_id, run_id, missing, xcom_key, found)
+                _load_prior(session, dag_id, run_id, missing, xcom_key, found, asking=key)
         return found
 
     # ---------------------------------------------------------------- other runs (sensors)
@@ -356,12 +356,17 @@ def _refusal(key: TaskKey, finished: FinishedTry) -> str | None:
 
 
 def _load_prior(session: Any, dag_id: str, run_id: str, task_ids: Sequence[str], key: str,
-                found: dict[str, dict[int, Any]]) -> None:
+                found: dict[str, dict[int, Any]], asking: TaskKey | None = None) -> None:
     """For ``task_ids`` without a value in the run: the value of the latest run (by logical date,
-    this run's or earlier) that has one."""
+    this run's or earlier) that has one. Another DAG has no run of the asking run's id: then
+    "earlier" is up to the asking run's logical date (Airflow's cross-DAG pull, which @asset
+    functions use to read the upstream asset's value)."""
     from tradewind.persist.models import XCom
 
     current = session.scalar(select(DagRun.logical_date).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if current is None and asking is not None and asking.dag_id != dag_id:
+        current = session.scalar(select(DagRun.logical_date).where(DagRun.dag_id == asking.dag_id,
+                                                                   DagRun.run_id == asking.run_id))
     if current is None:
         return
     stmt = (
