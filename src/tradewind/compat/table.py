@@ -104,6 +104,7 @@ _SDK_MORE = {
     "macros": "airflow:macros",  # the airflow.macros shim module, as airflow.sdk.macros is Airflow's module
     "asset": f"{_DEF}.asset_decorator",
     "AssetWatcher": f"{_DEF}.assets",
+    "ObjectStoragePath": f"{_INT}.io.path",  # object storage (docs/object-storage.md)
 }
 # airflow.providers.common.compat.sdk: the re-export module newer providers and their example DAGs import.
 _COMMON_COMPAT_SDK = {
@@ -386,6 +387,14 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.hooks.sqlite_hook": _same(f"{_INT}.sql.sqlite", "SqliteHook"),
     "airflow.hooks.http_hook": _same(f"{_INT}.http.hooks", "HttpHook"),
     "airflow.hooks.S3_hook": _same(f"{_INT}.s3.hooks", "S3Hook"),
+    # Object storage, AIP-58 (docs/object-storage.md): fsspec + universal_pathlib, the io extra.
+    "airflow.io": {**_same(f"{_INT}.io.store", "attach", "get_fs", "has_fs"), **_same(f"{_INT}.io.path", "ObjectStoragePath")},
+    "airflow.io.path": _same(f"{_INT}.io.path", "ObjectStoragePath"),
+    "airflow.io.store": _same(f"{_INT}.io.store", "attach", "ObjectStore"),
+    "airflow.sdk.io": {**_same(f"{_INT}.io.store", "attach"), **_same(f"{_INT}.io.path", "ObjectStoragePath")},
+    "airflow.sdk.io.path": _same(f"{_INT}.io.path", "ObjectStoragePath"),
+    "airflow.sdk.io.store": _same(f"{_INT}.io.store", "attach", "ObjectStore"),
+    "airflow.providers.common.io.operators.file_transfer": _same(f"{_INT}.io.operators", "FileTransferOperator"),
 }
 
 #: Airflow packages removed on purpose, with what to use instead; the finder may add the hint to the
