@@ -77,6 +77,9 @@ def provider_of(fullname: str) -> str | None:
 
 
 def unsupported_module(fullname: str) -> ModuleNotFoundError:
+    for removed, why in table.REMOVED_PACKAGES.items():
+        if fullname == removed or fullname.startswith(removed + "."):
+            return ModuleNotFoundError(f"No module named {fullname!r}: {why}", name=fullname)
     provider = provider_of(fullname)
     if provider is not None:
         dist = "apache-airflow-providers-" + provider.replace(".", "-")

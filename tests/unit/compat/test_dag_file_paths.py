@@ -90,6 +90,8 @@ def test_contrib_is_refused_by_name():
     with pytest.raises(ModuleNotFoundError) as info:
         exec("from airflow.contrib.operators.ssh_operator import SSHOperator", {})
     assert "airflow.contrib" in str(info.value)
+    assert "removed in Airflow 2.0" in str(info.value)
+    assert "airflow.providers.ssh.operators.ssh" in str(info.value)
 
 
 def test_names_tradewind_lacks_still_fail_loudly():
