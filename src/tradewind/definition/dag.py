@@ -510,6 +510,29 @@ class DAG:
         if logger is not None:
             logger.warning("DAG.%s() is deprecated (Airflow 2); use %s instead", method, instead)
 
+    def test(self, execution_date: Any = None, run_conf: dict[str, Any] | None = None,
+             conn_file_path: str | None = None, variable_file_path: str | None = None,
+             use_executor: bool = False, mark_success_pattern: Any = None, session: Any = None, *,
+             logical_date: Any = None, run_after: Any = None) -> Any:
+        """Run this DAG once, as ``tradewind dags test <dag_id>``, printing each task's state.
+
+        Airflow's arguments: the date (Airflow 2's ``execution_date``, Airflow 3's ``logical_date``
+        or ``run_after``), ``run_conf``, ``conn_file_path`` / ``variable_file_path``. Returns a
+        :class:`~tradewind.definition.dag_test_method.DagTestResult` (``state``, ``task_states``).
+        """
+        from tradewind.definition.dag_test_method import run_dag_test
+
+        if use_executor:
+            raise TypeError(f"DAG {self.dag_id!r}: test(use_executor=True) is not supported: tasks run "
+                            "one at a time in the dags test process; use 'tradewind scheduler' for the executor")
+        if mark_success_pattern is not None:
+            raise TypeError(f"DAG {self.dag_id!r}: test(mark_success_pattern=...) is not supported")
+        dates = [d for d in (execution_date, logical_date, run_after) if d is not None]
+        if len(dates) > 1:
+            raise TypeError(f"DAG {self.dag_id!r}: test() takes one of execution_date, logical_date, run_after")
+        return run_dag_test(self, logical_date=dates[0] if dates else None, run_conf=run_conf,
+                            conn_file_path=conn_file_path, variable_file_path=variable_file_path)
+
 
 def _as_context_datetime(value: datetime) -> datetime:
     from tradewind.definition.context import _context_datetime
