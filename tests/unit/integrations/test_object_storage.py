@@ -127,18 +127,18 @@ def test_copy_and_move_on_one_store(tmp_path):
     assert isinstance(moved, ObjectStoragePath)
 
 
-def test_copy_into_an_existing_directory_keeps_the_name_and_directories_need_recursive(tmp_path):
+def test_copy_from_another_store_into_a_local_directory_and_a_tree(tmp_path):
     memory = ObjectStoragePath("memory://osp-test/dir/a.txt")
-    memory.write_text("from memory")  # a second filesystem: the copy is streamed
+    memory.write_text("from memory")  # a second filesystem: fsspec downloads it
     target_dir = ObjectStoragePath(f"file://{tmp_path}/into")
     target_dir.mkdir()
-    result = memory.copy(target_dir)
-    assert result.path == str(tmp_path / "into" / "a.txt")
+    memory.copy(target_dir)
     assert (tmp_path / "into" / "a.txt").read_text() == "from memory"
-    with pytest.raises(ObjectStorageError, match="recursive=True"):
-        memory.parent.copy(ObjectStoragePath(f"file://{tmp_path}/tree"))
     memory.parent.copy(ObjectStoragePath(f"file://{tmp_path}/tree"), recursive=True)
     assert (tmp_path / "tree" / "a.txt").read_text() == "from memory"
+    local = ObjectStoragePath(str(tmp_path / "into" / "a.txt"))
+    local.copy("memory://osp-test/up/a.txt")  # fsspec uploads it
+    assert ObjectStoragePath("memory://osp-test/up/a.txt").read_text() == "from memory"
     ObjectStoragePath("memory://osp-test").fs.rm("/osp-test", recursive=True)
 
 

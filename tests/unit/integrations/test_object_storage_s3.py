@@ -115,3 +115,21 @@ def test_serialised_path_reads_back_in_a_fresh_store(bucket):
     data = path.serialize()
     store._forget_stores()
     assert json.loads(ObjectStoragePath.deserialize(data, 1).read_text()) == {"n": 1}
+
+
+def test_copy_between_two_remote_stores_streams_and_keeps_the_key_in_a_directory(bucket):
+    source = ObjectStoragePath("memory://osp-remote/in/deep/x.txt")
+    source.write_text("across stores")
+    source.copy(ObjectStoragePath("s3://aws_default@data/exact.txt"))
+    assert _body(bucket, "exact.txt") == b"across stores"
+    source.copy(ObjectStoragePath("s3://aws_default@data/into/"))  # a directory: the source's key is kept
+    assert _body(bucket, "into/osp-remote/in/deep/x.txt") == b"across stores"
+    from tradewind.integrations.io.store import ObjectStorageError
+
+    with pytest.raises(ObjectStorageError, match="recursive=True"):
+        source.parent.copy(ObjectStoragePath("s3://aws_default@data/tree/"))
+    source.parent.parent.copy(ObjectStoragePath("s3://aws_default@data/tree/"), recursive=True)
+    assert _body(bucket, "tree/deep/x.txt") == b"across stores"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ObjectStoragePath("memory://osp-remote/none").copy("s3://aws_default@data/x")
+    source.fs.rm("/osp-remote", recursive=True)

@@ -36,6 +36,8 @@ from tradewind.integrations.io.store import ObjectStorageError, attach
 
 __all__ = ["ObjectStoragePath"]
 
+_LOCAL = ("", "file", "local")
+
 
 def _as_path_arg(arg: Any) -> Any:
     """An Asset/Dataset stands for its URI (Airflow 2.9+); anything else is left to UPath."""
@@ -109,7 +111,7 @@ class ObjectStoragePath(CloudPath):
     @property
     def container(self) -> str:
         """The bucket (or container) the path is in: the first part after the scheme."""
-        if self.protocol in ("", "file", "local"):
+        if self.protocol in _LOCAL:
             return ""
         return self.path.split("/", 1)[0]
 
@@ -171,23 +173,28 @@ class ObjectStoragePath(CloudPath):
             and self.conn_id == other.conn_id and dict(self.storage_options) == dict(other.storage_options)
 
     def copy(self, dst: Any, recursive: bool = False, **kwargs: Any) -> ObjectStoragePath:  # type: ignore[override]
-        """Copy to ``dst`` (a path or URL string): on one store the server copies; across stores the bytes
-        are streamed through this process. Into an existing directory, the file keeps its name."""
+        """Copy to ``dst`` (a path or URL string), as Airflow: on one store the server copies; between a
+        local file and a store fsspec uploads or downloads; between two stores the bytes stream through
+        this process, and into a directory (an existing one, or a key ending in ``/``) a file keeps its key."""
         target = dst if isinstance(dst, ObjectStoragePath) else ObjectStoragePath(dst)
         if self.samestore(target):
             self.fs.copy(self.path, target.path, recursive=recursive, **kwargs)
             return target
-        if self.is_dir():
-            if not recursive:
-                raise ObjectStorageError(f"copy {self} -> {target}: the source is a directory; pass recursive=True")
-            for source in self.rglob("*"):
-                if source.is_file():
-                    relative = source.path[len(self.path):].lstrip("/")
-                    _stream(source, target / relative)
+        if self.protocol in _LOCAL:
+            target.fs.put(self.path, target.path, recursive=recursive, **kwargs)
             return target
-        if target.is_dir():
-            target = target / self.name
-        _stream(self, target)
+        if target.protocol in _LOCAL:
+            self.fs.get(self.path, target.path, recursive=recursive, **kwargs)
+            return target
+        if not self.exists():
+            raise FileNotFoundError(f"{self} does not exist")
+        if not self.is_dir():
+            return _stream_into(self, target)
+        if not recursive:
+            raise ObjectStorageError(f"copy {self} -> {target}: the source is a directory; pass recursive=True")
+        for source in self.rglob("*"):
+            if source.is_file():
+                _stream_into(source, target / source.path[len(self.path):].lstrip("/"))
         return target
 
     def move(self, path: Any, recursive: bool = False, **kwargs: Any) -> ObjectStoragePath:  # type: ignore[override]
@@ -199,6 +206,24 @@ class ObjectStoragePath(CloudPath):
         copied = self.copy(target, recursive=recursive, **kwargs)
         self.fs.rm(self.path, recursive=recursive)
         return copied
+
+    @classmethod
+    def cwd(cls) -> ObjectStoragePath:  # type: ignore[override]
+        """The local working directory (Airflow's answer on every scheme)."""
+        import os
+
+        return cls(os.getcwd())
+
+    @classmethod
+    def home(cls) -> ObjectStoragePath:  # type: ignore[override]
+        """The local home directory (Airflow's answer on every scheme)."""
+        import os
+
+        return cls(os.path.expanduser("~"))
+
+    def replace(self, target: Any) -> ObjectStoragePath:  # type: ignore[override]
+        """Rename to ``target``, replacing it if it exists."""
+        return self.rename(target)
 
     # ------------------------------------------------------------------ XCom (Airflow's serde protocol)
     def serialize(self) -> dict[str, Any]:
@@ -214,10 +239,12 @@ class ObjectStoragePath(CloudPath):
         return cls(data["path"], conn_id=data.get("conn_id"), **dict(data.get("kwargs") or {}))
 
 
-def _stream(source: ObjectStoragePath, target: ObjectStoragePath) -> None:
-    """Copy one file's bytes between two filesystems (parents made where the target needs them)."""
-    parent = target.parent
-    if target.protocol in ("", "file", "local") and not parent.exists():
-        parent.mkdir(parents=True, exist_ok=True)
+def _stream_into(source: ObjectStoragePath, target: ObjectStoragePath) -> ObjectStoragePath:
+    """Copy one file's bytes between two stores; a directory target receives it under the source's key."""
+    # universal_pathlib drops a trailing "/" from the path; the text the user wrote still has it.
+    raw = getattr(target, "_raw_urlpaths", None) or ("",)
+    if not target.key or str(raw[-1]).endswith("/") or target.is_dir():
+        target = target / source.key
     with source.open("rb") as reader, target.open("wb") as writer:
         shutil.copyfileobj(reader, writer)
+    return target
