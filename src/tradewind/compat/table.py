@@ -36,7 +36,8 @@ _DAG = _same(f"{_DEF}.dag", "DAG", "dag")
 _BASEOP = {"BaseOperator": f"{_DEF}.baseoperator", **_same(f"{_DEF}.helpers", "chain", "cross_downstream", "chain_linear")}
 _PYTHON_OPS = {
     **_same(f"{_OPS}.python", "PythonOperator", "BranchPythonOperator", "ShortCircuitOperator"),
-    **_same(f"{_OPS}.python_env", "PythonVirtualenvOperator", "ExternalPythonOperator"),
+    **_same(f"{_OPS}.python_env", "PythonVirtualenvOperator", "ExternalPythonOperator",
+            "BranchPythonVirtualenvOperator", "BranchExternalPythonOperator"),
     "get_current_context": f"{_DEF}.context",
     "is_venv_installed": _NAMES,
 }
@@ -296,7 +297,8 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.standard.sensors.time": _TIME_SENSORS,
     "airflow.providers.standard.sensors.external_task": _EXTERNAL_TASK,
     "airflow.providers.standard.triggers.temporal": _TEMPORAL_TRIGGERS,
-    "airflow.providers.standard.triggers.file": {**_same(_TRIG, "FileTrigger"), "FileDeleteTrigger": f"{_TRIG}.event"},
+    "airflow.providers.standard.triggers.file": {
+        **_same(_TRIG, "FileTrigger"), **_same(f"{_TRIG}.event", "FileDeleteTrigger", "DirectoryFileDeleteTrigger")},
     # Human-in-the-loop (Airflow 3.1): docs/human-in-the-loop.md
     "airflow.providers.standard.operators.hitl": _same(
         f"{_OPS}.hitl", "HITLOperator", "ApprovalOperator", "HITLBranchOperator", "HITLEntryOperator"),

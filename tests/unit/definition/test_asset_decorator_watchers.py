@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tradewind import DAG, EmptyOperator
 from tradewind.definition.assets import Asset, AssetWatcher, InvalidAssetError
 from tradewind.definition.triggers import FileTrigger
-from tradewind.definition.triggers.event import BaseEventTrigger, FileDeleteTrigger
+from tradewind.definition.triggers.event import BaseEventTrigger, DirectoryFileDeleteTrigger, FileDeleteTrigger
 from tradewind.execute.asset_watching import WatcherEvent, record_watcher_events, watch
 from tradewind.parse.dagbag import FileParseResult
 from tradewind.parse.snapshot import serialize_dag
@@ -78,6 +78,27 @@ def test_file_delete_trigger_fires_once_per_file(tmp_path):
 
     event = asyncio.run(first_event())
     assert event.payload is True and not flag.exists()
+
+
+def test_directory_file_delete_trigger_fires_for_its_own_name_only(tmp_path):
+    inbox = tmp_path / "inbox"  # missing at first: an empty listing, not an error
+    us = DirectoryFileDeleteTrigger(directory=str(inbox), filename="us.flag", poke_interval=0.01)
+
+    async def first_event():
+        gen = us.run()
+
+        def land():
+            inbox.mkdir()
+            (inbox / "eu.flag").write_text("x")
+            (inbox / "us.flag").write_text("x")
+        asyncio.get_running_loop().call_later(0.05, land)
+        return await gen.__anext__()
+
+    event = asyncio.run(first_event())
+    assert event.payload == {"filepath": str(inbox / "us.flag")}
+    assert sorted(p.name for p in inbox.iterdir()) == ["eu.flag"]  # the other asset's flag stays
+    with pytest.raises(ValueError, match="must be a name, not a path"):
+        DirectoryFileDeleteTrigger(directory="/x", filename="a/b")
 
 
 def test_watch_restarts_the_trigger_after_each_event(tmp_path):

@@ -19,7 +19,7 @@ from typing import Any
 
 from tradewind.definition.triggers.base import BaseTrigger, TriggerEvent, classpath_of
 
-__all__ = ["BaseEventTrigger", "FileDeleteTrigger"]
+__all__ = ["BaseEventTrigger", "DirectoryFileDeleteTrigger", "FileDeleteTrigger"]
 
 
 class BaseEventTrigger(BaseTrigger):
@@ -51,3 +51,48 @@ class FileDeleteTrigger(BaseEventTrigger):
         os.remove(self.filepath)
         self.log.info("File %s has been deleted", self.filepath)
         yield TriggerEvent(True)
+
+
+class DirectoryFileDeleteTrigger(BaseEventTrigger):
+    """Fires when a file named ``filename`` is in ``directory`` (listed every ``poke_interval``
+    seconds; a missing directory counts as empty), after deleting it; the payload is
+    ``{"filepath": <the deleted file>}`` (Airflow 3.3's). Airflow's triggerer shares one listing
+    between such triggers on the same directory and interval; here each one lists on its own,
+    which gives the same events."""
+
+    def __init__(self, *, directory: str, filename: str, poke_interval: float = 5.0) -> None:
+        super().__init__()
+        for what, value in (("directory", directory), ("filename", filename)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"DirectoryFileDeleteTrigger needs a non-empty {what} string, got {value!r}")
+        if os.sep in filename:
+            raise ValueError(f"DirectoryFileDeleteTrigger filename {filename!r} must be a name, not a path")
+        if float(poke_interval) <= 0:
+            raise ValueError(f"DirectoryFileDeleteTrigger poke_interval must be positive, got {poke_interval!r}")
+        self.directory = directory
+        self.filename = filename
+        self.poke_interval = float(poke_interval)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return classpath_of(DirectoryFileDeleteTrigger), {
+            "directory": self.directory, "filename": self.filename, "poke_interval": self.poke_interval}
+
+    def _names(self) -> set[str]:
+        try:
+            return set(os.listdir(self.directory))
+        except FileNotFoundError:
+            return set()
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        while True:
+            if self.filename in await asyncio.to_thread(self._names):
+                path = os.path.join(self.directory, self.filename)
+                try:
+                    os.remove(path)
+                except FileNotFoundError:  # taken by someone else between the listing and now
+                    await asyncio.sleep(self.poke_interval)
+                    continue
+                self.log.info("File %s has been deleted", path)
+                yield TriggerEvent({"filepath": path})
+                return
+            await asyncio.sleep(self.poke_interval)
