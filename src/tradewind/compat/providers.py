@@ -79,9 +79,8 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
         "airflow.providers.standard.triggers.external_task and utils.sensor_helper need airflow.models.DagRun",
     ],
     "smtp": [
-        "SmtpNotifier / send_smtp_notification (bridged from the distribution) call "
-        "SmtpHook.send_email_smtp(smtp_conn_id=...), which Tradewind's native SmtpHook does not take: "
-        "the notifier fails with a TypeError naming the argument; EmailOperator and SmtpHook work",
+        "SmtpHook(auth_type='oauth2') (XOAUTH2) is refused naming it: Tradewind's native SmtpHook "
+        "logs in with the connection's login and password only",
     ],
 }
 

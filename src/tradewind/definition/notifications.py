@@ -102,6 +102,23 @@ class BaseNotifier(abc.ABC):
             value = getattr(self, name)
             setattr(self, name, templating.render_value(value, context, jinja_env, template_ext=self.template_ext))
 
+    def get_template_env(self, dag: Any = None) -> Any:
+        """The DAG's Jinja environment (Airflow's Templater method; the smtp provider's notifier calls it)."""
+        from tradewind.definition import templating
+
+        return templating.make_jinja_env(dag)
+
+    def _do_render_template_fields(self, parent: Any, template_fields: Any, context: dict[str, Any],
+                                   jinja_env: Any, seen_oids: Any) -> None:
+        """Render ``template_fields`` of ``parent`` in place (Airflow's Templater method, which
+        provider notifiers call to render fields they filled in themselves)."""
+        from tradewind.definition import templating
+
+        for name in template_fields:
+            value = getattr(parent, name)
+            setattr(parent, name, templating.render_value(value, context, jinja_env,
+                                                          template_ext=getattr(parent, "template_ext", ())))
+
     @abc.abstractmethod
     def notify(self, context: dict[str, Any]) -> None:
         """Send the notification; ``context`` is the task's or DAG run's callback context."""

@@ -3,13 +3,20 @@
 Connection fields: ``host``, ``port``, ``login``/``password``; ``extra`` keys ``from_email``
 (the default sender), ``disable_ssl`` and ``disable_tls`` (as Airflow, SSL is on unless
 disabled; STARTTLS is used when SSL is off and TLS is not disabled), ``timeout`` (seconds,
-default 30) and ``retry_limit`` (connection attempts, default 5). Without a port: 465 with
-SSL, else 587 with STARTTLS, else 25.
+default 30) and ``retry_limit`` (connection attempts, default 5), ``subject_template`` and
+``html_content_template`` (paths of files used when ``send_email_smtp`` gets no subject / body).
+Without a port: 465 with SSL, else 587 with STARTTLS, else 25.
+
+``send_email_smtp`` takes the real provider's keyword arguments, including the ``smtp_conn_id``
+its ``SmtpNotifier`` passes (the hook's own connection is used, as in Airflow); ``asend_email_smtp``
+and ``async with`` run the same delivery in a worker thread, for notifiers called asynchronously.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tradewind.definition.hooks import BaseHook
@@ -68,8 +75,25 @@ class SmtpHook(BaseHook):
                             mail_from=str(extra.get("from_email") or ""), timeout=timeout, retry_limit=retry_limit)
 
     @property
-    def from_email(self) -> str:
-        return self.settings().mail_from
+    def from_email(self) -> str | None:
+        """The connection's ``from_email`` extra, ``None`` when unset (the notifier then refuses)."""
+        return self.settings().mail_from or None
+
+    @property
+    def subject_template(self) -> str | None:
+        return self.get_connection(self.smtp_conn_id).extra_dejson.get("subject_template")
+
+    @property
+    def html_content_template(self) -> str | None:
+        return self.get_connection(self.smtp_conn_id).extra_dejson.get("html_content_template")
+
+    @staticmethod
+    def _read_template(template_path: str) -> str:
+        """A template file's text on one line, as the provider reads it."""
+        try:
+            return Path(template_path).read_text().replace("\n", "").strip()
+        except OSError as exc:
+            raise EmailError(f"cannot read SMTP template file {template_path!r}: {exc}") from None
 
     def get_conn(self) -> "smtplib.SMTP":
         """An open, logged-in SMTP client (kept as ``self.smtp_client`` until :meth:`close`)."""
@@ -100,6 +124,16 @@ class SmtpHook(BaseHook):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    async def aget_conn(self) -> "SmtpHook":
+        await asyncio.to_thread(self.get_conn)
+        return self
+
+    async def __aenter__(self) -> "SmtpHook":
+        return await self.aget_conn()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.close)
+
     def test_connection(self) -> tuple[bool, str]:
         try:
             client = self.get_conn()
@@ -114,8 +148,8 @@ class SmtpHook(BaseHook):
         self,
         *,
         to: str | Iterable[str],
-        subject: str,
-        html_content: str,
+        subject: str | None = None,
+        html_content: str | None = None,
         from_email: str | None = None,
         files: Iterable[str] | None = None,
         dryrun: bool = False,
@@ -124,13 +158,29 @@ class SmtpHook(BaseHook):
         mime_subtype: str = "mixed",
         mime_charset: str = "utf-8",
         custom_headers: dict[str, Any] | None = None,
+        smtp_conn_id: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        """Build the message and send it (nothing is sent with ``dryrun``); retries a dropped connection."""
+        """Build the message and send it (nothing is sent with ``dryrun``); retries a dropped connection.
+
+        Without ``subject`` / ``html_content`` the connection's ``subject_template`` /
+        ``html_content_template`` files are read. ``smtp_conn_id`` and other keyword arguments are
+        accepted as the provider's hook does (its notifier passes its connection id); the hook's own
+        connection is used, and a different id or an unknown argument is noted in the log.
+        """
+        if smtp_conn_id is not None and smtp_conn_id != self.smtp_conn_id:
+            self.log.warning("send_email_smtp(smtp_conn_id=%r) ignored: this hook sends through connection %r, "
+                             "as Airflow's SmtpHook does", smtp_conn_id, self.smtp_conn_id)
+        if kwargs:
+            self.log.warning("send_email_smtp() ignored the arguments %s, as Airflow's SmtpHook does",
+                             ", ".join(sorted(kwargs)))
         settings = self.settings()
         sender = from_email or settings.mail_from
         if not sender:
             raise EmailError(f"no sender address: pass from_email or set extra from_email on connection "
                              f"{self.smtp_conn_id!r}")
+        subject = subject or self._template_or_fail("subject_template", "subject")
+        html_content = html_content or self._template_or_fail("html_content_template", "html_content")
         msg, recipients = build_message(to, subject, html_content, from_email=sender, files=files, cc=cc, bcc=bcc,
                                         mime_subtype=mime_subtype, mime_charset=mime_charset,
                                         custom_headers=custom_headers)
@@ -141,3 +191,14 @@ class SmtpHook(BaseHook):
         else:
             deliver(settings, sender, recipients, msg.as_string())
         self.log.info("Sent an email to %s via %s:%s", ", ".join(recipients), settings.host, settings.port)
+
+    async def asend_email_smtp(self, **kwargs: Any) -> None:
+        """:meth:`send_email_smtp` in a worker thread (the provider's async path, used by async notifiers)."""
+        await asyncio.to_thread(lambda: self.send_email_smtp(**kwargs))
+
+    def _template_or_fail(self, extra_key: str, argument: str) -> str:
+        path = self.get_connection(self.smtp_conn_id).extra_dejson.get(extra_key)
+        if not path:
+            raise EmailError(f"send_email_smtp: pass {argument} or set extra {extra_key!r} on connection "
+                             f"{self.smtp_conn_id!r}")
+        return self._read_template(str(path))
