@@ -33,8 +33,8 @@ def test_callable_source_drops_decorators_and_dedents() -> None:
 def test_lambda_is_refused_when_the_dag_is_defined() -> None:
     with pytest.raises(TradewindException, match="must be a function defined with def"):
         ExternalPythonOperator(task_id="t", python=sys.executable, python_callable=lambda: 1)
-    with pytest.raises(TradewindException, match="serializer 'dill' is not supported"):
-        ExternalPythonOperator(task_id="t", python=sys.executable, python_callable=_keep, use_dill=True)
+    with pytest.raises(TradewindException, match="serializer 'yaml' is not one of"):
+        ExternalPythonOperator(task_id="t", python=sys.executable, python_callable=_keep, serializer="yaml")
 
 
 DAG_SOURCE = """

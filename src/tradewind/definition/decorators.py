@@ -28,7 +28,12 @@ from tradewind.definition.operators.python import (
     ShortCircuitOperator,
     call_python,
 )
-from tradewind.definition.operators.python_env import ExternalPythonOperator, PythonVirtualenvOperator
+from tradewind.definition.operators.python_env import (
+    BranchExternalPythonOperator,
+    BranchPythonVirtualenvOperator,
+    ExternalPythonOperator,
+    PythonVirtualenvOperator,
+)
 from tradewind.definition.sensors.base import BaseSensorOperator, PokeReturnValue
 from tradewind.definition.xcom_arg import XComArg
 
@@ -88,6 +93,18 @@ class _ExternalPythonDecoratedOperator(ExternalPythonOperator):
     """``@task.external_python(python=...)``: the function's source runs with that interpreter."""
 
     custom_operator_name = "@task.external_python"
+
+
+class _BranchVirtualenvDecoratedOperator(BranchPythonVirtualenvOperator):
+    """``@task.branch_virtualenv``: ``@task.virtualenv`` whose result names the branches to follow."""
+
+    custom_operator_name = "@task.branch_virtualenv"
+
+
+class _BranchExternalPythonDecoratedOperator(BranchExternalPythonOperator):
+    """``@task.branch_external_python(python=...)``: ``@task.external_python`` choosing branches."""
+
+    custom_operator_name = "@task.branch_external_python"
 
 
 class _SensorDecoratedOperator(BaseSensorOperator):
@@ -247,6 +264,8 @@ class TaskDecoratorCollection:
     sensor = staticmethod(_decorator_for(_SensorDecoratedOperator))
     virtualenv = staticmethod(_decorator_for(_VirtualenvDecoratedOperator))
     external_python = staticmethod(_decorator_for(_ExternalPythonDecoratedOperator))
+    branch_virtualenv = staticmethod(_decorator_for(_BranchVirtualenvDecoratedOperator))
+    branch_external_python = staticmethod(_decorator_for(_BranchExternalPythonDecoratedOperator))
 
     def __call__(self, python_callable: Callable[..., Any] | None = None,
                  multiple_outputs: bool | None = None, **kwargs: Any) -> Any:

@@ -56,6 +56,18 @@ class XComArg(DependencyMixin):
     def __bool__(self) -> bool:
         return True
 
+    # A classic operator's `.partial(...).expand(...)` returns an XComArg here where Airflow
+    # returns the MappedOperator itself; DAG files then use the operator's attributes on it
+    # (`mapped.output`, `mapped.task_id`), which these give.
+    @property
+    def output(self) -> "XComArg":
+        """The task's ``return_value`` XCom (Airflow's ``operator.output``)."""
+        return XComArg(self.operator)
+
+    @property
+    def task_id(self) -> str:
+        return str(self.operator.task_id)
+
     @property
     def roots(self) -> list[Any]:
         return [self.operator]

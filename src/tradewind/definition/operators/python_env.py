@@ -9,6 +9,12 @@ boundary as **JSON** — Tradewind's contract, where Airflow pickles them (``pic
 A context entry that is not JSON (``ti``, ``dag``, datetimes) is refused with its name; pass
 a template such as ``"{{ ts }}"`` through ``op_kwargs`` instead.
 
+``serializer="pickle"`` / ``"dill"`` / ``"cloudpickle"`` (Airflow's; ``use_dill=True`` is
+``"dill"``) pickle them instead: arguments with the standard library (the other two load plain
+pickles), the result with the chosen library in the child. That library must be importable where
+the function runs — a venv with ``system_site_packages=False`` gets it added to its requirements,
+as in Airflow — and a missing one fails the try naming it.
+
 The child's stdout and stderr go line by line into the task log. A non-zero exit fails the try
 with the child's last output lines (the traceback); ``skip_on_exit_code`` turns chosen exit
 codes into a skip (a function can ``sys.exit(code)``).
@@ -30,12 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from tradewind.definition.exceptions import TaskSkipped, TradewindException
-from tradewind.definition.operators.python import PythonOperator, determine_kwargs
+from tradewind.definition.operators.python import BranchPythonOperator, PythonOperator, determine_kwargs
 
 # subprocess, tempfile, shutil, hashlib and ast are imported where used: this module is imported
 # with the TaskFlow decorators by every task try, most of which never start another interpreter.
 
-__all__ = ["RUNNER_SCRIPT", "ExternalPythonOperator", "PythonVirtualenvOperator", "callable_source", "runner_input"]
+__all__ = [
+    "RUNNER_SCRIPT", "BranchExternalPythonOperator", "BranchPythonVirtualenvOperator", "ExternalPythonOperator",
+    "PythonVirtualenvOperator", "callable_source", "runner_input",
+]
 
 #: What the child runs: read the input, define the function from its source, call it, write the result.
 #: Usage: ``python runner.py input.json result.json`` (also used by ``@task.docker``).
@@ -43,10 +52,25 @@ RUNNER_SCRIPT = '''\
 import json, sys
 with open(sys.argv[1], encoding="utf-8") as f:
     _tw_input = json.load(f)
+_tw_serializer = _tw_input.get("serializer", "json")
+if _tw_serializer != "json":
+    try:
+        _tw_lib = __import__(_tw_serializer)
+    except ImportError:
+        sys.stderr.write("serializer=%r needs the %s package in the environment that runs %s() (%s): add %r "
+                         "to requirements, or install it there\\n"
+                         % (_tw_serializer, _tw_serializer, _tw_input["name"], sys.executable, _tw_serializer))
+        sys.exit(4)
+    with open(_tw_input["args_file"], "rb") as f:
+        _tw_input["args"], _tw_input["kwargs"] = _tw_lib.load(f)
 virtualenv_string_args = _tw_input["string_args"]
 _tw_namespace = {"__name__": "__tradewind_task__", "virtualenv_string_args": virtualenv_string_args}
 exec(compile(_tw_input["source"], _tw_input["filename"], "exec"), _tw_namespace)
 _tw_result = _tw_namespace[_tw_input["name"]](*_tw_input["args"], **_tw_input["kwargs"])
+if _tw_serializer != "json":
+    with open(sys.argv[2], "wb") as f:
+        _tw_lib.dump(_tw_result, f)
+    sys.exit(0)
 try:
     _tw_text = json.dumps(_tw_result)
 except (TypeError, ValueError) as exc:
@@ -56,6 +80,8 @@ except (TypeError, ValueError) as exc:
 with open(sys.argv[2], "w", encoding="utf-8") as f:
     f.write(_tw_text)
 '''
+#: Airflow's ``serializer`` choices (``use_dill=True`` is ``"dill"``) and our own default, JSON.
+SERIALIZERS = ("json", "pickle", "dill", "cloudpickle")
 _TAIL_LINES = 20
 
 
@@ -79,23 +105,31 @@ def callable_source(python_callable: Callable[..., Any], task_id: str) -> tuple[
     return "".join(lines[func.lineno - 1:]), func.name
 
 
-def runner_input(operator: Any, kwargs: Mapping[str, Any], string_args: Sequence[str] = ()) -> dict[str, Any]:
+def runner_input(operator: Any, kwargs: Mapping[str, Any], string_args: Sequence[str] = (),
+                 serializer: str = "json") -> dict[str, Any]:
     """The JSON input of :data:`RUNNER_SCRIPT` for ``operator.python_callable`` with ``op_args`` and the
-    entries of ``kwargs`` (context + op_kwargs) the function accepts; a non-JSON value is named."""
+    entries of ``kwargs`` (context + op_kwargs) the function accepts; a value that cannot cross (not
+    JSON, or not picklable with a pickle ``serializer``) is named. With a pickle serializer the caller
+    writes ``args``/``kwargs`` to the pickle file ``args_file`` instead of the JSON."""
+    import pickle
+
     source, name = callable_source(operator.python_callable, operator.task_id)
     accepted = determine_kwargs(operator.python_callable, operator.op_args, kwargs)
 
     def checked(what: str, value: Any) -> Any:
         try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
+            # Arguments are pickled with the standard library: dill and cloudpickle load plain pickles,
+            # so Tradewind's own environment does not need them (only the function's does).
+            json.dumps(value) if serializer == "json" else pickle.dumps(value)
+        except Exception as exc:  # noqa: BLE001 - any failure to serialise is named below
             hint = " (a context entry; pass a template like '{{ ts }}' through op_kwargs instead)" \
                 if what not in ("op_args", *operator.op_kwargs) else ""
+            how = "as JSON" if serializer == "json" else f"with pickle (serializer={serializer!r})"
             raise TradewindException(f"task {operator.task_id!r}: {what} cannot be passed to the other interpreter "
-                                     f"as JSON: {exc}{hint}") from None
+                                     f"{how}: {exc}{hint}") from None
         return value
 
-    return {"source": source, "name": name, "string_args": list(string_args),
+    return {"source": source, "name": name, "string_args": list(string_args), "serializer": serializer,
             "filename": f"<task {operator.task_id}: {name}()>", "args": checked("op_args", operator.op_args),
             "kwargs": {key: checked(key, value) for key, value in accepted.items()}}
 
@@ -119,10 +153,13 @@ class _ExternalInterpreterOperator(PythonOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(python_callable=python_callable, **kwargs)
-        if use_dill or serializer not in (None, "json"):
-            chosen = "dill" if use_dill else serializer
-            raise TradewindException(f"task {self.task_id!r}: serializer {chosen!r} is not supported; Tradewind passes "
-                                     "arguments and results of virtualenv/external-python tasks as JSON")
+        chosen = "dill" if use_dill and serializer is None else (serializer or "json")
+        if chosen not in SERIALIZERS:
+            raise TradewindException(f"task {self.task_id!r}: serializer {chosen!r} is not one of {list(SERIALIZERS)} "
+                                     "(json is Tradewind's default; pickle, dill and cloudpickle are Airflow's)")
+        if use_dill:
+            self.deprecation_notes.append("use_dill=True is deprecated (Airflow 2.9): use serializer='dill'")
+        self.serializer = chosen
         callable_source(python_callable, self.task_id)  # a lambda or unreadable source fails at parse time
         self.string_args = [str(s) for s in (string_args or [])]
         if skip_on_exit_code is None:
@@ -144,15 +181,20 @@ class _ExternalInterpreterOperator(PythonOperator):
         log = self.task_logger(dict(context))
         import tempfile
 
-        payload = runner_input(self, kwargs, self.string_args)
+        payload = runner_input(self, kwargs, self.string_args, self.serializer)
         name = payload["name"]
         with tempfile.TemporaryDirectory(prefix="tradewind-pyenv-") as tmp:
             workdir = Path(tmp)
             python = self.interpreter(workdir, log)
+            if self.serializer != "json":
+                import pickle
+
+                payload["args_file"] = str(workdir / "args.pickle")
+                Path(payload["args_file"]).write_bytes(pickle.dumps((payload.pop("args"), payload.pop("kwargs"))))
             (workdir / "input.json").write_text(json.dumps(payload), encoding="utf-8")
             (workdir / "runner.py").write_text(RUNNER_SCRIPT, encoding="utf-8")
             result_path = workdir / "result.json"
-            log.info("Running %s() with %s (arguments and result as JSON)", name, python)
+            log.info("Running %s() with %s (arguments and result through %s)", name, python, self.serializer)
             code, tail = self._run_child([python, str(workdir / "runner.py"), str(workdir / "input.json"),
                                           str(result_path)], log)
             if code in self.skip_on_exit_code:
@@ -160,7 +202,27 @@ class _ExternalInterpreterOperator(PythonOperator):
             if code != 0:
                 shown = "".join(tail).rstrip()
                 raise TradewindException(f"{name}() failed in {python} (exit code {code}):\n{shown}")
+            if self.serializer != "json":
+                return self._load_pickled(result_path.read_bytes(), name)
             return json.loads(result_path.read_text(encoding="utf-8"))
+
+    def _load_pickled(self, data: bytes, name: str) -> Any:
+        """The child's result: loaded with the serializer's library when Tradewind's environment has
+        it, else with plain pickle (enough for plain values, which is what an XCom holds)."""
+        import importlib
+        import pickle
+
+        try:
+            loads = importlib.import_module(self.serializer).loads
+        except ImportError:
+            loads = pickle.loads
+        try:
+            return loads(data)
+        except ModuleNotFoundError as exc:
+            raise TradewindException(f"task {self.task_id!r}: the result of {name}() (serializer="
+                                     f"{self.serializer!r}) needs the module {exc.name!r} to load in Tradewind's "
+                                     f"environment ({sys.executable}): install it there, or return plain values"
+                                     ) from None
 
     def _run_child(self, command: Sequence[str], log: Any) -> tuple[int, list[str]]:
         import subprocess
@@ -249,7 +311,7 @@ class PythonVirtualenvOperator(_ExternalInterpreterOperator):
         """A hash of everything that shapes the environment (the cache folder's name)."""
         import hashlib
 
-        spec = json.dumps([self.base_python(), self.system_site_packages, self.requirements,
+        spec = json.dumps([self.base_python(), self.system_site_packages, self.requirements_list(),
                            self.pip_install_options, self.index_urls])
         return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
@@ -267,25 +329,36 @@ class PythonVirtualenvOperator(_ExternalInterpreterOperator):
                 return target
             shutil.rmtree(target, ignore_errors=True)
             self._create_venv(target, log)
-            (target / ".tradewind-complete").write_text(json.dumps(self.requirements))
+            (target / ".tradewind-complete").write_text(json.dumps(self.requirements_list()))
         return target
+
+    def requirements_list(self) -> list[str]:
+        """``requirements`` plus the serializer's library in an isolated venv (Airflow adds ``dill`` /
+        ``cloudpickle`` when ``system_site_packages=False``; otherwise the host's copy is used)."""
+        requirements = list(self.requirements)
+        names = {r.split("=")[0].split("<")[0].split(">")[0].split("[")[0].strip().lower() for r in requirements}
+        if not self.system_site_packages and self.serializer in ("dill", "cloudpickle") \
+                and self.serializer not in names:
+            requirements.append(self.serializer)
+        return requirements
 
     def _create_venv(self, target: Path, log: Any) -> Path:
         command = [self.base_python(), "-m", "venv", str(target)]
         if self.system_site_packages:
             command.append("--system-site-packages")
-        if not self.requirements:
+        requirements = self.requirements_list()
+        if not requirements:
             command.append("--without-pip")  # nothing to install: skip ensurepip (seconds)
         log.info("Creating a virtualenv: %s", " ".join(command))
         self._checked(command, log, "creating the virtualenv")
-        if self.requirements:
+        if requirements:
             pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
                    *self.pip_install_options]
             if self.index_urls:
                 pip += ["--index-url", self.index_urls[0]]
                 for extra in self.index_urls[1:]:
                     pip += ["--extra-index-url", extra]
-            self._checked([*pip, *self.requirements], log, "installing the requirements")
+            self._checked([*pip, *requirements], log, "installing the requirements")
         return target
 
     def _checked(self, command: list[str], log: Any, doing: str) -> None:
@@ -293,3 +366,24 @@ class PythonVirtualenvOperator(_ExternalInterpreterOperator):
         if code != 0:
             raise TradewindException(f"task {self.task_id!r}: {doing} failed (exit code {code}):\n"
                                      + "".join(tail).rstrip())
+
+
+class _BranchExternalMixin:
+    """The callable, run in the other interpreter, returns the task id(s) to follow (Airflow's
+    ``BranchPythonVirtualenvOperator`` / ``BranchExternalPythonOperator``); the other direct
+    downstream tasks are skipped, as for :class:`BranchPythonOperator`."""
+
+    inherits_from_skipmixin = True
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        branches = super().execute(context)  # type: ignore[misc]
+        BranchPythonOperator.skip_all_except(self, context["ti"], branches)  # type: ignore[arg-type]
+        return branches
+
+
+class BranchPythonVirtualenvOperator(_BranchExternalMixin, PythonVirtualenvOperator):
+    """:class:`PythonVirtualenvOperator` whose result chooses the branches to follow."""
+
+
+class BranchExternalPythonOperator(_BranchExternalMixin, ExternalPythonOperator):
+    """:class:`ExternalPythonOperator` whose result chooses the branches to follow."""
