@@ -2,13 +2,14 @@
 asset watched by ``AssetWatcher(FileDeleteTrigger)``. A file appearing makes the triggerer record
 an asset event (Airflow's extra: from_trigger + the payload), deleting the file; the scheduler
 runs the consumer, whose task sees the event. The watcher then waits again: a second file makes
-a second run. The watcher's row stays while the DAG is scheduled on the asset; a DAG file whose
+a second run. With every consumer paused the watcher is idle; unpausing starts it again. The watcher's row stays while the DAG is scheduled on the asset; a DAG file whose
 watcher uses a task trigger (not an event trigger) is an import error naming it."""
 
 from __future__ import annotations
 
 import signal
 import sqlite3
+import time
 
 import pytest
 from cli_support import Home, free_port, wait_for
@@ -97,13 +98,24 @@ def test_a_file_appearing_creates_an_asset_event_and_runs_the_consumer_each_time
         wait_for(lambda: len(_runs(home, "on_landing")) == 2, deadline=DEADLINE, interval=0.3,
                  what="the consumer's second run")
         assert len(watcher_rows()) == 1
+        # Every consumer paused: the watcher is left idle (Airflow's rule), the file stays...
+        home.ok("dags", "pause", "on_landing")
+        time.sleep(3)
+        flag.write_text("third")
+        time.sleep(2)
+        assert flag.exists()
+        # ...and unpausing starts it again: the waiting file is one more event and run.
+        home.ok("dags", "unpause", "on_landing")
+        wait_for(lambda: len(_runs(home, "on_landing")) == 3, deadline=DEADLINE, interval=0.3,
+                 what="the consumer's run after unpausing")
+        assert not flag.exists()
         events = home.json("assets", "events", "--asset", "landing_file")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-    assert len(events) == 2
+    assert len(events) == 3
     assert all(e["extra"] == {"from_trigger": True, "payload": True} for e in events)
     assert all(e["source_dag_id"] is None for e in events)
     values = _return_values(db_path, "on_landing")
-    assert values == [[["landing_file", {"from_trigger": True, "payload": True}, None]]] * 2
+    assert values == [[["landing_file", {"from_trigger": True, "payload": True}, None]]] * 3

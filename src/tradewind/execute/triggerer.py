@@ -54,6 +54,7 @@ from tradewind.persist.db import Database, utcnow
 from tradewind.persist.models import TaskInstance, Trigger
 from tradewind.persist.queries import jobs as job_queries
 from tradewind.persist.queries import triggers as trigger_queries
+from tradewind.persist.queries.asset_watchers import dormant_watchers
 from tradewind.schedule import transitions
 from tradewind.schedule.wakeup import notify_scheduler
 from tradewind.states import TaskInstanceState
@@ -328,6 +329,7 @@ class TriggererRunner:
             free = self.capacity - trigger_queries.count_for_triggerer(session, self.job_id)  # type: ignore[arg-type]
             trigger_queries.assign_unassigned(session, self.job_id, free, alive)  # type: ignore[arg-type]
             mine = trigger_queries.ids_for_triggerer(session, self.job_id)  # type: ignore[arg-type]
+            mine -= dormant_watchers(session, self.job_id)  # type: ignore[arg-type]  # all consumers paused
             rows = trigger_queries.trigger_rows(session, mine - self.running)
         gone = self.running - mine
         if gone:

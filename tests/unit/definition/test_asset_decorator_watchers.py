@@ -22,7 +22,13 @@ from tradewind.parse.dagbag import FileParseResult
 from tradewind.parse.snapshot import serialize_dag
 from tradewind.persist.models import AssetDagRunQueue, AssetEvent, DagScheduleAssetReference, Trigger
 from tradewind.persist.queries import triggers as trigger_queries
-from tradewind.persist.queries.asset_watchers import WATCHER_CLASSPATH, prune_asset_watchers, watcher_rows
+from tradewind.persist.models import DagModel
+from tradewind.persist.queries.asset_watchers import (
+    WATCHER_CLASSPATH,
+    dormant_watchers,
+    prune_asset_watchers,
+    watcher_rows,
+)
 from tradewind.persist.queries.dags import store_file_results
 
 NOW = datetime(2024, 3, 1, tzinfo=timezone.utc)
@@ -176,6 +182,22 @@ def test_watcher_rows_follow_the_dags_scheduled_on_the_asset(db, tmp_path):
     with db.session_scope() as session:
         assert watcher_rows(session) == {}
         assert prune_asset_watchers(session) == 0
+
+
+def test_a_watcher_is_dormant_while_every_consumer_is_paused(db, tmp_path):
+    path = str(tmp_path / "in.csv")
+    _store(db, _consumer("c1", [_watched(path)]), _consumer("c2", [_watched(path)]))
+    with db.session_scope() as session:
+        (row,) = watcher_rows(session).values()
+        row.triggerer_id = 42
+        assert dormant_watchers(session, 42) == set()
+        session.get(DagModel, "c1").is_paused = True
+        session.flush()
+        assert dormant_watchers(session, 42) == set()  # c2 still wants it
+        session.get(DagModel, "c2").is_paused = True
+        session.flush()
+        assert dormant_watchers(session, 42) == {row.id}
+        assert dormant_watchers(session, 7) == set()  # another triggerer holds none
 
 
 def test_recorded_watcher_events_queue_the_consumers(db, tmp_path):

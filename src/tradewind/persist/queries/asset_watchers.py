@@ -11,6 +11,9 @@ them, so the trigger table's clean-up spares them by that classpath).
   assets it is scheduled on (a changed trigger is updated and handed back, so it restarts).
 * :func:`prune_asset_watchers` — drop the rows of assets no active DAG is scheduled on any more,
   and of watchers no such DAG declares (a renamed or removed watcher).
+* :func:`dormant_watchers` — the rows a triggerer holds whose asset has no *unpaused* consumer:
+  Airflow runs no watcher for an asset whose DAGs are all paused, so the triggerer leaves those
+  idle (and starts them again when a consumer is unpaused).
 
 An (asset, watcher name) pair is one row, whichever DAGs declare it. None of these commits.
 """
@@ -28,7 +31,8 @@ from tradewind.definition.assets import AssetKey, condition_from_expression
 from tradewind.persist.models import AssetModel, DagModel, DagScheduleAssetReference, DagVersion, Trigger
 from tradewind.persist.queries.triggers import WATCHER_CLASSPATH
 
-__all__ = ["WATCHER_CLASSPATH", "declared_watchers", "prune_asset_watchers", "sync_asset_watchers", "watcher_rows"]
+__all__ = ["WATCHER_CLASSPATH", "declared_watchers", "dormant_watchers", "prune_asset_watchers",
+           "sync_asset_watchers", "watcher_rows"]
 
 WatcherKey = tuple[AssetKey, str]
 
@@ -77,14 +81,17 @@ def sync_asset_watchers(session: Session, snapshot: Mapping[str, Any], now: date
     prune_asset_watchers(session)
 
 
-def _watched_by_active_dags(session: Session) -> dict[AssetKey, set[str]]:
-    """Asset key -> the active DAGs scheduled on it."""
-    rows = session.execute(
+def _watched_by_active_dags(session: Session, *, unpaused: bool = False) -> dict[AssetKey, set[str]]:
+    """Asset key -> the active (and, with ``unpaused``, unpaused) DAGs scheduled on it."""
+    query = (
         select(AssetModel.name, AssetModel.uri, DagScheduleAssetReference.dag_id)
         .join(DagScheduleAssetReference, DagScheduleAssetReference.asset_id == AssetModel.id)
         .join(DagModel, DagModel.dag_id == DagScheduleAssetReference.dag_id)
         .where(DagModel.is_active.is_(True))
     )
+    if unpaused:
+        query = query.where(DagModel.is_paused.is_(False))
+    rows = session.execute(query)
     watched: dict[AssetKey, set[str]] = {}
     for name, uri, dag_id in rows:
         watched.setdefault(AssetKey(name, uri), set()).add(dag_id)
@@ -120,3 +127,19 @@ def prune_asset_watchers(session: Session) -> int:
     if stale:
         session.execute(delete(Trigger).where(Trigger.id.in_(stale)).execution_options(synchronize_session=False))
     return len(stale)
+
+
+def dormant_watchers(session: Session, triggerer_id: int) -> set[int]:
+    """The ids of the watcher rows assigned to ``triggerer_id`` whose asset no unpaused, active
+    DAG is scheduled on (one read when it holds none)."""
+    held = session.execute(select(Trigger.id, Trigger.kwargs).where(
+        Trigger.classpath == WATCHER_CLASSPATH, Trigger.triggerer_id == triggerer_id)).all()
+    if not held:
+        return set()
+    wanted = _watched_by_active_dags(session, unpaused=True)
+    dormant = set()
+    for trigger_id, kwargs in held:
+        asset = (kwargs or {}).get("asset") or {}
+        if AssetKey(asset.get("name", ""), asset.get("uri", "")) not in wanted:
+            dormant.add(trigger_id)
+    return dormant
