@@ -63,7 +63,12 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
     "redis": ["RedisMessageQueueProvider (airflow.providers.redis.queues) needs "
               "apache-airflow-providers-common-messaging and Airflow's event-driven scheduling",
               "RedisTaskHandler (task logs to Redis): Tradewind keeps its own task logs"],
-    "slack": ["SqlToSlackWebhookOperator needs the tabulate package (pip install tabulate)"],
+    "slack": ["SqlToSlackWebhookOperator / SqlToSlackApiFileOperator fail at run: they call Airflow's "
+              "Connection.get_hook and BaseOperator._do_render_template_fields/get_template_env, which "
+              "Tradewind's Connection and BaseOperator do not have (AttributeError naming them)"],
+    "sftp": ["@task.sftp_sensor fails at parse ('task' has no decorator 'sftp_sensor'); "
+             "airflow.providers.sftp.decorators needs airflow.sdk.bases.decorator",
+             "SFTPSensor / SFTPOperator with deferrable=True: untested"],
     "amazon": ["only S3 is native; other AWS modules load from the installed distribution, untested, and "
                "get Tradewind's S3Hook where they import it; AWS executors, auth manager and log handlers "
                "are Airflow-server parts and do not apply"],
