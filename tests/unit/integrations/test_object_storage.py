@@ -231,3 +231,22 @@ def test_file_transfer_operator_refuses_other_types():
 
     with pytest.raises(TradewindException, match="src must be a URL string or an ObjectStoragePath, not int"):
         FileTransferOperator(task_id="t", src=1, dst="file:///tmp/x")
+
+
+def test_rename_and_replace_take_a_relative_name_as_a_sibling(tmp_path):
+    path = ObjectStoragePath(f"file://{tmp_path}/poems/1.txt")
+    path.parent.mkdir()
+    path.write_text("roses")
+    renamed = path.replace("0_" + path.name)  # as Airflow 2.8 guides' DAGs do
+    assert renamed.path == str(tmp_path / "poems" / "0_1.txt")
+    assert (tmp_path / "poems" / "0_1.txt").read_text() == "roses" and not path.exists()
+    back = renamed.rename(ObjectStoragePath(f"file://{tmp_path}/poems/1.txt"))
+    assert back.read_text() == "roses"
+    with pytest.raises(ObjectStorageError, match="not on the same store; use move"):
+        back.rename("memory://elsewhere/1.txt")
+
+
+def test_drive_and_anchor_name_the_bucket_without_the_connection():
+    path = ObjectStoragePath("s3://conn@bucket/k/x.txt")
+    assert (path.drive, path.anchor) == ("bucket", "bucket/")
+    assert str(path.relative_to(ObjectStoragePath("s3://conn@bucket/k"))) == "x.txt"

@@ -133,3 +133,14 @@ def test_copy_between_two_remote_stores_streams_and_keeps_the_key_in_a_directory
     with pytest.raises(FileNotFoundError, match="does not exist"):
         ObjectStoragePath("memory://osp-remote/none").copy("s3://aws_default@data/x")
     source.fs.rm("/osp-remote", recursive=True)
+
+
+def test_copy_to_a_local_directory_written_with_a_slash_keeps_each_name(bucket, tmp_path, monkeypatch):
+    for name in ("1.txt", "2.txt"):
+        bucket.client().put_object(Bucket="data", Key=f"poems/{name}", Body=name.encode())
+    monkeypatch.chdir(tmp_path)
+    local_dir = ObjectStoragePath("file://include/poems/")  # relative to the working directory, as Airflow
+    for file in ObjectStoragePath("s3://aws_default@data/poems/").iterdir():
+        file.copy(dst=local_dir)
+    assert sorted(p.name for p in (tmp_path / "include" / "poems").iterdir()) == ["1.txt", "2.txt"]
+    assert (tmp_path / "include" / "poems" / "2.txt").read_bytes() == b"2.txt"

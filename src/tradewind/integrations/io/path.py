@@ -138,6 +138,13 @@ class ObjectStoragePath(CloudPath):
             return f"{self.protocol}://{conn_id}@{text[len(self.protocol) + 3:]}"
         return text
 
+    @property
+    def drive(self) -> str:
+        """The bucket, as universal_pathlib names it (without the connection id ``str`` shows)."""
+        if self._relative_base is not None:
+            return ""
+        return self.parser.splitroot(super().__str__())[0]
+
     def __hash__(self) -> int:
         return hash((str(self), self.protocol))
 
@@ -180,11 +187,17 @@ class ObjectStoragePath(CloudPath):
         if self.samestore(target):
             self.fs.copy(self.path, target.path, recursive=recursive, **kwargs)
             return target
-        if self.protocol in _LOCAL:
-            target.fs.put(self.path, target.path, recursive=recursive, **kwargs)
-            return target
-        if target.protocol in _LOCAL:
-            self.fs.get(self.path, target.path, recursive=recursive, **kwargs)
+        if self.protocol in _LOCAL or target.protocol in _LOCAL:
+            # fsspec's own upload/download; a directory target ("x/", or one that exists) receives the
+            # file under its name, as fsspec's copy rules say for a path ending in "/".
+            where = target.path + "/" if _is_directory_target(target) and not target.path.endswith("/") \
+                else target.path
+            if self.protocol in _LOCAL:
+                target.fs.put(self.path, where, recursive=recursive, **kwargs)
+            else:
+                if target.protocol in _LOCAL and where.endswith("/"):
+                    target.mkdir(parents=True, exist_ok=True)
+                self.fs.get(self.path, where, recursive=recursive, **kwargs)
             return target
         if not self.exists():
             raise FileNotFoundError(f"{self} does not exist")
@@ -221,6 +234,18 @@ class ObjectStoragePath(CloudPath):
 
         return cls(os.path.expanduser("~"))
 
+    def rename(self, target: Any, **kwargs: Any) -> ObjectStoragePath:  # type: ignore[override]
+        """Rename to ``target``: a path or URL, or a relative name, taken next to this path (a sibling,
+        as universal_pathlib did for Airflow 2.8's DAGs: ``file.replace("0_" + file.name)``)."""
+        if isinstance(target, str) and "://" not in target and not target.startswith("/"):
+            target = self.parent / target
+        elif not isinstance(target, ObjectStoragePath):
+            target = ObjectStoragePath(target)
+        if not self.samestore(target):
+            raise ObjectStorageError(f"rename {self} -> {target}: not on the same store; use move()")
+        self.fs.mv(self.path, target.path, **kwargs)
+        return target
+
     def replace(self, target: Any) -> ObjectStoragePath:  # type: ignore[override]
         """Rename to ``target``, replacing it if it exists."""
         return self.rename(target)
@@ -239,11 +264,16 @@ class ObjectStoragePath(CloudPath):
         return cls(data["path"], conn_id=data.get("conn_id"), **dict(data.get("kwargs") or {}))
 
 
-def _stream_into(source: ObjectStoragePath, target: ObjectStoragePath) -> ObjectStoragePath:
-    """Copy one file's bytes between two stores; a directory target receives it under the source's key."""
+def _is_directory_target(target: ObjectStoragePath) -> bool:
+    """A bucket, a path written with a trailing "/" or an existing directory."""
     # universal_pathlib drops a trailing "/" from the path; the text the user wrote still has it.
     raw = getattr(target, "_raw_urlpaths", None) or ("",)
-    if not target.key or str(raw[-1]).endswith("/") or target.is_dir():
+    return not target.key or str(raw[-1]).endswith("/") or target.is_dir()
+
+
+def _stream_into(source: ObjectStoragePath, target: ObjectStoragePath) -> ObjectStoragePath:
+    """Copy one file's bytes between two stores; a directory target receives it under the source's key."""
+    if _is_directory_target(target):
         target = target / source.key
     with source.open("rb") as reader, target.open("wb") as writer:
         shutil.copyfileobj(reader, writer)
