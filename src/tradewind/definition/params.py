@@ -74,7 +74,12 @@ _VALIDATORS: dict[str, Any] = {}
 
 def _validator(schema: Mapping[str, Any]) -> Any:
     """A compiled validator for ``schema`` (cached by its JSON text; raises on a bad schema)."""
-    key = json.dumps(schema, sort_keys=True, default=repr)
+    try:
+        key = json.dumps(schema, sort_keys=True, default=repr)
+    except TypeError:
+        # Keys that do not sort together: Airflow's UI keywords allow e.g. values_display={1: .., None: ..}
+        # next to enum=[1, ..., None]. Insertion order is a fine cache key for those.
+        key = json.dumps(schema, default=repr)
     found = _VALIDATORS.get(key)
     if found is None:
         cls = validator_for(schema, default=Draft202012Validator)
