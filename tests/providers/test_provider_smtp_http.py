@@ -97,3 +97,145 @@ def test_native_hook_takes_the_provider_signature_and_connection_templates(tmp_p
     assert hook.from_email is None
     with pytest.raises(Exception, match="subject_template"):
         hook.send_email_smtp(to="a@example.com", from_email="x@example.com", dryrun=True)
+
+
+# ------------------------------------------------------------------------------------------ http
+HTTP_DAG = '''
+from datetime import datetime
+
+from airflow.sdk import DAG, BaseOperator, task
+from airflow.providers.http.operators.http import HttpOperator
+from airflow.providers.http.sensors.http import HttpSensor
+
+
+class ProviderTriggerOperator(BaseOperator):
+    """Defers to the http provider's own (bridged) HttpTrigger, as provider operators do."""
+
+    def execute(self, context):
+        from airflow.providers.http.triggers.http import HttpTrigger
+
+        self.defer(trigger=HttpTrigger(http_conn_id="http_e2e", method="GET", endpoint="/data",
+                                       data={"page": "provider"}), method_name="done")
+
+    def done(self, context, event):
+        from airflow.providers.http.triggers.http import HttpResponseSerializer
+
+        assert event["status"] == "success", event
+        response = HttpResponseSerializer.deserialize(event["response"])
+        return {"status": response.status_code, "json": response.json()}
+
+
+with DAG("http_deferrable", start_date=datetime(2024, 1, 1), schedule=None):
+    ready = HttpSensor(task_id="ready", http_conn_id="http_e2e", endpoint="/ready", deferrable=True,
+                      poke_interval=0.2, timeout=60)
+    fetch = HttpOperator(task_id="fetch", http_conn_id="http_e2e", method="GET", endpoint="/data",
+                         data={"page": "1"}, deferrable=True, response_filter=lambda r: r.json())
+    post = HttpOperator(task_id="post", http_conn_id="http_e2e", endpoint="/data", data='{"x": 1}',
+                        headers={"Content-Type": "application/json"}, deferrable=True,
+                        warn_on_non_idempotent=False)
+    broken = HttpOperator(task_id="broken", http_conn_id="http_e2e", method="GET", endpoint="/missing",
+                          deferrable=True)
+    provider = ProviderTriggerOperator(task_id="provider")
+
+    @task
+    def check(fetched, posted, from_provider):
+        assert fetched == {"path": "/data?page=1", "method": "GET"}, fetched
+        assert posted == '{"path": "/data", "method": "POST"}', posted
+        assert from_provider == {"status": 200, "json": {"path": "/data?page=provider", "method": "GET"}}
+        return "checked"
+
+    ready >> [fetch, post, provider, broken]
+    check(fetch.output, post.output, provider.output)
+'''
+
+
+class _RoutingServer:
+    """/ready answers 404 for the first ``not_ready`` requests, then 200; /data echoes the path and
+    method as JSON; anything else is 404. Records every (method, path)."""
+
+    def __init__(self, not_ready: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[tuple[str, str]] = []
+        self.not_ready = not_ready
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                server.seen.append((self.command, self.path))
+                if self.path == "/ready":
+                    ready = sum(1 for _, p in server.seen if p == "/ready") > server.not_ready
+                    status, body = (200, b"ready") if ready else (404, b"not yet")
+                elif self.path.startswith("/data"):
+                    status, body = 200, json.dumps({"path": self.path, "method": self.command}).encode()
+                else:
+                    status, body = 404, b"no such page"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, format, *args):  # noqa: A002 - base class name
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def routing_server():
+    server = _RoutingServer(not_ready=2)
+    yield server
+    server.stop()
+
+
+def test_deferrable_http_sensor_and_operator_and_the_providers_trigger(tradewind_venv, tmp_path, routing_server):
+    home = tradewind_venv.home(tmp_path / "home")
+    home.add_dag("http_deferrable_dag.py", HTTP_DAG)
+    home.ok("db", "migrate")
+    home.env["AIRFLOW_CONN_HTTP_E2E"] = routing_server.url
+    run = dags_test(home, "http_deferrable")
+    assert run.states == {"ready": "success", "fetch": "success", "post": "success", "provider": "success",
+                          "broken": "failed", "check": "success"}, run.output
+    assert "Unexpected error in the operation: 404:Not Found" in run.output
+    # The first poke ran in the task and found 404; the trigger asked until the third answer was 200.
+    assert routing_server.seen.count(("GET", "/ready")) == 3
+    assert ("POST", "/data") in routing_server.seen
+
+
+def test_http_async_hook_in_process(routing_server, monkeypatch):
+    """Tradewind's HttpAsyncHook with the provider's signature: aiohttp-style response, errors as
+    '<status>:<reason>', 5xx retried retry_limit times."""
+    import asyncio
+
+    from tradewind.integrations.http.hooks import HttpAsyncHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_HTTP_ASYNC", routing_server.url)
+
+    async def scenario():
+        hook = HttpAsyncHook(method="GET", http_conn_id="http_async", retry_delay=0)
+        response = await hook.run(None, "data", data={"q": "1"}, headers={"X-Test": "yes"})
+        assert (response.status, response.reason, response.url) == (200, "OK", routing_server.url + "/data?q=1")
+        assert await response.json() == {"path": "/data?q=1", "method": "GET"}
+        assert (await response.read()).startswith(b"{") and response.get_encoding() == "utf-8"
+        with pytest.raises(Exception, match="^404:Not Found$"):
+            await hook.run(endpoint="/elsewhere")
+        unchecked = await hook.run(endpoint="/elsewhere", extra_options={"check_response": False})
+        assert unchecked.status == 404 and await unchecked.text() == "no such page"
+        posted = await HttpAsyncHook(http_conn_id="http_async").run(endpoint="/data", json={"a": 1})
+        assert await posted.json() == {"path": "/data", "method": "POST"}
+
+    asyncio.run(scenario())
+    with pytest.raises(ValueError, match="Retry limit"):
+        HttpAsyncHook(retry_limit=0)

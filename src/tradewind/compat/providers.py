@@ -46,8 +46,8 @@ NATIVE_SUMMARY: dict[str, str] = {
 #: importing every module of the provider in Tradewind and by the end-to-end tests (tests/providers).
 KNOWN_LIMITATIONS: dict[str, list[str]] = {
     "http": [
-        "HttpAsyncHook and the deferrable HttpTrigger / HttpEventTrigger: Tradewind's HttpHook module is "
-        "native and has no HttpAsyncHook, so airflow.providers.http.triggers.http fails at import naming it",
+        "HttpAsyncHook sends through httpx: the aiohttp session the provider's triggers pass to run() is "
+        "not used, and the connection extra srv_lookup (DNS SRV resolution) is not supported",
     ],
     "common.sql": [
         "@task.sql / @task.analytics decorators (airflow.providers.common.sql.decorators) need "

@@ -309,7 +309,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.sdk.execution_time.hitl": _same(f"{_OPS}.hitl", "HITLUser"),
     "airflow.providers.standard.utils.weekday": _same(f"{_OPS}.datetime_branch", "WeekDay"),
     # ============================================================== providers of the integrations
-    "airflow.providers.http.hooks.http": _same(f"{_INT}.http.hooks", "HttpHook"),
+    "airflow.providers.http.hooks.http": _same(f"{_INT}.http.hooks", "HttpHook", "HttpAsyncHook"),
     "airflow.providers.http.operators.http": _same(f"{_INT}.http.operators", "HttpOperator", "SimpleHttpOperator"),
     "airflow.providers.http.sensors.http": _same(f"{_INT}.http.sensors", "HttpSensor"),
     "airflow.providers.common.sql.hooks.sql": _same(f"{_INT}.sql.hooks", "DbApiHook"),

@@ -26,7 +26,7 @@ from tradewind.definition.hooks import BaseHook
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["HttpHook", "HttpResponse", "HttpResponseError"]
+__all__ = ["HttpAsyncHook", "HttpHook", "HttpResponse", "HttpResponseError"]
 
 #: ``extra_options`` (and connection-extra keys) that configure the request rather than set a header.
 REQUEST_OPTIONS = frozenset({
@@ -274,3 +274,7 @@ def _client_options(options: Mapping[str, Any], conn_id: str | None) -> dict[str
             raise TradewindException(f"unknown HTTP option {key!r} (connection {conn_id!r}); known options: {known}")
     out.setdefault("follow_redirects", True)
     return out
+
+
+# The provider's module has both hooks; the async one lives in its own module (httpx's AsyncClient).
+from tradewind.integrations.http.async_hook import HttpAsyncHook  # noqa: E402

@@ -23,6 +23,10 @@ class HttpOperator(BaseOperator):
     ``pagination_function(response)`` returns the changes for the next request (``endpoint``,
     ``data``, ``headers``, ``extra_options``) or None to stop; the check and filter then receive
     the list of responses.
+
+    With ``deferrable=True`` the first request is sent by the triggerer (:class:`HttpTrigger`) and the
+    task resumes in :meth:`execute_complete`; later pages are fetched by the resumed task (the provider
+    defers once per page; the requests and the result are the same).
     """
 
     template_fields = ("endpoint", "data", "headers")
@@ -48,9 +52,13 @@ class HttpOperator(BaseOperator):
         tcp_keep_alive_idle: int = 120,
         tcp_keep_alive_count: int = 20,
         tcp_keep_alive_interval: int = 30,
+        deferrable: bool = False,
+        warn_on_non_idempotent: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.deferrable = bool(deferrable)
+        self.warn_on_non_idempotent = warn_on_non_idempotent
         for name, value in (("response_check", response_check), ("response_filter", response_filter),
                             ("pagination_function", pagination_function)):
             if value is not None and not callable(value):
@@ -73,13 +81,38 @@ class HttpOperator(BaseOperator):
         return HttpHook(self.method, http_conn_id=self.http_conn_id, auth_type=self.auth_type,
                         tcp_keep_alive=self.tcp_keep_alive)
 
+    def _request(self) -> dict[str, Any]:
+        return {"endpoint": self.endpoint, "data": self.data, "headers": self.headers,
+                "extra_options": self.extra_options}
+
     def execute(self, context: dict[str, Any]) -> Any:
         log = self.task_logger(context)
         hook = self.hook
-        request = {"endpoint": self.endpoint, "data": self.data, "headers": self.headers,
-                   "extra_options": self.extra_options}
+        if self.deferrable:
+            from tradewind.integrations.http.triggers import HttpTrigger
+
+            if self.warn_on_non_idempotent and hook.method not in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE"):
+                log.warning("HttpOperator with deferrable=True and method=%s may send the request twice if the "
+                            "triggerer restarts; set warn_on_non_idempotent=False to silence this", hook.method)
+            self.defer(trigger=HttpTrigger(http_conn_id=self.http_conn_id, auth_type=self.auth_type,
+                                           method=hook.method, **self._request()),
+                       method_name="execute_complete")
         log.info("Calling HTTP method %s on %s", hook.method, self.endpoint)
-        responses = [hook.run(**request)]
+        return self._finish(context, hook, self._request(), [hook.run(**self._request())])
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> Any:
+        """Resume after the :class:`HttpTrigger` fired: the response it got, then later pages."""
+        from tradewind.integrations.http.triggers import response_from_event
+
+        if not isinstance(event, dict) or event.get("status") != "success":
+            message = event.get("message") if isinstance(event, dict) else event
+            raise TradewindException(f"Unexpected error in the operation: {message}")
+        return self._finish(context, self.hook, self._request(), [response_from_event(event["response"])])
+
+    def _finish(self, context: dict[str, Any], hook: HttpHook, request: dict[str, Any],
+                responses: list[HttpResponse]) -> Any:
+        """Fetch the further pages, then apply ``response_check`` / ``response_filter``."""
+        log = self.task_logger(context)
         while self.pagination_function is not None:
             changes = self.pagination_function(responses[-1])
             if not changes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from tradewind.definition.exceptions import TradewindException
@@ -18,6 +19,10 @@ class HttpSensor(BaseSensorOperator):
 
     A status in ``response_error_codes_allowlist`` (default ``["404"]``, as Airflow) means "not
     yet": the sensor pokes again. Any other 4xx/5xx fails the try.
+
+    With ``deferrable=True`` and no ``response_check`` (the provider's rule) one poke runs in the task;
+    if it is not done, the wait moves to the triggerer (:class:`HttpSensorTrigger`, asking every
+    ``poke_interval`` seconds, up to the sensor's ``timeout``).
     """
 
     template_fields = ("endpoint", "request_params", "headers")
@@ -38,9 +43,11 @@ class HttpSensor(BaseSensorOperator):
         tcp_keep_alive_idle: int = 120,
         tcp_keep_alive_count: int = 20,
         tcp_keep_alive_interval: int = 30,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.deferrable = bool(deferrable)
         if response_check is not None and not callable(response_check):
             raise TradewindException(f"response_check of sensor {self.task_id!r} must be callable, "
                                      f"got {response_check!r}")
@@ -54,6 +61,23 @@ class HttpSensor(BaseSensorOperator):
         self.response_check = response_check
         self.extra_options = dict(extra_options or {})
         self.tcp_keep_alive = tcp_keep_alive
+
+    def execute(self, context: dict[str, Any]) -> Any:
+        if not self.deferrable or self.response_check is not None:
+            return super().execute(context)
+        if self.poke(context):
+            return None
+        from tradewind.integrations.http.triggers import HttpSensorTrigger
+
+        self.defer(timeout=timedelta(seconds=self.timeout), method_name="execute_complete",
+                   trigger=HttpSensorTrigger(endpoint=self.endpoint, http_conn_id=self.http_conn_id,
+                                             data=self.request_params or None, headers=self.headers,
+                                             method=self.method, extra_options=self.extra_options,
+                                             poke_interval=self.poke_interval))
+        return None
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> None:
+        self.task_logger(context).info("%s completed successfully.", self.task_id)
 
     def poke(self, context: dict[str, Any]) -> bool:
         log = self.task_logger(context)
