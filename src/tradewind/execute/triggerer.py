@@ -302,7 +302,12 @@ class TriggererRunner:
         while self._watcher_events:
             watched.append(self._watcher_events.popleft())
         if watched:
-            record_watcher_events(self.db, watched, now)
+            try:
+                record_watcher_events(self.db, watched, now)
+            except Exception:
+                # A database hiccup must not lose the events: they are recorded at the next step.
+                self._watcher_events.extendleft(reversed(watched))
+                raise
         return apply_outcomes(self.db, outcomes, now) if outcomes else 0
 
     def _heartbeat(self, now: datetime) -> None:
