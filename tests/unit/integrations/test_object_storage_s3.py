@@ -144,3 +144,11 @@ def test_copy_to_a_local_directory_written_with_a_slash_keeps_each_name(bucket, 
         file.copy(dst=local_dir)
     assert sorted(p.name for p in (tmp_path / "include" / "poems").iterdir()) == ["1.txt", "2.txt"]
     assert (tmp_path / "include" / "poems" / "2.txt").read_bytes() == b"2.txt"
+
+
+def test_copy_within_s3_into_a_prefix_written_with_a_slash(bucket):
+    bucket.client().put_object(Bucket="data", Key="ingest/kirk/q_kirk_1.txt", Body=b"quote")
+    train = ObjectStoragePath("s3://data/train/", conn_id="aws_default")
+    ObjectStoragePath("s3://aws_default@data/ingest/kirk/q_kirk_1.txt").copy(dst=train)
+    assert _body(bucket, "train/q_kirk_1.txt") == b"quote"  # a server-side copy under the prefix
+    assert [p.name for p in train.iterdir() if p.is_file()] == ["q_kirk_1.txt"]

@@ -184,15 +184,14 @@ class ObjectStoragePath(CloudPath):
         local file and a store fsspec uploads or downloads; between two stores the bytes stream through
         this process, and into a directory (an existing one, or a key ending in ``/``) a file keeps its key."""
         target = dst if isinstance(dst, ObjectStoragePath) else ObjectStoragePath(dst)
-        if self.samestore(target):
-            self.fs.copy(self.path, target.path, recursive=recursive, **kwargs)
-            return target
-        if self.protocol in _LOCAL or target.protocol in _LOCAL:
-            # fsspec's own upload/download; a directory target ("x/", or one that exists) receives the
-            # file under its name, as fsspec's copy rules say for a path ending in "/".
+        if self.samestore(target) or self.protocol in _LOCAL or target.protocol in _LOCAL:
+            # fsspec's own copy/upload/download; a directory target ("x/", or one that exists) receives
+            # the file under its name, as fsspec's copy rules say for a path ending in "/".
             where = target.path + "/" if _is_directory_target(target) and not target.path.endswith("/") \
                 else target.path
-            if self.protocol in _LOCAL:
+            if self.samestore(target):
+                self.fs.copy(self.path, where, recursive=recursive, **kwargs)
+            elif self.protocol in _LOCAL:
                 target.fs.put(self.path, where, recursive=recursive, **kwargs)
             else:
                 if target.protocol in _LOCAL and where.endswith("/"):
