@@ -213,6 +213,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.sensors.time_sensor": _TIME_SENSORS,
     "airflow.sensors.external_task": _EXTERNAL_TASK,
     "airflow.sensors.external_task_sensor": _EXTERNAL_TASK,
+    "airflow.sensors.weekday": _same(_SENS, "DayOfWeekSensor"),
     "airflow.triggers.base": {**_same(_TRIG, "BaseTrigger", "TriggerEvent"), "BaseEventTrigger": f"{_TRIG}.event"},
     "airflow.triggers.temporal": _TEMPORAL_TRIGGERS,
     "airflow.triggers.file": _same(_TRIG, "FileTrigger"),
@@ -296,6 +297,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.standard.sensors.date_time": _DATE_TIME_SENSORS,
     "airflow.providers.standard.sensors.time": _TIME_SENSORS,
     "airflow.providers.standard.sensors.external_task": _EXTERNAL_TASK,
+    "airflow.providers.standard.sensors.weekday": _same(_SENS, "DayOfWeekSensor"),
     "airflow.providers.standard.triggers.temporal": _TEMPORAL_TRIGGERS,
     "airflow.providers.standard.triggers.file": {
         **_same(_TRIG, "FileTrigger"), **_same(f"{_TRIG}.event", "FileDeleteTrigger", "DirectoryFileDeleteTrigger")},

@@ -18,12 +18,14 @@ from tradewind.definition.sensors.time import (
     TimeSensor,
     TimeSensorAsync,
 )
+from tradewind.definition.sensors.weekday import DayOfWeekSensor
 
 __all__ = [
     "BaseSensorOperator",
     "BashSensor",
     "DateTimeSensor",
     "DateTimeSensorAsync",
+    "DayOfWeekSensor",
     "ExternalDagNotFoundError",
     "ExternalTaskFailedError",
     "ExternalTaskMarker",
