@@ -146,6 +146,12 @@ def test_a_failing_trigger_is_restarted_after_the_retry_delay(tmp_path, caplog):
 
 
 # ------------------------------------------------------------------ rows in the database
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request):
+    """The same tests on a migrated SQLite database and on a real PostgreSQL one."""
+    return request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
+
+
 def _store(db, *dags, fileloc="/dags/f.py"):
     result = FileParseResult(fileloc=fileloc, dags=[serialize_dag(d) for d in dags])
     with db.session_scope() as session:
