@@ -250,3 +250,15 @@ def test_drive_and_anchor_name_the_bucket_without_the_connection():
     path = ObjectStoragePath("s3://conn@bucket/k/x.txt")
     assert (path.drive, path.anchor) == ("bucket", "bucket/")
     assert str(path.relative_to(ObjectStoragePath("s3://conn@bucket/k"))) == "x.txt"
+
+
+def test_stat_has_st_fields_and_the_store_metadata_and_walk_lists_the_tree(tmp_path):
+    base = ObjectStoragePath(f"file://{tmp_path}")
+    (base / "a" / "b").mkdir(parents=True)
+    (base / "a" / "b" / "x.txt").write_text("12345")
+    st = (base / "a" / "b" / "x.txt").stat()
+    assert st.st_size == 5 and st.st_mtime > 0 and st["size"] == 5
+    assert (st["protocol"], st["conn_id"]) == ("file", None)
+    assert (base / "a" / "b" / "x.txt").samefile(ObjectStoragePath(str(tmp_path / "a" / "b" / "x.txt")))
+    walked = [(str(top.relative_to(base)), dirs, files) for top, dirs, files in base.walk()]
+    assert walked == [(".", ["a"], []), ("a", ["b"], []), ("a/b", [], ["x.txt"])]

@@ -44,6 +44,7 @@ def test_write_read_list_stat_delete_through_the_conn_id_in_the_url(bucket):
     assert report.exists() and report.is_file()
     assert report.read_text() == "a,b\n1,2\n"
     assert report.stat().st_size == 8 and report.size() == 8
+    assert report.stat()["ETag"] and report.stat()["conn_id"] == "aws_default"  # S3's own metadata, as Airflow
     assert [p.name for p in (base / "2024").iterdir()] == ["r.csv"]
     assert [str(p) for p in base.glob("*/*.csv")] == ["s3://aws_default@data/reports/2024/r.csv"]
     with report.open("rb") as handle:

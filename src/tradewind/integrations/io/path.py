@@ -152,6 +152,18 @@ class ObjectStoragePath(CloudPath):
         return isinstance(other, ObjectStoragePath) and str(self) == str(other)
 
     # ------------------------------------------------------------------ Airflow's methods
+    def stat(self, *, follow_symlinks: bool = True) -> _StatResult:  # type: ignore[override]
+        """``st_size``, ``st_mtime``, ``st_mode``... and, as a dict, the store's own metadata (``ETag``,
+        ``ContentType`` on S3) plus ``protocol`` and ``conn_id``, as Airflow's ``stat_result``."""
+        upath_stat = super().stat(follow_symlinks=follow_symlinks)
+        return _StatResult(upath_stat, {**upath_stat.as_info(), "protocol": self.protocol, "conn_id": self.conn_id})
+
+    def samefile(self, other_path: Any) -> bool:
+        """Whether ``other_path`` is this object on the same store (and connection)."""
+        if not isinstance(other_path, ObjectStoragePath) or not self.samestore(other_path):
+            return False
+        return self.path == other_path.path or self.stat().st_ino == other_path.stat().st_ino != 0
+
     def read_block(self, offset: int, length: int | None, delimiter: bytes | None = None) -> bytes:
         """``length`` bytes from ``offset`` (all to the end when None), optionally cut at ``delimiter``."""
         if length is None:
@@ -261,6 +273,19 @@ class ObjectStoragePath(CloudPath):
             raise ValueError(f"ObjectStoragePath serialised with version {version}, newer than this one "
                              f"({cls.__version__})")
         return cls(data["path"], conn_id=data.get("conn_id"), **dict(data.get("kwargs") or {}))
+
+
+class _StatResult(dict):
+    """A dict of the store's metadata whose ``st_*`` attributes are the ``os.stat_result`` fields."""
+
+    def __init__(self, upath_stat: Any, info: dict[str, Any]) -> None:
+        super().__init__(info)
+        self._stat = upath_stat
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("st_"):
+            return getattr(self._stat, name)
+        raise AttributeError(name)
 
 
 def _is_directory_target(target: ObjectStoragePath) -> bool:
