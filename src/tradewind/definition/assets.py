@@ -214,6 +214,10 @@ class Asset(os.PathLike, BaseAsset):
         extra: dict[str, Any] | None = None,
         watchers: Iterable["AssetWatcher"] | None = None,
     ) -> None:
+        if type(uri).__name__ == "ObjectStoragePath" and callable(getattr(uri, "serialize", None)):
+            # Airflow 3 takes an ObjectStoragePath as the uri (docs/object-storage.md): its URL without the
+            # connection id, which user info in an asset uri would be dropped as anyway.
+            uri = uri.serialize()["path"]
         if name is None and uri is None:
             raise InvalidAssetError(f"Asset() needs a name or a uri{_where()}")
         if name is None:

@@ -262,3 +262,10 @@ def test_stat_has_st_fields_and_the_store_metadata_and_walk_lists_the_tree(tmp_p
     assert (base / "a" / "b" / "x.txt").samefile(ObjectStoragePath(str(tmp_path / "a" / "b" / "x.txt")))
     walked = [(str(top.relative_to(base)), dirs, files) for top, dirs, files in base.walk()]
     assert walked == [(".", ["a"], []), ("a", ["b"], []), ("a/b", [], ["x.txt"])]
+
+
+def test_an_asset_takes_a_path_as_its_uri_without_the_connection_id(recwarn):
+    asset = Asset(uri=ObjectStoragePath("s3://aws_default@bucket/data/x.csv"))
+    assert asset.uri == asset.name == "s3://bucket/data/x.csv"
+    assert not [w for w in recwarn if "user info" in str(w.message)]
+    assert ObjectStoragePath(asset).path == "bucket/data/x.csv"
