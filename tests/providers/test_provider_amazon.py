@@ -95,3 +95,11 @@ def test_the_providers_manager_reports_the_installed_amazon_version(venv):
             "print(AwsBaseHook._get_provider_version(), m.version('apache-airflow-providers-amazon'))")
     reported, installed = venv.python("-c", code).stdout.split()
     assert reported == installed
+
+
+
+def test_providers_get_reports_amazon_as_native_and_bridged(venv, tmp_path):
+    home = home_with_dag(venv, tmp_path / "home")
+    info = home.json("providers", "get", "amazon")
+    assert (info["mode"], info["installed_version"]) == ("native+bridged", info["version"]), info
+    assert info["installed_version"]

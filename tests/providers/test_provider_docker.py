@@ -99,3 +99,11 @@ def test_the_providers_example_dags_parse(venv, tmp_path):
         listed = sorted(home.ok("tasks", "list", dag_id).stdout.split())
         assert listed == task_ids, (dag_id, listed)
 
+
+
+
+def test_providers_get_reports_docker_as_native_and_bridged(venv, tmp_path):
+    home = home_with_dag(venv, tmp_path / "home")
+    info = home.json("providers", "get", "docker")
+    assert (info["mode"], info["installed_version"]) == ("native+bridged", info["version"]), info
+    assert info["installed_version"]

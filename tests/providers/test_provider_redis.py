@@ -114,3 +114,11 @@ def test_pubsub_sensor_receives_the_message_but_its_bytes_cannot_be_an_xcom(home
     log = task_log(home, "provider_redis_pubsub", "listen")
     assert "'data': b'go'" in log  # the message arrived
     assert "XCom 'message' value of type bytes at ['channel'] cannot be stored" in log
+
+
+
+def test_providers_get_reports_redis_as_bridged(venv, tmp_path):
+    home = home_with_dag(venv, tmp_path / "home")
+    info = home.json("providers", "get", "redis")
+    assert (info["mode"], info["installed_version"]) == ("bridged", info["version"]), info
+    assert info["installed_version"]

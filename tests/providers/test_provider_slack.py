@@ -84,3 +84,11 @@ def test_web_api_post_operator_calls_chat_post_message(home, webhook_server):  #
     body = call.json()
     assert (body["channel"], body["text"]) == ("#e2e", "Report for 2024-03-02 is ready"), body
     assert "xoxb-e2e-bot-token" not in task_log(home, "provider_slack_api", "post")
+
+
+
+def test_providers_get_reports_slack_as_bridged(venv, tmp_path):
+    home = home_with_dag(venv, tmp_path / "home")
+    info = home.json("providers", "get", "slack")
+    assert (info["mode"], info["installed_version"]) == ("bridged", info["version"]), info
+    assert info["installed_version"]

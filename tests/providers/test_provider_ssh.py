@@ -79,3 +79,11 @@ def test_wrong_host_key_is_refused(home, sshd_server: SshServer):  # noqa: F811
     log = task_log(home, "provider_ssh_fails", "exit_3_fails")
     assert "SSH operator error: exit status" not in log
     assert "host key" in log.lower() or "BadHostKeyException" in log, log[-3000:]
+
+
+
+def test_providers_get_reports_ssh_as_bridged(venv, tmp_path):
+    home = home_with_dag(venv, tmp_path / "home")
+    info = home.json("providers", "get", "ssh")
+    assert (info["mode"], info["installed_version"]) == ("bridged", info["version"]), info
+    assert info["installed_version"]
