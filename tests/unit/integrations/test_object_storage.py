@@ -269,3 +269,12 @@ def test_an_asset_takes_a_path_as_its_uri_without_the_connection_id(recwarn):
     assert asset.uri == asset.name == "s3://bucket/data/x.csv"
     assert not [w for w in recwarn if "user info" in str(w.message)]
     assert ObjectStoragePath(asset).path == "bucket/data/x.csv"
+
+
+def test_a_paths_own_options_override_and_do_not_leak_into_the_shared_store(tmp_path):
+    target = ObjectStoragePath(f"file://{tmp_path}/deep/er/x.txt", auto_mkdir=True)
+    assert target.fs.auto_mkdir is True
+    target.write_text("parents made by the filesystem option")
+    assert (tmp_path / "deep" / "er" / "x.txt").exists()
+    assert ObjectStoragePath(f"file://{tmp_path}/y.txt").fs.auto_mkdir is False
+    assert attach("file", None).fs.auto_mkdir is False

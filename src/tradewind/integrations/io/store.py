@@ -215,7 +215,8 @@ def attach(
             store = _stores.get(key)
         if store is None:
             store = ObjectStore(protocol, conn_id, fs, **kwargs)
-            _stores[key] = store
+            if not kwargs:  # a path's own options make a store for it alone, never the shared one
+                _stores[key] = store
         if alias:
             _stores[alias] = store
     return store
