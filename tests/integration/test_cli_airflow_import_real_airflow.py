@@ -1,26 +1,31 @@
-"""Both directions against real Apache Airflow 3 from PyPI: Airflow's exports import here unchanged,
-and Airflow's ``connections|variables|pools import`` read what our exports write.
+"""Both directions against real Apache Airflow 2 and 3 from PyPI: Airflow's exports import here
+unchanged, and Airflow's ``connections|variables|pools import`` read what our exports write.
 
-Apache Airflow comes from ``pip install apache-airflow-providers-sqlite`` in a cached venv
-(tests/providers/venv_support.py, shared with the provider tests); its own CLI runs on a SQLite
-database in the test's tmp dir. Skipped when PyPI cannot be reached (failed under CI=true).
-Airflow 2's shapes are covered by the fixture files of the other test_cli_airflow_import_* files.
+Airflow 3 comes from ``pip install apache-airflow-providers-sqlite`` in a cached venv
+(tests/providers/venv_support.py, shared with the provider tests); Airflow 2 from ``pip install
+apache-airflow==2.10.5`` in a cached venv of its own. Airflow's CLI runs on a SQLite database in
+the test's tmp dir. Skipped when PyPI cannot be reached (failed under CI=true).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cli_support import Home
+from service_support import in_ci
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "providers"))
 from e2e_support import venv_or_skip  # noqa: E402
-from venv_support import ProviderVenv  # noqa: E402
+from venv_support import cache_root  # noqa: E402
+
+AIRFLOW2 = "2.10.5"
 
 # Real Airflow CLI calls take seconds each (more on a busy machine); the venv may be built first.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("providers"), pytest.mark.timeout(1800)]
@@ -37,11 +42,11 @@ CONNECTIONS = {
 class Airflow:
     """Real Airflow's CLI on its own home and SQLite database."""
 
-    def __init__(self, venv: ProviderVenv, home: Path) -> None:
+    def __init__(self, bin_dir: Path, home: Path) -> None:
         from cryptography.fernet import Fernet
 
         home.mkdir(parents=True)
-        self.venv, self.home = venv, home
+        self.bin, self.home = bin_dir, home
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("AIRFLOW", "TRADEWIND")) and k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         self.env.update({"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -50,7 +55,7 @@ class Airflow:
         self.ok("db", "migrate")
 
     def ok(self, *args: str) -> str:
-        result = subprocess.run([str(self.venv.bin / "airflow"), *args], env=self.env, cwd=self.home,
+        result = subprocess.run([str(self.bin / "airflow"), *args], env=self.env, cwd=self.home,
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, f"airflow {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
         return result.stdout
@@ -75,12 +80,50 @@ def _tradewind_connections(home: Home) -> dict:
 
 
 @pytest.fixture(scope="module")
-def airflow_venv() -> ProviderVenv:
-    return venv_or_skip("airflow", ["sqlite"])
+def airflow3_bin() -> Path:
+    return venv_or_skip("airflow", ["sqlite"]).bin
 
 
-def test_airflow_3_exports_import_here_and_our_exports_import_into_airflow(airflow_venv, tmp_path):
-    airflow = Airflow(airflow_venv, tmp_path / "airflow")
+@pytest.fixture(scope="module")
+def airflow2_bin() -> Path:
+    try:
+        return _airflow2_venv() / "bin"
+    except subprocess.CalledProcessError as exc:
+        if in_ci():
+            raise
+        pytest.skip(f"Apache Airflow {AIRFLOW2} could not be installed: {(exc.stderr or '')[-800:]}")
+
+
+def _airflow2_venv() -> Path:
+    """A venv with ``pip install apache-airflow==AIRFLOW2``, built once (under a lock) and reused."""
+    root = cache_root().parent / f"airflow-{AIRFLOW2}-py{sys.version_info.major}{sys.version_info.minor}-r2"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{root}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (root / "built").exists():
+            return root
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, capture_output=True, text=True)
+        subprocess.run([sys.executable, "-m", "pip", "--python", str(root / "bin" / "python"), "install", "-q",
+                        "--disable-pip-version-check", f"apache-airflow=={AIRFLOW2}",
+                        # Airflow 2.10 sets an attribute on MultiFernet, which newer cryptography
+                        # releases (a Rust class) refuse; Airflow's constraints pinned an older one.
+                        "cryptography<44"],
+                       check=True, capture_output=True, text=True, timeout=1500)
+        (root / "built").write_text(AIRFLOW2)
+    return root
+
+
+def test_airflow_3_files_both_ways(airflow3_bin, tmp_path):
+    _both_directions(airflow3_bin, tmp_path, airflow3=True)
+
+
+def test_airflow_2_files_both_ways(airflow2_bin, tmp_path):
+    _both_directions(airflow2_bin, tmp_path, airflow3=False)
+
+
+def _both_directions(bin_dir: Path, tmp_path: Path, *, airflow3: bool) -> None:
+    airflow = Airflow(bin_dir, tmp_path / "airflow")
     for conn_id, fields in CONNECTIONS.items():
         airflow.ok("connections", "add", conn_id, "--conn-json", json.dumps(fields))
     airflow.ok("variables", "set", "color", "blue", "--description", "Theme colour")
@@ -114,18 +157,20 @@ def test_airflow_3_exports_import_here_and_our_exports_import_into_airflow(airfl
     home.ok("variables", "import", str(variables))
     home.ok("pools", "import", str(pools))
     stored = {row["key"]: (row["val"], row["description"]) for row in home.json("variables", "list")}
-    assert stored == {"color": ("blue", "Theme colour"), "limits": ('{"rows": 5}', None)}
+    # Airflow 2's export has no descriptions; Airflow 3's carries them.
+    assert stored == {"color": ("blue", "Theme colour" if airflow3 else None), "limits": ('{"rows": 5}', None)}
     assert {p["pool"]: (p["slots"], p["description"]) for p in home.json("pools", "list")} == {
         "default_pool": (128, "Default pool"), "gpu": (2, "The two GPUs")}
 
     # Tradewind -> Airflow: a fresh Airflow imports our files and exports the same as before.
     ours = tmp_path / "from-tradewind"
     ours.mkdir()
+    home.ok("variables", "set", "color", "blue", "--description", "Theme colour")
     for name in ("conns.json", "conns.yaml", "conns.env"):
         home.ok("connections", "export", str(ours / name))
-    home.ok("variables", "export", str(ours / "variables.json"))
+    home.ok("variables", "export", str(ours / "variables.json"), *(() if airflow3 else ("--plain",)))
     home.ok("pools", "export", str(ours / "pools.json"))
-    fresh = Airflow(airflow_venv, tmp_path / "airflow-fresh")
+    fresh = Airflow(bin_dir, tmp_path / "airflow-fresh")
     for name in ("conns.json", "conns.yaml", "conns.env"):
         fresh.ok("connections", "import", str(ours / name), "--overwrite")
         again = _clear_connections(json.loads(fresh.export("connections", tmp_path / f"check-{name}.json").read_text()))
