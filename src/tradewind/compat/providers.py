@@ -40,6 +40,7 @@ NATIVE_SUMMARY: dict[str, str] = {
     "smtp": "SmtpHook, EmailOperator",
     "docker": "DockerOperator",
     "amazon": "S3 only: S3Hook, the S3 bucket/object operators, S3KeySensor, SqlToS3Operator",
+    "common.io": "FileTransferOperator on Tradewind's ObjectStoragePath (docs/object-storage.md, the io extra)",
 }
 
 #: Known not to work, per provider id: shown by `tradewind providers list` / `get`. Found by
@@ -83,6 +84,8 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
         "which Tradewind implements",
         "airflow.providers.standard.triggers.external_task and utils.sensor_helper need airflow.models.DagRun",
     ],
+    "common.io": ["XComObjectStorageBackend (XCom values stored in object storage) is not used: Tradewind keeps "
+                  "XComs in its database; the distribution's other modules load from it, untested"],
     "smtp": [
         "SmtpHook(auth_type='oauth2') (XOAUTH2) is refused naming it: Tradewind's native SmtpHook "
         "logs in with the connection's login and password only",
