@@ -52,7 +52,6 @@ KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
     # Airflow 3.3 core examples
     ("core-3.3.2", "example_asset_allow_teams.py"): "airflow.sdk.AssetAccessControl missing",
     ("core-3.3.2", "example_asset_partition.py"): "airflow.sdk.AllowedKeyMapper (asset partitions) missing",
-    ("core-3.3.2", "example_asset_with_watchers.py"): "standard.triggers.file.DirectoryFileDeleteTrigger missing",
     ("core-3.3.2", "example_custom_weight.py"): _EXAMPLE_PKG,
     ("core-3.3.2", "example_dynamic_task_mapping_with_no_taskflow_operators.py"): "XComArg has no .output",
     ("core-3.3.2", "example_kubernetes_executor.py"): _EXAMPLE_PKG,
@@ -86,7 +85,6 @@ KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
 
 #: (wheel, dag_id) -> why its offline run does not succeed yet.
 KNOWN_RUN_FAILURES: dict[tuple[str, str], str] = {
-    ("core-3.3.2", "read_asset_event_from_classic"): "template inlet_events.for_asset(...) missing",
     ("core-3.3.2", "example_asset_state_store_producer"): "asset state store (Airflow 3.3) missing",
     ("core-3.3.2", "example_asset_state_store_consumer"): "asset state store (Airflow 3.3) missing",
     ("core-3.3.2", "example_task_state_store_mapped"): "task state store (Airflow 3.3) missing",
@@ -96,6 +94,8 @@ KNOWN_RUN_FAILURES: dict[tuple[str, str], str] = {
 #: (wheel, dag_id) -> why Apache Airflow's own run of it fails too: not run.
 AIRFLOW_FAILS_TOO: dict[tuple[str, str], str] = {
     ("core-3.3.2", "example_failed_dag"): "fails on purpose",
+    ("core-3.3.2", "read_asset_event_from_classic"): "no event of s3://output/1.txt offline: "
+                                                     "{{ inlet_events.for_asset(...)[-1].extra }} is undefined",
     ("core-3.3.2", "example_passing_params_via_test_command"): "{{ params.foo }} needs `tasks test -t` params",
     ("airflow-2.10.5", "example_passing_params_via_test_command"): "{{ params.foo }} needs `tasks test -t` params",
     ("airflow-2.10.5", "tutorial_taskflow_templates"): "reads sql/test.sql, which the wheel lacks",
