@@ -4,6 +4,8 @@ the local S3-compatible server (tests/s3server.py) through our ``aws_default`` c
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytest.importorskip("s3fs")  # the s3 fixture fails instead under CI=true when the server is missing
@@ -143,3 +145,69 @@ osp_missing()
     (log,) = (home.path / "logs" / "dag_id=osp_missing").glob("run_id=*/task_id=read/attempt=1.log")
     text = log.read_text()
     assert "FileNotFoundError" in text and "The specified bucket does not exist" in text
+
+
+LOCAL_EXECUTOR_DAG = '''
+from datetime import datetime
+from airflow.decorators import dag, task
+from airflow.io.path import ObjectStoragePath
+
+base = ObjectStoragePath("s3://aws_default@osp-local/")
+
+
+@dag(schedule=None, start_date=datetime(2024, 1, 1), catchup=False)
+def osp_forked():
+    @task
+    def write() -> ObjectStoragePath:
+        base.mkdir(exist_ok=True)
+        path = base / "from-a-forked-worker.txt"
+        path.write_text("written in one process")
+        return path
+
+    @task
+    def read(path: ObjectStoragePath) -> str:
+        return path.read_text() + ", read in another"
+
+    read(write())
+
+
+osp_forked()
+'''
+
+
+def test_tasks_in_forked_worker_processes_pass_the_path(config, db, s3):
+    """The LocalExecutor (a process per try, started from the fork server) and the real scheduler:
+    s3fs's event loop and our stores start fresh in each task process."""
+    from sqlalchemy import select
+    from tradewind.execute.executors.local import LocalExecutor
+    from tradewind.persist.db import utcnow
+    from tradewind.persist.models import DagRun, XCom
+    from tradewind.persist.queries.dags import latest_snapshot, set_paused
+    from tradewind.schedule.dag_processor import DagProcessor
+    from tradewind.schedule.executor_interface import Waker
+    from tradewind.schedule.runs import create_manual_run
+    from tradewind.schedule.scheduler import Scheduler
+
+    (config.dags_folder / "osp_forked.py").write_text(LOCAL_EXECUTOR_DAG)
+    DagProcessor(config, db).sync_once(force=True)
+    with db.session_scope() as s:
+        set_paused(s, "osp_forked", False)
+        version, snapshot = latest_snapshot(s, "osp_forked")
+        run_id = create_manual_run(s, snapshot, version.id, now=utcnow()).run_id
+    executor = LocalExecutor(2, Waker(), config=config)
+    scheduler = Scheduler(config, db, executor, only_run=("osp_forked", run_id))
+    executor.start()
+    try:
+        state, deadline = None, time.monotonic() + 90
+        while state not in ("success", "failed") and time.monotonic() < deadline:
+            scheduler.run_once()
+            executor.waker.wait(0.2)
+            with db.read_scope() as s:
+                state = s.scalar(select(DagRun.state).where(DagRun.run_id == run_id))
+    finally:
+        executor.end(wait=False)
+    assert state == "success"
+    with db.read_scope() as s:
+        values = {x.task_id: x.value for x in s.scalars(select(XCom).where(XCom.run_id == run_id))}
+    assert "osp-local/from-a-forked-worker.txt" in str(values["write"])
+    assert "written in one process, read in another" in str(values["read"])
