@@ -230,6 +230,20 @@ def test_asset_refs_get_schedule_rows_now_or_when_the_asset_appears(db):
         assert sorted(dag_id for dag_id, _ in refs) == ["by_name", "by_uri"]
 
 
+def test_an_asset_first_created_through_an_alias_queues_the_dags_on_its_reference(db):
+    from tradewind.persist.queries.assets import record_asset_events
+
+    _store(db, _consumer("on_late", Asset.ref(uri="s3://b/made-at-run-time")))
+    with db.session_scope() as session:
+        record_asset_events(session, [], alias_events=[{
+            "alias": {"alias": "outputs", "group": "asset"},
+            "asset": {"name": "made", "uri": "s3://b/made-at-run-time", "group": "asset", "extra": {}},
+            "extra": {"rows": 1}}], source=("producer", "t", "run", -1), now=NOW)
+    with db.session_scope() as session:
+        assert [q.target_dag_id for q in session.scalars(select(AssetDagRunQueue))] == ["on_late"]
+        assert [r.dag_id for r in session.scalars(select(DagScheduleAssetReference))] == ["on_late"]
+
+
 def test_the_trigger_table_cleanup_still_removes_unwaited_task_triggers(db):
     with db.session_scope() as session:
         trigger_queries.add_trigger(session, "tradewind.definition.triggers.file.FileTrigger", {"filepath": "/x"}, NOW)

@@ -296,6 +296,8 @@ def _record_alias_events(session: Session, alias_events: list[Mapping[str, Any]]
     for key in assets.keys() - known:
         log.warning("Asset %r added through an alias did not exist; it has been created", key.uri)
     ids = asset_ids(session, assets.values(), now, update_existing=False)
+    if assets.keys() - known:  # DAGs scheduled on Asset.ref(...) of a new asset wait for it from now on
+        _link_refs_to_new_assets(session, set(assets.keys() - known), now)
     aliases = alias_ids(session, [item["alias"] for item in alias_events])
     links = sorted({(aliases[name], ids[key]) for (key, _), (_, _, names) in grouped.items() for name in names})
     _insert_ignoring_duplicates(session, AssetAliasAsset, [{"alias_id": a, "asset_id": b} for a, b in links])
