@@ -43,7 +43,12 @@ def osp_s3():
         source_conn_id="aws_default",
         dst=OUT + "/copied.csv",
     )
-    read(path) >> copy
+    as_paths = FileTransferOperator(  # ObjectStoragePath objects as the (templated) fields
+        task_id="to_local_as_paths",
+        src=ObjectStoragePath("s3://aws_default@osp-data/reports/report_20240302.csv"),
+        dst=ObjectStoragePath("file://" + OUT + "/copied2.csv"),
+    )
+    read(path) >> copy >> as_paths
 
 
 osp_s3()
@@ -111,6 +116,7 @@ def test_path_written_in_one_task_is_read_in_the_next_and_copied_to_local(home, 
         "ObjectStoragePath|s3://aws_default@osp-data/reports/report_20240302.csv|aws_default|"
         "reports/report_20240302.csv|" + body.decode())
     assert (out / "copied.csv").read_bytes() == body
+    assert (out / "copied2.csv").read_bytes() == body
 
 
 def test_airflow2_local_paths_dataset_and_mapping_over_listed_files(home, tmp_path):

@@ -278,3 +278,14 @@ def test_a_paths_own_options_override_and_do_not_leak_into_the_shared_store(tmp_
     assert (tmp_path / "deep" / "er" / "x.txt").exists()
     assert ObjectStoragePath(f"file://{tmp_path}/y.txt").fs.auto_mkdir is False
     assert attach("file", None).fs.auto_mkdir is False
+
+
+def test_a_scheme_whose_package_is_missing_names_the_package():
+    from importlib.util import find_spec
+
+    if find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here")
+    with pytest.raises(ObjectStorageError, match="scheme 'gs' needs gcsfs, which is not installed"):
+        get_fs("gs")
+    with pytest.raises(ObjectStorageError, match="needs gcsfs"):
+        ObjectStoragePath("gs://bucket/x").exists()
