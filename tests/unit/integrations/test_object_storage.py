@@ -289,3 +289,13 @@ def test_a_scheme_whose_package_is_missing_names_the_package():
         get_fs("gs")
     with pytest.raises(ObjectStorageError, match="needs gcsfs"):
         ObjectStoragePath("gs://bucket/x").exists()
+
+
+def test_without_the_io_extra_the_import_error_names_it():
+    import subprocess
+
+    code = ("import sys; sys.modules['upath'] = None; sys.modules['upath.implementations.cloud'] = None\n"
+            "import tradewind.compat; tradewind.compat.install()\n"
+            "try:\n    from airflow.io.path import ObjectStoragePath\nexcept ImportError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "ObjectStoragePath needs universal_pathlib and fsspec" in out and "tradewind[io]" in out
