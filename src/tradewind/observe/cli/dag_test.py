@@ -40,6 +40,45 @@ def _create_run(cli: CliContext, db: Any, dag_id: str, logical_date: datetime | 
         raise CliError(str(exc)) from None
 
 
+#: Slots of a pool lent for the test: more than one in-process test ever has queued at once.
+_LENT_POOL_SLOTS = 1024
+_LENT_MARK = "lent by `tradewind dags test"
+
+
+def _lend_missing_pools(db: Any, dag_id: str) -> list[str]:
+    """Create the pools the DAG's tasks name that do not exist, for the test only.
+
+    Airflow's ``dags test`` / ``dag.test()`` runs tasks without the scheduler's pool checks, so a
+    task in a pool nobody created still runs there (a scheduler leaves it waiting forever). Our
+    test is driven by the real scheduler, so it lends such a pool for the run and says so.
+    """
+    from tradewind.persist.queries.pools import get_pool, set_pool
+
+    lent: list[str] = []
+    with db.session_scope() as session:
+        needed = sorted({t.pool for t in get_dag_ref(session, dag_id).snapshot.tasks.values()})
+        for name in needed:
+            pool = get_pool(session, name)
+            # A test killed before it could delete its lent pool left that row: lend it again.
+            if pool is None or (pool.description or "").startswith(_LENT_MARK):
+                set_pool(session, name, _LENT_POOL_SLOTS,
+                         f"{_LENT_MARK} {dag_id}` while it runs (the pool does not exist)")
+                lent.append(name)
+    for name in lent:
+        print(f"[dags test] note: pool {name!r} does not exist; Airflow's dags test runs tasks without pool "
+              f"checks, so this test lends it ({_LENT_POOL_SLOTS} slots) and deletes it when the run ends",
+              flush=True)
+    return lent
+
+
+def _return_pools(db: Any, names: list[str]) -> None:
+    from tradewind.persist.queries.pools import delete_pool
+
+    with db.session_scope() as session:
+        for name in names:
+            delete_pool(session, name)
+
+
 def _report(label: str, state: str, try_number: int, reported: dict[str, tuple[str, int]]) -> None:
     mark = (state, try_number)
     if state not in _REPORTED or reported.get(label) == mark:
@@ -107,6 +146,7 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
     print(f"[dags test] created run {run_id} of DAG {dag_id}", flush=True)
     executor.start()
     state = "queued"
+    lent_pools = _lend_missing_pools(db, dag_id)
     try:
         while state not in ("success", "failed"):
             did = scheduler.run_once()
@@ -118,6 +158,7 @@ def run_dag_test(cli: CliContext, dag_id: str, *, logical_date: datetime | None,
                     executor.waker.wait(min(scheduler.max_idle_wait, 1.0))
     finally:
         executor.end(wait=True)
+        _return_pools(db, lent_pools)
         if scheduler.job_id is not None:
             with db.session_scope() as session:
                 end_job(session, scheduler.job_id, utcnow())
