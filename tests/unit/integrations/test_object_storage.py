@@ -299,3 +299,25 @@ def test_without_the_io_extra_the_import_error_names_it():
             "try:\n    from airflow.io.path import ObjectStoragePath\nexcept ImportError as exc:\n    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "ObjectStoragePath needs universal_pathlib and fsspec" in out and "tradewind[io]" in out
+
+
+def test_google_and_azure_connections_become_their_filesystems_options(monkeypatch, tmp_path):
+    # The option mapping only (gcsfs/adlfs need not be installed): what get_fs passes to the filesystem.
+    from tradewind.integrations.io.store import _connection_options
+
+    key = tmp_path / "key.json"
+    monkeypatch.setenv("TRADEWIND_CONN_MY_GCP", json.dumps({
+        "conn_type": "google_cloud_platform", "extra": {"project": "p1", "key_path": str(key)}}))
+    monkeypatch.setenv("TRADEWIND_CONN_OLD_GCP", json.dumps({
+        "conn_type": "google_cloud_platform",
+        "extra": {"extra__google_cloud_platform__keyfile_dict": '{"type": "service_account"}'}}))
+    monkeypatch.setenv("TRADEWIND_CONN_MY_WASB", json.dumps({
+        "conn_type": "wasb", "login": "acct", "password": "k3y", "extra": {"sas_token": "sv=1"}}))
+    monkeypatch.setenv("TRADEWIND_CONN_MY_SP", json.dumps({
+        "conn_type": "wasb", "host": "acct2", "password": "s3cret", "extra": {"client_id": "c", "tenant_id": "t"}}))
+    assert _connection_options("gs", "my_gcp") == {"project": "p1", "token": str(key)}
+    assert _connection_options("gcs", "old_gcp") == {"token": {"type": "service_account"}}
+    assert _connection_options("abfs", "my_wasb") == {"account_name": "acct", "account_key": "k3y", "sas_token": "sv=1"}
+    assert _connection_options("az", "my_sp") == {"account_name": "acct2", "client_id": "c", "tenant_id": "t",
+                                                  "client_secret": "s3cret"}
+    assert _connection_options("gs", None) == {}

@@ -14,7 +14,12 @@ How a connection becomes fsspec storage options (Airflow's providers do the same
   s3fs's ``key``/``secret``/``token``/``endpoint_url``/``client_kwargs``/``config_kwargs``. With no
   connection id, or one that does not exist, s3fs uses boto's own credential chain (``AWS_*``).
 * ``file`` / ``local``: no options; a connection id is ignored (there is nothing to configure).
-* any other scheme fsspec knows (``gs``/``gcs``, ``abfs``/``az``, ``ftp``, ``http``, ``memory``...):
+* ``gs``/``gcs``: a ``google_cloud_platform`` connection's extra ``project`` and ``key_path`` or
+  ``keyfile_dict`` (gcsfs's ``project`` and ``token``);
+* ``abfs``/``az``/``adl``: a ``wasb``/``adls`` connection -- login (or host) is the account name, the
+  password its key (or a service principal's secret with extra ``client_id``/``tenant_id``), extra
+  ``connection_string``/``sas_token`` as they are;
+* any other scheme fsspec knows (``ftp``, ``http``, ``memory``...):
   the connection's extra, as a dict, is passed to the fsspec filesystem as its options (plus
   ``host``/``port``/``username``/``password`` for ``ftp`` and ``sftp``). The fsspec implementation
   (``gcsfs``, ``adlfs``...) must be installed; otherwise the error names the package.
@@ -24,6 +29,7 @@ fsspec itself is imported only when a filesystem is first needed.
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -34,6 +40,8 @@ __all__ = ["ObjectStore", "attach", "get_fs", "has_fs", "register_filesystem", "
 
 _S3_SCHEMES = ("s3", "s3a", "s3n")
 _LOCAL_SCHEMES = ("file", "local")
+_GCS_SCHEMES = ("gs", "gcs")
+_AZURE_SCHEMES = ("abfs", "abfss", "az", "adl")
 #: Schemes whose connection host/port/login/password are the filesystem's own arguments.
 _HOST_SCHEMES = ("ftp", "sftp", "ssh")
 #: fsspec implementations that live in packages of their own, for the install hint.
@@ -113,12 +121,60 @@ def _connection_options(scheme: str, conn_id: str | None) -> dict[str, Any]:
     if not conn_id:
         return {}
     conn = get_connection(conn_id)  # ConnectionNotFound names the id: a named connection must exist
+    if scheme in _GCS_SCHEMES:
+        return _gcs_options(conn.extra_dejson)
+    if scheme in _AZURE_SCHEMES:
+        return _azure_options(conn)
     options = dict(conn.extra_dejson)
     if scheme in _HOST_SCHEMES:
         for name, value in (("host", conn.host), ("port", conn.port), ("username", conn.login),
                             ("password", conn.password)):
             if value:
                 options.setdefault(name, value)
+    return options
+
+
+def _extra_value(extra: dict[str, Any], name: str, conn_type: str) -> Any:
+    """An extra field by its name or by Airflow's older ``extra__<conn_type>__<name>`` form."""
+    value = extra.get(name)
+    return value if value not in (None, "") else extra.get(f"extra__{conn_type}__{name}")
+
+
+def _gcs_options(extra: dict[str, Any]) -> dict[str, Any]:
+    """gcsfs options from a ``google_cloud_platform`` connection: project, and the key file (a path or
+    its JSON) as gcsfs's ``token``; without a key gcsfs uses Google's default credentials."""
+    options: dict[str, Any] = {}
+    project = _extra_value(extra, "project", "google_cloud_platform")
+    if project:
+        options["project"] = project
+    key_path = _extra_value(extra, "key_path", "google_cloud_platform")
+    keyfile = _extra_value(extra, "keyfile_dict", "google_cloud_platform")
+    if key_path:
+        options["token"] = key_path
+    elif keyfile:
+        try:
+            options["token"] = json.loads(keyfile) if isinstance(keyfile, str) else dict(keyfile)
+        except (TypeError, ValueError):
+            raise ObjectStorageError("google_cloud_platform connection: extra keyfile_dict is not a JSON "
+                                     "object") from None
+    return options
+
+
+def _azure_options(conn: Any) -> dict[str, Any]:
+    """adlfs options from a ``wasb``/``adls`` connection: the account (login, else host) and its key
+    (password), or the extra's connection string, SAS token or service principal."""
+    extra = conn.extra_dejson
+    options: dict[str, Any] = {}
+    account = conn.login or conn.host
+    if account:
+        options["account_name"] = account
+    for name in ("connection_string", "sas_token", "tenant_id", "client_id", "client_secret", "account_key"):
+        value = _extra_value(extra, name, conn.conn_type or "wasb")
+        if value:
+            options[name] = value
+    if conn.password:
+        # With a service principal the password is its secret; otherwise it is the account key.
+        options.setdefault("client_secret" if "client_id" in options else "account_key", conn.password)
     return options
 
 
