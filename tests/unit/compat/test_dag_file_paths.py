@@ -95,7 +95,7 @@ def test_contrib_is_refused_by_name():
 
 
 def test_names_tradewind_lacks_still_fail_loudly():
-    for statement in ("from airflow.sdk import ObjectStoragePath", "from airflow.sdk import AssetAccessControl",
+    for statement in ("from airflow.models import DagBag", "from airflow.sdk import AssetAccessControl",
                       "from airflow.providers.common.compat.sdk import SkipMixin"):
         with pytest.raises(ImportError, match="Tradewind does not support"):
             exec(statement, {})

@@ -164,7 +164,7 @@ def test_star_import_gives_the_listed_names():
     assert "ShortCircuitOperator" in namespace
 
 
-@pytest.mark.parametrize("module", ["airflow.contrib", "airflow.providers.google", "airflow.operators.subdag"])
+@pytest.mark.parametrize("module", ["airflow.executors", "airflow.providers.google", "airflow.operators.subdag"])
 def test_unknown_module_fails_naming_it(module):
     with pytest.raises(ModuleNotFoundError) as info:
         importlib.import_module(module + ".x" if module == "airflow.providers.google" else module)
