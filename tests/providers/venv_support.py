@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
+INSTALLER = REPO / "src" / "tradewind" / "compat" / "provider_install.py"
 #: Bump when the way a venv is built changes (old venvs are then rebuilt, under a new hash).
 RECIPE_VERSION = 1
 FLAVOURS = ("airflow", "tradewind")
@@ -133,7 +134,9 @@ def provider_venv(flavour: str, providers: Sequence[str], extra: Sequence[str] =
     providers_t = tuple(sorted(set(providers)))
     key = json.dumps({"recipe": RECIPE_VERSION, "flavour": flavour, "providers": providers_t,
                       "extra": sorted(set(extra)), "python": sys.version, "repo": str(REPO),
-                      "pyproject": hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()},
+                      "pyproject": hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest(),
+                      # What `tradewind providers install` puts in a venv is decided by this file.
+                      "installer": hashlib.sha256(INSTALLER.read_bytes()).hexdigest()},
                      sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     root = cache_root() / f"{flavour}-{'-'.join(providers_t)[:60]}-{digest}"
