@@ -20,6 +20,13 @@ from __future__ import annotations
 #: release and not another: docs/providers.md.
 AIRFLOW_VERSION = "3.1.0"
 
+# common.compat's sdk module re-exports these flags (its decorator modules import them from it).
+_RELEASE = tuple(int(part) for part in AIRFLOW_VERSION.split("."))
+AIRFLOW_V_3_0_PLUS = _RELEASE >= (3, 0, 0)
+AIRFLOW_V_3_1_PLUS = _RELEASE >= (3, 1, 0)
+AIRFLOW_V_3_2_PLUS = _RELEASE >= (3, 2, 0)
+AIRFLOW_V_3_3_PLUS = _RELEASE >= (3, 3, 0)
+
 _DEF = "tradewind.definition"
 _BRIDGE = "tradewind.compat.provider_bridge"
 _CONFIG = "tradewind.compat.airflow_config"
@@ -43,6 +50,9 @@ _CONF = _same(_CONFIG, "conf", "AirflowConfigException")
 _LOADING = _same(_BRIDGE, "import_string", "qualname", "iter_namespace")
 _LINEAGE = _same(_BRIDGE, "get_hook_lineage_collector", "NoOpCollector")
 _CONTEXT = _same(f"{_DEF}.context", "Context", "get_current_context")
+_DECORATOR_BASE = f"{_DEF}.decorator_base"
+_DECORATOR_NAMES = _same(_DECORATOR_BASE, "DecoratedOperator", "TaskDecorator", "task_decorator_factory",
+                         "get_unique_task_id")
 
 #: Packages without names of their own that are not a prefix of a listed module.
 PACKAGES: tuple[str, ...] = ()
@@ -58,7 +68,16 @@ MODULES: dict[str, dict[str, str]] = {
         **_same(f"{_DEF}.exceptions", "AirflowTaskTimeout", "ParamValidationError", "DagRunTriggerException"),
     },
     "airflow.utils.types": _NOTSET,
-    "airflow.sdk.definitions._internal.types": {**_NOTSET, "is_arg_set": _BRIDGE},
+    "airflow.sdk.definitions._internal.types": {**_NOTSET, "is_arg_set": _BRIDGE,
+                                                "SET_DURING_EXECUTION": _DECORATOR_BASE},
+    # ------------------------------------------------------------------ providers' @task.<name> decorators
+    "airflow.sdk.bases.decorator": _DECORATOR_NAMES,
+    "airflow.decorators.base": _DECORATOR_NAMES,
+    "airflow.providers.common.compat.sdk": {**_DECORATOR_NAMES, "context_merge": _DECORATOR_BASE,
+                                            "determine_kwargs": f"{_DEF}.operators.python",
+                                            **_same("tradewind.compat.provider_core", "AIRFLOW_V_3_0_PLUS",
+                                                    "AIRFLOW_V_3_3_PLUS")},
+    "airflow.utils.operator_helpers": {"determine_kwargs": f"{_DEF}.operators.python"},
     # ------------------------------------------------------------------ logging, masking, settings
     "airflow.utils.log.logging_mixin": _same(_BRIDGE, "LoggingMixin"),
     "airflow.sdk.log": _MASKING,
@@ -79,6 +98,6 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.lineage.hook": _LINEAGE,
     # ------------------------------------------------------------------ typing names used at run time
     "airflow.sdk": {"Context": f"{_DEF}.context"},
-    "airflow.utils.context": _CONTEXT,
-    "airflow.sdk.definitions.context": _CONTEXT,
+    "airflow.utils.context": {**_CONTEXT, "context_merge": _DECORATOR_BASE},
+    "airflow.sdk.definitions.context": {**_CONTEXT, "context_merge": _DECORATOR_BASE},
 }

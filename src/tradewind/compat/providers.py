@@ -51,9 +51,7 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
         "not used, and the connection extra srv_lookup (DNS SRV resolution) is not supported",
     ],
     "common.sql": [
-        "@task.sql / @task.analytics decorators (airflow.providers.common.sql.decorators) need "
-        "airflow.sdk.bases.decorator, which Tradewind does not provide",
-        "DataFusion analytics (needs the datafusion package and the decorators above)",
+        "@task.analytics and DataFusion analytics: untested (need the datafusion package); @task.sql works",
     ],
     "common.compat": [
         "openlineage helpers need apache-airflow-providers-openlineage (not supported)",
@@ -67,8 +65,7 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
     "slack": ["SqlToSlackWebhookOperator / SqlToSlackApiFileOperator fail at run: they call Airflow's "
               "Connection.get_hook and BaseOperator._do_render_template_fields/get_template_env, which "
               "Tradewind's Connection and BaseOperator do not have (AttributeError naming them)"],
-    "sftp": ["@task.sftp_sensor fails at parse ('task' has no decorator 'sftp_sensor'); "
-             "airflow.providers.sftp.decorators needs airflow.sdk.bases.decorator",
+    "sftp": ["@task.sftp_sensor (the distribution's decorator, found through its task-decorators): untested",
              "SFTPSensor / SFTPOperator with deferrable=True: untested"],
     "amazon": ["only S3 is native; other AWS modules load from the installed distribution, untested, and "
                "get Tradewind's S3Hook where they import it; AWS executors, auth manager and log handlers "
@@ -76,12 +73,13 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
     "ssh": ["SSHRemoteJobOperator and the deferrable SSH triggers: untested (the triggerer loads provider "
             "triggers with Tradewind's core since it installs the shims)"],
     "docker": ["airflow.providers.docker.decorators.docker (the distribution's own @task.docker) needs "
-               "airflow.sdk.bases.decorator; @task.docker itself is Tradewind's",
+               "write_python_script from apache-airflow-providers-standard's utils.python_virtualenv; "
+               "@task.docker itself is Tradewind's",
                "DockerSwarmOperator and the docker hooks load from the distribution, untested (no engine in CI)"],
     "standard": [
-        "the distribution's decorator modules (airflow.providers.standard.decorators.*) need Airflow's "
-        "decorator base; DAG files use @task.bash, @task.virtualenv, ... from airflow.sdk / airflow.decorators, "
-        "which Tradewind implements",
+        "the distribution's decorator modules load (Tradewind's decorator base); @task.bash, @task.virtualenv, "
+        "... are Tradewind's own; @task.branch_virtualenv / branch_external_python / stub come from the "
+        "distribution, untested",
         "airflow.providers.standard.triggers.external_task and utils.sensor_helper need airflow.models.DagRun",
     ],
     "common.io": ["XComObjectStorageBackend (XCom values stored in object storage) is not used: Tradewind keeps "

@@ -1,5 +1,7 @@
 """TaskFlow: ``@task`` and its variants ``@task.python``, ``@task.bash``, ``@task.branch``,
-``@task.short_circuit``, ``@task.sensor``, ``@task.virtualenv``, ``@task.external_python`` (and ``@task.docker`` from the integrations).
+``@task.short_circuit``, ``@task.sensor``, ``@task.virtualenv``, ``@task.external_python`` (and ``@task.docker`` from the integrations);
+any other ``@task.<name>`` comes from an installed provider's ``task-decorators``
+(:mod:`tradewind.definition.decorator_base`, Airflow's decorator base).
 
 Calling a decorated function inside a DAG creates an operator and returns an
 ``XComArg`` for its result. Arguments that are ``XComArg``s (also nested in lists
@@ -288,7 +290,12 @@ class TaskDecoratorCollection:
     def __getattr__(self, name: str) -> Any:
         target = type(self).integration_decorators.get(name)
         if target is None:
-            raise AttributeError(f"'task' has no decorator {name!r}")
+            if name.startswith("_"):  # copy/pickle/introspection probes: not decorator names
+                raise AttributeError(name)
+            # Not Tradewind's: an installed provider's get_provider_info()["task-decorators"] entry.
+            from tradewind.definition.decorator_base import find_provider_decorator
+
+            return find_provider_decorator(name)
         import importlib
 
         module, _, attribute = target.partition(":")
