@@ -45,6 +45,20 @@ def _state_values(states: Iterable[Any] | None, kind: type, name: str, where: st
     return values
 
 
+def count_in_states(ti: Any, dag_id: str, task_ids: Sequence[str] | None, task_group_id: str | None,
+                    dates: list[dt.datetime], states: list[str]) -> float:
+    """How many of the awaited things (per date) are in ``states``: tasks are averaged over the ids.
+    ``ti`` answers the Task SDK's ``get_ti_count`` / ``get_task_states`` / ``get_dr_count``."""
+    if task_ids is not None:
+        count = ti.get_ti_count(dag_id, task_ids=list(task_ids), logical_dates=dates, states=states)
+        return count / len(task_ids)
+    if task_group_id is not None:
+        per_run = ti.get_task_states(dag_id, task_group_id=task_group_id, logical_dates=dates)
+        return sum(1 for states_of in per_run.values()
+                   if states_of and all(s in states for s in states_of.values()))
+    return ti.get_dr_count(dag_id, logical_dates=dates, states=states)
+
+
 class ExternalTaskSensor(BaseSensorOperator):
     """Waits until tasks of another DAG (or its whole run) reach ``allowed_states`` for the matching run.
 
@@ -71,10 +85,14 @@ class ExternalTaskSensor(BaseSensorOperator):
         execution_delta: dt.timedelta | None = None,
         execution_date_fn: Callable[..., Any] | None = None,
         check_existence: bool = False,
+        deferrable: bool = False,
+        poll_interval: float = 2.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         where = f"sensor {self.task_id!r}"
+        self.deferrable = bool(deferrable)
+        self.poll_interval = float(poll_interval)
         if external_task_id is not None and external_task_ids is not None:
             raise InvalidTaskArgumentError(
                 f"{where}: pass only one of external_task_id and external_task_ids"
@@ -164,17 +182,8 @@ class ExternalTaskSensor(BaseSensorOperator):
         self._has_checked_existence = True
 
     def _count(self, ti: Any, dates: list[dt.datetime], states: list[str]) -> float:
-        """How many of the awaited things (per date) are in ``states``: tasks are averaged over the ids."""
-        if self.external_task_ids is not None:
-            count = ti.get_ti_count(self.external_dag_id, task_ids=self.external_task_ids,
-                                    logical_dates=dates, states=states)
-            return count / len(self.external_task_ids)
-        if self.external_task_group_id is not None:
-            per_run = ti.get_task_states(self.external_dag_id, task_group_id=self.external_task_group_id,
-                                         logical_dates=dates)
-            return sum(1 for states_of in per_run.values()
-                       if states_of and all(s in states for s in states_of.values()))
-        return ti.get_dr_count(self.external_dag_id, logical_dates=dates, states=states)
+        return count_in_states(ti, self.external_dag_id, self.external_task_ids, self.external_task_group_id,
+                               dates, states)
 
     def _what(self) -> str:
         if self.external_task_ids is not None:
@@ -201,6 +210,44 @@ class ExternalTaskSensor(BaseSensorOperator):
                 f"The external {self._what()} reached one of the skipped states {self.skipped_states}; skipping."
             )
         return self._count(ti, dates, self.allowed_states) >= len(dates)
+
+    # --------------------------------------------------------------- deferrable mode
+    def execute(self, context: dict[str, Any]) -> Any:
+        """With ``deferrable=True`` the wait happens in the triggerer (Airflow's deferrable
+        ExternalTaskSensor defers to its workflow trigger): one poke first, then defer to an
+        :class:`ExternalTaskTrigger` checking every ``poll_interval`` seconds until ``timeout``."""
+        if not self.deferrable:
+            return super().execute(context)
+        if self.poke(context):  # also checks existence and failed/skipped states, as the trigger would
+            return None
+        from tradewind.definition.sensors.external_task_trigger import ExternalTaskTrigger
+
+        dates = self.logical_dates(context)
+        self.task_logger(context).info("Deferring: the triggerer waits for %s (every %gs, timeout %gs)", self._what(),
+                                       self.poll_interval, self.timeout)
+        self.defer(trigger=ExternalTaskTrigger(
+            external_dag_id=self.external_dag_id, external_task_ids=self.external_task_ids,
+            external_task_group_id=self.external_task_group_id, logical_dates=[d.isoformat() for d in dates],
+            allowed_states=self.allowed_states, failed_states=self.failed_states,
+            skipped_states=self.skipped_states, poll_interval=self.poll_interval,
+        ), method_name="execute_complete", timeout=self.defer_timeout())
+        return None  # never reached: defer raises
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None) -> None:
+        """The trigger saw the awaited state (``{"status": "success" | "failed" | "skipped"}``)."""
+        status = event.get("status") if isinstance(event, dict) else None
+        if status == "success":
+            self.task_logger(context).info("The external %s reached %s", self._what(), self.allowed_states)
+            return None
+        if status == "skipped":
+            raise TaskSkipped(f"The external {self._what()} reached one of the skipped states "
+                              f"{self.skipped_states}; skipping.")
+        message = f"The external {self._what()} reached one of the failed states {self.failed_states}."
+        if status == "failed" and self.soft_fail:
+            raise TaskSkipped(f"{message} Skipping because soft_fail is set.")
+        if status == "failed":
+            raise ExternalTaskFailedError(message)
+        raise TradewindException(f"sensor {self.task_id!r}: unexpected event from its trigger: {event!r}")
 
 
 class ExternalTaskMarker(BaseOperator):
