@@ -61,7 +61,6 @@ KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
     ("core-3.3.2", "example_task_state_store.py"): "airflow.sdk.execution_time.context.NEVER_EXPIRE missing",
     ("core-3.3.2", "example_task_state_store_async.py"): "airflow.sdk.execution_time.context.NEVER_EXPIRE missing",
     ("core-3.3.2", "example_workday_timetable.py"): _EXAMPLE_PKG,
-    ("core-3.3.2", "tutorial_objectstorage.py"): "airflow.sdk.ObjectStoragePath missing",
     ("core-3.3.2", "tutorial_taskflow_api_virtualenv.py"): "@task.virtualenv(serializer='dill') refused",
     # Airflow 2.10 examples
     ("airflow-2.10.5", "example_branch_operator.py"): _BRANCH_EXT,
@@ -72,7 +71,6 @@ KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
     ("airflow-2.10.5", "example_sensors.py"): "airflow.sensors.weekday missing",
     ("airflow-2.10.5", "example_subdag_operator.py"): _EXAMPLE_PKG,
     ("airflow-2.10.5", "example_workday_timetable.py"): _EXAMPLE_PKG,
-    ("airflow-2.10.5", "tutorial_objectstorage.py"): "airflow.io missing",
     ("airflow-2.10.5", "tutorial_taskflow_api_virtualenv.py"): "@task.virtualenv(serializer='dill') refused",
     # standard provider 1.21 examples
     ("standard-1.21.0", "example_branch_operator.py"): _BRANCH_EXT,

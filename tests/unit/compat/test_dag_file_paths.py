@@ -253,7 +253,7 @@ TASK_SDK = ("apache-airflow-task-sdk", "1.3.2")
 #: airflow.sdk.__all__ names Tradewind leaves out on purpose (docs/airflow-compat.md lists them): importing one
 #: fails at parse time naming it, rather than giving something that would behave differently.
 SDK_LEFT_OUT = {
-    "__version__", "AssetAccessControl", "ObjectStoragePath", "BaseXCom",
+    "__version__", "AssetAccessControl", "BaseXCom",
     "BaseOperatorLink", "BaseAsyncOperator", "BranchMixIn", "SkipMixin", "ResumableJobMixin", "result",
     "NEVER_EXPIRE", "CronPartitionTimetable", "PartitionedAssetTimetable", "PartitionedAtRuntime", "PartitionMapper",
     "AllowedKeyMapper", "ChainMapper", "FanOutMapper", "FixedKeyMapper", "IdentityMapper", "ProductMapper",
