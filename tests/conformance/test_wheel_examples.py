@@ -47,36 +47,23 @@ WHEELS = {
 
 #: (wheel, file) -> why it does not parse yet. Shrink it as fixes land; never grow it silently.
 _EXAMPLE_PKG = "imports airflow.example_dags.* (Airflow's own example package: helper/plugin modules)"
-_BRANCH_EXT = "BranchExternalPythonOperator / @task.branch_external_python missing"
 KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
     # Airflow 3.3 core examples
     ("core-3.3.2", "example_asset_allow_teams.py"): "airflow.sdk.AssetAccessControl missing",
     ("core-3.3.2", "example_asset_partition.py"): "airflow.sdk.AllowedKeyMapper (asset partitions) missing",
     ("core-3.3.2", "example_custom_weight.py"): _EXAMPLE_PKG,
-    ("core-3.3.2", "example_dynamic_task_mapping_with_no_taskflow_operators.py"): "XComArg has no .output",
     ("core-3.3.2", "example_kubernetes_executor.py"): _EXAMPLE_PKG,
     ("core-3.3.2", "example_local_kubernetes_executor.py"): _EXAMPLE_PKG,
-    ("core-3.3.2", "example_params_ui_tutorial.py"): "Param validation: TypeError comparing None and int",
     ("core-3.3.2", "example_retry_policy.py"): "airflow.sdk.ExceptionRetryPolicy missing",
     ("core-3.3.2", "example_task_state_store.py"): "airflow.sdk.execution_time.context.NEVER_EXPIRE missing",
     ("core-3.3.2", "example_task_state_store_async.py"): "airflow.sdk.execution_time.context.NEVER_EXPIRE missing",
     ("core-3.3.2", "example_workday_timetable.py"): _EXAMPLE_PKG,
-    ("core-3.3.2", "tutorial_taskflow_api_virtualenv.py"): "@task.virtualenv(serializer='dill') refused",
     # Airflow 2.10 examples
-    ("airflow-2.10.5", "example_branch_operator.py"): _BRANCH_EXT,
-    ("airflow-2.10.5", "example_branch_operator_decorator.py"): _BRANCH_EXT,
-    ("airflow-2.10.5", "example_dynamic_task_mapping_with_no_taskflow_operators.py"): "XComArg has no .output",
     ("airflow-2.10.5", "example_kubernetes_executor.py"): _EXAMPLE_PKG,
     ("airflow-2.10.5", "example_local_kubernetes_executor.py"): _EXAMPLE_PKG,
-    ("airflow-2.10.5", "example_sensors.py"): "airflow.sensors.weekday missing",
     ("airflow-2.10.5", "example_subdag_operator.py"): _EXAMPLE_PKG,
     ("airflow-2.10.5", "example_workday_timetable.py"): _EXAMPLE_PKG,
-    ("airflow-2.10.5", "tutorial_taskflow_api_virtualenv.py"): "@task.virtualenv(serializer='dill') refused",
     # standard provider 1.21 examples
-    ("standard-1.21.0", "example_branch_operator.py"): _BRANCH_EXT,
-    ("standard-1.21.0", "example_branch_operator_decorator.py"): _BRANCH_EXT,
-    ("standard-1.21.0", "example_external_task_parent_deferrable.py"): "ExternalTaskSensor deferrable= refused",
-    ("standard-1.21.0", "example_sensors.py"): "airflow.providers.standard.sensors.weekday missing",
     # common.sql provider 2.4 examples
     ("common-sql-2.4.0", "example_analytics.py"): "airflow.providers.common.sql.config missing",
 }
@@ -86,7 +73,6 @@ KNOWN_RUN_FAILURES: dict[tuple[str, str], str] = {
     ("core-3.3.2", "example_asset_state_store_producer"): "asset state store (Airflow 3.3) missing",
     ("core-3.3.2", "example_asset_state_store_consumer"): "asset state store (Airflow 3.3) missing",
     ("core-3.3.2", "example_task_state_store_mapped"): "task state store (Airflow 3.3) missing",
-    ("airflow-2.10.5", "read_dataset_event_from_classic"): "Dataset(...) inside a template: 'Dataset' undefined",
 }
 
 #: (wheel, dag_id) -> why Apache Airflow's own run of it fails too: not run.
@@ -95,6 +81,9 @@ AIRFLOW_FAILS_TOO: dict[tuple[str, str], str] = {
     ("core-3.3.2", "read_asset_event_from_classic"): "no event of s3://output/1.txt offline: "
                                                      "{{ inlet_events.for_asset(...)[-1].extra }} is undefined",
     ("core-3.3.2", "example_passing_params_via_test_command"): "{{ params.foo }} needs `tasks test -t` params",
+    ("core-3.3.2", "example_params_ui_tutorial"): "param 'required_field' has no default: a run needs it in conf",
+    ("airflow-2.10.5", "read_dataset_event_from_classic"): "{{ inlet_events[Dataset(...)] }}: Airflow 2.10's template "
+                                                           "context and globals have no Dataset (StrictUndefined)",
     ("airflow-2.10.5", "example_passing_params_via_test_command"): "{{ params.foo }} needs `tasks test -t` params",
     ("airflow-2.10.5", "tutorial_taskflow_templates"): "reads sql/test.sql, which the wheel lacks",
 }
