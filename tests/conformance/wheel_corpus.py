@@ -242,6 +242,10 @@ def classify_error(message: str) -> tuple[str, str]:
         return cause, module
     if m := re.search(r"cannot import name '([^']+)' from '([^']+)'", line):
         return "missing name", f"{m.group(2)}.{m.group(1)}"
+    if m := re.search(r"'task' has no decorator '(\w+)'", line):
+        return "missing name", f"@task.{m.group(1)}"
+    if m := re.search(r"'([\w.]+)' object has no attribute '(\w+)'", line):
+        return "missing attribute", f"{m.group(1).rsplit('.', 1)[-1]}.{m.group(2)}"
     if m := re.search(r"unexpected keyword argument '([^']+)'|[Ii]nvalid arguments? .*?'([^']+)'|"
                       r"argument '([^']+)'.*(not supported|refused|unsupported)", line):
         return "refused argument", next(g for g in m.groups() if g)
