@@ -321,3 +321,12 @@ def test_google_and_azure_connections_become_their_filesystems_options(monkeypat
     assert _connection_options("az", "my_sp") == {"account_name": "acct2", "client_id": "c", "tenant_id": "t",
                                                   "client_secret": "s3cret"}
     assert _connection_options("gs", None) == {}
+
+
+def test_pickle_copy_and_rewrapping_keep_the_connection():
+    import copy
+    import pickle
+
+    path = ObjectStoragePath("s3://conn@bucket/k/x.txt")
+    for other in (pickle.loads(pickle.dumps(path)), copy.deepcopy(path), ObjectStoragePath(path)):
+        assert other == path and other.conn_id == "conn" and isinstance(other, ObjectStoragePath)
