@@ -177,10 +177,10 @@ class AssetDefinition(Asset):
         super().__init__(name=name, uri=uri, group=group, extra=dict(extra), watchers=watchers or None)
         self._function = function
         self._source = source
-        _DEFINED[self.name] = self
         with source.create_dag(default_dag_id=self.name) as dag:
             _AssetMainOperator.from_definition(self)
         self.dag = dag
+        _DEFINED[self.name] = self  # only once its DAG is built: a failed definition resolves nothing
 
     def iter_outlets(self) -> Iterator[Asset]:
         yield self
