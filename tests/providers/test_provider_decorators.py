@@ -3,7 +3,8 @@ decorator base (``airflow.sdk.bases.decorator``), with the real distributions fr
 
 ``@task.sql`` is common-sql's (Tradewind has no native one): its module subclasses
 ``DecoratedOperator`` and Tradewind's native ``SQLExecuteQueryOperator``; the ``tradewind_venv`` of
-conftest.py has common-sql and sqlite. A decorator no installed provider declares fails the DAG's
+conftest.py has common-sql and sqlite. ``@task.branch_external_python`` is the standard
+distribution's, in the ``airflow_venv`` (Apache Airflow pulled in by pip). A decorator no installed provider declares fails the DAG's
 import naming it and the distribution to install. The last test checks the base in-process.
 """
 
@@ -78,6 +79,40 @@ def test_task_sql_from_common_sql_runs(tradewind_venv, tmp_path):
     assert "sql_decorator_dag.py" not in errors
     message = errors["k8s_decorator_dag.py"]
     assert "'kubernetes'" in message and "apache-airflow-providers-cncf-kubernetes" in message, message
+
+
+BRANCH_DAG = '''
+import sys
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+with DAG("branch_external", start_date=datetime(2024, 1, 1), schedule=None):
+    @task.branch_external_python(python=sys.executable)
+    def choose(n):
+        return "big" if n > 5 else "small"
+
+    @task
+    def big():
+        return "big"
+
+    @task
+    def small():
+        return "small"
+
+    choose(7) >> [big(), small()]
+'''
+
+
+def test_standards_branch_external_python_with_apache_airflow_installed(airflow_venv, tmp_path):
+    """@task.branch_external_python: Tradewind has no native one; the standard distribution's (pulled in
+    with Apache Airflow by pip) builds on Tradewind's decorator base and BranchExternalPythonOperator."""
+    home = airflow_venv.home(tmp_path / "home")
+    home.add_dag("branch_external_dag.py", BRANCH_DAG)
+    home.ok("db", "migrate")
+    run = dags_test(home, "branch_external")
+    assert run.states == {"choose": "success", "big": "success", "small": "skipped"}, run.output
+    assert "_BranchExternalPythonDecoratedOperator" in run.output  # the distribution's operator class ran
 
 
 def test_decorator_base_in_process():
