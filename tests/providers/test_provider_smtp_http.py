@@ -239,3 +239,46 @@ def test_http_async_hook_in_process(routing_server, monkeypatch):
     asyncio.run(scenario())
     with pytest.raises(ValueError, match="Retry limit"):
         HttpAsyncHook(retry_limit=0)
+
+
+def test_deferrable_http_through_a_real_triggerer(tradewind_venv, tmp_path):
+    """Under `tradewind standalone` (scheduler, triggerer, ...): the sensor's and the operators'
+    triggers (Tradewind's and the provider's bridged HttpTrigger) run in the triggerer process."""
+    import signal
+    import subprocess
+
+    from cli_support import wait_for
+    from service_support import free_port
+
+    server = _RoutingServer(not_ready=4)
+    home = tradewind_venv.home(tmp_path / "home")
+    home.add_dag("http_deferrable_dag.py", HTTP_DAG)
+    home.ok("db", "migrate")
+    home.env.update({"AIRFLOW_CONN_HTTP_E2E": server.url, "TRADEWIND__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"})
+    proc = subprocess.Popen([str(tradewind_venv.bin / "tradewind"), "standalone", "--port", str(free_port())],
+                            env=home.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def states() -> dict[str, str]:
+        runs = home.json("dags", "list-runs", "http_deferrable")
+        if not runs:
+            return {}
+        return {r["task_id"]: r["state"] for r in
+                home.json("tasks", "states-for-dag-run", "http_deferrable", runs[0]["run_id"])}
+
+    try:
+        wait_for(lambda: any(d["dag_id"] == "http_deferrable" for d in home.json("dags", "list")),
+                 deadline=90, interval=0.5, what="the DAG parsed")
+        home.ok("dags", "trigger", "http_deferrable")
+        final = ("success", "failed", "upstream_failed", "skipped")
+        wait_for(lambda: len(states()) == 6 and all(s in final for s in states().values()), deadline=120,
+                 interval=0.5, what="every task done")
+        assert states() == {"ready": "success", "fetch": "success", "post": "success", "provider": "success",
+                            "broken": "failed", "check": "success"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        server.stop()
+    logs = {p.parent.name: p.read_text() for p in (home.path / "logs").glob("dag_id=http_deferrable/*/*/attempt=1.log")}
+    for task_id in ("ready", "fetch", "provider"):
+        assert "deferr" in logs[f"task_id={task_id}"].lower(), logs[f"task_id={task_id}"]
+    assert server.seen.count(("GET", "/ready")) == 5, out[-3000:]
