@@ -45,6 +45,7 @@ with DAG("sql_decorator", start_date=datetime(2024, 1, 1), schedule=None):
     summed = total(table_name())
     created >> summed
     check(summed)
+    created >> total.override(task_id="per_table").expand(table=["t", "(SELECT * FROM t)"])
 '''
 
 MISSING_DAG = '''
@@ -69,7 +70,7 @@ def test_task_sql_from_common_sql_runs(tradewind_venv, tmp_path):
     home.env["AIRFLOW_CONN_SQLITE_E2E"] = f"sqlite:///{tmp_path / 'data.db'}"
     run = dags_test(home, "sql_decorator")
     assert run.states == {"create": "success", "table_name": "success", "total": "success",
-                          "check": "success"}, run.output
+                          "check": "success", "per_table[0]": "success", "per_table[1]": "success"}, run.output
     # The decorated function's SQL (rendered: {{ ds }}) reached the database.
     import sqlite3
 
@@ -160,11 +161,13 @@ def test_decorator_base_in_process():
 
         first = shout(source())
         second = shout.override(task_id="again")("x")
+        mapped = shout.expand(text=["a", "b"])
     op = dag.get_task("shout")
     assert isinstance(op, _EchoDecoratedOperator) and op.retries == 2 and op.word == "-"
     assert op.upstream_task_ids == {"source"} and first.operator is op
     assert second.operator.task_id == "again" and second.operator.op_args == ["x"]
     assert second.operator.execute({}) == "X-"
+    assert mapped.operator.task_id == "shout__1" and dag.get_task("shout__1") is mapped.operator
     with pytest.raises(AttributeError, match="'task' has no decorator 'nonexistent_thing'"):
         task.nonexistent_thing  # noqa: B018
     with pytest.raises(TypeError, match="decorated_operator_class"):
