@@ -282,3 +282,31 @@ def test_deferrable_http_through_a_real_triggerer(tradewind_venv, tmp_path):
     for task_id in ("ready", "fetch", "provider"):
         assert "deferr" in logs[f"task_id={task_id}"].lower(), logs[f"task_id={task_id}"]
     assert server.seen.count(("GET", "/ready")) == 5, out[-3000:]
+
+
+def test_smtp_notifier_async_path(tradewind_venv, smtp_server):
+    """The provider's SmtpNotifier.async_notify (``async with`` the hook, ``asend_email_smtp``) on
+    Tradewind's SmtpHook, in the venv's interpreter."""
+    sink, port = smtp_server
+    code = '''
+import asyncio
+import tradewind.compat
+tradewind.compat.install()
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+notifier = SmtpNotifier(smtp_conn_id="smtp_async", from_email="async@example.com", to="ops@example.com",
+                        subject="async subject", html_content="<i>async body</i>")
+asyncio.run(notifier.async_notify({}))
+print("sent")
+'''
+    from venv_support import _clean_env
+
+    env = _clean_env()
+    env["AIRFLOW_CONN_SMTP_ASYNC"] = json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": {"disable_ssl": True, "disable_tls": True}})
+    result = tradewind_venv.python("-c", code, env=env)
+    assert "sent" in result.stdout
+    (message,) = sink.messages
+    assert (message.subject, message.mail_from, message.rcpt_tos) == ("async subject", "async@example.com",
+                                                                      ["ops@example.com"])
+    assert "<i>async body</i>" in message.html
