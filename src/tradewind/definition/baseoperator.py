@@ -548,7 +548,34 @@ class BaseOperator(DependencyMixin, metaclass=BaseOperatorMeta):
                 resolved = resolve_xcom_args(value, context)
                 object.__setattr__(self, name, resolved)
                 rendered[name] = templating.json_safe(resolved)
+        self.__dict__["times_rendered"] = self.times_rendered + 1
         return rendered
+
+    #: How many times render_template_fields ran on this object (Airflow's counter; provider
+    #: operators such as SqlToSlackWebhookOperator render some fields only on a second pass).
+    times_rendered: int = 0
+
+    def get_template_env(self, dag: Any = None) -> Any:
+        """The Jinja environment of ``dag`` (default: this task's DAG), as the runner builds it."""
+        from tradewind.definition import templating
+
+        return templating.make_jinja_env(dag if dag is not None else self._dag)
+
+    def _do_render_template_fields(self, parent: Any, template_fields: Any, context: dict[str, Any],
+                                   jinja_env: Any, seen_oids: Any) -> None:
+        """Render ``template_fields`` of ``parent`` in place, then resolve XComArgs in them (Airflow's
+        Templater method, which provider operators overriding render_template_fields call)."""
+        from tradewind.definition import templating
+
+        exts = tuple(getattr(parent, "template_ext", ()) or ())
+        for name in template_fields:
+            if not hasattr(parent, name):
+                raise templating.TemplateRenderError(
+                    f"template field {name!r} is listed but {type(parent).__name__} has no attribute {name!r}")
+            value = templating.render_value(getattr(parent, name), context, jinja_env, template_ext=exts)
+            if contains_resolvable(value):
+                value = resolve_xcom_args(value, context)
+            object.__setattr__(parent, name, value)
 
     def render_template(self, content: Any, context: dict[str, Any], jinja_env: Any = None) -> Any:
         """Render one value (string, list, dict...) with this task's DAG's Jinja environment."""

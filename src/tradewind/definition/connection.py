@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from tradewind.definition.exceptions import TradewindException
@@ -151,6 +151,26 @@ class Connection:
 
     get_connection_from_secrets = get  # Airflow's name
 
+    def get_hook(self, *, hook_params: dict[str, Any] | None = None) -> Any:
+        """The hook registered for this connection's ``conn_type``, built for this connection
+        (Airflow's ``Connection.get_hook``): ``HookClass(**{conn_name_attr: conn_id}, **hook_params)``.
+
+        Which class serves a type is decided by the resolver installed with
+        :func:`set_hook_resolver` (:mod:`tradewind.compat` installs it in every process that runs
+        DAG code): Tradewind's own hooks, then the installed providers' ``connection-types``.
+        """
+        if hook_params is not None and not isinstance(hook_params, dict):
+            raise TypeError(f"Connection.get_hook: hook_params must be a dict, not {type(hook_params).__name__}")
+        if _hook_resolver is None:
+            raise TradewindException(
+                f"Connection.get_hook({self.conn_id!r}): no hook resolver is installed in this process "
+                "(tradewind.compat.install() installs it; DAG-running processes call it)")
+        hook_class = _hook_resolver(self.conn_type or "")
+        if hook_class is None:
+            raise TradewindException(f'Unknown hook type "{self.conn_type}" (connection {self.conn_id!r})')
+        attr = getattr(hook_class, "conn_name_attr", None) or "conn_id"
+        return hook_class(**{attr: self.conn_id}, **(hook_params or {}))
+
     def __repr__(self) -> str:
         return f"Connection(conn_id={self.conn_id!r}, conn_type={self.conn_type!r}, host={self.host!r})"
 
@@ -171,6 +191,19 @@ def set_connection_backend(backend: ConnectionBackend | None) -> ConnectionBacke
     """Install the backend :func:`get_connection` falls back to; returns the previous one."""
     global _backend
     previous, _backend = _backend, backend
+    return previous
+
+
+#: conn_type -> hook class (None when no hook serves that type). The definition layer may not
+#: import integrations or compat, so the table lives above it and is installed here.
+HookResolver = Callable[[str], "type | None"]
+_hook_resolver: HookResolver | None = None
+
+
+def set_hook_resolver(resolver: HookResolver | None) -> HookResolver | None:
+    """Install what :meth:`Connection.get_hook` asks for a conn_type's hook class; returns the previous one."""
+    global _hook_resolver
+    previous, _hook_resolver = _hook_resolver, resolver
     return previous
 
 
