@@ -310,3 +310,32 @@ print("sent")
     assert (message.subject, message.mail_from, message.rcpt_tos) == ("async subject", "async@example.com",
                                                                       ["ops@example.com"])
     assert "<i>async body</i>" in message.html
+
+
+def test_providers_http_event_trigger_on_the_async_hook(tradewind_venv, tmp_path, routing_server):
+    """The provider's HttpEventTrigger (for AssetWatchers) polls through Tradewind's HttpAsyncHook until
+    its async response check passes."""
+    (tmp_path / "checks.py").write_text(
+        "async def ready(response):\n    return response.status_code == 200 and response.text == 'ready'\n")
+    code = '''
+import asyncio
+import tradewind.compat
+tradewind.compat.install()
+from airflow.providers.http.triggers.http import HttpEventTrigger, HttpResponseSerializer
+
+async def first_event():
+    trigger = HttpEventTrigger(response_check_path="checks.ready", http_conn_id="http_event", method="GET",
+                               endpoint="/ready", poll_interval=0.1)
+    async for event in trigger.run():
+        return event
+
+event = asyncio.run(first_event())
+print("EVENT", event.payload["status"], HttpResponseSerializer.deserialize(event.payload["response"]).text)
+'''
+    from venv_support import _clean_env
+
+    env = _clean_env()
+    env.update({"AIRFLOW_CONN_HTTP_EVENT": routing_server.url, "PYTHONPATH": str(tmp_path)})
+    result = tradewind_venv.python("-c", code, env=env, timeout=60)
+    assert "EVENT success ready" in result.stdout, result.stdout + result.stderr
+    assert routing_server.seen.count(("GET", "/ready")) == 3  # two 404s (failed polls), then 200
