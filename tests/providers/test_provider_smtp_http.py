@@ -136,16 +136,22 @@ with DAG("http_deferrable", start_date=datetime(2024, 1, 1), schedule=None):
     broken = HttpOperator(task_id="broken", http_conn_id="http_e2e", method="GET", endpoint="/missing",
                           deferrable=True)
     provider = ProviderTriggerOperator(task_id="provider")
+    # One deferral per page: the next page's request is built from the previous response.
+    pages = HttpOperator(task_id="pages", http_conn_id="http_e2e", method="GET", endpoint="/data",
+                         data={"page": "1"}, deferrable=True,
+                         pagination_function=lambda r: {"data": {"page": "2"}} if r.json()["path"].endswith("=1") else None,
+                         response_filter=lambda responses: [r.json()["path"] for r in responses])
 
     @task
-    def check(fetched, posted, from_provider):
+    def check(fetched, posted, from_provider, paged):
+        assert paged == ["/data?page=1", "/data?page=2"], paged
         assert fetched == {"path": "/data?page=1", "method": "GET"}, fetched
         assert posted == '{"path": "/data", "method": "POST"}', posted
         assert from_provider == {"status": 200, "json": {"path": "/data?page=provider", "method": "GET"}}
         return "checked"
 
-    ready >> [fetch, post, provider, broken]
-    check(fetch.output, post.output, provider.output)
+    ready >> [fetch, post, provider, broken, pages]
+    check(fetch.output, post.output, provider.output, pages.output)
 '''
 
 
@@ -207,11 +213,12 @@ def test_deferrable_http_sensor_and_operator_and_the_providers_trigger(tradewind
     home.env["AIRFLOW_CONN_HTTP_E2E"] = routing_server.url
     run = dags_test(home, "http_deferrable")
     assert run.states == {"ready": "success", "fetch": "success", "post": "success", "provider": "success",
-                          "broken": "failed", "check": "success"}, run.output
+                          "broken": "failed", "pages": "success", "check": "success"}, run.output
     assert "Unexpected error in the operation: 404:Not Found" in run.output
     # The first poke ran in the task and found 404; the trigger asked until the third answer was 200.
     assert routing_server.seen.count(("GET", "/ready")) == 3
     assert ("POST", "/data") in routing_server.seen
+    assert routing_server.seen.count(("GET", "/data?page=2")) == 1
 
 
 def test_http_async_hook_in_process(routing_server, monkeypatch):
@@ -270,16 +277,16 @@ def test_deferrable_http_through_a_real_triggerer(tradewind_venv, tmp_path):
                  deadline=90, interval=0.5, what="the DAG parsed")
         home.ok("dags", "trigger", "http_deferrable")
         final = ("success", "failed", "upstream_failed", "skipped")
-        wait_for(lambda: len(states()) == 6 and all(s in final for s in states().values()), deadline=120,
+        wait_for(lambda: len(states()) == 7 and all(s in final for s in states().values()), deadline=120,
                  interval=0.5, what="every task done")
         assert states() == {"ready": "success", "fetch": "success", "post": "success", "provider": "success",
-                            "broken": "failed", "check": "success"}
+                            "broken": "failed", "pages": "success", "check": "success"}
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
         server.stop()
     logs = {p.parent.name: p.read_text() for p in (home.path / "logs").glob("dag_id=http_deferrable/*/*/attempt=1.log")}
-    for task_id in ("ready", "fetch", "provider"):
+    for task_id in ("ready", "fetch", "provider", "pages"):
         assert "deferr" in logs[f"task_id={task_id}"].lower(), logs[f"task_id={task_id}"]
     assert server.seen.count(("GET", "/ready")) == 5, out[-3000:]
 

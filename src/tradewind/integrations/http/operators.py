@@ -24,9 +24,8 @@ class HttpOperator(BaseOperator):
     ``data``, ``headers``, ``extra_options``) or None to stop; the check and filter then receive
     the list of responses.
 
-    With ``deferrable=True`` the first request is sent by the triggerer (:class:`HttpTrigger`) and the
-    task resumes in :meth:`execute_complete`; later pages are fetched by the resumed task (the provider
-    defers once per page; the requests and the result are the same).
+    With ``deferrable=True`` each request (each page) is sent by the triggerer (:class:`HttpTrigger`)
+    and the task resumes in :meth:`execute_complete`, as the provider's operator.
     """
 
     template_fields = ("endpoint", "data", "headers")
@@ -89,40 +88,58 @@ class HttpOperator(BaseOperator):
         log = self.task_logger(context)
         hook = self.hook
         if self.deferrable:
-            from tradewind.integrations.http.triggers import HttpTrigger
-
             if self.warn_on_non_idempotent and hook.method not in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE"):
                 log.warning("HttpOperator with deferrable=True and method=%s may send the request twice if the "
                             "triggerer restarts; set warn_on_non_idempotent=False to silence this", hook.method)
-            self.defer(trigger=HttpTrigger(http_conn_id=self.http_conn_id, auth_type=self.auth_type,
-                                           method=hook.method, **self._request()),
-                       method_name="execute_complete")
+            self._defer_request(self._request(), [])
         log.info("Calling HTTP method %s on %s", hook.method, self.endpoint)
-        return self._finish(context, hook, self._request(), [hook.run(**self._request())])
+        request = self._request()
+        responses = [hook.run(**request)]
+        while (request := self._next_request(request, responses[-1])) is not None:
+            responses.append(hook.run(**request))
+        return self._process(context, responses)
 
-    def execute_complete(self, context: dict[str, Any], event: Any = None) -> Any:
-        """Resume after the :class:`HttpTrigger` fired: the response it got, then later pages."""
+    def _defer_request(self, request: dict[str, Any], previous: list[dict[str, Any]]) -> None:
+        from tradewind.integrations.http.triggers import HttpTrigger
+
+        self.defer(trigger=HttpTrigger(http_conn_id=self.http_conn_id, auth_type=self.auth_type,
+                                       method=self.hook.method, **request),
+                   method_name="execute_complete",
+                   kwargs={"paginated_responses": previous, "request": request} if previous else {"request": request})
+
+    def execute_complete(self, context: dict[str, Any], event: Any = None,
+                         paginated_responses: list[dict[str, Any]] | None = None,
+                         request: dict[str, Any] | None = None) -> Any:
+        """Resume after the :class:`HttpTrigger` fired; with a ``pagination_function``, defer again for
+        the next page (the serialised responses so far travel in the deferral's kwargs), as the provider."""
         from tradewind.integrations.http.triggers import response_from_event
 
         if not isinstance(event, dict) or event.get("status") != "success":
             message = event.get("message") if isinstance(event, dict) else event
             raise TradewindException(f"Unexpected error in the operation: {message}")
-        return self._finish(context, self.hook, self._request(), [response_from_event(event["response"])])
+        serialized = [*(paginated_responses or []), event["response"]]
+        responses = [response_from_event(item) for item in serialized]
+        following = self._next_request(request or self._request(), responses[-1])
+        if following is not None:
+            self._defer_request(following, serialized)
+        return self._process(context, responses)
 
-    def _finish(self, context: dict[str, Any], hook: HttpHook, request: dict[str, Any],
-                responses: list[HttpResponse]) -> Any:
-        """Fetch the further pages, then apply ``response_check`` / ``response_filter``."""
+    def _next_request(self, request: dict[str, Any], response: HttpResponse) -> dict[str, Any] | None:
+        """The next page's request from ``pagination_function``, or None when there is none."""
+        if self.pagination_function is None:
+            return None
+        changes = self.pagination_function(response)
+        if not changes:
+            return None
+        unknown = sorted(set(changes) - _NEXT_REQUEST_KEYS)
+        if unknown:
+            raise TradewindException(f"pagination_function of task {self.task_id!r} returned unknown key(s) "
+                                     f"{unknown}; allowed: {sorted(_NEXT_REQUEST_KEYS)}")
+        return _merge_request(request, changes)
+
+    def _process(self, context: dict[str, Any], responses: list[HttpResponse]) -> Any:
+        """Apply ``response_check`` / ``response_filter`` to the response (or the list of pages)."""
         log = self.task_logger(context)
-        while self.pagination_function is not None:
-            changes = self.pagination_function(responses[-1])
-            if not changes:
-                break
-            unknown = sorted(set(changes) - _NEXT_REQUEST_KEYS)
-            if unknown:
-                raise TradewindException(f"pagination_function of task {self.task_id!r} returned unknown key(s) "
-                                         f"{unknown}; allowed: {sorted(_NEXT_REQUEST_KEYS)}")
-            request = _merge_request(request, changes)
-            responses.append(hook.run(**request))
         if self.log_response:
             for response in responses:
                 log.info(response.text)
