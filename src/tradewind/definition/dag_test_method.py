@@ -7,8 +7,10 @@ CLI's ``dags test`` in a child interpreter, naming it by module string only. The
 file afresh (there ``__name__`` is not ``"__main__"``, so it does not recurse), records the run in
 the configured metadata database and prints each task's state; its output goes straight to ours.
 
-The child's DAGs folder is this one file (``[core] dags_folder`` may be a single ``.py`` file), so
-other DAG files are neither imported nor needed. Connections and variables from
+A file inside the configured DAGs folder is run as ``tradewind dags test`` runs it (the folder is
+parsed). For a file elsewhere the child's DAGs folder is that one file (``[core] dags_folder`` may be
+a single ``.py`` file); as the DAG processor then sees only it, DAGs of other files in the same metadata
+database are marked inactive until the DAG processor parses their folder again (a note says so). Connections and variables from
 ``conn_file_path`` / ``variable_file_path`` (JSON, YAML or ``.env``, as Airflow's local-file secrets
 backend reads them) reach the child as ``AIRFLOW_CONN_<ID>`` / ``AIRFLOW_VAR_<KEY>`` variables, which
 come first in Tradewind's lookup order, as the file does in Airflow's ``dag.test``.
@@ -50,8 +52,7 @@ def run_dag_test(dag: Any, *, logical_date: Any, run_conf: Any, conn_file_path: 
     if run_conf is not None and not isinstance(run_conf, dict):
         raise TypeError(f"DAG {dag.dag_id!r}: test(run_conf=...) takes a dict, got {type(run_conf).__name__}")
     env = dict(os.environ)
-    env["TRADEWIND__CORE__DAGS_FOLDER"] = os.path.abspath(fileloc)
-    env["TRADEWIND__CORE__LOAD_EXAMPLES"] = "False"
+    _choose_dags_folder(env, os.path.abspath(fileloc))
     if conn_file_path is not None:
         for conn_id, value in _read_connections(Path(conn_file_path)).items():
             env["AIRFLOW_CONN_" + conn_id.upper()] = value
@@ -81,6 +82,22 @@ def run_dag_test(dag: Any, *, logical_date: Any, run_conf: Any, conn_file_path: 
     if result.returncode == 0:
         result.state = "success"
     return result
+
+
+def _choose_dags_folder(env: dict[str, str], fileloc: str) -> None:
+    """Parse the configured DAGs folder when the file is in it (as ``tradewind dags test`` would); else
+    only this file. The folder's setting is read by the CLI (``config get-value``): settings are not
+    the definition layer's to import."""
+    asked = subprocess.run([sys.executable, "-m", CLI_MODULE, "config", "get-value", "core", "dags_folder"],
+                           env=env, capture_output=True, text=True)
+    folder = os.path.realpath(os.path.expanduser(asked.stdout.strip())) if asked.returncode == 0 else ""
+    if folder and os.path.realpath(fileloc).startswith(folder.rstrip(os.sep) + os.sep):
+        return
+    env["TRADEWIND__CORE__DAGS_FOLDER"] = fileloc
+    env["TRADEWIND__CORE__LOAD_EXAMPLES"] = "False"
+    print(f"[dag.test] {fileloc} is outside the DAGs folder {folder or '(unknown)'}: this run parses only this "
+          "file, so the metadata database marks the DAGs of other files inactive until the DAG processor "
+          "parses the DAGs folder again", file=sys.stderr, flush=True)
 
 
 def _note_line(line: str, result: DagTestResult) -> None:

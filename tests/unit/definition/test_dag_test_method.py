@@ -166,3 +166,32 @@ def test_an_airflow_import_file_runs_once_the_shim_is_installed(tmp_path: Path) 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _result(proc.stdout)["state"] == "success"
     assert '"host": "envhost"' in proc.stdout and '"rows": [3]' in proc.stdout
+
+
+def test_a_file_in_the_dags_folder_leaves_the_other_dags_active(tmp_path: Path) -> None:
+    home = _migrated_home(tmp_path)
+    dags = home / "dags"
+    dags.mkdir(exist_ok=True)
+    (dags / "other_dag.py").write_text("from tradewind import DAG, task\nwith DAG('other_dag'):\n"
+                                       "    task(lambda: 1, task_id='t')()\n")
+    (dags / "my_dag.py").write_text(textwrap.dedent(DAG_FILE))
+    (tmp_path / "connections.json").write_text(json.dumps({"my_db": "postgres://h:1/x"}))
+    (tmp_path / "variables.yaml").write_text("rows: 1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND")}
+    env.update({"TRADEWIND_HOME": str(home), "TRADEWIND__CORE__LOAD_EXAMPLES": "False",
+                "CONN_FILE": str(tmp_path / "connections.json"), "VAR_FILE": str(tmp_path / "variables.yaml")})
+    cli = [sys.executable, "-m", "tradewind.observe.cli.main"]
+    subprocess.run([*cli, "dags", "reserialize"], env=env, check=True, capture_output=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(dags / "my_dag.py")], capture_output=True, text=True, env=env,
+                          timeout=180, cwd=tmp_path)
+    assert _result(proc.stdout)["state"] == "success", proc.stdout + proc.stderr
+    assert "outside the DAGs folder" not in proc.stderr
+    listed = subprocess.run([*cli, "dags", "list", "-o", "json"], env=env, capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert {row["dag_id"] for row in json.loads(listed.stdout)} == {"other_dag", "tutorial_selftest"}
+
+
+def test_a_file_outside_the_dags_folder_says_what_it_does(tmp_path: Path) -> None:
+    proc = _run_file(tmp_path)
+    assert _result(proc.stdout)["state"] == "success", proc.stdout + proc.stderr
+    assert "is outside the DAGs folder" in proc.stderr and "marks the DAGs of other files inactive" in proc.stderr
