@@ -65,6 +65,33 @@ def dags_list(cli: CliContext, output: str, include_paused: bool, include_inacti
             if include_paused or not d.is_paused
         ]
     render(rows, DAG_COLUMNS, output)
+    if output.lower() == "table":
+        note = _safe_mode_note(cli.config)
+        if note:
+            echo_err(note)
+
+
+def _safe_mode_note(config: Any) -> str | None:
+    """How many ``.py`` files of the DAG folders safe mode left unimported, and how to turn it off
+    (None when none were): "No data found" alone does not say why a folder's DAGs are missing."""
+    from tradewind.parse.dagbag import list_dag_files
+    from tradewind.parse.discovery import discovery_options
+
+    options = discovery_options(config)
+    if not options["safe_mode"]:
+        return None
+    folders = list(config.dag_folders())
+    try:
+        every = set(list_dag_files(folders, safe_mode=False, ignore_syntax=options["ignore_syntax"]))
+        imported = set(list_dag_files(folders, **options))
+    except ValueError:  # a bad dag_ignore_file_syntax: the parse itself reports it
+        return None
+    skipped = len(every - imported)
+    if not skipped:
+        return None
+    return (f"Note: {skipped} .py file(s) in the DAG folders were not imported because of safe mode: it imports only "
+            "files that mention 'airflow' or 'tradewind' and 'dag' or 'asset'. To import every .py file, set "
+            "[core] dag_discovery_safe_mode = False (environment: TRADEWIND__CORE__DAG_DISCOVERY_SAFE_MODE=False).")
 
 
 @dags_group.command("list-import-errors")
