@@ -3,7 +3,7 @@ decorator base (``airflow.sdk.bases.decorator``), with the real distributions fr
 
 ``@task.sql`` is common-sql's (Tradewind has no native one): its module subclasses
 ``DecoratedOperator`` and Tradewind's native ``SQLExecuteQueryOperator``; the ``tradewind_venv`` of
-conftest.py has common-sql and sqlite. ``@task.branch_external_python`` is the standard
+conftest.py has common-sql and sqlite. ``@task.stub`` is the standard
 distribution's, in the ``airflow_venv`` (Apache Airflow pulled in by pip). A decorator no installed provider declares fails the DAG's
 import naming it and the distribution to install. The last test checks the base in-process.
 """
@@ -82,38 +82,52 @@ def test_task_sql_from_common_sql_runs(tradewind_venv, tmp_path):
     assert "'kubernetes'" in message and "apache-airflow-providers-cncf-kubernetes" in message, message
 
 
-BRANCH_DAG = '''
-import sys
+STUB_DAG = '''
 from datetime import datetime
 
 from airflow.sdk import DAG, task
 
-with DAG("branch_external", start_date=datetime(2024, 1, 1), schedule=None):
-    @task.branch_external_python(python=sys.executable)
-    def choose(n):
-        return "big" if n > 5 else "small"
-
+with DAG("stub_tasks", start_date=datetime(2024, 1, 1), schedule=None):
     @task
-    def big():
-        return "big"
+    def prepare():
+        return 1
 
-    @task
-    def small():
-        return "small"
+    @task.stub(queue="golang")
+    def in_go(n):
+        \"\"\"Implemented by a Go worker.\"\"\"
+        ...
 
-    choose(7) >> [big(), small()]
+    in_go(prepare())
+'''
+
+BAD_STUB_DAG = '''
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+with DAG("bad_stub", start_date=datetime(2024, 1, 1), schedule=None):
+    @task.stub
+    def has_a_body():
+        return 1
+
+    has_a_body()
 '''
 
 
-def test_standards_branch_external_python_with_apache_airflow_installed(airflow_venv, tmp_path):
-    """@task.branch_external_python: Tradewind has no native one; the standard distribution's (pulled in
-    with Apache Airflow by pip) builds on Tradewind's decorator base and BranchExternalPythonOperator."""
+def test_standards_stub_decorator_with_apache_airflow_installed(airflow_venv, tmp_path):
+    """@task.stub (Airflow 3.1, tasks run by another language's worker): Tradewind has no native one; the
+    standard distribution's (pulled in with Apache Airflow by pip) builds on Tradewind's decorator base,
+    its own checks included. Run here it fails as it says (no remote worker), after the upstream task."""
     home = airflow_venv.home(tmp_path / "home")
-    home.add_dag("branch_external_dag.py", BRANCH_DAG)
+    home.add_dag("stub_dag.py", STUB_DAG)
+    home.add_dag("bad_stub_dag.py", BAD_STUB_DAG)
     home.ok("db", "migrate")
-    run = dags_test(home, "branch_external")
-    assert run.states == {"choose": "success", "big": "success", "small": "skipped"}, run.output
-    assert "_BranchExternalPythonDecoratedOperator" in run.output  # the distribution's operator class ran
+    errors = import_errors(home)
+    assert "stub_dag.py" not in errors, errors
+    assert "must be an empty function" in errors["bad_stub_dag.py"], errors
+    run = dags_test(home, "stub_tasks")
+    assert run.states == {"prepare": "success", "in_go": "failed"}, run.output
+    assert "@task.stub should not be executed directly" in run.output
 
 
 def test_decorator_base_in_process():

@@ -78,8 +78,8 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
                "DockerSwarmOperator and the docker hooks load from the distribution, untested (no engine in CI)"],
     "standard": [
         "the distribution's decorator modules load (Tradewind's decorator base); @task.bash, @task.virtualenv, "
-        "... are Tradewind's own; @task.branch_external_python comes from the distribution (tested), "
-        "@task.branch_virtualenv and @task.stub too, untested",
+        "... are Tradewind's own; @task.stub comes from the distribution (parses; run here it fails "
+        "as in Airflow without a remote worker)",
         "airflow.providers.standard.triggers.external_task and utils.sensor_helper need airflow.models.DagRun",
     ],
     "common.io": ["XComObjectStorageBackend (XCom values stored in object storage) is not used: Tradewind keeps "

@@ -65,6 +65,24 @@ class DecoratedOperator(BaseOperator):
         self.op_args = list(op_args or [])
         self.op_kwargs = dict(op_kwargs or {})
 
+    def get_python_source(self) -> str:
+        """The decorated function's source, dedented, from its ``def`` line (its decorators left out), as
+        Airflow's ``DecoratedOperator.get_python_source`` (``@task.stub`` checks the body with it)."""
+        import ast
+        import inspect
+        import textwrap
+
+        try:
+            source = textwrap.dedent(inspect.getsource(self.python_callable))
+        except (OSError, TypeError) as exc:
+            raise TypeError(f"task {self.task_id!r}: the source of {self.python_callable!r} is not available: "
+                            f"{exc}") from None
+        tree = ast.parse(source)
+        first = tree.body[0] if tree.body else None
+        if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return "\n".join(source.splitlines()[first.lineno - 1:]) + "\n"
+        return source
+
 
 def get_unique_task_id(task_id: str, dag: Any = None, task_group: Any = None) -> str:
     """``task_id``, or ``task_id__1``, ``task_id__2``... when the DAG already has it (Airflow's rule)."""
