@@ -157,8 +157,7 @@ _KNOWN_PROVIDER_DECORATORS = {
     "sql": "apache-airflow-providers-common-sql", "analytics": "apache-airflow-providers-common-sql",
     "kubernetes": "apache-airflow-providers-cncf-kubernetes",
     "kubernetes_cmd": "apache-airflow-providers-cncf-kubernetes",
-    "branch_virtualenv": "apache-airflow-providers-standard",
-    "branch_external_python": "apache-airflow-providers-standard", "stub": "apache-airflow-providers-standard",
+    "stub": "apache-airflow-providers-standard",
     "pyspark": "apache-airflow-providers-apache-spark", "snowpark": "apache-airflow-providers-snowflake",
     "ssh": "apache-airflow-providers-ssh", "llm": "apache-airflow-providers-common-ai",
 }
