@@ -62,9 +62,8 @@ KNOWN_LIMITATIONS: dict[str, list[str]] = {
     "redis": ["RedisMessageQueueProvider (airflow.providers.redis.queues) needs "
               "apache-airflow-providers-common-messaging and Airflow's event-driven scheduling",
               "RedisTaskHandler (task logs to Redis): Tradewind keeps its own task logs"],
-    "slack": ["SqlToSlackWebhookOperator / SqlToSlackApiFileOperator fail at run: they call Airflow's "
-              "Connection.get_hook and BaseOperator._do_render_template_fields/get_template_env, which "
-              "Tradewind's Connection and BaseOperator do not have (AttributeError naming them)"],
+    "slack": ["SqlToSlackApiFileOperator (query results uploaded as a file through the Web API): untested; "
+              "SqlToSlackWebhookOperator is tested (tests/providers/test_provider_slack_sql.py)"],
     "sftp": ["@task.sftp_sensor (the distribution's decorator, found through its task-decorators): untested",
              "SFTPSensor / SFTPOperator with deferrable=True: untested"],
     "amazon": ["only S3 is native; other AWS modules load from the installed distribution, untested, and "

@@ -256,6 +256,14 @@ class DbApiHook(BaseHook):
             rows = cur.fetchall() if cur.description is not None else []
         return pandas.DataFrame.from_records([tuple(r) for r in rows], columns=columns, **kwargs)
 
+    def get_df(self, sql: str, parameters: Any = None, *, df_type: str = "pandas", **kwargs: Any) -> Any:
+        """common-sql's newer name (``df_type="pandas"``; the slack SQL transfers call it): the rows
+        of ``sql`` as a DataFrame. Only pandas is supported; ``"polars"`` is refused naming it."""
+        if df_type != "pandas":
+            raise ValueError(f"{type(self).__name__}.get_df(df_type={df_type!r}): only df_type='pandas' is "
+                             "supported by Tradewind's SQL hooks")
+        return self.get_pandas_df(sql, parameters, **kwargs)
+
     # ------------------------------------------------------------------ writes
     def _insert_statement(self, table: str, width: int, target_fields: Sequence[str] | None,
                           replace: bool, **kwargs: Any) -> str:
