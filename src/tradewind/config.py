@@ -148,6 +148,12 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # Seconds between two shipments of a running try's new log lines to the API server.
         "log_ship_interval": "1",
     },
+    # Task and asset state stores (Airflow 3.3); docs/state-store.md.
+    "state_store": {
+        # Days a task state store key written without retention= is kept (0: never expires);
+        # asset state store keys never expire.
+        "default_retention_days": "30",
+    },
     # Email notifications (email_on_failure / email_on_retry, send_email); Airflow's keys.
     "smtp": {
         "smtp_host": "localhost",

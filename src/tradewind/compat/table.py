@@ -363,6 +363,9 @@ MODULES: dict[str, dict[str, str]] = {
         "TriggeringAssetEventsAccessor": f"{_DEF}.assets:TriggeringAssetEvents",
         "InletEventsAccessors": f"{_DEF}.assets:InletEventAccessors",
         **_same(f"{_DEF}.assets", "OutletEventAccessors", "OutletEventAccessor"),
+        # Airflow 3.3's state stores (docs/state-store.md).
+        **_same(f"{_DEF}.state_store", "NEVER_EXPIRE", "TaskStateStoreAccessor", "AssetStateStoreAccessor",
+                "AssetStateStoreAccessors"),
     },
     # The element type of triggering_asset_events[asset] (Airflow 3 annotates with it).
     "airflow.sdk.execution_time.comms": {"AssetEventDagRunReferenceResult": f"{_DEF}.assets:AssetEvent"},

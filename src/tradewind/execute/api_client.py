@@ -255,6 +255,35 @@ class ApiTryStore:
         fields = {k: v for k, v in data.items() if k not in ("conn_id", "extra")}
         return Connection(conn_id=data.get("conn_id") or conn_id, extra=extra, **fields)
 
+    # ----------------------------------------------------------------- state stores (Airflow 3.3)
+    # Task keys: the token's own task instance (the server takes it from the token).
+    def task_state_get(self, key: TaskKey, state_key: str) -> str | None:
+        return self._call("GET", f"/state/task/{_quote(state_key)}")["value"]
+
+    def task_state_set(self, key: TaskKey, state_key: str, value: str, expires_at: datetime | None) -> None:
+        self._call("PUT", f"/state/task/{_quote(state_key)}",
+                   json={"key": asdict(key), "value": value,
+                         "expires_at": expires_at.isoformat() if expires_at is not None else None})
+
+    def task_state_delete(self, key: TaskKey, state_key: str) -> None:
+        self._call("DELETE", f"/state/task/{_quote(state_key)}")
+
+    def task_state_clear(self, key: TaskKey) -> None:
+        self._call("DELETE", "/state/task")
+
+    def asset_state_get(self, key: TaskKey, asset: dict[str, Any], state_key: str) -> str | None:
+        return self._call("POST", "/state/asset/get", json={"asset": asset, "state_key": state_key})["value"]
+
+    def asset_state_set(self, key: TaskKey, asset: dict[str, Any], state_key: str, value: str) -> None:
+        self._call("POST", "/state/asset/set",
+                   json={"key": asdict(key), "asset": asset, "state_key": state_key, "value": value})
+
+    def asset_state_delete(self, key: TaskKey, asset: dict[str, Any], state_key: str) -> None:
+        self._call("POST", "/state/asset/delete", json={"key": asdict(key), "asset": asset, "state_key": state_key})
+
+    def asset_state_clear(self, key: TaskKey, asset: dict[str, Any]) -> None:
+        self._call("POST", "/state/asset/clear", json={"key": asdict(key), "asset": asset})
+
 
 def _quote(value: str) -> str:
     from urllib.parse import quote

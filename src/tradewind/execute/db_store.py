@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -341,6 +342,70 @@ class DbTryStore:
             self._fernet = fernet_from_config(self.config)
         with self.db.session_scope() as session:
             return get_connection(session, conn_id, self._fernet)
+
+    # ---------------------------------------------------------------- state stores (Airflow 3.3)
+    def task_state_get(self, key: TaskKey, state_key: str) -> str | None:
+        from tradewind.persist.queries import state_store as q
+
+        with _state_errors(), self.db.read_scope() as session:
+            return q.get_task_state(session, _ti_of(key), state_key, utcnow())
+
+    def task_state_set(self, key: TaskKey, state_key: str, value: str, expires_at: datetime | None) -> None:
+        from tradewind.persist.queries import state_store as q
+
+        with _state_errors(), self.db.session_scope() as session:
+            q.set_task_state(session, _ti_of(key), state_key, value, expires_at, utcnow())
+
+    def task_state_delete(self, key: TaskKey, state_key: str) -> None:
+        from tradewind.persist.queries import state_store as q
+
+        with _state_errors(), self.db.session_scope() as session:
+            q.delete_task_state(session, _ti_of(key), state_key)
+
+    def task_state_clear(self, key: TaskKey) -> None:
+        from tradewind.persist.queries import state_store as q
+
+        with self.db.session_scope() as session:
+            q.clear_task_state(session, _ti_of(key))
+
+    def asset_state_get(self, key: TaskKey, asset: dict[str, Any], state_key: str) -> str | None:
+        from tradewind.persist.queries import state_store as q
+
+        with _state_errors(), self.db.read_scope() as session:
+            return q.get_asset_state(session, q.asset_id_of(session, asset), state_key)
+
+    def asset_state_set(self, key: TaskKey, asset: dict[str, Any], state_key: str, value: str) -> None:
+        from tradewind.persist.queries import state_store as q
+
+        with _state_errors(), self.db.session_scope() as session:
+            q.set_asset_state(session, q.asset_id_of(session, asset), state_key, value, utcnow())
+
+    def asset_state_delete(self, key: TaskKey, asset: dict[str, Any], state_key: str) -> None:
+        from tradewind.persist.queries import state_store as q
+
+        with _state_errors(), self.db.session_scope() as session:
+            q.delete_asset_state(session, q.asset_id_of(session, asset), state_key)
+
+    def asset_state_clear(self, key: TaskKey, asset: dict[str, Any]) -> None:
+        from tradewind.persist.queries import state_store as q
+
+        with _state_errors(), self.db.session_scope() as session:
+            q.clear_asset_state(session, q.asset_id_of(session, asset))
+
+
+def _ti_of(key: TaskKey) -> tuple[str, str, str, int]:
+    return (key.dag_id, key.run_id, key.task_id, key.map_index)
+
+
+@contextmanager
+def _state_errors() -> Iterator[None]:
+    """A state store's bad input (key, asset) as the store's refusal, as the protocol says."""
+    from tradewind.persist.queries.state_store import StateStoreError
+
+    try:
+        yield
+    except StateStoreError as exc:
+        raise TryStoreRefused(str(exc)) from None
 
 
 def _refusal(key: TaskKey, finished: FinishedTry) -> str | None:

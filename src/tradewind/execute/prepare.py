@@ -288,7 +288,23 @@ def build_try_context(
     """
     context = build_run_context(dag, task, ti, claimed.run, claimed.prev_success, config=config)
     context.update(_asset_context(task, claimed.triggering_asset_events, store))
+    if store is not None:  # Airflow 3.3's task_state_store / asset_state_store
+        from tradewind.definition.state_store import state_store_context
+
+        context.update(state_store_context(store, ti.key, _retention_days(config)))
     return context
+
+
+def _retention_days(config: Any) -> int:
+    """``[state_store] default_retention_days`` (a bad value fails the try, naming the setting)."""
+    raw = config.get("state_store", "default_retention_days", "30") if config is not None else "30"
+    try:
+        days = int(str(raw).strip())
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise ValueError(f"[state_store] default_retention_days must be a whole number of days >= 0, not {raw!r}")
+    return days
 
 
 def _asset_context(task: Any, triggering: tuple[Any, ...], store: TryStore | None) -> dict[str, Any]:

@@ -212,6 +212,26 @@ class TryStore(Protocol):
         """The connection (None when there is none); a remote try may be refused one its task
         was not given (:class:`TryStoreRefused`)."""
 
+    # ---------------------------------------------------------------- state stores (Airflow 3.3)
+    # Values cross as JSON text. Task keys are those of the try's own task instance (any try
+    # of it); ``expires_at`` None never expires. ``asset`` is ``{"name", "uri"}`` of an active
+    # asset (a bad key or an unknown asset: :class:`TryStoreRefused`).
+    def task_state_get(self, key: TaskKey, state_key: str) -> str | None: ...
+
+    def task_state_set(self, key: TaskKey, state_key: str, value: str, expires_at: datetime | None) -> None: ...
+
+    def task_state_delete(self, key: TaskKey, state_key: str) -> None: ...
+
+    def task_state_clear(self, key: TaskKey) -> None: ...
+
+    def asset_state_get(self, key: TaskKey, asset: dict[str, Any], state_key: str) -> str | None: ...
+
+    def asset_state_set(self, key: TaskKey, asset: dict[str, Any], state_key: str, value: str) -> None: ...
+
+    def asset_state_delete(self, key: TaskKey, asset: dict[str, Any], state_key: str) -> None: ...
+
+    def asset_state_clear(self, key: TaskKey, asset: dict[str, Any]) -> None: ...
+
 
 class TryStoreRefused(PermissionError):
     """The store refused the request: it is not this try's business (another run's XCom, a

@@ -584,3 +584,35 @@ class HITLDetail(Base):
     responded_by_user_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
     chosen_options: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     params_input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TaskStateStore(Base):
+    """A key of a task instance's state store (Airflow 3.3's ``task_state_store``): JSON text kept
+    across the instance's tries. ``expires_at`` None never expires; rows go with their run."""
+
+    __tablename__ = "task_state_store"
+    __table_args__ = (
+        ForeignKeyConstraint(["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"),
+        Index(None, "expires_at"),
+    )
+
+    dag_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AssetStateStore(Base):
+    """A key of an asset's state store (Airflow 3.3's ``asset_state_store``): JSON text shared by
+    every task that names the asset; never expires, goes with its asset."""
+
+    __tablename__ = "asset_state_store"
+
+    asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -63,6 +63,9 @@ def create_app(
     from tradewind.observe.api.routes import execution
 
     app.include_router(execution.router)  # /execution/v1: remote tries, guarded by try tokens
+    from tradewind.observe.api.routes import execution_state
+
+    app.include_router(execution_state.router)  # /execution/v1/state: the state stores of remote tries
     from tradewind.observe.ui.pages import STATIC_DIR
     from tradewind.observe.ui.routes import ui_routers
 
