@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from test_try_store_contract import World, api_postgres, api_sqlite, world  # noqa: F401 (fixtures)
+import test_try_store_contract as _contract
+from test_try_store_contract import World
 from tradewind.definition.assets import Asset
 from tradewind.definition.state_store import NEVER_EXPIRE, state_store_context
 from tradewind.execute.try_store import FinishRequest, TryStoreRefused
@@ -26,6 +27,10 @@ from tradewind.persist.queries.assets import asset_ids
 from tradewind.persist.queries.state_store import purge_expired_task_state
 
 NOW = datetime(2024, 3, 2, tzinfo=timezone.utc)
+# The try store contract's fixtures: the four stores, their API servers and the DAGs and runs.
+world = _contract.world
+api_sqlite = _contract.api_sqlite
+api_postgres = _contract.api_postgres
 
 
 def _asset(world: World, label: str = "orders") -> dict[str, Any]:
