@@ -153,6 +153,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # Days a task state store key written without retention= is kept (0: never expires);
         # asset state store keys never expire.
         "default_retention_days": "30",
+        # True: a task instance's keys are deleted when it succeeds (Airflow's default: kept).
+        "clear_on_success": "False",
     },
     # Email notifications (email_on_failure / email_on_retry, send_email); Airflow's keys.
     "smtp": {

@@ -55,8 +55,6 @@ KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
     ("core-3.3.2", "example_kubernetes_executor.py"): _EXAMPLE_PKG,
     ("core-3.3.2", "example_local_kubernetes_executor.py"): _EXAMPLE_PKG,
     ("core-3.3.2", "example_retry_policy.py"): "airflow.sdk.ExceptionRetryPolicy missing",
-    ("core-3.3.2", "example_task_state_store.py"): "airflow.sdk.execution_time.context.NEVER_EXPIRE missing",
-    ("core-3.3.2", "example_task_state_store_async.py"): "airflow.sdk.execution_time.context.NEVER_EXPIRE missing",
     ("core-3.3.2", "example_workday_timetable.py"): _EXAMPLE_PKG,
     # Airflow 2.10 examples
     ("airflow-2.10.5", "example_kubernetes_executor.py"): _EXAMPLE_PKG,
@@ -70,9 +68,6 @@ KNOWN_PARSE_FAILURES: dict[tuple[str, str], str] = {
 
 #: (wheel, dag_id) -> why its offline run does not succeed yet.
 KNOWN_RUN_FAILURES: dict[tuple[str, str], str] = {
-    ("core-3.3.2", "example_asset_state_store_producer"): "asset state store (Airflow 3.3) missing",
-    ("core-3.3.2", "example_asset_state_store_consumer"): "asset state store (Airflow 3.3) missing",
-    ("core-3.3.2", "example_task_state_store_mapped"): "task state store (Airflow 3.3) missing",
 }
 
 #: (wheel, dag_id) -> why Apache Airflow's own run of it fails too: not run.

@@ -129,6 +129,15 @@ def test_default_retention_days_zero_stores_keys_that_never_expire(home):
     assert rows == [(None,), (None,)]
 
 
+def test_clear_on_success_deletes_the_keys_of_instances_that_succeed(home):
+    home.add_dag("tss_retry_dag.py", TASK_DAG)
+    home.env["TRADEWIND__STATE_STORE__CLEAR_ON_SUCCESS"] = "True"
+    home.ok("dags", "test", "tss_retry", "2024-03-02")
+    # the retry still read the first try's job id; the success then removed every key
+    assert _xcom(home, "tss_retry", "run_job") == {-1: "try 2 reattached to job-from-try-1"}
+    assert _query(home, "SELECT count(*) FROM task_state_store") == [(0,)]
+
+
 def test_asset_state_carries_a_watermark_across_runs_and_to_the_consumer(home):
     home.add_dag("ass_dag.py", ASSET_DAG)
     home.ok("dags", "test", "ass_producer", "2024-03-02")

@@ -147,6 +147,10 @@ class DbTryStore:
                 refused = _refusal(key, finished)
             if refused is None:  # refused: only the try's own open row, if any, was closed
                 self._record_results(session, key, request, extras, state, now)
+                if state == TaskInstanceState.SUCCESS and _clear_on_success(self.config):
+                    from tradewind.persist.queries.state_store import clear_task_state
+
+                    clear_task_state(session, _ti_of(key))
         if refused is not None:
             raise TryStoreRefused(refused)
         # Committed: wake the scheduler now, not when the try's process has been reaped (the
@@ -391,6 +395,13 @@ class DbTryStore:
 
         with _state_errors(), self.db.session_scope() as session:
             q.clear_asset_state(session, q.asset_id_of(session, asset))
+
+
+def _clear_on_success(config: Any) -> bool:
+    """``[state_store] clear_on_success``: a successful instance's task state keys go with the
+    success (Airflow 3.3; default False, keeping them for inspection)."""
+    getbool = getattr(config, "getbool", None)
+    return bool(getbool("state_store", "clear_on_success")) if getbool is not None else False
 
 
 def _ti_of(key: TaskKey) -> tuple[str, str, str, int]:
