@@ -326,6 +326,16 @@ MODULES: dict[str, dict[str, str]] = {
         f"{_INT}.s3.operators", "S3CreateBucketOperator", "S3DeleteBucketOperator", "S3CreateObjectOperator",
         "S3CopyObjectOperator", "S3DeleteObjectsOperator", "S3ListOperator", "S3ListPrefixesOperator"),
     "airflow.providers.amazon.aws.sensors.s3": _same(f"{_INT}.s3.sensors", "S3KeySensor"),
+    # The amazon provider's module names before 4.0 (one module per operator), still in books' code.
+    "airflow.providers.amazon.aws.operators.s3_copy_object": _same(f"{_INT}.s3.operators", "S3CopyObjectOperator"),
+    "airflow.providers.amazon.aws.operators.s3_delete_objects": _same(
+        f"{_INT}.s3.operators", "S3DeleteObjectsOperator"),
+    "airflow.providers.amazon.aws.operators.s3_bucket": _same(
+        f"{_INT}.s3.operators", "S3CreateBucketOperator", "S3DeleteBucketOperator"),
+    "airflow.providers.amazon.aws.operators.s3_list": _same(f"{_INT}.s3.operators", "S3ListOperator"),
+    "airflow.providers.amazon.aws.operators.s3_list_prefixes": _same(
+        f"{_INT}.s3.operators", "S3ListPrefixesOperator"),
+    "airflow.providers.amazon.aws.sensors.s3_key": _same(f"{_INT}.s3.sensors", "S3KeySensor"),
     "airflow.providers.amazon.aws.transfers.sql_to_s3": _same(f"{_INT}.s3.transfers", "SqlToS3Operator"),
     "airflow.providers.smtp.hooks.smtp": _same(f"{_INT}.smtp.hooks", "SmtpHook"),
     "airflow.providers.smtp.operators.smtp": _EMAIL_OP,

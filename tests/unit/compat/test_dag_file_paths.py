@@ -375,3 +375,23 @@ def test_older_and_runtime_spellings():
     assert apply_defaults(len) is len
     with pytest.raises(AttributeError, match="TaskInstance.get_task_states is not supported by Tradewind"):
         RuntimeTaskInstance.get_task_states(dag_id="x", run_ids=["r"])
+
+
+def test_amazon_provider_module_names_before_4_0_resolve_to_the_s3_integration():
+    from tradewind.integrations.s3 import operators, sensors
+
+    namespace: dict = {}
+    exec(
+        "from airflow.providers.amazon.aws.operators.s3_copy_object import S3CopyObjectOperator\n"
+        "from airflow.providers.amazon.aws.operators.s3_bucket import S3CreateBucketOperator, S3DeleteBucketOperator\n"
+        "from airflow.providers.amazon.aws.operators.s3_delete_objects import S3DeleteObjectsOperator\n"
+        "from airflow.providers.amazon.aws.operators.s3_list import S3ListOperator\n"
+        "from airflow.providers.amazon.aws.sensors.s3_key import S3KeySensor\n",
+        namespace,
+    )
+    assert namespace["S3CopyObjectOperator"] is operators.S3CopyObjectOperator
+    assert namespace["S3DeleteBucketOperator"] is operators.S3DeleteBucketOperator
+    assert namespace["S3ListOperator"] is operators.S3ListOperator
+    assert namespace["S3KeySensor"] is sensors.S3KeySensor
+    with pytest.raises(ImportError, match="S3FileTransformOperator"):
+        exec("from airflow.providers.amazon.aws.operators.s3_copy_object import S3FileTransformOperator", {})
