@@ -28,7 +28,7 @@ from venv_support import cache_root  # noqa: E402
 AIRFLOW2 = "2.10.5"
 
 # Real Airflow CLI calls take seconds each (more on a busy machine); the venv may be built first.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("providers"), pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("providers-airflow"), pytest.mark.timeout(1800)]
 
 PASSWORD = "s3cr3t/+=@ x"
 CONNECTIONS = {

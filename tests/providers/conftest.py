@@ -1,12 +1,12 @@
 """Airflow's provider packages from PyPI next to Tradewind (docs/providers.md).
 
-Every test here is ``slow`` and in the xdist group ``providers`` (one worker runs them all, so the
-provider venvs of ``venv_support.py`` are built once and shared). Fixtures:
+Every test here is ``slow`` and in the xdist group of its flavour, ``providers-airflow`` or
+``providers-tradewind`` (one worker runs a flavour's tests, so its venv is built once and shared). Fixtures:
 
-- ``airflow_venv`` (session): ``pip install apache-airflow-providers-sqlite`` — Apache Airflow
-  pulled in by pip as the provider's dependency.
-- ``tradewind_venv`` (session): ``tradewind providers install sqlite postgres mysql http smtp`` —
-  the providers and their own requirements, no Airflow core (mysqlclient builds from source: it
+- ``airflow_venv`` (session): ``pip install apache-airflow-providers-X ...`` for every provider of
+  ``e2e_support.TESTED_PROVIDERS`` — Apache Airflow pulled in by pip as their dependency.
+- ``tradewind_venv`` (session): ``tradewind providers install X ...`` for the same providers — the
+  providers and their own requirements, no Airflow core (mysqlclient builds from source: it
   needs a C compiler and the MariaDB client headers, Debian's libmariadb-dev).
 - ``flavour_venv`` (session, parametrised ``airflow`` / ``tradewind``): each of the two.
 
@@ -32,12 +32,24 @@ from e2e_support import venv_or_skip  # noqa: E402
 TRADEWIND_FLAVOUR = ["http", "mysql", "postgres", "smtp", "sqlite"]
 
 
+def _flavour(item: pytest.Item) -> str:
+    """Which flavour's venv a test runs in: its ``airflow``/``tradewind`` parameter, else its fixtures."""
+    callspec = getattr(item, "callspec", None)
+    for value in (callspec.params.values() if callspec else ()):
+        if value in ("airflow", "tradewind"):
+            return value
+    names = getattr(item, "fixturenames", ())
+    return "tradewind" if "tradewind_venv" in names and "airflow_venv" not in names else "airflow"
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's loadgroup reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # One xdist group per flavour: each group builds its flavour's venv once, and the two groups
+    # can run on the two workers side by side.
     for item in items:
         if HERE in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.xdist_group("providers"))
+            item.add_marker(pytest.mark.xdist_group(f"providers-{_flavour(item)}"))
 
 
 @pytest.fixture(scope="session")

@@ -24,12 +24,23 @@ DAGS = Path(__file__).parent / "dags"
 _STATE_LINE = re.compile(r"^\[dags test\] (?P<task>[^\s:]+): (?P<state>[a-z_]+)", re.M)
 
 
+#: Every provider the tests use. Each flavour has ONE venv holding all of them (built once per
+#: test session, then cached), not one venv per provider: a build pulls Apache Airflow (or resolves
+#: the providers' requirements) and takes tens of seconds, and the tests need nothing but their own
+#: provider from it. A test naming a provider missing here fails, so the list stays complete.
+TESTED_PROVIDERS = ("amazon", "docker", "http", "mysql", "postgres", "redis", "sftp", "slack", "smtp",
+                    "sqlite", "ssh")
+
+
 def venv_or_skip(flavour: str, providers: list[str], extra: list[str] | None = None) -> ProviderVenv:
-    """The provider venv; when PyPI cannot be reached the test is skipped (failed under CI=true)."""
+    """The flavour's venv, which holds ``providers`` (and every other provider of
+    :data:`TESTED_PROVIDERS`); when PyPI cannot be reached the test is skipped (failed under CI=true)."""
+    missing = sorted(set(providers) - set(TESTED_PROVIDERS))
+    assert not missing, f"add {missing} to e2e_support.TESTED_PROVIDERS"
     if os.environ.get("TRADEWIND_SKIP_PROVIDER_VENVS") and not in_ci():
         pytest.skip("TRADEWIND_SKIP_PROVIDER_VENVS is set")
     try:
-        return provider_venv(flavour, providers, extra or [])
+        return provider_venv(flavour, list(TESTED_PROVIDERS), extra or [])
     except VenvBuildError as exc:
         if in_ci():
             raise

@@ -43,9 +43,7 @@ FAKE_SITE = {
     # A provider Tradewind implements (sqlite): its own copy of the native module must not win ...
     "airflow/providers/sqlite/__init__.py": "raise RuntimeError('the distribution __init__ of a native provider ran')\n",
     "airflow/providers/sqlite/hooks/__init__.py": "",
-    "airflow/providers/sqlite/hooks/sqlite.py": (
-        "SqliteHook = 'the distribution copy'\nSqliteExtra = 'a name Tradewind lacks, from the distribution'\n"
-    ),
+    "airflow/providers/sqlite/hooks/sqlite.py": "SqliteHook = 'the distribution copy'\n",
     # ... while a module Tradewind lacks comes from it.
     "airflow/providers/sqlite/dialects/__init__.py": "",
     "airflow/providers/sqlite/dialects/sqlite.py": "DIALECT = 'from the distribution'\n",
@@ -60,12 +58,11 @@ PROBE = textwrap.dedent("""
     import airflow.providers.zendesk as zendesk
     from airflow.providers.sqlite.hooks.sqlite import SqliteHook
     from airflow.providers.sqlite.dialects.sqlite import DIALECT
-    from airflow.providers.sqlite.hooks.sqlite import SqliteExtra
     from tradewind.definition.hooks import BaseHook
     out = {"version": airflow.__version__, "seen": zendesk.AIRFLOW_SEEN,
            "zendesk_base_is_tradewind": issubclass(ZendeskHook, BaseHook),
            "zendesk_file": sys.modules["airflow.providers.zendesk.hooks.zendesk"].__file__,
-           "sqlite_hook": SqliteHook.__module__, "dialect": DIALECT, "extra": SqliteExtra, "errors": {}}
+           "sqlite_hook": SqliteHook.__module__, "dialect": DIALECT, "errors": {}}
     for name in ("airflow.executors", "airflow.providers.google.cloud.hooks.gcs",
                  "airflow.providers.zendesk.operators"):
         try:
@@ -96,8 +93,6 @@ def test_core_is_tradewind_and_providers_bridge_module_by_module(fake_site: Path
     assert out["zendesk_file"] == str(fake_site / "airflow/providers/zendesk/hooks/zendesk.py")
     assert out["sqlite_hook"] == "tradewind.integrations.sql.sqlite"
     assert out["dialect"] == "from the distribution"
-    # A name Tradewind lacks in a module it implements in part comes from the distribution's copy of it.
-    assert out["extra"] == "a name Tradewind lacks, from the distribution"
     errors = out["errors"]
     assert "Tradewind does not support the Airflow module 'airflow.executors'" in errors["airflow.executors"]
     google = errors["airflow.providers.google.cloud.hooks.gcs"]

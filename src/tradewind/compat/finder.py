@@ -25,7 +25,6 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import os
 import sys
 from types import ModuleType
@@ -146,36 +145,6 @@ def _installed_provider_version(package: str) -> str | None:
         return None
 
 
-#: Prefix under which the installed distribution's copy of a partly native module is loaded.
-BRIDGED_PREFIX = "tradewind_bridged."
-
-
-def _installed_copy(module: str) -> ModuleType | None:
-    """The installed provider distribution's own file of ``module`` (a module Tradewind implements only
-    in part, such as ``airflow.providers.amazon.aws.operators.s3``), loaded once under a private name so
-    the names Tradewind lacks come from it. ``None`` outside ``airflow.providers`` or when not installed."""
-    if not module.startswith(PROVIDERS + "."):
-        return None
-    alias = BRIDGED_PREFIX + module
-    if alias in sys.modules:
-        return sys.modules[alias]
-    parent, _, leaf = module.rpartition(".")
-    spec = importlib.machinery.PathFinder.find_spec(leaf, provider_dirs(parent))
-    if spec is None or spec.loader is None or spec.submodule_search_locations is not None:
-        return None  # not installed, or a package (its names are submodules, found another way)
-    copy_spec = importlib.util.spec_from_file_location(alias, spec.origin)
-    if copy_spec is None or copy_spec.loader is None:
-        return None
-    copy = importlib.util.module_from_spec(copy_spec)
-    sys.modules[alias] = copy
-    try:
-        copy_spec.loader.exec_module(copy)
-    except BaseException:
-        del sys.modules[alias]
-        raise
-    return copy
-
-
 class _ShimModule(ModuleType):
     """An ``airflow`` module whose names come from the tables, looked up on first use."""
 
@@ -193,8 +162,6 @@ class _ShimModule(ModuleType):
             raise AttributeError(f"module {own!r} has no attribute {name!r}")  # probes by inspect, pickle...
         elif self.__dict__.get("__path__") and _find_installed(f"{own}.{name}") is not None:
             value = importlib.import_module(f"{own}.{name}")  # an installed provider's submodule
-        elif (copy := _installed_copy(own)) is not None and hasattr(copy, name):
-            value = getattr(copy, name)  # a name Tradewind lacks in a module it implements in part
         else:
             raise unsupported_name(own, name)
         setattr(self, name, value)  # later reads skip __getattr__
