@@ -96,6 +96,17 @@ DAG_FILES: dict[str, str] = {
             end = EmptyOperator(task_id="end")
             start >> Label("when ready") >> stage >> end
     '''),
+    # Its approval is answered from the task-instance page (test_hitl_panel.py).
+    "ui_hitl.py": '''
+from datetime import datetime
+from airflow.sdk import DAG, Param
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+with DAG("ui_hitl", schedule=None, start_date=datetime(2024, 1, 1)):
+    ApprovalOperator(task_id="approve", subject="Ship the <b>release</b>?", body="Check the notes.",
+                     params={"note": Param("", type="string")}) >> EmptyOperator(task_id="shipped")
+''',
 }
 DAG_IDS = sorted(name[:-3] for name in DAG_FILES if name != "ui_broken.py")
 

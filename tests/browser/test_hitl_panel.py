@@ -6,20 +6,8 @@ from __future__ import annotations
 from cli_support import wait_for
 from playwright.sync_api import expect
 
-HITL_DAG = '''
-from datetime import datetime
-from airflow.sdk import DAG, Param
-from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.providers.standard.operators.empty import EmptyOperator
-
-with DAG("ui_hitl", schedule=None, start_date=datetime(2024, 1, 1)):
-    ApprovalOperator(task_id="approve", subject="Ship the <b>release</b>?", body="Check the notes.",
-                     params={"note": Param("", type="string")}) >> EmptyOperator(task_id="shipped")
-'''
-
 
 def test_answer_a_waiting_approval_from_its_page(page, server, screenshot):
-    (server.home.path / "dags" / "ui_hitl.py").write_text(HITL_DAG)
     wait_for(lambda: server.api("GET", "dags/ui_hitl").status_code == 200, deadline=60, interval=0.3,
              what="the DAG processor to parse ui_hitl")
     server.unpause("ui_hitl")

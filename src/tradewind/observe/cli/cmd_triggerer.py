@@ -42,6 +42,10 @@ def run_triggerer(cli: CliContext, capacity: int | None) -> None:
         # restarted with backoff, as a new job whose heartbeats say while it is crash-looping.
         run_restarting(runner.run_forever, stop, backoff)
     finally:
+        # A signal that came between start() and the first step never ran run_forever, whose exit
+        # ends the job: end it here, or the job stays "running" until its heartbeat goes stale.
+        if runner.job_id is not None:
+            runner.close()
         db.engine.dispose()
     click.echo("Triggerer stopped; its triggers were handed back.")
 
