@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -235,8 +236,10 @@ class Variable(Base):
     __tablename__ = "variable"
 
     key: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    #: The value, a Fernet token when ``is_encrypted`` (Airflow's column names).
     val: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Connection(Base):
@@ -615,4 +618,33 @@ class AssetStateStore(Base):
     asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(512), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+#: Longest note a user may write on a run or task instance (Airflow's 1,000 characters).
+NOTE_MAX_LEN = 1000
+
+
+class DagRunNote(Base):
+    """A user's note on a DAG run (Airflow's ``dag_run_note``); goes with its run."""
+
+    __tablename__ = "dag_run_note"
+
+    dag_run_id: Mapped[int] = mapped_column(Integer, ForeignKey("dag_run.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    content: Mapped[str | None] = mapped_column(String(NOTE_MAX_LEN), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TaskInstanceNote(Base):
+    """A user's note on a task instance (Airflow's ``task_instance_note``), apart from the reason
+    the scheduler records in ``task_instance.note``; goes with its instance."""
+
+    __tablename__ = "task_instance_note"
+
+    ti_id: Mapped[int] = mapped_column(Integer, ForeignKey("task_instance.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
+    content: Mapped[str | None] = mapped_column(String(NOTE_MAX_LEN), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

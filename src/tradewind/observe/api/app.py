@@ -60,6 +60,10 @@ def create_app(
     install_error_handlers(app)  # Airflow's problem format for every REST API error
     for router in api_routers():
         app.include_router(router)
+    from tradewind.observe.api import v2
+
+    for router in v2.routers():  # /api/v2: Airflow 3's public API
+        app.include_router(router)
     from tradewind.observe.api.routes import execution
 
     app.include_router(execution.router)  # /execution/v1: remote tries, guarded by try tokens

@@ -5,6 +5,10 @@ Airflow's stable API returns it), so clients written for Airflow can show ``deta
 names the fields at fault in ``field`` (the first one) and ``errors`` (all of them, with the
 location in the request, e.g. ``["body", "conf", "rows"]``).
 
+Under ``/api/v2`` a request validation error has Airflow 3's body instead: ``{"detail": [{"loc",
+"msg", "type", "field"}, ...]}`` (FastAPI's ``HTTPValidationError``, which Airflow 3 returns); every
+other error keeps ``detail`` as its message, as Airflow 3's ``HTTPExceptionResponse``.
+
 Routes raise :class:`ApiError` (or the helpers :func:`not_found`, :func:`conflict`,
 :func:`bad_request`, :func:`unprocessable`); :func:`install_error_handlers` turns those,
 FastAPI's request validation errors and plain ``HTTPException``s into the same body.
@@ -98,6 +102,11 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def is_v2(request: Request) -> bool:
+    """A request to Airflow 3's API (``/api/v2``), whose 422 body lists the errors in ``detail``."""
+    return request.url.path.startswith("/api/v2/")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` a problem document."""
 
@@ -114,6 +123,9 @@ def install_error_handlers(app: FastAPI) -> None:
     def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
         first = errors[0] if errors else {"field": "", "msg": "invalid request"}
+        if is_v2(request):
+            # Airflow 3's HTTPValidationError: ``detail`` is the list of errors, each with its ``loc``.
+            return JSONResponse({"detail": errors, "field": first["field"]}, status_code=422)
         detail = "; ".join(f"{e['field']}: {e['msg']}" for e in errors) or "invalid request"
         return problem_response(422, detail, extra={"field": first["field"], "errors": errors})
 
