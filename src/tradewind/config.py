@@ -40,6 +40,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "hostname": "",
         # Most instances one mapped task may expand to (dynamic task mapping; Airflow's default).
         "max_map_length": "1024",
+        # Largest run conf accepted (bytes of its JSON); a bigger one is refused naming this key.
+        "max_conf_size": "65536",
         # Pause a DAG once its last N runs all failed (0: never); a DAG's max_consecutive_failed_dag_runs wins.
         "max_consecutive_failed_dag_runs_per_dag": "0",
         # Extra comma-separated key-name fragments whose Variable values are masked (Airflow's name);
@@ -123,6 +125,14 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # Failed logins allowed per username and per client IP within the window (seconds); then 429.
         "login_rate_limit_failures": "5",
         "login_rate_limit_window": "60",
+        # How API calls may authenticate, comma-separated: "session" (bearer tokens and the UI's
+        # login cookie) and "basic_auth" (username:password on every call, Airflow 2's backend).
+        "auth_backends": "session,basic_auth",
+        # Largest request body in bytes; a bigger one is answered 413 before it is read whole.
+        "max_body_size": "1048576",
+        # Peers (IPs or CIDR networks, comma-separated) whose X-Forwarded-For header is believed;
+        # from any other peer the header is ignored and the peer's own address counts.
+        "trusted_proxies": "",
     },
     # The endpoints a try running on a worker uses instead of the database (/execution/v1).
     "execution_api": {
