@@ -8,15 +8,19 @@ Sessions, lookups that 404, audit and waking the scheduler are those of ``/api/v
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Query, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, false, or_
+from sqlalchemy import select as select_
+from sqlalchemy.orm import Session
 
-from tradewind.observe.api.errors import bad_request
+from tradewind.observe.api.errors import ApiError, bad_request
 from tradewind.observe.api.pagination import Page
 
 API_V2 = "/api/v2"
@@ -123,3 +127,205 @@ def filter_in(stmt: Select[Any], column: Any, values: Sequence[Any] | None) -> S
     if not values:
         return stmt
     return stmt.where(column.in_(list(values)))
+
+
+# ------------------------------------------------------------------ display names
+def dag_display_names(session: Any, dag_ids: Sequence[str]) -> dict[str, str]:
+    """dag_id -> ``dag_display_name`` of its latest version (the dag_id when it has none)."""
+    from tradewind.persist.models import DagModel, DagVersion
+
+    wanted = sorted(set(dag_ids))
+    names = {dag_id: dag_id for dag_id in wanted}
+    if not wanted:
+        return names
+    rows = session.execute(
+        select_(DagModel.dag_id, DagVersion.snapshot["dag_display_name"].as_string())
+        .join(DagVersion, DagVersion.id == DagModel.latest_version_id).where(DagModel.dag_id.in_(wanted)))
+    names.update({dag_id: name for dag_id, name in rows if name})
+    return names
+
+
+def task_display_names(session: Any, dag_ids: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(dag_id, task_id) -> ``task_display_name`` from each DAG's latest snapshot (tasks missing
+    from it are left out: callers fall back to the task_id)."""
+    from tradewind.persist.queries import dags as dag_queries
+
+    out: dict[tuple[str, str], str] = {}
+    for dag_id in sorted(set(dag_ids)):
+        latest = dag_queries.latest_snapshot(session, dag_id)
+        if latest is None:
+            continue
+        for task in latest[1].tasks.values():
+            out[(dag_id, task.task_id)] = task.task_display_name or task.task_id
+    return out
+
+
+# ------------------------------------------------------------------ bulk bodies
+class BulkActionOnExistence(str, Enum):
+    """What a bulk ``create`` does with an entity that already exists."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+    OVERWRITE = "overwrite"
+
+
+class BulkActionNotOnExistence(str, Enum):
+    """What a bulk ``update``/``delete`` does with an entity that does not exist."""
+
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+EntityT = TypeVar("EntityT", bound=BaseModel)
+
+
+class BulkCreateAction(BaseModel, Generic[EntityT]):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["create"] = Field(description="The action to be performed on the entities.")
+    entities: list[EntityT] = Field(description="A list of entities to be created.")
+    action_on_existence: BulkActionOnExistence = BulkActionOnExistence.FAIL
+
+
+class BulkUpdateAction(BaseModel, Generic[EntityT]):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["update"] = Field(description="The action to be performed on the entities.")
+    entities: list[EntityT] = Field(description="A list of entities to be updated.")
+    update_mask: list[str] | None = None
+    action_on_non_existence: BulkActionNotOnExistence = BulkActionNotOnExistence.FAIL
+
+
+class BulkDeleteAction(BaseModel, Generic[EntityT]):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["delete"] = Field(description="The action to be performed on the entities.")
+    entities: list[str | EntityT] = Field(description="A list of entity id/key or entity objects to be deleted.")
+    action_on_non_existence: BulkActionNotOnExistence = BulkActionNotOnExistence.FAIL
+
+
+class BulkBody(BaseModel, Generic[EntityT]):
+    """Airflow 3's bulk body: actions run in order, each reported under its kind in :class:`BulkResponse`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actions: list[Annotated[BulkCreateAction[EntityT] | BulkUpdateAction[EntityT] | BulkDeleteAction[EntityT],
+                            Field(discriminator="action")]]
+
+
+class BulkActionResponse(BaseModel):
+    """Keys that succeeded and errors (``{"error", "status_code"}``) of one kind of action."""
+
+    success: list[str] = Field(default_factory=list, description="A list of unique id/key representing successful "
+                                                                 "operations.")
+    errors: list[dict[str, Any]] = Field(default_factory=list, description="A list of errors encountered during the "
+                                                                           "operation.")
+
+
+class BulkResponse(BaseModel):
+    """One :class:`BulkActionResponse` per kind of action the request held (None for the others)."""
+
+    create: BulkActionResponse | None = None
+    update: BulkActionResponse | None = None
+    delete: BulkActionResponse | None = None
+
+
+@dataclass
+class BulkHandler:
+    """How one resource's bulk body is applied: each callable works in the given session and raises
+    :class:`ApiError` (or ``ValueError``) for an entity it cannot handle."""
+
+    noun: str  #: plural used in messages, e.g. "variables"
+    key_name: str  #: the identifying field, e.g. "key"
+    key_of: Callable[[Any], str]
+    exists: Callable[[Session, str], bool]
+    create: Callable[[Session, Any], None]
+    update: Callable[[Session, Any, list[str] | None], None]
+    delete: Callable[[Session, str], None]
+
+
+def _bulk_error(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ApiError):
+        return {"error": exc.detail, "status_code": exc.status}
+    return {"error": str(exc), "status_code": 400}
+
+
+def _missing_or_existing(session: Session, handler: BulkHandler, keys: list[str], *, existing: bool) -> list[str]:
+    return [k for k in keys if handler.exists(session, k) == existing]
+
+
+def _apply_each(session: Session, keys: list[str], items: list[Any], work: Callable[[Any], None],
+                result: BulkActionResponse) -> None:
+    """``work`` on each item in its own savepoint: a failing item is an error, the others still apply."""
+    for key, item in zip(keys, items):
+        try:
+            with session.begin_nested():
+                work(item)
+        except (ApiError, ValueError) as exc:
+            result.errors.append(_bulk_error(exc))
+        else:
+            result.success.append(key)
+
+
+def _bulk_create(session: Session, handler: BulkHandler, action: BulkCreateAction[Any],
+                 result: BulkActionResponse) -> None:
+    keys = [handler.key_of(e) for e in action.entities]
+    present = _missing_or_existing(session, handler, keys, existing=True)
+    policy = action.action_on_existence
+    if present and policy == BulkActionOnExistence.FAIL:
+        result.errors.append({"error": f"The {handler.noun} with these {handler.key_name}s: {present} already exist.",
+                              "status_code": 409})
+        return
+    chosen = [(k, e) for k, e in zip(keys, action.entities)
+              if k not in present or policy == BulkActionOnExistence.OVERWRITE]
+
+    def work(entity: Any) -> None:
+        key = handler.key_of(entity)
+        if key in present:
+            handler.update(session, entity, None)
+        else:
+            handler.create(session, entity)
+
+    _apply_each(session, [k for k, _ in chosen], [e for _, e in chosen], work, result)
+
+
+def _bulk_update(session: Session, handler: BulkHandler, action: BulkUpdateAction[Any],
+                 result: BulkActionResponse) -> None:
+    keys = [handler.key_of(e) for e in action.entities]
+    missing = _missing_or_existing(session, handler, keys, existing=False)
+    if missing and action.action_on_non_existence == BulkActionNotOnExistence.FAIL:
+        result.errors.append({"error": f"The {handler.noun} with these {handler.key_name}s: {missing} were not found.",
+                              "status_code": 404})
+        return
+    chosen = [(k, e) for k, e in zip(keys, action.entities) if k not in missing]
+    _apply_each(session, [k for k, _ in chosen], [e for _, e in chosen],
+                lambda entity: handler.update(session, entity, action.update_mask), result)
+
+
+def _bulk_delete(session: Session, handler: BulkHandler, action: BulkDeleteAction[Any],
+                 result: BulkActionResponse) -> None:
+    keys = [e if isinstance(e, str) else handler.key_of(e) for e in action.entities]
+    missing = _missing_or_existing(session, handler, keys, existing=False)
+    if missing and action.action_on_non_existence == BulkActionNotOnExistence.FAIL:
+        result.errors.append({"error": f"The {handler.noun} with these {handler.key_name}s: {missing} were not found.",
+                              "status_code": 404})
+        return
+    chosen = [k for k in keys if k not in missing]
+    _apply_each(session, chosen, chosen, lambda key: handler.delete(session, key), result)
+
+
+def run_bulk(session: Session, body: BulkBody[Any], handler: BulkHandler) -> BulkResponse:
+    """Apply every action of ``body`` in order. An action whose policy is ``fail`` and that meets
+    existing (create) or missing (update/delete) entities changes nothing and reports one error
+    naming them; otherwise each entity is applied on its own and reported as a success or an error."""
+    response = BulkResponse()
+    for action in body.actions:
+        result = getattr(response, action.action) or BulkActionResponse()
+        setattr(response, action.action, result)
+        if isinstance(action, BulkCreateAction):
+            _bulk_create(session, handler, action, result)
+        elif isinstance(action, BulkUpdateAction):
+            _bulk_update(session, handler, action, result)
+        else:
+            _bulk_delete(session, handler, action, result)
+    return response
