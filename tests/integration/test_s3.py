@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from dagrun_support import RunResult, run_dag
 from sqlalchemy import select
 
 from tradewind.definition.exceptions import TradewindException
@@ -393,46 +394,14 @@ from tradewind.integrations.s3 import (
 """
 
 
-def run_dag(config, db, dag_id: str, body_text: str, header: str = HEADER) -> tuple[str, dict[str, str], str]:
-    """Write the DAG file, parse it, trigger a run and drive it to its end with the real scheduler and
-    the in-process executor; returns (run state, task states, run id)."""
-    from tradewind.execute.executors.inprocess import InProcessExecutor
-    from tradewind.persist.db import utcnow
-    from tradewind.persist.models import DagRun, TaskInstance
-    from tradewind.persist.queries.dags import latest_snapshot, set_paused
-    from tradewind.schedule.dag_processor import DagProcessor
-    from tradewind.schedule.runs import create_manual_run
-    from tradewind.schedule.scheduler import Scheduler
-
-    (config.dags_folder / f"{dag_id}.py").write_text(header + textwrap.dedent(body_text))
-    DagProcessor(config, db).sync_once(force=True)
-    with db.session_scope() as s:
-        set_paused(s, dag_id, False)
-        found = latest_snapshot(s, dag_id)
-        assert found is not None, "the DAG file did not parse"
-        version, snapshot = found
-        run_id = create_manual_run(s, snapshot, version.id, logical_date=datetime(2024, 3, 5, tzinfo=timezone.utc),
-                                   now=utcnow()).run_id
-    scheduler = Scheduler(config, db, InProcessExecutor(config=config, db=db), only_run=(dag_id, run_id))
-    state = None
-    for _ in range(200):
-        scheduler.run_once()
-        with db.read_scope() as s:
-            state = s.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-        if state in ("success", "failed"):
-            break
-    with db.read_scope() as s:
-        tis = {ti.task_id: ti.state for ti in s.scalars(select(TaskInstance).where(TaskInstance.run_id == run_id))}
-    return state, tis, run_id
-
-
-def task_log(config, dag_id: str, run_id: str, task_id: str) -> str:
-    return "\n".join(p.read_text() for p in sorted(
-        Path(config.logs_folder).glob(f"dag_id={dag_id}/run_id={run_id}/task_id={task_id}/attempt=*.log")))
+def run_s3_dag(config, db, dag_id: str, body_text: str, header: str = HEADER) -> RunResult:
+    """The DAG file (``header`` + ``body_text``) run to its end at logical date 2024-03-05."""
+    return run_dag(config, db, dag_id, header + textwrap.dedent(body_text),
+                   logical_date=datetime(2024, 3, 5, tzinfo=timezone.utc))
 
 
 def test_operators_and_sensor_run_as_tasks(config, db, s3) -> None:
-    state, tis, _ = run_dag(config, db, "s3_ops", """
+    result = run_s3_dag(config, db, "s3_ops", """
         with DAG("s3_ops", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
             bucket = S3CreateBucketOperator(task_id="bucket", bucket_name="lake")
             again = S3CreateBucketOperator(task_id="bucket_again", bucket_name="lake")
@@ -452,6 +421,7 @@ def test_operators_and_sensor_run_as_tasks(config, db, s3) -> None:
             drop = S3DeleteBucketOperator(task_id="drop", bucket_name="scratch", force_delete=True)
             scratch >> drop
     """)
+    state, tis = result.state, result.states
     assert state == "success", tis
     client = s3.client()
     keys = [o["Key"] for o in client.list_objects_v2(Bucket="lake").get("Contents", [])]
@@ -470,7 +440,7 @@ def test_operators_and_sensor_run_as_tasks(config, db, s3) -> None:
 
 def test_bad_bucket_or_key_fails_the_task_with_a_clear_log(config, db, s3) -> None:
     S3Hook().create_bucket("present")
-    state, tis, run_id = run_dag(config, db, "s3_bad", """
+    result = run_s3_dag(config, db, "s3_bad", """
         with DAG("s3_bad", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
             S3CreateObjectOperator(task_id="no_bucket", s3_bucket="missing-bucket", s3_key="k.txt", data="x")
             S3CopyObjectOperator(task_id="no_source", source_bucket_key="s3://present/absent.csv",
@@ -479,12 +449,13 @@ def test_bad_bucket_or_key_fails_the_task_with_a_clear_log(config, db, s3) -> No
             S3CreateObjectOperator(task_id="exists_again", s3_key="s3://present/dup.txt", data="y")
             S3KeySensor(task_id="never", bucket_key="s3://present/never.txt", poke_interval=0.01, timeout=0.2)
     """)
+    state, tis = result.state, result.states
     assert state == "failed"
     assert tis["no_bucket"] == "failed" and tis["no_source"] == "failed" and tis["never"] == "failed"
-    assert "s3://missing-bucket/k.txt" in task_log(config, "s3_bad", run_id, "no_bucket")
-    assert "NoSuchBucket" in task_log(config, "s3_bad", run_id, "no_bucket")
-    assert "copy of s3://present/absent.csv" in task_log(config, "s3_bad", run_id, "no_source")
-    assert "timed out" in task_log(config, "s3_bad", run_id, "never")
+    assert "s3://missing-bucket/k.txt" in result.logs["no_bucket"]
+    assert "NoSuchBucket" in result.logs["no_bucket"]
+    assert "copy of s3://present/absent.csv" in result.logs["no_source"]
+    assert "timed out" in result.logs["never"]
     # one of the two writers of dup.txt ran first; the other found the key and refused to replace it
     assert sorted([tis["exists"], tis["exists_again"]]) == ["failed", "success"]
 
@@ -508,7 +479,7 @@ def test_sql_to_s3_csv_json_parquet_and_parts(config, db, s3, listings_db) -> No
     import pandas
 
     S3Hook().create_bucket("exports")
-    state, tis, _ = run_dag(config, db, "sql_s3", """
+    result = run_s3_dag(config, db, "sql_s3", """
         Q = "SELECT id, city, price, rooms FROM listing WHERE day = '{{ ds }}' ORDER BY id"
         with DAG("sql_s3", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
             SqlToS3Operator(task_id="csv", query=Q, sql_conn_id="listings", s3_bucket="exports",
@@ -526,6 +497,7 @@ def test_sql_to_s3_csv_json_parquet_and_parts(config, db, s3, listings_db) -> No
                             sql_conn_id="listings", s3_bucket="exports", s3_key="by_city/listing.csv",
                             groupby_kwargs={"by": "city"}, pd_kwargs={"index": False})
     """)
+    state, tis = result.state, result.states
     assert state == "success", tis
     assert body(s3, "exports", "csv/2024-03-05.csv").decode() == (
         "id,city,price,rooms\n1,Lisbon,80.5,2\n2,Porto,60.0,\n3,Lisbon,120.0,3\n")
@@ -544,7 +516,7 @@ def test_sql_to_s3_refuses_to_overwrite_and_bad_sql_fails(config, db, s3, listin
     hook = S3Hook()
     hook.create_bucket("exports")
     hook.load_string("old", "fixed.csv", "exports")
-    state, tis, run_id = run_dag(config, db, "sql_s3_bad", """
+    result = run_s3_dag(config, db, "sql_s3_bad", """
         with DAG("sql_s3_bad", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
             SqlToS3Operator(task_id="keep", query="SELECT 1 AS one", sql_conn_id="listings", s3_bucket="exports",
                             s3_key="fixed.csv")
@@ -553,9 +525,10 @@ def test_sql_to_s3_refuses_to_overwrite_and_bad_sql_fails(config, db, s3, listin
             SqlToS3Operator(task_id="bad_sql", query="SELECT nope FROM missing_table", sql_conn_id="listings",
                             s3_bucket="exports", s3_key="never.csv")
     """)
+    tis = result.states
     assert tis == {"keep": "failed", "replace": "success", "bad_sql": "failed"}
-    assert "The key fixed.csv already exists" in task_log(config, "sql_s3_bad", run_id, "keep")
-    assert "missing_table" in task_log(config, "sql_s3_bad", run_id, "bad_sql")
+    assert "The key fixed.csv already exists" in result.logs["keep"]
+    assert "missing_table" in result.logs["bad_sql"]
     assert hook.read_key("fixed.csv", "exports") == "old"
     assert hook.read_key("replaced.csv", "exports") == ",one\n0,1\n"  # pandas' default writes the index
     assert not hook.check_for_key("never.csv", "exports")
@@ -563,7 +536,7 @@ def test_sql_to_s3_refuses_to_overwrite_and_bad_sql_fails(config, db, s3, listin
 
 def test_airflow_provider_paths_run_unchanged(config, db, s3) -> None:
     """A DAG file written for Airflow's amazon provider imports its names from the provider paths."""
-    state, tis, run_id = run_dag(config, db, "s3_airflow", """
+    result = run_s3_dag(config, db, "s3_airflow", """
         from datetime import datetime
         from airflow import DAG
         from airflow.operators.python import PythonOperator
@@ -588,6 +561,7 @@ def test_airflow_provider_paths_run_unchanged(config, db, s3) -> None:
             assert SqlToS3Operator.template_ext == (".sql",)
             bucket >> put >> wait >> loud
     """, header="")
+    state, tis = result.state, result.states
     assert state == "success", tis
     assert body(s3, "af-bucket", "out/loud.txt") == b"QUIET 2024-03-05"
 

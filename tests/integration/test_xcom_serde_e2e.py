@@ -12,44 +12,10 @@ import textwrap
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
+from dagrun_support import run_dag
 from tradewind.definition.exceptions import XComNotSerializable
 from tradewind.definition.xcom_serde import TYPE_KEY, decode_xcom, encode_xcom, serialize_xcom
-from tradewind.persist.db import utcnow
-from tradewind.persist.models import DagRun, TaskInstance, XCom
-from tradewind.persist.queries.dags import latest_snapshot, set_paused
-from tradewind.schedule.dag_processor import DagProcessor
-from tradewind.schedule.runs import create_manual_run
-
-
-def _run(config: Any, db: Any, dag_id: str, source: str) -> tuple[str, dict[str, str], dict[tuple[str, int], str]]:
-    """Parse, trigger and drive one run; (run state, task states, raw stored XCom text by (task, map index))."""
-    from tradewind.execute.executors.inprocess import InProcessExecutor
-    from tradewind.schedule.scheduler import Scheduler
-
-    (config.dags_folder / f"{dag_id}.py").write_text(textwrap.dedent(source))
-    DagProcessor(config, db).sync_once(force=True)
-    with db.session_scope() as s:
-        found = latest_snapshot(s, dag_id)
-        assert found is not None, f"{dag_id} did not parse"
-        set_paused(s, dag_id, False)
-        version, snapshot = found
-        run_id = create_manual_run(s, snapshot, version.id, now=utcnow()).run_id
-    scheduler = Scheduler(config, db, InProcessExecutor(config=config, db=db), only_run=(dag_id, run_id))
-    state = None
-    for _ in range(200):
-        scheduler.run_once()
-        with db.read_scope() as s:
-            state = s.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-        if state in ("success", "failed"):
-            break
-    with db.read_scope() as s:
-        states = {f"{t.task_id}[{t.map_index}]" if t.map_index >= 0 else t.task_id: t.state for t in s.scalars(
-            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))}
-        rows = {(x.task_id, x.map_index): x.value for x in s.scalars(
-            select(XCom).where(XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.key == "return_value"))}
-    return state, states, rows
 
 
 def _log(config: Any, dag_id: str, task_id: str) -> str:
@@ -128,7 +94,8 @@ with DAG("rich_xcom", start_date=datetime(2024, 1, 1), schedule=None) as dag:
 
 
 def test_airflow_serde_types_round_trip_between_tasks(config, db) -> None:
-    state, states, rows = _run(config, db, "rich_xcom", RICH_DAG)
+    result = run_dag(config, db, "rich_xcom", RICH_DAG)
+    state, states, rows = result.state, result.states, result.raw_xcoms
     assert states == {"produce": "success", "check": "success"}, _log(config, "rich_xcom", "check")
     assert state == "success"
     stored = json.loads(rows[("produce", -1)])
@@ -164,7 +131,8 @@ with DAG("plain_xcom", start_date=datetime(2024, 1, 1), schedule=None) as dag:
 
 
 def test_plain_json_is_stored_as_before_and_a_returned_tuple_still_maps(config, db) -> None:
-    state, states, rows = _run(config, db, "plain_xcom", PLAIN_DAG)
+    result = run_dag(config, db, "plain_xcom", PLAIN_DAG)
+    state, states, rows = result.state, result.states, result.raw_xcoms
     assert state == "success", states
     value = {"rows": [1, 2.5, None, True], "name": "데이터", "nested": {"k": []}}
     assert rows[("produce", -1)] == json.dumps(value, ensure_ascii=False)  # byte for byte as before
@@ -190,7 +158,8 @@ with DAG("bad_xcom", start_date=datetime(2024, 1, 1), schedule=None) as dag:
 
 
 def test_an_unsupported_type_fails_the_task_naming_type_task_and_key(config, db) -> None:
-    state, states, _ = _run(config, db, "bad_xcom", BAD_DAG)
+    result = run_dag(config, db, "bad_xcom", BAD_DAG)
+    state, states, _ = result.state, result.states, result.raw_xcoms
     assert states["produce"] == "failed" and state == "failed"
     log = _log(config, "bad_xcom", "produce")
     assert "bad_xcom.produce" in log and "'return_value'" in log and "Opaque" in log and "['rows'][1]" in log
