@@ -176,7 +176,18 @@ def create_backfill(session: Session, snapshot: DagSnapshot, *, from_date: datet
     committing. Raises :class:`BackfillError` (nothing written) for bad input: a DAG without a
     time-based schedule, ``from_date > to_date``, a range with no runs, backwards with
     ``depends_on_past`` tasks, conf that breaks the DAG's params, an active backfill of the DAG.
+    Manual requests go through :func:`tradewind.schedule.actions.create_backfill` (audit, limits).
     """
+    return create_backfill_with_plan(session, snapshot, from_date=from_date, to_date=to_date,
+                                     reprocess_behavior=reprocess_behavior, max_active_runs=max_active_runs,
+                                     run_backwards=run_backwards, conf=conf, user=user, now=now)[0]
+
+
+def create_backfill_with_plan(session: Session, snapshot: DagSnapshot, *, from_date: datetime, to_date: datetime,
+                              reprocess_behavior: str = "none", max_active_runs: int = 10,
+                              run_backwards: bool = False, conf: dict[str, Any] | None = None,
+                              user: str | None = None, now: datetime) -> tuple[Backfill, list[PlannedDate]]:
+    """:func:`create_backfill`, also returning the plan it wrote (what each date will get)."""
     validate_backfill(session, snapshot, reprocess_behavior=reprocess_behavior, max_active_runs=max_active_runs,
                       run_backwards=run_backwards, conf=conf)
     plan = plan_backfill(session, snapshot, from_date, to_date, reprocess_behavior=reprocess_behavior,
@@ -196,7 +207,7 @@ def create_backfill(session: Session, snapshot: DagSnapshot, *, from_date: datet
         session.add(BackfillDagRun(backfill_id=backfill.id, logical_date=planned.logical_date,
                                    exception_reason=planned.reason, sort_ordinal=ordinal))
     session.flush()
-    return backfill
+    return backfill, plan
 
 
 def cancel_backfill(session: Session, backfill: Backfill, now: datetime) -> int:

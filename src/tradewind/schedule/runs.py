@@ -162,6 +162,8 @@ def create_manual_run(
     run_id: str | None = None,
     logical_date: datetime | None = None,
     conf: dict[str, Any] | None = None,
+    note: str | None = None,
+    note_user: str | None = None,
     now: datetime,
 ) -> DagRun:
     """A queued manual run (``tradewind dags trigger``); the scheduler starts it.
@@ -177,8 +179,18 @@ def create_manual_run(
     keys that are not params are allowed. Raises :class:`InvalidRunParamsError` (no
     run is created) when a param is invalid or a required one is missing,
     :class:`DuplicateRunError` when the run id is taken, :class:`RunCreationError`
-    for other bad input.
+    for other bad input (a ``note`` longer than 1000 characters too). A ``note`` is stored as
+    the run's user note (``dag_run_note``, written by ``note_user``).
+
+    Manual triggers from an interface go through :func:`tradewind.schedule.actions.trigger_run`
+    (audit entry, conf size limit); this is the part shared with tests and ``dags test``.
     """
+    from tradewind.persist.queries import notes as note_queries
+
+    try:
+        note = note_queries.check_note(note)
+    except note_queries.NoteTooLong as exc:
+        raise RunCreationError(str(exc)) from None
     if conf is not None and not isinstance(conf, dict):
         raise RunCreationError(f"conf for DAG {snapshot.dag_id} must be a JSON object (dict), got {type(conf).__name__}")
     if snapshot.params:
@@ -207,6 +219,8 @@ def create_manual_run(
     )
     session.add(run)
     session.flush()
+    if note is not None:
+        note_queries.set_run_note(session, run.id, note, user=note_user, now=now)
     return run
 
 
