@@ -39,8 +39,8 @@ def create_app(
     from tradewind.observe.api import auth, login
     from tradewind.observe.api.health import make_router
 
-    # FastAPI's own schema/docs routes cannot carry a dependency (and its docs page loads
-    # Swagger UI from a CDN): the schema is served below, behind authorize().
+    # FastAPI's own schema/docs routes cannot carry a dependency and load Swagger UI from a CDN:
+    # docs.make_router serves the documents and pages behind authorize(), from vendored assets.
     app = FastAPI(title="Tradewind", version=_version(), docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.db = db
@@ -53,7 +53,9 @@ def create_app(
     app.add_exception_handler(auth.LoginRequired, auth.login_redirect_response)
     app.include_router(make_router(clock))
     app.include_router(login.make_router())
-    app.include_router(_openapi_router(app))
+    from tradewind.observe.api import docs
+
+    app.include_router(docs.make_router(app))  # /openapi.json, /api/v{1,2}/openapi.json, /docs, /redoc
     from tradewind.observe.api.errors import install_error_handlers
     from tradewind.observe.api.routes import api_routers
 
@@ -83,21 +85,6 @@ def create_app(
 
     app.add_middleware(SecurityHeadersMiddleware)  # nosniff/no framing/CSP on every response
     return app
-
-
-def _openapi_router(app: FastAPI) -> APIRouter:
-    """``GET /api/v1/openapi.json`` for any signed-in caller."""
-    from fastapi import Depends
-
-    from tradewind.observe.api.auth import authorize
-
-    router = APIRouter()
-
-    @router.get("/api/v1/openapi.json", include_in_schema=False, dependencies=[Depends(authorize("website", "read"))])
-    def openapi_schema() -> dict:
-        return app.openapi()
-
-    return router
 
 
 def _version() -> str:
