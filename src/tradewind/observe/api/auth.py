@@ -16,14 +16,19 @@ Roles are Airflow's four FAB roles, each including the one before it:
 ``viewer`` < ``user`` < ``op`` < ``admin``. :data:`PERMISSIONS` maps each resource and action
 to the least role allowed; docs and tests read that one table.
 
-Credentials: ``Authorization: Bearer <token>`` (from ``POST /api/v1/auth/token``) or the
-signed session cookie set by the login page. State-changing requests authenticated by the
-cookie must carry the session's CSRF token (header ``X-CSRF-Token`` or form field
-``csrf_token``); bearer-token calls are exempt (a browser never adds that header on its own).
+Credentials: ``Authorization: Bearer <token>`` (from ``POST /auth/token`` or ``POST
+/api/v1/auth/token``), the signed session cookie set by the login page, or — on ``/api/`` routes
+when ``[api] auth_backends`` lists ``basic_auth`` — ``Authorization: Basic base64(user:password)``.
+State-changing requests authenticated by the cookie must carry the session's CSRF token (header
+``X-CSRF-Token`` or form field ``csrf_token``); bearer and basic calls are exempt (a browser never
+adds an Authorization header on its own: the server never sends a Basic challenge that would make
+it remember one). Failed basic logins count against the same rate limit as the login routes.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import hashlib
 import hmac
@@ -38,10 +43,12 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
-from tradewind.config import Config
+from tradewind.config import Config, ConfigError
 # The secret key lives in the execute layer: the executor signs try tokens with it too.
 from tradewind.execute.tokens import load_secret_key
+from tradewind.observe.api.limits import TrustedProxies, client_address
 
 
 class Role(str, enum.Enum):
@@ -112,7 +119,8 @@ PERMISSIONS: dict[str, dict[str, Role]] = {
 
 #: Paths served to anyone: health/version probes, getting a token, the login page, static assets.
 PUBLIC_PATHS: frozenset[str] = frozenset(
-    {"/api/v1/health", "/api/v1/version", "/api/v1/auth/token", "/login", "/logout"}
+    {"/api/v1/health", "/api/v1/version", "/api/v1/auth/token", "/auth/token", "/auth/token/cli",
+     "/api/v2/auth/login", "/api/v2/auth/logout", "/login", "/logout"}
 )
 #: Mounted sub-apps served to anyone (vendored CSS/JS/fonts of the UI).
 PUBLIC_MOUNTS: frozenset[str] = frozenset({"/static"})
@@ -122,6 +130,39 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JWT_ALGORITHM = "HS256"
+
+#: ``[api] auth_backends`` names -> Tradewind's backend. Airflow 2's module paths (core and the FAB
+#: provider's) are accepted so an Airflow config can be used as it is.
+AUTH_BACKENDS: dict[str, str] = {
+    "session": "session",
+    "basic_auth": "basic_auth",
+    "airflow.api.auth.backend.session": "session",
+    "airflow.api.auth.backend.basic_auth": "basic_auth",
+    "airflow.providers.fab.auth_manager.api.auth.backend.session": "session",
+    "airflow.providers.fab.auth_manager.api.auth.backend.basic_auth": "basic_auth",
+}
+#: Path prefix of the routes basic auth is accepted on (the REST API, not the UI's pages).
+BASIC_AUTH_PREFIX = "/api/"
+BASIC_DISABLED = ("basic auth is not enabled on this server: add basic_auth to [api] auth_backends "
+                  "(or TRADEWIND__API__AUTH_BACKENDS), or send 'Authorization: Bearer <token>' from POST /auth/token")
+
+
+def parse_auth_backends(raw: str) -> frozenset[str]:
+    """``"session,basic_auth"`` (or Airflow's module paths) -> {"session", "basic_auth"}.
+
+    An unknown name is a ConfigError naming the key and the names known, so a typo or a backend
+    Tradewind does not have (kerberos) stops the server instead of silently locking users out.
+    """
+    backends = set()
+    for name in (part.strip() for part in raw.split(",")):
+        if not name:
+            continue
+        backend = AUTH_BACKENDS.get(name)
+        if backend is None:
+            raise ConfigError(f"[api] auth_backends: unknown backend {name!r}; known: session, basic_auth "
+                              "(or Airflow's airflow.api.auth.backend.session / .basic_auth)")
+        backends.add(backend)
+    return frozenset(backends)
 
 
 def required_role(resource: str, action: str) -> Role:
@@ -137,7 +178,7 @@ def required_role(resource: str, action: str) -> Role:
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller. ``via`` is ``"token"`` (bearer) or ``"session"`` (cookie)."""
+    """The authenticated caller. ``via`` is ``"token"`` (bearer), ``"basic"`` or ``"session"`` (cookie)."""
 
     username: str
     role: Role
@@ -302,6 +343,9 @@ class AuthService:
         )
         self._cache: dict[str, tuple[datetime, _UserState | None]] = {}
         self._cache_lock = threading.Lock()
+        self.trusted_proxies = TrustedProxies.from_config(config)
+        self.basic_auth_enabled = "basic_auth" in parse_auth_backends(config.get("api", "auth_backends"))
+        self._basic_verified: dict[str, tuple[datetime, _UserState]] = {}
 
     # ----------------------------------------------------------------- users
     def user_state(self, username: str) -> _UserState | None:
@@ -407,14 +451,19 @@ class AuthService:
     def authenticate(self, request: Request) -> Principal | None:
         """The caller, None when no credentials came, AuthError(401) for bad or stale ones.
 
-        A bearer header wins over the cookie. A bad cookie counts as none (the browser is sent
-        to the login page), a bad bearer token is an error (a script should hear about it).
+        An Authorization header wins over the cookie. A bad cookie counts as none (the browser is
+        sent to the login page), a bad bearer token or basic login is an error (a script should
+        hear about it). Blocking (a basic login may hash a password): async code awaits
+        :meth:`authenticate_async`.
         """
         header = request.headers.get("authorization")
         if header:
             scheme, _, token = header.partition(" ")
+            if scheme.lower() == "basic":
+                return self.authenticate_basic(request, token.strip())
             if scheme.lower() != "bearer" or not token.strip():
-                raise AuthError(401, "the Authorization header must be 'Bearer <token>'", _CHALLENGE)
+                raise AuthError(401, "the Authorization header must be 'Bearer <token>' or "
+                                     "'Basic <base64 of username:password>'", _CHALLENGE)
             claims = self._decode(token.strip(), "access")
             principal = self._principal(claims, "token") if claims else None
             if principal is None:
@@ -422,6 +471,65 @@ class AuthService:
                                 _CHALLENGE)
             return principal
         return self.authenticate_cookie_only(request)
+
+    async def authenticate_async(self, request: Request) -> Principal | None:
+        """:meth:`authenticate` for async code: a basic login's password check runs off the event loop."""
+        if request.headers.get("authorization", "")[:6].lower() == "basic ":
+            return await run_in_threadpool(self.authenticate, request)
+        return self.authenticate(request)
+
+    # ----------------------------------------------------------------- basic auth
+    basic_cache_ttl = timedelta(minutes=5)
+
+    def authenticate_basic(self, request: Request, encoded: str) -> Principal:
+        """The user of ``Authorization: Basic <encoded>``; AuthError 401/429 otherwise.
+
+        Refused when ``[api] auth_backends`` lacks basic_auth and outside ``/api/``. Failures
+        count against the login rate limit (per username and client IP). A right password is
+        remembered for :attr:`basic_cache_ttl` as an HMAC of the pair, so a script calling in a
+        loop does not pay an argon2 hash per call; the user's state is still checked every time.
+        """
+        if not self.basic_auth_enabled:
+            raise AuthError(401, BASIC_DISABLED, _CHALLENGE)
+        if not request.url.path.startswith(BASIC_AUTH_PREFIX):
+            raise AuthError(401, "basic auth is accepted on /api/v1 and /api/v2 only; log in at /login", _CHALLENGE)
+        username, password = _decode_basic(encoded)
+        keys = self.rate_limiter.keys(username, client_ip(request))
+        wait = self.rate_limiter.retry_after(keys)
+        if wait is not None:
+            raise AuthError(429, f"too many failed logins; try again in {wait} seconds", {"Retry-After": str(wait)})
+        principal = self._remembered_basic(username, password)
+        if principal is not None:
+            return principal
+        state = self.check_password(username, password)
+        if state is None:
+            self.rate_limiter.record_failure(keys)
+            raise AuthError(401, "invalid username or password (basic auth)", _CHALLENGE)
+        self.rate_limiter.forget(keys[0])
+        self._remember_basic(username, password, state)
+        return Principal(username=username, role=state.role, via="basic")
+
+    def _basic_digest(self, username: str, password: str) -> str:
+        message = f"basic\0{username}\0{password}".encode()
+        return hmac.new(self.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+    def _remember_basic(self, username: str, password: str, verified: _UserState) -> None:
+        with self._cache_lock:
+            if len(self._basic_verified) > 10_000:
+                self._basic_verified.clear()
+            self._basic_verified[self._basic_digest(username, password)] = (self.clock(), verified)
+
+    def _remembered_basic(self, username: str, password: str) -> Principal | None:
+        """The principal of a pair verified lately, while its user is unchanged (same id and password); else None."""
+        with self._cache_lock:
+            hit = self._basic_verified.get(self._basic_digest(username, password))
+        if hit is None or self.clock() - hit[0] >= self.basic_cache_ttl:
+            return None
+        state = self.user_state(username)
+        verified = hit[1]
+        if state is None or not state.active or (state.user_id, state.fingerprint) != (verified.user_id, verified.fingerprint):
+            return None
+        return Principal(username=username, role=state.role, via="basic")
 
     def authenticate_cookie_only(self, request: Request) -> Principal | None:
         """The session cookie's user, ignoring any Authorization header (login/logout pages)."""
@@ -445,6 +553,31 @@ class AuthService:
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _decode_basic(encoded: str) -> tuple[str, str]:
+    """``base64("user:password")`` -> (user, password); AuthError 401 saying what is wrong."""
+    bad = AuthError(401, "the Basic credentials must be base64 of 'username:password'", _CHALLENGE)
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    username, colon, password = text.partition(":")
+    if not colon or not username or not password:
+        raise bad
+    return username, password
+
+
+def client_ip(request: Request) -> str | None:
+    """The client's address as every reader should see it (``X-Forwarded-For`` only via trusted proxies)."""
+    service = getattr(request.app.state, "auth", None)
+    trusted = service.trusted_proxies if service is not None else TrustedProxies()
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
 
 
 def _is_form(request: Request) -> bool:
@@ -472,10 +605,11 @@ def authorize(resource: str, action: str) -> Callable[..., Any]:
 
     async def dependency(request: Request) -> Principal:
         service = auth_service(request)
-        principal = service.authenticate(request)
+        principal = await service.authenticate_async(request)
         if principal is None:
             raise AuthError(401, "authentication required: send 'Authorization: Bearer <token>' "
-                                 "(POST /api/v1/auth/token) or log in at /login", _CHALLENGE)
+                                 "(POST /auth/token)" + (", basic auth" if service.basic_auth_enabled else "")
+                                 + " or log in at /login", _CHALLENGE)
         return await _admit(service, request, principal, resource, action, needed)
 
     dependency.__tradewind_permission__ = (resource, action)  # type: ignore[attr-defined]
@@ -489,7 +623,7 @@ def authorize_page(resource: str = "website", action: str = "read") -> Callable[
 
     async def dependency(request: Request) -> Principal:
         service = auth_service(request)
-        principal = service.authenticate(request)
+        principal = await service.authenticate_async(request)
         if principal is None:
             if request.method in SAFE_METHODS:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -1,7 +1,11 @@
-"""Getting in and out: ``POST /api/v1/auth/token`` for scripts, ``/login`` and ``/logout`` for browsers.
+"""Getting in and out: ``POST /auth/token`` for scripts, ``/login`` and ``/logout`` for browsers.
 
-The token endpoint takes JSON ``{"username", "password"}`` and answers 201 with
-``{"access_token", "token_type": "bearer", "expires_in"}`` (seconds). The login page is a small
+The token endpoints — ``POST /auth/token`` (Airflow 3's simple auth manager), ``POST
+/auth/token/cli`` (what ``airflowctl auth login`` calls) and ``POST /api/v1/auth/token`` — take
+``{"username", "password"}`` as JSON or as a form (``application/x-www-form-urlencoded``, what an
+OAuth2 password-flow client sends) and answer 201 with ``{"access_token", "token_type": "bearer",
+"expires_in"}`` (seconds). ``GET /api/v2/auth/login`` and ``GET /api/v2/auth/logout`` are Airflow
+3's redirects to the login page and out of the session. The login page is a small
 server-rendered form; a good login sets the signed session cookie (HttpOnly, SameSite=Lax,
 Secure over https) and redirects to ``next`` when that is a path on this site.
 
@@ -20,10 +24,13 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from tradewind.observe.api.auth import (
     CSRF_FORM_FIELD,
@@ -31,8 +38,10 @@ from tradewind.observe.api.auth import (
     AuthError,
     AuthService,
     auth_service,
+    client_ip,
     safe_next_path,
 )
+from tradewind.observe.api.errors import ApiError
 
 LOGIN_NONCE_COOKIE = "tradewind_login_nonce"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -59,6 +68,43 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
+#: The token endpoints' body as the OpenAPI document shows it (read by :func:`read_credentials`).
+TOKEN_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": TokenRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {"schema": TokenRequest.model_json_schema()},
+        },
+    }
+}
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+async def read_credentials(request: Request) -> TokenRequest:
+    """``{"username", "password"}`` from a JSON or form body; 400/415/422 naming what is wrong.
+
+    Other fields are ignored (an OAuth2 password-flow form also sends ``grant_type``, ``scope``).
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in (FORM_TYPE, "multipart/form-data"):
+        form = await request.form()
+        data: Any = {key: value for key, value in form.items() if isinstance(value, str)}
+    elif content_type in ("application/json", "") or content_type.endswith("+json"):
+        try:
+            data = await request.json()
+        except ValueError:
+            raise ApiError(400, "the body must be JSON {\"username\": ..., \"password\": ...}") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "the body must be a JSON object with username and password")
+    else:
+        raise ApiError(415, f"send the credentials as application/json or {FORM_TYPE}, not {content_type}")
+    try:
+        return TokenRequest.model_validate({key: data.get(key) for key in ("username", "password") if key in data})
+    except ValidationError as exc:
+        raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]) from None
+
+
 @lru_cache(maxsize=1)
 def _jinja() -> Any:
     import jinja2
@@ -73,10 +119,6 @@ def render_page(name: str, status_code: int = 200, headers: dict[str, str] | Non
     return HTMLResponse(html, status_code=status_code, headers={**PAGE_HEADERS, **(headers or {})})
 
 
-def _client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def _rate_limited(service: AuthService, keys: list[str]) -> int | None:
     return service.rate_limiter.retry_after(keys)
 
@@ -88,23 +130,32 @@ def _is_https(request: Request) -> bool:
 def make_router() -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/v1/auth/token", tags=["Auth"], status_code=201, response_model=TokenResponse)
-    def create_token(body: TokenRequest, request: Request) -> Any:
-        """Exchange a username and password for a bearer token (``Authorization: Bearer <token>``)."""
-        service = auth_service(request)
-        keys = service.rate_limiter.keys(body.username, _client_ip(request))
-        wait = _rate_limited(service, keys)
-        if wait is not None:
-            raise AuthError(429, f"too many failed logins; try again in {wait} seconds", {"Retry-After": str(wait)})
-        state = service.check_password(body.username, body.password)
-        if state is None:
-            service.rate_limiter.record_failure(keys)
-            raise AuthError(401, "invalid username or password", {"WWW-Authenticate": "Bearer"})
-        service.rate_limiter.forget(keys[0])
-        token = service.issue_access_token(body.username, state)
-        expires = int(service.access_token_expiration.total_seconds())
-        return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": expires},
-                            status_code=201, headers={"Cache-Control": "no-store"})
+    async def create_token(request: Request) -> Any:
+        """Exchange a username and password (JSON or form) for a bearer token (``Authorization: Bearer <token>``)."""
+        body = await read_credentials(request)
+        return await run_in_threadpool(_issue_token, request, body)
+
+    for path in ("/auth/token", "/auth/token/cli", "/api/v1/auth/token"):
+        router.add_api_route(path, create_token, methods=["POST"], tags=["Auth"], status_code=201,
+                             response_model=TokenResponse, openapi_extra=TOKEN_BODY_SCHEMA,
+                             name=f"create_token{path.replace('/', '_')}")
+
+    @router.get("/api/v2/auth/login", tags=["Login"], status_code=307)
+    def v2_login(request: Request, next: str | None = None) -> Response:  # noqa: A002 - Airflow's parameter name
+        """Airflow 3's ``GET /api/v2/auth/login``: 307 to the login page, which comes back to ``next``."""
+        if next is None:
+            return RedirectResponse("/login", status_code=307)
+        target = _own_path(request, next)
+        if target is None:
+            raise ApiError(400, f"next must be a path or URL on this site, not {next!r}")
+        return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=307)
+
+    @router.get("/api/v2/auth/logout", tags=["Login"], status_code=307)
+    def v2_logout(request: Request) -> Response:
+        """Airflow 3's ``GET /api/v2/auth/logout``: forget the session cookie and go to the login page."""
+        response = RedirectResponse("/login", status_code=307)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_is_https(request))
+        return response
 
     @router.get("/login", include_in_schema=False)
     def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - Airflow's parameter name
@@ -126,7 +177,7 @@ def make_router() -> APIRouter:
         if not nonce or not hmac.compare_digest(sent, service.login_csrf_for(nonce)):
             return _login_form(request, service, target, status_code=403, username=username,
                                error="The form expired; please sign in again.")
-        keys = service.rate_limiter.keys(username, _client_ip(request))
+        keys = service.rate_limiter.keys(username, client_ip(request))
         wait = _rate_limited(service, keys)
         if wait is not None:
             return _login_form(request, service, target, status_code=429, username=username,
@@ -158,6 +209,34 @@ def make_router() -> APIRouter:
         return response
 
     return router
+
+
+def _issue_token(request: Request, body: TokenRequest) -> JSONResponse:
+    """201 with a token for a right password; 429 while rate-limited, 401 (counted) for a wrong one."""
+    service = auth_service(request)
+    keys = service.rate_limiter.keys(body.username, client_ip(request))
+    wait = _rate_limited(service, keys)
+    if wait is not None:
+        raise AuthError(429, f"too many failed logins; try again in {wait} seconds", {"Retry-After": str(wait)})
+    state = service.check_password(body.username, body.password)
+    if state is None:
+        service.rate_limiter.record_failure(keys)
+        raise AuthError(401, "invalid username or password", {"WWW-Authenticate": "Bearer"})
+    service.rate_limiter.forget(keys[0])
+    token = service.issue_access_token(body.username, state)
+    expires = int(service.access_token_expiration.total_seconds())
+    return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": expires},
+                        status_code=201, headers={"Cache-Control": "no-store"})
+
+
+def _own_path(request: Request, value: str) -> str | None:
+    """``value`` as a path on this site (an absolute URL to this very host counts), else None."""
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.netloc == request.url.netloc:
+        value = parts.path or "/"
+        value += f"?{parts.query}" if parts.query else ""
+    path = safe_next_path(value, default="")
+    return path or None
 
 
 def _login_form(request: Request, service: AuthService, target: str, *, status_code: int = 200,
