@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+
+from tradewind.config import Config
 from tradewind.persist.db import Database
+from tradewind.persist.fernet import build_fernet, generate_key, register_config_for_database
 from tradewind.persist.queries import variables as q
+
+KEY = generate_key()
+
+
+@pytest.fixture(autouse=True)
+def _database_key(any_db: Database, tmp_path: Path) -> None:
+    """This test's database is encrypted with KEY (as the CLI registers its settings' key)."""
+    config = Config.load(home=tmp_path / "key_home", environ={}, overrides={"core": {"fernet_key": KEY}})
+    register_config_for_database(config, any_db.engine.url)
+
+
+def _raw(db: Database, key: str) -> tuple[str, bool]:
+    """The stored column values, read past the query module."""
+    with db.engine.connect() as conn:
+        val, encrypted = conn.execute(text("SELECT val, is_encrypted FROM variable WHERE key = :k"), {"k": key}).one()
+    return val, bool(encrypted)
 
 
 def test_set_get_replace_delete(any_db: Database) -> None:
@@ -17,7 +38,7 @@ def test_set_get_replace_delete(any_db: Database) -> None:
         q.set_variable(s, "greeting", "bye")
     with any_db.session_scope() as s:
         row = q.get_variable_row(s, "greeting")
-        assert (row.val, row.description) == ("bye", None)
+        assert (q.variable_value(s, row), row.description) == ("bye", None)
         assert q.delete_variable(s, "greeting") is True
         assert q.delete_variable(s, "greeting") is False
         assert q.get_variable(s, "greeting") is None
@@ -95,3 +116,49 @@ def test_db_variable_backend_protocol(any_db: Database) -> None:
     assert backend.delete("k") is True
     assert backend.delete("k") is False
     assert backend.get("k") is None
+
+
+def test_values_are_ciphertext_in_the_database(any_db: Database) -> None:
+    with any_db.session_scope() as s:
+        q.set_variable(s, "secret", "hunter2-plain")
+        q.import_variables(s, {"imported": "imported-plain"})
+    for key, clear in (("secret", "hunter2-plain"), ("imported", "imported-plain")):
+        stored, encrypted = _raw(any_db, key)
+        assert encrypted is True
+        assert clear not in stored
+        assert build_fernet([KEY]).decrypt(stored.encode()).decode() == clear
+    with any_db.session_scope() as s:
+        assert q.get_variable(s, "secret") == "hunter2-plain"
+        assert [(v.key, v.value) for v in q.list_variable_values(s)] == [
+            ("imported", "imported-plain"), ("secret", "hunter2-plain")]
+
+
+def test_plaintext_rows_stay_readable_and_rotation_encrypts_them(any_db: Database) -> None:
+    with any_db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO variable (key, val, is_encrypted) VALUES ('legacy', 'in-clear', :f)"),
+                     {"f": False})
+    with any_db.session_scope() as s:
+        assert q.get_variable(s, "legacy") == "in-clear"
+        q.set_variable(s, "modern", "v1")
+    new_key = generate_key()
+    rotating = build_fernet([new_key, KEY])
+    with any_db.session_scope() as s:
+        assert q.rotate_variables(s, rotating) == 2
+    for key, clear in (("legacy", "in-clear"), ("modern", "v1")):
+        stored, encrypted = _raw(any_db, key)
+        assert encrypted is True
+        assert build_fernet([new_key]).decrypt(stored.encode()).decode() == clear
+    with any_db.session_scope() as s:
+        assert q.get_variable(s, "modern", fernet=build_fernet([new_key])) == "v1"
+        with pytest.raises(q.VariableError, match="'modern'.*cannot be decrypted.*rotate-fernet-key"):
+            q.get_variable(s, "modern", fernet=build_fernet([KEY]))
+
+
+def test_rotation_with_a_missing_old_key_changes_nothing(any_db: Database) -> None:
+    with any_db.session_scope() as s:
+        q.set_variable(s, "a", "1")
+    before = _raw(any_db, "a")
+    with any_db.session_scope() as s:
+        with pytest.raises(q.VariableError, match="'a'.*any key"):
+            q.rotate_variables(s, build_fernet([generate_key()]))
+    assert _raw(any_db, "a") == before

@@ -92,6 +92,23 @@ class Home:
     def json(self, *args: str) -> Any:
         return json.loads(self.ok(*args, "-o", "json").stdout)
 
+    def stored_variables(self) -> dict[str, tuple[str, str | None]]:
+        """``{key: (value, description)}`` read from this home's database in clear (``variables list``
+        shows keys only, as Airflow's does)."""
+        from tradewind.config import Config
+        from tradewind.persist.db import Database
+        from tradewind.persist.fernet import fernet_from_config
+        from tradewind.persist.queries.variables import list_variable_values
+
+        config = Config.load(home=self.path, environ=self.env)
+        db = Database.from_config(config)
+        try:
+            with db.session_scope() as session:
+                rows = list_variable_values(session, fernet=fernet_from_config(config))
+                return {row.key: (row.value, row.description) for row in rows}
+        finally:
+            db.engine.dispose()
+
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [TRADEWIND, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

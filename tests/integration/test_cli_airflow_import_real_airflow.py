@@ -156,7 +156,7 @@ def _both_directions(bin_dir: Path, tmp_path: Path, *, airflow3: bool) -> None:
     home.ok("connections", "import", str(files["json"]))
     home.ok("variables", "import", str(variables))
     home.ok("pools", "import", str(pools))
-    stored = {row["key"]: (row["val"], row["description"]) for row in home.json("variables", "list")}
+    stored = home.stored_variables()
     # Airflow 2's export has no descriptions; Airflow 3's carries them.
     assert stored == {"color": ("blue", "Theme colour" if airflow3 else None), "limits": ('{"rows": 5}', None)}
     assert {p["pool"]: (p["slots"], p["description"]) for p in home.json("pools", "list")} == {

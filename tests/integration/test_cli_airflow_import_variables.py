@@ -65,7 +65,7 @@ STORED = {"color": "blue", "count": "3", "empty": "", "enabled": "true", "limits
 
 
 def _stored(home: Home) -> dict[str, tuple[str, str | None]]:
-    return {row["key"]: (row["val"], row["description"]) for row in home.json("variables", "list")}
+    return home.stored_variables()
 
 
 @pytest.mark.parametrize("name,text,described", [

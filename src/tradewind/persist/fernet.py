@@ -1,16 +1,16 @@
-"""The Fernet keys that encrypt connection passwords and extras at rest.
+"""The Fernet keys that encrypt connection passwords and extras, and variable values, at rest.
 
 ``[core] fernet_key`` holds one key or several comma-separated keys (Airflow's format). Several
 keys make a MultiFernet: the first encrypts, every key decrypts — so a key is rotated by putting
-the new one first, running ``tradewind rotate-fernet-key`` (re-encrypts every stored connection
+the new one first, running ``tradewind rotate-fernet-key`` (re-encrypts every stored connection and variable
 with the first key), then dropping the old one.
 
 When ``[core] fernet_key`` is empty a key is generated on first use into
 ``$TRADEWIND_HOME/fernet_key`` (mode 0600) and shared by every process of this home. There is no
 built-in default key: a default would make "encrypted" data readable by anyone.
 
-``cryptography`` is imported inside functions so processes that never touch a connection do not
-pay for it.
+``cryptography`` is imported inside functions so processes that never touch a connection or a
+variable do not pay for it.
 """
 
 from __future__ import annotations
@@ -96,3 +96,61 @@ def _home_key(path: Path) -> str:
     finally:
         temporary.unlink()
     return path.read_text(encoding="ascii").strip()
+
+
+# ------------------------------------------------------------------ which key for a database
+#: Normalised database URL -> the settings of the process that opened it (registered at start-up).
+_REGISTERED_CONFIGS: dict[str, Any] = {}
+#: Registrations not normalised yet: registering stays free of SQLAlchemy imports (CLI start-up).
+_PENDING: list[tuple[Any, Any]] = []
+#: Cache of built MultiFernets, keyed by (home, configured keys): building one reads a key file.
+_FERNET_CACHE: dict[tuple[str, str], "MultiFernet"] = {}
+
+
+def _url_key(url: Any) -> str:
+    """One spelling per database: the URL as the engine sees it, password included (never printed)."""
+    from sqlalchemy.engine import make_url
+
+    from tradewind.persist.db import normalise_url
+
+    if not isinstance(url, str):
+        return url.render_as_string(hide_password=False)
+    return make_url(normalise_url(url)).render_as_string(hide_password=False)
+
+
+def register_config_for_database(config: Any, url: Any = None) -> None:
+    """Record that ``config``'s Fernet keys encrypt what is stored in ``url`` (default ``config.database_url``).
+
+    Called where a process builds its settings (the CLI's root command, so every server it
+    starts, and the children forked from them, share it). Queries that get only a session (the
+    variables store) find their key through :func:`fernet_for_bind`.
+    """
+    _PENDING.append((config.database_url if url is None else url, config))
+
+
+def cached_fernet(config: Any) -> "MultiFernet":
+    """:func:`fernet_from_config`, built once per home and key setting in this process."""
+    cache_key = (str(config.home), (config.get("core", "fernet_key") or "").strip())
+    fernet = _FERNET_CACHE.get(cache_key)
+    if fernet is None:
+        fernet = _FERNET_CACHE[cache_key] = fernet_from_config(config)
+    return fernet
+
+
+def fernet_for_bind(bind: Any) -> "MultiFernet":
+    """The MultiFernet for the database behind ``bind`` (an Engine or Connection).
+
+    The settings registered for that database URL (:func:`register_config_for_database`) when
+    there are some; otherwise this process's own settings (``TRADEWIND_HOME`` and
+    ``TRADEWIND__CORE__FERNET_KEY``), as any Tradewind process started without the CLI reads them.
+    """
+    while _PENDING:
+        url, config = _PENDING.pop(0)
+        _REGISTERED_CONFIGS[_url_key(url)] = config
+    engine = getattr(bind, "engine", bind)
+    config = _REGISTERED_CONFIGS.get(_url_key(engine.url))
+    if config is None:
+        from tradewind.config import Config
+
+        config = Config.load()
+    return cached_fernet(config)

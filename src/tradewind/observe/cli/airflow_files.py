@@ -248,6 +248,8 @@ def _json_text(where: str, value: Any) -> str:
 def airflow_variables(rows: list[Any], *, plain: bool) -> tuple[dict[str, Any], int]:
     """``{key: value}`` as Airflow exports it, and how many entries use the described form.
 
+    ``rows`` are variables in clear (:class:`tradewind.persist.queries.variables.StoredVariable`).
+
     JSON text is written decoded, other text as it is; a value that is JSON text of a string stays
     raw, so importing it back stores the same text. Unless ``plain``, a variable with a description
     (or whose value could be mistaken for that form) is written ``{"value": ..., "description": ...}``.
@@ -256,11 +258,11 @@ def airflow_variables(rows: list[Any], *, plain: bool) -> tuple[dict[str, Any], 
     wrapped = 0
     for row in rows:
         try:
-            value = json.loads(row.val)
+            value = json.loads(row.value)
         except ValueError:
-            value = row.val
+            value = row.value
         if isinstance(value, str):
-            value = row.val
+            value = row.value
         looks_wrapped = isinstance(value, dict) and "value" in value and set(value) <= {"value", "description"}
         if not plain and (row.description or looks_wrapped):
             out[row.key] = {"value": value, "description": row.description}

@@ -332,7 +332,10 @@ def connections_test(cli: CliContext, conn_id: str) -> None:
 @click.command("rotate-fernet-key")
 @pass_cli
 def rotate_fernet_key_command(cli: CliContext) -> None:
-    """Re-encrypt every stored connection with the first key of [core] fernet_key.
+    """Re-encrypt every stored connection and variable with the first key of [core] fernet_key.
+
+    Values stored in clear (written by older versions or other tools) are encrypted too. A value
+    no key decrypts stops the rotation before anything is written, naming it.
 
     \b
     Rotating a key:
@@ -341,11 +344,14 @@ def rotate_fernet_key_command(cli: CliContext) -> None:
       3. set it to NEW_KEY alone
     """
     from tradewind.persist.queries.connections import rotate_fernet_key
+    from tradewind.persist.queries.variables import VariableError, rotate_variables
 
+    fernet = _fernet(cli)
     try:
         with cli.migrated_db().session_scope() as session:
-            changed = rotate_fernet_key(session, _fernet(cli))
-            audit(session, "connection.rotate_fernet_key", extra={"connections": changed})
-    except _storage_errors() as exc:
+            changed = rotate_fernet_key(session, fernet)
+            variables = rotate_variables(session, fernet)
+            audit(session, "connection.rotate_fernet_key", extra={"connections": changed, "variables": variables})
+    except (*_storage_errors(), VariableError) as exc:
         raise CliError(str(exc)) from None
-    click.echo(f"Re-encrypted {changed} connection(s) with the first key.")
+    click.echo(f"Re-encrypted {changed} connection(s) and {variables} variable(s) with the first key.")

@@ -1,5 +1,8 @@
 """``tradewind variables``: get, set, list, delete, import and export variables.
 
+Values are stored Fernet-encrypted (:mod:`tradewind.persist.queries.variables`); ``list`` shows
+keys only, as Airflow's does, and ``get`` prints one value.
+
 The import/export files are Airflow's (2 and 3; shapes in :mod:`.airflow_files`): one object
 mapping each key to its value. String values are stored as they are; other values as JSON
 text. Export decodes values holding JSON, so a round trip keeps them.
@@ -14,7 +17,7 @@ from typing import Any
 import click
 
 from tradewind.observe.cli.airflow_files import airflow_variables, variables_from_file, write_output
-from tradewind.observe.cli.common import CliContext, CliError, audit, output_option, pass_cli, render
+from tradewind.observe.cli.common import LIST_FORMATS, CliContext, CliError, audit, pass_cli, render
 
 
 @click.group("variables")
@@ -46,7 +49,7 @@ def variables_get(cli: CliContext, key: str, default: str | None, as_json: bool)
         with _session(cli) as session:
             value = get_variable(session, key, deserialize_json=as_json)
     except VariableError as exc:
-        raise CliError(f"{exc}; drop --json to see it as text") from None
+        raise CliError(f"{exc}; drop --json to see it as text" if as_json and "JSON" in str(exc) else str(exc)) from None
     if value is None:
         if default is not None:
             click.echo(default)
@@ -87,20 +90,22 @@ def variables_set(cli: CliContext, key: str, value: str, as_json: bool, descript
 
 
 @variables_group.command("list")
-@output_option
+@click.option("-o", "--output", type=click.Choice(LIST_FORMATS, case_sensitive=False), default="table",
+              show_default=True, help="Output format.")
 @pass_cli
 def variables_list(cli: CliContext, output: str) -> None:
-    """List variables with their values and descriptions.
+    """List variable keys (as Airflow does: values only through `variables get`).
 
     \b
-    Example:
+    Examples:
+      tradewind variables list
       tradewind variables list -o json
     """
     from tradewind.persist.queries.variables import list_variables
 
     with _session(cli) as session:
-        rows = [{"key": v.key, "val": v.val, "description": v.description} for v in list_variables(session)]
-    render(rows, ["key", "val", "description"], output)
+        rows = [{"key": v.key} for v in list_variables(session)]
+    render(rows, ["key"], output)
 
 
 @variables_group.command("delete")
@@ -188,10 +193,13 @@ def variables_export(cli: CliContext, file: str, plain: bool) -> None:
       tradewind variables export variables.json
       tradewind variables export variables.json --plain
     """
-    from tradewind.persist.queries.variables import list_variables
+    from tradewind.persist.queries.variables import VariableError, list_variable_values
 
-    with _session(cli) as session:
-        data, wrapped = airflow_variables(list_variables(session), plain=plain)
+    try:
+        with _session(cli) as session:
+            data, wrapped = airflow_variables(list_variable_values(session), plain=plain)
+    except VariableError as exc:
+        raise CliError(str(exc)) from None
     write_output(file, json.dumps(data, indent=4, sort_keys=True) + "\n")
     if file == "-":
         return

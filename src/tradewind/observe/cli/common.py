@@ -21,7 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from tradewind.config import Config
     from tradewind.persist.db import Database
 
-OUTPUT_FORMATS = ("table", "json", "plain")
+#: Airflow's ``--output`` choices.
+OUTPUT_FORMATS = ("table", "json", "yaml", "plain")
+LIST_FORMATS = OUTPUT_FORMATS
 
 
 class CliError(click.ClickException):
@@ -68,7 +70,7 @@ pass_cli = click.make_pass_decorator(CliContext)
 
 # ----------------------------------------------------------------------------- output
 def output_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``-o/--output table|json|plain`` (default table)."""
+    """``-o/--output table|json|yaml|plain`` (default table)."""
     return click.option(
         "-o",
         "--output",
@@ -121,12 +123,23 @@ def console(stderr: bool = False) -> Any:
     return Console(file=stream, width=width, color_system=None, highlight=False)
 
 
+def echo_yaml(data: Any) -> None:
+    """Print JSON-able data as YAML (block style, keys in the order given)."""
+    import yaml
+
+    click.echo(yaml.safe_dump(to_jsonable(data), sort_keys=False, allow_unicode=True, default_flow_style=False),
+               nl=False)
+
+
 def render(rows: Sequence[dict[str, Any]], columns: Sequence[str], output: str, *, title: str | None = None) -> None:
-    """Print rows as a Rich table, a JSON list of objects (keys = ``columns``), or tab-separated text."""
+    """Print rows as a Rich table, a JSON or YAML list of objects (keys = ``columns``), or tab-separated text."""
     output = output.lower()
-    if output == "json":
+    if output in ("json", "yaml"):
         data = [{c: to_jsonable(row.get(c)) for c in columns} for row in rows]
-        click.echo(json.dumps(data, indent=2))
+        if output == "yaml":
+            echo_yaml(data)
+        else:
+            click.echo(json.dumps(data, indent=2))
         return
     if output == "plain":
         click.echo("\t".join(columns))
@@ -147,10 +160,13 @@ def render(rows: Sequence[dict[str, Any]], columns: Sequence[str], output: str, 
 
 
 def render_mapping(data: dict[str, Any], output: str) -> None:
-    """Print one object: key/value table, JSON object, or ``key<TAB>value`` lines."""
+    """Print one object: key/value table, JSON or YAML object, or ``key<TAB>value`` lines."""
     output = output.lower()
     if output == "json":
         click.echo(json.dumps(to_jsonable(data), indent=2))
+        return
+    if output == "yaml":
+        echo_yaml(data)
         return
     if output == "plain":
         for key, value in data.items():

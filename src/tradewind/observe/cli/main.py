@@ -45,7 +45,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "rotate-fernet-key": (
         "tradewind.observe.cli.cmd_connections:rotate_fernet_key_command",
-        "Re-encrypt stored connections with the first Fernet key.",
+        "Re-encrypt stored connections and variables with the first Fernet key.",
     ),
     "scheduler": ("tradewind.observe.cli.cmd_services:scheduler_command", "Run the scheduler and DAG processor."),
     "standalone": (
@@ -104,6 +104,10 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         config = Config.load()
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
+    from tradewind.persist.fernet import register_config_for_database
+
+    # Variables are encrypted with this home's Fernet key in every server this command starts.
+    register_config_for_database(config)
     ctx.obj = CliContext(config=config, verbose=verbose)
     ctx.call_on_close(ctx.obj.close)
 

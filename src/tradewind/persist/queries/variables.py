@@ -2,6 +2,13 @@
 
 Values are stored as text. JSON values are stored as JSON text
 (``serialize_json=True``) and read back with ``deserialize_json=True``, as in Airflow.
+
+Values are Fernet-encrypted at rest, as connection passwords are: every write stores a token
+and sets ``is_encrypted``; rows written in clear by older versions or other tools (flag false)
+are read as they are, and :func:`rotate_variables` (``tradewind rotate-fernet-key``) encrypts
+them. Every reader of ``Variable.val`` goes through this module (:func:`variable_value`), so no
+caller ever sees a token. The key comes from the ``fernet`` argument when given, else from the
+settings registered for the session's database (:func:`tradewind.persist.fernet.fernet_for_bind`).
 """
 
 from __future__ import annotations
@@ -9,13 +16,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.persist.db import Database
 from tradewind.persist.models import ID_LEN, Variable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.fernet import MultiFernet
 
 OnExisting = Literal["overwrite", "skip", "fail"]
 
@@ -51,36 +61,89 @@ def _to_text(key: str, value: Any, serialize_json: bool) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class StoredVariable:
+    """A variable in clear: what callers outside this module get instead of the row."""
+
+    key: str
+    value: str
+    description: str | None
+
+
+def _fernet(session: Session, fernet: "MultiFernet | None") -> "MultiFernet":
+    if fernet is not None:
+        return fernet
+    from tradewind.persist.fernet import fernet_for_bind
+
+    return fernet_for_bind(session.get_bind())
+
+
+def _store_text(row: Variable, text: str, fernet: "MultiFernet") -> None:
+    row.val = fernet.encrypt(text.encode("utf-8")).decode("ascii")
+    row.is_encrypted = True
+
+
+def variable_value(session: Session, row: Variable, *, fernet: "MultiFernet | None" = None) -> str:
+    """The row's value in clear (decrypted when ``is_encrypted``; clear rows as they are)."""
+    if not row.is_encrypted:
+        return row.val
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return _fernet(session, fernet).decrypt(row.val.encode("ascii")).decode("utf-8")
+    except (InvalidToken, UnicodeError):
+        raise VariableError(
+            f"variable {row.key!r}: the stored value cannot be decrypted with [core] fernet_key — was the key "
+            "changed? Put the new key first and the old one after it (comma-separated), then run "
+            "`tradewind rotate-fernet-key`"
+        ) from None
+
+
+def stored_variable(session: Session, row: Variable, *, fernet: "MultiFernet | None" = None) -> StoredVariable:
+    return StoredVariable(key=row.key, value=variable_value(session, row, fernet=fernet), description=row.description)
+
+
 def get_variable_row(session: Session, key: str) -> Variable | None:
+    """The row itself (its ``val`` may be a token: read values with :func:`variable_value`)."""
     return session.get(Variable, key)
 
 
-def get_variable(session: Session, key: str, *, deserialize_json: bool = False) -> Any:
+def get_variable(
+    session: Session, key: str, *, deserialize_json: bool = False, fernet: "MultiFernet | None" = None
+) -> Any:
     """The value of ``key`` (decoded from JSON if asked), or None when there is no such variable."""
     row = session.get(Variable, key)
     if row is None:
         return None
+    text = variable_value(session, row, fernet=fernet)
     if not deserialize_json:
-        return row.val
+        return text
     try:
-        return json.loads(row.val)
+        return json.loads(text)
     except ValueError as exc:
         raise VariableError(f"variable {key!r} does not hold valid JSON: {exc}") from None
 
 
 def set_variable(
-    session: Session, key: str, value: Any, description: str | None = None, *, serialize_json: bool = False
+    session: Session,
+    key: str,
+    value: Any,
+    description: str | None = None,
+    *,
+    serialize_json: bool = False,
+    fernet: "MultiFernet | None" = None,
 ) -> Variable:
-    """Create or replace a variable (value and description both replaced, as in Airflow)."""
+    """Create or replace a variable (value and description both replaced, as in Airflow); stored encrypted."""
     _check_key(key)
     text = _to_text(key, value, serialize_json)
+    key_fernet = _fernet(session, fernet)
     row = session.get(Variable, key)
     if row is None:
-        row = Variable(key=key, val=text, description=description)
+        row = Variable(key=key, description=description)
         session.add(row)
     else:
-        row.val = text
         row.description = description
+    _store_text(row, text, key_fernet)
     session.flush()
     return row
 
@@ -103,8 +166,47 @@ def list_variables(session: Session, *, prefix: str | None = None) -> list[Varia
     return list(session.scalars(query))
 
 
+def list_variable_values(
+    session: Session, *, prefix: str | None = None, fernet: "MultiFernet | None" = None
+) -> list[StoredVariable]:
+    """:func:`list_variables` in clear."""
+    key_fernet = _fernet(session, fernet)
+    return [stored_variable(session, row, fernet=key_fernet) for row in list_variables(session, prefix=prefix)]
+
+
+def rotate_variables(session: Session, fernet: "MultiFernet") -> int:
+    """Re-encrypt every variable with the first key (clear rows get encrypted); how many rows changed.
+
+    A value no key decrypts stops the rotation with an error naming the variable, before anything
+    is written.
+    """
+    from cryptography.fernet import InvalidToken
+
+    changes: list[tuple[Variable, str]] = []
+    for row in list_variables(session):
+        if not row.is_encrypted:
+            changes.append((row, fernet.encrypt(row.val.encode("utf-8")).decode("ascii")))
+            continue
+        try:
+            changes.append((row, fernet.rotate(row.val.encode("ascii")).decode("ascii")))
+        except (InvalidToken, UnicodeError):
+            raise VariableError(
+                f"variable {row.key!r}: the stored value cannot be decrypted with any key in [core] fernet_key; "
+                "keep the old key in the list (after the new one) and rotate again"
+            ) from None
+    for row, token in changes:
+        row.val = token
+        row.is_encrypted = True
+    session.flush()
+    return len(changes)
+
+
 def import_variables(
-    session: Session, data: Mapping[str, Any], *, on_existing: OnExisting = "overwrite"
+    session: Session,
+    data: Mapping[str, Any],
+    *,
+    on_existing: OnExisting = "overwrite",
+    fernet: "MultiFernet | None" = None,
 ) -> ImportCounts:
     """Load ``{key: value}`` (the ``variables import`` file format).
 
@@ -123,6 +225,7 @@ def import_variables(
     existing = set(session.scalars(select(Variable.key).where(Variable.key.in_(list(prepared))))) if prepared else set()
     if on_existing == "fail" and existing:
         raise VariableError(f"variables already exist: {', '.join(sorted(existing))}")
+    key_fernet = _fernet(session, fernet)
     created = updated = skipped = 0
     for key, text in prepared.items():
         if key in existing:
@@ -131,23 +234,24 @@ def import_variables(
                 continue
             row = session.get(Variable, key)
             assert row is not None
-            row.val = text
             updated += 1
         else:
-            session.add(Variable(key=key, val=text))
+            row = Variable(key=key)
+            session.add(row)
             created += 1
+        _store_text(row, text, key_fernet)
     session.flush()
     return ImportCounts(created=created, updated=updated, skipped=skipped)
 
 
-def export_variables(session: Session) -> dict[str, Any]:
+def export_variables(session: Session, *, fernet: "MultiFernet | None" = None) -> dict[str, Any]:
     """Every variable as ``{key: value}``; values holding JSON are decoded, others stay strings."""
     out: dict[str, Any] = {}
-    for row in list_variables(session):
+    for item in list_variable_values(session, fernet=fernet):
         try:
-            out[row.key] = json.loads(row.val)
+            out[item.key] = json.loads(item.value)
         except ValueError:
-            out[row.key] = row.val
+            out[item.key] = item.value
     return out
 
 
