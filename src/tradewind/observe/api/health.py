@@ -29,6 +29,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import select, text
 
+from tradewind.observe.api.v1_models import HealthInfo
 from tradewind.persist.db import Database
 from tradewind.persist.models import Job
 from tradewind.persist.queries import jobs as job_queries
@@ -127,7 +128,7 @@ def make_router(clock: Callable[[], datetime] | None = None) -> APIRouter:
     scheduler's) from ``app.state``."""
     router = APIRouter()
 
-    @router.get("/api/v1/health", tags=["Monitor"])
+    @router.get("/api/v1/health", tags=["Monitor"], response_model=HealthInfo)
     def get_health(request: Request) -> dict[str, Any]:
         state = request.app.state
         now = clock() if clock else None

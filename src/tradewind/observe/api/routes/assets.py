@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate, paginate_rows
 from tradewind.observe.api.routes.common import API, audit, can, iso, now, read, wake_scheduler, write
@@ -85,7 +86,7 @@ def _source_aliases(session: Session, event_ids: list[int]) -> dict[int, list[di
     return found
 
 
-@router.get("/assets", summary="List assets")
+@router.get("/assets", summary="List assets", response_model=m.AssetCollection)
 def list_assets(
     request: Request,
     page: Page = Depends(page_params),
@@ -108,7 +109,7 @@ def list_assets(
         return {"assets": asset_dicts(session, rows), "total_entries": total}
 
 
-@router.get("/assets/events", summary="List asset events")
+@router.get("/assets/events", summary="List asset events", response_model=m.AssetEventCollection)
 def list_asset_events(
     request: Request,
     page: Page = Depends(page_params),
@@ -133,7 +134,7 @@ def list_asset_events(
         return {"asset_events": [_event_dict(e, a, aliases.get(e.id)) for e, a in rows], "total_entries": total}
 
 
-@router.post("/assets/events", summary="Record an asset event by hand")
+@router.post("/assets/events", summary="Record an asset event by hand", response_model=m.AssetEventOut)
 def create_asset_event(request: Request, body: AssetEventBody,
                        principal: Any = can("asset", "create")) -> dict[str, Any]:
     from tradewind.definition.assets import AssetKey
@@ -151,7 +152,7 @@ def create_asset_event(request: Request, body: AssetEventBody,
     return out
 
 
-@router.get("/assets/aliases", summary="List asset aliases")
+@router.get("/assets/aliases", summary="List asset aliases", response_model=m.AssetAliasCollection)
 def list_asset_aliases(
     request: Request,
     page: Page = Depends(page_params),
@@ -167,7 +168,7 @@ def list_asset_aliases(
         return {"asset_aliases": [i.as_dict() for i in alias_infos(session, rows)], "total_entries": total}
 
 
-@router.get("/assets/{asset_id}", summary="Get an asset")
+@router.get("/assets/{asset_id}", summary="Get an asset", response_model=m.AssetOut)
 def get_asset(request: Request, asset_id: int, _user: Any = can("asset", "read")) -> dict[str, Any]:
     with read(request) as session:
         asset = session.get(AssetModel, asset_id)

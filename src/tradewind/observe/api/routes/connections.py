@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradewind.definition.connection import Connection, InvalidConnectionError
 from tradewind.definition.masking import MASK
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import ApiError, bad_request, conflict, not_found
 from tradewind.observe.api.pagination import Page, page_params
 from tradewind.observe.api.routes.common import API, audit, can, masked_fields, read, write
@@ -117,7 +118,7 @@ def _keep_masked(new: dict[str, Any], old: Connection) -> dict[str, Any]:
     return out
 
 
-@router.get("/connections", summary="List connections")
+@router.get("/connections", summary="List connections", response_model=m.ConnectionCollection)
 def list_connections(request: Request, page: Page = Depends(page_params),
                      _user: Any = can("connection", "read")) -> dict[str, Any]:
     fernet = _fernet(request)
@@ -141,14 +142,14 @@ def _get_or_404(session: Any, conn_id: str, fernet: Any) -> Connection:
     return conn
 
 
-@router.get("/connections/{connection_id}", summary="Get a connection")
+@router.get("/connections/{connection_id}", summary="Get a connection", response_model=m.ConnectionOut)
 def get_connection(request: Request, connection_id: str, _user: Any = can("connection", "read")) -> dict[str, Any]:
     fernet = _fernet(request)
     with read(request) as session:
         return connection_dict(_get_or_404(session, connection_id, fernet))
 
 
-@router.post("/connections", summary="Create a connection")
+@router.post("/connections", summary="Create a connection", response_model=m.ConnectionOut)
 def create_connection(request: Request, body: ConnectionBody,
                       principal: Any = can("connection", "create")) -> dict[str, Any]:
     values = body.model_dump(by_alias=True)
@@ -165,7 +166,8 @@ def create_connection(request: Request, body: ConnectionBody,
     return connection_dict(conn)
 
 
-@router.patch("/connections/{connection_id}", summary="Update a connection (update_mask: the fields to change)")
+@router.patch("/connections/{connection_id}", summary="Update a connection (update_mask: the fields to change)",
+              response_model=m.ConnectionOut)
 def patch_connection(
     request: Request,
     connection_id: str,
@@ -202,7 +204,7 @@ def delete_connection(request: Request, connection_id: str, principal: Any = can
     return Response(status_code=204)
 
 
-@router.post("/connections/test", summary="Test a connection with the hook of its type")
+@router.post("/connections/test", summary="Test a connection with the hook of its type", response_model=m.ConnectionTest)
 def post_connection_test(request: Request, body: ConnectionBody,
                     principal: Any = can("connection", "create")) -> dict[str, Any]:
     """Test the connection in the body (stored or not). ``***`` for the password or an extra value means the

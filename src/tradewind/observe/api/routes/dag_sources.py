@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.routes.common import API, can, dag_or_404, read
 from tradewind.persist.models import DagVersion
@@ -27,7 +28,7 @@ def wants_text(request: Request) -> bool:
 
 
 @router.get("/dagSources/{dag_id}", summary="Get the source code of a DAG's file",
-            responses={200: {"content": {"application/json": {}, "text/plain": {}}}})
+            responses=m.text_or_json(m.DagSourceOut))
 def get_dag_source(request: Request, dag_id: str, _user: Any = can("dag_code", "read")) -> Response:
     with read(request) as session:
         dag = dag_or_404(session, dag_id)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api import schemas
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
@@ -25,7 +26,7 @@ def _names(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-@router.get("/eventLogs", summary="List audit-log entries")
+@router.get("/eventLogs", summary="List audit-log entries", response_model=m.EventLogCollection)
 def list_event_logs(
     request: Request,
     page: Page = Depends(page_params),
@@ -64,7 +65,7 @@ def list_event_logs(
         return {"event_logs": [schemas.event_log_dict(r) for r in rows], "total_entries": total}
 
 
-@router.get("/eventLogs/{event_log_id}", summary="Get an audit-log entry")
+@router.get("/eventLogs/{event_log_id}", summary="Get an audit-log entry", response_model=m.EventLogOut)
 def get_event_log(request: Request, event_log_id: int, _user: Any = can("audit_log", "read")) -> dict[str, Any]:
     with read(request) as session:
         row = session.get(AuditLog, event_log_id)

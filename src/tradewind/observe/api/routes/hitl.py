@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from tradewind.observe.api.pagination import Page, page_params
 from tradewind.observe.api.routes.common import (
@@ -147,9 +148,11 @@ def make_router(prefix: str) -> APIRouter:
     """The routes above under ``prefix`` (``/api/v2`` or ``/api/v1``)."""
     router = APIRouter(prefix=prefix, tags=["HumanInTheLoop"])
 
-    @router.get("/hitlDetails/", summary="List human-in-the-loop requests (Airflow 3.1.0 path)")
+    @router.get("/hitlDetails/", summary="List human-in-the-loop requests (Airflow 3.1.0 path)",
+                response_model=m.HITLDetailCollection)
     @router.get("/dags/{dag_id}/dagRuns/{dag_run_id}/hitlDetails",
-                summary="List human-in-the-loop requests of a run ('~' for every DAG and/or run)")
+                summary="List human-in-the-loop requests of a run ('~' for every DAG and/or run)",
+                response_model=m.HITLDetailCollection)
     def list_hitl_details(
         request: Request,
         dag_id: str | None = None,
@@ -178,33 +181,38 @@ def make_router(prefix: str) -> APIRouter:
             subject_search=subject_search, body_search=body_search)
         return _list(request, page, f, order_by)
 
-    @router.get("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}", summary="Get the human-in-the-loop request of a task")
+    @router.get("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}", summary="Get the human-in-the-loop request of a task",
+                response_model=m.HITLDetailOut)
     def get_hitl_detail(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                         _user: Any = can("task_instance", "read")) -> dict[str, Any]:
         return _one(request, dag_id, dag_run_id, task_id, -1)
 
     @router.get("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}/{map_index}",
-                summary="Get the human-in-the-loop request of a mapped task instance")
-    @router.get(TI_HITL, summary="Get the human-in-the-loop request of a task instance")
+                summary="Get the human-in-the-loop request of a mapped task instance", response_model=m.HITLDetailOut)
+    @router.get(TI_HITL, summary="Get the human-in-the-loop request of a task instance", response_model=m.HITLDetailOut)
     def get_mapped_hitl_detail(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                                _user: Any = can("task_instance", "read")) -> dict[str, Any]:
         return _one(request, dag_id, dag_run_id, task_id, _map_index(map_index))
 
-    @router.get(TI_HITL + "/tries/{try_number}", summary="Get the human-in-the-loop request of one try")
+    @router.get(TI_HITL + "/tries/{try_number}", summary="Get the human-in-the-loop request of one try",
+                response_model=m.HITLDetailOut)
     def get_hitl_detail_try(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                             try_number: int, _user: Any = can("task_instance", "read")) -> dict[str, Any]:
         return _one(request, dag_id, dag_run_id, task_id, _map_index(map_index),
                     None if try_number == -1 else try_number)
 
-    @router.patch("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}", summary="Answer a human-in-the-loop request")
+    @router.patch("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}", summary="Answer a human-in-the-loop request",
+                  response_model=m.HITLDetailResponse)
     def update_hitl_detail(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                            body: UpdateHITLDetailPayload,
                            principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
         return _answer(request, principal, dag_id, dag_run_id, task_id, -1, body)
 
     @router.patch("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}/{map_index}",
-                  summary="Answer the human-in-the-loop request of a mapped task instance")
-    @router.patch(TI_HITL, summary="Answer the human-in-the-loop request of a task instance")
+                  summary="Answer the human-in-the-loop request of a mapped task instance",
+                  response_model=m.HITLDetailResponse)
+    @router.patch(TI_HITL, summary="Answer the human-in-the-loop request of a task instance",
+                  response_model=m.HITLDetailResponse)
     def update_mapped_hitl_detail(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                                   body: UpdateHITLDetailPayload,
                                   principal: Any = can("task_instance", "edit")) -> dict[str, Any]:

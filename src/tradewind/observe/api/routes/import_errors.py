@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api import schemas
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
@@ -19,7 +20,7 @@ ORDER = {"import_error_id": ImportError_.id, "id": ImportError_.id, "timestamp":
          "filename": ImportError_.filename}
 
 
-@router.get("/importErrors", summary="List import errors")
+@router.get("/importErrors", summary="List import errors", response_model=m.ImportErrorCollection)
 def list_import_errors(request: Request, page: Page = Depends(page_params),
                        order_by: str | None = Query(None, description="import_error_id (default), timestamp, "
                                                                      "filename; '-' for descending"),
@@ -30,7 +31,7 @@ def list_import_errors(request: Request, page: Page = Depends(page_params),
         return {"import_errors": [schemas.import_error_dict(r) for r in rows], "total_entries": total}
 
 
-@router.get("/importErrors/{import_error_id}", summary="Get an import error")
+@router.get("/importErrors/{import_error_id}", summary="Get an import error", response_model=m.ImportErrorOut)
 def get_import_error(request: Request, import_error_id: int,
                      _user: Any = can("import_error", "read")) -> dict[str, Any]:
     with read(request) as session:

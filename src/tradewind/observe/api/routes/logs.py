@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from tradewind.execute.logs import log_path
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import bad_request, not_found
 from tradewind.observe.api.routes.common import API, can, read, ti_or_404
 from tradewind.observe.api.routes.dag_sources import wants_text
@@ -113,7 +114,7 @@ def _log(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_numbe
     return JSONResponse(body)
 
 
-_LOG_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/plain": {}}}}
+_LOG_RESPONSES: dict[int | str, dict[str, Any]] = m.text_or_json(m.LogChunk)
 
 
 @router.get("/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{try_number}",

@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.routes.common import API
 
 router = APIRouter(prefix=API, tags=["Monitor"])
 
 
-@router.get("/version", summary="Get the version")
+@router.get("/version", summary="Get the version", response_model=m.VersionInfo)
 def get_version() -> dict[str, Any]:
     from tradewind.observe.api.app import _version
 

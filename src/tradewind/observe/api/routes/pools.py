@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api import schemas
 from tradewind.observe.api.errors import bad_request, conflict, not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
@@ -56,7 +57,7 @@ def _pool_or_404(session: Session, name: str) -> Pool:
     return pool
 
 
-@router.get("/pools", summary="List pools with their slot usage")
+@router.get("/pools", summary="List pools with their slot usage", response_model=m.PoolCollection)
 def list_pools(request: Request, page: Page = Depends(page_params),
                order_by: str | None = Query(None, description="name (default), slots; '-' for descending"),
                _user: Any = can("pool", "read")) -> dict[str, Any]:
@@ -67,13 +68,13 @@ def list_pools(request: Request, page: Page = Depends(page_params),
         return {"pools": pool_dicts(session, rows), "total_entries": total}
 
 
-@router.get("/pools/{pool_name}", summary="Get a pool")
+@router.get("/pools/{pool_name}", summary="Get a pool", response_model=m.PoolOut)
 def get_pool(request: Request, pool_name: str, _user: Any = can("pool", "read")) -> dict[str, Any]:
     with read(request) as session:
         return pool_dicts(session, [_pool_or_404(session, pool_name)])[0]
 
 
-@router.post("/pools", summary="Create a pool")
+@router.post("/pools", summary="Create a pool", response_model=m.PoolOut)
 def create_pool(request: Request, body: schemas.PoolBody, principal: Any = can("pool", "create")) -> dict[str, Any]:
     with write(request) as session:
         if pool_queries.get_pool(session, body.name) is not None:
@@ -86,7 +87,8 @@ def create_pool(request: Request, body: schemas.PoolBody, principal: Any = can("
         return pool_dicts(session, [pool])[0]
 
 
-@router.patch("/pools/{pool_name}", summary="Update a pool's slots or description (update_mask)")
+@router.patch("/pools/{pool_name}", summary="Update a pool's slots or description (update_mask)",
+              response_model=m.PoolOut)
 def patch_pool(
     request: Request,
     pool_name: str,

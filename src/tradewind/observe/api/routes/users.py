@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.auth import auth_service
 from tradewind.observe.api.errors import bad_request, conflict, not_found, unprocessable
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
@@ -121,7 +122,7 @@ def _keep_an_admin(session: Any, user: User, principal: Any, doing: str) -> None
         raise conflict(f"cannot {doing} {user.username!r}: it is the last active admin", title="Last admin")
 
 
-@router.get("/users", summary="List users")
+@router.get("/users", summary="List users", response_model=m.UserCollection)
 def list_users(request: Request, page: Page = Depends(page_params),
                order_by: str | None = Query(None, description="username (default), id, email, role, created_on, "
                                                              "last_login, ...; '-' for descending"),
@@ -132,13 +133,13 @@ def list_users(request: Request, page: Page = Depends(page_params),
         return {"users": [user_dict(u) for u in rows], "total_entries": total}
 
 
-@router.get("/users/{username}", summary="Get a user")
+@router.get("/users/{username}", summary="Get a user", response_model=m.UserOut)
 def get_user(request: Request, username: str, _user: Any = can("user", "read")) -> dict[str, Any]:
     with read(request) as session:
         return user_dict(_user_or_404(session, username))
 
 
-@router.post("/users", summary="Create a user")
+@router.post("/users", summary="Create a user", response_model=m.UserOut)
 def create_user(request: Request, body: UserBody, principal: Any = can("user", "create")) -> dict[str, Any]:
     role = _role_of(body.roles, body.role)
     if role is None:
@@ -158,7 +159,7 @@ def create_user(request: Request, body: UserBody, principal: Any = can("user", "
 
 
 @router.patch("/users/{username}", summary="Update a user (update_mask: email, first_name, last_name, roles, "
-                                            "password, active)")
+                                            "password, active)", response_model=m.UserOut)
 def patch_user(
     request: Request,
     username: str,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
 from tradewind.definition.masking import mask_value
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api import schemas
 from tradewind.observe.api.errors import bad_request, conflict, not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
@@ -31,7 +32,7 @@ def variable_dict(request: Request, row: Variable) -> dict[str, Any]:
     return {"key": row.key, "value": shown_value(row.key, row.val), "description": row.description}
 
 
-@router.get("/variables", summary="List variables")
+@router.get("/variables", summary="List variables", response_model=m.VariableCollection)
 def list_variables(
     request: Request,
     page: Page = Depends(page_params),
@@ -55,13 +56,13 @@ def _variable_or_404(session: Any, key: str) -> Variable:
     return row
 
 
-@router.get("/variables/{variable_key}", summary="Get a variable")
+@router.get("/variables/{variable_key}", summary="Get a variable", response_model=m.VariableOut)
 def get_variable(request: Request, variable_key: str, _user: Any = can("variable", "read")) -> dict[str, Any]:
     with read(request) as session:
         return variable_dict(request, _variable_or_404(session, variable_key))
 
 
-@router.post("/variables", summary="Create a variable")
+@router.post("/variables", summary="Create a variable", response_model=m.VariableOut)
 def create_variable(request: Request, body: schemas.VariableBody,
                     principal: Any = can("variable", "create")) -> dict[str, Any]:
     with write(request) as session:
@@ -75,7 +76,8 @@ def create_variable(request: Request, body: schemas.VariableBody,
         return variable_dict(request, row)
 
 
-@router.patch("/variables/{variable_key}", summary="Update a variable (update_mask: value, description)")
+@router.patch("/variables/{variable_key}", summary="Update a variable (update_mask: value, description)",
+              response_model=m.VariableOut)
 def patch_variable(
     request: Request,
     variable_key: str,

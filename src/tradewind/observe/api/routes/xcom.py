@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
 from tradewind.definition.masking import mask_value, redact
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, page_params, paginate_rows
 from tradewind.observe.api.routes.common import ALL, API, can, iso, read
@@ -38,7 +39,7 @@ def _entry(row: XCom, logical_date: Any) -> dict[str, Any]:
             "dag_id": row.dag_id, "dag_run_id": row.run_id}
 
 
-@router.get(XCOM_PATH, summary="List XCom entries ('~' for any DAG, run or task)")
+@router.get(XCOM_PATH, summary="List XCom entries ('~' for any DAG, run or task)", response_model=m.XComCollection)
 def list_xcom_entries(
     request: Request,
     dag_id: str,
@@ -56,7 +57,8 @@ def list_xcom_entries(
     return {"xcom_entries": [_entry(x, ld) for x, ld in rows], "total_entries": total}
 
 
-@router.get(XCOM_PATH + "/{xcom_key}", summary="Get one XCom entry with its value")
+@router.get(XCOM_PATH + "/{xcom_key}", summary="Get one XCom entry with its value",
+            response_model=m.XComEntryWithValue)
 def get_xcom_entry(
     request: Request,
     dag_id: str,
