@@ -1,4 +1,4 @@
-"""Access control through the real app on a real SQLite database: tokens, sessions, roles, CSRF.
+"""Access control through the real app on a real SQLite database: tokens, sessions, basic auth, roles, CSRF.
 
 A small router of guarded test routes (under ``/api/v1/authtest``) covers every role against
 each kind of permission; the REST API's own routes are checked for a few real cases too
@@ -7,6 +7,7 @@ each kind of permission; the REST API's own routes are checked for a few real ca
 
 from __future__ import annotations
 
+import base64
 import re
 import signal
 import stat
@@ -18,6 +19,7 @@ from cli_support import Home, free_port, wait_for
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 
+from tradewind.config import Config, ConfigError
 from tradewind.observe.api.app import create_app
 from tradewind.observe.api.auth import Principal, authorize
 from tradewind.persist.db import utcnow
@@ -116,7 +118,9 @@ def test_public_routes_need_no_credentials(client):
     ("headers", "detail"),
     [
         ({}, "authentication required"),
-        ({"Authorization": "Basic YWRhOmFkbWluLXB3"}, "must be 'Bearer <token>'"),
+        ({"Authorization": "Digest username=ada"}, "must be 'Bearer <token>' or 'Basic"),
+        ({"Authorization": "Basic bm90LWJhc2U2NA=="}, "base64 of 'username:password'"),
+        ({"Authorization": "Basic %%%"}, "base64 of 'username:password'"),
         ({"Authorization": "Bearer not-a-token"}, "invalid or expired"),
     ],
 )
@@ -335,6 +339,135 @@ def test_session_expires(client, clock):
     login(client, "uma")
     clock.advance(days=30)
     assert client.get("/api/v1/authtest/dags").status_code == 401
+
+
+# ------------------------------------------------------------------ Airflow 3's token login
+def basic(username: str, password: str | None = None) -> dict[str, str]:
+    pair = f"{username}:{password or PASSWORDS[username]}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+def app_with(tw_home, db, clock, **api: str) -> TestClient:
+    """The app of a config with ``[api]`` overrides (the users of ``client`` must exist already)."""
+    config = Config.load(home=tw_home, environ={}, overrides={"core": {"load_examples": "False"}, "api": api})
+    return TestClient(create_app(config, db, extra_routers=[_guarded_router()], clock=clock))
+
+
+@pytest.mark.parametrize("path", ["/auth/token", "/auth/token/cli"])
+def test_airflow3_token_endpoint_gives_a_token_for_v1_and_v2(client, path):
+    response = client.post(path, json={"username": "otto", "password": "op-pw"})
+    assert response.status_code == 201, response.text
+    assert response.headers["cache-control"] == "no-store"
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    assert client.get("/api/v2/importErrors", headers=headers).json() == {"import_errors": [], "total_entries": 0}
+    assert client.get("/api/v1/authtest/variables", headers=headers).json() == {"ok": True}
+
+
+def test_token_endpoint_takes_an_oauth2_password_form(client):
+    form = {"grant_type": "password", "username": "vera", "password": "viewer-pw", "scope": ""}
+    response = client.post("/auth/token", data=form)
+    assert response.status_code == 201 and response.json()["token_type"] == "bearer"
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    assert client.get("/api/v1/authtest/dags", headers=headers).json() == {"user": "vera", "via": "token"}
+
+
+def test_token_endpoint_refuses_bad_passwords_and_bad_bodies_clearly(client):
+    wrong = client.post("/auth/token", json={"username": "vera", "password": "nope"})
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid username or password"
+    assert "access_token" not in wrong.json()
+    missing = client.post("/auth/token", json={"username": "vera"})
+    assert missing.status_code == 422 and missing.json()["field"] == "password"
+    not_json = client.post("/auth/token", content=b"{username", headers={"content-type": "application/json"})
+    assert not_json.status_code == 400 and "JSON" in not_json.json()["detail"]
+    text = client.post("/auth/token", content=b"vera:viewer-pw", headers={"content-type": "text/plain"})
+    assert text.status_code == 415 and "application/x-www-form-urlencoded" in text.json()["detail"]
+
+
+def test_token_endpoints_share_the_login_rate_limit(client, clock):
+    for path in ("/auth/token", "/auth/token/cli", "/api/v1/auth/token", "/auth/token", "/auth/token"):
+        assert client.post(path, json={"username": "uma", "password": "nope"}).status_code == 401
+    blocked = client.post("/auth/token", json={"username": "uma", "password": "user-pw"})
+    assert blocked.status_code == 429 and blocked.headers["retry-after"] == "60"
+    assert client.post("/auth/token/cli", data={"username": "uma", "password": "user-pw"}).status_code == 429
+    clock.advance(seconds=60)
+    assert client.post("/auth/token", json={"username": "uma", "password": "user-pw"}).status_code == 201
+
+
+def test_v2_login_redirects_to_the_login_page_keeping_next_on_site(client):
+    plain = client.get("/api/v2/auth/login", follow_redirects=False)
+    assert plain.status_code == 307 and plain.headers["location"] == "/login"
+    onward = client.get("/api/v2/auth/login", params={"next": "/dags?tab=grid"}, follow_redirects=False)
+    assert onward.status_code == 307 and onward.headers["location"] == "/login?next=/dags%3Ftab%3Dgrid"
+    own_url = client.get("/api/v2/auth/login", params={"next": "http://testserver/dags"}, follow_redirects=False)
+    assert own_url.headers["location"] == "/login?next=/dags"
+    for target in ("https://evil.example/", "//evil.example", "/\\evil.example"):
+        refused = client.get("/api/v2/auth/login", params={"next": target}, follow_redirects=False)
+        assert refused.status_code == 400 and "next must be a path" in refused.json()["detail"]
+
+
+def test_v2_logout_ends_the_session_and_goes_to_the_login_page(client):
+    login(client, "uma")
+    assert client.get("/api/v1/authtest/dags").status_code == 200
+    response = client.get("/api/v2/auth/logout", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/login"
+    assert 'tradewind_session=""' in response.headers["set-cookie"]
+    assert client.get("/api/v1/authtest/dags").status_code == 401
+
+
+# ------------------------------------------------------------------ basic auth
+def test_basic_auth_works_on_v1_and_v2_and_is_exempt_from_csrf(client):
+    assert client.get("/api/v1/authtest/dags", headers=basic("uma")).json() == {"user": "uma", "via": "basic"}
+    assert client.get("/api/v1/dags", headers=basic("vera")).status_code == 200
+    assert client.get("/api/v2/importErrors", headers=basic("vera")).status_code == 200
+    # A state change with basic credentials needs no CSRF token (nothing a browser adds by itself).
+    assert client.post("/api/v1/authtest/dags/d/dagRuns", headers=basic("uma")).json() == {"dag_id": "d", "by": "uma"}
+    # The role still decides.
+    assert client.post("/api/v1/authtest/dags/d/dagRuns", headers=basic("vera")).status_code == 403
+
+
+def test_basic_auth_with_a_wrong_password_is_401_and_rate_limited(client, clock):
+    wrong = client.get("/api/v1/authtest/dags", headers=basic("uma", "nope"))
+    assert wrong.status_code == 401 and "invalid username or password" in wrong.json()["detail"]
+    assert wrong.headers["www-authenticate"] == "Bearer"  # never a Basic challenge: browsers would cache it
+    for _ in range(4):
+        assert client.get("/api/v1/authtest/dags", headers=basic("uma", "nope")).status_code == 401
+    blocked = client.get("/api/v1/authtest/dags", headers=basic("uma"))
+    assert blocked.status_code == 429 and blocked.headers["retry-after"] == "60"
+    # The same counter as the token endpoint: the user cannot get a token either.
+    assert client.post("/auth/token", json={"username": "uma", "password": "user-pw"}).status_code == 429
+    clock.advance(seconds=60)
+    assert client.get("/api/v1/authtest/dags", headers=basic("uma")).status_code == 200
+
+
+def test_basic_auth_stops_working_at_once_after_a_password_reset(client, db, clock):
+    assert client.get("/api/v1/authtest/dags", headers=basic("ada")).status_code == 200
+    with db.session_scope() as session:
+        users.set_password(session, "ada", "new-admin-pw")
+    clock.advance(seconds=3)  # past the per-user cache, well inside the verified-password cache
+    assert client.get("/api/v1/authtest/dags", headers=basic("ada")).status_code == 401
+    assert client.get("/api/v1/authtest/dags", headers=basic("ada", "new-admin-pw")).status_code == 200
+
+
+def test_basic_auth_is_for_the_api_not_the_ui_pages(client):
+    response = client.get("/", headers=basic("ada"), follow_redirects=False)
+    assert response.status_code == 401 and "/api/v1 and /api/v2 only" in response.json()["detail"]
+
+
+def test_basic_auth_is_refused_naming_the_key_when_its_backend_is_off(client, tw_home, db, clock):
+    off = app_with(tw_home, db, clock, auth_backends="session")
+    response = off.get("/api/v1/dags", headers=basic("ada"))
+    assert response.status_code == 401
+    assert "basic auth is not enabled" in response.json()["detail"]
+    assert "[api] auth_backends" in response.json()["detail"]
+    assert off.get("/api/v1/dags", headers=bearer(off, "ada")).status_code == 200  # tokens still work
+
+
+def test_auth_backends_takes_airflow_module_paths_and_refuses_unknown_names(client, tw_home, db, clock):
+    airflow_style = app_with(tw_home, db, clock,
+                             auth_backends="airflow.api.auth.backend.session, airflow.api.auth.backend.basic_auth")
+    assert airflow_style.get("/api/v1/dags", headers=basic("ada")).status_code == 200
+    with pytest.raises(ConfigError, match=r"\[api\] auth_backends: unknown backend 'kerberos_auth'"):
+        app_with(tw_home, db, clock, auth_backends="session,kerberos_auth")
 
 
 # ------------------------------------------------------------------ standalone (real process)
