@@ -56,6 +56,6 @@ def test_set_state_and_set_run_state_are_recorded_and_recompute_the_run(home):
     [run] = home.json("dags", "set-run-state", "failing", run_id, "success")
     assert run["state"] == "success"
     bad = home.run("tasks", "set-state", "failing", run_id, "nope", "success")
-    assert bad.returncode == 1 and "has no task 'nope'" in bad.stderr
+    assert bad.returncode == 1 and "Task 'nope' not found in DAG 'failing'" in bad.stderr
     events = [(e["event"], e["run_id"]) for e in home.json("audit", "list", "--dag-id", "failing")]
     assert ("set_state", run_id) in events and events.count(("set_run_state", run_id)) == 2

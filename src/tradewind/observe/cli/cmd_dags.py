@@ -160,25 +160,6 @@ def dags_details(cli: CliContext, dag_id: str, output: str, local: bool) -> None
     render_mapping(data, output)
 
 
-@dags_group.command("show")
-@click.argument("dag_id")
-@local_option
-@pass_cli
-def dags_show(cli: CliContext, dag_id: str, local: bool) -> None:
-    """Print the DAG's graph as text: tasks in topological order with their downstreams, then a tree.
-
-    \b
-    Example:
-      tradewind dags show my_dag
-    """
-    from tradewind.observe.cli.graph import show
-
-    db = sync_dags(cli, local=local, dag_id=dag_id)
-    with db.session_scope() as session:
-        snapshot = get_dag_ref(session, dag_id).snapshot
-    click.echo(show(snapshot))
-
-
 @dags_group.command("trigger")
 @click.argument("dag_id")
 @click.option("--conf", "-c", type=JSON_OBJECT, default=None, help="JSON object passed to the run as dag_run.conf.")
@@ -256,30 +237,6 @@ def dags_unpause(cli: CliContext, dag_id: str) -> None:
       tradewind dags unpause my_dag
     """
     _set_paused(cli, dag_id, False)
-
-
-@dags_group.command("list-runs")
-@click.argument("dag_id")
-@click.option("--state", default=None, type=click.Choice(["queued", "running", "success", "failed"]), help="Only runs in this state.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many runs (newest first).")
-@output_option
-@pass_cli
-def dags_list_runs(cli: CliContext, dag_id: str, state: str | None, limit: int | None, output: str) -> None:
-    """List a DAG's runs, newest first.
-
-    \b
-    Example:
-      tradewind dags list-runs my_dag --state failed -o json
-    """
-    from tradewind.persist.queries import dags as dag_queries
-    from tradewind.persist.queries.runs import list_runs
-
-    db = cli.migrated_db()
-    with db.session_scope() as session:
-        if dag_queries.get_dag(session, dag_id) is None:
-            raise CliError(f"DAG {dag_id!r} not found; see `tradewind dags list`")
-        rows = [run_row(r) for r in list_runs(session, dag_id, state=state, limit=limit)]
-    render(rows, RUN_COLUMNS, output)
 
 
 _PREVIEW_FORMATS = click.Choice(["plain", "table", "json"], case_sensitive=False)
@@ -478,6 +435,17 @@ def _add_airflow_backfill() -> None:
 
 
 _add_airflow_backfill()
+
+
+def _add_inspection_commands() -> None:
+    """``dags show``, ``state``, ``list-runs`` and ``report`` live in :mod:`.cmd_dags_inspect`."""
+    from tradewind.observe.cli.cmd_dags_inspect import dags_list_runs, dags_report, dags_show, dags_state
+
+    for command in (dags_show, dags_state, dags_list_runs, dags_report):
+        dags_group.add_command(command)
+
+
+_add_inspection_commands()
 
 
 @dags_group.command("test")

@@ -17,7 +17,14 @@ from tradewind.observe.cli.common import (
     pass_cli,
     render,
 )
-from tradewind.observe.cli.dagrefs import get_dag_ref, get_run_by_id_or_date, local_option, sync_dags, ti_row
+from tradewind.observe.cli.dagrefs import (
+    check_task_id,
+    get_dag_ref,
+    get_run_by_id_or_date,
+    local_option,
+    sync_dags,
+    ti_row,
+)
 
 TI_COLUMNS = ["task_id", "map_index", "state", "try_number", "start_date", "end_date"]
 
@@ -189,8 +196,7 @@ def tasks_set_state(cli: CliContext, dag_id: str, run_id: str, task_id: str, sta
     with db.session_scope() as session:
         snapshot = get_dag_ref(session, dag_id).snapshot
         run = get_run_by_id_or_date(session, dag_id, run_id)
-        if task_id not in snapshot.tasks:
-            raise CliError(f"DAG {dag_id!r} has no task {task_id!r}; see `tradewind tasks list {dag_id}`")
+        check_task_id(snapshot, task_id)
         task_ids = {task_id}
         if upstream:
             task_ids |= snapshot.all_upstream(task_id)
@@ -209,6 +215,36 @@ def tasks_set_state(cli: CliContext, dag_id: str, run_id: str, task_id: str, sta
               extra={"state": state, "task_ids": sorted({ti.task_id for ti in tis}), "map_index": map_index})
     notify_scheduler(db)  # the scheduler re-decides the run (downstream instances, the run's state)
     render(rows, TI_COLUMNS, output)
+
+
+@tasks_group.command("state")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("logical_date_or_run_id")
+@click.option("-m", "--map-index", type=int, default=-1, show_default=True,
+              help="The map index of a mapped task's instance (-1: an unmapped task).")
+@pass_cli
+def tasks_state(cli: CliContext, dag_id: str, task_id: str, logical_date_or_run_id: str, map_index: int) -> None:
+    """Print the state of a task instance (e.g. success; None when it has no state yet), as Airflow does.
+
+    \b
+    Examples:
+      tradewind tasks state my_dag load 2024-01-01
+      tradewind tasks state my_dag process manual__2024-01-01T00:00:00+00:00 --map-index 2
+    """
+    from tradewind.persist.queries import dags as dag_queries
+    from tradewind.persist.queries.task_instances import get_ti
+
+    db = cli.migrated_db()
+    with db.read_scope() as session:
+        ref = get_dag_ref(session, dag_id)
+        run = get_run_by_id_or_date(session, dag_id, logical_date_or_run_id)
+        snapshot = (dag_queries.snapshot_for_version(session, run.dag_version_id) if run.dag_version_id else None) \
+            or ref.snapshot
+        check_task_id(snapshot, task_id)
+        ti = get_ti(session, dag_id, run.run_id, task_id, map_index)
+        state = ti.state if ti is not None else None
+    click.echo(str(state))
 
 
 @tasks_group.command("failed-deps")
@@ -236,8 +272,7 @@ def tasks_failed_deps(cli: CliContext, dag_id: str, task_id: str, run_id_or_date
             or ref.snapshot
         ti = get_ti(session, dag_id, run.run_id, task_id)
         if ti is None:
-            if task_id not in snapshot.tasks:
-                raise CliError(f"DAG {dag_id!r} has no task {task_id!r}")
+            check_task_id(snapshot, task_id)
             reasons = [f"run {run.run_id} is {run.state} and has no instance of {task_id} yet"]
         else:
             reasons = failed_deps(session, ti, snapshot, now=utcnow(), parallelism=cli.config.parallelism, run=run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -95,16 +96,60 @@ def _is_stored(db: "Database", dag_id: str) -> bool:
         return dag is not None and dag.is_active
 
 
+def did_you_mean(wanted: str, known: "Iterable[str]") -> str:
+    """`` Did you mean 'x'?`` (or ``'x' or 'y'``) for the names closest to ``wanted``; "" when none is close."""
+    from difflib import get_close_matches
+
+    matches = get_close_matches(wanted, sorted(set(known)), n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    return " Did you mean " + " or ".join(repr(m) for m in matches) + "?"
+
+
+def dag_not_found(session: "Session", dag_id: str) -> CliError:
+    """``DAG 'exampel' not found. Did you mean 'example'?`` (exit 1), or where to look when nothing is close."""
+    from sqlalchemy import select
+
+    from tradewind.persist.models import DagModel
+
+    known = session.scalars(select(DagModel.dag_id).where(DagModel.is_active.is_(True)))
+    hint = did_you_mean(dag_id, known)
+    if hint:
+        return CliError(f"DAG {dag_id!r} not found.{hint}")
+    return CliError(f"DAG {dag_id!r} not found; see `tradewind dags list` and `tradewind dags list-import-errors`")
+
+
+def task_not_found(snapshot: "DagSnapshot", task_id: str) -> CliError:
+    """``Task 'lod' not found in DAG 'etl'. Did you mean 'load'?`` (exit 1)."""
+    hint = did_you_mean(task_id, snapshot.tasks)
+    tail = hint or f" See `tradewind tasks list {snapshot.dag_id}`."
+    return CliError(f"Task {task_id!r} not found in DAG {snapshot.dag_id!r}.{tail}")
+
+
+def check_task_id(snapshot: "DagSnapshot", task_id: str) -> None:
+    """Raise :func:`task_not_found` unless the snapshot has the task."""
+    if task_id not in snapshot.tasks:
+        raise task_not_found(snapshot, task_id)
+
+
+def require_dag(session: "Session", dag_id: str) -> "DagModel":
+    """The DAG's row, or :func:`dag_not_found`."""
+    from tradewind.persist.queries import dags as dag_queries
+
+    dag = dag_queries.get_dag(session, dag_id)
+    if dag is None:
+        raise dag_not_found(session, dag_id)
+    return dag
+
+
 def get_dag_ref(session: "Session", dag_id: str) -> DagRef:
-    """The DAG record and its latest snapshot, or a CliError naming the DAG."""
+    """The DAG record and its latest snapshot, or a CliError naming the DAG (with close matches)."""
     from tradewind.persist.queries import dags as dag_queries
 
     dag = dag_queries.get_dag(session, dag_id)
     latest = dag_queries.latest_snapshot(session, dag_id) if dag is not None else None
     if dag is None or latest is None:
-        raise CliError(
-            f"DAG {dag_id!r} not found; see `tradewind dags list` and `tradewind dags list-import-errors`"
-        )
+        raise dag_not_found(session, dag_id)
     version, snapshot = latest
     return DagRef(dag=dag, version_id=version.id, snapshot=snapshot)
 

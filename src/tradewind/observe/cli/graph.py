@@ -51,3 +51,30 @@ def show(snapshot: DagSnapshot) -> str:
     parts += ["", "Tree:"]
     parts += ["  " + line for line in tree_lines(snapshot)]
     return "\n".join(parts)
+
+
+def _dot_id(text: str) -> str:
+    """A DOT quoted identifier (backslashes and quotes escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dot_source(snapshot: DagSnapshot, orientation: str = "LR") -> str:
+    """The DAG as Graphviz DOT text, as ``airflow dags show`` prints it: one node per task (a
+    rounded box filled with the operator's ``ui_color``), one edge per dependency, the DAG id as
+    the graph's label."""
+    lines = [
+        f"digraph {_dot_id(snapshot.dag_id)} {{",
+        f"\tgraph [label={_dot_id(snapshot.dag_id)} labelloc=t rankdir={orientation}]",
+    ]
+    for task_id in snapshot.topological_order:
+        task = snapshot.tasks[task_id]
+        fill = str(task.extra.get("ui_color") or "#fff")
+        font = str(task.extra.get("ui_fgcolor") or "#000")
+        lines.append(f"\t{_dot_id(task_id)} [color={_dot_id(font)} fillcolor={_dot_id(fill)} "
+                     f"label={_dot_id(task_id)} shape=rectangle style=\"filled,rounded\"]")
+    for task_id in snapshot.topological_order:
+        for child in snapshot.topological_order:
+            if child in set(snapshot.tasks[task_id].downstream):
+                lines.append(f"\t{_dot_id(task_id)} -> {_dot_id(child)}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

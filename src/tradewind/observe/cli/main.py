@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "assets": ("tradewind.observe.cli.cmd_assets:assets_group", "Inspect assets and their events."),
     "api-server": ("tradewind.observe.cli.cmd_api:api_server_command", "Serve the REST API and web UI."),
     "config": ("tradewind.observe.cli.cmd_config:config_group", "View the configuration."),
+    "cheat-sheet": ("tradewind.observe.cli.cmd_info:cheat_sheet_command", "Every command with its one-line help."),
     "celery": ("tradewind.observe.cli.cmd_celery:celery_group", "Run and inspect Celery workers."),
     "dag-processor": (
         "tradewind.observe.cli.cmd_services:dag_processor_command",
@@ -37,6 +38,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "connections": ("tradewind.observe.cli.cmd_connections:connections_group", "Manage connections."),
     "dags": ("tradewind.observe.cli.cmd_dags:dags_group", "Manage and run DAGs."),
     "db": ("tradewind.observe.cli.cmd_db:db_group", "Migrate, check or reset the metadata database."),
+    "info": (
+        "tradewind.observe.cli.cmd_info:info_command",
+        "Show version, paths, database, executor, Python, platform and installed providers.",
+    ),
     "jobs": ("tradewind.observe.cli.cmd_jobs:jobs_group", "Check that schedulers, triggerers and workers are alive."),
     "pools": ("tradewind.observe.cli.cmd_pools:pools_group", "Manage pools."),
     "providers": (

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tradewind.observe.cli.common import CliContext, CliError
-from tradewind.observe.cli.dagrefs import get_dag_ref, sync_dags
+from tradewind.observe.cli.dagrefs import check_task_id, get_dag_ref, sync_dags
 
 
 def _run_info(session: Any, ref: Any, logical_date: datetime, now: datetime) -> Any:
@@ -53,6 +53,7 @@ def render_task_fields(
     when = logical_date or now
     with db.session_scope() as session:
         ref = get_dag_ref(session, dag_id)
+        check_task_id(ref.snapshot, task_id)
         run = _run_info(session, ref, when, now)
     try:
         with output_to_stderr():  # what the file prints stays off the rendered fields

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tradewind.observe.cli.common import CliContext, CliError
-from tradewind.observe.cli.dagrefs import get_dag_ref, sync_dags
+from tradewind.observe.cli.dagrefs import check_task_id, get_dag_ref, sync_dags
 
 #: Instance states from which a test try can be queued directly.
 _QUEUEABLE = {"none", "scheduled", "up_for_retry", "up_for_reschedule"}
@@ -47,8 +47,7 @@ def prepare_test_try(session: Any, dag_id: str, task_id: str, logical_date: date
     from tradewind.schedule.runs import create_manual_run, start_run
 
     ref = get_dag_ref(session, dag_id)
-    if task_id not in ref.snapshot.tasks:
-        raise CliError(f"DAG {dag_id!r} has no task {task_id!r}; tasks: {', '.join(ref.snapshot.topological_order)}")
+    check_task_id(ref.snapshot, task_id)
     run = _find_run(session, dag_id, logical_date)
     created = run is None
     if created:
