@@ -18,8 +18,9 @@ from fastapi import APIRouter
 #: that could match a shorter one's parameters goes first (``.../{task_id}/tries`` before
 #: ``.../{task_id}/{map_index}``): each module orders its own routes that way.
 MODULES = (
-    "dags", "dag_versions", "dag_sources", "tasks", "dag_stats", "dag_warnings", "dag_runs",
-    "task_instances", "logs", "xcom", "assets", "backfills", "variables", "pools", "connections",
+    "dags", "dag_versions", "dag_sources", "tasks", "dag_stats", "dag_warnings", "dag_runs", "dag_run_actions",
+    "task_instances", "task_instance_tries", "task_instance_actions", "logs", "xcom", "assets", "backfills",
+    "variables", "pools", "connections",
     "state_stores", "import_errors", "event_logs", "jobs", "config", "providers", "plugins", "monitor",
 )
 

@@ -8,11 +8,15 @@ Sessions, lookups that 404, audit and waking the scheduler are those of ``/api/v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import binascii
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from fastapi import Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,8 +24,9 @@ from sqlalchemy import Select, false, or_
 from sqlalchemy import select as select_
 from sqlalchemy.orm import Session
 
-from tradewind.observe.api.errors import ApiError, bad_request
+from tradewind.observe.api.errors import ApiError, bad_request, not_found
 from tradewind.observe.api.pagination import Page
+from tradewind.persist.models import DagModel, DagRun, TaskInstance
 
 API_V2 = "/api/v2"
 
@@ -329,3 +334,97 @@ def run_bulk(session: Session, body: BulkBody[Any], handler: BulkHandler) -> Bul
         else:
             _bulk_delete(session, handler, action, result)
     return response
+
+
+# ------------------------------------------------------------------ shared by dag runs, task instances, versions
+def row_uuid(kind: str, row_id: int) -> UUID:
+    """A stable UUID for an integer primary key where Airflow 3 has a UUID (task instances).
+    ``kind`` (the table) keeps the UUIDs of different tables apart. (DAG versions use
+    :func:`tradewind.observe.api.v2.dag_versions.version_uuid`.)"""
+    return uuid5(NAMESPACE_URL, f"tradewind:{kind}:{row_id}")
+
+
+def dag_or_404_v2(session: Session, dag_id: str) -> DagModel:
+    """The DAG, or Airflow 3's 404 (``The Dag with ID: `x` was not found``)."""
+    dag = session.get(DagModel, dag_id)
+    if dag is None:
+        raise not_found(f"The Dag with ID: `{dag_id}` was not found")
+    return dag
+
+
+def run_or_404_v2(session: Session, dag_id: str, run_id: str) -> DagRun:
+    """The run, or Airflow 3's 404 naming both ids."""
+    run = session.scalars(select_(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one_or_none()
+    if run is None:
+        raise not_found(f"The DagRun with dag_id: `{dag_id}` and run_id: `{run_id}` was not found")
+    return run
+
+
+def ti_or_404_v2(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance:
+    """The task instance, or Airflow 3's 404 naming the four keys."""
+    ti = session.scalars(select_(TaskInstance).where(
+        TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
+        TaskInstance.map_index == map_index)).one_or_none()
+    if ti is None:
+        raise not_found(f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: `{task_id}` "
+                        f"and map_index: `{map_index}` was not found")
+    return ti
+
+
+def cursor_window(page: Page, cursor: str | None) -> Page:
+    """Airflow 3's ``cursor`` pagination on top of limit/offset: a cursor is an opaque token for
+    the offset of the page it starts (``""`` is the first page). A token we did not hand out is a
+    400 naming ``cursor``."""
+    if cursor is None:
+        return page
+    if cursor == "":
+        return Page(limit=page.limit, offset=0)
+    try:
+        offset = int(urlsafe_b64decode(cursor.encode("ascii")).decode("ascii").removeprefix("offset:"))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise bad_request(f"cursor {cursor!r} is not one this server handed out (use next_cursor or "
+                          "previous_cursor of a previous page, or an empty string for the first)",
+                          field="cursor") from None
+    if offset < 0:
+        raise bad_request(f"cursor {cursor!r} is not one this server handed out", field="cursor")
+    return Page(limit=page.limit, offset=offset)
+
+
+def cursor_links(page: Page, cursor: str | None, total: int) -> dict[str, Any]:
+    """``next_cursor``/``previous_cursor`` of a page read with :func:`cursor_window` (nothing when
+    the client paged by offset)."""
+    if cursor is None:
+        return {}
+
+    def token(offset: int) -> str:
+        return urlsafe_b64encode(f"offset:{offset}".encode("ascii")).decode("ascii")
+
+    following = page.offset + page.limit
+    return {"next_cursor": token(following) if page.limit and following < total else None,
+            "previous_cursor": token(max(0, page.offset - page.limit)) if page.offset > 0 else None}
+
+
+def action_error(exc: Exception) -> ApiError:
+    """The API's error for an action's refusal: 404 (not found), 409 (conflict), else 400, naming the field."""
+    from tradewind.schedule.action_support import Conflict, NotFound
+
+    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+    errors = [{"loc": ["body", *str(e.get("field", "")).split(".")], **e} for e in getattr(exc, "errors", [])]
+    return ApiError(status, getattr(exc, "message", str(exc)), title=getattr(exc, "title", None),
+                    field=getattr(exc, "field", None), errors=errors or None)
+
+
+@contextmanager
+def acting(request: Request, principal: Any) -> Iterator[tuple[Session, Any]]:
+    """A write transaction for :mod:`tradewind.schedule.actions` calls: yields (session, actor),
+    turns an action's refusal into the API's error (:func:`action_error`) and, once committed,
+    wakes the scheduler if an action asked for it."""
+    from tradewind.schedule.action_support import ActionError, Actor, wake_after
+
+    db = request.app.state.db
+    try:
+        with db.session_scope() as session:
+            yield session, Actor(getattr(principal, "username", None), "api")
+    except ActionError as exc:
+        raise action_error(exc) from None
+    wake_after(db, session)
