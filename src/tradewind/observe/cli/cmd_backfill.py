@@ -1,7 +1,7 @@
-"""``tradewind backfill``: create, list and cancel backfills (Airflow 3's verbs).
+"""``tradewind backfill``: create, list, pause, unpause and cancel backfills (Airflow 3's verbs).
 
-The CLI only records the request (:func:`tradewind.schedule.backfill.create_backfill`) and
-wakes the scheduler, which creates and runs the backfill's runs.
+The CLI only records the request through the manual actions (:mod:`tradewind.schedule.actions`,
+shared with the REST API and UI) and wakes the scheduler, which creates and runs the backfill's runs.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from tradewind.observe.cli.common import (
     JSON_OBJECT,
     CliContext,
     CliError,
-    audit,
-    cli_user,
     output_option,
     pass_cli,
     render,
 )
-from tradewind.observe.cli.dagrefs import get_dag_ref, sync_dags
+from tradewind.observe.cli.action_calls import action_session, cli_actor
+from tradewind.observe.cli.dagrefs import sync_dags
 
 BACKFILL_COLUMNS = ["id", "dag_id", "from_date", "to_date", "reprocess_behavior", "max_active_runs",
                     "run_backwards", "runs", "done", "failed", "created_at", "completed_at", "triggering_user_name"]
@@ -62,42 +61,28 @@ def backfill_create(cli: CliContext, dag_id: str, from_date: datetime, to_date: 
           --reprocess-behavior failed --max-active-runs 2 --wait
     """
     from tradewind.persist.db import utcnow
+    from tradewind.schedule import actions
     from tradewind.schedule import backfill as bf
-    from tradewind.schedule.wakeup import notify_scheduler
 
     db = sync_dags(cli, dag_id=dag_id)
-    now = utcnow()
-    with db.session_scope() as session:
-        ref = get_dag_ref(session, dag_id)
-        try:
-            if dry_run:
-                bf.validate_backfill(session, ref.snapshot, reprocess_behavior=reprocess_behavior,
-                                     max_active_runs=max_active_runs, run_backwards=run_backwards, conf=conf)
-                plan = bf.plan_backfill(session, ref.snapshot, from_date, to_date,
-                                        reprocess_behavior=reprocess_behavior, run_backwards=run_backwards, now=now)
-                if not plan:
-                    raise bf.BackfillError(f"DAG {dag_id} has no runs to backfill in that range")
-            else:
-                backfill = bf.create_backfill(
-                    session, ref.snapshot, from_date=from_date, to_date=to_date,
-                    reprocess_behavior=reprocess_behavior, max_active_runs=max_active_runs,
-                    run_backwards=run_backwards, conf=conf, user=cli_user(), now=now)
-                backfill_id = backfill.id
-                rows = bf.queries.dag_runs_of(session, backfill_id)
-                skipped = [r for r in rows if r.exception_reason]
-                audit(session, "backfill.create", dag_id=dag_id, extra={
-                    "backfill_id": backfill_id, "from_date": from_date, "to_date": to_date,
-                    "reprocess_behavior": reprocess_behavior, "max_active_runs": max_active_runs,
-                    "run_backwards": run_backwards, "conf": conf or {}})
-                paused = ref.dag.is_paused
-        except bf.BackfillError as exc:
-            raise CliError(str(exc)) from None
+    with action_session(db, dag_id) as session:
+        made = actions.create_backfill(
+            session, cli_actor(), dag_id, from_date=from_date, to_date=to_date, run_backwards=run_backwards,
+            dag_run_conf=conf, reprocess_behavior=reprocess_behavior, max_active_runs=max_active_runs,
+            dry_run=dry_run, config=cli.config, now=utcnow())
+        if made.backfill is not None:
+            backfill_id = made.backfill.id
+            rows = bf.queries.dag_runs_of(session, backfill_id)
+            skipped = [r for r in rows if r.exception_reason]
+        paused = actions.find_dag(session, dag_id).is_paused
     if dry_run:
+        plan = made.plan
+        if not plan:
+            raise CliError(f"DAG {dag_id} has no runs to backfill in that range")
         click.echo(f"Dry run of a backfill of {dag_id}: {len(plan)} logical date(s); nothing was written.")
         for planned in plan:
             click.echo(f"  {planned.logical_date.isoformat()}  {planned.describe()}")
         return
-    notify_scheduler(db)
     click.echo(f"Created backfill {backfill_id} of {dag_id}: {len(rows)} logical date(s)"
                + (f", {len(skipped)} skipped ({_reasons(skipped)})" if skipped else "") + ".")
     if paused:
@@ -184,20 +169,51 @@ def backfill_cancel(cli: CliContext, backfill_id: int) -> None:
     Example:
       tradewind backfill cancel 3
     """
+    from sqlalchemy import func, select
+
     from tradewind.persist.db import utcnow
-    from tradewind.schedule import backfill as bf
-    from tradewind.schedule.wakeup import notify_scheduler
+    from tradewind.persist.models import DagRun
+    from tradewind.schedule import actions
 
     db = cli.migrated_db()
-    with db.session_scope() as session:
-        backfill = bf.queries.get_backfill(session, backfill_id)
-        if backfill is None:
-            raise CliError(f"no backfill with id {backfill_id}; see `tradewind backfill list`")
-        try:
-            failed = bf.cancel_backfill(session, backfill, utcnow())
-        except bf.BackfillError as exc:
-            raise CliError(str(exc)) from None
-        audit(session, "backfill.cancel", dag_id=backfill.dag_id, extra={"backfill_id": backfill_id,
-                                                                       "queued_runs_failed": failed})
-    notify_scheduler(db)
-    click.echo(f"Cancelled backfill {backfill_id}: {failed} queued run(s) failed; running runs will finish.")
+    with action_session(db) as session:
+        queued = session.scalar(select(func.count()).select_from(DagRun).where(
+            DagRun.backfill_id == backfill_id, DagRun.state == "queued")) or 0
+        actions.cancel_backfill(session, cli_actor(), backfill_id, now=utcnow())
+    click.echo(f"Cancelled backfill {backfill_id}: {queued} queued run(s) failed; running runs will finish.")
+
+
+@backfill_group.command("pause")
+@click.argument("backfill_id", type=int)
+@pass_cli
+def backfill_pause(cli: CliContext, backfill_id: int) -> None:
+    """Pause a backfill: none of its runs start until it is unpaused (running ones go on).
+
+    \b
+    Example:
+      tradewind backfill pause 3
+    """
+    _set_backfill_paused(cli, backfill_id, True)
+
+
+@backfill_group.command("unpause")
+@click.argument("backfill_id", type=int)
+@pass_cli
+def backfill_unpause(cli: CliContext, backfill_id: int) -> None:
+    """Unpause a backfill: the scheduler starts its runs again.
+
+    \b
+    Example:
+      tradewind backfill unpause 3
+    """
+    _set_backfill_paused(cli, backfill_id, False)
+
+
+def _set_backfill_paused(cli: CliContext, backfill_id: int, paused: bool) -> None:
+    from tradewind.persist.db import utcnow
+    from tradewind.schedule import actions
+
+    change = actions.pause_backfill if paused else actions.unpause_backfill
+    with action_session(cli.migrated_db()) as session:
+        change(session, cli_actor(), backfill_id, now=utcnow())
+    click.echo(f"Backfill {backfill_id} is {'paused' if paused else 'unpaused'}.")

@@ -12,7 +12,6 @@ from tradewind.observe.cli.common import (
     JSON_OBJECT,
     CliContext,
     CliError,
-    audit,
     confirm_or_abort,
     echo_err,
     output_option,
@@ -20,6 +19,7 @@ from tradewind.observe.cli.common import (
     render,
     render_mapping,
 )
+from tradewind.observe.cli.action_calls import action_session, cli_actor
 from tradewind.observe.cli.dagrefs import get_dag_ref, local_option, run_row, sync_dags
 
 RUN_COLUMNS = ["dag_id", "run_id", "state", "logical_date", "start_date", "end_date"]
@@ -176,40 +176,26 @@ def dags_trigger(cli: CliContext, dag_id: str, conf: dict | None, run_id: str | 
       tradewind dags trigger my_dag --conf '{"rows": 10}' --logical-date 2024-01-01
     """
     from tradewind.persist.db import utcnow
-    from tradewind.schedule.runs import RunCreationError, create_manual_run
-    from tradewind.schedule.wakeup import notify_scheduler
+    from tradewind.schedule import actions
 
     db = sync_dags(cli, dag_id=dag_id)
-    try:
-        with db.session_scope() as session:
-            ref = get_dag_ref(session, dag_id)
-            run = create_manual_run(
-                session, ref.snapshot, ref.version_id,
-                run_id=run_id, logical_date=logical_date, conf=conf, now=utcnow(),
-            )
-            audit(session, "trigger", dag_id=dag_id, run_id=run.run_id, extra={"conf": conf or {}})
-            created = run_row(run)
-            paused = ref.dag.is_paused
-    except RunCreationError as exc:
-        raise CliError(str(exc)) from None
-    notify_scheduler(db)  # committed: a running scheduler starts it now, not after its idle wait
+    with action_session(db, dag_id) as session:
+        run = actions.trigger_run(session, cli_actor(), dag_id, run_id=run_id, logical_date=logical_date, conf=conf,
+                                  config=cli.config, now=utcnow())
+        created = run_row(run)
+        paused = actions.find_dag(session, dag_id).is_paused
     click.echo(f"Created run {created['run_id']} of DAG {dag_id} (logical date {created['logical_date'].isoformat()}).")
     if paused:
         click.echo(f"Note: DAG {dag_id} is paused; the run starts after `tradewind dags unpause {dag_id}`.", err=True)
 
 
 def _set_paused(cli: CliContext, dag_id: str, paused: bool) -> None:
-    from tradewind.persist.queries import dags as dag_queries
+    from tradewind.persist.db import utcnow
+    from tradewind.schedule import actions
 
     db = sync_dags(cli, dag_id=dag_id)
-    with db.session_scope() as session:
-        get_dag_ref(session, dag_id)
-        dag_queries.set_paused(session, dag_id, paused)
-        audit(session, "paused" if paused else "unpaused", dag_id=dag_id)
-    if not paused:
-        from tradewind.schedule.wakeup import notify_scheduler
-
-        notify_scheduler(db)  # committed: its queued runs start now, not after the scheduler's idle wait
+    with action_session(db, dag_id) as session:
+        actions.set_paused(session, cli_actor(), dag_id, paused, now=utcnow())
     click.echo(f"DAG {dag_id} is {'paused' if paused else 'unpaused'}.")
 
 
@@ -364,20 +350,16 @@ def dags_set_run_state(cli: CliContext, dag_id: str, run_id: str, state: str, ou
       tradewind dags set-run-state my_dag manual__2024-01-01T00:00:00+00:00 success
       tradewind dags set-run-state my_dag 2024-01-01 failed
     """
-    from tradewind.observe.cli.dagrefs import get_run_by_id_or_date
+    from tradewind.observe.cli.dagrefs import get_run_by_id_or_date, require_dag
     from tradewind.persist.db import utcnow
-    from tradewind.schedule.transitions import set_run_state
-    from tradewind.schedule.wakeup import notify_scheduler
+    from tradewind.schedule import actions
 
     db = cli.migrated_db()
-    with db.session_scope() as session:
-        get_dag_ref(session, dag_id)
+    with action_session(db, dag_id) as session:
+        require_dag(session, dag_id)
         run = get_run_by_id_or_date(session, dag_id, run_id)
-        before = run.state
-        set_run_state(session, run, state, utcnow())
+        actions.set_run_state(session, cli_actor(), dag_id, run.run_id, state, now=utcnow())
         row = run_row(run)
-        audit(session, "set_run_state", dag_id=dag_id, run_id=run.run_id, extra={"from": before, "state": state})
-    notify_scheduler(db)
     render([row], RUN_COLUMNS, output)
 
 
@@ -394,16 +376,16 @@ def dags_delete(cli: CliContext, dag_id: str, yes: bool) -> None:
     Example:
       tradewind dags delete my_dag --yes
     """
-    from tradewind.persist.queries import dags as dag_queries
+    from tradewind.observe.cli.dagrefs import require_dag
+    from tradewind.persist.db import utcnow
+    from tradewind.schedule import actions
 
     db = cli.migrated_db()
-    with db.session_scope() as session:
-        if dag_queries.get_dag(session, dag_id) is None:
-            raise CliError(f"DAG {dag_id!r} not found; see `tradewind dags list`")
+    with db.read_scope() as session:
+        require_dag(session, dag_id)
     confirm_or_abort(f"Delete every record of DAG {dag_id}?", yes)
-    with db.session_scope() as session:
-        dag_queries.delete_dag(session, dag_id)
-        audit(session, "delete_dag", dag_id=dag_id)
+    with action_session(db, dag_id) as session:
+        actions.delete_dag(session, cli_actor(), dag_id, now=utcnow())
     click.echo(f"DAG {dag_id} deleted.")
 
 

@@ -10,13 +10,12 @@ import click
 from tradewind.observe.cli.common import (
     DATETIME,
     CliContext,
-    CliError,
-    audit,
     confirm_or_abort,
     output_option,
     pass_cli,
     render,
 )
+from tradewind.observe.cli.action_calls import action_session, cli_actor
 from tradewind.observe.cli.dagrefs import (
     check_task_id,
     get_dag_ref,
@@ -131,18 +130,17 @@ def tasks_clear(cli: CliContext, dag_id: str, task_regex: str | None, start_date
       tradewind tasks clear my_dag -t extract --dry-run
     """
     from tradewind.persist.db import utcnow
-    from tradewind.schedule import clearing
+    from tradewind.schedule import actions
 
-    request = clearing.ClearRequest(dag_id, task_regex=task_regex, start=start_date, end=end_date, upstream=upstream,
-                                    downstream=downstream, only_failed=only_failed, only_running=only_running)
+    def clear(session: object, dry: bool) -> list:
+        return actions.clear_task_instances(
+            session, cli_actor(), dag_id, task_regex=task_regex, start_date=start_date, end_date=end_date,
+            include_upstream=upstream, include_downstream=downstream, only_failed=only_failed,
+            only_running=only_running, dry_run=dry, now=utcnow())
+
     db = cli.migrated_db()
-    with db.session_scope() as session:
-        snapshot = get_dag_ref(session, dag_id).snapshot
-        try:
-            tis = clearing.instances_for(session, snapshot, request)
-        except clearing.ClearError as exc:
-            raise CliError(str(exc)) from None
-        listing = [f"  {ti.dag_id}  {ti.run_id}  {ti.task_id}  ({ti.state})" for ti in tis]
+    with action_session(db, dag_id) as session:
+        listing = [f"  {ti.dag_id}  {ti.run_id}  {ti.task_id}  ({ti.state})" for ti in clear(session, True)]
     if not listing:
         click.echo("No task instances to clear.")
         return
@@ -151,17 +149,8 @@ def tasks_clear(cli: CliContext, dag_id: str, task_regex: str | None, start_date
         click.echo("Dry run: nothing was cleared.")
         return
     confirm_or_abort("Clear them?", yes)
-    with db.session_scope() as session:
-        tis = clearing.instances_for(session, snapshot, request)
-        count = clearing.clear(session, tis, now=utcnow())
-        for other in sorted({ti.dag_id for ti in tis}):
-            audit(session, "clear", dag_id=other, extra={
-                "task_ids": sorted({ti.task_id for ti in tis if ti.dag_id == other}),
-                "run_ids": sorted({ti.run_id for ti in tis if ti.dag_id == other}), "count": count,
-                **({"via_external_task_marker_of": dag_id} if other != dag_id else {})})
-    from tradewind.schedule.wakeup import notify_scheduler
-
-    notify_scheduler(db)  # committed: the cleared instances are rescheduled now, not after an idle wait
+    with action_session(db, dag_id) as session:
+        count = len(clear(session, False))
     click.echo(f"{count} task instance(s) cleared.")
 
 
@@ -188,32 +177,16 @@ def tasks_set_state(cli: CliContext, dag_id: str, run_id: str, task_id: str, sta
       tradewind tasks set-state my_dag 2024-01-01 extract failed --downstream
     """
     from tradewind.persist.db import utcnow
-    from tradewind.persist.queries.task_instances import list_tis
-    from tradewind.schedule.transitions import set_ti_state
-    from tradewind.schedule.wakeup import notify_scheduler
+    from tradewind.schedule import actions
 
     db = cli.migrated_db()
-    with db.session_scope() as session:
+    with action_session(db, dag_id) as session:
         snapshot = get_dag_ref(session, dag_id).snapshot
         run = get_run_by_id_or_date(session, dag_id, run_id)
         check_task_id(snapshot, task_id)
-        task_ids = {task_id}
-        if upstream:
-            task_ids |= snapshot.all_upstream(task_id)
-        if downstream:
-            task_ids |= snapshot.all_downstream(task_id)
-        tis = [ti for ti in list_tis(session, dag_id, run.run_id, task_ids=sorted(task_ids))
-               if map_index is None or ti.task_id != task_id or ti.map_index == map_index]
-        if not any(ti.task_id == task_id for ti in tis):
-            which = "" if map_index is None else f" with map index {map_index}"
-            raise CliError(f"run {run.run_id} of DAG {dag_id!r} has no instance of {task_id!r}{which} yet")
-        now = utcnow()
-        for ti in tis:
-            set_ti_state(session, ti, state, now)
+        tis = actions.set_task_instance_state(session, cli_actor(), dag_id, run.run_id, task_id, map_index, state,
+                                              include_upstream=upstream, include_downstream=downstream, now=utcnow())
         rows = [ti_row(ti) for ti in tis]
-        audit(session, "set_state", dag_id=dag_id, task_id=task_id, run_id=run.run_id,
-              extra={"state": state, "task_ids": sorted({ti.task_id for ti in tis}), "map_index": map_index})
-    notify_scheduler(db)  # the scheduler re-decides the run (downstream instances, the run's state)
     render(rows, TI_COLUMNS, output)
 
 
