@@ -1,0 +1,215 @@
+"""Airflow 3's own clients against a real Tradewind API server.
+
+- :func:`client_venv` / :func:`ctl_venv`: venvs holding ``apache-airflow-client`` (pinned to
+  :data:`CLIENT_VERSION`, the version whose ``v2.yaml`` the API follows) and ``apache-airflow-ctl``
+  (latest that installs on this Python). They are built by ``tests/providers/venv_support.py``
+  (once, cached under ``~/.cache/tradewind-tests``, a lock for parallel workers). When PyPI cannot
+  be reached the tests are skipped with the pip output, except under ``CI=true``, where a failed
+  install fails the test.
+- :func:`start_live_server`: a real ``tradewind api-server`` process on a free port, with its own
+  ``TRADEWIND_HOME`` and SQLite file, seeded with the DAG file :data:`DAG_SOURCE`, one finished run
+  of it (:data:`RUN_ID`, run by the real scheduler and the in-process executor), one import error
+  and an admin user. :class:`LiveServer` names what was seeded.
+- :func:`run_client_operations`: runs :data:`CLIENT_RUNNER` in the client venv: each operation is
+  one Python expression calling the official client; the answer is, per operation, either the
+  returned model as a dict (the client validated it against Airflow's schema) or the error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+for _folder in (TESTS, TESTS / "providers"):  # execution_api_server, service_support; venv_support
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
+
+from execution_api_server import RunningApiServer, start_api_server, stop_api_server  # noqa: E402
+from service_support import in_ci  # noqa: E402
+from venv_support import ProviderVenv, VenvBuildError, provider_venv  # noqa: E402
+
+CLIENT_VERSION = "3.3.2"
+CLIENT_REQUIREMENT = f"apache-airflow-client=={CLIENT_VERSION}"
+CTL_REQUIREMENT = "apache-airflow-ctl"
+
+ADMIN = "admin"
+ADMIN_PASSWORD = "client test password"
+DAG_ID = "client_dag"
+RUN_ID = "seeded_run"
+ASSET_NAME = "client_out"
+
+#: The seeded DAGs: one with params, a tag, an XCom-returning task, a mapped task, a task group and
+#: an asset it produces; one scheduled on that asset (queued asset events); one the test deletes.
+DAG_SOURCE = f"""
+from tradewind import Asset, TaskGroup
+
+with DAG("{DAG_ID}", start_date=datetime(2024, 1, 1), schedule=None, tags=["client"],
+         params={{"rows": Param(3, type="integer", minimum=1)}}, doc_md="Seeded for Airflow's client."):
+    extract = PythonOperator(task_id="extract", python_callable=lambda: {{"rows": 3}})
+    square = PythonOperator.partial(task_id="square", python_callable=lambda x: x * x).expand(op_args=[[1], [2]])
+    with TaskGroup("grp"):
+        inner = EmptyOperator(task_id="inner")
+    load = EmptyOperator(task_id="load", outlets=[Asset(name="{ASSET_NAME}", uri="file:///tmp/{ASSET_NAME}")])
+    extract >> square >> inner >> load
+
+with DAG("consumer_dag", start_date=datetime(2024, 1, 1),
+         schedule=[Asset(name="{ASSET_NAME}", uri="file:///tmp/{ASSET_NAME}")]):
+    EmptyOperator(task_id="consume")
+
+with DAG("doomed_dag", start_date=datetime(2024, 1, 1), schedule=None):
+    EmptyOperator(task_id="only")
+"""
+
+
+def _venv(requirement: str) -> ProviderVenv:
+    if os.environ.get("TRADEWIND_SKIP_PROVIDER_VENVS") and not in_ci():
+        pytest.skip("TRADEWIND_SKIP_PROVIDER_VENVS is set")
+    try:
+        return provider_venv("tradewind", [], [requirement])
+    except VenvBuildError as exc:
+        if in_ci():
+            raise
+        pytest.skip(f"could not install {requirement} (PyPI unreachable?): {str(exc)[-800:]}")
+
+
+def client_venv() -> ProviderVenv:
+    """A venv with Airflow's official Python client (``airflow_client.client``)."""
+    return _venv(CLIENT_REQUIREMENT)
+
+
+def ctl_venv() -> ProviderVenv:
+    """A venv with ``airflowctl``; skipped with pip's words when it does not install here
+    (failed under CI=true)."""
+    return _venv(CTL_REQUIREMENT)
+
+
+@dataclass
+class LiveServer:
+    """A running ``tradewind api-server`` and what was seeded in it."""
+
+    server: RunningApiServer
+    home: Path
+    asset_id: int
+    import_error_id: int
+    token: str = ""
+    token_route: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def bearer_token(url: str, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> tuple[str, str]:
+    """(access token, route used): Airflow 3's ``POST /auth/token``, else ``/api/v1/auth/token``."""
+    for route in ("/auth/token", "/api/v1/auth/token"):
+        response = httpx.post(f"{url}{route}", json={"username": username, "password": password}, timeout=30)
+        if response.status_code in (404, 405):
+            continue
+        assert response.status_code in (200, 201), f"{route}: {response.status_code} {response.text}"
+        return response.json()["access_token"], route
+    raise AssertionError("neither /auth/token nor /api/v1/auth/token is served")
+
+
+def start_live_server(home: Path) -> LiveServer:
+    """Start and seed the server (see the module's docstring); stop it with :func:`stop_live_server`."""
+    from api_support import run_to_end, store_dag_file
+
+    from tradewind.parse.dagbag import FileParseResult, ImportErrorInfo
+    from tradewind.persist.models import AssetModel, ImportError_
+    from tradewind.persist.queries import dags as dag_queries
+    from tradewind.persist.queries import users
+
+    server = start_api_server(home, f"sqlite:///{home / 'tradewind.db'}")
+    try:
+        config, db = server.config, server.db
+        now = datetime.now(timezone.utc)
+        with db.session_scope() as session:
+            users.create_user(session, username=ADMIN, password=ADMIN_PASSWORD, role="admin", now=now)
+        store_dag_file(config, db, "client_dags", DAG_SOURCE)
+        broken = str(Path(config.dags_folder) / "broken_dag.py")
+        error = ImportErrorInfo(broken, 1, "SyntaxError: invalid syntax", "Traceback: SyntaxError: invalid syntax")
+        with db.session_scope() as session:
+            dag_queries.store_file_results(session, [FileParseResult(broken, errors=[error])], now)
+        token, route = bearer_token(server.url)
+        made = httpx.post(f"{server.url}/api/v1/dags/{DAG_ID}/dagRuns", timeout=30,
+                          headers={"Authorization": f"Bearer {token}"},
+                          json={"dag_run_id": RUN_ID, "logical_date": "2024-01-01T00:00:00Z"})
+        assert made.status_code == 200, made.text
+        assert run_to_end(config, db, DAG_ID, RUN_ID) == "success"
+        with db.read_scope() as session:
+            asset_id = session.query(AssetModel.id).filter(AssetModel.name == ASSET_NAME).scalar()
+            import_error_id = session.query(ImportError_.id).filter(ImportError_.filename == broken).scalar()
+        return LiveServer(server=server, home=home, asset_id=asset_id, import_error_id=import_error_id,
+                          token=token, token_route=route)
+    except BaseException:
+        stop_api_server(server)
+        raise
+
+
+def stop_live_server(live: LiveServer) -> None:
+    stop_api_server(live.server)
+
+
+#: Runs in the client venv. Reads {"url", "token", "ctx", "operations": [[name, expression], ...]}
+#: as JSON from stdin; evaluates each expression in turn with every API class instantiated
+#: (``dag_api``, ``dag_run_api``, ...), ``models`` (the client's models), ``ctx`` and ``R`` (the
+#: earlier operations' results by name); prints one JSON object: name -> {"ok", "value"|"error"}.
+CLIENT_RUNNER = textwrap.dedent('''
+    import json, re, sys
+    import airflow_client.client as ac
+    from airflow_client.client import models
+
+    spec = json.load(sys.stdin)
+    configuration = ac.Configuration(host=spec["url"], access_token=spec["token"])
+    client = ac.ApiClient(configuration)
+    namespace = {"models": models, "ctx": spec["ctx"], "R": {}, "ac": ac}
+    for name in dir(ac):
+        if name.endswith("Api") and name != "ApiClient":
+            snake = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower().replace("d_a_g", "dag")
+            namespace[snake] = getattr(ac, name)(client)
+
+    def plain(value):
+        if hasattr(value, "to_dict"):
+            return value.to_dict()
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    out = {}
+    for name, expression in spec["operations"]:
+        try:
+            value = plain(eval(expression, namespace))
+            namespace["R"][name] = value
+            out[name] = {"ok": True, "value": value}
+        except Exception as exc:  # the test reports it, with the server's answer
+            body = getattr(exc, "body", None)
+            out[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:1500]}",
+                         "status": getattr(exc, "status", None), "body": body if isinstance(body, str) else None}
+    print(json.dumps(out, default=str))
+''')
+
+
+def run_client_operations(venv: ProviderVenv, live: LiveServer, operations: list[tuple[str, str]],
+                          ctx: dict[str, Any], *, timeout: float = 600) -> dict[str, dict[str, Any]]:
+    """Each operation's outcome, by name (see :data:`CLIENT_RUNNER`)."""
+    spec = json.dumps({"url": live.url, "token": live.token, "ctx": ctx, "operations": operations})
+    result = subprocess.run([str(venv.executable), "-c", CLIENT_RUNNER], input=spec, capture_output=True,
+                            text=True, timeout=timeout, env=_client_env())
+    assert result.returncode == 0, f"client runner failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _client_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND") and k != "PYTHONPATH"}
