@@ -71,19 +71,30 @@ class DAGRunClear(_Body):
 
 
 class TaskInstancePatch(_Body):
-    """``PATCH .../taskInstances/{task_id}``: mark success/failed/skipped (Airflow 2: dry run by default)."""
+    """``PATCH .../taskInstances/{task_id}``: mark success/failed/skipped (Airflow 2: dry run by default).
+    ``include_past``/``include_future``: the same task in the DAG's earlier/later runs too."""
 
     new_state: Literal["success", "failed", "skipped"]
     dry_run: bool = True
     include_upstream: bool = False
     include_downstream: bool = False
+    include_future: bool = False
+    include_past: bool = False
+
+
+class SetNoteBody(_Body):
+    """``PATCH .../setNote`` (Airflow 2.5+): the user's note on a run or task instance; null or "" clears it.
+    Its length (at most 1000 characters) is checked by the action, which names the limit."""
+
+    note: str | None
 
 
 class ClearTaskInstancesBody(_Body):
     """``POST /dags/{dag_id}/clearTaskInstances`` with Airflow's defaults (dry run, only failed)."""
 
     dry_run: bool = True
-    task_ids: list[str] | None = None
+    #: Task ids, or [task_id, map_index] pairs for single mapped instances (Airflow 2.6+).
+    task_ids: list[str | tuple[str, int]] | None = None
     dag_run_id: str | None = None
     start_date: datetime | None = None
     end_date: datetime | None = None
@@ -257,7 +268,8 @@ def task_dict(task: TaskSnapshot) -> dict[str, Any]:
     }
 
 
-def run_dict(run: DagRun) -> dict[str, Any]:
+def run_dict(run: DagRun, *, note: str | None = None) -> dict[str, Any]:
+    """A run; ``note`` is the user's note on it (``dag_run_note``)."""
     return {
         "dag_run_id": run.run_id,
         "dag_id": run.dag_id,
@@ -275,13 +287,16 @@ def run_dict(run: DagRun) -> dict[str, Any]:
         "external_trigger": run.external_trigger,
         "triggered_by": run.triggered_by,
         "conf": redact(run.conf or {}),
-        "note": None,
+        "note": note,
         "backfill_id": run.backfill_id,
     }
 
 
 def ti_dict(ti: TaskInstance, *, logical_date: datetime | None = None,
-            rendered_fields: dict[str, Any] | None = None, task_display_name: str | None = None) -> dict[str, Any]:
+            rendered_fields: dict[str, Any] | None = None, task_display_name: str | None = None,
+            note: str | None = None) -> dict[str, Any]:
+    """A task instance; ``note`` is the user's note on it (``task_instance_note``), not the reason
+    the scheduler recorded with its last state change."""
     return {
         "task_id": ti.task_id,
         "task_display_name": task_display_name or ti.task_id,
@@ -307,7 +322,7 @@ def ti_dict(ti: TaskInstance, *, logical_date: datetime | None = None,
         "queued_when": _iso(ti.queued_dttm),
         "scheduled_when": _iso(ti.scheduled_dttm),
         "next_retry_at": _iso(ti.next_retry_at),
-        "note": ti.note,
+        "note": note,
         "trigger_id": ti.trigger_id,
         "rendered_fields": redact(rendered_fields or {}),
     }

@@ -1,4 +1,5 @@
-"""``/api/v1/dags/{dag_id}/dagRuns``: list (``~`` for every DAG), trigger, get, mark state, clear, delete."""
+"""``/api/v1/dags/{dag_id}/dagRuns``: list (``~`` for every DAG), trigger, get, mark state, set the
+note, clear, delete. Every change is one call of :mod:`tradewind.schedule.actions`."""
 
 from __future__ import annotations
 
@@ -7,26 +8,25 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from tradewind.observe.api import schemas
-from tradewind.observe.api.errors import conflict, unprocessable
+from tradewind.observe.api.errors import unprocessable
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
+from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
 from tradewind.observe.api.routes.common import (
     ALL,
     API,
-    audit,
     can,
     dag_or_404,
     now,
     read,
     run_or_404,
-    run_snapshot,
-    snapshot_or_404,
-    wake_scheduler,
     write,
 )
 from tradewind.persist.models import DagRun
-from tradewind.persist.queries.runs import delete_run
+from tradewind.persist.queries.notes import run_notes
+from tradewind.schedule import actions
 
 router = APIRouter(prefix=API, tags=["DAGRun"])
 
@@ -36,6 +36,12 @@ RUN_ORDER = {
     "start_date": DagRun.start_date, "end_date": DagRun.end_date, "state": DagRun.state,
     "run_type": DagRun.run_type, "queued_at": DagRun.queued_at,
 }
+
+
+def run_dicts(session: Session, runs: list[DagRun]) -> list[dict[str, Any]]:
+    """API dicts of runs with their users' notes (read in one query)."""
+    notes = run_notes(session, [r.id for r in runs])
+    return [schemas.run_dict(r, note=notes.get(r.id)) for r in runs]
 
 
 def _ranges(stmt: Select[Any], **bounds: datetime | None) -> Select[Any]:
@@ -91,7 +97,7 @@ def list_dag_runs(
                           end_date_gte=end_date_gte, end_date_lte=end_date_lte)
         stmt = apply_order(stmt, order_by, RUN_ORDER, "id", tiebreak=(DagRun.id,))
         rows, total = paginate(session, stmt, page)
-        return {"dag_runs": [schemas.run_dict(r) for r in rows], "total_entries": total}
+        return {"dag_runs": run_dicts(session, rows), "total_entries": total}
 
 
 @router.post("/dags/~/dagRuns/list", summary="List DAG runs of several DAGs (batch form)")
@@ -107,94 +113,66 @@ def list_dag_runs_batch(request: Request, body: schemas.DAGRunsBatchBody,
     stmt = apply_order(stmt, body.order_by, RUN_ORDER, "id", tiebreak=(DagRun.id,))
     with read(request) as session:
         rows, total = paginate(session, stmt, page)
-        return {"dag_runs": [schemas.run_dict(r) for r in rows], "total_entries": total}
+        return {"dag_runs": run_dicts(session, rows), "total_entries": total}
 
 
 @router.post("/dags/{dag_id}/dagRuns", summary="Trigger a DAG run")
 def trigger_dag_run(request: Request, dag_id: str, body: schemas.DAGRunTrigger,
                     principal: Any = can("dag_run", "create")) -> dict[str, Any]:
-    from tradewind.schedule.runs import DuplicateRunError, InvalidRunParamsError, RunCreationError, create_manual_run
-
     if body.logical_date is not None and body.execution_date is not None and body.logical_date != body.execution_date:
         raise unprocessable("give logical_date or execution_date (its Airflow 2 name), not two different dates",
                             field="execution_date")
-    logical = body.logical_date or body.execution_date
-    if logical is not None and logical.tzinfo is None:
-        raise unprocessable("logical_date must include a time zone offset (e.g. 2024-01-01T00:00:00Z)",
-                            field="logical_date")
-    try:
-        with write(request) as session:
-            version_id, snapshot = snapshot_or_404(session, dag_id)
-            run = create_manual_run(session, snapshot, version_id, run_id=body.dag_run_id, logical_date=logical,
-                                    conf=body.conf, now=now())
-            audit(session, principal, "trigger", dag_id=dag_id, run_id=run.run_id, extra={"conf": body.conf or {}})
-            out = schemas.run_dict(run)
-    except DuplicateRunError as exc:
-        raise conflict(str(exc), title="DAGRun already exists") from None
-    except InvalidRunParamsError as exc:
-        errors = [{"loc": ["body", "conf", name], "field": f"conf.{name}", "msg": reason, "type": "param"}
-                  for name, reason in sorted(exc.errors.items())]
-        raise unprocessable(str(exc), field=errors[0]["field"] if errors else "conf", errors=errors) from None
-    except RunCreationError as exc:
-        raise unprocessable(str(exc), field="dag_run_id" if "run_id" in str(exc) else "conf") from None
-    wake_scheduler(request)
+    with action_errors(), write(request) as session:
+        run = actions.trigger_run(session, actor_of(principal), dag_id, run_id=body.dag_run_id,
+                                  logical_date=body.logical_date or body.execution_date, conf=body.conf,
+                                  note=body.note, config=request.app.state.config, now=now())
+        out = run_dicts(session, [run])[0]
+    wake_after(request, session)
     return out
 
 
 @router.get("/dags/{dag_id}/dagRuns/{dag_run_id}", summary="Get a DAG run")
 def get_dag_run(request: Request, dag_id: str, dag_run_id: str, _user: Any = can("dag_run", "read")) -> dict[str, Any]:
     with read(request) as session:
-        return schemas.run_dict(run_or_404(session, dag_id, dag_run_id))
+        return run_dicts(session, [run_or_404(session, dag_id, dag_run_id)])[0]
 
 
 @router.patch("/dags/{dag_id}/dagRuns/{dag_run_id}", summary="Mark a DAG run success, failed or queued")
 def patch_dag_run(request: Request, dag_id: str, dag_run_id: str, body: schemas.DAGRunPatch,
                   principal: Any = can("dag_run", "edit")) -> dict[str, Any]:
-    from tradewind.schedule.transitions import IllegalTransition, set_run_state
-
-    with write(request) as session:
-        run = run_or_404(session, dag_id, dag_run_id)
-        before = run.state
-        try:
-            set_run_state(session, run, body.state, now())
-        except IllegalTransition as exc:
-            raise conflict(str(exc), title="Illegal state change") from None
-        audit(session, principal, "set_run_state", dag_id=dag_id, run_id=dag_run_id,
-              extra={"from": before, "state": body.state})
-        out = schemas.run_dict(run)
-    wake_scheduler(request)
+    with action_errors(), write(request) as session:
+        run = actions.set_run_state(session, actor_of(principal), dag_id, dag_run_id, body.state, now=now())
+        out = run_dicts(session, [run])[0]
+    wake_after(request, session)
     return out
+
+
+@router.patch("/dags/{dag_id}/dagRuns/{dag_run_id}/setNote", summary="Set the user's note on a DAG run")
+def set_dag_run_note(request: Request, dag_id: str, dag_run_id: str, body: schemas.SetNoteBody,
+                     principal: Any = can("dag_run", "edit")) -> dict[str, Any]:
+    with action_errors(), write(request) as session:
+        actions.set_run_note(session, actor_of(principal), dag_id, dag_run_id, body.note, now=now())
+        return run_dicts(session, [actions.find_run(session, dag_id, dag_run_id)])[0]
 
 
 @router.post("/dags/{dag_id}/dagRuns/{dag_run_id}/clear", summary="Clear a DAG run (dry run by default)")
 def clear_dag_run(request: Request, dag_id: str, dag_run_id: str, body: schemas.DAGRunClear,
                   principal: Any = can("dag_run", "edit")) -> dict[str, Any]:
     from tradewind.observe.api.routes.task_instances import ti_dicts
-    from tradewind.schedule import clearing
 
-    clear_request = clearing.ClearRequest(dag_id, run_id=dag_run_id, only_failed=body.only_failed)
-    with write(request) as session:
-        run = run_or_404(session, dag_id, dag_run_id)
-        try:
-            tis = clearing.instances_for(session, run_snapshot(session, run), clear_request)
-        except clearing.ClearError as exc:
-            raise unprocessable(str(exc)) from None
+    with action_errors(), write(request) as session:
+        tis = actions.clear_run(session, actor_of(principal), dag_id, dag_run_id, only_failed=body.only_failed,
+                                dry_run=body.dry_run, now=now())
         if body.dry_run:
             return {"task_instances": ti_dicts(session, tis), "total_entries": len(tis)}
-        count = clearing.clear(session, tis, now=now())
-        audit(session, principal, "clear", dag_id=dag_id, run_id=dag_run_id,
-              extra={"count": count, "only_failed": body.only_failed,
-                     "task_ids": sorted({ti.task_id for ti in tis})})
-        out = schemas.run_dict(run)
-    wake_scheduler(request)
+        out = run_dicts(session, [actions.find_run(session, dag_id, dag_run_id)])[0]
+    wake_after(request, session)
     return out
 
 
 @router.delete("/dags/{dag_id}/dagRuns/{dag_run_id}", status_code=204, summary="Delete a DAG run and its rows")
 def delete_dag_run(request: Request, dag_id: str, dag_run_id: str,
                    principal: Any = can("dag_run", "delete")) -> Response:
-    with write(request) as session:
-        run_or_404(session, dag_id, dag_run_id)
-        count = delete_run(session, dag_id, dag_run_id)
-        audit(session, principal, "delete_dag_run", dag_id=dag_id, run_id=dag_run_id, extra={"rows": count})
+    with action_errors(), write(request) as session:
+        actions.delete_run(session, actor_of(principal), dag_id, dag_run_id, now=now())
     return Response(status_code=204)

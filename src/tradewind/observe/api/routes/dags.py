@@ -1,4 +1,6 @@
-"""``/api/v1/dags``: list, get, pause/unpause (PATCH), delete, details and tasks of a DAG."""
+"""``/api/v1/dags``: list, get, pause/unpause (PATCH), delete, details and tasks of a DAG.
+
+Pausing and deleting are calls of :mod:`tradewind.schedule.actions`."""
 
 from __future__ import annotations
 
@@ -10,20 +12,20 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api import schemas
-from tradewind.observe.api.errors import bad_request, conflict, not_found
+from tradewind.observe.api.errors import bad_request, not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
+from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
 from tradewind.observe.api.routes.common import (
     API,
-    audit,
     can,
     dag_or_404,
+    now,
     read,
     snapshot_or_404,
-    wake_scheduler,
     write,
 )
-from tradewind.persist.models import DagModel, DagVersion, ImportError_, TaskInstance
-from tradewind.persist.queries import dags as dag_queries
+from tradewind.persist.models import DagModel, DagVersion, ImportError_
+from tradewind.schedule import actions
 
 router = APIRouter(prefix=API, tags=["DAG"])
 
@@ -105,29 +107,17 @@ def patch_dag(
 ) -> dict[str, Any]:
     if update_mask and any(f != "is_paused" for f in update_mask):
         raise bad_request("Only `is_paused` field can be updated through the REST API", field="update_mask")
-    with write(request) as session:
-        dag = dag_or_404(session, dag_id)
-        changed = dag.is_paused != body.is_paused
-        dag_queries.set_paused(session, dag_id, body.is_paused)
-        if changed:
-            audit(session, principal, "paused" if body.is_paused else "unpaused", dag_id=dag_id)
-        out = dag_dicts(session, [dag])[0]
-    if changed and not body.is_paused:
-        wake_scheduler(request)  # its queued runs start now, not after the scheduler's idle wait
+    with action_errors(), write(request) as session:
+        actions.set_paused(session, actor_of(principal), dag_id, body.is_paused, now=now())
+        out = dag_dicts(session, [dag_or_404(session, dag_id)])[0]
+    wake_after(request, session)  # unpaused: its queued runs start now, not after the scheduler's idle wait
     return out
 
 
 @router.delete("/dags/{dag_id}", status_code=204, summary="Delete a DAG's rows (it returns on its file's next parse)")
 def delete_dag(request: Request, dag_id: str, principal: Any = can("dag", "delete")) -> Response:
-    with write(request) as session:
-        dag_or_404(session, dag_id)
-        running = session.scalar(select(TaskInstance.id).where(
-            TaskInstance.dag_id == dag_id, TaskInstance.state == "running").limit(1))
-        if running is not None:
-            raise conflict(f"DAG {dag_id!r} has task instances still running; mark them or wait before deleting",
-                           title="TaskInstances still running")
-        count = dag_queries.delete_dag(session, dag_id)
-        audit(session, principal, "delete_dag", dag_id=dag_id, extra={"rows": count})
+    with action_errors(), write(request) as session:
+        actions.delete_dag(session, actor_of(principal), dag_id, now=now())
     return Response(status_code=204)
 
 

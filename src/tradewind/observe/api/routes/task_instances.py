@@ -1,5 +1,6 @@
 """Task instances: list (``~`` for every DAG/run), get (mapped too), tries, dependencies
-("why is this not running"), mark state and clear.
+("why is this not running"), mark state, set the note and clear (each change one call of
+:mod:`tradewind.schedule.actions`).
 
 Instances carry their run's ``logical_date`` and their current try's ``rendered_fields``; both
 are read for a whole page at once (one join, one query for the tries).
@@ -7,7 +8,6 @@ are read for a whole page at once (one join, one query for the tries).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -17,25 +17,25 @@ from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api import schemas
-from tradewind.observe.api.errors import conflict, not_found, unprocessable
+from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate_rows
+from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
 from tradewind.observe.api.routes.common import (
     ALL,
     API,
-    audit,
     can,
     dag_or_404,
     now,
     read,
     run_or_404,
     run_snapshot,
-    snapshot_or_404,
     ti_or_404,
-    wake_scheduler,
     write,
 )
 from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry
-from tradewind.persist.queries.task_instances import list_tis, list_tries
+from tradewind.persist.queries.notes import ti_notes
+from tradewind.persist.queries.task_instances import list_tries
+from tradewind.schedule import actions
 
 router = APIRouter(prefix=API, tags=["TaskInstance"])
 
@@ -103,8 +103,10 @@ def ti_dicts(session: Session, tis: list[TaskInstance],
                 select(DagRun.dag_id, DagRun.run_id, DagRun.logical_date).where(
                     tuple_(DagRun.dag_id, DagRun.run_id).in_(run_keys)))}
     rendered = _rendered_fields(session, tis)
+    notes = ti_notes(session, [ti.id for ti in tis])
     return [schemas.ti_dict(ti, logical_date=logical_dates.get((ti.dag_id, ti.run_id)),
-                            rendered_fields=rendered.get((ti.dag_id, ti.run_id, ti.task_id, ti.map_index), {}))
+                            rendered_fields=rendered.get((ti.dag_id, ti.run_id, ti.task_id, ti.map_index), {}),
+                            note=notes.get(ti.id))
             for ti in tis]
 
 
@@ -274,36 +276,38 @@ def get_mapped_task_instance_dependencies(request: Request, dag_id: str, dag_run
     return _dependencies(request, dag_id, dag_run_id, task_id, map_index)
 
 
+# ------------------------------------------------------------------- notes (before PATCH /{task_id}/{map_index})
+def _set_note(request: Request, principal: Any, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
+              body: schemas.SetNoteBody) -> dict[str, Any]:
+    with action_errors(), write(request) as session:
+        actions.set_task_instance_note(session, actor_of(principal), dag_id, dag_run_id, task_id, map_index,
+                                       body.note, now=now())
+        return ti_dicts(session, [actions.find_task_instance(session, dag_id, dag_run_id, task_id, map_index)])[0]
+
+
+@router.patch(TI_PATH + "/{task_id}/setNote", summary="Set the user's note on a task instance")
+def set_task_instance_note(request: Request, dag_id: str, dag_run_id: str, task_id: str, body: schemas.SetNoteBody,
+                           principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
+    return _set_note(request, principal, dag_id, dag_run_id, task_id, -1, body)
+
+
+@router.patch(TI_PATH + "/{task_id}/{map_index}/setNote", summary="Set the user's note on a mapped task instance")
+def set_mapped_task_instance_note(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
+                                  body: schemas.SetNoteBody,
+                                  principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
+    return _set_note(request, principal, dag_id, dag_run_id, task_id, map_index, body)
+
+
 # ------------------------------------------------------------------- mark state
 def _patch(request: Request, principal: Any, dag_id: str, dag_run_id: str, task_id: str, map_index: int | None,
            body: schemas.TaskInstancePatch) -> dict[str, Any]:
-    from tradewind.schedule.transitions import IllegalTransition, set_ti_state
-
-    with write(request) as session:
-        run = run_or_404(session, dag_id, dag_run_id)
-        snapshot = run_snapshot(session, run)
-        if task_id not in snapshot.tasks:
-            raise not_found(f"Task with id '{task_id}' not found in DAG '{dag_id}'", title="Task not found")
-        task_ids = {task_id}
-        if body.include_upstream:
-            task_ids |= snapshot.all_upstream(task_id)
-        if body.include_downstream:
-            task_ids |= snapshot.all_downstream(task_id)
-        tis = [ti for ti in list_tis(session, dag_id, dag_run_id, task_ids=sorted(task_ids))
-               if map_index is None or ti.task_id != task_id or ti.map_index == map_index]
-        if not any(ti.task_id == task_id for ti in tis):
-            ti_or_404(session, dag_id, dag_run_id, task_id, -1 if map_index is None else map_index)
-        if not body.dry_run:
-            try:
-                for ti in tis:
-                    set_ti_state(session, ti, body.new_state, now())
-            except IllegalTransition as exc:
-                raise conflict(str(exc), title="Illegal state change") from None
-            audit(session, principal, "set_state", dag_id=dag_id, task_id=task_id, run_id=dag_run_id,
-                  map_index=map_index, extra={"state": body.new_state, "task_ids": sorted({t.task_id for t in tis})})
+    with action_errors(), write(request) as session:
+        tis = actions.set_task_instance_state(
+            session, actor_of(principal), dag_id, dag_run_id, task_id, map_index, body.new_state,
+            include_upstream=body.include_upstream, include_downstream=body.include_downstream,
+            include_future=body.include_future, include_past=body.include_past, dry_run=body.dry_run, now=now())
         out = {"task_instances": ti_dicts(session, tis), "total_entries": len(tis)}
-    if not body.dry_run:
-        wake_scheduler(request)  # the scheduler re-decides the run (downstream instances, the run's state)
+    wake_after(request, session)  # the scheduler re-decides the run (downstream instances, the run's state)
     return out
 
 
@@ -325,41 +329,13 @@ def patch_mapped_task_instance(request: Request, dag_id: str, dag_run_id: str, t
 @router.post("/dags/{dag_id}/clearTaskInstances", summary="Clear task instances (dry run and only failed by default)")
 def clear_task_instances(request: Request, dag_id: str, body: schemas.ClearTaskInstancesBody,
                          principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
-    from tradewind.schedule import clearing
-
-    if not body.reset_dag_runs:
-        raise unprocessable("reset_dag_runs=false is not supported: clearing always puts the affected runs back "
-                            "to queued so the scheduler runs the cleared instances", field="reset_dag_runs")
-    with write(request) as session:
-        _, snapshot = snapshot_or_404(session, dag_id)
-        if body.task_ids is not None:
-            unknown = sorted(set(body.task_ids) - set(snapshot.tasks))
-            if unknown:
-                raise unprocessable(f"DAG '{dag_id}' has no task(s) {', '.join(unknown)}", field="task_ids")
-        regex = None if body.task_ids is None else "^(" + "|".join(re.escape(t) for t in body.task_ids) + ")$"
-        start, end, run_id = body.start_date, body.end_date, body.dag_run_id
-        if run_id is not None and (body.include_past or body.include_future):
-            run = run_or_404(session, dag_id, run_id)
-            start = None if body.include_past else run.logical_date
-            end = None if body.include_future else run.logical_date
-            run_id = None
-        elif run_id is not None:
-            run_or_404(session, dag_id, run_id)
-        clear_request = clearing.ClearRequest(
-            dag_id, task_regex=regex, start=start, end=end, run_id=run_id, upstream=body.include_upstream,
-            downstream=body.include_downstream, only_failed=body.only_failed, only_running=body.only_running)
-        try:
-            tis = clearing.instances_for(session, snapshot, clear_request)
-        except clearing.ClearError as exc:
-            raise unprocessable(str(exc)) from None
-        if body.dry_run:
-            return {"task_instances": ti_dicts(session, tis), "total_entries": len(tis)}
-        count = clearing.clear(session, tis, now=now())
+    with action_errors(), write(request) as session:
+        tis = actions.clear_task_instances(
+            session, actor_of(principal), dag_id, dag_run_id=body.dag_run_id, task_ids=body.task_ids,
+            start_date=body.start_date, end_date=body.end_date, only_failed=body.only_failed,
+            only_running=body.only_running, include_upstream=body.include_upstream,
+            include_downstream=body.include_downstream, include_future=body.include_future,
+            include_past=body.include_past, reset_dag_runs=body.reset_dag_runs, dry_run=body.dry_run, now=now())
         out = {"task_instances": ti_dicts(session, tis), "total_entries": len(tis)}
-        for other in sorted({ti.dag_id for ti in tis}):
-            audit(session, principal, "clear", dag_id=other, extra={
-                "task_ids": sorted({ti.task_id for ti in tis if ti.dag_id == other}),
-                "run_ids": sorted({ti.run_id for ti in tis if ti.dag_id == other}), "count": count,
-                **({"via_external_task_marker_of": dag_id} if other != dag_id else {})})
-    wake_scheduler(request)
+    wake_after(request, session)
     return out
