@@ -110,6 +110,8 @@ def test_token_flow(client):
 
 def test_public_routes_need_no_credentials(client):
     assert client.get("/api/v1/health").status_code == 200
+    assert client.get("/api/v2/monitor/health").json()["metadatabase"] == {"status": "healthy"}
+    assert "version" in client.get("/api/v2/version").json()
     assert client.get("/static/tradewind.css").status_code == 200
     assert client.get("/login").status_code == 200
 
