@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api.errors import ApiError, bad_request
@@ -70,7 +71,7 @@ class DAGRunPatchBody(Model):
     model_config = {"extra": "forbid"}
 
     state: DagRunMutableStates | None = None
-    note: str | None = None
+    note: str | None = Field(None, max_length=1000)
 
 
 class DAGRunClearBody(Model):
@@ -82,7 +83,7 @@ class DAGRunClearBody(Model):
     only_failed: bool = False
     only_new: bool = False
     run_on_latest_version: bool | None = None
-    note: str | None = None
+    note: str | None = Field(None, max_length=1000)
 
 
 class BulkDAGRunBody(Model):
@@ -93,7 +94,7 @@ class BulkDAGRunBody(Model):
     dag_id: str | None = None
     dag_run_id: str
     state: DagRunMutableStates | None = None
-    note: str | None = None
+    note: str | None = Field(None, max_length=1000)
 
 
 class BulkDAGRunClearBody(Model):
@@ -105,7 +106,7 @@ class BulkDAGRunClearBody(Model):
     dry_run: bool = True
     only_failed: bool = False
     only_new: bool = False
-    note: str | None = None
+    note: str | None = Field(None, max_length=1000)
     run_on_latest_version: bool | None = None
     partition_key: str | None = None
     partition_date_start: datetime | None = None
