@@ -44,7 +44,7 @@ def get_dag_stats(request: Request,
             .outerjoin(DagVersion, DagVersion.id == DagModel.latest_version_id).order_by(DagModel.dag_id))
     dags = dags.where(DagModel.dag_id.in_(dag_ids)) if dag_ids else dags.where(DagModel.is_active.is_(True))
     with read(request) as session:
-        names = dict(session.execute(dags).tuples().all())
+        names = dict(session.execute(dags).all())
         counts: dict[tuple[str, str], int] = {}
         if names:
             for dag_id, state, count in session.execute(

@@ -29,12 +29,12 @@ from sqlalchemy.orm import Session
 
 from tradewind.observe.api.errors import bad_request, not_found
 from tradewind.observe.api.pagination import Page, paginate
-from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
 from tradewind.observe.api.routes.common import audit, can, now, read, write
 from tradewind.observe.api.schemas import _param_dict
 from tradewind.observe.api.v2.common import (
     API_V2,
     Model,
+    acting,
     apply_orders,
     filter_pattern,
     filter_prefix,
@@ -211,7 +211,7 @@ def dag_responses(request: Request, session: Session, dags: Sequence[DagModel]) 
     broken = set(session.scalars(select(ImportError_.filename).where(ImportError_.filename.in_(files)))) \
         if files else set()
     durations = dict(session.execute(select(ParsedFile.fileloc, ParsedFile.parse_duration)
-                                     .where(ParsedFile.fileloc.in_(files))).tuples().all()) if files else {}
+                                     .where(ParsedFile.fileloc.in_(files))).all()) if files else {}
     return [DAGResponse(**_dag_fields(request, d, snapshots.get(d.dag_id), d.fileloc in broken,
                                       durations.get(d.fileloc))) for d in dags]
 
@@ -445,12 +445,11 @@ def patch_dags(
     stmt = _common_filters(select(DagModel), tags=tags, tags_match_mode=tags_match_mode, owners=owners,
                            dag_id_pattern=dag_id_pattern, dag_id_prefix_pattern=dag_id_prefix_pattern,
                            exclude_stale=exclude_stale, paused=paused).order_by(DagModel.dag_id)
-    with action_errors(), write(request) as session:
+    with acting(request, principal) as (session, actor):
         rows, total = paginate(session, stmt, page)
         for dag in rows:
-            actions.set_paused(session, actor_of(principal), dag.dag_id, body.is_paused, now=now())
+            actions.set_paused(session, actor, dag.dag_id, body.is_paused, now=now())
         out = DAGCollectionResponse(dags=dag_responses(request, session, rows), total_entries=total)
-    wake_after(request, session)  # queued runs of unpaused DAGs start now
     return out
 
 
@@ -465,20 +464,19 @@ def patch_dag(request: Request, dag_id: str, body: DAGPatchBody,
               update_mask: list[str] | None = Query(None, description="Fields to update; only is_paused may be."),
               principal: Any = can("dag", "edit")) -> DAGResponse:
     _paused_fields(update_mask)
-    with action_errors(), write(request) as session:
+    with acting(request, principal) as (session, actor):
         dag = dag_v2_or_404(session, dag_id)
-        actions.set_paused(session, actor_of(principal), dag_id, body.is_paused, now=now())
+        actions.set_paused(session, actor, dag_id, body.is_paused, now=now())
         out = dag_responses(request, session, [dag])[0]
-    wake_after(request, session)
     return out
 
 
 @router.delete("/dags/{dag_id}", response_model=dict[str, Any],
                summary="Delete a DAG's rows (it returns on its file's next parse)")
 def delete_dag(request: Request, dag_id: str, principal: Any = can("dag", "delete")) -> dict[str, Any]:
-    with action_errors(), write(request) as session:
+    with acting(request, principal) as (session, actor):
         dag_v2_or_404(session, dag_id)
-        rows = actions.delete_dag(session, actor_of(principal), dag_id, now=now())
+        rows = actions.delete_dag(session, actor, dag_id, now=now())
     return {"dag_id": dag_id, "deleted_rows": rows}
 
 
