@@ -27,8 +27,8 @@ def _audit_events(db, prefix: str) -> list[str]:
 def test_variable_crud_masking_and_errors(api, db) -> None:
     made = api.post(f"{V2}/variables", json={"key": "region", "value": "eu-west", "description": "where"})
     assert made.status_code == 201, made.text
-    assert made.json() == {"key": "region", "value": "eu-west", "description": "where", "is_encrypted": made.json()[
-        "is_encrypted"], "team_name": None}
+    assert made.json() == {"key": "region", "value": "eu-west", "description": "where", "is_encrypted": True,
+                           "team_name": None}
     # JSON values other than strings are stored as their JSON text.
     assert api.post(f"{V2}/variables", json={"key": "limits", "value": {"a": [1, 2]}}).json()["value"] == \
         '{"a": [1, 2]}'

@@ -71,9 +71,16 @@ def not_found_error(key: str) -> ApiError:
     return not_found(f"The Variable with key: `{key}` was not found", title="Variable not found")
 
 
+def _value(session: Session, row: Variable) -> str:
+    """The row's value in clear (the query layer decrypts); a value that cannot be decrypted is a 500."""
+    try:
+        return var_queries.variable_value(session, row)
+    except var_queries.VariableError as exc:
+        raise ApiError(500, str(exc)) from None
+
+
 def _response(session: Session, row: Variable) -> VariableResponse:
-    value = var_queries.get_variable(session, row.key)
-    return VariableResponse(key=row.key, value=None if value is None else shown_value(row.key, value),
+    return VariableResponse(key=row.key, value=shown_value(row.key, _value(session, row)),
                             description=row.description, is_encrypted=bool(row.is_encrypted))
 
 
@@ -115,7 +122,7 @@ def _update(session: Session, principal: Any, body: VariableBody, update_mask: l
         raise bad_request(f"update_mask may name {', '.join(EDITABLE)}, not {', '.join(sorted(unknown))}",
                           field="update_mask")
     row = _row_or_404(session, body.key)
-    value = body.value if "value" in fields else var_queries.get_variable(session, body.key)
+    value = body.value if "value" in fields else _value(session, row)
     description = body.description if "description" in fields else row.description
     row = _store(session, body.key, value, description)
     audit(session, principal, "variable.edit", extra={"key": body.key, "fields": sorted(fields & set(EDITABLE))})
