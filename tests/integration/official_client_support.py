@@ -54,7 +54,7 @@ ASSET_NAME = "client_out"
 DAG_SOURCE = f"""
 from tradewind import Asset, TaskGroup
 
-with DAG("{DAG_ID}", start_date=datetime(2024, 1, 1), schedule=None, tags=["client"],
+with DAG("{DAG_ID}", start_date=datetime(2024, 1, 1), schedule="@daily", catchup=False, tags=["client"],
          params={{"rows": Param(3, type="integer", minimum=1)}}, doc_md="Seeded for Airflow's client."):
     extract = PythonOperator(task_id="extract", python_callable=lambda: {{"rows": 3}})
     square = PythonOperator.partial(task_id="square", python_callable=lambda x: x * x).expand(op_args=[[1], [2]])
@@ -181,8 +181,15 @@ CLIENT_RUNNER = textwrap.dedent('''
             namespace[snake] = getattr(ac, name)(client)
 
     def plain(value):
+        """The model as a dict: ``to_dict()`` (it unwraps oneOf/anyOf), plus the top-level fields it
+        leaves out (read-only ones such as ``file_token``, and those that are None)."""
         if hasattr(value, "to_dict"):
-            return value.to_dict()
+            out = value.to_dict()
+            inner = getattr(value, "actual_instance", value)
+            if isinstance(out, dict) and hasattr(inner, "model_dump"):
+                for key, item in inner.model_dump(mode="json", by_alias=True).items():
+                    out.setdefault(key, item)
+            return out
         if isinstance(value, list):
             return [plain(v) for v in value]
         return value
