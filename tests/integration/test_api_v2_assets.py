@@ -200,3 +200,28 @@ def test_materialize_triggers_the_producing_dag(api) -> None:
     runs = api.get("/api/v1/dags/producer/dagRuns").json()
     assert runs["total_entries"] == 2
     assert api.get("/api/v1/eventLogs", params={"dag_id": "producer"}).json()["event_logs"][0]["event"] == "trigger"
+
+
+def test_dag_list_filters_on_assets_and_import_errors(api, db) -> None:
+    from datetime import datetime, timezone
+
+    from tradewind.persist.models import DagModel, ImportError_
+
+    def listed(**params) -> list[str]:
+        response = api.get(v2("dags"), params=params)
+        assert response.status_code == 200, response.text
+        return [d["dag_id"] for d in response.json()["dags"]]
+
+    assert listed(has_asset_schedule="true") == ["consumer", "on_alias", "second_consumer"]
+    assert listed(has_asset_schedule="false") == ["producer", "weekly_a", "weekly_b"]
+    assert listed(asset_dependency="WEEKLY") == ["weekly_a", "weekly_b"]
+    assert listed(asset_dependency="s3://bucket/daily") == ["consumer", "producer", "second_consumer"]
+    with db.session_scope() as session:
+        fileloc = session.get(DagModel, "producer").fileloc
+        session.add(ImportError_(filename=fileloc, message="boom", timestamp=datetime.now(timezone.utc)))
+        session.get(DagModel, "weekly_b").is_active = False
+    assert len(listed(has_import_errors="true")) == 5  # every active DAG of that file
+    assert listed(has_import_errors="false") == []
+    assert "weekly_b" not in listed() and "weekly_b" in listed(exclude_stale="false")
+    stale = api.get(v2("dags/weekly_b")).json()
+    assert stale["is_stale"] is True and stale["has_import_errors"] is True
