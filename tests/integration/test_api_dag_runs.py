@@ -52,6 +52,23 @@ def test_trigger_validates_conf_against_params(api) -> None:
     assert old.json()["logical_date"] == "2024-03-02T00:00:00+00:00"
 
 
+def test_run_notes_and_the_conf_size_limit(api) -> None:
+    made = api.post("dags/params_dag/dagRuns", json={"dag_run_id": "n1", "note": "first try"}, as_="user").json()
+    assert made["note"] == "first try"
+    assert api.get("dags/params_dag/dagRuns/n1").json()["note"] == "first try"
+    noted = api.patch("dags/params_dag/dagRuns/n1/setNote", json={"note": "rerun after fix"}, as_="user")
+    assert noted.status_code == 200 and noted.json()["note"] == "rerun after fix"
+    assert api.get("dags/params_dag/dagRuns").json()["dag_runs"][0]["note"] == "rerun after fix"
+    assert_problem(api.patch("dags/params_dag/dagRuns/n1/setNote", json={"note": "y" * 1001}), 422, field="note")
+    assert_problem(api.patch("dags/params_dag/dagRuns/n9/setNote", json={"note": "y"}), 404)
+    assert_problem(api.post("dags/params_dag/dagRuns", json={"note": "z" * 1001}), 422, field="note")
+    body = assert_problem(api.post("dags/params_dag/dagRuns", json={"conf": {"blob": "x" * 70_000}}), 422,
+                          field="conf")
+    assert "[core] max_conf_size allows 65536" in body["detail"]
+    events = [e["event"] for e in api.get("eventLogs", params={"dag_id": "params_dag"}).json()["event_logs"]]
+    assert sorted(events) == ["dag_run.set_note", "trigger"]
+
+
 def test_list_filters_pages_and_all_dags(api, config, db) -> None:
     for i in range(1, 4):
         api.post("dags/params_dag/dagRuns", json={"dag_run_id": f"p{i}", "logical_date": f"2024-01-0{i}T00:00:00Z"})

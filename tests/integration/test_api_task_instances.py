@@ -92,6 +92,8 @@ def test_clear_task_instances(api) -> None:
     up = api.post(path, json={"task_ids": ["boom"], "only_failed": False, "include_upstream": True}).json()
     assert sorted(t["task_id"] for t in up["task_instances"]) == ["boom", "produce"]
     assert_problem(api.post(path, json={"task_ids": ["nope"]}), 422, field="task_ids")
+    pair = api.post(path, json={"task_ids": [["boom", -1]], "only_failed": False}).json()  # (task_id, map_index)
+    assert [(t["task_id"], t["map_index"]) for t in pair["task_instances"]] == [("boom", -1)]
     assert_problem(api.post(path, json={"only_failed": True, "only_running": True, "dry_run": True}), 422)
     assert_problem(api.post(path, json={"dag_run_id": "nope"}), 404)
     assert api.post(path, json={"dry_run": False}, as_="viewer").status_code == 403
@@ -99,6 +101,23 @@ def test_clear_task_instances(api) -> None:
     assert [t["task_id"] for t in done["task_instances"]] == ["boom"] and done["task_instances"][0]["state"] is None
     assert api.get("dags/pipe/dagRuns/r1").json()["state"] == "queued"
     assert api.get("eventLogs", params={"event": "clear"}).json()["event_logs"][0]["owner"] == "user_user"
+
+
+def test_task_instance_notes_are_the_users_and_round_trip(api, config, db) -> None:
+    boom = api.get(f"{TI}/boom").json()
+    assert boom["note"] is None  # the scheduler's reason for a state change is not the user's note
+    body = api.patch(f"{TI}/boom/setNote", json={"note": "known flaky"}, as_="user")
+    assert body.status_code == 200, body.text
+    assert body.json()["note"] == "known flaky" and body.json()["task_id"] == "boom"
+    assert api.get(f"{TI}/boom").json()["note"] == "known flaky"
+    assert {t["task_id"]: t["note"] for t in api.get(TI).json()["task_instances"]}["boom"] == "known flaky"
+    assert_problem(api.patch(f"{TI}/boom/setNote", json={"note": "x" * 1001}), 422, field="note", contains="1000")
+    assert api.patch(f"{TI}/boom/setNote", json={"note": "x"}, as_="viewer").status_code == 403
+    assert_problem(api.patch(f"{TI}/boom/4/setNote", json={"note": "x"}), 404)  # no mapped instance 4
+    assert_problem(api.patch(f"{TI}/nope/setNote", json={"note": "x"}), 404)
+    [entry] = api.get("eventLogs", params={"event": "task_instance.set_note"}).json()["event_logs"]
+    assert entry["owner"] == "user_user" and entry["task_id"] == "boom"
+    assert api.patch(f"{TI}/boom/setNote", json={"note": None}).json()["note"] is None
 
 
 def test_logs_follow_with_a_token(api, config) -> None:
