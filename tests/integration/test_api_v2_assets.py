@@ -114,6 +114,7 @@ def test_create_event_queues_and_schedules_consumers(api, config, db) -> None:
     assert one["asset_id"] == daily and one["dag_id"] == "consumer"
     assert api.get(v2("dags/consumer/assets/queuedEvents")).json()["total_entries"] == 1
     assert api.get(v2(f"assets/{daily}/queuedEvents"), params={"before": "2000-01-01T00:00:00Z"}).status_code == 404
+    assert api.get(v2(f"assets/{daily}/queuedEvents"), params={"before": "2999-01-01"}).json()["total_entries"] == 2
     bad_before = api.get(v2(f"assets/{daily}/queuedEvents"), params={"before": "yesterday"})
     assert bad_before.status_code == 400 and bad_before.json()["field"] == "before"
 

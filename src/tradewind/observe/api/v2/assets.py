@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -399,15 +399,14 @@ def materialize_asset(request: Request, asset_id: int, body: MaterializeAssetBod
 
 # ------------------------------------------------------------------------ queued events
 def _before(value: str | None) -> datetime | None:
+    """The ``before`` bound of queued events: an ISO 8601 date or date and time (UTC without a zone)."""
     if value is None or value == "":
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise bad_request(f"before: {value!r} is not an ISO 8601 date and time", field="before") from None
-    if parsed.tzinfo is None:
-        raise bad_request(f"before: {value!r} needs a time zone (e.g. 'Z' or '+00:00')", field="before")
-    return parsed
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)  # naive: UTC, as Airflow
 
 
 def _queue(dag_id: str | None, asset_id: int | None, before: str | None) -> Select[Any]:
