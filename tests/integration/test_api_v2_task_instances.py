@@ -128,6 +128,10 @@ def test_get_mapped_tries_and_dependencies(api) -> None:
     v2(api, "GET", TIS + "/double/1/tries/1", "TaskInstanceHistoryResponse")
     assert v2(api, "GET", TIS + "/double/tries", params={"map_index": 0})["total_entries"] == 1
 
+    links = v2(api, "GET", TIS + "/double/links", "ExtraLinkCollectionResponse", params={"map_index": 1})
+    assert links == {"extra_links": {}, "total_entries": 0}
+    assert_detail(api.get(f"/api/v2{TIS}/double/links"), 404, "map_index: `-1`")
+
     deps = v2(api, "GET", TIS + "/start/dependencies", "TaskDependencyCollectionResponse")
     assert deps["dependencies"] and all(d["name"] and d["reason"] for d in deps["dependencies"])
     mapped_deps = v2(api, "GET", TIS + "/double/0/dependencies", "TaskDependencyCollectionResponse")

@@ -30,11 +30,11 @@ from tradewind.observe.api.v2.common import (
     run_or_404_v2,
     ti_or_404_v2,
 )
+from tradewind.observe.api.v2.task_instance_filters import Snapshots
 from tradewind.observe.api.v2.task_instances import (
     MAPPED,
     TI,
     TIS,
-    Snapshots,
     TaskInstanceCollectionResponse,
     TaskInstanceState,
     ti_responses,

@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.routes.common import can, read
 from tradewind.observe.api.v2.common import API_V2, Model, dag_display_names, ti_or_404_v2
+from tradewind.observe.api.v2.task_instance_filters import Snapshots, default_executor
 from tradewind.observe.api.v2.task_instances import (
     MAPPED,
     TI,
-    Snapshots,
     TaskInstanceState,
-    default_executor,
     version_responses,
 )
 from tradewind.observe.api.v2.dag_versions import DagVersionResponse
