@@ -80,6 +80,7 @@ def create_app(
     for router in extra_routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    docs.document_v1_errors(app)  # every /api/v1 4xx answer is a problem document
     auth.check_routes_protected(app.routes)
     from tradewind.observe.api.security_headers import SecurityHeadersMiddleware
 

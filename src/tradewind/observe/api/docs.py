@@ -152,3 +152,34 @@ def _version_route(app: FastAPI, prefix: str) -> Any:
 
     versioned_openapi.__doc__ = f"The OpenAPI document of {prefix}."
     return versioned_openapi
+
+
+def document_v1_errors(app: FastAPI) -> None:
+    """Say in the document what every ``/api/v1`` error answer is: a ``Problem`` as
+    ``application/problem+json`` (:mod:`tradewind.observe.api.errors` builds them for every route
+    alike, so they are declared here once, as the ``4XX`` range of each operation, in place of
+    FastAPI's default 422 body, which v1 never sends). Call before the document is first built."""
+    from fastapi.routing import APIRoute
+
+    from tradewind.observe.api.auth import _flat_routes
+    from tradewind.observe.api.v1_models import Problem
+
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = {**schema.pop("$defs", {}), "Problem": schema}
+    problem = {"description": "An error (Airflow's problem document)",
+               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for context in _flat_routes(app.routes):
+        route = getattr(context, "original_route", context)
+        if isinstance(route, APIRoute) and getattr(context, "path", "").startswith("/api/v1/"):
+            route.responses = {**route.responses, "4XX": problem, 422: problem}
+            if context is not route:  # FastAPI >= 0.16x documents the included copy of the route
+                context.responses = {**context.responses, "4XX": problem, 422: problem}
+    build = app.openapi
+
+    def openapi_with_problem() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(components)
+        return app.openapi_schema
+
+    app.openapi = openapi_with_problem  # type: ignore[method-assign]
