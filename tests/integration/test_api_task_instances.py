@@ -84,6 +84,22 @@ def test_mark_state_with_downstream(api) -> None:
     assert entry["owner"] == "user_user" and entry["task_id"] == "boom"
 
 
+def test_update_task_instances_state_by_run_or_date(api) -> None:
+    path = "dags/pipe/updateTaskInstancesState"
+    dry = api.post(path, json={"task_id": "boom", "execution_date": "2024-02-01T00:00:00Z", "new_state": "success",
+                               "include_downstream": True}).json()
+    assert sorted(t["task_id"] for t in dry["task_instances"]) == ["after", "boom"]
+    assert dry["task_instances"][0]["dag_run_id"] == "r1" and api.get(f"{TI}/boom").json()["state"] == "failed"
+    done = api.post(path, json={"task_id": "boom", "dag_run_id": "r1", "new_state": "skipped", "dry_run": False},
+                    as_="user")
+    assert done.status_code == 200 and api.get(f"{TI}/boom").json()["state"] == "skipped"
+    assert_problem(api.post(path, json={"task_id": "boom", "new_state": "success"}), 422, field="dag_run_id")
+    assert_problem(api.post(path, json={"task_id": "boom", "new_state": "success",
+                                        "execution_date": "2030-01-01T00:00:00Z"}), 404)
+    assert_problem(api.post(path, json={"task_id": "boom", "new_state": "success",
+                                        "execution_date": "2024-02-01T00:00:00"}), 422, field="execution_date")
+
+
 def test_clear_task_instances(api) -> None:
     path = "dags/pipe/clearTaskInstances"
     dry = api.post(path, json={}).json()  # dry run, only failed: Airflow's defaults

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.parse.snapshot import DagSnapshot
@@ -133,6 +134,19 @@ def find_run(session: Session, dag_id: str, run_id: str) -> DagRun:
         find_dag(session, dag_id)
         raise NotFound(f"DAGRun with DAG ID: '{dag_id}' and DagRun ID: '{run_id}' not found",
                        field="dag_run_id", title="DAGRun not found")
+    return run
+
+
+def find_run_at(session: Session, dag_id: str, logical_date: datetime, *, field: str = "logical_date") -> DagRun:
+    """The DAG's run with that (time-zone aware) logical date, the newest if several; :class:`NotFound`
+    naming both, :class:`Invalid` for a date without time zone. ``field``: the input's name."""
+    check_aware(logical_date, field)
+    run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date)
+                          .order_by(DagRun.id.desc()).limit(1)).first()
+    if run is None:
+        find_dag(session, dag_id)
+        raise NotFound(f"DAGRun with DAG ID: '{dag_id}' and logical date: '{logical_date.isoformat()}' not found",
+                       field=field, title="DAGRun not found")
     return run
 
 

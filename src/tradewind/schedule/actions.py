@@ -44,6 +44,7 @@ from tradewind.schedule.action_support import (
     check_task,
     find_dag,
     find_run,
+    find_run_at,
     find_snapshot,
     find_task_instance,
     mark_wake,
@@ -64,7 +65,7 @@ from tradewind.schedule.actions_backfill import (
 __all__ = [
     "WAKE_KEY", "ActionError", "Actor", "BackfillCreated", "Conflict", "Invalid", "NotFound",
     "RUN_STATES", "TI_STATES", "cancel_backfill", "clear_run", "clear_task_instances", "create_backfill",
-    "delete_dag", "delete_run", "find_backfill", "find_dag", "find_run", "find_snapshot",
+    "delete_dag", "delete_run", "find_backfill", "find_dag", "find_run", "find_run_at", "find_snapshot",
     "find_task_instance", "pause_backfill", "run_snapshot", "set_paused", "set_run_note", "set_run_state",
     "set_task_instance_note", "set_task_instance_state", "trigger_run", "unpause_backfill", "wake_after",
     "wake_needed",

@@ -82,6 +82,21 @@ class TaskInstancePatch(_Body):
     include_past: bool = False
 
 
+class UpdateTaskInstancesState(_Body):
+    """``POST /dags/{dag_id}/updateTaskInstancesState`` (Airflow 2): mark a task in a run given by
+    ``dag_run_id`` or ``execution_date`` (one of them), dry run by default."""
+
+    task_id: str = Field(min_length=1)
+    new_state: Literal["success", "failed", "skipped"]
+    dag_run_id: str | None = None
+    execution_date: datetime | None = None
+    dry_run: bool = True
+    include_upstream: bool = False
+    include_downstream: bool = False
+    include_future: bool = False
+    include_past: bool = False
+
+
 class SetNoteBody(_Body):
     """``PATCH .../setNote`` (Airflow 2.5+): the user's note on a run or task instance; null or "" clears it.
     Its length (at most 1000 characters) is checked by the action, which names the limit."""

@@ -17,7 +17,7 @@ from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api import schemas
-from tradewind.observe.api.errors import not_found
+from tradewind.observe.api.errors import not_found, unprocessable
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate_rows
 from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
 from tradewind.observe.api.routes.common import (
@@ -274,6 +274,27 @@ def get_mapped_task_instance_dependencies(request: Request, dag_id: str, dag_run
                                           map_index: int,
                                           _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     return _dependencies(request, dag_id, dag_run_id, task_id, map_index)
+
+
+@router.post("/dags/{dag_id}/updateTaskInstancesState",
+             summary="Mark a task in one run (and its relatives, past/future runs) success/failed/skipped")
+def update_task_instances_state(request: Request, dag_id: str, body: schemas.UpdateTaskInstancesState,
+                                principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
+    if (body.dag_run_id is None) == (body.execution_date is None):
+        raise unprocessable("give one of dag_run_id and execution_date", field="dag_run_id")
+    with action_errors(), write(request) as session:
+        run_id = body.dag_run_id
+        if run_id is None:
+            run_id = actions.find_run_at(session, dag_id, body.execution_date,  # type: ignore[arg-type]
+                                         field="execution_date").run_id
+        tis = actions.set_task_instance_state(
+            session, actor_of(principal), dag_id, run_id, body.task_id, None, body.new_state,
+            include_upstream=body.include_upstream, include_downstream=body.include_downstream,
+            include_future=body.include_future, include_past=body.include_past, dry_run=body.dry_run, now=now())
+        refs = [{"task_id": t["task_id"], "dag_id": t["dag_id"], "dag_run_id": t["dag_run_id"],
+                 "execution_date": t["execution_date"]} for t in ti_dicts(session, tis)]
+    wake_after(request, session)
+    return {"task_instances": refs}
 
 
 # ------------------------------------------------------------------- notes (before PATCH /{task_id}/{map_index})
