@@ -187,11 +187,15 @@ def _record_clear(session: Session, actor: Actor, dag_id: str, tis: Sequence[Tas
 
 
 def _select(session: Session, snapshot: DagSnapshot, request: clearing.ClearRequest) -> list[TaskInstance]:
+    """The clear's selection; an invalid one (a bad regex, only_failed with only_running, an
+    ExternalTaskMarker that cannot be followed) is :class:`Invalid` naming the input at fault."""
+    if request.only_failed and request.only_running:
+        raise Invalid("only_failed and only_running exclude each other; choose one", field="only_running")
     try:
         return clearing.instances_for(session, snapshot, request)
     except clearing.ClearError as exc:
-        field = "task_regex" if "regex" in str(exc) else "only_running" if "only_" in str(exc) else None
-        raise Invalid(str(exc), field=field) from None
+        regex = request.task_regex is not None and "regex" in str(exc)
+        raise Invalid(str(exc), field="task_regex" if regex else None) from None
 
 
 def _clear(session: Session, actor: Actor, dag_id: str, tis: list[TaskInstance], *, now: datetime,

@@ -47,16 +47,6 @@ def find_backfill(session: Session, backfill_id: int) -> Backfill:
     return row
 
 
-def _field_of(message: str) -> str | None:
-    """The body field a :class:`~tradewind.schedule.backfill.BackfillError` is about."""
-    for needle, name in (("reprocess", "reprocess_behavior"), ("max_active_runs", "max_active_runs"),
-                         ("backwards", "run_backwards"), ("conf", "dag_run_conf"), ("from-date", "from_date"),
-                         ("no runs to backfill", "from_date"), ("schedule", "dag_id"), ("range", "to_date")):
-        if needle in message:
-            return name
-    return None
-
-
 def create_backfill(session: Session, actor: Actor, dag_id: str, *, from_date: datetime, to_date: datetime,
                     run_backwards: bool = False, dag_run_conf: dict[str, Any] | None = None,
                     reprocess_behavior: str = "none", max_active_runs: int = 10, dry_run: bool = False,
@@ -92,7 +82,7 @@ def create_backfill(session: Session, actor: Actor, dag_id: str, *, from_date: d
             max_active_runs=max_active_runs, run_backwards=run_backwards, conf=dag_run_conf,
             user=actor.username, now=now)
     except bf.BackfillError as exc:
-        raise Invalid(str(exc), field=_field_of(str(exc))) from None
+        raise Invalid(str(exc), field=exc.field) from None
     record(session, actor, "backfill.create", now=now, dag_id=dag_id, extra={
         "backfill_id": row.id, "from_date": from_date, "to_date": to_date, "reprocess_behavior": reprocess_behavior,
         "max_active_runs": max_active_runs, "run_backwards": run_backwards, "conf": dag_run_conf or {}})

@@ -60,7 +60,12 @@ T = TypeVar("T")
 
 
 class BackfillError(ValueError):
-    """A backfill cannot be created or changed as asked; the message says why."""
+    """A backfill cannot be created or changed as asked; the message says why, ``field`` names
+    the request's input at fault (the REST API body's name) or is None."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -95,12 +100,13 @@ def backfill_dates(snapshot: DagSnapshot, from_date: datetime, to_date: datetime
     oversized range.
     """
     if from_date > to_date:
-        raise BackfillError(f"--from-date {from_date.isoformat()} is after --to-date {to_date.isoformat()}")
+        raise BackfillError(f"--from-date {from_date.isoformat()} is after --to-date {to_date.isoformat()}",
+                            field="from_date")
     timetable = timetable_of(snapshot)
     if not timetable.periodic:
         raise BackfillError(
             f"DAG {snapshot.dag_id} has schedule {snapshot.timetable_summary!r}: a backfill needs a time-based "
-            "schedule (cron, preset or timedelta)")
+            "schedule (cron, preset or timedelta)", field="dag_id")
     start = max(from_date, snapshot.start_date_dt) if snapshot.start_date_dt else from_date
     end = min(to_date, snapshot.end_date_dt) if snapshot.end_date_dt else to_date
     infos: list[DagRunInfo] = []
@@ -110,7 +116,7 @@ def backfill_dates(snapshot: DagSnapshot, from_date: datetime, to_date: datetime
         infos.append(info)
         if len(infos) > MAX_DATES:
             raise BackfillError(f"the range gives more than {MAX_DATES} runs of DAG {snapshot.dag_id}; "
-                                "backfill a smaller range")
+                                "backfill a smaller range", field="to_date")
     if reverse:
         infos.reverse()
     return infos
@@ -140,7 +146,8 @@ def plan_backfill(session: Session, snapshot: DagSnapshot, from_date: datetime, 
 
 def _check_reprocess(value: str) -> None:
     if value not in REPROCESS_BEHAVIORS:
-        raise BackfillError(f"reprocess behavior {value!r} is not one of {', '.join(REPROCESS_BEHAVIORS)}")
+        raise BackfillError(f"reprocess behavior {value!r} is not one of {', '.join(REPROCESS_BEHAVIORS)}",
+                            field="reprocess_behavior")
 
 
 def validate_backfill(session: Session, snapshot: DagSnapshot, *, reprocess_behavior: str, max_active_runs: int,
@@ -148,23 +155,24 @@ def validate_backfill(session: Session, snapshot: DagSnapshot, *, reprocess_beha
     """Everything about a backfill request except its dates; raises :class:`BackfillError`."""
     _check_reprocess(reprocess_behavior)
     if max_active_runs < 1:
-        raise BackfillError(f"max_active_runs must be at least 1, got {max_active_runs}")
+        raise BackfillError(f"max_active_runs must be at least 1, got {max_active_runs}", field="max_active_runs")
     if run_backwards:
         past = sorted(tid for tid, t in snapshot.tasks.items() if t.depends_on_past)
         if past:
             raise BackfillError(f"DAG {snapshot.dag_id} cannot be backfilled backwards: tasks {', '.join(past)} "
-                                "have depends_on_past=True (each run needs the one before it)")
+                                "have depends_on_past=True (each run needs the one before it)",
+                                field="run_backwards")
     if conf is not None and not isinstance(conf, dict):
-        raise BackfillError(f"conf must be a JSON object, got {type(conf).__name__}")
+        raise BackfillError(f"conf must be a JSON object, got {type(conf).__name__}", field="dag_run_conf")
     if snapshot.params:
         try:
             resolve_run_params(snapshot.params, conf, dag_id=snapshot.dag_id)
         except InvalidParamsError as exc:
-            raise BackfillError(f"conf does not fit the DAG's params: {exc}") from None
+            raise BackfillError(f"conf does not fit the DAG's params: {exc}", field="dag_run_conf") from None
     active = queries.active_backfill_for_dag(session, snapshot.dag_id)
     if active is not None:
         raise BackfillError(f"DAG {snapshot.dag_id} already has an active backfill (id {active.id}); "
-                            f"cancel it first with `tradewind backfill cancel {active.id}`")
+                            f"cancel it first with `tradewind backfill cancel {active.id}`", field="dag_id")
 
 
 def create_backfill(session: Session, snapshot: DagSnapshot, *, from_date: datetime, to_date: datetime,
@@ -195,7 +203,7 @@ def create_backfill_with_plan(session: Session, snapshot: DagSnapshot, *, from_d
     if not plan:
         raise BackfillError(f"DAG {snapshot.dag_id} has no runs to backfill with a logical date from "
                             f"{from_date.isoformat()} to {to_date.isoformat()} (schedule {snapshot.timetable_summary}, "
-                            f"start_date {snapshot.start_date or 'none'})")
+                            f"start_date {snapshot.start_date or 'none'})", field="from_date")
     backfill = Backfill(
         dag_id=snapshot.dag_id, from_date=from_date, to_date=to_date, dag_run_conf=dict(conf or {}),
         reprocess_behavior=reprocess_behavior, max_active_runs=max_active_runs, run_backwards=run_backwards,
