@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradewind.definition.timetables import DataInterval
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.models import DagRun, DagRunNote, TaskInstance, TaskInstanceNote
 from tradewind.persist.queries import dags as dag_queries
@@ -85,18 +86,36 @@ def _note_or_invalid(note: str | None) -> str | None:
 
 
 # ------------------------------------------------------------------------ trigger
+def _interval(start: datetime | None, end: datetime | None) -> DataInterval | None:
+    """An explicit data interval (Airflow 3's trigger body): both ends or neither, aware, in order."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise Invalid("give both data_interval_start and data_interval_end, or neither",
+                      field="data_interval_start" if start is None else "data_interval_end")
+    check_aware(start, "data_interval_start")
+    check_aware(end, "data_interval_end")
+    if start > end:
+        raise Invalid(f"data_interval_start {start.isoformat()} is after data_interval_end {end.isoformat()}",
+                      field="data_interval_end")
+    return DataInterval(start, end)
+
+
 def trigger_run(session: Session, actor: Actor, dag_id: str, *, run_id: str | None = None,
                 logical_date: datetime | None = None, conf: dict[str, Any] | None = None, note: str | None = None,
-                config: Any, now: datetime) -> DagRun:
+                config: Any, now: datetime, data_interval_start: datetime | None = None,
+                data_interval_end: datetime | None = None, run_after: datetime | None = None) -> DagRun:
     """Create a queued manual run of the DAG's latest version (with the user's ``note``, if any).
 
     ``conf`` is refused when its JSON is bigger than ``config``'s ``[core] max_conf_size`` bytes,
     when it is not an object, or when it breaks the DAG's params (one ``errors`` item per bad
     param, ``field`` ``conf.<name>``). ``logical_date`` must be time-zone aware (default: now).
+    ``data_interval_start``/``_end`` (both or neither) replace the timetable's inferred interval;
+    ``run_after`` (default: now) is when the scheduler may start the run.
     Audit event ``trigger``. Wakes the scheduler.
 
     Raises :class:`NotFound` (no such DAG, or not parsed yet), :class:`Conflict` (run id taken),
-    :class:`Invalid` (conf, logical_date, run_id, note).
+    :class:`Invalid` (conf, logical_date, run_id, note, data interval, run_after).
     """
     from tradewind.schedule.runs import DuplicateRunError, InvalidRunParamsError, RunCreationError, create_manual_run
 
@@ -104,11 +123,14 @@ def trigger_run(session: Session, actor: Actor, dag_id: str, *, run_id: str | No
     if conf is not None and not isinstance(conf, dict):
         raise Invalid(f"conf must be a JSON object, got {type(conf).__name__}", field="conf")
     check_aware(logical_date, "logical_date")
+    check_aware(run_after, "run_after")
+    interval = _interval(data_interval_start, data_interval_end)
     note = _note_or_invalid(note)
     version_id, snapshot = find_snapshot(session, dag_id)
     try:
         run = create_manual_run(session, snapshot, version_id, run_id=run_id, logical_date=logical_date, conf=conf,
-                                note=note, note_user=actor.username, now=now)
+                                note=note, note_user=actor.username, data_interval=interval, run_after=run_after,
+                                now=now)
     except DuplicateRunError:
         raise Conflict(f"DAGRun with DAG ID: '{dag_id}' and DAGRun ID: '{run_id}' already exists",
                        field="dag_run_id", title="DAGRun already exists") from None

@@ -164,6 +164,8 @@ def create_manual_run(
     conf: dict[str, Any] | None = None,
     note: str | None = None,
     note_user: str | None = None,
+    data_interval: DataInterval | None = None,
+    run_after: datetime | None = None,
     now: datetime,
 ) -> DagRun:
     """A queued manual run (``tradewind dags trigger``); the scheduler starts it.
@@ -180,7 +182,8 @@ def create_manual_run(
     run is created) when a param is invalid or a required one is missing,
     :class:`DuplicateRunError` when the run id is taken, :class:`RunCreationError`
     for other bad input (a ``note`` longer than 1000 characters too). A ``note`` is stored as
-    the run's user note (``dag_run_note``, written by ``note_user``).
+    the run's user note (``dag_run_note``, written by ``note_user``). ``data_interval`` replaces
+    the timetable's inferred one; ``run_after`` (default ``now``) is when the scheduler may start it.
 
     Manual triggers from an interface go through :func:`tradewind.schedule.actions.trigger_run`
     (audit entry, conf size limit); this is the part shared with tests and ``dags test``.
@@ -209,12 +212,12 @@ def create_manual_run(
         raise RunCreationError(f"run_id {run_id!r} must not contain '/', '\\' or control characters")
     if run_queries.run_exists(session, snapshot.dag_id, run_id):
         raise DuplicateRunError(f"DAG {snapshot.dag_id} already has a run with run_id {run_id!r}")
-    interval = timetable_of(snapshot).infer_manual_data_interval(run_after=logical)
+    interval = data_interval or timetable_of(snapshot).infer_manual_data_interval(run_after=logical)
     run = DagRun(
         dag_id=snapshot.dag_id, run_id=run_id, run_type=DagRunType.MANUAL.value,
         state=DagRunState.QUEUED.value, logical_date=logical,
         data_interval_start=interval.start, data_interval_end=interval.end,
-        run_after=now, queued_at=now, conf=dict(conf or {}), external_trigger=True,
+        run_after=run_after or now, queued_at=now, conf=dict(conf or {}), external_trigger=True,
         triggered_by="manual", dag_version_id=dag_version_id,
     )
     session.add(run)

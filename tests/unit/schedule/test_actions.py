@@ -133,6 +133,20 @@ def test_trigger_refuses_a_conf_bigger_than_max_conf_size_naming_the_limit(dags,
         assert actions.trigger_run(s, ALICE, "chain", conf=big, config=roomy, now=NOW).conf == big
 
 
+def test_trigger_takes_an_explicit_data_interval_and_run_after(dags, config):
+    start, end, later = D1, D1 + timedelta(hours=6), NOW + timedelta(hours=1)
+    with dags.session_scope() as s:
+        run = actions.trigger_run(s, ALICE, "chain", run_id="di", logical_date=D1, data_interval_start=start,
+                                  data_interval_end=end, run_after=later, config=config, now=NOW)
+        assert (run.data_interval_start, run.data_interval_end, run.run_after) == (start, end, later)
+        fails(actions.Invalid, "data_interval_end", actions.trigger_run, s, ALICE, "chain",
+              data_interval_start=start, config=config, now=NOW)
+        fails(actions.Invalid, "data_interval_end", actions.trigger_run, s, ALICE, "chain",
+              data_interval_start=end, data_interval_end=start, config=config, now=NOW)
+        fails(actions.Invalid, "run_after", actions.trigger_run, s, ALICE, "chain",
+              run_after=datetime(2024, 3, 1), config=config, now=NOW)
+
+
 # ------------------------------------------------------------------------ runs
 def test_set_run_state_marks_instances_records_and_refuses_bad_states(dags, config):
     trigger(dags, config)
