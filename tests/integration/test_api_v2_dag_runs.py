@@ -82,6 +82,7 @@ def test_trigger_shape_note_and_errors(api) -> None:
     assert run["state"] == "queued" and run["run_type"] == "manual" and run["conf"] == {"rows": 7}
     assert run["logical_date"] == "2024-01-01T00:00:00Z" and run["note"] == "first try"
     assert run["dag_display_name"] == "Params DAG" and run["triggering_user_name"] == "user_user"
+    assert run["triggered_by"] == "rest_api"
     [version] = run["dag_versions"]
     assert uuid.UUID(version["id"]) and version["version_number"] == 1 and version["dag_id"] == "params_dag"
     assert run["partition_key"] is None and run["bundle_version"] is None

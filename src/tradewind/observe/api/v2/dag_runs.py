@@ -245,32 +245,48 @@ def _notes(session: Session, runs: Sequence[DagRun]) -> dict[int, str | None]:
                                 .where(DagRunNote.dag_run_id.in_(ids))).all())
 
 
-def _triggering_users(session: Session, runs: Sequence[DagRun]) -> dict[tuple[str, str], str]:
-    """(dag_id, run_id) -> who triggered the run (the audit log's ``trigger`` entry)."""
+#: The interface a manual run was triggered through (the ``trigger`` audit entry's ``source``),
+#: as Airflow 3's ``triggered_by``.
+_VIA = {"api": DagRunTriggeredByType.REST_API, "ui": DagRunTriggeredByType.UI, "cli": DagRunTriggeredByType.CLI}
+
+
+def _triggers(session: Session, runs: Sequence[DagRun]) -> dict[tuple[str, str], tuple[str | None, Any]]:
+    """(dag_id, run_id) -> (who triggered the manual run, through which interface), from the
+    audit log's ``trigger`` entry."""
     keys = [(r.dag_id, r.run_id) for r in runs if r.run_type == "manual"]
     if not keys:
         return {}
-    rows = session.execute(select(AuditLog.dag_id, AuditLog.run_id, AuditLog.owner)
-                           .where(AuditLog.event == "trigger", AuditLog.owner.is_not(None),
-                                  tuple_(AuditLog.dag_id, AuditLog.run_id).in_(keys))
+    rows = session.execute(select(AuditLog.dag_id, AuditLog.run_id, AuditLog.owner, AuditLog.extra)
+                           .where(AuditLog.event == "trigger", tuple_(AuditLog.dag_id, AuditLog.run_id).in_(keys))
                            .order_by(AuditLog.id.desc()))
-    return {(d, r): owner for d, r, owner in rows}
+    out: dict[tuple[str, str], tuple[str | None, Any]] = {}
+    for dag_id, run_id, owner, extra in rows:
+        try:
+            source = (json.loads(extra) or {}).get("source") if extra else None
+        except (ValueError, AttributeError):
+            source = None
+        out[(dag_id, run_id)] = (owner, _VIA.get(source))
+    return out
 
 
 def run_responses(session: Session, runs: Sequence[DagRun]) -> list[DAGRunResponse]:
     """API bodies of runs (of any DAGs); versions, notes, users and names read in bulk."""
     versions = _versions_by_run(session, runs)
     notes = _notes(session, runs)
-    users = _triggering_users(session, runs)
+    triggers = _triggers(session, runs)
     names = dag_display_names(session, [r.dag_id for r in runs])
-    return [DAGRunResponse(
-        dag_run_id=r.run_id, dag_id=r.dag_id, logical_date=r.logical_date, queued_at=r.queued_at,
-        start_date=r.start_date, end_date=r.end_date, duration=_duration(r), data_interval_start=r.data_interval_start,
-        data_interval_end=r.data_interval_end, run_after=r.run_after, last_scheduling_decision=r.last_scheduling_decision,
-        run_type=DagRunType(r.run_type), state=DagRunState(r.state), triggered_by=_triggered_by(r.triggered_by),
-        triggering_user_name=users.get((r.dag_id, r.run_id)), conf=redact(r.conf or {}), note=notes.get(r.id),
-        dag_versions=versions.get(r.id, []), dag_display_name=names.get(r.dag_id, r.dag_id),
-    ) for r in runs]
+    out = []
+    for r in runs:
+        who, via = triggers.get((r.dag_id, r.run_id), (None, None))
+        out.append(DAGRunResponse(
+            dag_run_id=r.run_id, dag_id=r.dag_id, logical_date=r.logical_date, queued_at=r.queued_at,
+            start_date=r.start_date, end_date=r.end_date, duration=_duration(r),
+            data_interval_start=r.data_interval_start, data_interval_end=r.data_interval_end, run_after=r.run_after,
+            last_scheduling_decision=r.last_scheduling_decision, run_type=DagRunType(r.run_type),
+            state=DagRunState(r.state), triggered_by=via or _triggered_by(r.triggered_by), triggering_user_name=who,
+            conf=redact(r.conf or {}), note=notes.get(r.id), dag_versions=versions.get(r.id, []),
+            dag_display_name=names.get(r.dag_id, r.dag_id)))
+    return out
 
 
 def run_response(session: Session, run: DagRun) -> DAGRunResponse:
