@@ -22,12 +22,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tradewind.definition.timetables import DataInterval
 from tradewind.parse.snapshot import DagSnapshot
-from tradewind.persist.models import DagRun, DagRunNote, TaskInstance, TaskInstanceNote
+from tradewind.persist.models import (
+    DagRun,
+    DagRunNote,
+    HITLDetail,
+    TaskInstance,
+    TaskInstanceNote,
+    TaskInstanceTry,
+    TaskReschedule,
+    XCom,
+)
 from tradewind.persist.queries import dags as dag_queries
 from tradewind.persist.queries import notes as note_queries
 from tradewind.persist.queries import runs as run_queries
@@ -66,7 +75,7 @@ from tradewind.schedule.actions_backfill import (
 __all__ = [
     "WAKE_KEY", "ActionError", "Actor", "BackfillCreated", "Conflict", "Invalid", "NotFound",
     "RUN_STATES", "TI_STATES", "cancel_backfill", "clear_run", "clear_task_instances", "create_backfill",
-    "delete_dag", "delete_run", "find_backfill", "find_dag", "find_run", "find_run_at", "find_snapshot",
+    "delete_dag", "delete_run", "delete_task_instance", "find_backfill", "find_dag", "find_run", "find_run_at", "find_snapshot",
     "find_task_instance", "pause_backfill", "run_snapshot", "set_paused", "set_run_note", "set_run_state",
     "set_task_instance_note", "set_task_instance_state", "trigger_run", "unpause_backfill", "wake_after",
     "wake_needed",
@@ -420,6 +429,36 @@ def set_task_instance_note(session: Session, actor: Actor, dag_id: str, run_id: 
     record(session, actor, "task_instance.set_note", now=now, dag_id=dag_id, run_id=run_id, task_id=task_id,
            map_index=map_index, extra={"note": content})
     return row
+
+
+#: Rows of one task instance, children first (deleting the instance deletes these; its note cascades).
+_TI_ROW_TABLES = (XCom, TaskInstanceTry, TaskReschedule, HITLDetail)
+
+
+def delete_task_instance(session: Session, actor: Actor, dag_id: str, run_id: str, task_id: str,
+                         map_index: int = -1, *, now: datetime) -> int:
+    """Delete one task instance with its tries, XComs, reschedules, HITL requests and note (Airflow
+    3.1's "delete task instance"); returns the rows deleted. The run keeps its other instances;
+    the scheduler re-creates nothing for it (clear the run to run the task again).
+
+    Audit event ``delete_task_instance`` (``extra``: ``rows``). Raises :class:`NotFound`,
+    :class:`Conflict` while the instance is running.
+    """
+    ti = find_task_instance(session, dag_id, run_id, task_id, map_index)
+    if ti.state == "running":
+        raise Conflict(f"task instance {task_id} (map index {map_index}) of run '{run_id}' is running; mark it or "
+                       "wait before deleting it", field="task_id", title="TaskInstance still running")
+    count = 0
+    for table in _TI_ROW_TABLES:
+        result = session.execute(delete(table).where(
+            table.dag_id == dag_id, table.run_id == run_id, table.task_id == task_id, table.map_index == map_index,
+        ).execution_options(synchronize_session=False))
+        count += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    session.delete(ti)
+    session.flush()
+    record(session, actor, "delete_task_instance", now=now, dag_id=dag_id, run_id=run_id, task_id=task_id,
+           map_index=map_index, extra={"rows": count + 1})
+    return count + 1
 
 
 # ------------------------------------------------------------------------ DAGs

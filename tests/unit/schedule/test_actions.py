@@ -278,6 +278,23 @@ def test_set_task_instance_state_past_future_and_errors(dags, config):
               "success", now=NOW)
 
 
+def test_delete_task_instance_takes_its_rows_and_note(dags, config):
+    trigger(dags, config)
+    with dags.session_scope() as s:
+        actions.set_task_instance_note(s, ALICE, "chain", "r1", "b", -1, "gone soon", now=NOW)
+    set_states(dags, "chain", "r1", {"b": "running"})
+    with dags.session_scope() as s:
+        fails(actions.Conflict, "task_id", actions.delete_task_instance, s, ALICE, "chain", "r1", "b", now=NOW)
+    set_states(dags, "chain", "r1", {"b": "failed"})
+    with dags.session_scope() as s:
+        assert actions.delete_task_instance(s, ALICE, "chain", "r1", "b", now=NOW) == 1
+        fails(actions.NotFound, "task_id", actions.delete_task_instance, s, ALICE, "chain", "r1", "b", now=NOW)
+    assert set(ti_states(dags, "chain", "r1")) == {("a", -1), ("c", -1)}
+    with dags.read_scope() as s:
+        assert s.scalars(select(TaskInstanceNote)).all() == []
+    assert audit(dags, "delete_task_instance")[0][3:] == ("r1", "b", {"rows": 1, "source": "api"})
+
+
 # ------------------------------------------------------------------------ notes
 def test_run_and_task_instance_notes_round_trip_and_are_capped(dags, config):
     trigger(dags, config)
