@@ -244,6 +244,9 @@ def test_wait_streams_states_and_results(api, config, db) -> None:
     response = api.get(f"{V2}/dags/params_dag/dagRuns/w1/wait", params={"interval": 1, "result": ["first", "second"]})
     lines = [json.loads(line) for line in response.text.splitlines()]
     assert lines == [{"state": "success", "results": {"first": 42}}]
+    as_json = api.get(f"{V2}/dags/params_dag/dagRuns/w1/wait", params={"interval": 1},
+                      headers={"Accept": "application/json"})
+    assert as_json.headers["content-type"] == "application/json" and as_json.json() == {"state": "success"}
     assert_detail(api.get(f"{V2}/dags/params_dag/dagRuns/w1/wait", params={"interval": 0}), 422, "interval")
     assert_detail(api.get(f"{V2}/dags/params_dag/dagRuns/nope/wait", params={"interval": 1}), 404, "nope")
 

@@ -13,16 +13,17 @@ a filter on them matches no run.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 from sqlalchemy import String, Select, cast, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -528,27 +529,45 @@ def _return_values(session: Session, dag_id: str, run_id: str, task_ids: list[st
     return values
 
 
+def _streams(request: Request) -> bool:
+    """NDJSON lines unless the client asks for JSON only (the official client's ``Accept``)."""
+    accept = request.headers.get("accept", "")
+    return "application/x-ndjson" in accept or "application/json" not in accept
+
+
+async def _lines(request: Request, dag_id: str, run_id: str, interval: float, result: list[str] | None,
+                 first: str, finished: bool) -> AsyncIterator[str]:
+    """The state lines until the run finished (or the client went away, or the run was deleted)."""
+    line, done = first, finished
+    yield line
+    while not done:
+        await asyncio.sleep(interval)
+        if await request.is_disconnected():
+            return
+        try:
+            line, done = await run_in_threadpool(_wait_line, request, dag_id, run_id, result)
+        except ApiError as exc:  # deleted while waited on: say so and end the stream
+            yield json.dumps({"state": None, "error": exc.detail}) + "\n"
+            return
+        yield line
+
+
 @router.get(RUN + "/wait", summary="Experimental: Wait for a dag run to complete, and return task results if requested.",
             operation_id="wait_dag_run_until_finished",
-            responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
-def wait_dag_run_until_finished(
+            responses={200: {"content": {"application/json": {}, "application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def wait_dag_run_until_finished(
     request: Request, dag_id: str, dag_run_id: str,
     interval: float = Query(..., gt=0, description="Seconds to wait between dag run state checks"),
     result: list[str] | None = Query(None, description="Collect result XCom from task. Can be set multiple times."),
     _user: Any = can("dag_run", "read"),
-) -> StreamingResponse:
-    first, finished = _wait_line(request, dag_id, dag_run_id, result)  # a 404 before the stream starts
-
-    def lines() -> Iterator[str]:
-        line, done = first, finished
-        yield line
-        while not done:
-            time.sleep(interval)
-            try:
-                line, done = _wait_line(request, dag_id, dag_run_id, result)
-            except ApiError as exc:  # deleted while waited on: say so and end the stream
-                yield json.dumps({"state": None, "error": exc.detail}) + "\n"
-                return
-            yield line
-
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+) -> Response:
+    """The run's state every ``interval`` seconds as NDJSON lines until it finished (the last line
+    has the ``result`` tasks' return values); a client accepting only JSON gets that last line."""
+    first, finished = await run_in_threadpool(_wait_line, request, dag_id, dag_run_id, result)  # 404 first
+    lines = _lines(request, dag_id, dag_run_id, interval, result, first, finished)
+    if _streams(request):
+        return StreamingResponse(lines, media_type="application/x-ndjson")
+    last = first
+    async for line in lines:
+        last = line
+    return JSONResponse(json.loads(last))
