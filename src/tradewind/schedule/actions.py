@@ -1,7 +1,7 @@
 """Manual actions, one implementation for every interface (REST API v1 and v2, UI, CLI).
 
-Trigger a run, mark a run or task instances, clear, pause/unpause, delete a run or a DAG,
-write notes, and (in :mod:`tradewind.schedule.actions_backfill`, re-exported here) create,
+Trigger a run, mark a run or task instances, clear, pause/unpause, delete a run, a task
+instance or a DAG, write notes, and (in :mod:`tradewind.schedule.actions_backfill`, re-exported here) create,
 pause, unpause and cancel backfills. Interfaces only validate their own input format, call one
 action inside their own transaction, map :class:`ActionError` kinds to their answers, and render.
 
@@ -11,13 +11,15 @@ Every action:
 * writes its audit entry (``persist.queries.audit``) in that session, owned by
   ``actor.username``, with ``extra["source"]`` = ``actor.via``; dry runs write nothing;
 * raises :class:`NotFound`, :class:`Conflict` or :class:`Invalid` (subclasses of
-  :class:`ActionError`, with ``field``) before changing anything it would have to undo;
+  :class:`ActionError`, with ``field``); the input is checked before anything changes, and a
+  refusal met midway (an illegal state change) leaves the caller's transaction to roll back;
 * marks the session when the scheduler has new work; after the commit the caller calls
   :func:`wake_after` (``actions.wake_after(db, session)``) exactly once.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -73,9 +75,9 @@ from tradewind.schedule.actions_backfill import (
 )
 
 __all__ = [
-    "WAKE_KEY", "ActionError", "Actor", "BackfillCreated", "Conflict", "Invalid", "NotFound",
-    "RUN_STATES", "TI_STATES", "cancel_backfill", "clear_run", "clear_task_instances", "create_backfill",
-    "delete_dag", "delete_run", "delete_task_instance", "find_backfill", "find_dag", "find_run", "find_run_at", "find_snapshot",
+    "WAKE_KEY", "ActionError", "Actor", "BackfillCreated", "Conflict", "Invalid", "NotFound", "RUN_STATES",
+    "TI_STATES", "cancel_backfill", "clear_run", "clear_task_instances", "create_backfill", "delete_dag",
+    "delete_run", "delete_task_instance", "find_backfill", "find_dag", "find_run", "find_run_at", "find_snapshot",
     "find_task_instance", "pause_backfill", "run_snapshot", "set_paused", "set_run_note", "set_run_state",
     "set_task_instance_note", "set_task_instance_state", "trigger_run", "unpause_backfill", "wake_after",
     "wake_needed",
@@ -140,9 +142,10 @@ def trigger_run(session: Session, actor: Actor, dag_id: str, *, run_id: str | No
         run = create_manual_run(session, snapshot, version_id, run_id=run_id, logical_date=logical_date, conf=conf,
                                 note=note, note_user=actor.username, data_interval=interval, run_after=run_after,
                                 now=now)
-    except DuplicateRunError:
-        raise Conflict(f"DAGRun with DAG ID: '{dag_id}' and DAGRun ID: '{run_id}' already exists",
-                       field="dag_run_id", title="DAGRun already exists") from None
+    except DuplicateRunError as exc:
+        message = (f"DAGRun with DAG ID: '{dag_id}' and DAGRun ID: '{run_id}' already exists" if run_id
+                   else str(exc))  # without a run_id the taken one is the default the message names
+        raise Conflict(message, field="dag_run_id", title="DAGRun already exists") from None
     except InvalidRunParamsError as exc:
         errors = [{"field": f"conf.{name}", "msg": reason} for name, reason in sorted(exc.errors.items())]
         raise Invalid(str(exc), field=errors[0]["field"] if errors else "conf", errors=errors) from None
@@ -274,8 +277,6 @@ def _split_task_refs(task_ids: Iterable[TaskRef]) -> tuple[set[str], dict[str, s
 
 
 def _task_regex(task_ids: set[str]) -> str:
-    import re
-
     return "^(" + "|".join(re.escape(t) for t in sorted(task_ids)) + ")$"
 
 
@@ -328,11 +329,13 @@ def clear_task_instances(
         unknown = sorted(names - set(snapshot.tasks))
         if unknown:
             raise Invalid(f"DAG '{dag_id}' has no task(s) {', '.join(unknown)}", field="task_ids")
-        task_regex = _task_regex(names) if names else "^$"
+        if not names:
+            return []  # nothing chosen, nothing cleared (Airflow's empty selection)
+        task_regex = _task_regex(names)
     start, end, run_id = start_date, end_date, dag_run_id
     if dag_run_id is not None:
         run = find_run(session, dag_id, dag_run_id)
-        if include_past or include_future:
+        if (include_past or include_future) and run.logical_date is not None:
             start = None if include_past else run.logical_date
             end = None if include_future else run.logical_date
             run_id = None
