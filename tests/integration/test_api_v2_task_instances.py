@@ -208,6 +208,9 @@ def test_clear_task_instances(api) -> None:
     again = v2(api, "GET", TIS + "/retry")
     assert again["state"] is None and again["note"] == "rerun"
     assert v2(api, "GET", "/dags/tis/dagRuns/r1")["state"] == "queued"
+    assert keys(v2(api, "GET", TIS, params={"state": ["no_status"]})) == [("retry", -1)]
+    waiting = v2(api, "GET", TIS + "/retry/dependencies", "TaskDependencyCollectionResponse")["dependencies"]
+    assert any("queued" in d["reason"] or "running" in d["reason"] for d in waiting), waiting
 
 
 def test_bulk_update(api) -> None:

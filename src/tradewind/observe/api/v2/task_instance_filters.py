@@ -90,13 +90,13 @@ def ti_ranges(stmt: Select[Any], bounds: dict[str, Any]) -> Select[Any]:
 
 
 def ti_states(stmt: Select[Any], states: Sequence[Any] | None) -> Select[Any]:
-    """Airflow writes "no state" as ``none``/``null`` (or a JSON null in a body); we store ``none``."""
+    """Airflow writes "no state" as ``no_status``, ``none`` or ``null`` (a JSON null in a body); we store ``none``."""
     if not states:
         return stmt
     wanted = []
     for s in states:
         value = s.value if isinstance(s, Enum) else s
-        wanted.append("none" if value in (None, "", "none", "null") else value)
+        wanted.append("none" if value in (None, "", "none", "null", "no_status") else value)
     return stmt.where(TaskInstance.state.in_(wanted))
 
 
