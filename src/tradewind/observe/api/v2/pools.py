@@ -125,8 +125,7 @@ def _create(session: Session, principal: Any, body: PoolBody) -> Pool:
 
 def _update(session: Session, principal: Any, name: str, body: PoolBody | PoolPatchBody,
             update_mask: list[str] | None) -> Pool:
-    """Change the fields of ``update_mask`` (else those the body gave; for ``default_pool`` only slots
-    and description may change, as in Airflow)."""
+    """Change the fields of ``update_mask`` (else those the body gave); a pool is never renamed."""
     given = {f for f in body.model_fields_set if f in EDITABLE}
     fields = set(update_mask) if update_mask else given
     unknown = fields - set(EDITABLE) - {"name", "pool"}
