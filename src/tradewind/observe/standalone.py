@@ -137,7 +137,11 @@ class ApiServer:
         import uvicorn
 
         app = DeferredApp(config, db)
-        uv_config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        from tradewind.observe.api.limits import uvicorn_forwarded_allow_ips
+
+        # X-Forwarded-For is believed from [api] trusted_proxies only (uvicorn's default trusts 127.0.0.1).
+        uv_config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                   forwarded_allow_ips=uvicorn_forwarded_allow_ips(config))
         return cls(server=uvicorn.Server(uv_config), sock=sock, app=app)
 
     def run(self, _stop: threading.Event) -> None:

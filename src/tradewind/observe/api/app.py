@@ -84,6 +84,9 @@ def create_app(
     auth.check_routes_protected(app.routes)
     from tradewind.observe.api.security_headers import SecurityHeadersMiddleware
 
+    from tradewind.observe.api.limits import install_request_limits
+
+    install_request_limits(app, config)  # 413 over [api] max_body_size, before the body is read
     app.add_middleware(SecurityHeadersMiddleware)  # nosniff/no framing/CSP on every response
     return app
 

@@ -35,6 +35,7 @@ _KINDS: dict[int, tuple[str, str]] = {
     405: ("Method Not Allowed", "MethodNotAllowed"),
     406: ("Not Acceptable", "NotAcceptable"),
     409: ("Conflict", "AlreadyExists"),
+    413: ("Content Too Large", "PayloadTooLarge"),
     415: ("Unsupported Media Type", "UnsupportedMediaType"),
     422: ("Unprocessable Entity", "Unprocessable"),
     429: ("Too Many Requests", "TooManyRequests"),

@@ -39,5 +39,8 @@ def api_server_command(cli: CliContext, host: str | None, port: int | None) -> N
     app = create_app(cli.config, db)
     shown = "localhost" if host in ("0.0.0.0", "::", "") else host
     click.echo(f"Tradewind API server on http://{shown}:{sock.getsockname()[1]} (Ctrl-C to stop)")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    from tradewind.observe.api.limits import uvicorn_forwarded_allow_ips
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                           forwarded_allow_ips=uvicorn_forwarded_allow_ips(cli.config)))
     server.run(sockets=[sock])
