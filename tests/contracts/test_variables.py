@@ -162,3 +162,23 @@ def test_rotation_with_a_missing_old_key_changes_nothing(any_db: Database) -> No
         with pytest.raises(q.VariableError, match="'a'.*any key"):
             q.rotate_variables(s, build_fernet([generate_key()]))
     assert _raw(any_db, "a") == before
+
+
+def test_an_unregistered_sqlite_home_uses_its_own_key(any_db: Database, tmp_path: Path) -> None:
+    """A process that never registered settings (no CLI) still agrees with the home's other processes:
+    a SQLite file named tradewind.db takes the key of the home it lives in."""
+    from tradewind.persist.migrate import upgrade
+
+    if any_db.engine.dialect.name != "sqlite":
+        pytest.skip("the home of a database is found from its SQLite file")
+    home = tmp_path / "other_home"
+    other = Database.from_url(f"sqlite:///{home}/tradewind.db")
+    try:
+        upgrade(other, default_pool_slots=128)
+        with other.session_scope() as s:
+            q.set_variable(s, "k", "home-value")
+        stored, encrypted = _raw(other, "k")
+        home_key = (home / "fernet_key").read_text().strip()
+        assert encrypted and build_fernet([home_key]).decrypt(stored.encode()).decode() == "home-value"
+    finally:
+        other.engine.dispose()

@@ -30,7 +30,7 @@ def test_dag_file_is_listed_and_broken_file_reported(home):
 
 def test_dags_show_and_tasks_list(home):
     home.add_dag("small_dag.py", SMALL_DAG)
-    shown = home.ok("dags", "show", "small").stdout
+    shown = home.ok("dags", "show", "small", "--text").stdout
     assert "hello (BashOperator) -> shout" in shown
     assert home.ok("tasks", "list", "small").stdout.split() == ["hello", "shout"]
     tree = home.ok("tasks", "list", "small", "--tree").stdout.splitlines()

@@ -141,8 +141,7 @@ def fernet_for_bind(bind: Any) -> "MultiFernet":
     """The MultiFernet for the database behind ``bind`` (an Engine or Connection).
 
     The settings registered for that database URL (:func:`register_config_for_database`) when
-    there are some; otherwise this process's own settings (``TRADEWIND_HOME`` and
-    ``TRADEWIND__CORE__FERNET_KEY``), as any Tradewind process started without the CLI reads them.
+    there are some; otherwise those of the home the database belongs to (:func:`_unregistered_config`).
     """
     while _PENDING:
         url, config = _PENDING.pop(0)
@@ -150,7 +149,20 @@ def fernet_for_bind(bind: Any) -> "MultiFernet":
     engine = getattr(bind, "engine", bind)
     config = _REGISTERED_CONFIGS.get(_url_key(engine.url))
     if config is None:
-        from tradewind.config import Config
-
-        config = Config.load()
+        config = _unregistered_config(engine.url)
     return cached_fernet(config)
+
+
+def _unregistered_config(url: Any) -> Any:
+    """Settings for a database no one registered: a SQLite file in a Tradewind home (beside its
+    ``tradewind.cfg`` or ``fernet_key``, or named ``tradewind.db``) is that home's, so every process
+    of the home agrees on the key; anything else uses this process's ``TRADEWIND_HOME``."""
+    from tradewind.config import Config
+
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database).resolve()
+        home = path.parent
+        if path.name == "tradewind.db" or (home / "tradewind.cfg").exists() or (home / FERNET_KEY_FILE).exists():
+            return Config.load(home=home)
+    return Config.load()
