@@ -156,11 +156,15 @@ def test_operation(operation: str, ours) -> None:
     served = ours["paths"].get(path, {}).get(method.lower())
     assert served is not None, f"{operation} is not served (serve it, or add it to NOT_SERVED with the reason)"
     theirs = spec["paths"][path][method.lower()]
+    our_codes = {str(c) for c in served["responses"]}
+    redirects = {str(c) for c in theirs.get("responses", {}) if str(c).startswith("3")} & our_codes
     for code, response in _success_responses(theirs).items():
-        assert str(code) in {str(c) for c in served["responses"]}, \
-            f"{operation}: Airflow answers {code}, Tradewind {sorted(served['responses'])}"
         wanted = _json_schema(response)
-        if not wanted or not _resolve(spec, wanted).get("properties"):
+        free_form = not wanted or not _resolve(spec, wanted).get("properties")
+        if free_form and redirects:
+            continue  # a redirect route (e.g. auth/login): both documents name the same redirect
+        assert str(code) in our_codes, f"{operation}: Airflow answers {code}, Tradewind {sorted(our_codes)}"
+        if free_form:
             continue
         have = _json_schema(served["responses"][str(code)])
         assert have, f"{operation}: no JSON schema for {code} (declare response_model=)"
