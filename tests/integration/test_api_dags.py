@@ -72,6 +72,20 @@ def test_get_patch_delete_dag(api, config, db) -> None:
     assert_problem(api.delete("dags/beta"), 404)
 
 
+def test_patch_dags_pauses_every_matching_dag_and_records_each(api, config, db) -> None:
+    store_dag_file(config, db, "dags_abc", DAGS)
+    body = api.patch("dags", params={"dag_id_pattern": "a"}, json={"is_paused": True}, as_="user").json()
+    assert body["total_entries"] == 3 and all(d["is_paused"] for d in body["dags"])
+    assert _ids(api.get("dags", params={"paused": "true"}).json()) == ["alpha", "beta", "gamma_paused"]
+    back = api.patch("dags", params={"dag_id_pattern": "~", "tags": "team_b"}, json={"is_paused": False}).json()
+    assert _ids(back) == ["beta"] and back["dags"][0]["is_paused"] is False
+    events = [(e["event"], e["dag_id"]) for e in api.get("eventLogs", params={"order_by": "event_log_id"}).json()[
+        "event_logs"] if e["event"] in ("paused", "unpaused")]
+    assert events == [("paused", "alpha"), ("paused", "beta"), ("unpaused", "beta")]  # gamma was paused already
+    assert_problem(api.patch("dags", json={"is_paused": True}), 422, field="dag_id_pattern")
+    assert api.patch("dags", params={"dag_id_pattern": "a"}, json={"is_paused": True}, as_="viewer").status_code == 403
+
+
 def test_delete_refused_while_a_task_runs(api, config, db) -> None:
     from datetime import datetime, timezone
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Select, Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api import schemas
@@ -60,6 +60,22 @@ def dag_dicts(session: Session, dags: list[DagModel]) -> list[dict[str, Any]]:
             for d in dags]
 
 
+def _dags_stmt(*, only_active: bool, paused: bool | None, dag_id_pattern: str | None,
+               tags: list[str] | None) -> Select[Any]:
+    stmt = select(DagModel)
+    if only_active:
+        stmt = stmt.where(DagModel.is_active.is_(True))
+    if paused is not None:
+        stmt = stmt.where(DagModel.is_paused.is_(paused))
+    if dag_id_pattern:
+        stmt = stmt.where(DagModel.dag_id.like(f"%{_like_escape(dag_id_pattern)}%", escape="\\"))
+    if tags:
+        # Tags are a JSON list: match each tag's exact JSON encoding inside the stored text (portable).
+        tag_text = cast(DagModel.tags, Text)
+        stmt = stmt.where(or_(*(tag_text.like(f"%{_like_escape(json.dumps(t))}%", escape="\\") for t in tags)))
+    return stmt
+
+
 @router.get("/dags", summary="List DAGs")
 def list_dags(
     request: Request,
@@ -72,23 +88,35 @@ def list_dags(
     dag_id_pattern: str | None = Query(None, description="Only DAGs whose id contains this text."),
     _user: Any = can("dag", "read"),
 ) -> dict[str, Any]:
-    stmt = select(DagModel)
-    if only_active:
-        stmt = stmt.where(DagModel.is_active.is_(True))
-    if paused is not None:
-        stmt = stmt.where(DagModel.is_paused.is_(paused))
-    if dag_id_pattern:
-        stmt = stmt.where(DagModel.dag_id.like(f"%{_like_escape(dag_id_pattern)}%", escape="\\"))
-    if tags:
-        # Tags are a JSON list: match each tag's exact JSON encoding inside the stored text (portable).
-        from sqlalchemy import or_
-
-        tag_text = cast(DagModel.tags, Text)
-        stmt = stmt.where(or_(*(tag_text.like(f"%{_like_escape(json.dumps(t))}%", escape="\\") for t in tags)))
+    stmt = _dags_stmt(only_active=only_active, paused=paused, dag_id_pattern=dag_id_pattern, tags=tags)
     stmt = apply_order(stmt, order_by, DAG_ORDER, "dag_id", tiebreak=(DagModel.dag_id,))
     with read(request) as session:
         rows, total = paginate(session, stmt, page)
         return {"dags": dag_dicts(session, rows), "total_entries": total}
+
+
+@router.patch("/dags", summary="Pause or unpause every DAG whose id contains dag_id_pattern (Airflow 2's bulk form)")
+def patch_dags(
+    request: Request,
+    body: schemas.DAGPatch,
+    dag_id_pattern: str = Query(..., min_length=1, description="DAGs whose id contains this text ('~' for all)."),
+    tags: list[str] | None = Query(None, description="Only DAGs with any of these tags."),
+    only_active: bool = Query(True, description="Only DAGs whose file still defines them."),
+    update_mask: list[str] | None = Query(None, description="Fields to update; only is_paused may be."),
+    page: Page = Depends(page_params),
+    principal: Any = can("dag", "edit"),
+) -> dict[str, Any]:
+    if update_mask and any(f != "is_paused" for f in update_mask):
+        raise bad_request("Only `is_paused` field can be updated through the REST API", field="update_mask")
+    stmt = _dags_stmt(only_active=only_active, paused=None, dag_id_pattern=None if dag_id_pattern == "~"
+                      else dag_id_pattern, tags=tags).order_by(DagModel.dag_id)
+    with action_errors(), write(request) as session:
+        rows, total = paginate(session, stmt, page)
+        for dag in rows:
+            actions.set_paused(session, actor_of(principal), dag.dag_id, body.is_paused, now=now())
+        out = {"dags": dag_dicts(session, rows), "total_entries": total}
+    wake_after(request, session)  # once, however many DAGs were unpaused
+    return out
 
 
 @router.get("/dags/{dag_id}", summary="Get a DAG")
