@@ -93,8 +93,12 @@ def test_trigger_shape_note_and_errors(api) -> None:
     assert bad["field"] == "conf" and bad["detail"][0]["loc"] == ["body", "conf"]
     assert assert_detail(api.post(f"{V2}/dags/params_dag/dagRuns", json={"colour": 1}), 422)["field"] == "colour"
     assert_detail(api.post(f"{V2}/dags/params_dag/dagRuns", json={"partition_key": "p"}), 400, "partition_key")
-    assert_detail(api.post(f"{V2}/dags/params_dag/dagRuns", json={"run_after": "2024-01-01T00:00:00Z"}), 400,
-                  "run_after")
+    assert_detail(api.post(f"{V2}/dags/params_dag/dagRuns", json={"data_interval_start": "2024-01-01T00:00:00Z"}),
+                  400, "data_interval_end")
+    timed = trigger(api, "params_dag", "r2", 2, run_after="2024-01-03T00:00:00Z",
+                    data_interval_start="2023-12-31T00:00:00Z", data_interval_end="2024-01-02T00:00:00Z")
+    assert timed["run_after"] == "2024-01-03T00:00:00Z" and timed["data_interval_start"] == "2023-12-31T00:00:00Z"
+    assert timed["data_interval_end"] == "2024-01-02T00:00:00Z"
     assert_detail(api.post(f"{V2}/dags/nope/dagRuns", json={}), 404, "The Dag with ID: `nope` was not found")
     assert api.post(f"{V2}/dags/params_dag/dagRuns", json={}, as_="viewer").status_code == 403
 

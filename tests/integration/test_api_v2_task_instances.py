@@ -217,10 +217,13 @@ def test_bulk_update(api) -> None:
     bulk = v2(api, "PATCH", TIS, "BulkResponse", json={"actions": [
         {"action": "update", "entities": [{"task_id": "start", "new_state": "failed"},
                                           {"task_id": "double", "map_index": 0, "note": "zero"}]},
-        {"action": "delete", "entities": ["start"]},
+        {"action": "delete", "entities": ["grp.inner", {"task_id": "double", "map_index": 2}]},
+        {"action": "delete", "entities": ["nope", "double[9]"], "action_on_non_existence": "skip"},
     ]})
     assert bulk["update"] == {"success": ["start", "double[0]"], "errors": []}
-    assert bulk["delete"]["success"] == [] and bulk["delete"]["errors"][0]["status_code"] == 405
+    assert bulk["delete"] == {"success": ["grp.inner", "double[2]"], "errors": []}
+    assert_detail(api.get(f"/api/v2{TIS}/grp.inner"), 404)
+    assert keys(v2(api, "GET", TIS + "/double/listMapped")) == [("double", 0), ("double", 1)]
     assert v2(api, "GET", TIS + "/start")["state"] == "failed" and v2(api, "GET", TIS + "/double/0")["note"] == "zero"
     missing = v2(api, "PATCH", "/dags/~/dagRuns/~/taskInstances", json={"actions": [
         {"action": "update", "entities": [{"dag_id": "tis", "dag_run_id": "r1", "task_id": "nope", "note": "x"}]},
@@ -232,3 +235,16 @@ def test_bulk_update(api) -> None:
     assert_detail(api.patch("/api/v2/dags/~/dagRuns/~/taskInstances", json={"actions": [
         {"action": "update", "entities": [{"task_id": "items", "note": "x"}]}]}), 400, "dag_id")
     assert api.patch(f"/api/v2{TIS}", json={"actions": []}, as_="viewer").status_code == 403
+
+
+def test_delete_task_instance(api) -> None:
+    assert api.delete(f"/api/v2{TIS}/start", as_="viewer").status_code == 403
+    gone = api.delete(f"/api/v2{TIS}/start")
+    assert gone.status_code == 200 and gone.json() is None
+    assert_detail(api.get(f"/api/v2{TIS}/start"), 404, "task_id: `start`")
+    assert_detail(api.delete(f"/api/v2{TIS}/start"), 404, "start")
+    assert api.delete(f"/api/v2{TIS}/double", params={"map_index": 1}).status_code == 200
+    assert keys(v2(api, "GET", TIS + "/double/listMapped")) == [("double", 0), ("double", 2)]
+    assert v2(api, "GET", TIS + "/double/1/tries", status=404) is not None
+    events = api.get("eventLogs", params={"event": "delete_task_instance"}).json()["event_logs"]
+    assert [(e["task_id"], e["map_index"]) for e in events] == [("start", -1), ("double", 1)]

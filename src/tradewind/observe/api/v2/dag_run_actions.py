@@ -134,11 +134,7 @@ def _refuse(field: str, value: Any, why: str) -> None:
 
 
 def _check_trigger(body: TriggerDAGRunPostBody) -> None:
-    """Fields of Airflow 3's body that Tradewind's trigger cannot honour are refused, not ignored."""
-    why = "a manual run's data interval comes from the DAG's timetable and its logical date"
-    _refuse("data_interval_start", body.data_interval_start, why)
-    _refuse("data_interval_end", body.data_interval_end, why)
-    _refuse("run_after", body.run_after, "a manual run may start as soon as it is queued")
+    """A partition key cannot be honoured (Tradewind has no asset partitions): refused, not ignored."""
     _refuse("partition_key", body.partition_key, "Tradewind has no asset partitions")
 
 
@@ -156,7 +152,9 @@ def trigger_dag_run(request: Request, dag_id: str, body: TriggerDAGRunPostBody,
     with acting(request, principal) as (session, actor):
         dag_or_404_v2(session, dag_id)
         run = actions.trigger_run(session, actor, dag_id, run_id=body.dag_run_id, logical_date=body.logical_date,
-                                  conf=body.conf, note=body.note, config=request.app.state.config, now=now())
+                                  conf=body.conf, note=body.note, data_interval_start=body.data_interval_start,
+                                  data_interval_end=body.data_interval_end, run_after=body.run_after,
+                                  config=request.app.state.config, now=now())
         session.flush()
         return run_response(session, run)
 

@@ -1,11 +1,12 @@
 """``/api/v2`` task instance writes: mark state and/or write the note (one task, one mapped
-instance, a task group; each with its dry run), clear (``clearTaskInstances``) and the bulk
-update. Every change is an action of :mod:`tradewind.schedule.actions`; these routes check
+instance, a task group; each with its dry run), clear (``clearTaskInstances``), delete, and the
+bulk update and delete. Every change is an action of :mod:`tradewind.schedule.actions`; these routes check
 Airflow 3's bodies, pick the instances the path names and render the result.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -265,9 +266,13 @@ def _clear(session: Session, actor: Any, dag_id: str, body: ClearTaskInstancesBo
 
 
 # ------------------------------------------------------------------------------------ bulk
+_KEY = re.compile(r"^(?P<task>.+?)(\[(?P<index>-?[0-9]+)\])?$")
+
+
 def _ti_handler(session: Session, actor: Any, dag_id: str, dag_run_id: str) -> BulkHandler:
-    """Bulk update of instances (state and/or note) through the actions; keys read
-    ``<task_id>`` or ``<task_id>[<map_index>]`` (prefixed ``<dag_id>/<dag_run_id>/`` under ``~``)."""
+    """Bulk update (state and/or note) and delete of instances through the actions. Keys read
+    ``<task_id>`` (every map index for an update, -1 for a delete) or ``<task_id>[<map_index>]``,
+    prefixed ``<dag_id>/<dag_run_id>/`` when the path has ``~`` (DAG and task ids hold no "/")."""
 
     def where(item: BulkTaskInstanceBody) -> tuple[str, str]:
         item_dag = dag_id if dag_id != ALL else item.dag_id
@@ -284,17 +289,24 @@ def _ti_handler(session: Session, actor: Any, dag_id: str, dag_run_id: str) -> B
             key = f"{item_dag}/{item_run}/{key}"
         return key
 
-    items: dict[str, BulkTaskInstanceBody] = {}
+    def parse(key: str) -> tuple[str, str, str, int | None]:
+        item_dag, item_run, rest = dag_id, dag_run_id, key
+        if ALL in (dag_id, dag_run_id):
+            item_dag, _, rest = key.partition("/")
+            item_run, _, rest = rest.rpartition("/")
+        match = _KEY.match(rest)
+        if not item_dag or not item_run or match is None:
+            raise bad_request(f"{key!r} does not name a task instance (<task_id> or <task_id>[<map_index>], "
+                              "after <dag_id>/<dag_run_id>/ when the path's ids are '~')", field="entities")
+        index = match.group("index")
+        return item_dag, item_run, match.group("task"), None if index is None else int(index)
 
     def exists(_session: Session, key: str) -> bool:
-        item = items.get(key)
-        if item is None:  # a delete action's plain key: handled (refused) by ``delete``
-            return True
-        item_dag, item_run = where(item)
+        item_dag, item_run, task_id, map_index = parse(key)
         stmt = select(TaskInstance.id).where(TaskInstance.dag_id == item_dag, TaskInstance.run_id == item_run,
-                                             TaskInstance.task_id == item.task_id)
-        if item.map_index is not None:
-            stmt = stmt.where(TaskInstance.map_index == item.map_index)
+                                             TaskInstance.task_id == task_id)
+        if map_index is not None:
+            stmt = stmt.where(TaskInstance.map_index == map_index)
         return session.scalar(stmt.limit(1)) is not None
 
     def update(_session: Session, item: BulkTaskInstanceBody, mask: list[str] | None) -> None:
@@ -305,18 +317,29 @@ def _ti_handler(session: Session, actor: Any, dag_id: str, dag_run_id: str) -> B
         except actions.ActionError as exc:
             raise action_error(exc) from None
 
-    def refuse(what: str) -> Any:
-        def call(*_args: Any) -> None:
-            raise ApiError(405, f"task instances cannot be {what} in bulk here")
-        return call
+    def delete(_session: Session, key: str) -> None:
+        item_dag, item_run, task_id, map_index = parse(key)
+        try:
+            actions.delete_task_instance(session, actor, item_dag, item_run, task_id,
+                                         -1 if map_index is None else map_index, now=now())
+        except actions.ActionError as exc:
+            raise action_error(exc) from None
 
-    def remember(item: BulkTaskInstanceBody) -> str:
-        key = key_of(item)
-        items[key] = item
-        return key
+    def create(_session: Session, item: BulkTaskInstanceBody) -> None:
+        raise ApiError(405, "task instances cannot be created: the scheduler creates them with their run")
 
-    return BulkHandler(noun="task instances", key_name="task_id", key_of=remember, exists=exists,
-                       create=refuse("created"), update=update, delete=refuse("deleted"))
+    return BulkHandler(noun="task instances", key_name="task_id", key_of=key_of, exists=exists,
+                       create=create, update=update, delete=delete)
+
+
+@router.delete(TI, response_model=None, summary="Delete Task Instance", operation_id="delete_task_instance")
+def delete_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int = -1,
+                         principal: Any = can("task_instance", "delete")) -> None:
+    """Delete one instance with its tries, XComs and note (refused while it runs); answers null."""
+    with acting(request, principal) as (session, actor):
+        ti_or_404_v2(session, dag_id, dag_run_id, task_id, map_index)
+        actions.delete_task_instance(session, actor, dag_id, dag_run_id, task_id, map_index, now=now())
+    return None
 
 
 @router.patch(TIS, response_model=BulkResponse, summary="Bulk Task Instances", operation_id="bulk_task_instances")
