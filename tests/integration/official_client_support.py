@@ -9,7 +9,8 @@
 - :func:`start_live_server`: a real ``tradewind api-server`` process on a free port, with its own
   ``TRADEWIND_HOME`` and SQLite file, seeded with the DAG file :data:`DAG_SOURCE`, one finished run
   of it (:data:`RUN_ID`, run by the real scheduler and the in-process executor), one import error
-  and an admin user. :class:`LiveServer` names what was seeded.
+  and an admin user, whose bearer token comes from ``POST /auth/token`` as Airflow's clients get
+  theirs. :class:`LiveServer` names what was seeded.
 - :func:`run_client_operations`: runs :data:`CLIENT_RUNNER` in the client venv: each operation is
   one Python expression calling the official client; the answer is, per operation, either the
   returned model as a dict (the client validated it against Airflow's schema) or the error.
@@ -22,7 +23,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -103,23 +104,17 @@ class LiveServer:
     asset_id: int
     import_error_id: int
     token: str = ""
-    token_route: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return self.server.url
 
 
-def bearer_token(url: str, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> tuple[str, str]:
-    """(access token, route used): Airflow 3's ``POST /auth/token``, else ``/api/v1/auth/token``."""
-    for route in ("/auth/token", "/api/v1/auth/token"):
-        response = httpx.post(f"{url}{route}", json={"username": username, "password": password}, timeout=30)
-        if response.status_code in (404, 405):
-            continue
-        assert response.status_code in (200, 201), f"{route}: {response.status_code} {response.text}"
-        return response.json()["access_token"], route
-    raise AssertionError("neither /auth/token nor /api/v1/auth/token is served")
+def bearer_token(url: str, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> str:
+    """An access token from Airflow 3's ``POST /auth/token`` (what Airflow's clients are given)."""
+    response = httpx.post(f"{url}/auth/token", json={"username": username, "password": password}, timeout=30)
+    assert response.status_code in (200, 201), f"POST /auth/token: {response.status_code} {response.text}"
+    return response.json()["access_token"]
 
 
 def start_live_server(home: Path) -> LiveServer:
@@ -142,7 +137,7 @@ def start_live_server(home: Path) -> LiveServer:
         error = ImportErrorInfo(broken, 1, "SyntaxError: invalid syntax", "Traceback: SyntaxError: invalid syntax")
         with db.session_scope() as session:
             dag_queries.store_file_results(session, [FileParseResult(broken, errors=[error])], now)
-        token, route = bearer_token(server.url)
+        token = bearer_token(server.url)
         made = httpx.post(f"{server.url}/api/v1/dags/{DAG_ID}/dagRuns", timeout=30,
                           headers={"Authorization": f"Bearer {token}"},
                           json={"dag_run_id": RUN_ID, "logical_date": "2024-01-01T00:00:00Z"})
@@ -152,7 +147,7 @@ def start_live_server(home: Path) -> LiveServer:
             asset_id = session.query(AssetModel.id).filter(AssetModel.name == ASSET_NAME).scalar()
             import_error_id = session.query(ImportError_.id).filter(ImportError_.filename == broken).scalar()
         return LiveServer(server=server, home=home, asset_id=asset_id, import_error_id=import_error_id,
-                          token=token, token_route=route)
+                          token=token)
     except BaseException:
         stop_api_server(server)
         raise

@@ -83,7 +83,7 @@ def live(tmp_path_factory) -> LiveServer:
 def ctl(live, tmp_path_factory) -> Ctl:
     """airflowctl logged in with a bearer token (see the module's docstring)."""
     venv = ctl_venv()
-    token, _ = bearer_token(live.url)
+    token = bearer_token(live.url)
     runner = Ctl(venv.bin / "airflowctl", tmp_path_factory.mktemp("airflow-home"), token)
     out = runner.ok("auth", "login", "--api-url", live.url, "--api-token", token, "--skip-keyring")
     assert "Login successful" in out

@@ -405,8 +405,3 @@ def test_every_client_method_is_called_or_left_out_with_a_reason() -> None:
     assert not called & set(LEFT_OUT), "a method is both called and left out"
     assert methods - called - set(LEFT_OUT) == set(), "client methods neither called nor left out"
     assert (called | set(LEFT_OUT)) - methods == set(), "names that are not client methods"
-
-
-def test_token_from_airflow_3_login_route(live) -> None:
-    """Airflow 3's clients get their token from ``POST /auth/token``."""
-    assert live.token_route == "/auth/token"
