@@ -216,3 +216,26 @@ def test_variables_are_ciphertext_and_rotation_reencrypts_them(home: Home) -> No
     home.env["TRADEWIND__CORE__FERNET_KEY"] = old_key  # the old key alone no longer reads them
     wrong = home.run("variables", "get", "secret")
     assert wrong.returncode == 1 and "cannot be decrypted" in wrong.stderr and "rotate-fernet-key" in wrong.stderr
+
+
+# ------------------------------------------------------------------- actions through the CLI
+DAILY_DAG = '''
+from datetime import datetime
+from tradewind import DAG, BashOperator
+
+with DAG("daily", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True) as dag:
+    BashOperator(task_id="work", bash_command="echo work")
+'''
+
+
+def test_backfill_pause_and_unpause_go_through_the_action_layer(home: Home) -> None:
+    home.add_dag("daily.py", DAILY_DAG)
+    created = home.ok("backfill", "create", "daily", "--from-date", "2024-01-01", "--to-date", "2024-01-02").stdout
+    assert created.startswith("Created backfill 1 of daily: 2 logical date(s)")
+    assert home.ok("backfill", "pause", "1").stdout == "Backfill 1 is paused.\n"
+    assert home.ok("backfill", "unpause", "1").stdout == "Backfill 1 is unpaused.\n"
+    _one_error_line(home.run("backfill", "pause", "99"), "Backfill with id 99 not found")
+    entries = [(e["event"], json.loads(e["extra"] or "{}")) for e in home.json("audit", "list", "--dag-id", "daily")]
+    events = [(event, extra.get("source"), extra.get("backfill_id")) for event, extra in entries]
+    for event in ("backfill.create", "backfill.pause", "backfill.unpause"):
+        assert (event, "cli", 1) in events, events
