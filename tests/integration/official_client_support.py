@@ -49,11 +49,12 @@ ADMIN_PASSWORD = "client test password"
 DAG_ID = "client_dag"
 RUN_ID = "seeded_run"
 ASSET_NAME = "client_out"
+ALIAS_NAME = "client_alias"
 
 #: The seeded DAGs: one with params, a tag, an XCom-returning task, a mapped task, a task group and
-#: an asset it produces; one scheduled on that asset (queued asset events); one the test deletes.
+#: an asset and an asset alias it produces; one scheduled on that asset (queued asset events); one the test deletes.
 DAG_SOURCE = f"""
-from tradewind import Asset, TaskGroup
+from tradewind import Asset, AssetAlias, TaskGroup
 
 with DAG("{DAG_ID}", start_date=datetime(2024, 1, 1), schedule="@daily", catchup=False, tags=["client"],
          params={{"rows": Param(3, type="integer", minimum=1)}}, doc_md="Seeded for Airflow's client."):
@@ -61,7 +62,8 @@ with DAG("{DAG_ID}", start_date=datetime(2024, 1, 1), schedule="@daily", catchup
     square = PythonOperator.partial(task_id="square", python_callable=lambda x: x * x).expand(op_args=[[1], [2]])
     with TaskGroup("grp"):
         inner = EmptyOperator(task_id="inner")
-    load = EmptyOperator(task_id="load", outlets=[Asset(name="{ASSET_NAME}", uri="file:///tmp/{ASSET_NAME}")])
+    load = EmptyOperator(task_id="load", outlets=[Asset(name="{ASSET_NAME}", uri="file:///tmp/{ASSET_NAME}"),
+                                                 AssetAlias("{ALIAS_NAME}")])
     extract >> square >> inner >> load
 
 with DAG("consumer_dag", start_date=datetime(2024, 1, 1),

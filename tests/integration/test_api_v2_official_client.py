@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from official_client_support import (
+    ALIAS_NAME,
     ASSET_NAME,
     DAG_ID,
     RUN_ID,
@@ -159,7 +160,10 @@ OPERATIONS: list[Op] = [
     Op("asset_api.get_assets", "asset_api.get_assets()", lambda v: ASSET_NAME in _ids(v["assets"], "name")),
     Op("asset_api.get_asset", "asset_api.get_asset(ctx['asset_id'])", lambda v: v["name"] == ASSET_NAME),
     Op("asset_api.get_asset_aliases", "asset_api.get_asset_aliases()",
-       lambda v: v["total_entries"] == len(v["asset_aliases"])),
+       lambda v: ALIAS_NAME in _ids(v["asset_aliases"], "name")),
+    Op("asset_api.get_asset_alias",
+       "asset_api.get_asset_alias(R['asset_api.get_asset_aliases']['asset_aliases'][0]['id'])",
+       lambda v: v["name"] == ALIAS_NAME),
     Op("asset_api.get_asset_events", "asset_api.get_asset_events(asset_id=ctx['asset_id'])",
        lambda v: v["total_entries"] >= 1 and v["asset_events"][0]["source_run_id"] == RUN_ID),
     Op("asset_api.get_dag_asset_queued_events", "asset_api.get_dag_asset_queued_events('consumer_dag')",
@@ -360,7 +364,6 @@ LEFT_OUT: dict[str, str] = {
     "task_instance_api.get_hitl_detail": "needs a human-in-the-loop task waiting for input (test_hitl_e2e covers HITL)",
     "task_instance_api.get_hitl_detail_try_detail": "needs a human-in-the-loop task waiting for input",
     "task_instance_api.update_hitl_detail": "needs a human-in-the-loop task waiting for input",
-    "asset_api.get_asset_alias": "the seeded DAG has no asset alias (get_asset_aliases lists none)",
 }
 
 CLIENT_API = Path("airflow_client") / "client" / "api"
