@@ -23,9 +23,21 @@ DOCUMENTS = ("/openapi.json", "/api/v1/openapi.json", "/api/v2/openapi.json")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
-@pytest.fixture
-def api(config, db):
-    return make_api(config, db)
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """One app for the read-only tests of this module (building it and its users takes seconds)."""
+    from tradewind.config import Config
+    from tradewind.persist.db import Database
+    from tradewind.persist.migrate import upgrade
+
+    home = tmp_path_factory.mktemp("openapi") / "tw_home"
+    (home / "dags").mkdir(parents=True)
+    config = Config.load(home=home, environ={}, overrides={"core": {"load_examples": "False"}})
+    config.ensure_home()
+    database = Database.from_config(config)
+    upgrade(database, default_pool_slots=config.getint("core", "default_pool_slots"))
+    yield make_api(config, database)
+    database.engine.dispose()
 
 
 # ----------------------------------------------------------------------------- pages and assets
@@ -210,7 +222,7 @@ with DAG("consumer", start_date=datetime(2024, 1, 1), schedule=[Asset(name="thin
 """
 
 
-def test_v1_answers_keep_every_field_their_builders_give(config, db, api):
+def test_v1_answers_keep_every_field_their_builders_give(config, db):
     """Each answer equals what the route's dict builder makes of the same rows: the response
     models drop nothing and change no value (timestamps keep their ``+00:00`` form)."""
     from datetime import datetime, timezone
@@ -220,6 +232,7 @@ def test_v1_answers_keep_every_field_their_builders_give(config, db, api):
     from tradewind.persist.models import AssetModel, AuditLog, ImportError_, Pool, User
     from tradewind.persist.queries import connections as conn_queries
 
+    api = make_api(config, db)
     store_dag_file(config, db, "shapes", DAG_FILE)
     assert api.post("dags/shapes/dagRuns", json={"dag_run_id": "r1"}).status_code == 200
     assert run_to_end(config, db, "shapes", "r1") == "success"
