@@ -50,10 +50,14 @@ DAG_ID = "client_dag"
 RUN_ID = "seeded_run"
 ASSET_NAME = "client_out"
 ALIAS_NAME = "client_alias"
+HITL_DAG_ID = "hitl_dag"
+HITL_RUN_ID = "waiting_run"
 
 #: The seeded DAGs: one with params, a tag, an XCom-returning task, a mapped task, a task group and
-#: an asset and an asset alias it produces; one scheduled on that asset (queued asset events); one the test deletes.
+#: an asset and an asset alias it produces; one scheduled on that asset (queued asset events); one whose approval task waits for a human;
+#: one the test deletes.
 DAG_SOURCE = f"""
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from tradewind import Asset, AssetAlias, TaskGroup
 
 with DAG("{DAG_ID}", start_date=datetime(2024, 1, 1), schedule="@daily", catchup=False, tags=["client"],
@@ -69,6 +73,9 @@ with DAG("{DAG_ID}", start_date=datetime(2024, 1, 1), schedule="@daily", catchup
 with DAG("consumer_dag", start_date=datetime(2024, 1, 1),
          schedule=[Asset(name="{ASSET_NAME}", uri="file:///tmp/{ASSET_NAME}")]):
     EmptyOperator(task_id="consume")
+
+with DAG("{HITL_DAG_ID}", start_date=datetime(2024, 1, 1), schedule=None):
+    ApprovalOperator(task_id="approve", subject="Ship it?")
 
 with DAG("doomed_dag", start_date=datetime(2024, 1, 1), schedule=None):
     EmptyOperator(task_id="only")
@@ -145,6 +152,10 @@ def start_live_server(home: Path) -> LiveServer:
                           json={"dag_run_id": RUN_ID, "logical_date": "2024-01-01T00:00:00Z"})
         assert made.status_code == 200, made.text
         assert run_to_end(config, db, DAG_ID, RUN_ID) == "success"
+        made = httpx.post(f"{server.url}/api/v1/dags/{HITL_DAG_ID}/dagRuns", timeout=30,
+                          headers={"Authorization": f"Bearer {token}"}, json={"dag_run_id": HITL_RUN_ID})
+        assert made.status_code == 200, made.text
+        _run_until_deferred(config, db, HITL_DAG_ID, HITL_RUN_ID)
         with db.read_scope() as session:
             asset_id = session.query(AssetModel.id).filter(AssetModel.name == ASSET_NAME).scalar()
             import_error_id = session.query(ImportError_.id).filter(ImportError_.filename == broken).scalar()
@@ -153,6 +164,34 @@ def start_live_server(home: Path) -> LiveServer:
     except BaseException:
         stop_api_server(server)
         raise
+
+
+def _run_until_deferred(config: Any, db: Any, dag_id: str, run_id: str, *, max_steps: int = 200) -> None:
+    """Step the real scheduler (in-process executor) until a task of the run is deferred: the
+    approval task waits for its answer, its HITL request recorded."""
+    from sqlalchemy import select
+
+    from tradewind.execute.executors.inprocess import InProcessExecutor
+    from tradewind.persist.models import TaskInstance
+    from tradewind.schedule.scheduler import Scheduler
+
+    executor = InProcessExecutor(1, config=config, db=db)
+    scheduler = Scheduler(config, db, executor, only_run=(dag_id, run_id))
+    executor.start()
+    try:
+        for _ in range(max_steps):
+            scheduler.run_once()
+            with db.read_scope() as session:
+                states = set(session.scalars(select(TaskInstance.state).where(
+                    TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)))
+            if "deferred" in states:
+                return
+    finally:
+        executor.end()
+        close = getattr(scheduler, "close", None)
+        if close is not None:
+            close()
+    raise AssertionError(f"no task of {dag_id}/{run_id} deferred in {max_steps} scheduler steps: {states}")
 
 
 def stop_live_server(live: LiveServer) -> None:

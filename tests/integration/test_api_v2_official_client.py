@@ -21,6 +21,8 @@ from official_client_support import (
     ALIAS_NAME,
     ASSET_NAME,
     DAG_ID,
+    HITL_DAG_ID,
+    HITL_RUN_ID,
     RUN_ID,
     LiveServer,
     client_venv,
@@ -32,6 +34,7 @@ from official_client_support import (
 pytestmark = [pytest.mark.xdist_group("api-client"), pytest.mark.timeout(1800)]
 
 TI = "ctx['dag_id'], ctx['run_id']"  # the seeded run's (dag_id, run_id) as call arguments
+HITL = f"'{HITL_DAG_ID}', '{HITL_RUN_ID}'"  # the run whose approval task waits for an answer
 NEW_EVENT = "asset_api.create_asset_event(models.CreateAssetEventsBody(asset_id=ctx['asset_id']))"
 
 
@@ -151,6 +154,15 @@ OPERATIONS: list[Op] = [
        lambda v: v["total_entries"] == len(v["extra_links"])),
     Op("task_instance_api.get_hitl_details", f"task_instance_api.get_hitl_details({TI})",
        lambda v: v["total_entries"] == 0),
+    Op("task_instance_api.get_hitl_detail", f"task_instance_api.get_hitl_detail({HITL}, 'approve', -1)",
+       lambda v: v["subject"] == "Ship it?" and v["response_received"] is False),
+    Op("task_instance_api.get_hitl_detail_try_detail",
+       f"task_instance_api.get_hitl_detail_try_detail({HITL}, 'approve', -1, 1)",
+       lambda v: v["subject"] == "Ship it?"),
+    Op("task_instance_api.update_hitl_detail",
+       f"task_instance_api.update_hitl_detail({HITL}, 'approve', -1, "
+       "models.UpdateHITLDetailPayload(chosen_options=['Approve']))",
+       lambda v: v["chosen_options"] == ["Approve"]),
     Op("x_com_api.get_xcom_entries", f"x_com_api.get_xcom_entries({TI}, 'extract')",
        lambda v: "return_value" in _ids(v["xcom_entries"], "key")),
     Op("x_com_api.get_xcom_entry",
@@ -361,9 +373,6 @@ LEFT_OUT: dict[str, str] = {
     "connection_api.enqueue_connection_test": "Airflow 3.3's asynchronous test on a worker; Tradewind tests inline",
     "connection_api.get_connection_test": "the result of an enqueued asynchronous connection test (see above)",
     "task_instance_api.get_external_log_url": "no external log viewer (Elasticsearch/OpenSearch) in Tradewind",
-    "task_instance_api.get_hitl_detail": "needs a human-in-the-loop task waiting for input (test_hitl_e2e covers HITL)",
-    "task_instance_api.get_hitl_detail_try_detail": "needs a human-in-the-loop task waiting for input",
-    "task_instance_api.update_hitl_detail": "needs a human-in-the-loop task waiting for input",
 }
 
 CLIENT_API = Path("airflow_client") / "client" / "api"
