@@ -76,7 +76,7 @@ from tradewind.schedule.actions_backfill import (
 
 __all__ = [
     "WAKE_KEY", "ActionError", "Actor", "BackfillCreated", "Conflict", "Invalid", "NotFound", "RUN_STATES",
-    "TI_STATES", "cancel_backfill", "clear_run", "clear_task_instances", "create_backfill", "delete_dag",
+    "TI_STATES", "TRIGGER_RUN_TYPES", "cancel_backfill", "clear_run", "clear_task_instances", "create_backfill", "delete_dag",
     "delete_run", "delete_task_instance", "find_backfill", "find_dag", "find_run", "find_run_at", "find_snapshot",
     "find_task_instance", "pause_backfill", "run_snapshot", "set_paused", "set_run_note", "set_run_state",
     "set_task_instance_note", "set_task_instance_state", "trigger_run", "unpause_backfill", "wake_after",
@@ -87,6 +87,8 @@ __all__ = [
 RUN_STATES = ("success", "failed", "queued")
 #: States a task instance may be marked with by hand (Airflow's "mark success/failed/skipped").
 TI_STATES = ("success", "failed", "skipped")
+#: Types of run :func:`trigger_run` creates: a user's trigger, or an asset's materialization.
+TRIGGER_RUN_TYPES = ("manual", "asset_materialization")
 
 
 def _note_or_invalid(note: str | None) -> str | None:
@@ -115,8 +117,12 @@ def _interval(start: datetime | None, end: datetime | None) -> DataInterval | No
 def trigger_run(session: Session, actor: Actor, dag_id: str, *, run_id: str | None = None,
                 logical_date: datetime | None = None, conf: dict[str, Any] | None = None, note: str | None = None,
                 config: Any, now: datetime, data_interval_start: datetime | None = None,
-                data_interval_end: datetime | None = None, run_after: datetime | None = None) -> DagRun:
+                data_interval_end: datetime | None = None, run_after: datetime | None = None,
+                run_type: str = "manual") -> DagRun:
     """Create a queued manual run of the DAG's latest version (with the user's ``note``, if any).
+
+    ``run_type`` is ``manual`` or ``asset_materialization`` (Airflow 3's type of a run asked for
+    by materializing an asset it produces); it also prefixes the default run id.
 
     ``conf`` is refused when its JSON is bigger than ``config``'s ``[core] max_conf_size`` bytes,
     when it is not an object, or when it breaks the DAG's params (one ``errors`` item per bad
@@ -130,6 +136,8 @@ def trigger_run(session: Session, actor: Actor, dag_id: str, *, run_id: str | No
     """
     from tradewind.schedule.runs import DuplicateRunError, InvalidRunParamsError, RunCreationError, create_manual_run
 
+    if run_type not in TRIGGER_RUN_TYPES:
+        raise Invalid(f"run_type must be one of {', '.join(TRIGGER_RUN_TYPES)}, got {run_type!r}", field="run_type")
     check_conf_size(conf, config.getint("core", "max_conf_size"))
     if conf is not None and not isinstance(conf, dict):
         raise Invalid(f"conf must be a JSON object, got {type(conf).__name__}", field="conf")
@@ -138,6 +146,8 @@ def trigger_run(session: Session, actor: Actor, dag_id: str, *, run_id: str | No
     interval = _interval(data_interval_start, data_interval_end)
     note = _note_or_invalid(note)
     version_id, snapshot = find_snapshot(session, dag_id)
+    if run_id is None and run_type != "manual":
+        run_id = f"{run_type}__{(logical_date or now).isoformat()}"
     try:
         run = create_manual_run(session, snapshot, version_id, run_id=run_id, logical_date=logical_date, conf=conf,
                                 note=note, note_user=actor.username, data_interval=interval, run_after=run_after,
@@ -151,8 +161,10 @@ def trigger_run(session: Session, actor: Actor, dag_id: str, *, run_id: str | No
         raise Invalid(str(exc), field=errors[0]["field"] if errors else "conf", errors=errors) from None
     except RunCreationError as exc:
         raise Invalid(str(exc), field="dag_run_id" if "run_id" in str(exc) else "conf") from None
+    run.run_type = run_type
     record(session, actor, "trigger", now=now, dag_id=dag_id, run_id=run.run_id,
-           extra={"conf": conf or {}, **({"note": note} if note else {})})
+           extra={"conf": conf or {}, **({"note": note} if note else {}),
+                  **({"run_type": run_type} if run_type != "manual" else {})})
     mark_wake(session)
     return run
 

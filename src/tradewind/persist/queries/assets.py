@@ -58,6 +58,7 @@ __all__ = [
     "alias_resolutions",
     "asset_ids",
     "consume_queue",
+    "delete_queued",
     "events_for_run",
     "unconsumed_events",
     "list_aliases",
@@ -423,6 +424,20 @@ def consume_queue(session: Session, dag_id: str, run: DagRun, event_ids: Iterabl
         session.add(DagRunAssetEvent(dag_run_id=run.id, event_id=event_id))
     session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id))
     session.flush()
+
+
+def delete_queued(session: Session, *, dag_id: str | None = None, asset_id: int | None = None,
+                  before: datetime | None = None) -> int:
+    """Drop queued asset events (the API's "clear queued events"): those for ``dag_id``, of
+    ``asset_id``, queued before ``before``; any left ``None`` does not narrow. The number deleted."""
+    stmt = delete(AssetDagRunQueue)
+    if dag_id is not None:
+        stmt = stmt.where(AssetDagRunQueue.target_dag_id == dag_id)
+    if asset_id is not None:
+        stmt = stmt.where(AssetDagRunQueue.asset_id == asset_id)
+    if before is not None:
+        stmt = stmt.where(AssetDagRunQueue.created_at < before)
+    return session.execute(stmt).rowcount or 0
 
 
 # --------------------------------------------------------------------------- reading

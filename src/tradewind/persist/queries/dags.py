@@ -199,6 +199,18 @@ def _record_parsed_file(session: Session, result: FileParseResult, dag_ids: list
     row.parse_duration = result.duration
 
 
+def request_reparse(session: Session, fileloc: str) -> bool:
+    """Mark ``fileloc``'s parse record out of date (no content hash, an impossible mtime), so the
+    DAG processor's next listing sees the file as changed and parses it first. The record stays,
+    so the file keeps its DAG ids. False when the file has no parse record (never parsed)."""
+    row = session.get(ParsedFile, fileloc)
+    if row is None:
+        return False
+    row.content_hash = ""
+    row.mtime = -1.0
+    return True
+
+
 def deactivate_missing_files(session: Session, present_files: Iterable[str | os.PathLike[str]], now: datetime) -> list[str]:
     """Files gone from disk (or from the folders): their DAGs inactive, their errors and parse records deleted.
 

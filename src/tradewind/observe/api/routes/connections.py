@@ -72,7 +72,8 @@ def connection_dict(conn: Connection) -> dict[str, Any]:
     }
 
 
-def _fernet(request: Request) -> Any:
+def request_fernet(request: Request) -> Any:
+    """The app's Fernet keys (from its config); a 500 naming the problem when they are unusable."""
     from tradewind.persist.fernet import FernetKeyError, fernet_from_config
 
     try:
@@ -81,13 +82,15 @@ def _fernet(request: Request) -> Any:
         raise ApiError(500, f"connections cannot be encrypted: {exc}") from None
 
 
-def _storage_error(exc: Exception) -> ApiError:
+def storage_error(exc: Exception) -> ApiError:
+    """The API error of a failed connection read/write: 500 for an undecryptable secret, else 400."""
     if isinstance(exc, conn_queries.ConnectionStorageError) and "cannot be decrypted" in str(exc):
         return ApiError(500, str(exc))
     return bad_request(str(exc))
 
 
-def _build(conn_id: str, values: dict[str, Any]) -> Connection:
+def build_connection(conn_id: str, values: dict[str, Any]) -> Connection:
+    """A :class:`Connection` from a body's values; 400 (field ``extra``) when ``extra`` is not a JSON object."""
     extra = values.get("extra")
     if extra not in (None, ""):
         try:
@@ -102,7 +105,7 @@ def _build(conn_id: str, values: dict[str, Any]) -> Connection:
         raise bad_request(str(exc)) from None
 
 
-def _keep_masked(new: dict[str, Any], old: Connection) -> dict[str, Any]:
+def keep_masked(new: dict[str, Any], old: Connection) -> dict[str, Any]:
     """``***`` sent back for the password or an extra value means "unchanged": keep the stored secret."""
     out = dict(new)
     if out.get("password") == MASK:
@@ -121,12 +124,12 @@ def _keep_masked(new: dict[str, Any], old: Connection) -> dict[str, Any]:
 @router.get("/connections", summary="List connections", response_model=m.ConnectionCollection)
 def list_connections(request: Request, page: Page = Depends(page_params),
                      _user: Any = can("connection", "read")) -> dict[str, Any]:
-    fernet = _fernet(request)
+    fernet = request_fernet(request)
     with read(request) as session:
         try:
             conns = conn_queries.list_connections(session, fernet, limit=page.limit, offset=page.offset)
         except conn_queries.ConnectionStorageError as exc:
-            raise _storage_error(exc) from None
+            raise storage_error(exc) from None
         total = conn_queries.count_connections(session)
     return {"connections": [connection_dict(c) for c in conns], "total_entries": total}
 
@@ -135,7 +138,7 @@ def _get_or_404(session: Any, conn_id: str, fernet: Any) -> Connection:
     try:
         conn = conn_queries.get_connection(session, conn_id, fernet)
     except conn_queries.ConnectionStorageError as exc:
-        raise _storage_error(exc) from None
+        raise storage_error(exc) from None
     if conn is None:
         raise not_found(f"The Connection with connection_id: `{conn_id}` was not found",
                         title="Connection not found")
@@ -144,7 +147,7 @@ def _get_or_404(session: Any, conn_id: str, fernet: Any) -> Connection:
 
 @router.get("/connections/{connection_id}", summary="Get a connection", response_model=m.ConnectionOut)
 def get_connection(request: Request, connection_id: str, _user: Any = can("connection", "read")) -> dict[str, Any]:
-    fernet = _fernet(request)
+    fernet = request_fernet(request)
     with read(request) as session:
         return connection_dict(_get_or_404(session, connection_id, fernet))
 
@@ -153,8 +156,8 @@ def get_connection(request: Request, connection_id: str, _user: Any = can("conne
 def create_connection(request: Request, body: ConnectionBody,
                       principal: Any = can("connection", "create")) -> dict[str, Any]:
     values = body.model_dump(by_alias=True)
-    conn = _build(body.connection_id, values)
-    fernet = _fernet(request)
+    conn = build_connection(body.connection_id, values)
+    fernet = request_fernet(request)
     with write(request) as session:
         if conn_queries.connection_exists(session, body.connection_id):
             raise conflict(f"Connection already exist. ID: {body.connection_id}", title="Connection already exists")
@@ -181,11 +184,11 @@ def patch_connection(
     given = {("schema" if name == "schema_" else name) for name in body.model_fields_set} - {"connection_id"}
     fields = masked_fields(update_mask, given, FIELDS)
     sent = body.model_dump(by_alias=True)
-    fernet = _fernet(request)
+    fernet = request_fernet(request)
     with write(request) as session:
         old = _get_or_404(session, connection_id, fernet)
         values = {name: (sent[name] if name in fields else getattr(old, name)) for name in FIELDS}
-        conn = _build(connection_id, _keep_masked(values, old))
+        conn = build_connection(connection_id, keep_masked(values, old))
         try:
             conn_queries.save_connection(session, conn, fernet)
         except conn_queries.ConnectionStorageError as exc:
@@ -210,12 +213,12 @@ def post_connection_test(request: Request, body: ConnectionBody,
     """Test the connection in the body (stored or not). ``***`` for the password or an extra value means the
     stored one of that connection_id, so a form showing masked values can test what is stored."""
     values = body.model_dump(by_alias=True)
-    fernet = _fernet(request)
+    fernet = request_fernet(request)
     with read(request) as session:
         stored = conn_queries.get_connection(session, body.connection_id, fernet)
     if stored is not None:
-        values = _keep_masked(values, stored)
-    ok, message = try_connection(_build(body.connection_id, values))
+        values = keep_masked(values, stored)
+    ok, message = try_connection(build_connection(body.connection_id, values))
     with write(request) as session:
         audit(session, principal, "connection.test", extra={"conn_id": body.connection_id, "ok": ok})
     return {"status": ok, "message": message}

@@ -32,8 +32,8 @@ router = APIRouter(prefix=API, tags=["TaskInstance"])
 
 #: Most bytes one call returns; a longer log is read over several calls with the token.
 MAX_CHUNK = 1024 * 1024
-#: Try states after which nothing more is written to the try's log.
-_WRITING = {"running", "queued", "scheduled", "none", "up_for_reschedule", "deferred"}
+#: States of a try whose log may still grow (anything else: the log is complete).
+WRITING_STATES = {"running", "queued", "scheduled", "none", "up_for_reschedule", "deferred"}
 
 TOKEN_HEADER = "X-Continuation-Token"
 
@@ -105,7 +105,7 @@ def _log(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_numbe
     if path is None:
         raise not_found("no log file for this try", title="Log not found")
     start = 0 if full_content or not token else decode_token(token)
-    still_writing = try_number == current and state in _WRITING
+    still_writing = try_number == current and state in WRITING_STATES
     content, position, ended = read_chunk(path, start, still_writing=still_writing)
     next_token = encode_token(position, ended)
     if wants_text(request):

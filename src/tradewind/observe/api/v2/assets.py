@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import ConfigDict
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from tradewind.definition.masking import redact
@@ -41,7 +41,7 @@ from tradewind.observe.api.v2.dag_runs import (
     AssetEventCollectionResponse,
     AssetEventResponse,
     DAGRunResponse,
-    _runs_created_by,
+    runs_created_by,
     run_response,
 )
 from tradewind.observe.api.v2.dag_versions import dag_v2_or_404
@@ -58,6 +58,7 @@ from tradewind.persist.models import DagScheduleAssetReference as ScheduleRow
 from tradewind.persist.models import TaskOutletAssetReference as OutletRow
 
 from tradewind.persist.queries.asset_watchers import watcher_rows
+from tradewind.persist.queries import assets as asset_queries
 from tradewind.persist.queries.assets import record_asset_events
 from tradewind.schedule import actions
 
@@ -223,7 +224,7 @@ def asset_responses(session: Session, assets: list[AssetModel]) -> list[AssetRes
 
 
 def event_responses(session: Session, rows: list[tuple[AssetEvent, AssetModel]]) -> list[AssetEventResponse]:
-    created = _runs_created_by(session, [e.id for e, _ in rows])
+    created = runs_created_by(session, [e.id for e, _ in rows])
     return [AssetEventResponse(
         id=e.id, asset_id=a.id, uri=a.uri, name=a.name, group=a.group, extra=redact(e.extra or {}),
         source_task_id=e.source_task_id, source_dag_id=e.source_dag_id, source_run_id=e.source_run_id,
@@ -392,7 +393,7 @@ def materialize_asset(request: Request, asset_id: int, body: MaterializeAssetBod
         asset_or_404(session, asset_id)
         run = actions.trigger_run(session, actor, _producer(session, asset_id), run_id=body.dag_run_id,
                                   logical_date=body.logical_date, conf=body.conf, note=body.note,
-                                  config=request.app.state.config, now=now())
+                                  config=request.app.state.config, now=now(), run_type="asset_materialization")
         out = run_response(session, run)
     return out
 
@@ -435,15 +436,11 @@ def _drop(request: Request, principal: Any, dag_id: str | None, asset_id: int | 
             asset_or_404(session, asset_id)
         if dag_id is not None:
             dag_v2_or_404(session, dag_id)
-        keys = [(row.target_dag_id, row.asset_id) for row in session.scalars(
-            _queue(dag_id, asset_id, before).with_only_columns(AssetDagRunQueue))]
-        if not keys:
+        dropped = asset_queries.delete_queued(session, dag_id=dag_id, asset_id=asset_id, before=_before(before))
+        if not dropped:
             raise not_found(missing, title="Queued event not found")
-        for target, asset in keys:
-            session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == target,
-                                                           AssetDagRunQueue.asset_id == asset))
         audit(session, principal, "asset.queued_events.delete", dag_id=dag_id,
-              extra={"asset_id": asset_id, "before": before, "rows": len(keys)})
+              extra={"asset_id": asset_id, "before": before, "rows": dropped})
     return Response(status_code=204)
 
 

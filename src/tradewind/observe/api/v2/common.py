@@ -30,6 +30,10 @@ from tradewind.persist.models import DagModel, DagRun, TaskInstance
 
 API_V2 = "/api/v2"
 
+#: Airflow 3's name of the DAG bundle that is the configured DAGs folder: every DAG, run, DAG
+#: version and import error here belongs to it (and it has no versions: ``bundle_version`` is null).
+BUNDLE_NAME = "dags-folder"
+
 
 class Model(BaseModel):
     """Base of v2 bodies: attributes of ORM rows read directly; unknown request fields refused

@@ -122,7 +122,7 @@ def _get_or_404(session: Session, conn_id: str, fernet: Any) -> Connection:
     try:
         conn = conn_queries.get_connection(session, conn_id, fernet)
     except conn_queries.ConnectionStorageError as exc:
-        raise v1._storage_error(exc) from None
+        raise v1.storage_error(exc) from None
     if conn is None:
         raise not_found_error(conn_id)
     return conn
@@ -137,7 +137,7 @@ def _save(session: Session, conn: Connection, fernet: Any) -> None:
 
 def _create(session: Session, principal: Any, fernet: Any, body: ConnectionBody) -> Connection:
     _no_team(body)
-    conn = v1._build(body.connection_id, _values(body))
+    conn = v1.build_connection(body.connection_id, _values(body))
     if conn_queries.connection_exists(session, body.connection_id):
         raise conflict(f"The Connection with connection_id: `{body.connection_id}` already exists",
                        title="Connection already exists")
@@ -159,7 +159,7 @@ def _update(session: Session, principal: Any, fernet: Any, body: ConnectionBody,
     old = _get_or_404(session, body.connection_id, fernet)
     sent = _values(body)
     values = {name: (sent[name] if name in fields else getattr(old, name)) for name in v1.FIELDS}
-    conn = v1._build(body.connection_id, v1._keep_masked(values, old))
+    conn = v1.build_connection(body.connection_id, v1.keep_masked(values, old))
     _save(session, conn, fernet)
     audit(session, principal, "connection.edit",
           extra={"conn_id": body.connection_id, "fields": sorted(fields - {"connection_id"})})
@@ -185,20 +185,20 @@ def get_connections(
     stmt = filter_pattern(select(ConnectionRow), ConnectionRow.conn_id, connection_id_pattern)
     stmt = filter_prefix(stmt, ConnectionRow.conn_id, connection_id_prefix_pattern)
     stmt = apply_orders(stmt, order_by, ORDER, "id", tiebreak=(ConnectionRow.id,))
-    fernet = v1._fernet(request)
+    fernet = v1.request_fernet(request)
     with read(request) as session:
         rows, total = paginate(session, stmt, page)
         try:
             conns = [conn_queries.to_connection(row, fernet) for row in rows]
         except conn_queries.ConnectionStorageError as exc:
-            raise v1._storage_error(exc) from None
+            raise v1.storage_error(exc) from None
     return ConnectionCollectionResponse(connections=[_response(c) for c in conns], total_entries=total)
 
 
 @router.get("/connections/{connection_id}", response_model=ConnectionResponse, summary="Get Connection")
 def get_connection(request: Request, connection_id: str,
                    _user: Any = can("connection", "read")) -> ConnectionResponse:
-    fernet = v1._fernet(request)
+    fernet = v1.request_fernet(request)
     with read(request) as session:
         return _response(_get_or_404(session, connection_id, fernet))
 
@@ -206,7 +206,7 @@ def get_connection(request: Request, connection_id: str,
 @router.post("/connections", status_code=201, response_model=ConnectionResponse, summary="Post Connection")
 def post_connection(request: Request, body: ConnectionBody,
                     principal: Any = can("connection", "create")) -> ConnectionResponse:
-    fernet = v1._fernet(request)
+    fernet = v1.request_fernet(request)
     with write(request) as session:
         return _response(_create(session, principal, fernet, body))
 
@@ -222,7 +222,7 @@ def patch_connection(
     if body.connection_id != connection_id:
         raise bad_request("The connection_id in the request body does not match the URL parameter",
                           field="connection_id")
-    fernet = v1._fernet(request)
+    fernet = v1.request_fernet(request)
     with write(request) as session:
         return _response(_update(session, principal, fernet, body, update_mask))
 
@@ -243,12 +243,12 @@ def test_connection(request: Request, body: ConnectionBody,
     password or an extra value means the stored one of that connection_id."""
     _no_team(body)
     values = _values(body)
-    fernet = v1._fernet(request)
+    fernet = v1.request_fernet(request)
     with read(request) as session:
         stored = conn_queries.get_connection(session, body.connection_id, fernet)
     if stored is not None:
-        values = v1._keep_masked(values, stored)
-    ok, message = try_connection(v1._build(body.connection_id, values))
+        values = v1.keep_masked(values, stored)
+    ok, message = try_connection(v1.build_connection(body.connection_id, values))
     with write(request) as session:
         audit(session, principal, "connection.test", extra={"conn_id": body.connection_id, "ok": ok})
     return ConnectionTestResponse(status=ok, message=message)
@@ -267,6 +267,6 @@ def _handler(principal: Any, fernet: Any) -> BulkHandler:
 def bulk_connections(request: Request, body: BulkBody[ConnectionBody],
                      principal: Any = can("connection", "edit")) -> BulkResponse:
     """Create, update and delete several connections in one request (policies as for variables)."""
-    fernet = v1._fernet(request)
+    fernet = v1.request_fernet(request)
     with write(request) as session:
         return run_bulk(session, body, _handler(principal, fernet))

@@ -471,7 +471,7 @@ def get_upstream_asset_events(request: Request, dag_id: str, dag_run_id: str,
             select(AssetEvent, AssetModel).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
             .join(DagRunAssetEvent, DagRunAssetEvent.event_id == AssetEvent.id)
             .where(DagRunAssetEvent.dag_run_id == run.id).order_by(AssetEvent.timestamp, AssetEvent.id)).all()
-        created = _runs_created_by(session, [event.id for event, _ in rows])
+        created = runs_created_by(session, [event.id for event, _ in rows])
         events = [AssetEventResponse(
             id=event.id, asset_id=asset.id, uri=asset.uri, name=asset.name, group=asset.group,
             extra=redact(event.extra or {}), source_task_id=event.source_task_id, source_dag_id=event.source_dag_id,
@@ -481,7 +481,7 @@ def get_upstream_asset_events(request: Request, dag_id: str, dag_run_id: str,
     return AssetEventCollectionResponse(asset_events=events, total_entries=len(events))
 
 
-def _runs_created_by(session: Session, event_ids: list[int]) -> dict[int, list[DagRunAssetReference]]:
+def runs_created_by(session: Session, event_ids: list[int]) -> dict[int, list[DagRunAssetReference]]:
     """event id -> the runs it triggered (every run here consumed its events: ``triggering``)."""
     from tradewind.persist.models import DagRunAssetEvent
 

@@ -20,13 +20,10 @@ from sqlalchemy.orm import Session
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, paginate
 from tradewind.observe.api.routes.common import can, read
-from tradewind.observe.api.v2.common import API_V2, Model, apply_orders, order_by_query, page_v2
+from tradewind.observe.api.v2.common import API_V2, BUNDLE_NAME, Model, apply_orders, order_by_query, page_v2
 from tradewind.persist.models import DagModel, DagVersion
 
 router = APIRouter(prefix=API_V2, tags=["DagVersion"])
-
-#: Airflow 3's name of the bundle that is the DAGs folder.
-BUNDLE_NAME = "dags-folder"
 
 
 class DagVersionResponse(Model):

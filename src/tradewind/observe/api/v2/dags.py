@@ -33,6 +33,7 @@ from tradewind.observe.api.routes.common import audit, can, now, read, write
 from tradewind.observe.api.schemas import _param_dict
 from tradewind.observe.api.v2.common import (
     API_V2,
+    BUNDLE_NAME,
     Model,
     acting,
     apply_orders,
@@ -42,7 +43,7 @@ from tradewind.observe.api.v2.common import (
     order_by_query,
     page_v2,
 )
-from tradewind.observe.api.v2.dag_versions import BUNDLE_NAME, DagVersionResponse, dag_v2_or_404, version_response
+from tradewind.observe.api.v2.dag_versions import DagVersionResponse, dag_v2_or_404, version_response
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.models import (
     AssetModel,
@@ -540,10 +541,7 @@ def reparse_dag_file(request: Request, file_token: str, principal: Any = can("da
     as changed and parses it first. The record itself stays, so the file keeps its DAG ids."""
     fileloc = fileloc_of_token(file_token)
     with write(request) as session:
-        parsed = session.get(ParsedFile, fileloc) if fileloc is not None else None
-        if parsed is None:
+        if fileloc is None or not dag_queries.request_reparse(session, fileloc):
             raise not_found("No DAG file found for this file token", title="DAG file not found")
-        parsed.content_hash = ""
-        parsed.mtime = -1.0
         audit(session, principal, "reparse_dag_file", extra={"fileloc": fileloc})
     return JSONResponse(None, status_code=201)

@@ -11,13 +11,19 @@ from sqlalchemy import select
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, paginate
 from tradewind.observe.api.routes.common import can, read
-from tradewind.observe.api.v2.common import API_V2, Model, apply_orders, filter_pattern, filter_prefix, order_by_query, page_v2
+from tradewind.observe.api.v2.common import (
+    API_V2,
+    BUNDLE_NAME,
+    Model,
+    apply_orders,
+    filter_pattern,
+    filter_prefix,
+    order_by_query,
+    page_v2,
+)
 from tradewind.persist.models import ImportError_
 
 router = APIRouter(prefix=API_V2, tags=["Import Error"])
-
-#: Tradewind reads DAG files from its DAG folders, not from named bundles: every file is in this one.
-BUNDLE_NAME = "dags-folder"
 
 ORDER = {"id": ImportError_.id, "import_error_id": ImportError_.id, "timestamp": ImportError_.timestamp,
          "filename": ImportError_.filename}

@@ -34,7 +34,7 @@ from pydantic import ConfigDict
 
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.routes.common import can, read, ti_or_404
-from tradewind.observe.api.routes.logs import _WRITING, decode_token, encode_token, owned_log_file, read_chunk
+from tradewind.observe.api.routes.logs import WRITING_STATES, decode_token, encode_token, owned_log_file, read_chunk
 from tradewind.observe.api.v2.common import API_V2, Model
 from tradewind.workloads import TaskKey
 
@@ -107,7 +107,7 @@ def _try_file(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_
                           TaskKey(dag_id, dag_run_id, task_id, map_index, try_number))
     if path is None:
         raise not_found("no log file for this try", title="Log not found")
-    return path, try_number == current and state in _WRITING
+    return path, try_number == current and state in WRITING_STATES
 
 
 def _ndjson(path: pathlib.Path, start: int, still_writing: bool) -> Iterator[bytes]:
