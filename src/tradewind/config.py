@@ -133,6 +133,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         # Peers (IPs or CIDR networks, comma-separated) whose X-Forwarded-For header is believed;
         # from any other peer the header is ignored and the peer's own address counts.
         "trusted_proxies": "",
+        # Whether GET /api/v2/config shows the configuration (secrets always hidden); False answers
+        # 403, as Airflow 3 does by default. "non-sensitive-only" (Airflow's value) counts as True.
+        "expose_config": "False",
     },
     # The endpoints a try running on a worker uses instead of the database (/execution/v1).
     "execution_api": {

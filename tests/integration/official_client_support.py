@@ -130,11 +130,16 @@ def start_live_server(home: Path) -> LiveServer:
     """Start and seed the server (see the module's docstring); stop it with :func:`stop_live_server`."""
     from api_support import run_to_end, store_dag_file
 
+    from tradewind.config import CONFIG_FILE_NAME
     from tradewind.parse.dagbag import FileParseResult, ImportErrorInfo
     from tradewind.persist.models import AssetModel, ImportError_
     from tradewind.persist.queries import dags as dag_queries
     from tradewind.persist.queries import users
 
+    # [api] expose_config defaults to False (GET /api/v2/config answers 403, as Airflow 3's): this server's
+    # config file turns it on, so the client's get_config is exercised (the server ignores TRADEWIND__ env).
+    home.mkdir(parents=True, exist_ok=True)
+    (home / CONFIG_FILE_NAME).write_text("[api]\nexpose_config = True\n", encoding="utf-8")
     server = start_api_server(home, f"sqlite:///{home / 'tradewind.db'}")
     try:
         config, db = server.config, server.db

@@ -155,7 +155,16 @@ def test_jobs_with_airflow_type_names_and_liveness(api, db) -> None:
         "total_entries"] == 1
 
 
-def test_config_masks_secrets_and_speaks_json_or_text(api) -> None:
+def _config_api(tw_home, db, expose: str | None) -> Api:
+    """The app under a configuration whose ``[api] expose_config`` is ``expose`` (None: left default)."""
+    overrides = {"core": {"load_examples": "False"}}
+    if expose is not None:
+        overrides["api"] = {"expose_config": expose}
+    return make_api(Config.load(home=tw_home, environ={}, overrides=overrides), db)
+
+
+def test_config_masks_secrets_and_speaks_json_or_text(tw_home, db) -> None:
+    api = _config_api(tw_home, db, "True")
     body = api.get(f"{V2}/config").json()
     options = {(s["name"], o["key"]): o["value"] for s in body["sections"] for o in s["options"]}
     assert options[("database", "url")] == "< hidden >"
@@ -171,12 +180,20 @@ def test_config_masks_secrets_and_speaks_json_or_text(api) -> None:
     assert api.get(f"{V2}/config", as_="user").status_code == 403
 
 
-def test_config_can_be_withheld(tw_home, db) -> None:
-    config = Config.load(home=tw_home, environ={}, overrides={"api": {"expose_config": "False"},
-                                                              "core": {"load_examples": "False"}})
-    api = make_api(config, db)
-    refused = api.get(f"{V2}/config")
-    assert refused.status_code == 403 and "expose_config" in refused.json()["detail"]
+@pytest.mark.parametrize("expose", [None, "False"])
+def test_config_is_withheld_unless_exposed(tw_home, db, expose) -> None:
+    """Airflow 3's default: no configuration over the API; the 403 names the key that allows it."""
+    api = _config_api(tw_home, db, expose)
+    for path in (f"{V2}/config", f"{V2}/config/section/core/option/parallelism"):
+        refused = api.get(path)
+        assert refused.status_code == 403, refused.text
+        assert "[api] expose_config" in refused.json()["detail"] and "TRADEWIND__API__EXPOSE_CONFIG" in \
+            refused.json()["detail"]
+
+
+def test_config_non_sensitive_only_exposes_with_secrets_hidden(tw_home, db) -> None:
+    body = _config_api(tw_home, db, "non-sensitive-only").get(f"{V2}/config", params={"section": "database"}).json()
+    assert {o["key"]: o["value"] for o in body["sections"][0]["options"]}["url"] == "< hidden >"
 
 
 def test_providers_plugins_health_version(api) -> None:

@@ -138,6 +138,14 @@ def xcom_clear(session: Session, dag_id: str, run_id: str, task_id: str, map_ind
     return int(result.rowcount or 0)
 
 
+def delete_xcom(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> int:
+    """Delete one XCom entry (the API's delete); returns how many rows went (0 when there was none)."""
+    _check_map_index(map_index)
+    result = session.execute(delete(XCom).where(XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id,
+                                                XCom.map_index == map_index, XCom.key == key))
+    return int(result.rowcount or 0)
+
+
 @cache
 def _clear_stmt(one_map_index: bool) -> Any:
     """Built once: every try clears its XComs when it starts (a Core DELETE on the table)."""

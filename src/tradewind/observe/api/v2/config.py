@@ -6,8 +6,8 @@ a 406. Secrets are never shown: a value under a key Tradewind knows to hold one 
 URL, the API secret key, the Fernet key, the SMTP password, the Celery broker) or whose name
 says so (``*password*``, ``*secret*``, ``*token*``...) reads ``< hidden >``, as in Airflow.
 
-``[api] expose_config`` is honoured when the configuration sets it (Airflow's switch): ``False``
-refuses with 403; ``True`` and ``non-sensitive-only`` both answer with secrets hidden.
+``[api] expose_config`` (Airflow's switch) defaults to ``False``, as in Airflow 3: both routes then
+answer 403 naming the key; ``True`` and ``non-sensitive-only`` both answer with secrets hidden.
 """
 
 from __future__ import annotations
@@ -61,13 +61,13 @@ def shown_value(setting: Setting) -> str:
 
 
 def _check_exposed(config: Any) -> None:
-    """403 when ``[api] expose_config`` is set to false (Airflow's switch; absent: exposed)."""
-    if config.source("api", "expose_config") == "unknown":
+    """403 unless ``[api] expose_config`` is true (or Airflow's ``non-sensitive-only``)."""
+    if config.get("api", "expose_config").strip().lower() == "non-sensitive-only" or config.getbool(
+            "api", "expose_config"):
         return
-    raw = config.get("api", "expose_config").strip().lower()
-    if raw in {"false", "0", "no", "off", "f", "n", ""}:
-        raise ApiError(403, "Your Tradewind administrator chose not to expose the configuration, most likely for "
-                            "security reasons ([api] expose_config = False).")
+    raise ApiError(403, "Your Tradewind administrator chose not to expose the configuration, most likely for "
+                        "security reasons: [api] expose_config is False. Set it to True (environment variable "
+                        "TRADEWIND__API__EXPOSE_CONFIG=True) to allow reading it.")
 
 
 def _media_type(accept: str | None) -> str:

@@ -34,7 +34,13 @@ from tradewind.observe.api.v2.common import (
     task_display_names,
 )
 from tradewind.persist.models import DagModel, DagRun, DagVersion, XCom
-from tradewind.persist.queries.xcom import XComValueError, decode_value, encode_value, xcom_set
+from tradewind.persist.queries.xcom import (
+    XComValueError,
+    decode_value,
+    delete_xcom,
+    encode_value,
+    xcom_set,
+)
 
 router = APIRouter(prefix=API_V2, tags=["XCom"])
 
@@ -252,10 +258,8 @@ def update_xcom_entry(request: Request, dag_id: str, dag_run_id: str, task_id: s
 def delete_xcom_entry(request: Request, dag_id: str, dag_run_id: str, task_id: str, xcom_key: str,
                       map_index: int = Query(-1, ge=-1), principal: Any = can("xcom", "delete")) -> Response:
     with write(request) as session:
-        found = _one_row(session, dag_id, dag_run_id, task_id, xcom_key, map_index)
-        if found is None:
+        if not delete_xcom(session, dag_id, dag_run_id, task_id, map_index, xcom_key):
             raise _missing(xcom_key, map_index)
-        session.delete(found[0])
         audit(session, principal, "xcom.delete", dag_id=dag_id, run_id=dag_run_id, task_id=task_id,
               map_index=map_index, extra={"key": xcom_key})
     return Response(status_code=204)
