@@ -160,7 +160,7 @@ def start_live_server(home: Path) -> LiveServer:
         made = httpx.post(f"{server.url}/api/v1/dags/{HITL_DAG_ID}/dagRuns", timeout=30,
                           headers={"Authorization": f"Bearer {token}"}, json={"dag_run_id": HITL_RUN_ID})
         assert made.status_code == 200, made.text
-        _run_until_deferred(config, db, HITL_DAG_ID, HITL_RUN_ID)
+        run_until_deferred(config, db, HITL_DAG_ID, HITL_RUN_ID)
         with db.read_scope() as session:
             asset_id = session.query(AssetModel.id).filter(AssetModel.name == ASSET_NAME).scalar()
             import_error_id = session.query(ImportError_.id).filter(ImportError_.filename == broken).scalar()
@@ -171,7 +171,7 @@ def start_live_server(home: Path) -> LiveServer:
         raise
 
 
-def _run_until_deferred(config: Any, db: Any, dag_id: str, run_id: str, *, max_steps: int = 200) -> None:
+def run_until_deferred(config: Any, db: Any, dag_id: str, run_id: str, *, max_steps: int = 200) -> None:
     """Step the real scheduler (in-process executor) until a task of the run is deferred: the
     approval task waits for its answer, its HITL request recorded."""
     from sqlalchemy import select

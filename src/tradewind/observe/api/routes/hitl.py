@@ -14,12 +14,17 @@ call) and ``/api/v1`` (the rest of our API)::
 Bodies are Airflow's: ``HITLDetail`` (the request, its response and the task instance),
 ``HITLDetailCollection`` (``hitl_details``, ``total_entries``) and, for a PATCH,
 ``HITLDetailResponse`` (``responded_by``, ``responded_at``, ``chosen_options``, ``params_input``).
+The embedded task instance is each API's own: ``/api/v1``'s task-instance body, or under
+``/api/v2`` Airflow 3's ``TaskInstanceResponse`` (one try's ``TaskInstanceHistoryResponse`` for
+``.../tries/{try_number}``, Airflow's ``HITLDetailHistory``), see :mod:`..v2.hitl_bodies`.
 Reading needs ``task_instance`` read; answering needs ``task_instance`` edit, and when the
 request names ``assigned_users``, being one of them (else 403). The answer resumes the task at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -40,6 +45,7 @@ from tradewind.observe.api.routes.common import (
     wake_scheduler,
     write,
 )
+from tradewind.observe.api.v2 import hitl_bodies
 from tradewind.persist.queries import hitl as hitl_queries
 from tradewind.persist.queries.task_instances import get_ti
 
@@ -82,8 +88,38 @@ def _ti_dicts(session: Any, rows: list[hitl_queries.HITLRow]) -> list[dict[str, 
     return [next(dicts) if ti is not None else None for ti in tis]
 
 
-def _one(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
-         try_number: int | None = None) -> dict[str, Any]:
+def _key(row: hitl_queries.HITLRow) -> tuple[str, str, str, int]:
+    d = row.detail
+    return d.dag_id, d.run_id, d.task_id, d.map_index
+
+
+@dataclass(frozen=True)
+class _Flavor:
+    """What differs between ``/api/v1`` and ``/api/v2``: the body models and the embedded task
+    instance of each request (``instances``) or of one try's request (``one_try``)."""
+
+    detail: type
+    history: type
+    collection: type
+    instances: Callable[[Request, Any, list[hitl_queries.HITLRow]], list[Any]]
+    one_try: Callable[[Request, Any, hitl_queries.HITLRow], Any]
+
+
+FLAVORS = {
+    "/api/v1": _Flavor(m.HITLDetailOut, m.HITLDetailOut, m.HITLDetailCollection,
+                       instances=lambda request, session, rows: _ti_dicts(session, rows),
+                       one_try=lambda request, session, row: _ti_dicts(session, [row])[0]),
+    "/api/v2": _Flavor(hitl_bodies.HITLDetail, hitl_bodies.HITLDetailHistory, hitl_bodies.HITLDetailCollection,
+                       instances=lambda request, session, rows: hitl_bodies.task_instance_bodies(
+                           request, session, [_key(r) for r in rows]),
+                       one_try=lambda request, session, row: hitl_bodies.try_body(
+                           request, session, _key(row), row.detail.try_number)),
+}
+
+
+def _one(request: Request, flavor: _Flavor, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
+         try_number: int | None = None, *, history: bool = False) -> dict[str, Any]:
+    """One request (of try ``try_number``, else the latest); ``history``: with that try's instance."""
     with read(request) as session:
         ti_or_404(session, dag_id, dag_run_id, task_id, map_index)
         row = hitl_queries.latest_for_ti(session, dag_id, dag_run_id, task_id, map_index, try_number=try_number)
@@ -91,7 +127,8 @@ def _one(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index
             tried = "" if try_number is None else f" (try {try_number})"
             raise not_found(f"Human-in-the-loop detail does not exist for task '{task_id}'{tried} in DAG run "
                             f"'{dag_run_id}' of DAG '{dag_id}'", title="Human-in-the-loop detail not found")
-        return detail_dict(row, _ti_dicts(session, [row])[0])
+        ti = flavor.one_try(request, session, row) if history else flavor.instances(request, session, [row])[0]
+        return detail_dict(row, ti)
 
 
 def _answer(request: Request, principal: Any, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
@@ -125,7 +162,8 @@ def _answer(request: Request, principal: Any, dag_id: str, dag_run_id: str, task
     return out
 
 
-def _list(request: Request, page: Page, f: hitl_queries.HITLFilter, order_by: str | None) -> dict[str, Any]:
+def _list(request: Request, flavor: _Flavor, page: Page, f: hitl_queries.HITLFilter, order_by: str | None
+          ) -> dict[str, Any]:
     raw = (order_by or "created_at").strip()
     name = raw.lstrip("-")
     if name not in hitl_queries.ORDER_COLUMNS:
@@ -134,7 +172,7 @@ def _list(request: Request, page: Page, f: hitl_queries.HITLFilter, order_by: st
     with read(request) as session:
         rows, total = hitl_queries.list_requests(session, f, order_by=name, descending=raw.startswith("-"),
                                                  offset=page.offset, limit=page.limit)
-        tis = _ti_dicts(session, rows)
+        tis = flavor.instances(request, session, rows)
         return {"hitl_details": [detail_dict(r, t) for r, t in zip(rows, tis, strict=True)], "total_entries": total}
 
 
@@ -147,12 +185,13 @@ def _map_index(value: int) -> int:
 def make_router(prefix: str) -> APIRouter:
     """The routes above under ``prefix`` (``/api/v2`` or ``/api/v1``)."""
     router = APIRouter(prefix=prefix, tags=["HumanInTheLoop"])
+    flavor = FLAVORS[prefix]
 
     @router.get("/hitlDetails/", summary="List human-in-the-loop requests (Airflow 3.1.0 path)",
-                response_model=m.HITLDetailCollection)
+                response_model=flavor.collection)
     @router.get("/dags/{dag_id}/dagRuns/{dag_run_id}/hitlDetails",
                 summary="List human-in-the-loop requests of a run ('~' for every DAG and/or run)",
-                response_model=m.HITLDetailCollection)
+                response_model=flavor.collection)
     def list_hitl_details(
         request: Request,
         dag_id: str | None = None,
@@ -179,27 +218,27 @@ def make_router(prefix: str) -> APIRouter:
             response_received=response_received, pending=pending, ti_states=tuple(state or ()),
             responded_by=[*(responded_by_user_id or []), *(responded_by_user_name or [])],
             subject_search=subject_search, body_search=body_search)
-        return _list(request, page, f, order_by)
+        return _list(request, flavor, page, f, order_by)
 
     @router.get("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}", summary="Get the human-in-the-loop request of a task",
-                response_model=m.HITLDetailOut)
+                response_model=flavor.detail)
     def get_hitl_detail(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                         _user: Any = can("task_instance", "read")) -> dict[str, Any]:
-        return _one(request, dag_id, dag_run_id, task_id, -1)
+        return _one(request, flavor, dag_id, dag_run_id, task_id, -1)
 
     @router.get("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}/{map_index}",
-                summary="Get the human-in-the-loop request of a mapped task instance", response_model=m.HITLDetailOut)
-    @router.get(TI_HITL, summary="Get the human-in-the-loop request of a task instance", response_model=m.HITLDetailOut)
+                summary="Get the human-in-the-loop request of a mapped task instance", response_model=flavor.detail)
+    @router.get(TI_HITL, summary="Get the human-in-the-loop request of a task instance", response_model=flavor.detail)
     def get_mapped_hitl_detail(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                                _user: Any = can("task_instance", "read")) -> dict[str, Any]:
-        return _one(request, dag_id, dag_run_id, task_id, _map_index(map_index))
+        return _one(request, flavor, dag_id, dag_run_id, task_id, _map_index(map_index))
 
     @router.get(TI_HITL + "/tries/{try_number}", summary="Get the human-in-the-loop request of one try",
-                response_model=m.HITLDetailOut)
+                response_model=flavor.history)
     def get_hitl_detail_try(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                             try_number: int, _user: Any = can("task_instance", "read")) -> dict[str, Any]:
-        return _one(request, dag_id, dag_run_id, task_id, _map_index(map_index),
-                    None if try_number == -1 else try_number)
+        return _one(request, flavor, dag_id, dag_run_id, task_id, _map_index(map_index),
+                    None if try_number == -1 else try_number, history=True)
 
     @router.patch("/hitlDetails/{dag_id}/{dag_run_id}/{task_id}", summary="Answer a human-in-the-loop request",
                   response_model=m.HITLDetailResponse)

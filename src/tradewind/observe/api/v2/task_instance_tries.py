@@ -73,8 +73,9 @@ def _state(value: str | None) -> TaskInstanceState | None:
         return None
 
 
-def _responses(request: Request, session: Session, ti: TaskInstance, rows: list[TaskInstanceTry]
-               ) -> list[TaskInstanceHistoryResponse]:
+def try_responses(request: Request, session: Session, ti: TaskInstance, rows: list[TaskInstanceTry]
+                  ) -> list[TaskInstanceHistoryResponse]:
+    """API bodies of tries of ``ti`` (what a try row lacks read from the instance)."""
     task = Snapshots(session).task(ti.dag_id, ti.dag_version_id, ti.task_id)
     version = version_responses(session, [ti.dag_version_id]).get(ti.dag_version_id or -1)
     dag_name = dag_display_names(session, [ti.dag_id])[ti.dag_id]
@@ -99,7 +100,7 @@ def _tries(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_ind
         T = TaskInstanceTry
         rows = list(session.scalars(select(T).where(T.dag_id == dag_id, T.run_id == dag_run_id, T.task_id == task_id,
                                                     T.map_index == map_index).order_by(T.try_number)))
-        items = _responses(request, session, ti, rows)
+        items = try_responses(request, session, ti, rows)
     return TaskInstanceHistoryCollectionResponse(task_instances=items, total_entries=len(items))
 
 
@@ -113,7 +114,7 @@ def _one_try(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_i
         if row is None:
             raise not_found(f"The Task Instance with dag_id: `{dag_id}`, run_id: `{dag_run_id}`, task_id: `{task_id}`, "
                             f"try_number: `{try_number}` and map_index: `{map_index}` was not found")
-        return _responses(request, session, ti, [row])[0]
+        return try_responses(request, session, ti, [row])[0]
 
 
 @router.get(TI + "/tries", response_model=TaskInstanceHistoryCollectionResponse, summary="Get Task Instance Tries",
