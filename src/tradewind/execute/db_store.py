@@ -306,10 +306,12 @@ class DbTryStore:
             if existing is not None:
                 logical = _reset_or_refuse(session, request, existing, now)
                 reset = True
+                if request.note is not None:
+                    _set_reset_run_note(session, existing, request.note, now)
             else:
                 try:
                     run = create_manual_run(session, snapshot, version.id, run_id=run_id, logical_date=logical,
-                                            conf=request.conf, now=now)
+                                            conf=request.conf, note=request.note, now=now)
                 except RunCreationError as exc:
                     raise TradewindException(f"cannot trigger DAG {dag_id!r}: {exc}") from None
                 run.triggered_by = TRIGGERED_BY_OPERATOR
@@ -460,6 +462,16 @@ def _load_prior(session: Any, dag_id: str, run_id: str, task_ids: Sequence[str],
             continue  # only the most recent run that has a value counts
         newest[tid] = when
         found.setdefault(tid, {})[mi] = json.loads(text)
+
+
+def _set_reset_run_note(session: Any, run: DagRun, note: str, now: datetime) -> None:
+    """The operator's note replaces the reset run's note (a note too long fails the try, named)."""
+    from tradewind.persist.queries.notes import NoteTooLong, set_run_note
+
+    try:
+        set_run_note(session, run.id, note, user=None, now=now)
+    except NoteTooLong as exc:
+        raise TradewindException(f"cannot set the note of DAG {run.dag_id!r} run {run.run_id!r}: {exc}") from None
 
 
 def _reset_or_refuse(session: Any, request: TriggerRunRequest, run: DagRun, now: datetime) -> datetime | None:

@@ -117,6 +117,8 @@ class TriggerRunRequest:
     conf: dict[str, Any] | None = None
     reset_dag_run: bool = False
     skip_when_already_exists: bool = False
+    #: The run's note (a reset run's note is replaced by it); None leaves the note alone.
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

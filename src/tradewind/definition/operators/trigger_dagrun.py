@@ -64,11 +64,12 @@ class TriggerDagRunOperator(BaseOperator):
         holding a worker slot while polling.
     :param fail_when_dag_is_paused: fail the task, instead of triggering a run that waits, when the
         target DAG is paused (Airflow 2.9+).
-    :param note: a note for the triggered run (Airflow 3.1); recorded in the task log.
+    :param note: the triggered run's note (templated; Airflow 3.1), also set on a run reset with
+        ``reset_dag_run=True``.
     """
 
     template_fields = ("trigger_dag_id", "trigger_run_id", "logical_date", "conf", "wait_for_completion",
-                       "skip_when_already_exists")
+                       "skip_when_already_exists", "note")
     template_fields_renderers = {"conf": "py"}
     ui_color = "#ffefeb"
 
@@ -127,8 +128,6 @@ class TriggerDagRunOperator(BaseOperator):
             self.deprecation_notes.append(
                 "fail_when_dag_is_paused is accepted but not acted on: a run of a paused DAG is created and "
                 "waits until the DAG is unpaused (a warning is logged)")
-        if note is not None:
-            self.deprecation_notes.append("note is accepted but the triggered run gets no note in Tradewind")
 
     def _parsed_logical_date(self) -> datetime | None:
         value = self.logical_date
@@ -148,7 +147,7 @@ class TriggerDagRunOperator(BaseOperator):
         if conf is not None and not isinstance(conf, dict):
             raise TradewindException(
                 f"task {self.task_id!r}: conf must be a JSON object (dict) after rendering, got {type(conf).__name__}")
-        raise DagRunTriggerException(
+        request = DagRunTriggerException(
             trigger_dag_id=str(self.trigger_dag_id),
             dag_run_id=str(self.trigger_run_id) if self.trigger_run_id else None,
             conf=dict(conf) if conf else None,
@@ -161,6 +160,8 @@ class TriggerDagRunOperator(BaseOperator):
             poke_interval=float(self.poke_interval),
             deferrable=self.deferrable,
         )
+        request.note = None if self.note is None else str(self.note)  # the rendered note, for the run
+        raise request
 
     def execute_complete(self, context: dict[str, Any], event: Any = None, **kwargs: Any) -> None:
         """Resume after a deferred wait: fail for a failed state of the triggered run (Airflow)."""
