@@ -189,6 +189,8 @@ def test_materialize_triggers_the_producing_dag(api) -> None:
     run = response.json()
     dump("DAGRunResponse", run)
     assert run["dag_id"] == "producer" and run["state"] == "queued"
+    assert run["run_type"] == "asset_materialization" and run["dag_run_id"].startswith("asset_materialization__")
+    assert run["triggering_user_name"] == "user_user" and run["triggered_by"] == "rest_api"
     named = api.post(v2(f"assets/{ids['daily']}/materialize"), json={"dag_run_id": "mine", "conf": {"a": 1}})
     assert named.status_code == 200 and named.json()["dag_run_id"] == "mine" and named.json()["conf"] == {"a": 1}
     again = api.post(v2(f"assets/{ids['daily']}/materialize"), json={"dag_run_id": "mine"})
@@ -199,7 +201,9 @@ def test_materialize_triggers_the_producing_dag(api) -> None:
     assert unsupported.status_code == 400 and unsupported.json()["field"] == "partition_key"
     assert api.post(v2("assets/999/materialize")).status_code == 404
     runs = api.get("/api/v1/dags/producer/dagRuns").json()
-    assert runs["total_entries"] == 2
+    assert runs["total_entries"] == 2 and {r["run_type"] for r in runs["dag_runs"]} == {"asset_materialization"}
+    listed = api.get(v2("dags/producer/dagRuns"), params={"run_type": "asset_materialization"}).json()
+    assert listed["total_entries"] == 2
     assert api.get("/api/v1/eventLogs", params={"dag_id": "producer"}).json()["event_logs"][0]["event"] == "trigger"
 
 

@@ -59,6 +59,7 @@ from tradewind.persist.models import (
     TaskInstance,
     XCom,
 )
+from tradewind.schedule.actions import TRIGGER_RUN_TYPES
 
 router = APIRouter(prefix=API_V2, tags=["DagRun"])
 
@@ -252,9 +253,9 @@ _VIA = {"api": DagRunTriggeredByType.REST_API, "ui": DagRunTriggeredByType.UI, "
 
 
 def _triggers(session: Session, runs: Sequence[DagRun]) -> dict[tuple[str, str], tuple[str | None, Any]]:
-    """(dag_id, run_id) -> (who triggered the manual run, through which interface), from the
-    audit log's ``trigger`` entry."""
-    keys = [(r.dag_id, r.run_id) for r in runs if r.run_type == "manual"]
+    """(dag_id, run_id) -> (who triggered the manual or materializing run, through which
+    interface), from the audit log's ``trigger`` entry."""
+    keys = [(r.dag_id, r.run_id) for r in runs if r.run_type in TRIGGER_RUN_TYPES]
     if not keys:
         return {}
     rows = session.execute(select(AuditLog.dag_id, AuditLog.run_id, AuditLog.owner, AuditLog.extra)
