@@ -251,11 +251,20 @@ def dag_detail_dict(dag: DagModel, snapshot: DagSnapshot, *, version_number: int
     return out
 
 
+def class_ref(task: TaskSnapshot) -> dict[str, str]:
+    """``{"class_name", "module_path"}`` of the task's operator class, as recorded at parse time
+    (``@task`` tasks name their decorated operator's class): Airflow 2's client requires both."""
+    module, _, name = str(task.extra.get("operator_class") or "").rpartition(".")
+    if not module:
+        return {"class_name": name or task.operator, "module_path": "tradewind.definition.operators"}
+    return {"class_name": name, "module_path": module}
+
+
 def task_dict(task: TaskSnapshot) -> dict[str, Any]:
     return {
         "task_id": task.task_id,
         "task_display_name": task.task_display_name or task.task_id,
-        "class_ref": {"class_name": task.operator, "module_path": None},
+        "class_ref": class_ref(task),
         "owner": task.owner,
         "start_date": task.start_date,
         "end_date": task.end_date,

@@ -218,6 +218,79 @@ class AssetAliasCollection(Collection):
     asset_aliases: list[AssetAliasOut]
 
 
+# ------------------------------------------------------------------------- datasets (Airflow 2)
+class DatasetConsumer(Out):
+    dag_id: str
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+class DatasetProducer(Out):
+    dag_id: str
+    task_id: str
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+class DatasetOut(Out):
+    """An asset under Airflow 2's Dataset names (a dataset is known by its URI)."""
+
+    id: int
+    uri: str
+    extra: dict[str, Any]
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+    consuming_dags: list[DatasetConsumer]
+    producing_tasks: list[DatasetProducer]
+
+
+class DatasetCollection(Collection):
+    datasets: list[DatasetOut]
+
+
+class CreatedDagRun(Out):
+    """A run an event triggered (Airflow 2's BasicDAGRun)."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    logical_date: Timestamp | None
+    start_date: Timestamp | None
+    end_date: Timestamp | None
+    data_interval_start: Timestamp | None
+    data_interval_end: Timestamp | None
+
+
+class DatasetEventOut(Out):
+    dataset_id: int
+    dataset_uri: str
+    extra: dict[str, Any]
+    source_dag_id: str | None
+    source_task_id: str | None
+    source_run_id: str | None
+    source_map_index: int | None
+    timestamp: Timestamp | None
+    created_dagruns: list[CreatedDagRun]
+
+
+class DatasetEventCollection(Collection):
+    dataset_events: list[DatasetEventOut]
+
+
+class QueuedEventOut(Out):
+    """A dataset event queued for an asset-scheduled DAG (one per DAG and dataset)."""
+
+    dag_id: str
+    uri: str
+    created_at: Timestamp | None
+
+
+class QueuedEventCollection(Collection):
+    """Airflow 2 names this collection's list ``datasets``."""
+
+    datasets: list[QueuedEventOut]
+
+
 # ------------------------------------------------------------------------- users
 class RoleName(Out):
     name: str
@@ -422,8 +495,8 @@ class DagDetailOut(DagOut):
 
 
 class ClassRef(Out):
-    class_name: str | None
-    module_path: str | None
+    class_name: str
+    module_path: str
 
 
 class TaskOut(Out):

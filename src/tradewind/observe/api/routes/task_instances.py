@@ -251,6 +251,16 @@ def get_task_instance_dependencies(request: Request, dag_id: str, dag_run_id: st
     return _dependencies(request, dag_id, dag_run_id, task_id, -1)
 
 
+@router.get(TI_PATH + "/{task_id}/links", summary="The extra links of a task instance")
+def get_extra_links(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int = -1,
+                    _user: Any = can("task_instance", "read")) -> dict[str, Any]:
+    """Tradewind's operators define no extra links, so an existing instance has none (404 for an
+    unknown one). Registered before ``/{task_id}/{map_index}``, which would take ``links``."""
+    with read(request) as session:
+        ti_or_404(session, dag_id, dag_run_id, task_id, map_index)
+    return {"extra_links": [], "total_entries": 0}
+
+
 @router.get(TI_PATH + "/{task_id}/{map_index}", summary="Get one mapped task instance")
 def get_mapped_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                              _user: Any = can("task_instance", "read")) -> dict[str, Any]:
@@ -327,9 +337,20 @@ def _patch(request: Request, principal: Any, dag_id: str, dag_run_id: str, task_
             session, actor_of(principal), dag_id, dag_run_id, task_id, map_index, body.new_state,
             include_upstream=body.include_upstream, include_downstream=body.include_downstream,
             include_future=body.include_future, include_past=body.include_past, dry_run=body.dry_run, now=now())
-        out = {"task_instances": ti_dicts(session, tis), "total_entries": len(tis)}
+        listed = ti_dicts(session, tis)
+        out = {**_reference(listed, task_id, map_index), "task_instances": listed, "total_entries": len(tis)}
     wake_after(request, session)  # the scheduler re-decides the run (downstream instances, the run's state)
     return out
+
+
+def _reference(listed: list[dict[str, Any]], task_id: str, map_index: int | None) -> dict[str, Any]:
+    """Airflow 2's answer to a mark (``TaskInstanceReference``: the addressed instance's task_id,
+    dag_id, dag_run_id, execution_date); the list of every instance marked follows it."""
+    for ti in listed:
+        if ti["task_id"] == task_id and (map_index is None or ti["map_index"] == map_index):
+            return {"task_id": ti["task_id"], "dag_id": ti["dag_id"], "dag_run_id": ti["dag_run_id"],
+                    "execution_date": ti["execution_date"]}
+    return {}
 
 
 @router.patch(TI_PATH + "/{task_id}", summary="Mark a task instance success/failed/skipped (dry run by default)")
