@@ -28,8 +28,9 @@ def shown_value(key: str, value: str) -> str:
     return mask_value(key, value)
 
 
-def variable_dict(request: Request, row: Variable) -> dict[str, Any]:
-    return {"key": row.key, "value": shown_value(row.key, row.val), "description": row.description}
+def variable_dict(request: Request, row: Variable, session: Any) -> dict[str, Any]:
+    value = var_queries.variable_value(session, row)
+    return {"key": row.key, "value": shown_value(row.key, value), "description": row.description}
 
 
 @router.get("/variables", summary="List variables", response_model=m.VariableCollection)
@@ -46,7 +47,7 @@ def list_variables(
     stmt = apply_order(stmt, order_by, {"key": Variable.key}, "key")
     with read(request) as session:
         rows, total = paginate(session, stmt, page)
-        return {"variables": [variable_dict(request, r) for r in rows], "total_entries": total}
+        return {"variables": [variable_dict(request, r, session) for r in rows], "total_entries": total}
 
 
 def _variable_or_404(session: Any, key: str) -> Variable:
@@ -59,7 +60,7 @@ def _variable_or_404(session: Any, key: str) -> Variable:
 @router.get("/variables/{variable_key}", summary="Get a variable", response_model=m.VariableOut)
 def get_variable(request: Request, variable_key: str, _user: Any = can("variable", "read")) -> dict[str, Any]:
     with read(request) as session:
-        return variable_dict(request, _variable_or_404(session, variable_key))
+        return variable_dict(request, _variable_or_404(session, variable_key), session)
 
 
 @router.post("/variables", summary="Create a variable", response_model=m.VariableOut)
@@ -73,7 +74,7 @@ def create_variable(request: Request, body: schemas.VariableBody,
         except var_queries.VariableError as exc:
             raise bad_request(str(exc), field="key") from None
         audit(session, principal, "variable.create", extra={"key": body.key})
-        return variable_dict(request, row)
+        return variable_dict(request, row, session)
 
 
 @router.patch("/variables/{variable_key}", summary="Update a variable (update_mask: value, description)",
@@ -94,11 +95,11 @@ def patch_variable(
         raise bad_request("update_mask names value but the body gives none", field="value")
     with write(request) as session:
         row = _variable_or_404(session, variable_key)
-        value = body.value if "value" in fields else row.val
+        value = body.value if "value" in fields else var_queries.variable_value(session, row)
         description = body.description if "description" in fields else row.description
         row = var_queries.set_variable(session, variable_key, value, description)
         audit(session, principal, "variable.edit", extra={"key": variable_key, "fields": sorted(fields)})
-        return variable_dict(request, row)
+        return variable_dict(request, row, session)
 
 
 @router.delete("/variables/{variable_key}", status_code=204, summary="Delete a variable")
