@@ -238,6 +238,10 @@ class Database:
 
     @classmethod
     def from_config(cls, config: Any) -> "Database":
+        from tradewind.persist.fernet import register_config_for_database
+
+        # The variables store finds its Fernet key by the session's database: these settings' keys.
+        register_config_for_database(config)
         return cls.from_url(
             config.database_url,
             busy_timeout=config.getfloat("database", "sqlite_busy_timeout"),
