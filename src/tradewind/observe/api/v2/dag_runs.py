@@ -503,6 +503,14 @@ def runs_created_by(session: Session, event_ids: list[int]) -> dict[int, list[Da
 FINISHED_RUN_STATES = ("success", "failed")
 
 
+class RunWaitLine(Model):
+    """One line of ``/wait``: the run's state, and once it finished the ``result`` tasks' return
+    values (the whole answer for a client that accepts only JSON)."""
+
+    state: DagRunState
+    results: dict[str, Any] | None = None
+
+
 def _wait_line(request: Request, dag_id: str, run_id: str, result: list[str] | None) -> tuple[str, bool]:
     """One NDJSON line of the run's state (with the ``result`` tasks' return values once it
     finished) and whether it finished."""
@@ -555,7 +563,8 @@ async def _lines(request: Request, dag_id: str, run_id: str, interval: float, re
 
 @router.get(RUN + "/wait", summary="Experimental: Wait for a dag run to complete, and return task results if requested.",
             operation_id="wait_dag_run_until_finished",
-            responses={200: {"content": {"application/json": {}, "application/x-ndjson": {"schema": {"type": "string"}}}}})
+            responses={200: {"model": RunWaitLine,
+                             "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
 async def wait_dag_run_until_finished(
     request: Request, dag_id: str, dag_run_id: str,
     interval: float = Query(..., gt=0, description="Seconds to wait between dag run state checks"),

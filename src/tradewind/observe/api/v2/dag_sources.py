@@ -49,7 +49,7 @@ def _version(session: Any, dag_id: str, version_number: int | None, latest_id: i
 
 
 @router.get("/dagSources/{dag_id}", response_model=DAGSourceResponse, summary="Get the source code of a DAG",
-            responses={200: {"content": {"application/json": {}, "text/plain": {}}}})
+            responses={200: {"content": {"application/json": {}, "text/plain": {"schema": {"type": "string"}}}}})
 def get_dag_source(request: Request, dag_id: str, version_number: int | None = None,
                    _user: Any = can("dag_code", "read")) -> Any:
     with read(request) as session:

@@ -472,13 +472,20 @@ def patch_dag(request: Request, dag_id: str, body: DAGPatchBody,
     return out
 
 
-@router.delete("/dags/{dag_id}", response_model=dict[str, Any],
+class DAGDeletedResponse(Model):
+    """What ``DELETE /dags/{dag_id}`` removed (Airflow 3 documents no body; its clients ignore it)."""
+
+    dag_id: str
+    deleted_rows: int
+
+
+@router.delete("/dags/{dag_id}", response_model=DAGDeletedResponse,
                summary="Delete a DAG's rows (it returns on its file's next parse)")
-def delete_dag(request: Request, dag_id: str, principal: Any = can("dag", "delete")) -> dict[str, Any]:
+def delete_dag(request: Request, dag_id: str, principal: Any = can("dag", "delete")) -> DAGDeletedResponse:
     with acting(request, principal) as (session, actor):
         dag_v2_or_404(session, dag_id)
         rows = actions.delete_dag(session, actor, dag_id, now=now())
-    return {"dag_id": dag_id, "deleted_rows": rows}
+    return DAGDeletedResponse(dag_id=dag_id, deleted_rows=rows)
 
 
 @router.get("/dags/{dag_id}/details", response_model=DAGDetailsResponse,
