@@ -258,10 +258,6 @@ LEFT_OUT: dict[str, str] = {
 #: Calls that fail today for a cause in code outside this test's scope, each with its cause.
 #: Strict: a fix makes the test fail until the entry is removed.
 KNOWN_FAILING: dict[str, str] = {
-    "variable_api.post_variables": "routes/variables.py answers row.val, the Fernet token (variables are encrypted "
-                                   "at rest): it should answer persist.queries.variables.variable_value",
-    "variable_api.get_variable": "routes/variables.py answers the Fernet token (see post_variables)",
-    "variable_api.patch_variable": "routes/variables.py answers the Fernet token (see post_variables)",
     "user_api.get_users": "the seeded admin has no email and Airflow 2's User requires a non-empty one",
     "user_api.get_user": "the seeded admin has no email and Airflow 2's User requires a non-empty one",
 }

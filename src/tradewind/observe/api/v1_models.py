@@ -218,6 +218,19 @@ class AssetAliasCollection(Collection):
     asset_aliases: list[AssetAliasOut]
 
 
+# ------------------------------------------------------------------------- extra links
+class ExtraLink(Out):
+    """A link an operator adds to its task instances (Airflow 2's ExtraLink)."""
+
+    class_ref: ClassRef
+    name: str
+    href: str
+
+
+class ExtraLinkCollection(Collection):
+    extra_links: list[ExtraLink]
+
+
 # ------------------------------------------------------------------------- datasets (Airflow 2)
 class DatasetConsumer(Out):
     dag_id: str

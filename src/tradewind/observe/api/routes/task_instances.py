@@ -17,6 +17,7 @@ from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api import schemas
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import not_found, unprocessable
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate_rows
 from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
@@ -251,7 +252,8 @@ def get_task_instance_dependencies(request: Request, dag_id: str, dag_run_id: st
     return _dependencies(request, dag_id, dag_run_id, task_id, -1)
 
 
-@router.get(TI_PATH + "/{task_id}/links", summary="The extra links of a task instance")
+@router.get(TI_PATH + "/{task_id}/links", summary="The extra links of a task instance",
+            response_model=m.ExtraLinkCollection)
 def get_extra_links(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int = -1,
                     _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     """Tradewind's operators define no extra links, so an existing instance has none (404 for an
