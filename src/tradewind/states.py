@@ -58,6 +58,8 @@ class DagRunType(str, Enum):
     MANUAL = "manual"
     BACKFILL = "backfill"
     ASSET_TRIGGERED = "asset_triggered"
+    #: Triggered to produce an asset (``POST /api/v2/assets/{id}/materialize``), Airflow 3's type.
+    ASSET_MATERIALIZATION = "asset_materialization"
 
     def __str__(self) -> str:
         return self.value

@@ -226,7 +226,7 @@ def _schedule_neighbours(dag: Any, run_type: str, logical: datetime | None,
     """Airflow 2's ``prev_execution_date`` / ``next_execution_date`` for this run."""
     if logical is None:
         return None, None
-    if run_type == "manual":
+    if run_type in ("manual", "asset_materialization"):  # triggered by hand: no schedule neighbours
         return logical, logical
     timetable = getattr(dag, "timetable", None)
     if timetable is None:

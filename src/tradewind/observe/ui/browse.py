@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 #: Run states and types offered by the filters (Airflow's names).
 RUN_STATES = ("queued", "running", "success", "failed")
-RUN_TYPES = ("manual", "scheduled", "backfill", "asset_triggered")
+RUN_TYPES = ("manual", "scheduled", "backfill", "asset_triggered", "asset_materialization")
 TI_STATES = ("none", "scheduled", "queued", "running", "success", "failed", "up_for_retry", "up_for_reschedule",
              "upstream_failed", "skipped", "deferred", "removed", "restarting")
 

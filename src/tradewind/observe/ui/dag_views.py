@@ -27,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 
 #: Run counts the grid offers (Airflow's choices); the endpoint accepts up to ui_grid.MAX_GRID_RUNS.
 GRID_RUN_LIMITS = (25, 50, 100, 365)
-RUN_TYPES = ("scheduled", "manual", "backfill", "asset_triggered")
+RUN_TYPES = ("scheduled", "manual", "backfill", "asset_triggered", "asset_materialization")
 RUN_STATES = ("queued", "running", "success", "failed")
 
 
