@@ -169,8 +169,11 @@ class DagRunTriggerException(TradewindException):
         failed_states: list[str],
         poke_interval: float,
         deferrable: bool = False,
+        note: str | None = None,
     ) -> None:
         super().__init__(f"trigger a run of DAG {trigger_dag_id!r}")
+        #: The user's note for the triggered run (rendered), or None.
+        self.note = note
         #: Wait for completion by deferring (the triggerer watches the run) instead of polling.
         self.deferrable = deferrable
         self.trigger_dag_id = trigger_dag_id

@@ -34,7 +34,7 @@ def trigger_dag_run(request: DagRunTriggerException, *, ti: Any, store: TryStore
         conf=request.conf,
         reset_dag_run=request.reset_dag_run,
         skip_when_already_exists=request.skip_when_already_exists,
-        note=getattr(request, "note", None),  # set by TriggerDagRunOperator.execute
+        note=request.note,
     ))
     run_id, logical = triggered.run_id, triggered.logical_date
     if triggered.reset:

@@ -159,8 +159,8 @@ class TriggerDagRunOperator(BaseOperator):
             failed_states=list(self.failed_states),
             poke_interval=float(self.poke_interval),
             deferrable=self.deferrable,
+            note=None if self.note is None else str(self.note),
         )
-        request.note = None if self.note is None else str(self.note)  # the rendered note, for the run
         raise request
 
     def execute_complete(self, context: dict[str, Any], event: Any = None, **kwargs: Any) -> None:
