@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
 from tradewind.observe.api import schemas
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
 from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
 from tradewind.observe.api.routes.common import API, can, dag_or_404, now, read, write
@@ -40,7 +41,7 @@ def _create(request: Request, principal: Any, body: schemas.BackfillBody,
     return out, made.plan
 
 
-@router.post("/backfills", summary="Create a backfill")
+@router.post("/backfills", summary="Create a backfill", response_model=m.BackfillOut)
 def create_backfill(request: Request, body: schemas.BackfillBody,
                     principal: Any = can("backfill", "create")) -> dict[str, Any]:
     made, _plan = _create(request, principal, body, dry_run=False)
@@ -48,7 +49,8 @@ def create_backfill(request: Request, body: schemas.BackfillBody,
     return made
 
 
-@router.post("/backfills/dry_run", summary="The logical dates a backfill would run, without creating it")
+@router.post("/backfills/dry_run", summary="The logical dates a backfill would run, without creating it",
+             response_model=m.PlannedRunCollection)
 def dry_run_backfill(request: Request, body: schemas.BackfillBody,
                      principal: Any = can("backfill", "read")) -> dict[str, Any]:
     _, plan = _create(request, principal, body, dry_run=True)
@@ -57,7 +59,7 @@ def dry_run_backfill(request: Request, body: schemas.BackfillBody,
     return {"backfills": items, "total_entries": len(items)}
 
 
-@router.get("/backfills", summary="List backfills")
+@router.get("/backfills", summary="List backfills", response_model=m.BackfillCollection)
 def list_backfills(
     request: Request,
     page: Page = Depends(page_params),
@@ -79,7 +81,7 @@ def list_backfills(
         return {"backfills": [schemas.backfill_dict(r) for r in rows], "total_entries": total}
 
 
-@router.get("/backfills/{backfill_id}", summary="Get a backfill")
+@router.get("/backfills/{backfill_id}", summary="Get a backfill", response_model=m.BackfillOut)
 def get_backfill(request: Request, backfill_id: int, _user: Any = can("backfill", "read")) -> dict[str, Any]:
     with read(request) as session:
         with action_errors():
@@ -93,18 +95,20 @@ def _act(request: Request, action: Callable[..., Backfill], principal: Any, back
     return out
 
 
-@router.put("/backfills/{backfill_id}/pause", summary="Pause a backfill (no new runs until unpaused)")
+@router.put("/backfills/{backfill_id}/pause", summary="Pause a backfill (no new runs until unpaused)",
+            response_model=m.BackfillOut)
 def pause_backfill(request: Request, backfill_id: int, principal: Any = can("backfill", "edit")) -> dict[str, Any]:
     return _act(request, actions.pause_backfill, principal, backfill_id)
 
 
-@router.put("/backfills/{backfill_id}/unpause", summary="Unpause a backfill")
+@router.put("/backfills/{backfill_id}/unpause", summary="Unpause a backfill", response_model=m.BackfillOut)
 def unpause_backfill(request: Request, backfill_id: int,
                      principal: Any = can("backfill", "edit")) -> dict[str, Any]:
     return _act(request, actions.unpause_backfill, principal, backfill_id)
 
 
-@router.put("/backfills/{backfill_id}/cancel", summary="Cancel a backfill (queued runs fail, running ones finish)")
+@router.put("/backfills/{backfill_id}/cancel", summary="Cancel a backfill (queued runs fail, running ones finish)",
+            response_model=m.BackfillOut)
 def cancel_backfill(request: Request, backfill_id: int,
                     principal: Any = can("backfill", "delete")) -> dict[str, Any]:
     return _act(request, actions.cancel_backfill, principal, backfill_id)

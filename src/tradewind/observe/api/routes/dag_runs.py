@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api import schemas
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import unprocessable
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
 from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
@@ -68,7 +69,8 @@ def _runs_stmt(dag_ids: list[str] | None, states: list[str] | None, run_types: l
     return _ranges(stmt, **bounds)
 
 
-@router.get("/dags/{dag_id}/dagRuns", summary="List DAG runs (dag_id '~' for every DAG)")
+@router.get("/dags/{dag_id}/dagRuns", summary="List DAG runs (dag_id '~' for every DAG)",
+            response_model=m.DagRunCollection)
 def list_dag_runs(
     request: Request,
     dag_id: str,
@@ -100,7 +102,8 @@ def list_dag_runs(
         return {"dag_runs": run_dicts(session, rows), "total_entries": total}
 
 
-@router.post("/dags/~/dagRuns/list", summary="List DAG runs of several DAGs (batch form)")
+@router.post("/dags/~/dagRuns/list", summary="List DAG runs of several DAGs (batch form)",
+             response_model=m.DagRunCollection)
 def list_dag_runs_batch(request: Request, body: schemas.DAGRunsBatchBody,
                         _user: Any = can("dag_run", "read")) -> dict[str, Any]:
     config = request.app.state.config
@@ -116,7 +119,7 @@ def list_dag_runs_batch(request: Request, body: schemas.DAGRunsBatchBody,
         return {"dag_runs": run_dicts(session, rows), "total_entries": total}
 
 
-@router.post("/dags/{dag_id}/dagRuns", summary="Trigger a DAG run")
+@router.post("/dags/{dag_id}/dagRuns", summary="Trigger a DAG run", response_model=m.DagRunOut)
 def trigger_dag_run(request: Request, dag_id: str, body: schemas.DAGRunTrigger,
                     principal: Any = can("dag_run", "create")) -> dict[str, Any]:
     if body.logical_date is not None and body.execution_date is not None and body.logical_date != body.execution_date:
@@ -131,13 +134,14 @@ def trigger_dag_run(request: Request, dag_id: str, body: schemas.DAGRunTrigger,
     return out
 
 
-@router.get("/dags/{dag_id}/dagRuns/{dag_run_id}", summary="Get a DAG run")
+@router.get("/dags/{dag_id}/dagRuns/{dag_run_id}", summary="Get a DAG run", response_model=m.DagRunOut)
 def get_dag_run(request: Request, dag_id: str, dag_run_id: str, _user: Any = can("dag_run", "read")) -> dict[str, Any]:
     with read(request) as session:
         return run_dicts(session, [run_or_404(session, dag_id, dag_run_id)])[0]
 
 
-@router.patch("/dags/{dag_id}/dagRuns/{dag_run_id}", summary="Mark a DAG run success, failed or queued")
+@router.patch("/dags/{dag_id}/dagRuns/{dag_run_id}", summary="Mark a DAG run success, failed or queued",
+              response_model=m.DagRunOut)
 def patch_dag_run(request: Request, dag_id: str, dag_run_id: str, body: schemas.DAGRunPatch,
                   principal: Any = can("dag_run", "edit")) -> dict[str, Any]:
     with action_errors(), write(request) as session:
@@ -147,7 +151,8 @@ def patch_dag_run(request: Request, dag_id: str, dag_run_id: str, body: schemas.
     return out
 
 
-@router.patch("/dags/{dag_id}/dagRuns/{dag_run_id}/setNote", summary="Set the user's note on a DAG run")
+@router.patch("/dags/{dag_id}/dagRuns/{dag_run_id}/setNote", summary="Set the user's note on a DAG run",
+              response_model=m.DagRunOut)
 def set_dag_run_note(request: Request, dag_id: str, dag_run_id: str, body: schemas.SetNoteBody,
                      principal: Any = can("dag_run", "edit")) -> dict[str, Any]:
     with action_errors(), write(request) as session:
@@ -155,7 +160,8 @@ def set_dag_run_note(request: Request, dag_id: str, dag_run_id: str, body: schem
         return run_dicts(session, [actions.find_run(session, dag_id, dag_run_id)])[0]
 
 
-@router.post("/dags/{dag_id}/dagRuns/{dag_run_id}/clear", summary="Clear a DAG run (dry run by default)")
+@router.post("/dags/{dag_id}/dagRuns/{dag_run_id}/clear", summary="Clear a DAG run (dry run by default)",
+             response_model=m.DagRunOut | m.TaskInstanceCollection)
 def clear_dag_run(request: Request, dag_id: str, dag_run_id: str, body: schemas.DAGRunClear,
                   principal: Any = can("dag_run", "edit")) -> dict[str, Any]:
     from tradewind.observe.api.routes.task_instances import ti_dicts

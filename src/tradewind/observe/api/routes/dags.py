@@ -12,6 +12,7 @@ from sqlalchemy import Select, Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api import schemas
+from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import bad_request, not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
 from tradewind.observe.api.routes.action_errors import action_errors, actor_of, wake_after
@@ -76,7 +77,7 @@ def _dags_stmt(*, only_active: bool, paused: bool | None, dag_id_pattern: str | 
     return stmt
 
 
-@router.get("/dags", summary="List DAGs")
+@router.get("/dags", summary="List DAGs", response_model=m.DagCollection)
 def list_dags(
     request: Request,
     page: Page = Depends(page_params),
@@ -95,7 +96,8 @@ def list_dags(
         return {"dags": dag_dicts(session, rows), "total_entries": total}
 
 
-@router.patch("/dags", summary="Pause or unpause every DAG whose id contains dag_id_pattern (Airflow 2's bulk form)")
+@router.patch("/dags", summary="Pause or unpause every DAG whose id contains dag_id_pattern (Airflow 2's bulk form)",
+              response_model=m.DagCollection)
 def patch_dags(
     request: Request,
     body: schemas.DAGPatch,
@@ -119,13 +121,13 @@ def patch_dags(
     return out
 
 
-@router.get("/dags/{dag_id}", summary="Get a DAG")
+@router.get("/dags/{dag_id}", summary="Get a DAG", response_model=m.DagOut)
 def get_dag(request: Request, dag_id: str, _user: Any = can("dag", "read")) -> dict[str, Any]:
     with read(request) as session:
         return dag_dicts(session, [dag_or_404(session, dag_id)])[0]
 
 
-@router.patch("/dags/{dag_id}", summary="Pause or unpause a DAG")
+@router.patch("/dags/{dag_id}", summary="Pause or unpause a DAG", response_model=m.DagOut)
 def patch_dag(
     request: Request,
     dag_id: str,
@@ -149,7 +151,8 @@ def delete_dag(request: Request, dag_id: str, principal: Any = can("dag", "delet
     return Response(status_code=204)
 
 
-@router.get("/dags/{dag_id}/details", summary="Get a DAG with its schedule, params and settings")
+@router.get("/dags/{dag_id}/details", summary="Get a DAG with its schedule, params and settings",
+            response_model=m.DagDetailOut)
 def get_dag_details(request: Request, dag_id: str, _user: Any = can("dag", "read")) -> dict[str, Any]:
     with read(request) as session:
         dag = dag_or_404(session, dag_id)
@@ -163,7 +166,7 @@ def get_dag_details(request: Request, dag_id: str, _user: Any = can("dag", "read
 TASK_ORDER_KEYS = ("task_id", "priority_weight", "pool", "queue", "retries", "owner")
 
 
-@router.get("/dags/{dag_id}/tasks", summary="List a DAG's tasks")
+@router.get("/dags/{dag_id}/tasks", summary="List a DAG's tasks", response_model=m.TaskCollection)
 def list_tasks(
     request: Request,
     dag_id: str,
@@ -182,7 +185,7 @@ def list_tasks(
     return {"tasks": tasks, "total_entries": len(tasks)}
 
 
-@router.get("/dags/{dag_id}/tasks/{task_id}", summary="Get one task of a DAG")
+@router.get("/dags/{dag_id}/tasks/{task_id}", summary="Get one task of a DAG", response_model=m.TaskOut)
 def get_task(request: Request, dag_id: str, task_id: str, _user: Any = can("dag", "read")) -> dict[str, Any]:
     with read(request) as session:
         _, snapshot = snapshot_or_404(session, dag_id)

@@ -117,7 +117,8 @@ def _page_dicts(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
     return ti_dicts(session, tis, dates)
 
 
-@router.get(TI_PATH, summary="List task instances of a run ('~' for every DAG and/or run)")
+@router.get(TI_PATH, summary="List task instances of a run ('~' for every DAG and/or run)",
+            response_model=m.TaskInstanceCollection)
 def list_task_instances(
     request: Request,
     dag_id: str,
@@ -157,7 +158,8 @@ def list_task_instances(
         return {"task_instances": _page_dicts(session, rows), "total_entries": total}
 
 
-@router.post("/dags/~/dagRuns/~/taskInstances/list", summary="List task instances of several DAGs/runs (batch)")
+@router.post("/dags/~/dagRuns/~/taskInstances/list", summary="List task instances of several DAGs/runs (batch)",
+             response_model=m.TaskInstanceCollection)
 def list_task_instances_batch(request: Request, body: schemas.TaskInstancesBatchBody,
                               _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     config = request.app.state.config
@@ -213,13 +215,14 @@ def _dependencies(request: Request, dag_id: str, dag_run_id: str, task_id: str, 
     return {"dependencies": [{"name": "Dependency not met", "reason": r} for r in reasons]}
 
 
-@router.get(TI_PATH + "/{task_id}", summary="Get a task instance")
+@router.get(TI_PATH + "/{task_id}", summary="Get a task instance", response_model=m.TaskInstanceOut)
 def get_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                       _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     return _one(request, dag_id, dag_run_id, task_id, -1)
 
 
-@router.get(TI_PATH + "/{task_id}/listMapped", summary="List the mapped instances of a task")
+@router.get(TI_PATH + "/{task_id}/listMapped", summary="List the mapped instances of a task",
+            response_model=m.TaskInstanceCollection)
 def list_mapped_task_instances(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                                page: Page = Depends(page_params),
                                order_by: str | None = Query(None, description="map_index (default), state, ..."),
@@ -234,19 +237,22 @@ def list_mapped_task_instances(request: Request, dag_id: str, dag_run_id: str, t
         return {"task_instances": _page_dicts(session, rows), "total_entries": total}
 
 
-@router.get(TI_PATH + "/{task_id}/tries", summary="List the tries of a task instance")
+@router.get(TI_PATH + "/{task_id}/tries", summary="List the tries of a task instance",
+            response_model=m.TaskInstanceTryCollection)
 def get_task_instance_tries(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                             _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     return _tries(request, dag_id, dag_run_id, task_id, -1)
 
 
-@router.get(TI_PATH + "/{task_id}/tries/{try_number}", summary="Get one try of a task instance")
+@router.get(TI_PATH + "/{task_id}/tries/{try_number}", summary="Get one try of a task instance",
+            response_model=m.TaskInstanceTryOut)
 def get_task_instance_try(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_number: int,
                           _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     return _one_try(request, dag_id, dag_run_id, task_id, -1, try_number)
 
 
-@router.get(TI_PATH + "/{task_id}/dependencies", summary="Why a task instance is not running")
+@router.get(TI_PATH + "/{task_id}/dependencies", summary="Why a task instance is not running",
+            response_model=m.DependencyCollection)
 def get_task_instance_dependencies(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                                    _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     return _dependencies(request, dag_id, dag_run_id, task_id, -1)
@@ -263,25 +269,29 @@ def get_extra_links(request: Request, dag_id: str, dag_run_id: str, task_id: str
     return {"extra_links": [], "total_entries": 0}
 
 
-@router.get(TI_PATH + "/{task_id}/{map_index}", summary="Get one mapped task instance")
+@router.get(TI_PATH + "/{task_id}/{map_index}", summary="Get one mapped task instance",
+            response_model=m.TaskInstanceOut)
 def get_mapped_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                              _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     return _one(request, dag_id, dag_run_id, task_id, map_index)
 
 
-@router.get(TI_PATH + "/{task_id}/{map_index}/tries", summary="List the tries of a mapped task instance")
+@router.get(TI_PATH + "/{task_id}/{map_index}/tries", summary="List the tries of a mapped task instance",
+            response_model=m.TaskInstanceTryCollection)
 def get_mapped_task_instance_tries(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                                    _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     return _tries(request, dag_id, dag_run_id, task_id, map_index)
 
 
-@router.get(TI_PATH + "/{task_id}/{map_index}/tries/{try_number}", summary="Get one try of a mapped task instance")
+@router.get(TI_PATH + "/{task_id}/{map_index}/tries/{try_number}", summary="Get one try of a mapped task instance",
+            response_model=m.TaskInstanceTryOut)
 def get_mapped_task_instance_try(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                                  try_number: int, _user: Any = can("task_instance", "read")) -> dict[str, Any]:
     return _one_try(request, dag_id, dag_run_id, task_id, map_index, try_number)
 
 
-@router.get(TI_PATH + "/{task_id}/{map_index}/dependencies", summary="Why a mapped task instance is not running")
+@router.get(TI_PATH + "/{task_id}/{map_index}/dependencies", summary="Why a mapped task instance is not running",
+            response_model=m.DependencyCollection)
 def get_mapped_task_instance_dependencies(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                                           map_index: int,
                                           _user: Any = can("task_instance", "read")) -> dict[str, Any]:
@@ -289,7 +299,8 @@ def get_mapped_task_instance_dependencies(request: Request, dag_id: str, dag_run
 
 
 @router.post("/dags/{dag_id}/updateTaskInstancesState",
-             summary="Mark a task in one run (and its relatives, past/future runs) success/failed/skipped")
+             summary="Mark a task in one run (and its relatives, past/future runs) success/failed/skipped",
+             response_model=m.TaskInstanceRefCollection)
 def update_task_instances_state(request: Request, dag_id: str, body: schemas.UpdateTaskInstancesState,
                                 principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
     if (body.dag_run_id is None) == (body.execution_date is None):
@@ -318,13 +329,15 @@ def _set_note(request: Request, principal: Any, dag_id: str, dag_run_id: str, ta
         return ti_dicts(session, [actions.find_task_instance(session, dag_id, dag_run_id, task_id, map_index)])[0]
 
 
-@router.patch(TI_PATH + "/{task_id}/setNote", summary="Set the user's note on a task instance")
+@router.patch(TI_PATH + "/{task_id}/setNote", summary="Set the user's note on a task instance",
+              response_model=m.TaskInstanceOut)
 def set_task_instance_note(request: Request, dag_id: str, dag_run_id: str, task_id: str, body: schemas.SetNoteBody,
                            principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
     return _set_note(request, principal, dag_id, dag_run_id, task_id, -1, body)
 
 
-@router.patch(TI_PATH + "/{task_id}/{map_index}/setNote", summary="Set the user's note on a mapped task instance")
+@router.patch(TI_PATH + "/{task_id}/{map_index}/setNote", summary="Set the user's note on a mapped task instance",
+              response_model=m.TaskInstanceOut)
 def set_mapped_task_instance_note(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                                   body: schemas.SetNoteBody,
                                   principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
@@ -355,14 +368,18 @@ def _reference(listed: list[dict[str, Any]], task_id: str, map_index: int | None
     return {}
 
 
-@router.patch(TI_PATH + "/{task_id}", summary="Mark a task instance success/failed/skipped (dry run by default)")
+@router.patch(TI_PATH + "/{task_id}", summary="Mark a task instance success/failed/skipped (dry run by default)",
+              response_model=m.TaskInstancesMarked,
+              response_model_exclude_unset=True)
 def patch_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str,
                         body: schemas.TaskInstancePatch,
                         principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
     return _patch(request, principal, dag_id, dag_run_id, task_id, None, body)
 
 
-@router.patch(TI_PATH + "/{task_id}/{map_index}", summary="Mark one mapped task instance (dry run by default)")
+@router.patch(TI_PATH + "/{task_id}/{map_index}", summary="Mark one mapped task instance (dry run by default)",
+              response_model=m.TaskInstancesMarked,
+              response_model_exclude_unset=True)
 def patch_mapped_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int,
                                body: schemas.TaskInstancePatch,
                                principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
@@ -370,7 +387,8 @@ def patch_mapped_task_instance(request: Request, dag_id: str, dag_run_id: str, t
 
 
 # ------------------------------------------------------------------- clear
-@router.post("/dags/{dag_id}/clearTaskInstances", summary="Clear task instances (dry run and only failed by default)")
+@router.post("/dags/{dag_id}/clearTaskInstances", summary="Clear task instances (dry run and only failed by default)",
+             response_model=m.TaskInstanceCollection)
 def clear_task_instances(request: Request, dag_id: str, body: schemas.ClearTaskInstancesBody,
                          principal: Any = can("task_instance", "edit")) -> dict[str, Any]:
     with action_errors(), write(request) as session:
