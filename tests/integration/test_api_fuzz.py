@@ -34,13 +34,7 @@ with DAG("fuzzed", start_date=datetime(2024, 1, 1), schedule=None, tags=["fuzz"]
 #: goes away with its fix; anything else that does not match the document fails the test.
 KNOWN_MISMATCHES: dict[str, list[tuple[str, str]]] = {
     "v1": [],
-    "v2": [
-        (r"-> 422: Undocumented Content-Type: Received: application/problem\+json",
-         "errors.py answers a number too large for the database (OverflowError/DataError) with v1's problem "
-         "document under /api/v2 too, where Airflow 3 (and the document) give HTTPValidationError as JSON"),
-        (r"^GET /api/v2/auth/log(in|out) -> 307:",
-         "the login/logout redirects are documented with a JSON body (FastAPI's default for a 307)"),
-    ],
+    "v2": [],
 }
 #: Fewest operations each document must list (a broken document would silently fuzz nothing).
 MIN_OPERATIONS = {"v1": 30, "v2": 20}

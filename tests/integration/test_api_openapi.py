@@ -140,8 +140,9 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 
 
 def _documented(document: dict[str, Any], schema: dict[str, Any] | None) -> bool:
-    """A schema that says something: a model with fields, a typed array or scalar, or a union of
-    those; not FastAPI's empty schema nor the free-form object a ``dict[str, Any]`` return gives."""
+    """A schema that says something: a model with fields, a typed array or scalar, an explicit
+    ``null`` (Airflow 3's bodiless answers), or a union of those; not FastAPI's empty schema nor the
+    free-form object a ``dict[str, Any]`` return gives."""
     if not schema:
         return False
     schema = _resolve(document, schema)
@@ -153,7 +154,7 @@ def _documented(document: dict[str, Any], schema: dict[str, Any] | None) -> bool
         return _documented(document, schema.get("items"))
     if kind == "object" or "properties" in schema:
         return bool(schema.get("properties"))
-    return kind in ("string", "integer", "number", "boolean")
+    return kind in ("string", "integer", "number", "boolean", "null")
 
 
 def _undocumented_successes(document: dict[str, Any]) -> list[str]:

@@ -257,10 +257,7 @@ LEFT_OUT: dict[str, str] = {
 
 #: Calls that fail today for a cause in code outside this test's scope, each with its cause.
 #: Strict: a fix makes the test fail until the entry is removed.
-KNOWN_FAILING: dict[str, str] = {
-    "user_api.get_users": "the seeded admin has no email and Airflow 2's User requires a non-empty one",
-    "user_api.get_user": "the seeded admin has no email and Airflow 2's User requires a non-empty one",
-}
+KNOWN_FAILING: dict[str, str] = {}
 
 CLIENT_API = Path("airflow_client") / "client" / "api"
 

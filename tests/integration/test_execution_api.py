@@ -16,16 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
-
 from cli_support import free_port
 from execution_api_server import start_api_server
-from service_support import stop_process
 from runner_support import add_dag, queue
+from service_support import stop_process
+from sqlalchemy import select
+
 from tradewind.config import Config
 from tradewind.execute.tokens import issue_try_token, issue_workload_token
 from tradewind.persist.db import Database
 from tradewind.persist.models import TaskInstance, TaskInstanceTry, Variable, XCom
+from tradewind.persist.queries.variables import variable_value
 from tradewind.workloads import TaskKey, Workload
 
 
@@ -193,7 +194,7 @@ def test_remote_tries_run_through_the_api_with_no_database_settings(api: ApiServ
     with api.db.read_scope() as s:
         xcoms = {(x.task_id, x.key): json.loads(x.value)
                  for x in s.scalars(select(XCom).where(XCom.dag_id == dag_id))}
-        seen = s.scalar(select(Variable.val).where(Variable.key == "seen_by_worker"))
+        seen = variable_value(s, s.get(Variable, "seen_by_worker"))
         tries = s.scalars(select(TaskInstanceTry).where(TaskInstanceTry.dag_id == dag_id)).all()
     assert xcoms[("produce", "return_value")] == [1, 2, 3] and xcoms[("produce", "extra")] == {"rows": 3}
     assert xcoms[("consume", "return_value")] == 6

@@ -28,6 +28,7 @@ from tradewind.execute.db_store import DbTryStore
 from tradewind.execute.runner import run_try
 from tradewind.execute.tokens import issue_workload_token
 from tradewind.persist.models import TaskInstance, Variable
+from tradewind.persist.queries.variables import variable_value
 from tradewind.workloads import TaskKey
 
 BODY = """
@@ -165,7 +166,7 @@ def test_a_try_on_a_worker_never_loads_database_code(api: RunningApiServer, tmp_
         assert ti_row(api.db, key).state == "success"
     assert xcoms(api.db, key)["return_value"] == "6"
     with api.db.session_scope() as s:
-        assert s.get(Variable, "worker_saw").val == "5"
+        assert variable_value(s, s.get(Variable, "worker_saw")) == "5"
     # Again: the try ran, so its workload is not queued any more; the worker runs nothing.
     done = _run_worker(api, wl, tmp_path)
     assert done.returncode == 3, done.stdout + done.stderr

@@ -44,7 +44,8 @@ def test_variables_through_the_session_with_masking(api) -> None:
     from tradewind.persist.queries import variables as var_queries
 
     with api.client.app.state.db.read_scope() as session:
-        assert var_queries.get_variable_row(session, "db_password").val == "hunter2"
+        row = var_queries.get_variable_row(session, "db_password")
+        assert var_queries.variable_value(session, row) == "hunter2" and row.val != "hunter2"  # encrypted at rest
     assert op.write("DELETE", "variables/greeting").status_code == 204
     assert browser(api, "user").write("POST", "variables", json={"key": "k", "value": "v"}).status_code == 403
 

@@ -140,10 +140,18 @@ def install_error_handlers(app: FastAPI) -> None:
     # PostgreSQL answers "out of range" (a DataError). Either way the request is at fault, not us.
     @app.exception_handler(OverflowError)
     def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
-        return problem_response(422, f"a number in the request is out of range for the database: {exc}")
+        return _unfit_value(request, f"a number in the request is out of range for the database: {exc}")
 
     from sqlalchemy.exc import DataError
 
     @app.exception_handler(DataError)
     def _data_error(request: Request, exc: DataError) -> JSONResponse:
-        return problem_response(422, f"a value in the request does not fit the database: {exc.orig}")
+        return _unfit_value(request, f"a value in the request does not fit the database: {exc.orig}")
+
+
+def _unfit_value(request: Request, message: str) -> JSONResponse:
+    """A 422 for a value that passed validation but does not fit the database, in each API's body."""
+    if is_v2(request):
+        return JSONResponse({"detail": [{"loc": ["request"], "msg": message, "type": "value_error"}]},
+                            status_code=422)
+    return problem_response(422, message)

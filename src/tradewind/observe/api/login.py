@@ -140,7 +140,7 @@ def make_router() -> APIRouter:
                              response_model=TokenResponse, openapi_extra=TOKEN_BODY_SCHEMA,
                              name=f"create_token{path.replace('/', '_')}")
 
-    @router.get("/api/v2/auth/login", tags=["Login"], status_code=307)
+    @router.get("/api/v2/auth/login", tags=["Login"], status_code=307, response_class=RedirectResponse)
     def v2_login(request: Request, next: str | None = None) -> Response:  # noqa: A002 - Airflow's parameter name
         """Airflow 3's ``GET /api/v2/auth/login``: 307 to the login page, which comes back to ``next``."""
         if next is None:
@@ -150,7 +150,7 @@ def make_router() -> APIRouter:
             raise ApiError(400, f"next must be a path or URL on this site, not {next!r}")
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=307)
 
-    @router.get("/api/v2/auth/logout", tags=["Login"], status_code=307)
+    @router.get("/api/v2/auth/logout", tags=["Login"], status_code=307, response_class=RedirectResponse)
     def v2_logout(request: Request) -> Response:
         """Airflow 3's ``GET /api/v2/auth/logout``: forget the session cookie and go to the login page."""
         response = RedirectResponse("/login", status_code=307)

@@ -318,7 +318,7 @@ class UserOut(Out):
     """A user; the password is never returned. ``role`` is the one entry of ``roles``."""
 
     username: str
-    email: str
+    email: str | None = Field(None, min_length=1, description="Left out when the user has none.")
     first_name: str
     last_name: str
     active: bool

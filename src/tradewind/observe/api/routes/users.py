@@ -72,7 +72,7 @@ def user_dict(user: User) -> dict[str, Any]:
     created = user.created_at.isoformat() if user.created_at else None
     return {
         "username": user.username,
-        "email": user.email or "",
+        **({"email": user.email} if user.email else {}),  # Airflow 2 leaves out an unset email (never "")
         "first_name": user.first_name or "",
         "last_name": user.last_name or "",
         "active": bool(user.active),
@@ -122,7 +122,7 @@ def _keep_an_admin(session: Any, user: User, principal: Any, doing: str) -> None
         raise conflict(f"cannot {doing} {user.username!r}: it is the last active admin", title="Last admin")
 
 
-@router.get("/users", summary="List users", response_model=m.UserCollection)
+@router.get("/users", summary="List users", response_model=m.UserCollection, response_model_exclude_unset=True)
 def list_users(request: Request, page: Page = Depends(page_params),
                order_by: str | None = Query(None, description="username (default), id, email, role, created_on, "
                                                              "last_login, ...; '-' for descending"),
@@ -133,13 +133,13 @@ def list_users(request: Request, page: Page = Depends(page_params),
         return {"users": [user_dict(u) for u in rows], "total_entries": total}
 
 
-@router.get("/users/{username}", summary="Get a user", response_model=m.UserOut)
+@router.get("/users/{username}", summary="Get a user", response_model=m.UserOut, response_model_exclude_unset=True)
 def get_user(request: Request, username: str, _user: Any = can("user", "read")) -> dict[str, Any]:
     with read(request) as session:
         return user_dict(_user_or_404(session, username))
 
 
-@router.post("/users", summary="Create a user", response_model=m.UserOut)
+@router.post("/users", summary="Create a user", response_model=m.UserOut, response_model_exclude_unset=True)
 def create_user(request: Request, body: UserBody, principal: Any = can("user", "create")) -> dict[str, Any]:
     role = _role_of(body.roles, body.role)
     if role is None:
@@ -159,7 +159,7 @@ def create_user(request: Request, body: UserBody, principal: Any = can("user", "
 
 
 @router.patch("/users/{username}", summary="Update a user (update_mask: email, first_name, last_name, roles, "
-                                            "password, active)", response_model=m.UserOut)
+                                            "password, active)", response_model=m.UserOut, response_model_exclude_unset=True)
 def patch_user(
     request: Request,
     username: str,

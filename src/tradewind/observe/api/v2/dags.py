@@ -34,6 +34,7 @@ from tradewind.observe.api.schemas import _param_dict
 from tradewind.observe.api.v2.common import (
     API_V2,
     BUNDLE_NAME,
+    NULL_BODY,
     Model,
     acting,
     apply_orders,
@@ -540,7 +541,7 @@ def get_dag_tags(
 
 
 # ------------------------------------------------------------------------ parse request
-@router.put("/parseDagFile/{file_token}", status_code=201, response_model=None,
+@router.put("/parseDagFile/{file_token}", status_code=201, response_model=None, responses={201: NULL_BODY},
             summary="Ask the DAG processor to parse a DAG file again")
 def reparse_dag_file(request: Request, file_token: str, principal: Any = can("dag", "edit")) -> JSONResponse:
     """Mark the file's parse record out of date (no content hash, an impossible mtime): the DAG

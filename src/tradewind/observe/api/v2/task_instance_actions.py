@@ -20,6 +20,7 @@ from tradewind.observe.api.errors import ApiError, bad_request, not_found
 from tradewind.observe.api.routes.common import ALL, can, masked_fields, now
 from tradewind.observe.api.v2.common import (
     API_V2,
+    NULL_BODY,
     BulkBody,
     BulkHandler,
     BulkResponse,
@@ -332,7 +333,8 @@ def _ti_handler(session: Session, actor: Any, dag_id: str, dag_run_id: str) -> B
                        create=create, update=update, delete=delete)
 
 
-@router.delete(TI, response_model=None, summary="Delete Task Instance", operation_id="delete_task_instance")
+@router.delete(TI, response_model=None, responses={200: NULL_BODY}, summary="Delete Task Instance",
+               operation_id="delete_task_instance")
 def delete_task_instance(request: Request, dag_id: str, dag_run_id: str, task_id: str, map_index: int = -1,
                          principal: Any = can("task_instance", "delete")) -> None:
     """Delete one instance with its tries, XComs and note (refused while it runs); answers null."""
