@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,12 @@ from tradewind.observe.cli.dagrefs import (
     sync_dags,
     ti_row,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.orm import Session
+
+    from tradewind.parse.snapshot import DagSnapshot
+    from tradewind.persist.models import DagRun
 
 TI_COLUMNS = ["task_id", "map_index", "state", "try_number", "start_date", "end_date"]
 
@@ -205,19 +212,27 @@ def tasks_state(cli: CliContext, dag_id: str, task_id: str, logical_date_or_run_
       tradewind tasks state my_dag load 2024-01-01
       tradewind tasks state my_dag process manual__2024-01-01T00:00:00+00:00 --map-index 2
     """
-    from tradewind.persist.queries import dags as dag_queries
     from tradewind.persist.queries.task_instances import get_ti
 
     db = cli.migrated_db()
     with db.read_scope() as session:
-        ref = get_dag_ref(session, dag_id)
-        run = get_run_by_id_or_date(session, dag_id, logical_date_or_run_id)
-        snapshot = (dag_queries.snapshot_for_version(session, run.dag_version_id) if run.dag_version_id else None) \
-            or ref.snapshot
+        run, snapshot = _run_and_snapshot(session, dag_id, logical_date_or_run_id)
         check_task_id(snapshot, task_id)
         ti = get_ti(session, dag_id, run.run_id, task_id, map_index)
         state = ti.state if ti is not None else None
     click.echo(str(state))
+
+
+
+def _run_and_snapshot(session: Session, dag_id: str, run_ref: str) -> tuple[DagRun, DagSnapshot]:
+    """The DAG run named by run id or logical date, and the DAG as that run saw it: the version
+    the run was created with, else the DAG's current one. Unknown DAG or run: a CliError."""
+    from tradewind.persist.queries import dags as dag_queries
+
+    ref = get_dag_ref(session, dag_id)
+    run = get_run_by_id_or_date(session, dag_id, run_ref)
+    snapshot = dag_queries.snapshot_for_version(session, run.dag_version_id) if run.dag_version_id else None
+    return run, snapshot or ref.snapshot
 
 
 @tasks_group.command("failed-deps")
@@ -233,16 +248,12 @@ def tasks_failed_deps(cli: CliContext, dag_id: str, task_id: str, run_id_or_date
       tradewind tasks failed-deps my_dag load manual__2024-01-01T00:00:00+00:00
     """
     from tradewind.persist.db import utcnow
-    from tradewind.persist.queries import dags as dag_queries
     from tradewind.persist.queries.task_instances import get_ti
     from tradewind.schedule.deps import failed_deps
 
     db = cli.migrated_db()
     with db.session_scope() as session:
-        ref = get_dag_ref(session, dag_id)
-        run = get_run_by_id_or_date(session, dag_id, run_id_or_date)
-        snapshot = (dag_queries.snapshot_for_version(session, run.dag_version_id) if run.dag_version_id else None) \
-            or ref.snapshot
+        run, snapshot = _run_and_snapshot(session, dag_id, run_id_or_date)
         ti = get_ti(session, dag_id, run.run_id, task_id)
         if ti is None:
             check_task_id(snapshot, task_id)
