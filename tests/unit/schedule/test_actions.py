@@ -62,6 +62,14 @@ def set_states(db, dag_id, run_id, states):
                 ti.state = states[ti.task_id]
 
 
+def failed_chain_run(db, config, states):
+    """Run r1 of "chain", started, its instances in ``states`` and the run itself failed."""
+    trigger(db, config)
+    set_states(db, "chain", "r1", states)
+    with db.session_scope() as s:
+        s.get(DagRun, actions.find_run(s, "chain", "r1").id).state = "failed"
+
+
 def ti_states(db, dag_id, run_id):
     with db.read_scope() as s:
         return {(ti.task_id, ti.map_index): ti.state for ti in s.scalars(
@@ -178,10 +186,7 @@ def test_delete_run_takes_its_rows_and_note(dags, config):
 
 # ------------------------------------------------------------------------ clearing
 def test_clear_run_dry_run_changes_nothing_then_clears_only_failed(dags, config):
-    trigger(dags, config)
-    set_states(dags, "chain", "r1", {"a": "success", "b": "failed", "c": "upstream_failed"})
-    with dags.session_scope() as s:
-        s.get(DagRun, actions.find_run(s, "chain", "r1").id).state = "failed"
+    failed_chain_run(dags, config, {"a": "success", "b": "failed", "c": "upstream_failed"})
     with dags.session_scope() as s:
         dry = actions.clear_run(s, ALICE, "chain", "r1", only_failed=True, dry_run=True, now=NOW)
         assert sorted(t.task_id for t in dry) == ["b", "c"] and not actions.wake_needed(s)
@@ -239,10 +244,7 @@ def test_clear_task_instances_with_include_past_reaches_earlier_runs(dags, confi
 
 # ------------------------------------------------------------------------ marking instances
 def test_set_task_instance_state_marks_downstream_and_hands_the_run_back(dags, config):
-    trigger(dags, config)
-    set_states(dags, "chain", "r1", {"a": "failed", "b": "upstream_failed", "c": "upstream_failed"})
-    with dags.session_scope() as s:
-        s.get(DagRun, actions.find_run(s, "chain", "r1").id).state = "failed"
+    failed_chain_run(dags, config, {"a": "failed", "b": "upstream_failed", "c": "upstream_failed"})
     with dags.session_scope() as s:
         dry = actions.set_task_instance_state(s, ALICE, "chain", "r1", "b", None, "success", include_downstream=True,
                                               dry_run=True, now=NOW)
