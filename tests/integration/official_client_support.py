@@ -18,11 +18,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -203,6 +206,22 @@ def stop_live_server(live: LiveServer) -> None:
     stop_api_server(live.server)
 
 
+#: The end of every client runner: evaluates each operation with ``namespace`` and ``plain`` (the
+#: returned model as plain JSON data) and prints one JSON object: name -> {"ok", "value"|"error"}.
+RUNNER_LOOP = textwrap.dedent('''
+    out = {}
+    for name, expression in spec["operations"]:
+        try:
+            value = plain(eval(expression, namespace))
+            namespace["R"][name] = value
+            out[name] = {"ok": True, "value": value}
+        except Exception as exc:  # the test reports it, with the server's answer
+            body = getattr(exc, "body", None)
+            out[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:1500]}",
+                         "status": getattr(exc, "status", None), "body": body if isinstance(body, str) else None}
+    print(json.dumps(out, default=str))
+''')
+
 #: Runs in the client venv. Reads {"url", "token", "ctx", "operations": [[name, expression], ...]}
 #: as JSON from stdin; evaluates each expression in turn with every API class instantiated
 #: (``dag_api``, ``dag_run_api``, ...), ``models`` (the client's models), ``ctx`` and ``R`` (the
@@ -235,28 +254,92 @@ CLIENT_RUNNER = textwrap.dedent('''
             return [plain(v) for v in value]
         return value
 
-    out = {}
-    for name, expression in spec["operations"]:
-        try:
-            value = plain(eval(expression, namespace))
-            namespace["R"][name] = value
-            out[name] = {"ok": True, "value": value}
-        except Exception as exc:  # the test reports it, with the server's answer
-            body = getattr(exc, "body", None)
-            out[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:1500]}",
-                         "status": getattr(exc, "status", None), "body": body if isinstance(body, str) else None}
-    print(json.dumps(out, default=str))
-''')
+''') + RUNNER_LOOP
 
 
 def run_client_operations(venv: ProviderVenv, live: LiveServer, operations: list[tuple[str, str]],
                           ctx: dict[str, Any], *, timeout: float = 600) -> dict[str, dict[str, Any]]:
     """Each operation's outcome, by name (see :data:`CLIENT_RUNNER`)."""
-    spec = json.dumps({"url": live.url, "token": live.token, "ctx": ctx, "operations": operations})
-    result = subprocess.run([str(venv.executable), "-c", CLIENT_RUNNER], input=spec, capture_output=True,
+    spec = {"url": live.url, "token": live.token, "ctx": ctx, "operations": operations}
+    return run_runner(venv, CLIENT_RUNNER, spec, timeout=timeout)
+
+
+def run_runner(venv: ProviderVenv, runner: str, spec: dict[str, Any], *, timeout: float) -> dict[str, dict[str, Any]]:
+    """Runs a client runner script in ``venv`` with ``spec`` as JSON on stdin; its last line of
+    output, parsed (each operation's outcome by name)."""
+    result = subprocess.run([str(venv.executable), "-c", runner], input=json.dumps(spec), capture_output=True,
                             text=True, timeout=timeout, env=_client_env())
     assert result.returncode == 0, f"client runner failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def live_server(home: Path) -> Iterator[LiveServer]:
+    """A seeded live server (:func:`start_live_server`) for the ``with`` block, stopped after it."""
+    server = start_live_server(home)
+    try:
+        yield server
+    finally:
+        stop_live_server(server)
+
+
+def seeded_ctx(live: LiveServer) -> dict[str, Any]:
+    """The ``ctx`` the client expressions read: what :func:`start_live_server` seeded."""
+    return {"dag_id": DAG_ID, "run_id": RUN_ID, "asset_id": live.asset_id,
+            "import_error_id": live.import_error_id, "sqlite_path": str(live.home / "probe.db")}
+
+
+@dataclass(frozen=True)
+class Op:
+    """One client call: ``expression`` (evaluated in the client process) and ``check`` on its
+    result as a dict (None for methods that return nothing)."""
+
+    name: str
+    expression: str
+    check: Callable[[Any], bool]
+
+
+def ids(items: list[dict[str, Any]], key: str) -> set[Any]:
+    """The values of ``key`` across a list of returned objects."""
+    return {item[key] for item in items}
+
+
+def op_params(operations: list[Op], known_failing: dict[str, str] | None = None) -> list[Any]:
+    """One pytest param per operation, named after it; those in ``known_failing`` strictly xfail."""
+    known_failing = known_failing or {}
+    return [pytest.param(op, id=op.name, marks=[pytest.mark.xfail(strict=True, reason=known_failing[op.name])]
+                         if op.name in known_failing else []) for op in operations]
+
+
+def check_outcome(op: Op, outcomes: dict[str, dict[str, Any]]) -> None:
+    """The call succeeded (the client accepted the answer) and its result passes ``op.check``."""
+    outcome = outcomes[op.name]
+    assert outcome["ok"], f"{op.name} failed: {outcome['error']}\nbody: {outcome.get('body')}"
+    assert op.check(outcome["value"]), f"{op.name} returned unexpected values: {outcome['value']}"
+
+
+def client_methods(venv: ProviderVenv) -> set[str]:
+    """Every public method of the client's API classes in ``venv``, as ``<module>.<method>``
+    (the generated ``*_with_http_info`` / ``*_without_preload_content`` variants left out)."""
+    found = venv.python("-c", "import airflow_client.client, os; print(os.path.dirname(airflow_client.client.__file__))")
+    methods = set()
+    for path in (Path(found.stdout.strip()) / "api").glob("*_api.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") \
+                    and not node.name.endswith(("_with_http_info", "_without_preload_content")):
+                methods.add(f"{path.stem}.{node.name}")
+    return methods
+
+
+def check_coverage(methods: set[str], operations: list[Op], left_out: dict[str, str],
+                   known_failing: dict[str, str] | None = None) -> None:
+    """Every client method is either called or left out with a reason, and no name is both or
+    neither a method."""
+    called = {op.name for op in operations}
+    assert not called & set(left_out), "a method is both called and left out"
+    assert set(known_failing or {}) <= called, "a known failure that is not called"
+    assert methods - called - set(left_out) == set(), "client methods neither called nor left out"
+    assert (called | set(left_out)) - methods == set(), "names that are not client methods"
 
 
 def _client_env() -> dict[str, str]:

@@ -6,12 +6,10 @@ client does. The server itself is the one :func:`official_client_support.start_l
 
 from __future__ import annotations
 
-import json
-import subprocess
 import textwrap
 from typing import Any
 
-from official_client_support import ADMIN, ADMIN_PASSWORD, LiveServer, _client_env, _venv
+from official_client_support import ADMIN, ADMIN_PASSWORD, RUNNER_LOOP, LiveServer, _venv, run_runner
 from venv_support import ProviderVenv
 
 #: The newest Airflow 2 client line (the last one written for ``/api/v1``).
@@ -49,26 +47,11 @@ CLIENT_V1_RUNNER = textwrap.dedent('''
             return [plain(v) for v in value]
         return value
 
-    out = {}
-    for name, expression in spec["operations"]:
-        try:
-            value = plain(eval(expression, namespace))
-            namespace["R"][name] = value
-            out[name] = {"ok": True, "value": value}
-        except Exception as exc:  # the test reports it, with the server's answer
-            body = getattr(exc, "body", None)
-            out[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:1500]}",
-                         "status": getattr(exc, "status", None), "body": body if isinstance(body, str) else None}
-    print(json.dumps(out, default=str))
-''')
+''') + RUNNER_LOOP
 
 
 def run_client_v1_operations(venv: ProviderVenv, live: LiveServer, operations: list[tuple[str, str]],
                              ctx: dict[str, Any], *, timeout: float = 600) -> dict[str, dict[str, Any]]:
     """Each operation's outcome, by name (see :data:`CLIENT_V1_RUNNER`)."""
-    spec = json.dumps({"url": live.url, "username": ADMIN, "password": ADMIN_PASSWORD, "ctx": ctx,
-                       "operations": operations})
-    result = subprocess.run([str(venv.executable), "-c", CLIENT_V1_RUNNER], input=spec, capture_output=True,
-                            text=True, timeout=timeout, env=_client_env())
-    assert result.returncode == 0, f"client runner failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    spec = {"url": live.url, "username": ADMIN, "password": ADMIN_PASSWORD, "ctx": ctx, "operations": operations}
+    return run_runner(venv, CLIENT_V1_RUNNER, spec, timeout=timeout)

@@ -11,14 +11,23 @@ every method of the client is either called or listed there.
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from official_client_support import ASSET_NAME, DAG_ID, RUN_ID, LiveServer, start_live_server, stop_live_server
+from official_client_support import (
+    ASSET_NAME,
+    DAG_ID,
+    RUN_ID,
+    LiveServer,
+    Op,
+    check_coverage,
+    check_outcome,
+    client_methods,
+    ids,
+    live_server,
+    op_params,
+    seeded_ctx,
+)
 from official_client_v1_support import client_v1_venv, run_client_v1_operations
 
 pytestmark = [pytest.mark.xdist_group("api-client"), pytest.mark.timeout(1800)]
@@ -26,20 +35,6 @@ pytestmark = [pytest.mark.xdist_group("api-client"), pytest.mark.timeout(1800)]
 TI = "ctx['dag_id'], ctx['run_id']"  # the seeded run's (dag_id, run_id) as call arguments
 URI = f"file:///tmp/{ASSET_NAME}"  # the seeded DAG's asset (a dataset to Airflow 2)
 NEW_EVENT = "dataset_api.create_dataset_event(models.CreateDatasetEvent(dataset_uri=ctx['uri']))"
-
-
-@dataclass(frozen=True)
-class Op:
-    """One client call: ``expression`` (evaluated in the client process) and ``check`` on its
-    result as a dict (None for methods that return nothing)."""
-
-    name: str
-    expression: str
-    check: Callable[[Any], bool]
-
-
-def _ids(items: list[dict[str, Any]], key: str) -> set[Any]:
-    return {item[key] for item in items}
 
 
 OPERATIONS: list[Op] = [
@@ -52,43 +47,43 @@ OPERATIONS: list[Op] = [
     Op("import_error_api.get_import_error", "import_error_api.get_import_error(ctx['import_error_id'])",
        lambda v: "SyntaxError" in v["stack_trace"]),
     Op("event_log_api.get_event_logs", "event_log_api.get_event_logs(event='trigger')",
-       lambda v: RUN_ID in _ids(v["event_logs"], "run_id")),
+       lambda v: RUN_ID in ids(v["event_logs"], "run_id")),
     Op("event_log_api.get_event_log",
        "event_log_api.get_event_log(R['event_log_api.get_event_logs']['event_logs'][0]['event_log_id'])",
        lambda v: v["event"] == "trigger"),
     # ---------------------------------------------------------------- DAGs and tasks
-    Op("dag_api.get_dags", "dag_api.get_dags()", lambda v: DAG_ID in _ids(v["dags"], "dag_id")),
+    Op("dag_api.get_dags", "dag_api.get_dags()", lambda v: DAG_ID in ids(v["dags"], "dag_id")),
     Op("dag_api.get_dag", "dag_api.get_dag(ctx['dag_id'])",
-       lambda v: v["dag_id"] == DAG_ID and "client" in _ids(v["tags"], "name")),
+       lambda v: v["dag_id"] == DAG_ID and "client" in ids(v["tags"], "name")),
     Op("dag_api.get_dag_details", "dag_api.get_dag_details(ctx['dag_id'])",
        lambda v: v["dag_id"] == DAG_ID and "rows" in v["params"]),
     Op("dag_api.get_dag_source", "dag_api.get_dag_source(R['dag_api.get_dag']['file_token'])",
        lambda v: DAG_ID in v["content"]),
     Op("dag_api.get_tasks", "dag_api.get_tasks(ctx['dag_id'])",
-       lambda v: {"extract", "square", "grp.inner", "load"} <= _ids(v["tasks"], "task_id")
+       lambda v: {"extract", "square", "grp.inner", "load"} <= ids(v["tasks"], "task_id")
        and all(t["class_ref"]["module_path"] and t["class_ref"]["class_name"] for t in v["tasks"])),
     Op("dag_api.get_task", "dag_api.get_task(ctx['dag_id'], 'extract')",
        lambda v: v["task_id"] == "extract" and v["class_ref"]["class_name"] == "PythonOperator"),
     # ---------------------------------------------------------------- the seeded run
     Op("dag_run_api.get_dag_runs", "dag_run_api.get_dag_runs(ctx['dag_id'])",
-       lambda v: RUN_ID in _ids(v["dag_runs"], "dag_run_id")),
+       lambda v: RUN_ID in ids(v["dag_runs"], "dag_run_id")),
     Op("dag_run_api.get_dag_run", f"dag_run_api.get_dag_run({TI})",
        lambda v: v["dag_run_id"] == RUN_ID and v["state"] == "success"),
     Op("dag_run_api.get_dag_runs_batch",
        "dag_run_api.get_dag_runs_batch(models.ListDagRunsForm(dag_ids=[ctx['dag_id']]))",
-       lambda v: RUN_ID in _ids(v["dag_runs"], "dag_run_id")),
+       lambda v: RUN_ID in ids(v["dag_runs"], "dag_run_id")),
     Op("dag_run_api.get_upstream_dataset_events", f"dag_run_api.get_upstream_dataset_events({TI})",
        lambda v: v["total_entries"] == len(v["dataset_events"])),
     Op("dataset_api.get_upstream_dataset_events", f"dataset_api.get_upstream_dataset_events({TI})",
        lambda v: v["total_entries"] == len(v["dataset_events"])),
     Op("task_instance_api.get_task_instances", f"task_instance_api.get_task_instances({TI})",
-       lambda v: v["total_entries"] == 5 and {"extract", "square", "grp.inner", "load"} == _ids(
+       lambda v: v["total_entries"] == 5 and {"extract", "square", "grp.inner", "load"} == ids(
            v["task_instances"], "task_id")),
     Op("task_instance_api.get_task_instance", f"task_instance_api.get_task_instance({TI}, 'extract')",
        lambda v: v["task_id"] == "extract" and v["state"] == "success" and v["try_number"] == 1),
     Op("task_instance_api.get_mapped_task_instances",
        f"task_instance_api.get_mapped_task_instances({TI}, 'square')",
-       lambda v: v["total_entries"] == 2 and _ids(v["task_instances"], "map_index") == {0, 1}),
+       lambda v: v["total_entries"] == 2 and ids(v["task_instances"], "map_index") == {0, 1}),
     Op("task_instance_api.get_mapped_task_instance",
        f"task_instance_api.get_mapped_task_instance({TI}, 'square', 1)",
        lambda v: v["map_index"] == 1 and v["state"] == "success"),
@@ -118,13 +113,13 @@ OPERATIONS: list[Op] = [
     Op("task_instance_api.get_extra_links", f"task_instance_api.get_extra_links({TI}, 'extract')",
        lambda v: isinstance(v["extra_links"], list)),
     Op("x_com_api.get_xcom_entries", f"x_com_api.get_xcom_entries({TI}, 'extract')",
-       lambda v: "return_value" in _ids(v["xcom_entries"], "key")),
+       lambda v: "return_value" in ids(v["xcom_entries"], "key")),
     Op("x_com_api.get_xcom_entry", f"x_com_api.get_xcom_entry({TI}, 'extract', 'return_value')",
        lambda v: v["key"] == "return_value" and "rows" in str(v["value"])),
     # ---------------------------------------------------------------- datasets (Airflow 3's assets)
-    Op("dataset_api.get_datasets", "dataset_api.get_datasets()", lambda v: URI in _ids(v["datasets"], "uri")),
+    Op("dataset_api.get_datasets", "dataset_api.get_datasets()", lambda v: URI in ids(v["datasets"], "uri")),
     Op("dataset_api.get_dataset", "dataset_api.get_dataset(ctx['uri'])",
-       lambda v: v["uri"] == URI and "consumer_dag" in _ids(v["consuming_dags"], "dag_id")),
+       lambda v: v["uri"] == URI and "consumer_dag" in ids(v["consuming_dags"], "dag_id")),
     Op("dataset_api.get_dataset_events", "dataset_api.get_dataset_events(dataset_id=ctx['asset_id'])",
        lambda v: v["total_entries"] >= 1 and v["dataset_events"][0]["source_run_id"] == RUN_ID),
     Op("dataset_api.get_dag_dataset_queued_events", "dataset_api.get_dag_dataset_queued_events('consumer_dag')",
@@ -133,7 +128,7 @@ OPERATIONS: list[Op] = [
        "dataset_api.get_dag_dataset_queued_event('consumer_dag', ctx['uri'])",
        lambda v: v["dag_id"] == "consumer_dag" and v["uri"] == URI),
     Op("dataset_api.get_dataset_queued_events", "dataset_api.get_dataset_queued_events(ctx['uri'])",
-       lambda v: "consumer_dag" in _ids(v["datasets"], "dag_id")),
+       lambda v: "consumer_dag" in ids(v["datasets"], "dag_id")),
     Op("dataset_api.create_dataset_event",
        "dataset_api.create_dataset_event(models.CreateDatasetEvent(dataset_uri=ctx['uri'], extra={'by': 'client'}))",
        lambda v: v["dataset_uri"] == URI and v["extra"] == {"by": "client"}),
@@ -149,7 +144,7 @@ OPERATIONS: list[Op] = [
        lambda v: v["dag_id"] == DAG_ID and v["is_paused"] is True),
     Op("dag_api.patch_dags",
        "dag_api.patch_dags(ctx['dag_id'], models.DAG(is_paused=False), update_mask=['is_paused'])",
-       lambda v: DAG_ID in _ids(v["dags"], "dag_id") and all(not d["is_paused"] for d in v["dags"])),
+       lambda v: DAG_ID in ids(v["dags"], "dag_id") and all(not d["is_paused"] for d in v["dags"])),
     Op("dag_run_api.post_dag_run",
        "dag_run_api.post_dag_run(ctx['dag_id'], models.DAGRun(dag_run_id='client_run', "
        "logical_date=datetime.fromisoformat(ctx['when']), conf={'rows': 5}))",
@@ -167,11 +162,11 @@ OPERATIONS: list[Op] = [
     Op("dag_api.post_clear_task_instances",
        "dag_api.post_clear_task_instances(ctx['dag_id'], models.ClearTaskInstances(dry_run=True, "
        "only_failed=False, task_ids=['extract'], dag_run_id=ctx['run_id']))",
-       lambda v: _ids(v["task_instances"], "task_id") == {"extract"}),
+       lambda v: ids(v["task_instances"], "task_id") == {"extract"}),
     Op("dag_api.post_set_task_instances_state",
        "dag_api.post_set_task_instances_state(ctx['dag_id'], models.UpdateTaskInstancesState(dry_run=True, "
        "task_id='load', dag_run_id=ctx['run_id'], new_state=models.UpdateTaskState('failed')))",
-       lambda v: "load" in _ids(v["task_instances"], "task_id")),
+       lambda v: "load" in ids(v["task_instances"], "task_id")),
     Op("task_instance_api.patch_task_instance",
        f"task_instance_api.patch_task_instance({TI}, 'load', models.UpdateTaskInstance(dry_run=True, "
        "new_state=models.UpdateTaskState('failed')))", lambda v: v["task_id"] == "load"),
@@ -191,7 +186,7 @@ OPERATIONS: list[Op] = [
     Op("variable_api.get_variable", "variable_api.get_variable('client_var')",
        lambda v: v["value"] == "v1" and v["description"] == "by the client"),
     Op("variable_api.get_variables", "variable_api.get_variables()",
-       lambda v: "client_var" in _ids(v["variables"], "key")),
+       lambda v: "client_var" in ids(v["variables"], "key")),
     Op("variable_api.patch_variable",
        "variable_api.patch_variable('client_var', models.Variable(key='client_var', value='v2'))",
        lambda v: v["value"] == "v2"),
@@ -200,7 +195,7 @@ OPERATIONS: list[Op] = [
        lambda v: v["name"] == "client_pool" and v["slots"] == 3),
     Op("pool_api.get_pool", "pool_api.get_pool('client_pool')", lambda v: v["slots"] == 3),
     Op("pool_api.get_pools", "pool_api.get_pools()",
-       lambda v: {"default_pool", "client_pool"} <= _ids(v["pools"], "name")),
+       lambda v: {"default_pool", "client_pool"} <= ids(v["pools"], "name")),
     Op("pool_api.patch_pool", "pool_api.patch_pool('client_pool', models.Pool(name='client_pool', slots=5))",
        lambda v: v["slots"] == 5),
     Op("pool_api.delete_pool", "pool_api.delete_pool('client_pool')", lambda v: v is None),
@@ -211,7 +206,7 @@ OPERATIONS: list[Op] = [
     Op("connection_api.get_connection", "connection_api.get_connection('client_conn')",
        lambda v: v["host"] == "example.com"),
     Op("connection_api.get_connections", "connection_api.get_connections()",
-       lambda v: "client_conn" in _ids(v["connections"], "connection_id")),
+       lambda v: "client_conn" in ids(v["connections"], "connection_id")),
     Op("connection_api.patch_connection",
        "connection_api.patch_connection('client_conn', models.Connection(connection_id='client_conn', "
        "conn_type='http', host='example.org'))", lambda v: v["host"] == "example.org"),
@@ -219,7 +214,7 @@ OPERATIONS: list[Op] = [
        "connection_api.test_connection(models.Connection(connection_id='probe', conn_type='sqlite', "
        "host=ctx['sqlite_path']))", lambda v: v["status"] is True),
     Op("connection_api.delete_connection", "connection_api.delete_connection('client_conn')", lambda v: v is None),
-    Op("user_api.get_users", "user_api.get_users()", lambda v: "admin" in _ids(v["users"], "username")),
+    Op("user_api.get_users", "user_api.get_users()", lambda v: "admin" in ids(v["users"], "username")),
     Op("user_api.get_user", "user_api.get_user('admin')", lambda v: v["username"] == "admin"),
     Op("user_api.post_user",
        "user_api.post_user(models.User(username='client_user', email='c@example.com', first_name='C', "
@@ -259,49 +254,23 @@ LEFT_OUT: dict[str, str] = {
 #: Strict: a fix makes the test fail until the entry is removed.
 KNOWN_FAILING: dict[str, str] = {}
 
-CLIENT_API = Path("airflow_client") / "client" / "api"
-
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> LiveServer:
-    server = start_live_server(tmp_path_factory.mktemp("client-v1-home"))
-    try:
+    with live_server(tmp_path_factory.mktemp("client-v1-home")) as server:
         yield server
-    finally:
-        stop_live_server(server)
 
 
 @pytest.fixture(scope="module")
 def outcomes(live) -> dict[str, dict[str, Any]]:
-    venv = client_v1_venv()
-    ctx = {"dag_id": DAG_ID, "run_id": RUN_ID, "asset_id": live.asset_id, "uri": URI,
-           "import_error_id": live.import_error_id, "sqlite_path": str(live.home / "probe.db"),
-           "when": "2024-02-01T00:00:00+00:00"}
-    return run_client_v1_operations(venv, live, [(op.name, op.expression) for op in OPERATIONS], ctx)
+    ctx = seeded_ctx(live) | {"uri": URI, "when": "2024-02-01T00:00:00+00:00"}
+    return run_client_v1_operations(client_v1_venv(), live, [(op.name, op.expression) for op in OPERATIONS], ctx)
 
 
-def _param(op: Op) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=KNOWN_FAILING[op.name])] if op.name in KNOWN_FAILING else []
-    return pytest.param(op, id=op.name, marks=marks)
-
-
-@pytest.mark.parametrize("op", [_param(op) for op in OPERATIONS])
+@pytest.mark.parametrize("op", op_params(OPERATIONS, KNOWN_FAILING))
 def test_client_method(op: Op, outcomes) -> None:
-    outcome = outcomes[op.name]
-    assert outcome["ok"], f"{op.name} failed: {outcome['error']}\nbody: {outcome.get('body')}"
-    assert op.check(outcome["value"]), f"{op.name} returned unexpected values: {outcome['value']}"
+    check_outcome(op, outcomes)
 
 
 def test_every_client_method_is_called_or_left_out_with_a_reason() -> None:
-    venv = client_v1_venv()
-    found = venv.python("-c", "import airflow_client.client, os; print(os.path.dirname(airflow_client.client.__file__))")
-    methods = set()
-    for path in (Path(found.stdout.strip()) / "api").glob("*_api.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-                methods.add(f"{path.stem}.{node.name}")
-    called = {op.name for op in OPERATIONS}
-    assert not called & set(LEFT_OUT), "a method is both called and left out"
-    assert set(KNOWN_FAILING) <= called, "a known failure that is not called"
-    assert methods - called - set(LEFT_OUT) == set(), "client methods neither called nor left out"
-    assert (called | set(LEFT_OUT)) - methods == set(), "names that are not client methods"
+    check_coverage(client_methods(client_v1_venv()), OPERATIONS, LEFT_OUT, KNOWN_FAILING)

@@ -10,10 +10,6 @@ every method of the client is either called or listed there.
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,10 +21,16 @@ from official_client_support import (
     HITL_RUN_ID,
     RUN_ID,
     LiveServer,
+    Op,
+    check_coverage,
+    check_outcome,
+    client_methods,
     client_venv,
+    ids,
+    live_server,
+    op_params,
     run_client_operations,
-    start_live_server,
-    stop_live_server,
+    seeded_ctx,
 )
 
 pytestmark = [pytest.mark.xdist_group("api-client"), pytest.mark.timeout(1800)]
@@ -38,49 +40,35 @@ HITL = f"'{HITL_DAG_ID}', '{HITL_RUN_ID}'"  # the run whose approval task waits 
 NEW_EVENT = "asset_api.create_asset_event(models.CreateAssetEventsBody(asset_id=ctx['asset_id']))"
 
 
-@dataclass(frozen=True)
-class Op:
-    """One client call: ``expression`` (evaluated in the client process) and ``check`` on its
-    result as a dict (None for methods that return nothing)."""
-
-    name: str
-    expression: str
-    check: Callable[[Any], bool]
-
-
-def _ids(items: list[dict[str, Any]], key: str) -> set[Any]:
-    return {item[key] for item in items}
-
-
 OPERATIONS: list[Op] = [
     # ---------------------------------------------------------------- monitor, version, config ...
     Op("monitor_api.get_health", "monitor_api.get_health()",
        lambda v: v["metadatabase"]["status"] == "healthy" and "scheduler" in v),
     Op("version_api.get_version", "version_api.get_version()", lambda v: bool(v["version"])),
     Op("config_api.get_config", "config_api.get_config()",
-       lambda v: "core" in _ids(v["sections"], "name")),
+       lambda v: "core" in ids(v["sections"], "name")),
     Op("config_api.get_config_value", "config_api.get_config_value('core', 'parallelism')",
        lambda v: v["sections"][0]["options"][0] == {"key": "parallelism", "value": "32"}),
     Op("provider_api.get_providers", "provider_api.get_providers()",
-       lambda v: v["total_entries"] > 0 and "apache-airflow-providers-standard" in _ids(v["providers"], "package_name")),
+       lambda v: v["total_entries"] > 0 and "apache-airflow-providers-standard" in ids(v["providers"], "package_name")),
     Op("plugin_api.get_plugins", "plugin_api.get_plugins()", lambda v: v == {"plugins": [], "total_entries": 0}),
     Op("plugin_api.import_errors", "plugin_api.import_errors()",
        lambda v: v == {"import_errors": [], "total_entries": 0}),
     Op("job_api.get_jobs", "job_api.get_jobs()",
-       lambda v: "SchedulerJob" in _ids(v["jobs"], "job_type")),  # the seeding run's scheduler
+       lambda v: "SchedulerJob" in ids(v["jobs"], "job_type")),  # the seeding run's scheduler
     Op("import_error_api.get_import_errors", "import_error_api.get_import_errors()",
        lambda v: v["total_entries"] == 1 and v["import_errors"][0]["filename"].endswith("broken_dag.py")),
     Op("import_error_api.get_import_error", "import_error_api.get_import_error(ctx['import_error_id'])",
        lambda v: v["filename"].endswith("broken_dag.py") and "SyntaxError" in v["stack_trace"]),
     Op("event_log_api.get_event_logs", "event_log_api.get_event_logs(event='trigger')",
-       lambda v: RUN_ID in _ids(v["event_logs"], "run_id")),
+       lambda v: RUN_ID in ids(v["event_logs"], "run_id")),
     Op("event_log_api.get_event_log",
        "event_log_api.get_event_log(R['event_log_api.get_event_logs']['event_logs'][0]['event_log_id'])",
        lambda v: v["event"] == "trigger"),
     # ---------------------------------------------------------------- DAGs, versions, tasks
-    Op("dag_api.get_dags", "dag_api.get_dags()", lambda v: DAG_ID in _ids(v["dags"], "dag_id")),
+    Op("dag_api.get_dags", "dag_api.get_dags()", lambda v: DAG_ID in ids(v["dags"], "dag_id")),
     Op("dag_api.get_dag", "dag_api.get_dag(ctx['dag_id'])",
-       lambda v: v["dag_id"] == DAG_ID and "client" in _ids(v["tags"], "name")),
+       lambda v: v["dag_id"] == DAG_ID and "client" in ids(v["tags"], "name")),
     Op("dag_api.get_dag_details", "dag_api.get_dag_details(ctx['dag_id'])",
        lambda v: v["dag_id"] == DAG_ID and "rows" in (v.get("params") or {})),
     Op("dag_api.get_dag_tags", "dag_api.get_dag_tags()", lambda v: "client" in v["tags"]),
@@ -91,7 +79,7 @@ OPERATIONS: list[Op] = [
     Op("dag_source_api.get_dag_source", "dag_source_api.get_dag_source(ctx['dag_id'])",
        lambda v: DAG_ID in v["content"]),
     Op("task_api.get_tasks", "task_api.get_tasks(ctx['dag_id'])",
-       lambda v: {"extract", "square", "grp.inner", "load"} <= _ids(v["tasks"], "task_id")),
+       lambda v: {"extract", "square", "grp.inner", "load"} <= ids(v["tasks"], "task_id")),
     Op("task_api.get_task", "task_api.get_task(ctx['dag_id'], 'extract')", lambda v: v["task_id"] == "extract"),
     Op("dag_stats_api.get_dag_stats", "dag_stats_api.get_dag_stats(dag_ids=[ctx['dag_id']])",
        lambda v: v["dags"][0]["dag_id"] == DAG_ID
@@ -102,12 +90,12 @@ OPERATIONS: list[Op] = [
        "dag_parsing_api.reparse_dag_file(R['dag_api.get_dag']['file_token'])", lambda v: v is None),
     # ---------------------------------------------------------------- the seeded run
     Op("dag_run_api.get_dag_runs", "dag_run_api.get_dag_runs(ctx['dag_id'])",
-       lambda v: RUN_ID in _ids(v["dag_runs"], "dag_run_id")),
+       lambda v: RUN_ID in ids(v["dag_runs"], "dag_run_id")),
     Op("dag_run_api.get_dag_run", f"dag_run_api.get_dag_run({TI})",
        lambda v: v["dag_run_id"] == RUN_ID and v["state"] == "success"),
     Op("dag_run_api.get_list_dag_runs_batch",
        "dag_run_api.get_list_dag_runs_batch('~', models.DAGRunsBatchBody(dag_ids=[ctx['dag_id']]))",
-       lambda v: RUN_ID in _ids(v["dag_runs"], "dag_run_id")),
+       lambda v: RUN_ID in ids(v["dag_runs"], "dag_run_id")),
     Op("dag_run_api.wait_dag_run_until_finished", f"dag_run_api.wait_dag_run_until_finished({TI}, 1)",
        lambda v: "success" in str(v)),
     Op("experimental_api.wait_dag_run_until_finished", f"experimental_api.wait_dag_run_until_finished({TI}, 1)",
@@ -115,13 +103,13 @@ OPERATIONS: list[Op] = [
     Op("dag_run_api.get_upstream_asset_events", f"dag_run_api.get_upstream_asset_events({TI})",
        lambda v: v["total_entries"] == len(v["asset_events"])),
     Op("task_instance_api.get_task_instances", f"task_instance_api.get_task_instances({TI})",
-       lambda v: v["total_entries"] == 5 and {"extract", "square", "grp.inner", "load"} == _ids(
+       lambda v: v["total_entries"] == 5 and {"extract", "square", "grp.inner", "load"} == ids(
            v["task_instances"], "task_id")),
     Op("task_instance_api.get_task_instance", f"task_instance_api.get_task_instance({TI}, 'extract')",
        lambda v: v["task_id"] == "extract" and v["state"] == "success" and v["try_number"] == 1),
     Op("task_instance_api.get_mapped_task_instances",
        f"task_instance_api.get_mapped_task_instances({TI}, 'square')",
-       lambda v: v["total_entries"] == 2 and _ids(v["task_instances"], "map_index") == {0, 1}),
+       lambda v: v["total_entries"] == 2 and ids(v["task_instances"], "map_index") == {0, 1}),
     Op("task_instance_api.get_mapped_task_instance",
        f"task_instance_api.get_mapped_task_instance({TI}, 'square', 1)",
        lambda v: v["map_index"] == 1 and v["state"] == "success"),
@@ -164,15 +152,15 @@ OPERATIONS: list[Op] = [
        "models.UpdateHITLDetailPayload(chosen_options=['Approve']))",
        lambda v: v["chosen_options"] == ["Approve"]),
     Op("x_com_api.get_xcom_entries", f"x_com_api.get_xcom_entries({TI}, 'extract')",
-       lambda v: "return_value" in _ids(v["xcom_entries"], "key")),
+       lambda v: "return_value" in ids(v["xcom_entries"], "key")),
     Op("x_com_api.get_xcom_entry",
        "x_com_api.get_xcom_entry(ctx['dag_id'], 'extract', ctx['run_id'], 'return_value', deserialize=True)",
        lambda v: v["key"] == "return_value" and v["value"] in ({"rows": 3}, "{'rows': 3}", '{"rows": 3}')),
     # ---------------------------------------------------------------- assets
-    Op("asset_api.get_assets", "asset_api.get_assets()", lambda v: ASSET_NAME in _ids(v["assets"], "name")),
+    Op("asset_api.get_assets", "asset_api.get_assets()", lambda v: ASSET_NAME in ids(v["assets"], "name")),
     Op("asset_api.get_asset", "asset_api.get_asset(ctx['asset_id'])", lambda v: v["name"] == ASSET_NAME),
     Op("asset_api.get_asset_aliases", "asset_api.get_asset_aliases()",
-       lambda v: ALIAS_NAME in _ids(v["asset_aliases"], "name")),
+       lambda v: ALIAS_NAME in ids(v["asset_aliases"], "name")),
     Op("asset_api.get_asset_alias",
        "asset_api.get_asset_alias(R['asset_api.get_asset_aliases']['asset_aliases'][0]['id'])",
        lambda v: v["name"] == ALIAS_NAME),
@@ -184,7 +172,7 @@ OPERATIONS: list[Op] = [
        "asset_api.get_dag_asset_queued_event('consumer_dag', ctx['asset_id'])",
        lambda v: v["dag_id"] == "consumer_dag"),
     Op("asset_api.get_asset_queued_events", "asset_api.get_asset_queued_events(ctx['asset_id'])",
-       lambda v: "consumer_dag" in _ids(v["queued_events"], "dag_id")),
+       lambda v: "consumer_dag" in ids(v["queued_events"], "dag_id")),
     Op("asset_api.create_asset_event",
        "asset_api.create_asset_event(models.CreateAssetEventsBody(asset_id=ctx['asset_id'], extra={'by': 'client'}))",
        lambda v: v["asset_id"] and v["extra"].get("by") == "client"),
@@ -231,7 +219,7 @@ OPERATIONS: list[Op] = [
        lambda v: v["dag_id"] == DAG_ID and v["is_paused"] is True),
     Op("dag_api.patch_dags",
        "dag_api.patch_dags(models.DAGPatchBody(is_paused=False), dag_id_pattern=ctx['dag_id'])",
-       lambda v: DAG_ID in _ids(v["dags"], "dag_id") and all(not d["is_paused"] for d in v["dags"])),
+       lambda v: DAG_ID in ids(v["dags"], "dag_id") and all(not d["is_paused"] for d in v["dags"])),
     Op("dag_run_api.trigger_dag_run",
        "dag_run_api.trigger_dag_run(ctx['dag_id'], models.TriggerDAGRunPostBody.from_dict("
        "{'dag_run_id': 'client_run', 'logical_date': '2024-02-01T00:00:00Z', 'conf': {'rows': 5}}))",
@@ -250,10 +238,10 @@ OPERATIONS: list[Op] = [
     Op("task_instance_api.post_clear_task_instances",
        "task_instance_api.post_clear_task_instances(ctx['dag_id'], models.ClearTaskInstancesBody.from_dict("
        "{'dry_run': True, 'only_failed': False, 'task_ids': ['extract'], 'dag_run_id': ctx['run_id']}))",
-       lambda v: _ids(v["task_instances"], "task_id") == {"extract"}),
+       lambda v: ids(v["task_instances"], "task_id") == {"extract"}),
     Op("task_instance_api.patch_task_instance_dry_run",
        f"task_instance_api.patch_task_instance_dry_run({TI}, 'load', models.PatchTaskInstanceBody(new_state='failed'))",
-       lambda v: "load" in _ids(v["task_instances"], "task_id")),
+       lambda v: "load" in ids(v["task_instances"], "task_id")),
     Op("task_instance_api.patch_task_instance",
        f"task_instance_api.patch_task_instance({TI}, 'load', models.PatchTaskInstanceBody(note='checked'))",
        lambda v: v["task_instances"][0]["note"] == "checked"),
@@ -267,10 +255,10 @@ OPERATIONS: list[Op] = [
     Op("task_instance_api.patch_task_group_instances_dry_run",
        f"task_instance_api.patch_task_group_instances_dry_run({TI}, 'grp', "
        "models.PatchTaskInstanceBody(new_state='failed'))",
-       lambda v: "grp.inner" in _ids(v["task_instances"], "task_id")),
+       lambda v: "grp.inner" in ids(v["task_instances"], "task_id")),
     Op("task_instance_api.patch_task_group_instances",
        f"task_instance_api.patch_task_group_instances({TI}, 'grp', models.PatchTaskInstanceBody(note='group'))",
-       lambda v: "grp.inner" in _ids(v["task_instances"], "task_id")),
+       lambda v: "grp.inner" in ids(v["task_instances"], "task_id")),
     Op("task_instance_api.bulk_task_instances",
        f"task_instance_api.bulk_task_instances({TI}, models.BulkBodyBulkTaskInstanceBody.from_dict("
        "{'actions': [{'action': 'update', 'entities': [{'task_id': 'extract', 'note': 'bulk'}]}]}))",
@@ -309,7 +297,7 @@ OPERATIONS: list[Op] = [
     Op("variable_api.get_variable", "variable_api.get_variable('client_var')",
        lambda v: v["value"] == "v1" and v["description"] == "made by the client"),
     Op("variable_api.get_variables", "variable_api.get_variables()",
-       lambda v: "client_var" in _ids(v["variables"], "key")),
+       lambda v: "client_var" in ids(v["variables"], "key")),
     Op("variable_api.patch_variable",
        "variable_api.patch_variable('client_var', models.VariableBody(key='client_var', value='v2'))",
        lambda v: v["value"] == "v2"),
@@ -322,7 +310,7 @@ OPERATIONS: list[Op] = [
        lambda v: v["name"] == "client_pool" and v["slots"] == 3),
     Op("pool_api.get_pool", "pool_api.get_pool('client_pool')", lambda v: v["slots"] == 3),
     Op("pool_api.get_pools", "pool_api.get_pools()",
-       lambda v: {"default_pool", "client_pool"} <= _ids(v["pools"], "name")),
+       lambda v: {"default_pool", "client_pool"} <= ids(v["pools"], "name")),
     Op("pool_api.patch_pool", "pool_api.patch_pool('client_pool', models.PoolPatchBody(slots=5))",
        lambda v: v["slots"] == 5),
     Op("pool_api.bulk_pools",
@@ -337,7 +325,7 @@ OPERATIONS: list[Op] = [
     Op("connection_api.get_connection", "connection_api.get_connection('client_conn')",
        lambda v: v["host"] == "example.com" and v.get("password") != "s3cret-pass"),
     Op("connection_api.get_connections", "connection_api.get_connections()",
-       lambda v: "client_conn" in _ids(v["connections"], "connection_id")),
+       lambda v: "client_conn" in ids(v["connections"], "connection_id")),
     Op("connection_api.patch_connection",
        "connection_api.patch_connection('client_conn', models.ConnectionBody(connection_id='client_conn', "
        "conn_type='http', host='example.org'))", lambda v: v["host"] == "example.org"),
@@ -375,45 +363,23 @@ LEFT_OUT: dict[str, str] = {
     "task_instance_api.get_external_log_url": "no external log viewer (Elasticsearch/OpenSearch) in Tradewind",
 }
 
-CLIENT_API = Path("airflow_client") / "client" / "api"
-
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> LiveServer:
-    server = start_live_server(tmp_path_factory.mktemp("client-home"))
-    try:
+    with live_server(tmp_path_factory.mktemp("client-home")) as server:
         yield server
-    finally:
-        stop_live_server(server)
 
 
 @pytest.fixture(scope="module")
 def outcomes(live) -> dict[str, dict[str, Any]]:
-    venv = client_venv()
-    sqlite_path = str(live.home / "probe.db")
-    ctx = {"dag_id": DAG_ID, "run_id": RUN_ID, "asset_id": live.asset_id,
-           "import_error_id": live.import_error_id, "sqlite_path": sqlite_path}
-    return run_client_operations(venv, live, [(op.name, op.expression) for op in OPERATIONS], ctx)
+    ctx = seeded_ctx(live)
+    return run_client_operations(client_venv(), live, [(op.name, op.expression) for op in OPERATIONS], ctx)
 
 
-@pytest.mark.parametrize("op", OPERATIONS, ids=[op.name for op in OPERATIONS])
+@pytest.mark.parametrize("op", op_params(OPERATIONS))
 def test_client_method(op: Op, outcomes) -> None:
-    outcome = outcomes[op.name]
-    assert outcome["ok"], f"{op.name} failed: {outcome['error']}\nbody: {outcome.get('body')}"
-    assert op.check(outcome["value"]), f"{op.name} returned unexpected values: {outcome['value']}"
+    check_outcome(op, outcomes)
 
 
 def test_every_client_method_is_called_or_left_out_with_a_reason() -> None:
-    venv = client_venv()
-    found = venv.python("-c", "import airflow_client.client, os; print(os.path.dirname(airflow_client.client.__file__))")
-    api_dir = Path(found.stdout.strip()) / "api"
-    methods = set()
-    for path in api_dir.glob("*_api.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") \
-                    and not node.name.endswith(("_with_http_info", "_without_preload_content")):
-                methods.add(f"{path.stem}.{node.name}")
-    called = {op.name for op in OPERATIONS}
-    assert not called & set(LEFT_OUT), "a method is both called and left out"
-    assert methods - called - set(LEFT_OUT) == set(), "client methods neither called nor left out"
-    assert (called | set(LEFT_OUT)) - methods == set(), "names that are not client methods"
+    check_coverage(client_methods(client_venv()), OPERATIONS, LEFT_OUT)
