@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.persist.models import NOTE_MAX_LEN, DagRunNote, TaskInstanceNote
+
+_Note = TypeVar("_Note", DagRunNote, TaskInstanceNote)
 
 
 class NoteTooLong(ValueError):
@@ -38,23 +41,23 @@ def check_note(note: str | None) -> str | None:
 def set_run_note(session: Session, dag_run_id: int, note: str | None, *, user: str | None,
                  now: datetime) -> DagRunNote:
     """Write (or replace) the note of the run with primary key ``dag_run_id``."""
-    content = check_note(note)
-    row = session.get(DagRunNote, dag_run_id)
-    if row is None:
-        row = DagRunNote(dag_run_id=dag_run_id, created_at=now)
-        session.add(row)
-    row.content, row.user_id, row.updated_at = content, user, now
-    session.flush()
-    return row
+    return _set_note(session, DagRunNote, {"dag_run_id": dag_run_id}, note, user=user, now=now)
 
 
 def set_ti_note(session: Session, ti_id: int, note: str | None, *, user: str | None,
                 now: datetime) -> TaskInstanceNote:
     """Write (or replace) the note of the task instance with primary key ``ti_id``."""
+    return _set_note(session, TaskInstanceNote, {"ti_id": ti_id}, note, user=user, now=now)
+
+
+def _set_note(session: Session, model: type[_Note], key: dict[str, int], note: str | None, *,
+              user: str | None, now: datetime) -> _Note:
+    """The note row of ``model`` keyed by ``key`` (its one primary-key column), created when missing,
+    with ``note``'s checked text: both note tables have the same columns apart from their key."""
     content = check_note(note)
-    row = session.get(TaskInstanceNote, ti_id)
+    row = session.get(model, next(iter(key.values())))
     if row is None:
-        row = TaskInstanceNote(ti_id=ti_id, created_at=now)
+        row = model(**key, created_at=now)
         session.add(row)
     row.content, row.user_id, row.updated_at = content, user, now
     session.flush()

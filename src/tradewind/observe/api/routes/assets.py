@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api import v1_models as m
@@ -109,6 +109,19 @@ def list_assets(
         return {"assets": asset_dicts(session, rows), "total_entries": total}
 
 
+def _events_query(order_by: str | None, asset_id: int | None, source_dag_id: str | None,
+                  source_task_id: str | None, source_run_id: str | None, source_map_index: int | None) -> Select[Any]:
+    """(event, asset) rows matching every filter given, in ``order_by``'s order: the query behind
+    both ``/assets/events`` and its Airflow 2.x alias ``/datasets/events``."""
+    stmt = select(AssetEvent, AssetModel).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+    for column, wanted in ((AssetEvent.asset_id, asset_id), (AssetEvent.source_dag_id, source_dag_id),
+                           (AssetEvent.source_task_id, source_task_id), (AssetEvent.source_run_id, source_run_id),
+                           (AssetEvent.source_map_index, source_map_index)):
+        if wanted is not None:
+            stmt = stmt.where(column == wanted)
+    return apply_order(stmt, order_by, EVENT_ORDER, "timestamp", tiebreak=(AssetEvent.id,))
+
+
 @router.get("/assets/events", summary="List asset events", response_model=m.AssetEventCollection)
 def list_asset_events(
     request: Request,
@@ -121,13 +134,7 @@ def list_asset_events(
     source_map_index: int | None = None,
     _user: Any = can("asset", "read"),
 ) -> dict[str, Any]:
-    stmt = select(AssetEvent, AssetModel).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-    for column, wanted in ((AssetEvent.asset_id, asset_id), (AssetEvent.source_dag_id, source_dag_id),
-                           (AssetEvent.source_task_id, source_task_id), (AssetEvent.source_run_id, source_run_id),
-                           (AssetEvent.source_map_index, source_map_index)):
-        if wanted is not None:
-            stmt = stmt.where(column == wanted)
-    stmt = apply_order(stmt, order_by, EVENT_ORDER, "timestamp", tiebreak=(AssetEvent.id,))
+    stmt = _events_query(order_by, asset_id, source_dag_id, source_task_id, source_run_id, source_map_index)
     with read(request) as session:
         rows, total = paginate_rows(session, stmt, page)
         aliases = _source_aliases(session, [e.id for e, _ in rows])
@@ -314,13 +321,7 @@ def list_dataset_events(
     source_map_index: int | None = None,
     _user: Any = can("asset", "read"),
 ) -> dict[str, Any]:
-    stmt = select(AssetEvent, AssetModel).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-    for column, wanted in ((AssetEvent.asset_id, dataset_id), (AssetEvent.source_dag_id, source_dag_id),
-                           (AssetEvent.source_task_id, source_task_id), (AssetEvent.source_run_id, source_run_id),
-                           (AssetEvent.source_map_index, source_map_index)):
-        if wanted is not None:
-            stmt = stmt.where(column == wanted)
-    stmt = apply_order(stmt, order_by, EVENT_ORDER, "timestamp", tiebreak=(AssetEvent.id,))
+    stmt = _events_query(order_by, dataset_id, source_dag_id, source_task_id, source_run_id, source_map_index)
     with read(request) as session:
         rows, total = paginate_rows(session, stmt, page)
         return {"dataset_events": _dataset_event_dicts(session, list(rows)), "total_entries": total}

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -31,8 +32,7 @@ from tradewind.observe.api.v2.common import (
     Model,
     acting,
     apply_orders,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     filter_range,
     order_by_query,
     page_v2,
@@ -268,10 +268,8 @@ def get_assets(
     _user: Any = can("asset", "read"),
 ) -> AssetCollectionResponse:
     stmt = select(AssetModel)
-    stmt = filter_pattern(stmt, AssetModel.name, name_pattern)
-    stmt = filter_prefix(stmt, AssetModel.name, name_prefix_pattern)
-    stmt = filter_pattern(stmt, AssetModel.uri, uri_pattern)
-    stmt = filter_prefix(stmt, AssetModel.uri, uri_prefix_pattern)
+    stmt = filter_name(stmt, AssetModel.name, name_pattern, name_prefix_pattern)
+    stmt = filter_name(stmt, AssetModel.uri, uri_pattern, uri_prefix_pattern)
     stmt = _used_by_dags(stmt, dag_ids)
     if only_active:
         stmt = stmt.where(AssetModel.is_active.is_(True))
@@ -289,8 +287,7 @@ def get_asset_aliases(
     order_by: list[str] = order_by_query("id", list(ALIAS_ORDER)),
     _user: Any = can("asset", "read"),
 ) -> AssetAliasCollectionResponse:
-    stmt = filter_prefix(filter_pattern(select(AssetAliasModel), AssetAliasModel.name, name_pattern),
-                         AssetAliasModel.name, name_prefix_pattern)
+    stmt = filter_name(select(AssetAliasModel), AssetAliasModel.name, name_pattern, name_prefix_pattern)
     stmt = apply_orders(stmt, order_by, ALIAS_ORDER, "id", tiebreak=(AssetAliasModel.id,))
     with read(request) as session:
         rows, total = paginate(session, stmt, page)
@@ -332,7 +329,7 @@ def get_asset_events(
                            (AssetEvent.source_map_index, source_map_index)):
         if wanted is not None:
             stmt = stmt.where(column == wanted)
-    stmt = filter_prefix(filter_pattern(stmt, AssetModel.name, name_pattern), AssetModel.name, name_prefix_pattern)
+    stmt = filter_name(stmt, AssetModel.name, name_pattern, name_prefix_pattern)
     stmt = filter_range(stmt, AssetEvent.timestamp, gte=timestamp_gte, gt=timestamp_gt, lte=timestamp_lte,
                         lt=timestamp_lt)
     stmt = apply_orders(stmt, order_by, EVENT_ORDER, "timestamp", tiebreak=(AssetEvent.id,))
@@ -444,16 +441,24 @@ def _drop(request: Request, principal: Any, dag_id: str | None, asset_id: int | 
     return Response(status_code=204)
 
 
+def _queued_list(request: Request, owner_or_404: Callable[[Session], object], dag_id: str | None,
+                 asset_id: int | None, before: str | None, missing: str) -> QueuedEventCollectionResponse:
+    """The queued events of a DAG or of an asset, after ``owner_or_404`` checks that one exists;
+    a 404 with ``missing`` when none is queued."""
+    with read(request) as session:
+        owner_or_404(session)
+        found = _queued(session, _queue(dag_id, asset_id, before))
+    if not found:
+        raise not_found(missing, title="Queued event not found")
+    return QueuedEventCollectionResponse(queued_events=found, total_entries=len(found))
+
+
 @router.get("/assets/{asset_id}/queuedEvents", response_model=QueuedEventCollectionResponse,
             summary="List the DAGs an asset's events are queued for")
 def get_asset_queued_events(request: Request, asset_id: int, before: str | None = None,
                             _user: Any = can("asset", "read")) -> QueuedEventCollectionResponse:
-    with read(request) as session:
-        asset_or_404(session, asset_id)
-        found = _queued(session, _queue(None, asset_id, before))
-    if not found:
-        raise not_found(f"Queue event with asset_id: `{asset_id}` was not found", title="Queued event not found")
-    return QueuedEventCollectionResponse(queued_events=found, total_entries=len(found))
+    return _queued_list(request, lambda session: asset_or_404(session, asset_id), None, asset_id, before,
+                        f"Queue event with asset_id: `{asset_id}` was not found")
 
 
 @router.delete("/assets/{asset_id}/queuedEvents", status_code=204, response_model=None,
@@ -467,12 +472,8 @@ def delete_asset_queued_events(request: Request, asset_id: int, before: str | No
             summary="List the asset events queued for a DAG")
 def get_dag_asset_queued_events(request: Request, dag_id: str, before: str | None = None,
                                 _user: Any = can("asset", "read")) -> QueuedEventCollectionResponse:
-    with read(request) as session:
-        dag_v2_or_404(session, dag_id)
-        found = _queued(session, _queue(dag_id, None, before))
-    if not found:
-        raise not_found(f"Queue event with dag_id: `{dag_id}` was not found", title="Queued event not found")
-    return QueuedEventCollectionResponse(queued_events=found, total_entries=len(found))
+    return _queued_list(request, lambda session: dag_v2_or_404(session, dag_id), dag_id, None, before,
+                        f"Queue event with dag_id: `{dag_id}` was not found")
 
 
 @router.delete("/dags/{dag_id}/assets/queuedEvents", status_code=204, response_model=None,

@@ -116,6 +116,12 @@ def filter_prefix(stmt: Select[Any], column: Any, pattern: str | None) -> Select
     return stmt.where(or_(*(column.like(f"{_like_escape(t)}%", escape="\\") for t in terms)))
 
 
+def filter_name(stmt: Select[Any], column: Any, pattern: str | None, prefix: str | None) -> Select[Any]:
+    """``stmt`` narrowed by a ``*_pattern`` and a ``*_prefix_pattern`` on the same column (Airflow 3
+    pairs them on every name it filters by)."""
+    return filter_prefix(filter_pattern(stmt, column, pattern), column, prefix)
+
+
 def filter_range(stmt: Select[Any], column: Any, *, gte: datetime | float | None = None,
                  gt: datetime | float | None = None, lte: datetime | float | None = None,
                  lt: datetime | float | None = None) -> Select[Any]:

@@ -36,8 +36,7 @@ from tradewind.observe.api.v2.common import (
     BulkResponse,
     Model,
     apply_orders,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     order_by_query,
     page_v2,
     run_bulk,
@@ -182,8 +181,7 @@ def get_connections(
     connection_id_prefix_pattern: str | None = Query(None, description="Ids starting with this."),
     _user: Any = can("connection", "read"),
 ) -> ConnectionCollectionResponse:
-    stmt = filter_pattern(select(ConnectionRow), ConnectionRow.conn_id, connection_id_pattern)
-    stmt = filter_prefix(stmt, ConnectionRow.conn_id, connection_id_prefix_pattern)
+    stmt = filter_name(select(ConnectionRow), ConnectionRow.conn_id, connection_id_pattern, connection_id_prefix_pattern)
     stmt = apply_orders(stmt, order_by, ORDER, "id", tiebreak=(ConnectionRow.id,))
     fernet = v1.request_fernet(request)
     with read(request) as session:

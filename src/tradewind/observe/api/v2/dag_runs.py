@@ -41,8 +41,7 @@ from tradewind.observe.api.v2.common import (
     dag_display_names,
     dag_or_404_v2,
     filter_in,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     filter_range,
     order_by_query,
     page_v2,
@@ -338,7 +337,7 @@ def _triggering_user(stmt: Select[Any], pattern: str | None, prefix: str | None)
     if pattern in (None, "", "~") and prefix in (None, "", "~"):
         return stmt
     users = select(AuditLog.dag_id, AuditLog.run_id).where(AuditLog.event == "trigger")
-    users = filter_prefix(filter_pattern(users, AuditLog.owner, pattern), AuditLog.owner, prefix)
+    users = filter_name(users, AuditLog.owner, pattern, prefix)
     return stmt.where(tuple_(DagRun.dag_id, DagRun.run_id).in_(users))
 
 
@@ -419,8 +418,8 @@ def get_dag_runs(
         stmt = _ranges(stmt, session, bounds)
         stmt = filter_in(filter_in(stmt, DagRun.run_type, run_type), DagRun.state, state)
         stmt = _versions(_conf_contains(stmt, conf_contains), dag_version)
-        stmt = filter_prefix(filter_pattern(stmt, DagRun.run_id, run_id_pattern), DagRun.run_id, run_id_prefix_pattern)
-        stmt = filter_prefix(filter_pattern(stmt, DagRun.dag_id, dag_id_pattern), DagRun.dag_id, dag_id_prefix_pattern)
+        stmt = filter_name(stmt, DagRun.run_id, run_id_pattern, run_id_prefix_pattern)
+        stmt = filter_name(stmt, DagRun.dag_id, dag_id_pattern, dag_id_prefix_pattern)
         stmt = _triggering_user(stmt, triggering_user_name_pattern, triggering_user_name_prefix_pattern)
         stmt = _consuming_asset(stmt, consuming_asset_pattern)
         stmt = _no_partitions(stmt, bundle_version=bundle_version, partition_key_pattern=partition_key_pattern,

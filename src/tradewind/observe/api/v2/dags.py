@@ -38,8 +38,7 @@ from tradewind.observe.api.v2.common import (
     Model,
     acting,
     apply_orders,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     filter_range,
     order_by_query,
     page_v2,
@@ -327,8 +326,7 @@ def _common_filters(stmt: Select[Any], *, tags: Sequence[str] | None, tags_match
     """The filters ``GET /dags`` and ``PATCH /dags`` share."""
     stmt = filter_tags(stmt, tags, tags_match_mode)
     stmt = filter_owners(stmt, owners)
-    stmt = filter_pattern(stmt, DagModel.dag_id, dag_id_pattern)
-    stmt = filter_prefix(stmt, DagModel.dag_id, dag_id_prefix_pattern)
+    stmt = filter_name(stmt, DagModel.dag_id, dag_id_pattern, dag_id_prefix_pattern)
     if exclude_stale:
         stmt = stmt.where(DagModel.is_active.is_(True))
     if paused is not None:
@@ -403,8 +401,7 @@ def get_dags(
     stmt = _common_filters(stmt, tags=tags, tags_match_mode=tags_match_mode, owners=owners,
                            dag_id_pattern=dag_id_pattern, dag_id_prefix_pattern=dag_id_prefix_pattern,
                            exclude_stale=exclude_stale, paused=paused)
-    stmt = filter_pattern(stmt, _display_name_column(), dag_display_name_pattern)
-    stmt = filter_prefix(stmt, _display_name_column(), dag_display_name_prefix_pattern)
+    stmt = filter_name(stmt, _display_name_column(), dag_display_name_pattern, dag_display_name_prefix_pattern)
     if has_import_errors is not None:
         broken = DagModel.fileloc.in_(select(ImportError_.filename))
         stmt = stmt.where(broken if has_import_errors else ~broken)

@@ -19,8 +19,7 @@ from tradewind.observe.api.v2.common import (
     API_V2,
     Model,
     apply_orders,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     order_by_query,
     page_v2,
 )
@@ -74,8 +73,7 @@ def _names(values: list[str] | None) -> list[str]:
 def _pattern_filters(stmt: Select[Any], patterns: dict[str, str | None]) -> Select[Any]:
     """``patterns``: ``<column>_pattern`` / ``<column>_prefix_pattern`` -> the value given."""
     for name, column in PATTERN_COLUMNS.items():
-        stmt = filter_pattern(stmt, column, patterns[f"{name}_pattern"])
-        stmt = filter_prefix(stmt, column, patterns[f"{name}_prefix_pattern"])
+        stmt = filter_name(stmt, column, patterns[f"{name}_pattern"], patterns[f"{name}_prefix_pattern"])
     return stmt
 
 

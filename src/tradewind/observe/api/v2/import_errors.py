@@ -16,8 +16,7 @@ from tradewind.observe.api.v2.common import (
     BUNDLE_NAME,
     Model,
     apply_orders,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     order_by_query,
     page_v2,
 )
@@ -60,8 +59,7 @@ def get_import_errors(
     _user: Any = can("import_error", "read"),
 ) -> ImportErrorCollectionResponse:
     stmt = select(ImportError_)
-    stmt = filter_prefix(filter_pattern(stmt, ImportError_.filename, filename_pattern), ImportError_.filename,
-                         filename_prefix_pattern)
+    stmt = filter_name(stmt, ImportError_.filename, filename_pattern, filename_prefix_pattern)
     if filename is not None:
         stmt = stmt.where(ImportError_.filename == filename)
     if bundle_name is not None and bundle_name != BUNDLE_NAME:

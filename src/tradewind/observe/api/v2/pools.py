@@ -27,8 +27,7 @@ from tradewind.observe.api.v2.common import (
     BulkResponse,
     Model,
     apply_orders,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     order_by_query,
     page_v2,
     run_bulk,
@@ -161,8 +160,7 @@ def get_pools(
     pool_name_prefix_pattern: str | None = Query(None, description="Names starting with this."),
     _user: Any = can("pool", "read"),
 ) -> PoolCollectionResponse:
-    stmt = filter_pattern(select(Pool), Pool.pool, pool_name_pattern)
-    stmt = filter_prefix(stmt, Pool.pool, pool_name_prefix_pattern)
+    stmt = filter_name(select(Pool), Pool.pool, pool_name_pattern, pool_name_prefix_pattern)
     stmt = apply_orders(stmt, order_by, ORDER, "id", tiebreak=(Pool.pool,))
     with read(request) as session:
         rows, total = paginate(session, stmt, page)

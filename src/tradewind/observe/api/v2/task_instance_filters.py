@@ -15,7 +15,7 @@ from sqlalchemy import Select, false, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api.errors import bad_request
-from tradewind.observe.api.v2.common import filter_in, filter_pattern, filter_prefix, filter_range
+from tradewind.observe.api.v2.common import filter_in, filter_name, filter_range
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
 from tradewind.persist.models import DagRun, DagVersion, TaskInstance
 from tradewind.persist.queries import dags as dag_queries
@@ -181,15 +181,12 @@ class CommonFilters:
         T = TaskInstance
         stmt = ti_states(stmt, self.state)
         stmt = filter_in(filter_in(stmt, T.pool, self.pool), T.queue, self.queue)
-        stmt = filter_prefix(filter_pattern(stmt, T.pool, self.pool_name_pattern), T.pool, self.pool_name_prefix_pattern)
-        stmt = filter_prefix(filter_pattern(stmt, T.queue, self.queue_name_pattern), T.queue,
-                             self.queue_name_prefix_pattern)
+        stmt = filter_name(stmt, T.pool, self.pool_name_pattern, self.pool_name_prefix_pattern)
+        stmt = filter_name(stmt, T.queue, self.queue_name_pattern, self.queue_name_prefix_pattern)
         stmt = filter_in(filter_in(stmt, T.try_number, self.try_number), T.operator, self.operator)
-        stmt = filter_prefix(filter_pattern(stmt, T.operator, self.operator_name_pattern), T.operator,
-                             self.operator_name_prefix_pattern)
+        stmt = filter_name(stmt, T.operator, self.operator_name_pattern, self.operator_name_prefix_pattern)
         stmt = filter_in(stmt, T.map_index, self.map_index)
-        stmt = filter_prefix(filter_pattern(stmt, T.rendered_map_index, self.rendered_map_index_pattern),
-                             T.rendered_map_index, self.rendered_map_index_prefix_pattern)
+        stmt = filter_name(stmt, T.rendered_map_index, self.rendered_map_index_pattern, self.rendered_map_index_prefix_pattern)
         stmt = _versions(stmt, self.version_number)
         return snapshot_filters(stmt, request, session, dag_ids, executors=self.executor)
 

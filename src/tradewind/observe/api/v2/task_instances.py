@@ -38,8 +38,7 @@ from tradewind.observe.api.v2.common import (
     dag_display_names,
     dag_or_404_v2,
     filter_in,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     order_by_query,
     page_v2,
     row_uuid,
@@ -47,6 +46,7 @@ from tradewind.observe.api.v2.common import (
     ti_or_404_v2,
 )
 from tradewind.observe.api.v2.dag_versions import DagVersionResponse, version_response
+from tradewind.observe.api.v2.jobs import JobResponse
 from tradewind.observe.api.v2.task_instance_filters import (
     ORDER_FIELDS,
     CommonFilters,
@@ -110,20 +110,6 @@ class TriggerResponse(Model):
     created_date: datetime
     trigger_id: int | None = None
     queue: str | None = None
-
-
-class JobResponse(Model):
-    id: int
-    dag_id: str | None = None
-    state: str | None = None
-    job_type: str | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    latest_heartbeat: datetime | None = None
-    executor_class: str | None = None
-    hostname: str | None = None
-    unixname: str | None = None
-    dag_display_name: str | None = None
 
 
 class TaskInstanceResponse(Model):
@@ -355,10 +341,8 @@ def get_task_instances(
         if task_id is not None:
             stmt = stmt.where(TaskInstance.task_id == task_id)
         stmt = ti_ranges(stmt, bounds)
-        stmt = filter_prefix(filter_pattern(stmt, TaskInstance.dag_id, dag_id_pattern), TaskInstance.dag_id,
-                             dag_id_prefix_pattern)
-        stmt = filter_prefix(filter_pattern(stmt, TaskInstance.run_id, run_id_pattern), TaskInstance.run_id,
-                             run_id_prefix_pattern)
+        stmt = filter_name(stmt, TaskInstance.dag_id, dag_id_pattern, dag_id_prefix_pattern)
+        stmt = filter_name(stmt, TaskInstance.run_id, run_id_pattern, run_id_prefix_pattern)
         dag_ids = None if dag_id == ALL else [dag_id]
         stmt = snapshot_filters(stmt, request, session, dag_ids, display_pattern=task_display_name_pattern,
                                 display_prefix=task_display_name_prefix_pattern, task_group_id=task_group_id)

@@ -27,8 +27,7 @@ from tradewind.observe.api.v2.common import (
     BulkResponse,
     Model,
     apply_orders,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     order_by_query,
     page_v2,
     run_bulk,
@@ -145,8 +144,7 @@ def get_variables(
     variable_key_prefix_pattern: str | None = Query(None, description="Keys starting with this."),
     _user: Any = can("variable", "read"),
 ) -> VariableCollectionResponse:
-    stmt = filter_pattern(select(Variable), Variable.key, variable_key_pattern)
-    stmt = filter_prefix(stmt, Variable.key, variable_key_prefix_pattern)
+    stmt = filter_name(select(Variable), Variable.key, variable_key_pattern, variable_key_prefix_pattern)
     stmt = apply_orders(stmt, order_by, ORDER, "id", tiebreak=(Variable.key,))
     with read(request) as session:
         rows, total = paginate(session, stmt, page)

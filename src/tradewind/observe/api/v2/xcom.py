@@ -27,8 +27,7 @@ from tradewind.observe.api.v2.common import (
     Model,
     apply_orders,
     dag_display_names,
-    filter_pattern,
-    filter_prefix,
+    filter_name,
     filter_range,
     page_v2,
     task_display_names,
@@ -179,12 +178,11 @@ def get_xcom_entries(
     for column, pattern, prefix in ((XCom.key, xcom_key_pattern, xcom_key_prefix_pattern),
                                     (XCom.run_id, run_id_pattern, run_id_prefix_pattern),
                                     (XCom.task_id, task_id_pattern, task_id_prefix_pattern)):
-        stmt = filter_prefix(filter_pattern(stmt, column, pattern), column, prefix)
+        stmt = filter_name(stmt, column, pattern, prefix)
     if dag_display_name_pattern or dag_display_name_prefix_pattern:
         stmt = stmt.join(DagModel, DagModel.dag_id == XCom.dag_id, isouter=True).join(
             DagVersion, DagVersion.id == DagModel.latest_version_id, isouter=True)
-        stmt = filter_prefix(filter_pattern(stmt, _display_name_column(), dag_display_name_pattern),
-                             _display_name_column(), dag_display_name_prefix_pattern)
+        stmt = filter_name(stmt, _display_name_column(), dag_display_name_pattern, dag_display_name_prefix_pattern)
     stmt = filter_range(stmt, DagRun.logical_date, gte=logical_date_gte, gt=logical_date_gt, lte=logical_date_lte,
                         lt=logical_date_lt)
     stmt = filter_range(stmt, DagRun.run_after, gte=run_after_gte, gt=run_after_gt, lte=run_after_lte,
