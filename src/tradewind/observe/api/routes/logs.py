@@ -92,8 +92,10 @@ def read_chunk(path: Path, start: int, *, still_writing: bool) -> tuple[str, int
     return data.decode("utf-8", errors="replace"), end, not still_writing and not more
 
 
-def _log(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_number: int, map_index: int,
-         full_content: bool, token: str | None) -> Response:
+def try_log_file(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_number: int,
+                 map_index: int) -> tuple[Path, bool]:
+    """(the try's log file, whether the try may still write to it); a 404 for an unknown task
+    instance, a try it has not had, or a try without a log file. Both API versions serve logs this way."""
     with read(request) as session:
         ti = ti_or_404(session, dag_id, dag_run_id, task_id, map_index)
         current, state = ti.try_number, ti.state
@@ -104,8 +106,13 @@ def _log(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_numbe
                           TaskKey(dag_id, dag_run_id, task_id, map_index, try_number))
     if path is None:
         raise not_found("no log file for this try", title="Log not found")
+    return path, try_number == current and state in WRITING_STATES
+
+
+def _log(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_number: int, map_index: int,
+         full_content: bool, token: str | None) -> Response:
+    path, still_writing = try_log_file(request, dag_id, dag_run_id, task_id, try_number, map_index)
     start = 0 if full_content or not token else decode_token(token)
-    still_writing = try_number == current and state in WRITING_STATES
     content, position, ended = read_chunk(path, start, still_writing=still_writing)
     next_token = encode_token(position, ended)
     if wants_text(request):

@@ -32,11 +32,9 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ConfigDict
 
-from tradewind.observe.api.errors import not_found
-from tradewind.observe.api.routes.common import can, read, ti_or_404
-from tradewind.observe.api.routes.logs import WRITING_STATES, decode_token, encode_token, owned_log_file, read_chunk
+from tradewind.observe.api.routes.common import can
+from tradewind.observe.api.routes.logs import decode_token, encode_token, read_chunk, try_log_file
 from tradewind.observe.api.v2.common import API_V2, Model
-from tradewind.workloads import TaskKey
 
 router = APIRouter(prefix=API_V2, tags=["Task Instance"])
 
@@ -94,22 +92,6 @@ def parse_log(text: str) -> list[dict[str, Any]]:
     return messages
 
 
-def _try_file(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_number: int,
-              map_index: int) -> tuple[pathlib.Path, bool]:
-    """(the try's log file, whether the try may still write to it); 404s as ``/api/v1``."""
-    with read(request) as session:
-        ti = ti_or_404(session, dag_id, dag_run_id, task_id, map_index)
-        current, state = ti.try_number, ti.state
-    if try_number < 1 or try_number > max(current, 0):
-        raise not_found(f"Task instance {task_id} of run '{dag_run_id}' has no try number {try_number} "
-                        f"(it has had {current})", title="Try not found")
-    path = owned_log_file(request.app.state.config.logs_folder,
-                          TaskKey(dag_id, dag_run_id, task_id, map_index, try_number))
-    if path is None:
-        raise not_found("no log file for this try", title="Log not found")
-    return path, try_number == current and state in WRITING_STATES
-
-
 def _ndjson(path: pathlib.Path, start: int, still_writing: bool) -> Iterator[bytes]:
     """Every message from byte ``start`` on, a page at a time, then the token to follow on from."""
     position = start
@@ -138,7 +120,7 @@ def get_log(
     accept: str = Header("*/*", description="application/json (one page) or application/x-ndjson (a stream)."),
     _user: Any = can("task_log", "read"),
 ) -> Any:
-    path, still_writing = _try_file(request, dag_id, dag_run_id, task_id, try_number, map_index)
+    path, still_writing = try_log_file(request, dag_id, dag_run_id, task_id, try_number, map_index)
     start = 0 if full_content or not token else decode_token(token)
     if NDJSON in accept and "application/json" not in accept:
         return StreamingResponse(_ndjson(path, start, still_writing), media_type=NDJSON)
