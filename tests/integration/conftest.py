@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from api_support import Api, make_api
 from cli_support import Home
 
 
@@ -23,3 +24,10 @@ def probe(tmp_path: Path, monkeypatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("PROBE_DIR", str(folder))
     return folder
+
+
+@pytest.fixture
+def api(config, db) -> Api:
+    """The real app on the test's database, with a user and bearer token per role (a module may
+    define its own ``api`` when it needs another set-up)."""
+    return make_api(config, db)

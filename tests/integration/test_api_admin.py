@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
-from api_support import Api, assert_problem, make_api, store_dag_file
+from api_support import assert_problem, store_dag_file
 
 DAGS = """
 from tradewind import Asset
@@ -16,11 +15,6 @@ with DAG("daily", start_date=datetime(2024, 1, 1), schedule="@daily"):
 with DAG("consumer", start_date=datetime(2024, 1, 1), schedule=[Asset("s3://bucket/daily")]):
     EmptyOperator(task_id="t")
 """
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 def test_variables_crud_and_masking(api) -> None:

@@ -7,7 +7,7 @@ import socket
 import threading
 
 import pytest
-from api_support import Api, assert_problem, make_api
+from api_support import assert_problem
 from sqlalchemy import select
 
 from tradewind.definition.hooks import BaseHook
@@ -15,11 +15,6 @@ from tradewind.integrations import HOOKS_BY_CONN_TYPE
 from tradewind.persist.models import Connection as ConnectionRow
 
 SECRET = "hunter2-very-secret"
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 def _body(**over):

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-from api_support import Api, assert_problem, make_api, store_dag_file
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
+from api_support import assert_problem, store_dag_file
 
 
 DAGS = """

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from api_support import Api, make_api
 from sqlalchemy import select
 
 from tradewind.persist.fernet import fernet_from_config
@@ -15,11 +13,6 @@ from tradewind.persist.queries.connections import get_connection
 
 V2 = "/api/v2"
 SECRET = "hunter2-very-secret"
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 def _body(**over):

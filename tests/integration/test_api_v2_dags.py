@@ -6,15 +6,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 
-import pytest
-from api_support import Api, make_api, store_dag_file
+from api_support import store_dag_file
 
 from tradewind.persist.models import DagRun, ParsedFile, Pool
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 DAGS = """

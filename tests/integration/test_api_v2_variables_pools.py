@@ -3,19 +3,12 @@ pagination, bulk actions with their existence policies, masking, errors and role
 
 from __future__ import annotations
 
-import pytest
-from api_support import Api, make_api
 from sqlalchemy import select
 
 from tradewind.persist.models import AuditLog, TaskInstance
 from tradewind.persist.queries import variables as var_queries
 
 V2 = "/api/v2"
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 def _audit_events(db, prefix: str) -> list[str]:

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from api_support import PASSWORD, Api, assert_problem, make_api
+from api_support import PASSWORD, assert_problem
 from ui_support import browser, page_data
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 def test_admin_pages_render_only_for_roles_that_may_use_them(api) -> None:

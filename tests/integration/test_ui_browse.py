@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
-from api_support import Api, make_api, run_to_end, store_dag_file
+from api_support import run_to_end, store_dag_file
 from ui_support import browser, page_data
 
 PAGES = {"/runs": "runs", "/task-instances": "task_instances", "/audit-log": "audit_log",
@@ -19,11 +18,6 @@ with DAG("shop", start_date=datetime(2024, 1, 1), schedule=None):
 with DAG("other", start_date=datetime(2024, 1, 1), schedule=None):
     EmptyOperator(task_id="only")
 """
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 def test_every_browse_page_renders_for_every_role(api) -> None:

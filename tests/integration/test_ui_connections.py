@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from api_support import Api, make_api
 from ui_support import browser, nav_paths, page_data
 
 from tradewind.persist.fernet import fernet_from_config
 from tradewind.persist.queries.connections import get_connection
 
 SECRET = "pg-secret-123"
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 def test_page_and_nav_only_for_op_and_admin(api) -> None:

@@ -6,8 +6,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
-from api_support import Api, assert_problem, make_api, run_to_end, store_dag_file
+from api_support import Api, assert_problem, run_to_end, store_dag_file
 from ui_support import browser, nav_paths, page_data
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "tradewind" / "observe" / "ui" / "static"
@@ -27,11 +26,6 @@ with DAG("beta", start_date=datetime(2024, 1, 1), schedule=None, tags=["team_b"]
 with DAG("gamma", start_date=datetime(2024, 1, 1), schedule=None, is_paused_upon_creation=True, tags=["team_a"]):
     EmptyOperator(task_id="only")
 """
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 def _store(config, db) -> None:

@@ -5,13 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-import pytest
-from api_support import ROLES, Api, make_api, store_dag_file
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
+from api_support import ROLES, store_dag_file
 
 
 SOURCE = '''

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-from api_support import Api, make_api, run_to_end, store_dag_file
+from api_support import Api, run_to_end, store_dag_file
 
 from tradewind.observe.ui.grid import STATE_CODES, summary_state
-
-
-@pytest.fixture
-def api(config, db) -> Api:
-    return make_api(config, db)
 
 
 GROUPED = """
