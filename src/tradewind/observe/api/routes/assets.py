@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from tradewind.observe.api import v1_models as m
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate, paginate_rows
-from tradewind.observe.api.routes.common import API, audit, can, iso, now, read, wake_scheduler, write
+from tradewind.observe.api.routes.common import API, audit, can, iso, now, read, where_equal, wake_scheduler, write
 from tradewind.persist.models import (
     AssetAliasAssetEvent,
     AssetAliasModel,
@@ -114,11 +114,9 @@ def _events_query(order_by: str | None, asset_id: int | None, source_dag_id: str
     """(event, asset) rows matching every filter given, in ``order_by``'s order: the query behind
     both ``/assets/events`` and its Airflow 2.x alias ``/datasets/events``."""
     stmt = select(AssetEvent, AssetModel).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-    for column, wanted in ((AssetEvent.asset_id, asset_id), (AssetEvent.source_dag_id, source_dag_id),
-                           (AssetEvent.source_task_id, source_task_id), (AssetEvent.source_run_id, source_run_id),
-                           (AssetEvent.source_map_index, source_map_index)):
-        if wanted is not None:
-            stmt = stmt.where(column == wanted)
+    stmt = where_equal(stmt, ((AssetEvent.asset_id, asset_id), (AssetEvent.source_dag_id, source_dag_id),
+                             (AssetEvent.source_task_id, source_task_id), (AssetEvent.source_run_id, source_run_id),
+                             (AssetEvent.source_map_index, source_map_index)))
     return apply_order(stmt, order_by, EVENT_ORDER, "timestamp", tiebreak=(AssetEvent.id,))
 
 

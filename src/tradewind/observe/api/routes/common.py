@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, Request
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api.auth import authorize
@@ -124,6 +125,15 @@ def ti_or_404(session: Session, dag_id: str, run_id: str, task_id: str, map_inde
         raise not_found(f"Task instance of task '{task_id}'{which} in DAG run '{run_id}' of DAG '{dag_id}' not found",
                         title="Task instance not found")
     return ti
+
+
+def where_equal(stmt: Select[Any], wanted: Iterable[tuple[Any, Any]]) -> Select[Any]:
+    """``stmt`` keeping the rows whose column equals the value, for each (column, value) pair whose
+    value is given (``None`` filters nothing): the exact-match query parameters of the list routes."""
+    for column, value in wanted:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
 
 
 def masked_fields(update_mask: list[str] | None, given: Iterable[str], allowed: Sequence[str], *,

@@ -12,7 +12,7 @@ from tradewind.observe.api import v1_models as m
 from tradewind.observe.api import schemas
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, apply_order, page_params, paginate
-from tradewind.observe.api.routes.common import API, can, read
+from tradewind.observe.api.routes.common import API, can, read, where_equal
 from tradewind.persist.models import AuditLog
 
 router = APIRouter(prefix=API, tags=["EventLog"])
@@ -46,11 +46,9 @@ def list_event_logs(
     _user: Any = can("audit_log", "read"),
 ) -> dict[str, Any]:
     stmt = select(AuditLog)
-    for column, wanted in ((AuditLog.dag_id, dag_id), (AuditLog.task_id, task_id), (AuditLog.run_id, run_id),
-                           (AuditLog.map_index, map_index), (AuditLog.try_number, try_number),
-                           (AuditLog.event, event), (AuditLog.owner, owner)):
-        if wanted is not None:
-            stmt = stmt.where(column == wanted)
+    stmt = where_equal(stmt, ((AuditLog.dag_id, dag_id), (AuditLog.task_id, task_id), (AuditLog.run_id, run_id),
+                             (AuditLog.map_index, map_index), (AuditLog.try_number, try_number),
+                             (AuditLog.event, event), (AuditLog.owner, owner)))
     if before is not None:
         stmt = stmt.where(AuditLog.dttm <= before)
     if after is not None:

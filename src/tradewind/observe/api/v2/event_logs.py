@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, paginate
-from tradewind.observe.api.routes.common import can, read
+from tradewind.observe.api.routes.common import can, read, where_equal
 from tradewind.observe.api.v2.common import (
     API_V2,
     Model,
@@ -107,11 +107,9 @@ def get_event_logs(
                 "run_id_prefix_pattern": run_id_prefix_pattern, "owner_prefix_pattern": owner_prefix_pattern,
                 "event_prefix_pattern": event_prefix_pattern}
     stmt = select(AuditLog)
-    for column, wanted in ((AuditLog.dag_id, dag_id), (AuditLog.task_id, task_id), (AuditLog.run_id, run_id),
-                           (AuditLog.map_index, map_index), (AuditLog.try_number, try_number),
-                           (AuditLog.event, event), (AuditLog.owner, owner)):
-        if wanted is not None:
-            stmt = stmt.where(column == wanted)
+    stmt = where_equal(stmt, ((AuditLog.dag_id, dag_id), (AuditLog.task_id, task_id), (AuditLog.run_id, run_id),
+                             (AuditLog.map_index, map_index), (AuditLog.try_number, try_number),
+                             (AuditLog.event, event), (AuditLog.owner, owner)))
     if before is not None:
         stmt = stmt.where(AuditLog.dttm < before)
     if after is not None:
