@@ -4,6 +4,7 @@ real scheduler with the in-process executor (no subprocesses)."""
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from tradewind.observe.api.app import create_app
 from tradewind.parse.dagbag import FileParseResult, load_dags_from_file
 from tradewind.parse.snapshot import serialize_dag
 from tradewind.persist.queries import dags as dag_queries
+from tradewind.persist.models import User
 from tradewind.persist.queries import users
 
 ROLES = ("viewer", "user", "op", "admin")
@@ -97,17 +99,30 @@ class Api:
         return self.request("DELETE", path, **kwargs)
 
 
+@functools.cache
+def password_hash() -> str:
+    """The argon2 hash of :data:`PASSWORD`, made once per test process (each hash costs ~0.3 s)."""
+    return users.hash_password(PASSWORD)
+
+
 def make_api(config: Any, db: Any) -> Api:
+    """The app with a ``<role>_user`` per role (password :data:`PASSWORD`) and a bearer token each.
+
+    Users are stored with one precomputed hash and tokens issued by the app's own auth service, so a
+    test pays no argon2 hashing; logging in over HTTP is what tests/integration/test_api_auth.py tests.
+    """
     now = datetime.now(timezone.utc)
     with db.session_scope() as session:
         for role in ROLES:
-            users.create_user(session, username=f"{role}_user", password=PASSWORD, role=role, now=now)
+            session.add(User(username=f"{role}_user", email=None, first_name="", last_name="",
+                             role=users.normalise_role(role), password_hash=password_hash(), active=True,
+                             created_at=now, login_count=0, fail_login_count=0))
     client = TestClient(create_app(config, db))
+    auth = client.app.state.auth
     tokens = {}
     for role in ROLES:
-        response = client.post("/api/v1/auth/token", json={"username": f"{role}_user", "password": PASSWORD})
-        assert response.status_code == 201, response.text
-        tokens[role] = response.json()["access_token"]
+        username = f"{role}_user"
+        tokens[role] = auth.issue_access_token(username, auth.user_state(username))
     return Api(client, tokens)
 
 
