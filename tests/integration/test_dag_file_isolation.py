@@ -147,8 +147,9 @@ def test_each_hanging_file_becomes_an_import_error_naming_the_timeout(home, db) 
     assert sorted(errors) == [f"hang_{i:02d}_dag.py" for i in range(20)]
     for message in errors.values():
         assert "dagbag_import_timeout" in message and "3 s" in message and "(timeout)" in message
-    # All twenty ran side by side (slow lane), not 10 rounds of two.
-    assert took < 20, took
+    # All twenty ran side by side (slow lane), not 10 rounds of two (which take at least 10 x 3 s = 30 s);
+    # the margin is for a loaded machine, where side by side took up to 21 s.
+    assert took < 29, took
     _no_children_left()
 
 

@@ -113,6 +113,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if exc.status == 422 and is_v2(request):
+            # Airflow 3 answers every 422 as HTTPValidationError: the errors, each with its location.
+            errors = exc.errors or [{"loc": ["request", exc.field] if exc.field else ["request"],
+                                     "field": exc.field or "", "msg": exc.detail, "type": "value_error"}]
+            return JSONResponse({"detail": errors, "field": exc.field or errors[0].get("field", "")},
+                                status_code=422, headers=exc.headers)
         extra: dict[str, Any] = {}
         if exc.field is not None:
             extra["field"] = exc.field
