@@ -1,22 +1,19 @@
-"""Per-DAG chart views: Graph, Gantt, Task Duration, Task Tries, Calendar, and their data.
+"""Per-DAG chart views: Gantt, Task Duration, Task Tries, Calendar, and their data.
 
 Pages (in the DAG frame, see :mod:`tradewind.observe.ui.dag_frame`)::
 
-    /dags/{dag_id}/graph?run_id=     layered graph coloured by one run's states (default: latest)
     /dags/{dag_id}/gantt?run_id=     one bar per task try of a run
     /dags/{dag_id}/duration?runs=25  each task's duration over recent runs
     /dags/{dag_id}/tries?runs=25     each task's number of tries over recent runs
     /dags/{dag_id}/calendar?year=    a year of days coloured by their runs' states
 
-Their data comes from ``/ui/data/dags/{dag_id}/graph`` (layout + states; ``/graph/states`` for
-polling), ``/gantt``, ``/durations`` and ``/calendar``. The graph layout is computed here
-(:mod:`tradewind.observe.ui.graph_layout`), so the browser only draws.
+Their data comes from ``/ui/data/dags/{dag_id}/gantt``, ``/durations`` and ``/calendar``.
+The Graph view is :mod:`tradewind.observe.ui.dag_graph`.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,10 +22,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from tradewind.observe.api.auth import Principal, authorize, authorize_page
-from tradewind.observe.api.routes.common import dag_or_404, run_or_404, run_snapshot, snapshot_or_404
+from tradewind.observe.api.routes.common import dag_or_404, run_or_404, snapshot_or_404
 from tradewind.observe.ui.dag_frame import render_dag_page
-from tradewind.observe.ui.graph_layout import layout_dag
-from tradewind.observe.ui.grid import summary_state
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.db import utcnow
 from tradewind.persist.models import DagRun, DagVersion
@@ -50,12 +45,6 @@ _read_tis = authorize("task_instance", "read")
 
 
 # ------------------------------------------------------------------------------- pages
-@router.get("/dags/{dag_id}/graph")
-def graph_page(request: Request, dag_id: str, run_id: str | None = None,
-               principal: Principal = Depends(authorize_page("dag", "read"))) -> HTMLResponse:
-    return render_dag_page(request, principal, dag_id, "graph", "dag_graph.html", page_data={"run_id": run_id})
-
-
 @router.get("/dags/{dag_id}/gantt")
 def gantt_page(request: Request, dag_id: str, run_id: str | None = None,
                principal: Principal = Depends(authorize_page("dag", "read"))) -> HTMLResponse:
@@ -87,13 +76,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _run_dict(run: DagRun) -> dict[str, Any]:
+def run_dict(run: DagRun) -> dict[str, Any]:
     return {"run_id": run.run_id, "state": run.state, "run_type": run.run_type,
             "logical_date": _iso(run.logical_date), "start_date": _iso(run.start_date),
             "end_date": _iso(run.end_date)}
 
 
-def _picked_run(session: Session, dag_id: str, run_id: str | None) -> DagRun | None:
+def picked_run(session: Session, dag_id: str, run_id: str | None) -> DagRun | None:
     """The run asked for (404 if it does not exist), else the latest one (None when there is none)."""
     if run_id:
         return run_or_404(session, dag_id, run_id)
@@ -101,7 +90,7 @@ def _picked_run(session: Session, dag_id: str, run_id: str | None) -> DagRun | N
     return ui_dag.latest_run(session, dag_id)
 
 
-def _snapshot_for(session: Session, dag_id: str, run: DagRun | None) -> tuple[str, DagSnapshot]:
+def snapshot_for_run(session: Session, dag_id: str, run: DagRun | None) -> tuple[str, DagSnapshot]:
     """(snapshot hash, snapshot) of the version a run was created with (else, or without a run, the latest)."""
     version_id = run.dag_version_id if run is not None else None
     snapshot = dag_queries.snapshot_for_version(session, version_id) if version_id is not None else None
@@ -111,30 +100,8 @@ def _snapshot_for(session: Session, dag_id: str, run: DagRun | None) -> tuple[st
     return (version.snapshot_hash if version is not None else ""), snapshot
 
 
-_layouts: OrderedDict[tuple[str, str, tuple[str, ...]], dict[str, Any]] = OrderedDict()
-_layouts_lock = threading.Lock()
-LAYOUT_CACHE_SIZE = 64
-
-
-def cached_layout(snapshot_hash: str, snapshot: DagSnapshot, expanded: list[str]) -> dict[str, Any]:
-    """The graph layout of one DAG version with these groups open. A version's content never
-    changes (its hash names it), so layouts are kept (least recently used out): switching runs
-    or reopening the page costs no layout."""
-    key = (snapshot.dag_id, snapshot_hash, tuple(sorted(set(expanded))))
-    with _layouts_lock:
-        if key in _layouts:
-            _layouts.move_to_end(key)
-            return _layouts[key]
-    layout = layout_dag(snapshot, key[2])
-    with _layouts_lock:
-        _layouts[key] = layout
-        while len(_layouts) > LAYOUT_CACHE_SIZE:
-            _layouts.popitem(last=False)
-    return layout
-
-
-def _picker(session: Session, dag_id: str) -> list[dict[str, Any]]:
-    return [_run_dict(r) for r in reversed(ui_dag.recent_runs(session, dag_id, PICKER_RUNS))]
+def run_picker(session: Session, dag_id: str) -> list[dict[str, Any]]:
+    return [run_dict(r) for r in reversed(ui_dag.recent_runs(session, dag_id, PICKER_RUNS))]
 
 
 def task_label(snapshot: DagSnapshot, task_id: str) -> str:
@@ -145,89 +112,7 @@ def task_label(snapshot: DagSnapshot, task_id: str) -> str:
     return task_id if name == task_id.rsplit(".", 1)[-1] else name
 
 
-def _groups_of(snapshot: DagSnapshot) -> dict[str, list[str]]:
-    """Group id -> every task inside it (nested groups included)."""
-    out: dict[str, list[str]] = {}
-
-    def walk(node: dict[str, Any]) -> list[str]:
-        tasks: list[str] = []
-        for child in node.get("children") or []:
-            tasks.extend(walk(child) if isinstance(child, dict) else [child])
-        if node.get("group_id") is not None:
-            out[node["group_id"]] = tasks
-        return tasks
-
-    if snapshot.task_group:
-        walk(snapshot.task_group)
-    return out
-
-
-def node_states(snapshot: DagSnapshot, instances: list[Any]) -> dict[str, dict[str, Any]]:
-    """State per task and per task group for one run.
-
-    A task: its state and try number; a mapped task also the number of instances and a count
-    per state (its state is the summary). A group: the summary of all its tasks' instances and
-    the count per state. A task without an instance yet counts as ``none``.
-    """
-    by_task: dict[str, list[Any]] = defaultdict(list)
-    for row in instances:
-        by_task[row.task_id].append(row)
-    out: dict[str, dict[str, Any]] = {}
-    for tid, task in snapshot.tasks.items():
-        rows = by_task.get(tid, [])
-        mapped = bool(task.extra.get("is_mapped"))
-        expanded = [r for r in rows if r.map_index >= 0]
-        if mapped and expanded:
-            counts = Counter(r.state for r in expanded)
-            out[tid] = {"state": summary_state(list(counts)), "try_number": max(r.try_number for r in expanded),
-                        "map_count": len(expanded), "counts": dict(counts)}
-        elif rows:
-            row = rows[0]
-            out[tid] = {"state": row.state, "try_number": row.try_number,
-                        "map_count": 0 if mapped else None, "counts": None}
-        else:
-            out[tid] = {"state": "none", "try_number": 0, "map_count": None, "counts": None}
-    for gid, tasks in _groups_of(snapshot).items():
-        counts = Counter()
-        for tid in tasks:
-            counts.update(out[tid]["counts"] or {out[tid]["state"]: 1})
-        out[gid] = {"state": summary_state(list(counts)) if counts else "none", "try_number": None,
-                    "map_count": None, "counts": dict(counts)}
-    return out
-
-
-def _states_payload(session: Session, dag_id: str, run: DagRun | None, snapshot: DagSnapshot) -> dict[str, Any]:
-    instances = ui_dag.run_task_instances(session, dag_id, run.run_id) if run is not None else []
-    return {"run": _run_dict(run) if run is not None else None,
-            "live": run is not None and run.state in UNFINISHED_RUN_STATES,
-            "states": node_states(snapshot, instances)}
-
-
 # ------------------------------------------------------------------------------- data: graph
-@router.get("/ui/data/dags/{dag_id}/graph")
-def graph_data(request: Request, dag_id: str, run_id: str | None = None,
-               expanded: list[str] = Query([], description="Task groups to show open."),
-               _user: Principal = Depends(_read_tis)) -> dict[str, Any]:
-    """The layout of the DAG (of the picked run's version) and that run's states."""
-    with request.app.state.db.read_scope() as session:
-        run = _picked_run(session, dag_id, run_id)
-        snapshot_hash, snapshot = _snapshot_for(session, dag_id, run)
-        payload = _states_payload(session, dag_id, run, snapshot)
-        runs = _picker(session, dag_id)
-    layout = cached_layout(snapshot_hash, snapshot, expanded)
-    groups = sorted(_groups_of(snapshot))
-    return {"dag_id": dag_id, "runs": runs, "all_groups": groups, "expanded": [g for g in expanded if g in groups],
-            **layout, **payload}
-
-
-@router.get("/ui/data/dags/{dag_id}/graph/states")
-def graph_states(request: Request, dag_id: str, run_id: str, _user: Principal = Depends(_read_tis)) -> dict[str, Any]:
-    """Only the states of one run (what the graph polls while the run is unfinished)."""
-    with request.app.state.db.read_scope() as session:
-        run = run_or_404(session, dag_id, run_id)
-        return _states_payload(session, dag_id, run, run_snapshot(session, run))
-
-
 # ------------------------------------------------------------------------------- data: gantt
 @router.get("/ui/data/dags/{dag_id}/gantt")
 def gantt_data(request: Request, dag_id: str, run_id: str | None = None,
@@ -235,9 +120,9 @@ def gantt_data(request: Request, dag_id: str, run_id: str | None = None,
     """Every try of one run (queued, start, end, state), tasks in graph order; unstarted queued
     instances appear as a try without a start."""
     with request.app.state.db.read_scope() as session:
-        run = _picked_run(session, dag_id, run_id)
-        snapshot = _snapshot_for(session, dag_id, run)[1]
-        runs = _picker(session, dag_id)
+        run = picked_run(session, dag_id, run_id)
+        snapshot = snapshot_for_run(session, dag_id, run)[1]
+        runs = run_picker(session, dag_id)
         instances = ui_dag.run_task_instances(session, dag_id, run.run_id) if run is not None else []
         tries = ui_dag.run_tries(session, dag_id, run.run_id) if run is not None else []
     current = {(i.task_id, i.map_index): i for i in instances}
@@ -259,7 +144,7 @@ def gantt_data(request: Request, dag_id: str, run_id: str | None = None,
                          "end_date": None, "duration": None})
     bars.sort(key=lambda b: (order.get(b["task_id"], len(order)), b["task_id"], b["map_index"], b["try_number"]))
     labels = {tid: task_label(snapshot, tid) for tid in snapshot.tasks}
-    return {"dag_id": dag_id, "runs": runs, "run": _run_dict(run) if run is not None else None,
+    return {"dag_id": dag_id, "runs": runs, "run": run_dict(run) if run is not None else None,
             "live": run is not None and run.state in UNFINISHED_RUN_STATES, "now": utcnow().isoformat(),
             "tasks": [{"task_id": tid, "label": labels[tid]} for tid in snapshot.topological_order],
             "tries": bars}
@@ -292,7 +177,7 @@ def durations_data(request: Request, dag_id: str, runs: int = Query(25, ge=1, le
             durations[task_id][n] = round(float(summed), 3)
         tries[task_id][n] = int(most_tries) if most_tries else None
     labels = {tid: task_label(snapshot, tid) for tid in task_ids}
-    return {"dag_id": dag_id, "runs": [_run_dict(r) for r in recent],
+    return {"dag_id": dag_id, "runs": [run_dict(r) for r in recent],
             "tasks": [{"task_id": tid, "label": labels[tid]} for tid in task_ids],
             "durations": durations, "tries": tries}
 

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import RedirectResponse
-
-from tradewind.observe.api.auth import Principal, authorize_page
-
-
-def _home_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-
-    @router.get("/")
-    def home(principal: Principal = Depends(authorize_page("website", "read"))) -> RedirectResponse:
-        return RedirectResponse("/dags", status_code=303)
-
-    return router
+from fastapi import APIRouter
 
 
 def ui_routers() -> list[APIRouter]:
     """Every UI router, in registration order (more specific paths first)."""
-    from tradewind.observe.ui import admin, browse, connections
-    from tradewind.observe.ui import dag_list, dag_views, task_instance
-    from tradewind.observe.ui import dag_charts
+    from tradewind.observe.ui import (
+        admin,
+        browse,
+        connections,
+        dag_charts,
+        dag_graph,
+        dag_list,
+        dag_views,
+        dependencies,
+        home,
+        run_page,
+        shell,
+        task_instance,
+    )
 
-    return [_home_router(), dag_list.router, browse.router, admin.router, connections.router, task_instance.router, dag_views.router, dag_charts.router]
+    return [home.router, shell.router, dag_list.router, browse.router, admin.router, connections.router,
+            task_instance.router, run_page.router, dag_views.router, dag_graph.router, dag_charts.router,
+            dependencies.router]

@@ -1,0 +1,7 @@
+"""Placeholder for the UI area 'run_page' (issue 14); its owner fills it in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
