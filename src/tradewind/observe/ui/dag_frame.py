@@ -51,6 +51,10 @@ def dag_header(dag: DagModel, snapshot: DagSnapshot | None, principal: Principal
         "schedule": dag.timetable_summary or "None",
         "next_dagrun": dag.next_dagrun.isoformat() if dag.next_dagrun else None,
         "next_dagrun_create_after": dag.next_dagrun_create_after.isoformat() if dag.next_dagrun_create_after else None,
+        # What the header's "Next run" shows: when the next run starts (Airflow 3's run_after),
+        # nothing while the DAG is paused (no run will start).
+        "next_run_after": (dag.next_dagrun_create_after.isoformat()
+                           if dag.next_dagrun_create_after and not dag.is_paused else None),
         "tags": list(dag.tags or []),
         "description": dag.description,
         "params": dict(snapshot.params) if snapshot else {},
@@ -59,6 +63,8 @@ def dag_header(dag: DagModel, snapshot: DagSnapshot | None, principal: Principal
         "can_edit_runs": principal.can("dag_run", "edit"),
         "can_delete_runs": principal.can("dag_run", "delete"),
         "can_edit_tis": principal.can("task_instance", "edit"),
+        "can_read_xcom": principal.can("xcom", "read"),
+        "can_read_log": principal.can("task_log", "read"),
     }
 
 

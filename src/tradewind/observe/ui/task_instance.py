@@ -8,7 +8,12 @@ The page is a frame; ``static/task_instance.js`` fills it from:
   masked), the mapped instances when the task is mapped and this is its ``-1`` page, and the
   "why is this not running" reasons while the instance has not started or finished;
 - ``GET /ui/data/.../xcom?map_index=`` — the instance's XCom entries with their values
-  pretty-printed as text (secret-looking keys masked, as the REST API does);
+  pretty-printed as text (secret-looking keys masked, as the REST API does), each cut to
+  :data:`XCOM_PREVIEW_CHARS` characters; ``GET /ui/data/.../xcom/value?key=&map_index=`` answers
+  one whole value as a text attachment (a huge value never reaches the page's DOM whole);
+- ``GET /ui/data/dags/{dag_id}/runs/{run_id}/panel`` — what the grid's run panel and task
+  tooltips show beyond the grid's own data: the run (REST API shape, with its note and conf),
+  its DAG version number and every task instance's timing in the run;
 - ``GET /ui/data/.../logs/{try_number}/download?map_index=`` — the whole log file of one try
   as an attachment (the Log tab itself follows the REST log endpoint with its continuation token);
 - the REST API for clear (``clearTaskInstances``) and mark (``PATCH .../taskInstances``),
@@ -25,7 +30,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from tradewind.definition.masking import mask_value, redact
 from tradewind.observe.api import schemas
@@ -35,6 +40,7 @@ from tradewind.observe.api.routes.logs import owned_log_file
 from tradewind.observe.api.routes.common import now, read, run_or_404, run_snapshot, ti_or_404
 from tradewind.observe.api.routes.task_instances import ti_dicts
 from tradewind.observe.ui.pages import render_page
+from tradewind.persist.queries import ui_grid_panel
 from tradewind.persist.queries import ui_task_instance as queries
 from tradewind.persist.queries.task_instances import get_ti, list_tries
 from tradewind.persist.queries.xcom import decode_value
@@ -44,6 +50,9 @@ from tradewind.states import FINISHED_TI_STATES, TaskInstanceState
 router = APIRouter(include_in_schema=False)
 
 DATA = "/ui/data/dags/{dag_id}/runs/{run_id}/tasks/{task_id}"
+RUN_PANEL = "/ui/data/dags/{dag_id}/runs/{run_id}/panel"
+#: How much of one XCom value the page receives; the rest is behind the value's download.
+XCOM_PREVIEW_CHARS = 20_000
 #: States in which "why is this not running" has an answer (not running, not finished).
 _WAITING = frozenset(s.value for s in TaskInstanceState) - {s.value for s in FINISHED_TI_STATES} - {"running"}
 
@@ -146,13 +155,57 @@ def task_instance_xcom(request: Request, dag_id: str, run_id: str, task_id: str,
         rows = queries.instance_xcoms(session, dag_id, run_id, task_id, map_index)
         entries = []
         for row in rows:
-            try:
-                value = decode_value(row.value)
-            except ValueError:
-                value = row.value
+            text = _xcom_text(row)
             entries.append({"key": row.key, "timestamp": _iso(row.timestamp), "map_index": row.map_index,
-                            "value": _pretty(mask_value(row.key, redact(value)))})
+                            "value": text[:XCOM_PREVIEW_CHARS], "size": len(text),
+                            "truncated": len(text) > XCOM_PREVIEW_CHARS})
     return {"xcom_entries": entries, "total_entries": len(entries)}
+
+
+def _xcom_text(row: Any) -> str:
+    try:
+        value = decode_value(row.value)
+    except ValueError:
+        value = row.value
+    return _pretty(mask_value(row.key, redact(value)))
+
+
+@router.get(DATA + "/xcom/value")
+def task_instance_xcom_value(request: Request, dag_id: str, run_id: str, task_id: str, key: str = Query(...),
+                             map_index: int = Query(-1),
+                             _user: Principal = Depends(authorize("xcom", "read"))) -> Response:
+    """One whole XCom value as text (masked as in the list), downloaded as an attachment."""
+    with read(request) as session:
+        ti_or_404(session, dag_id, run_id, task_id, map_index)
+        row = next((r for r in queries.instance_xcoms(session, dag_id, run_id, task_id, map_index) if r.key == key),
+                   None)
+        if row is None:
+            raise not_found(f"Task instance {task_id} of run '{run_id}' has no XCom with key '{key}'",
+                            title="XCom not found")
+        text = _xcom_text(row)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{dag_id}_{task_id}_{key}")
+    return Response(text, media_type="text/plain; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}.txt"'})
+
+
+@router.get(RUN_PANEL)
+def run_panel_data(request: Request, dag_id: str, run_id: str,
+                   _user: Principal = Depends(authorize("dag_run", "read"))) -> dict[str, Any]:
+    """The grid's run panel: the run with its note, its DAG version and its instances' timings.
+
+    ``instances`` maps a task id to ``[map_index, state, try_number, start, end, duration]`` rows.
+    """
+    from tradewind.observe.api.routes.dag_runs import run_dicts
+
+    with read(request) as session:
+        run = run_or_404(session, dag_id, run_id)
+        [out] = run_dicts(session, [run])
+        out["dag_version_number"] = ui_grid_panel.version_number(session, run.dag_version_id)
+        times: dict[str, list[list[Any]]] = {}
+        for task_id, m, state, tries, start, end, duration in ui_grid_panel.run_instance_times(session, dag_id, run_id):
+            times.setdefault(task_id, []).append([m, None if state == "none" else state, tries, _iso(start),
+                                                  _iso(end), duration])
+    return {"run": out, "instances": times}
 
 
 @router.get(DATA + "/logs/{try_number}/download")

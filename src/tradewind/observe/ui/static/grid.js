@@ -5,6 +5,12 @@
  * and tooltips are delegated (no listener or title per cell). While a shown run is queued or
  * running the data is polled every 2.5 s with If-None-Match (an unchanged grid answers 304) and
  * only the cells whose state changed are repainted; otherwise every 30 s, to pick up new runs.
+ *
+ * A click on a task cell opens that task instance in the details panel beside the grid
+ * (static/grid_panel.js); a click on a run bar, a run label or a group cell opens the run. The
+ * selection is in the URL (?run_id=&task_id=&map_index=) so reload and Back show it again. Arrow
+ * keys move the selection between cells (and open it), Escape closes the panel. A task cell's
+ * tooltip gives that instance's own duration, read from the run's panel data when first hovered.
  */
 (function () {
   "use strict";
@@ -15,9 +21,15 @@
                     "running", "restarting", "none", "removed", "skipped", "success"];
   const RANK = Object.fromEntries(PRIORITY.map((s, i) => [s, i]));
 
-  let page, dag, root, tip, side, statusNode;
+  const COL_PX = 22;  // one run's column: cell width + gap (dag.css .grid-row i / .grid-runbars b)
+  const LABEL_EVERY_PX = 66;  // past 120 runs, one run label every this many pixels
+
+  let page, dag, root, tip, side, statusNode, panel;
   let data = null, etag = null, params = {}, collapsed = new Set();
-  let rowNodes = [], cellNodes = [], barNodes = [], groupMembers = {}, selectedRun = null, ticks = 0;
+  let rowNodes = [], cellNodes = [], barNodes = [], groupMembers = {}, ticks = 0;
+  // What the panel shows: {runId, taskId (null for the run), mapIndex}; null when closed.
+  let selection = null, opened = false;
+  const runTimes = new Map();  // run_id -> {instances} from the run panel data (task durations)
 
   const storageKey = () => `tradewind.grid.collapsed.${dag.dag_id}`;
   const stateClass = (state) => (state ? `s-${state}` : "s-absent");
@@ -62,10 +74,13 @@
     if (force) etag = null;
     const next = await fetchGrid();
     if (next === null) return;
+    const first = !opened;
+    opened = true;
     const t0 = performance.now();
     if (data && sameShape(data, next)) update(next);
     else render(next);
     statusNode.textContent = `${next.runs.run_id.length} run(s)` + (next.active ? " · live" : "");
+    if (first && selection) openSelection();
     // For bench/grid.py: how long building the DOM took, and when the next frame was painted.
     root.dataset.buildMs = String(Math.round(performance.now() - t0));
     requestAnimationFrame(() => setTimeout(() => { root.dataset.paintedAt = String(performance.now()); }, 0));
@@ -134,12 +149,13 @@
     for (let c = 0; c < n; c++) {
       const bar = document.createElement("b");
       bar.className = stateClass(data.runs.state[c]);
-      bar.style.height = `${Math.max(3, Math.round(60 * runDuration(data, c) / maxDur))}px`;
+      bar.style.height = `${Math.max(3, Math.round(80 * runDuration(data, c) / maxDur))}px`;
       barsCell.append(bar);
       barNodes[c] = bar;
     }
     table.append(el("div", { class: "grid-row grid-runbars", dataset: { row: "runs" } },
       el("div", { class: "gl" }, n ? "Runs (duration)" : "No runs yet"), barsCell));
+    table.append(runLabels(data));
 
     rowNodes = [];
     cellNodes = [];
@@ -164,10 +180,31 @@
     applyCollapsed();
     root.replaceChildren(frag);
     if (keepRight) root.scrollLeft = root.scrollWidth;
-    if (selectedRun !== null) {
-      const c = data.runs.run_id.indexOf(selectedRun);
-      if (c >= 0) showRun(c); else closeSide();
+    markSelection();
+  }
+
+  /** The run labels under the bars: the date each run is for (logical date, else run after),
+   *  rotated, at most one every LABEL_EVERY_PX so they never overlap. */
+  function runLabels(d) {
+    const n = d.runs.run_id.length;
+    const box = el("div", { class: "gc grid-labels" });
+    box.style.width = `${n * COL_PX}px`;
+    const step = n <= 120 ? 1 : Math.ceil(LABEL_EVERY_PX / COL_PX);
+    for (let c = n - 1; c >= 0; c -= step) {
+      const iso = d.runs.logical_date[c] || d.runs.run_after[c];
+      const label = el("span", { dataset: { c: String(c) } }, shortDate(iso));
+      label.style.left = `${c * COL_PX}px`;
+      box.append(label);
     }
+    return el("div", { class: "grid-row grid-runlabels", dataset: { row: "labels" } },
+      el("div", { class: "gl muted" }, n ? "Run dates" : ""), box);
+  }
+
+  /** "03-05 06:00" in the chosen zone (the year is in the tooltip and the run panel). */
+  function shortDate(iso) {
+    const full = tw.fmtTime(iso, { seconds: false });
+    const m = /^\d{4}-(\d\d-\d\d) (\d\d:\d\d)/.exec(full);
+    return m ? `${m[1]} ${m[2]}` : full;
   }
 
   function cellClass(d, row, c) {
@@ -210,13 +247,12 @@
     const maxDur = Math.max(1, ...Array.from({ length: n }, (_, c) => runDuration(next, c)));
     for (let c = 0; c < n; c++) {
       barNodes[c].className = stateClass(next.runs.state[c]);
-      barNodes[c].style.height = `${Math.max(3, Math.round(60 * runDuration(next, c) / maxDur))}px`;
+      barNodes[c].style.height = `${Math.max(3, Math.round(80 * runDuration(next, c) / maxDur))}px`;
     }
     updateMappedLabels();
-    if (selectedRun !== null) {
-      const c = next.runs.run_id.indexOf(selectedRun);
-      if (c >= 0) showRun(c);
-    }
+    dirty.forEach((c) => runTimes.delete(next.runs.run_id[c]));
+    next.runs.state.forEach((st, c) => { if (st !== prev.runs.state[c]) runTimes.delete(next.runs.run_id[c]); });
+    markSelection();
     root.dataset.updatedCells = String(changed);
   }
 
@@ -243,15 +279,13 @@
   // ------------------------------------------------------------------ interaction
   /** (row index or "runs", column) of a cell or run bar under an event, else null. */
   function hit(target) {
+    if (target instanceof Element && target.tagName === "SPAN" && target.dataset.c !== undefined) {
+      return { row: "runs", c: Number(target.dataset.c) };
+    }
     if (!(target instanceof Element) || (target.tagName !== "I" && target.tagName !== "B")) return null;
     const rowNode = target.parentNode.parentNode;
     const c = Array.prototype.indexOf.call(target.parentNode.children, target);
     return { row: rowNode.dataset.row, c };
-  }
-
-  function taskHref(row, c) {
-    const enc = encodeURIComponent;
-    return `/dags/${enc(dag.dag_id)}/runs/${enc(data.runs.run_id[c])}/tasks/${enc(row.id)}?map_index=-1`;
   }
 
   function onClick(event) {
@@ -265,11 +299,7 @@
     }
     const h = hit(event.target);
     if (!h) return;
-    if (h.row === "runs") { showRun(h.c); return; }
-    const row = data.rows[Number(h.row)];
-    if (row.kind === "group") { showRun(h.c); return; }
-    if (data.states[row.id][h.c] === " ") return;
-    location.assign(taskHref(row, h.c));
+    selectCell(h.row === "runs" ? null : Number(h.row), h.c, { push: true });
   }
 
   function tooltipText(h) {
@@ -286,10 +316,43 @@
         Object.entries(counts).forEach(([s, k]) => lines.push(`${k}/${total} ${s}`));
       }
     }
+    const row = h.row === "runs" ? null : data.rows[Number(h.row)];
+    if (row && row.kind === "task") lines.push(`Duration: ${taskDuration(row, c)}`);
     lines.push(`Run: ${runs.run_id[c]}`, `Run state: ${runs.state[c]} (${runs.run_type[c]})`);
     if (runs.logical_date[c]) lines.push(`Logical date: ${tw.fmtTime(runs.logical_date[c])}`);
-    if (runs.start_date[c]) lines.push(`Duration: ${tw.fmtDuration(runDuration(data, c))}`);
+    else if (runs.run_after[c]) lines.push(`Run after: ${tw.fmtTime(runs.run_after[c])}`);
+    if (runs.start_date[c]) lines.push(`${row && row.kind === "task" ? "Run duration" : "Duration"}: ${tw.fmtDuration(runDuration(data, c))}`);
     return lines.join("\n");
+  }
+
+  /** A task instance's own duration in column c (mapped: first start to last end of its
+   *  instances), from the run's panel data; "…" while that loads (the tooltip is redrawn). */
+  function taskDuration(row, c) {
+    const runId = data.runs.run_id[c];
+    const times = runTimes.get(runId);
+    if (!times || times.loading) {
+      if (!times) loadRunTimes(runId);
+      return times && times.error ? "unknown" : "…";
+    }
+    const rowsOf = times.instances[row.id] || [];
+    // [map_index, state, try_number, start, end, duration]
+    if (!rowsOf.length) return "—";
+    const started = rowsOf.filter((x) => x[3]);
+    if (!started.length) return "not started";
+    if (rowsOf.length === 1 && rowsOf[0][5] !== null && rowsOf[0][5] !== undefined) return tw.fmtDuration(rowsOf[0][5]);
+    const first = Math.min(...started.map((x) => Date.parse(x[3])));
+    const ends = started.map((x) => (x[4] ? Date.parse(x[4]) : Date.now()));
+    return tw.fmtDuration(Math.max(0, (Math.max(...ends) - first) / 1000)) + (rowsOf.some((x) => !x[4] && x[3]) ? " (running)" : "");
+  }
+
+  function loadRunTimes(runId) {
+    const entry = { loading: true };
+    runTimes.set(runId, entry);
+    tw.api(`/ui/data/dags/${encodeURIComponent(dag.dag_id)}/runs/${encodeURIComponent(runId)}/panel`).then(({ data: body }) => {
+      if (runTimes.get(runId) !== entry) return;
+      runTimes.set(runId, { instances: body.instances });
+      if (!tip.hidden && lastHover) showTip(lastHover.h, lastHover.target);
+    }).catch(() => { if (runTimes.get(runId) === entry) entry.error = true; entry.loading = false; });
   }
 
   function onHover(event) {
@@ -298,21 +361,23 @@
       tip.hidden = true;
       return;
     }
+    showTip(h, event.target);
+  }
+
+  let lastHover = null;
+  function showTip(h, target) {
+    if (!target.isConnected) { tip.hidden = true; return; }
+    lastHover = { h, target };
     tip.textContent = tooltipText(h);
     tip.hidden = false;
-    const rect = event.target.getBoundingClientRect();
+    const rect = target.getBoundingClientRect();
     const left = Math.min(rect.right + 8, window.innerWidth - tip.offsetWidth - 8);
     tip.style.left = `${Math.max(4, left)}px`;
     tip.style.top = `${Math.min(rect.bottom + 6, window.innerHeight - tip.offsetHeight - 4)}px`;
   }
 
-  // ------------------------------------------------------------------ run panel
-  function showRun(c) {
-    const runs = data.runs;
-    selectedRun = runs.run_id[c];
-    barNodes.forEach((b, i) => b.classList.toggle("sel", i === c));
-    const run = { dag_run_id: runs.run_id[c], state: runs.state[c] };
-    const dd = (label, value) => [el("dt", {}, label), el("dd", {}, value === null || value === undefined || value === "" ? "—" : value)];
+  // ------------------------------------------------------------------ selection and the panel
+  function runCounts(c) {
     const counts = {};
     data.rows.forEach((row) => {
       if (row.kind !== "task") return;
@@ -320,32 +385,136 @@
       if (m) Object.entries(m).forEach(([s, k]) => { counts[s] = (counts[s] || 0) + k; });
       else { const s = cellState(data, row, c); if (s) counts[s] = (counts[s] || 0) + 1; }
     });
-    side.replaceChildren(
-      el("button", { type: "button", class: "close", "aria-label": "Close", onclick: closeSide }, "×"),
-      el("h2", {}, runs.run_id[c]),
-      el("dl", { class: "details" },
-        dd("State", tw.stateBadge(runs.state[c], { text: true })),
-        dd("Run type", runs.run_type[c]),
-        dd("Logical date", runs.logical_date[c] && tw.timeEl(runs.logical_date[c])),
-        dd("Data interval", runs.data_interval_start[c] &&
-          el("span", {}, tw.timeEl(runs.data_interval_start[c]), " – ", tw.timeEl(runs.data_interval_end[c]))),
-        dd("Queued at", runs.queued_at[c] && tw.timeEl(runs.queued_at[c])),
-        dd("Started", runs.start_date[c] && tw.timeEl(runs.start_date[c])),
-        dd("Ended", runs.end_date[c] && tw.timeEl(runs.end_date[c])),
-        dd("Duration", runs.start_date[c] ? tw.fmtDuration(runDuration(data, c)) : ""),
-        dd("Tasks", el("span", { class: "counts" },
-          Object.entries(counts).map(([s, k]) => el("span", { class: `pill s-${s}`, title: s }, `${k} ${s}`))))),
-      el("div", { class: "toolbar", "aria-label": "Run actions" },
-        tw.runActionButtons(dag, run, { onDone: (what) => { if (what === "deleted") selectedRun = null; refresh({ force: true }); } })),
-      el("p", {}, el("a", { href: `/dags/${encodeURIComponent(dag.dag_id)}/runs?run_id=${encodeURIComponent(runs.run_id[c])}` },
-        "Open in the Runs list")));
-    side.hidden = false;
+    return counts;
   }
 
-  function closeSide() {
-    selectedRun = null;
-    side.hidden = true;
-    barNodes.forEach((b) => b.classList.remove("sel"));
+  /** Select row r (a task/group row index; null = the run) of column c and open it in the panel. */
+  function selectCell(r, c, { push = false } = {}) {
+    const runId = data.runs.run_id[c];
+    const row = r === null ? null : data.rows[r];
+    if (row && row.kind === "task") select({ runId, taskId: row.id, mapIndex: -1, row: r }, push);
+    else select({ runId, taskId: null, mapIndex: -1, row: r }, push);
+  }
+
+  function select(sel, push) {
+    selection = sel;
+    writeSelection(push);
+    openSelection();
+  }
+
+  function openSelection() {
+    markSelection();
+    if (!selection) { panel.close(); document.body.classList.remove("grid-panel-open"); return; }
+    document.body.classList.add("grid-panel-open");
+    const c = data ? data.runs.run_id.indexOf(selection.runId) : -1;
+    if (selection.taskId === null) {
+      panel.showRun(selection.runId, { counts: c >= 0 ? runCounts(c) : undefined });
+      return;
+    }
+    const r = data ? data.rows.findIndex((x) => x.id === selection.taskId && x.kind === "task") : -1;
+    if (c >= 0 && r >= 0 && data.states[selection.taskId][c] === " ") {
+      panel.close();
+      side.hidden = false;
+      side.replaceChildren(
+        el("button", { type: "button", class: "close", "aria-label": "Close panel", onclick: closePanel }, "×"),
+        el("h2", { class: "gp-title" }, selection.taskId),
+        el("p", { class: "muted" }, `Run ${selection.runId} has no instance of this task.`));
+      return;
+    }
+    panel.showInstance(selection.runId, selection.taskId, selection.mapIndex);
+  }
+
+  function closePanel() {
+    if (!selection) { panel.close(); return; }
+    selection = null;
+    writeSelection(true);
+    openSelection();
+  }
+
+  /** Outline the selected cell (or run bar). */
+  function markSelection() {
+    root.querySelectorAll(".sel").forEach((n) => n.classList.remove("sel"));
+    if (!selection || !data) return;
+    const c = data.runs.run_id.indexOf(selection.runId);
+    if (c < 0) return;
+    if (selection.taskId === null) {
+      if (barNodes[c]) barNodes[c].classList.add("sel");
+      if (selection.row !== null && selection.row !== undefined && cellNodes[selection.row]) cellNodes[selection.row][c].classList.add("sel");
+      return;
+    }
+    const r = data.rows.findIndex((x) => x.id === selection.taskId && x.kind === "task");
+    if (r >= 0) {
+      cellNodes[r][c].classList.add("sel");
+      selection.row = r;
+    }
+  }
+
+  function readSelection() {
+    const q = new URLSearchParams(location.search);
+    const runId = q.get("run_id");
+    if (!runId) return null;
+    const taskId = q.get("task_id") || null;
+    const mapIndex = Number(q.get("map_index") ?? -1);
+    return { runId, taskId, mapIndex: Number.isFinite(mapIndex) ? mapIndex : -1, row: null };
+  }
+
+  function writeSelection(push) {
+    const q = new URLSearchParams(location.search);
+    ["run_id", "task_id", "map_index"].forEach((k) => q.delete(k));
+    if (selection) {
+      q.set("run_id", selection.runId);
+      if (selection.taskId !== null) { q.set("task_id", selection.taskId); q.set("map_index", String(selection.mapIndex)); }
+    }
+    const qs = q.toString();
+    const url = location.pathname + (qs ? `?${qs}` : "");
+    if (url === location.pathname + location.search) return;
+    if (push) history.pushState(null, "", url); else history.replaceState(null, "", url);
+  }
+
+  // ------------------------------------------------------------------ keyboard
+  /** Visible rows in order, as row indexes (collapsed groups hide their members). */
+  function visibleRows() {
+    const out = [];
+    rowNodes.forEach((node, r) => { if (!node.classList.contains("hidden")) out.push(r); });
+    return out;
+  }
+
+  function move(dr, dc) {
+    if (!data || !data.runs.run_id.length) return false;
+    const n = data.runs.run_id.length;
+    if (!selection) { selectCell(null, n - 1); return true; }
+    let c = data.runs.run_id.indexOf(selection.runId);
+    if (c < 0) c = n - 1;
+    const rows = visibleRows();
+    let pos = selection.row === null || selection.row === undefined ? -1 : rows.indexOf(selection.row);
+    c = Math.max(0, Math.min(n - 1, c + dc));
+    pos = Math.max(-1, Math.min(rows.length - 1, pos + dr));
+    selectCell(pos < 0 ? null : rows[pos], c);
+    const target = pos < 0 ? barNodes[c] : cellNodes[rows[pos]][c];
+    if (target && target.scrollIntoView) target.scrollIntoView({ block: "nearest", inline: "nearest" });
+    return true;
+  }
+
+  const typing = (t) => t instanceof Element && (t.closest("input, textarea, select, [contenteditable=''], [contenteditable=true]") !== null);
+
+  function initKeys() {
+    const keys = [
+      ["ArrowLeft", "Grid: previous run", () => move(0, -1)],
+      ["ArrowRight", "Grid: next run", () => move(0, 1)],
+      ["ArrowUp", "Grid: task above", () => move(-1, 0)],
+      ["ArrowDown", "Grid: task below", () => move(1, 0)],
+      ["Escape", "Grid: close the details panel", () => { if (!selection || document.querySelector(".dialog")) return false; closePanel(); return true; }],
+    ];
+    const guarded = (fn) => (event) => {
+      if (event && (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey)) return;
+      if (fn() !== false && event && event.preventDefault) event.preventDefault();
+    };
+    if (tw.shortcuts && typeof tw.shortcuts.add === "function") {
+      keys.forEach(([key, description, fn]) => tw.shortcuts.add(key, description, guarded(fn)));
+      return;
+    }
+    const byKey = Object.fromEntries(keys.map(([key, , fn]) => [key, guarded(fn)]));
+    document.addEventListener("keydown", (event) => { if (byKey[event.key]) byKey[event.key](event); });
   }
 
   function legend() {
@@ -365,6 +534,15 @@
     tip = document.getElementById("grid-tip");
     side = document.getElementById("grid-side");
     statusNode = document.getElementById("grid-status");
+    panel = tw.gridPanel(side, {
+      dag,
+      onClose: () => { selection = null; writeSelection(true); markSelection(); document.body.classList.remove("grid-panel-open"); },
+      onChanged: (what) => { if (what !== "note") { if (selection) runTimes.delete(selection.runId); refresh({ force: true }).catch((e) => tw.flash(e.message, true)); } },
+      onOpenInstance: (runId, taskId, mapIndex) => select({ runId, taskId, mapIndex, row: selection && selection.row }, true),
+    });
+    selection = readSelection();
+    window.addEventListener("popstate", () => { selection = readSelection(); openSelection(); });
+    initKeys();
     try { collapsed = new Set(JSON.parse(localStorage.getItem(storageKey()) || "[]")); } catch (e) { collapsed = new Set(); }
     readParams();
     const limits = page.limits.includes(params.limit) ? page.limits : [...page.limits, params.limit].sort((a, b) => a - b);
@@ -393,7 +571,7 @@
     root.addEventListener("mouseleave", () => { tip.hidden = true; });
     root.parentNode.after(legend());
     document.addEventListener("tw:run-triggered", () => refresh().catch((e) => tw.flash(e.message, true)));
-    tw.onTimezoneChange(() => { if (selectedRun !== null && data) showRun(data.runs.run_id.indexOf(selectedRun)); });
+    tw.onTimezoneChange(() => { if (data) render(data); });
     tw.poll(async () => {
       ticks += 1;
       if (data && !data.active && ticks % IDLE_EVERY !== 1) return;

@@ -5,7 +5,9 @@
  * `dag` is the page's header data (tw.pageData().dag: dag_id and the can_* flags), `run` needs
  * dag_run_id and state. Each action asks for confirmation in a dialog, then calls the REST API
  * (mark success/failed: PATCH .../dagRuns/{id}; clear: POST .../clear; delete: DELETE) and calls
- * onDone(action) so the page refreshes. Buttons the role may not use are not offered.
+ * onDone(action) so the page refreshes. Buttons the role may not use are not offered, nor a
+ * mark that would change nothing ("Mark success" on a run that succeeded, "Mark failed" on a
+ * failed one).
  */
 (function () {
   "use strict";
@@ -38,6 +40,7 @@
     const button = (label, cls, onclick) => tw.el("button", { type: "button", class: cls, dataset: { action: label }, onclick }, label);
     if (dag.can_edit_runs) {
       for (const state of ["success", "failed"]) {
+        if (run.state === state) continue;  // marking it so would change nothing
         buttons.push(button(`Mark ${state}`, "", () => confirmThen(
           `Mark run ${state}`, `Mark run ${id} as ${state}? Its unfinished task instances change with it.`,
           `Mark ${state}`, state === "failed",
