@@ -10,6 +10,31 @@
   }
   const options = (names) => names.map((n) => [n, n]);
 
+  /** JSON on one line with a space after ":" and ",": {"conf": {}, "n": 1}. */
+  function oneLine(value) {
+    if (Array.isArray(value)) return `[${value.map(oneLine).join(", ")}]`;
+    if (value !== null && typeof value === "object") {
+      return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${oneLine(v)}`).join(", ")}}`;
+    }
+    return JSON.stringify(value);
+  }
+
+  /** An audit-log entry's extra: the API sends the stored JSON text, shown as JSON (not as a quoted string);
+   *  text that is not JSON shows as it is, long objects indented. */
+  function extraCell(extra) {
+    if (extra === null || extra === undefined || extra === "") return "";
+    let value = extra;
+    if (typeof extra === "string") {
+      try { value = JSON.parse(extra); } catch { return el("code", { class: "small audit-extra" }, extra); }
+    }
+    if (value !== null && typeof value === "object" && !Object.keys(value).length) return "";
+    if (typeof value === "string") return el("code", { class: "small audit-extra" }, value);
+    const text = oneLine(value);
+    if (text.length <= 120) return el("code", { class: "small audit-extra" }, text);
+    return el("details", { class: "audit-extra" }, el("summary", {}, el("code", { class: "small" }, `${text.slice(0, 100)}…`)),
+              el("pre", { class: "small" }, JSON.stringify(value, null, 2)));
+  }
+
   const VIEWS = {
     runs(root, pd) {
       const { links, time, duration } = tw.lists;
@@ -66,7 +91,7 @@
     },
 
     audit_log(root) {
-      const { links, time, json } = tw.lists;
+      const { links, time } = tw.lists;
       tw.listing(root, {
         filters: [
           { name: "dag_id", label: "DAG id" },
@@ -83,7 +108,7 @@
           { label: "Run", cell: (r) => (r.dag_id && r.run_id ? links.run(r.dag_id, r.run_id) : r.run_id || "") },
           { label: "Task", cell: (r) => (r.dag_id && r.run_id && r.task_id
             ? links.ti(r.dag_id, r.run_id, r.task_id, r.map_index) : r.task_id || "") },
-          { label: "Details", cell: (r) => json(r.extra) },
+          { label: "Details", cell: (r) => extraCell(r.extra) },
         ],
         load: (f, page) => list("eventLogs", { ...page, order_by: "-event_log_id", dag_id: f.dag_id, event: f.event,
                                                 owner: f.owner, after: f.after, before: f.before }, "event_logs"),

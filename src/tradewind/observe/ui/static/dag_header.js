@@ -1,4 +1,5 @@
-/* The per-DAG page header (templates/dag_base.html): the pause switch and the trigger button.
+/* The per-DAG page header (templates/dag_base.html): the pause switch, the trigger button and, next to it,
+ * the Backfill button (static/backfill.js, loaded on demand).
  *
  * Triggering uses the DAG list's form (static/trigger.js, `tw.triggerDag(dagId, {onTriggered})`,
  * generated from the params) when the page loaded it, else a small dialog with an optional JSON conf. After a trigger the
@@ -6,6 +7,20 @@
  */
 (function () {
   "use strict";
+
+  /** A "Backfill" button next to Trigger; it opens static/backfill.js's form (loaded here, on pages that can trigger). */
+  function addBackfillButton(trigger, dag) {
+    const backfill = tw.el("button", { type: "button", id: "dag-backfill", class: "backfill-dag", disabled: true,
+                                       title: "Create runs for a range of past dates" }, "Backfill");
+    trigger.after(" ", backfill);
+    backfill.addEventListener("click", () => { if (typeof tw.backfillDag === "function") tw.backfillDag(dag); });
+    if (typeof tw.backfillDag === "function") { backfill.disabled = false; return; }
+    const script = tw.el("script", { src: "/static/backfill.js" });
+    script.addEventListener("load", () => { backfill.disabled = false; });
+    script.addEventListener("error", () => { backfill.title = "The backfill form could not be loaded"; });
+    document.head.append(script);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const data = tw.pageData() || {};
     const dag = data.dag || {};
@@ -36,6 +51,7 @@
 
     const button = document.getElementById("dag-trigger");
     if (!button) return;
+    addBackfillButton(button, dag);
     button.addEventListener("click", () => {
       if (typeof tw.triggerDag === "function") {
         tw.triggerDag(dag.dag_id, { onTriggered: announce });
@@ -43,7 +59,7 @@
       }
       const conf = tw.el("textarea", { id: "trigger-conf", rows: 6, spellcheck: "false", class: "mono" }, "{}");
       const error = tw.el("p", { class: "banner-error", hidden: true });
-      tw.dialog(`Trigger ${dag.display_name || dag.dag_id}`, tw.el("div", {},
+      const dlg = tw.dialog(`Trigger ${dag.display_name || dag.dag_id}`, tw.el("div", {},
         tw.el("div", { class: "form-row" }, tw.el("label", { for: "trigger-conf" }, "Run conf (JSON object)"), conf),
         error), [{
         label: "Trigger", primary: true, onclick: async () => {
@@ -68,6 +84,8 @@
           }
         },
       }]);
+      dlg.node.addEventListener("keydown", (e) => { if (e.key === "Escape" && dlg.node.isConnected) dlg.close(); });
+      conf.focus();
     });
   });
 })();

@@ -162,7 +162,8 @@
         return false;
       }
     }
-    tw.dialog(`Trigger DAG ${details.dag_display_name || dagId}`, body, [{ label: "Trigger", primary: true, onclick: submit }]);
+    const dlg = tw.dialog(`Trigger DAG ${details.dag_display_name || dagId}`, body, [{ label: "Trigger", primary: true, onclick: submit }]);
+    dlg.node.addEventListener("keydown", (e) => { if (e.key === "Escape" && dlg.node.isConnected) dlg.close(); });
     const first = body.querySelector("input, select, textarea");
     if (first) first.focus();
   }
