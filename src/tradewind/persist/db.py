@@ -105,6 +105,40 @@ def _sqlite_begin(conn: Any) -> None:
         raise
 
 
+def describe_lock_holders(path: str) -> str:
+    """Who holds the ``flock`` on ``path``, from ``/proc/locks``: "pid 123 (tradewind scheduler)".
+
+    The pid is the one that took the lock; a process it forked shares the lock, so a holder
+    that has gone means a child of it still has the file open. "another process" where the
+    kernel does not say (not Linux)."""
+    try:
+        st = os.stat(path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return "another process"
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    holders = []
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (waiters are marked "->")
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode:
+            holders.append(_describe_pid(fields[4]))
+    return ", ".join(holders) if holders else "another process"
+
+
+def _describe_pid(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = [a.decode(errors="replace") for a in fh.read().split(b"\0") if a]
+    except OSError:
+        return f"pid {pid} (gone: a process it forked still has the lock file open)"
+    if not argv:
+        return f"pid {pid}"
+    command = " ".join([os.path.basename(argv[0]), *argv[1:]])
+    return f"pid {pid} ({command[:160]})"
+
+
 def _wait_for_flock(fd: int, timeout: float, path: str) -> None:
     """Blocking ``flock`` with a timeout: a helper thread blocks in the kernel (woken the
     moment the holder releases); this thread waits for it at most ``timeout`` seconds."""
@@ -122,7 +156,7 @@ def _wait_for_flock(fd: int, timeout: float, path: str) -> None:
     if not done.wait(timeout):
         raise sqlite3.OperationalError(
             f"database is locked: no write transaction could start for {timeout:g}s "
-            f"(another process holds {path}; [database] sqlite_busy_timeout)"
+            f"({describe_lock_holders(path)} holds {path}; [database] sqlite_busy_timeout)"
         )
     if failure:
         raise failure[0]

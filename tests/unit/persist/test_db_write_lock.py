@@ -76,9 +76,11 @@ def test_lock_of_a_killed_process_is_released(lockdb: Database) -> None:
     proc = subprocess.Popen([sys.executable, "-c", code, str(lockdb.engine.url)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
-        with pytest.raises(OperationalError):
+        with pytest.raises(OperationalError) as refused:
             with lockdb.session_scope() as s:
                 s.execute(text("INSERT INTO t VALUES (1)"))
+        # The error names who holds the lock (from /proc/locks), so a stuck holder can be found.
+        assert f"pid {proc.pid} (python" in str(refused.value)
     finally:
         proc.kill()
         proc.wait(30)
