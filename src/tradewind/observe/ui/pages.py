@@ -30,26 +30,43 @@ UI_DIR = Path(__file__).parent
 TEMPLATES_DIR = UI_DIR / "templates"
 STATIC_DIR = UI_DIR / "static"
 
-#: Header navigation: (label, path, key, resource, action) — ``active_nav`` names the key of the
-#: current section; an entry is shown only to roles that may do ``action`` on ``resource``
+#: Header navigation: (label, path, key, resource, action, group) — ``active_nav`` names the key of
+#: the current section; an entry is shown only to roles that may do ``action`` on ``resource``
 #: (:data:`tradewind.observe.api.auth.PERMISSIONS`), the same permission its page requires.
-NAV: tuple[tuple[str, str, str, str, str], ...] = (
-    ("DAGs", "/dags", "dags", "dag", "read"),
-    ("Runs", "/runs", "runs", "dag_run", "read"),
-    ("Task instances", "/task-instances", "task_instances", "task_instance", "read"),
-    ("Assets", "/assets", "assets", "asset", "read"),
-    ("Audit log", "/audit-log", "audit_log", "audit_log", "read"),
-    ("Import errors", "/import-errors", "import_errors", "import_error", "read"),
-    ("Variables", "/variables", "variables", "variable", "read"),
-    ("Connections", "/connections", "connections", "connection", "read"),
-    ("Pools", "/pools", "pools", "pool", "read"),
-    ("Users", "/users", "users", "user", "read"),
+#: ``group`` "" is a top-level link; "Browse" and "Admin" are the header's two menus, as in Airflow 3.
+NAV: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("Home", "/", "home", "website", "read", ""),
+    ("DAGs", "/dags", "dags", "dag", "read", ""),
+    ("Assets", "/assets", "assets", "asset", "read", ""),
+    ("Runs", "/runs", "runs", "dag_run", "read", "Browse"),
+    ("Task instances", "/task-instances", "task_instances", "task_instance", "read", "Browse"),
+    ("Audit log", "/audit-log", "audit_log", "audit_log", "read", "Browse"),
+    ("Import errors", "/import-errors", "import_errors", "import_error", "read", "Browse"),
+    ("DAG dependencies", "/dag-dependencies", "dag_dependencies", "dag", "read", "Browse"),
+    ("Variables", "/variables", "variables", "variable", "read", "Admin"),
+    ("Pools", "/pools", "pools", "pool", "read", "Admin"),
+    ("Connections", "/connections", "connections", "connection", "read", "Admin"),
+    ("Users", "/users", "users", "user", "read", "Admin"),
 )
 
 
-def nav_for(principal: Principal) -> list[tuple[str, str, str]]:
-    """The header entries ``principal`` may open, as (label, path, key) for ``base.html``."""
-    return [(label, path, key) for label, path, key, resource, action in NAV if principal.can(resource, action)]
+def nav_for(principal: Principal) -> list[dict[str, Any]]:
+    """The header entries ``principal`` may open, for ``base.html``: links ``{"label", "path", "key"}``
+    (``items`` empty) and menus ``{"label", "key", "items": [links]}`` (a menu with nothing the role may open is left out)."""
+    out: list[dict[str, Any]] = []
+    menus: dict[str, dict[str, Any]] = {}
+    for label, path, key, resource, action, group in NAV:
+        if not principal.can(resource, action):
+            continue
+        link: dict[str, Any] = {"label": label, "path": path, "key": key, "items": []}
+        if not group:
+            out.append(link)
+            continue
+        if group not in menus:
+            menus[group] = {"label": group, "key": group.lower(), "items": []}
+            out.append(menus[group])
+        menus[group]["items"].append(link)
+    return out
 
 
 @lru_cache(maxsize=1)

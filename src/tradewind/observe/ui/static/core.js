@@ -76,19 +76,73 @@
   }
 
   // ----------------------------------------------------------------- time zones
-  const tz = () => (localStorage.getItem(TZ_KEY) === "local" ? "local" : "UTC");
-  /** Format an ISO timestamp in the chosen zone (UTC or the browser's): "2024-03-05 06:00:00". */
+  /** The zone times are shown in: "UTC", "local" (this browser's) or an IANA name such as
+   *  "Asia/Kolkata" — chosen in the header, remembered in localStorage. */
+  function tz() {
+    let stored = null;
+    try { stored = localStorage.getItem(TZ_KEY); } catch (e) { /* storage blocked: UTC */ }
+    if (!stored || stored === "UTC") return "UTC";
+    if (stored === "local") return "local";
+    return zoneFormatter(stored) ? stored : "UTC";
+  }
+  /** The IANA name of this browser's zone ("UTC" when the browser does not say). */
+  const localZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  /** The IANA name of the chosen zone. */
+  const tzName = () => (tz() === "local" ? localZone() : tz());
+  const formatters = new Map();
+  /** A formatter giving the numeric parts of a date in `zone` (null for a zone the browser does not know). */
+  function zoneFormatter(zone) {
+    if (!formatters.has(zone)) {
+      let f = null;
+      try {
+        f = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit",
+                                               day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      } catch (e) { f = null; }
+      formatters.set(zone, f);
+    }
+    return formatters.get(zone);
+  }
+  /** [year, month, day, hour, minute, second] of a Date on the wall clock of `zone`. */
+  function wallClock(d, zone) {
+    if (zone === "UTC") return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+    const parts = {};
+    for (const p of zoneFormatter(zone).formatToParts(d)) parts[p.type] = Number(p.value);
+    return [parts.year, parts.month, parts.day, parts.hour % 24, parts.minute, parts.second];
+  }
+  /** Format an ISO timestamp in the chosen zone: "2024-03-05 06:00:00" (" UTC" added when the zone is UTC). */
   function fmtTime(iso, { seconds = true } = {}) {
     if (!iso) return "";
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
-    const utc = tz() === "UTC";
+    const zone = tzName();
+    const parts = wallClock(d, zone);
     const p = (n) => String(n).padStart(2, "0");
-    const parts = utc
-      ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
-      : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
     const text = `${parts[0]}-${p(parts[1])}-${p(parts[2])} ${p(parts[3])}:${p(parts[4])}${seconds ? ":" + p(parts[5]) : ""}`;
-    return utc ? `${text} UTC` : text;
+    return zone === "UTC" ? `${text} UTC` : text;
+  }
+  /** "2024-03-01T10:00[:ss]" (a datetime-local value) read on the chosen zone's wall clock -> ISO UTC,
+   *  "" when empty, null when unreadable. */
+  function zonedToIso(value) {
+    if (!value) return "";
+    const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?/.exec(String(value).trim());
+    if (!m) return null;
+    const [y, mo, d, h, mi, s] = m.slice(1).map((x) => Number(x || 0));
+    const wanted = Date.UTC(y, mo - 1, d, h, mi, s);
+    if (Number.isNaN(wanted)) return null;
+    const zone = tzName();
+    const offsetAt = (t) => { const w = wallClock(new Date(t), zone); return Date.UTC(w[0], w[1] - 1, w[2], w[3], w[4], w[5]) - t; };
+    let t = wanted - offsetAt(wanted);
+    t = wanted - offsetAt(t);  // once more across a DST change
+    return new Date(t).toISOString();
+  }
+  /** An ISO timestamp as a datetime-local value ("2024-03-01T10:00:00") on the chosen zone's wall clock. */
+  function isoToZonedInput(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return "";
+    const w = wallClock(d, tzName());
+    const p = (n) => String(n).padStart(2, "0");
+    return `${w[0]}-${p(w[1])}-${p(w[2])}T${p(w[3])}:${p(w[4])}:${p(w[5])}`;
   }
   /** Seconds as "1h 02m", "3m 04s", "0.4s". */
   function fmtDuration(seconds) {
@@ -141,36 +195,142 @@
     flash._t = setTimeout(() => { node.hidden = true; }, 6000);
   }
 
-  /** A modal dialog with a title, body nodes and buttons [{label, primary, danger, onclick}]. */
-  function dialog(title, body, buttons) {
-    const close = () => overlay.remove();
-    const overlay = el("div", { class: "dialog", role: "dialog", "aria-modal": "true", "aria-label": title },
-      el("div", { class: "panel" }, el("h2", {}, title), body,
-        el("div", { class: "toolbar dialog-buttons" },
-          el("button", { type: "button", onclick: close }, "Cancel"),
-          ...buttons.map((b) => el("button", {
-            type: "button", class: b.danger ? "danger" : b.primary ? "primary" : "",
-            onclick: async () => { if ((await b.onclick()) !== false) close(); },
-          }, b.label)))));
-    overlay.addEventListener("click", (e) => { if (e.target === overlay) close(); });
+  // -------------------------------------------------------------------- dialogs
+  /* Every open modal, newest last. Escape closes the newest; Tab and Shift+Tab stay inside it;
+   * closing gives the focus back to what had it before. */
+  const modals = [];
+  const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), '
+    + 'textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+  const focusables = (root) => [...root.querySelectorAll(FOCUSABLE)].filter((n) => n.offsetParent !== null || n === document.activeElement);
+
+  /** Show `content` (a node) as a modal over the page: {label, className, onClose}. Returns {close, node}.
+   *  Escape, a click on the backdrop and close() all close it (once). */
+  function modal(content, { label = "", className = "", onClose } = {}) {
+    const previous = document.activeElement;
+    const overlay = el("div", { class: `dialog ${className}`.trim(), role: "dialog", "aria-modal": "true", "aria-label": label || null }, content);
+    let open = true;
+    const entry = { node: overlay, close: () => {
+      if (!open) return;
+      open = false;
+      overlay.remove();
+      const i = modals.indexOf(entry);
+      if (i >= 0) modals.splice(i, 1);
+      if (previous && typeof previous.focus === "function" && previous.isConnected) previous.focus();
+      if (onClose) onClose();
+    } };
+    overlay.addEventListener("mousedown", (e) => { if (e.target === overlay) entry.close(); });
+    modals.push(entry);
     document.body.append(overlay);
-    return { close, node: overlay };
+    const first = focusables(overlay)[0];
+    if (first) first.focus(); else { overlay.tabIndex = -1; overlay.focus(); }
+    return entry;
+  }
+  /** Whether a modal is open (page shortcuts stay quiet meanwhile). */
+  const modalOpen = () => modals.length > 0;
+
+  window.addEventListener("keydown", (e) => {
+    const top = modals[modals.length - 1];
+    if (!top) return;
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      top.close();
+    } else if (e.key === "Tab") {
+      const items = focusables(top.node);
+      if (!items.length) { e.preventDefault(); return; }
+      const first = items[0], last = items[items.length - 1];
+      const inside = top.node.contains(document.activeElement);
+      if (e.shiftKey && (document.activeElement === first || !inside)) { e.preventDefault(); last.focus(); }
+      else if (!e.shiftKey && (document.activeElement === last || !inside)) { e.preventDefault(); first.focus(); }
+    }
+  }, true);
+
+  /** A modal dialog with a title, body nodes and buttons [{label, primary, danger, onclick}].
+   *  The body scrolls inside the dialog, which is never taller than the window; the title and buttons stay. */
+  function dialog(title, body, buttons) {
+    const panel = el("div", { class: "panel" }, el("h2", {}, title), el("div", { class: "dialog-body" }, body),
+      el("div", { class: "toolbar dialog-buttons" },
+        el("button", { type: "button", onclick: () => entry.close() }, "Cancel"),
+        ...buttons.map((b) => el("button", {
+          type: "button", class: b.danger ? "danger" : b.primary ? "primary" : "",
+          onclick: async () => { if ((await b.onclick()) !== false) entry.close(); },
+        }, b.label))));
+    const entry = modal(panel, { label: title });
+    // Focus the first field of the body, or else the dialog's first button.
+    const field = panel.querySelector(".dialog-body").querySelector(
+      'input:not([type="hidden"]):not([disabled]):not([readonly]), select:not([disabled]), textarea:not([disabled])');
+    if (field) field.focus();
+    return { close: entry.close, node: entry.node };
   }
 
-  function initTimezoneToggle() {
-    const button = document.getElementById("tz-toggle");
-    if (!button) return;
-    const label = () => { button.textContent = tz() === "UTC" ? "UTC" : "Local"; };
-    label();
-    button.addEventListener("click", () => {
-      localStorage.setItem(TZ_KEY, tz() === "UTC" ? "local" : "UTC");
-      label();
+  // ------------------------------------------------------------------ top bar
+  /** The Browse / Admin menus: a button with aria-expanded opens its list; Escape, a click outside or
+   *  Tab away closes it; arrow keys move between its links. */
+  function initMenus() {
+    const menus = [...document.querySelectorAll(".navmenu")];
+    const closeAll = (except) => menus.forEach((m) => { if (m !== except) setOpen(m, false); });
+    function setOpen(menu, open) {
+      menu.querySelector(".navmenu-button").setAttribute("aria-expanded", String(open));
+      menu.querySelector(".navmenu-list").hidden = !open;
+    }
+    for (const menu of menus) {
+      const button = menu.querySelector(".navmenu-button");
+      const links = () => [...menu.querySelectorAll(".navmenu-list a")];
+      button.addEventListener("click", () => {
+        const open = button.getAttribute("aria-expanded") !== "true";
+        closeAll(menu);
+        setOpen(menu, open);
+      });
+      button.addEventListener("keydown", (e) => {
+        if (e.key === "ArrowDown") { e.preventDefault(); closeAll(menu); setOpen(menu, true); links()[0]?.focus(); }
+      });
+      menu.addEventListener("keydown", (e) => {
+        const items = links();
+        const i = items.indexOf(document.activeElement);
+        if (e.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+          e.preventDefault(); e.stopPropagation(); setOpen(menu, false); button.focus();
+        } else if (i >= 0 && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
+          e.preventDefault();
+          items[(i + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length].focus();
+        }
+      });
+      menu.addEventListener("focusout", (e) => { if (!menu.contains(e.relatedTarget) && e.relatedTarget) setOpen(menu, false); });
+    }
+    document.addEventListener("click", (e) => { if (!e.target.closest(".navmenu")) closeAll(null); });
+  }
+
+  /** The zone chooser: UTC, the browser's zone, then every zone the browser knows. */
+  function initTimezoneChooser() {
+    const select = document.getElementById("tz-select");
+    if (!select) return;
+    const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+    const current = tz();
+    const options = [el("option", { value: "UTC" }, "UTC"), el("option", { value: "local" }, `Local (${localZone()})`)];
+    const group = el("optgroup", { label: "All time zones" },
+      zones.filter((z) => z !== "UTC").map((z) => el("option", { value: z }, z)));
+    if (current !== "UTC" && current !== "local" && !zones.includes(current)) group.prepend(el("option", { value: current }, current));
+    select.replaceChildren(...options, group);
+    select.value = current;
+    select.title = `Times are shown in ${tzName()}`;
+    select.addEventListener("change", () => {
+      try { localStorage.setItem(TZ_KEY, select.value); } catch (e) { /* not remembered */ }
+      select.title = `Times are shown in ${tzName()}`;
       refreshTimes();
       tzListeners.forEach((fn) => fn());
     });
   }
 
+  /** Light / dark / system: theme.js (loaded in <head>) applies it before the first paint. */
+  function initThemeChooser() {
+    const select = document.getElementById("theme-select");
+    if (!select || !window.twTheme) return;
+    select.value = window.twTheme.mode();
+    select.addEventListener("change", () => window.twTheme.set(select.value));
+  }
+
   window.tw = { api, ApiError, el, svg, pageData, fmtTime, fmtDuration, timeEl, refreshTimes, onTimezoneChange,
-                stateBadge, poll, flash, dialog, tz };
-  document.addEventListener("DOMContentLoaded", () => { initTimezoneToggle(); refreshTimes(); });
+                stateBadge, poll, flash, dialog, modal, modalOpen, tz, tzName, zonedToIso, isoToZonedInput };
+  document.addEventListener("DOMContentLoaded", () => {
+    initMenus(); initTimezoneChooser(); initThemeChooser(); refreshTimes();
+  });
 })();

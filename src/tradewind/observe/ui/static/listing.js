@@ -10,18 +10,13 @@
  * (syncUrl: false for a second list on the same page.)
  *
  * Filter values and the page live in the URL (shareable, back/forward safe). A datetime filter is read in the
- * zone the header toggle shows and handed to load() as ISO UTC. Errors of load() show in the table. */
+ * zone chosen in the header (UTC, the browser's or any IANA zone) and handed to load() as ISO UTC. Errors of load() show in the table. */
 (function () {
   "use strict";
   const el = (...a) => tw.el(...a);
 
-  /** "2024-03-01T10:00" typed in the chosen zone -> ISO UTC ("" when empty, null when unreadable). */
-  function zonedIso(value) {
-    if (!value) return "";
-    const full = value.length === 16 ? `${value}:00` : value;
-    const d = tw.tz() === "UTC" ? new Date(`${full}Z`) : new Date(full);
-    return Number.isNaN(d.getTime()) ? null : d.toISOString();
-  }
+  /** "2024-03-01T10:00" typed in the zone chosen in the header -> ISO UTC ("" when empty, null when unreadable). */
+  const zonedIso = (value) => tw.zonedToIso(value);
 
   function listing(root, { filters = [], columns, load, empty = "Nothing to show.", pollMs = 0, limit = 50,
                            syncUrl = true }) {
