@@ -13,8 +13,8 @@ The Graph view is :mod:`tradewind.observe.ui.dag_graph`.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.observe.api.auth import Principal, authorize, authorize_page
 from tradewind.observe.api.routes.common import dag_or_404, run_or_404, snapshot_or_404
+from tradewind.observe.ui.calendar_plan import planned_per_day
 from tradewind.observe.ui.dag_frame import render_dag_page
 from tradewind.parse.snapshot import DagSnapshot
 from tradewind.persist.db import utcnow
@@ -36,8 +37,6 @@ router = APIRouter(include_in_schema=False)
 CHART_RUN_CHOICES = (10, 25, 50, 100, 365)
 MAX_CHART_RUNS = 1000
 PICKER_RUNS = 50
-#: Planned runs counted for the calendar at most (a DAG running every minute would plan 500,000 a year).
-MAX_PLANNED_RUNS = 2000
 UNFINISHED_RUN_STATES = frozenset({"queued", "running"})
 
 _read_dag = authorize("dag", "read")
@@ -183,31 +182,14 @@ def durations_data(request: Request, dag_id: str, runs: int = Query(25, ge=1, le
 
 
 # ------------------------------------------------------------------------------- data: calendar
-def _planned_days(session: Session, dag_id: str, snapshot: DagSnapshot, now: datetime, start: datetime,
-                  end: datetime) -> tuple[dict[str, int], bool]:
-    """Runs the scheduler would still create whose logical date is in ``[start, end)``, per UTC day.
-
-    The simulation runs from ``now`` (runs due before the year are created in between) until a
-    year after ``end`` (a yearly run's logical date comes a whole interval before it is due),
-    capped at :data:`MAX_PLANNED_RUNS`; the flag says whether the cap cut the year short.
-    """
-    from tradewind.schedule.preview import simulate_runs
-    from tradewind.schedule.runs import last_automated_interval
-
-    planned = simulate_runs(snapshot, start=now, end=end + timedelta(days=366),
-                            last=last_automated_interval(session, dag_id), limit=MAX_PLANNED_RUNS)
-    days = Counter(p.logical_date.astimezone(timezone.utc).date().isoformat() for p in planned
-                   if start <= p.logical_date < end)
-    truncated = len(planned) >= MAX_PLANNED_RUNS and planned[-1].logical_date < end
-    return dict(days), truncated
-
-
 @router.get("/ui/data/dags/{dag_id}/calendar")
 def calendar_data(request: Request, dag_id: str, year: int | None = Query(None, ge=1970, le=9999),
                   _user: Principal = Depends(_read_dag)) -> dict[str, Any]:
     """Runs per UTC day (by logical date) and state for one year, and the planned runs still to come.
 
-    Planned runs are shown for an unpaused DAG with a schedule, from now to the end of the year.
+    Planned runs are shown for an unpaused DAG with a schedule, from its next run to the end of the
+    year, counted per day arithmetically (:mod:`tradewind.observe.ui.calendar_plan`): a few
+    queries and no per-run work, whatever the schedule.
     """
     now = utcnow()
     year = year or now.year
@@ -221,7 +203,9 @@ def calendar_data(request: Request, dag_id: str, year: int | None = Query(None, 
         truncated = False
         if not dag.is_paused and end > now:
             snapshot = snapshot_or_404(session, dag_id)[1]
-            planned, truncated = _planned_days(session, dag_id, snapshot, now, start, end)
+            # from the next run the scheduler will create (now, before it has computed one)
+            lower = max(start, dag.next_dagrun if dag.next_dagrun is not None else now)
+            planned, truncated = planned_per_day(snapshot, lower, end)
     days: dict[str, dict[str, int]] = defaultdict(dict)
     for day, state, n in counts:
         days[day][state] = days[day].get(state, 0) + n
