@@ -111,3 +111,72 @@ def test_planned_days_follow_the_cron_fields_and_the_time_zone() -> None:
         brute.update([at.date().isoformat()] if at >= march[0] else [])
         at += every
     assert delta_day_counts(anchor, every, *march) == dict(brute) and sum(brute.values()) == 106
+
+
+TWO = """
+with DAG("versioned", start_date=datetime(2024, 1, 1), schedule=None):
+    EmptyOperator(task_id="a")
+"""
+
+
+@pytest.fixture
+def versioned(config, db) -> Api:
+    """``versioned`` parsed twice (v1 with one task, v2 with two), one run on each version, and
+    audit entries about it (one with markup and quotes in its extra)."""
+    from tradewind.persist.models import AuditLog
+
+    store_dag_file(config, db, "versioned", TWO)
+    api = make_api(config, db)
+    assert api.post("dags/versioned/dagRuns", json={"dag_run_id": "on_v1"}).status_code == 200
+    store_dag_file(config, db, "versioned", TWO.replace('EmptyOperator(task_id="a")',
+                                                       'EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")'))
+    assert api.post("dags/versioned/dagRuns", json={"dag_run_id": "on_v2"}).status_code == 200
+    assert api.post("dags/versioned/dagRuns", json={"dag_run_id": "on_v2_too"}).status_code == 200
+    with db.session_scope() as session:
+        session.add(AuditLog(dttm=datetime(2024, 5, 1, tzinfo=timezone.utc), event="cli_note", owner="<i>bob</i>",
+                             dag_id="versioned", extra='{"note": "<b>bold</b> & \\"quoted\\"", "n": 2}'))
+        session.add(AuditLog(dttm=datetime(2024, 5, 2, tzinfo=timezone.utc), event="other_dag", owner="eve",
+                             dag_id="someone_else", extra="{}"))
+    return api
+
+
+def _page(api: Api, path: str, role: str = "viewer") -> str:
+    from ui_support import browser
+
+    response = browser(api, role).get(path)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_versions_tab_lists_each_version_with_its_runs(versioned) -> None:
+    html = _page(versioned, "/dags/versioned/versions")
+    assert '>Versions</a>' in html and '>Events</a>' in html  # the tabs
+    rows = html.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    assert len(rows) == 2
+    assert "v2" in rows[0] and "latest" in rows[0] and "dags-folder" in rows[0]
+    assert ">2</a>" in rows[0] and '<td class="num">2</td>' in rows[0]  # two runs, two tasks
+    assert "v1" in rows[1] and "latest" not in rows[1] and ">1</a>" in rows[1]
+    assert "/dags/versioned/code?version=1" in rows[1]
+
+
+def test_code_tab_picks_a_version_and_says_why_an_old_one_has_no_code(versioned) -> None:
+    latest = _page(versioned, "/dags/versioned/code")
+    assert 'name="version"' in latest and '<option value="2" selected>' in latest
+    assert "highlight" in latest and "task_id" in latest  # the file, highlighted by Pygments
+    assert _page(versioned, "/dags/versioned/code?version=2").count('class="highlight"') == 1
+    old = _page(versioned, "/dags/versioned/code?version=1")
+    assert '<option value="1" selected>' in old and 'class="highlight"' not in old
+    assert "The code of version 1 is not kept" in old and 'role="alert"' in old
+    assert "This DAG has no version 9." in _page(versioned, "/dags/versioned/code?version=9")
+
+
+def test_events_tab_shows_this_dags_audit_log_with_extra_as_json_text(versioned) -> None:
+    html = _page(versioned, "/dags/versioned/events")
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert "cli_note" in body and "other_dag" not in body
+    assert "&lt;i&gt;bob&lt;/i&gt;" in body and "&amp;lt;" not in body  # escaped once, never twice
+    assert '&#34;note&#34;: &#34;&lt;b&gt;bold&lt;/b&gt; &amp; \\&#34;quoted\\&#34;&#34;' in body  # indented JSON text
+    assert '&#34;n&#34;: 2,' in body and "<b>" not in body
+    filtered = _page(versioned, "/dags/versioned/events?event=cli_note")
+    assert "1 event<" in filtered
+    assert "No events named" in _page(versioned, "/dags/versioned/events?event=nothing")

@@ -38,6 +38,8 @@ DAG_TABS: tuple[tuple[str, str], ...] = (
     ("Code", "code"),
     ("Details", "details"),
     ("Runs", "runs"),
+    ("Versions", "versions"),
+    ("Events", "events"),
 )
 
 

@@ -1,4 +1,4 @@
-"""Per-DAG views: Grid, Runs, Details and Code (``/dags/{dag_id}/<view>``), and the grid's data.
+"""Per-DAG views: Grid, Runs, Details, Code, Versions and Events (``/dags/{dag_id}/<view>``), and the grid's data.
 
 ``/dags/{dag_id}`` opens the grid (Airflow's default view). The Grid and Runs pages fill
 themselves from ``/ui/data/dags/{dag_id}/grid`` and the REST API; Details and Code are rendered
@@ -17,11 +17,12 @@ from markupsafe import Markup
 
 from tradewind.observe.api.auth import Principal, authorize, authorize_page
 from tradewind.observe.api.errors import not_found
+from tradewind.observe.api.v2.common import BUNDLE_NAME
 from tradewind.observe.ui import grid as grid_data
 from tradewind.observe.ui.dag_frame import render_dag_page
 from tradewind.persist.models import DagModel
 from tradewind.persist.queries import dags as dag_queries
-from tradewind.persist.queries import ui_grid
+from tradewind.persist.queries import ui_dag, ui_grid
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,21 +67,92 @@ def details_page(request: Request, dag_id: str,
 
 
 @router.get("/dags/{dag_id}/code")
-def code_page(request: Request, dag_id: str,
+def code_page(request: Request, dag_id: str, version: int | None = Query(None, ge=1),
               principal: Principal = Depends(authorize_page("dag_code", "read"))) -> HTMLResponse:
+    """The DAG's code, at its latest version or at ``?version=N``.
+
+    Versions store the parsed DAG, not its file: only the latest version's code is on disk (the
+    same answer as ``GET /api/v2/dagSources/{dag_id}?version_number=N``), so an older version
+    shows a message saying so, with what that version does keep (its file path and hash).
+    """
     with request.app.state.db.read_scope() as session:
         dag = session.get(DagModel, dag_id)
         fileloc = dag.fileloc if dag else None
+        latest_id = dag.latest_version_id if dag else None
+        versions = [{"number": v.version_number, "created_at": v.created_at.isoformat(), "latest": v.id == latest_id,
+                     "hash": v.snapshot_hash, "fileloc": v.fileloc}
+                    for v, _runs in (ui_dag.versions_with_run_counts(session, dag_id) if dag else [])]
+    current = next((v for v in versions if v["latest"]), versions[0] if versions else None)
+    shown = current
     code, error = None, None
-    if fileloc is not None:
+    if version is not None:
+        shown = next((v for v in versions if v["number"] == version), None)
+        if shown is None:
+            error = f"This DAG has no version {version}."
+        elif not shown["latest"]:
+            error = (f"The code of version {version} is not kept: Tradewind stores each version's parsed DAG "
+                     f"(hash {shown['hash'][:12]}), and only the latest version's file is on disk. "
+                     "Open the latest version to read the code as it is now.")
+    if error is None and fileloc is not None:
         # The path is the one the parser recorded for this DAG, never anything from the request.
         try:
             with open(fileloc, encoding="utf-8", errors="replace") as handle:
                 code = highlight_python(handle.read())
         except OSError as exc:
-            error = f"the file {fileloc} cannot be read: {exc.strerror or exc}"
+            error = f"The file {fileloc} cannot be read: {exc.strerror or exc}"
     return render_dag_page(request, principal, dag_id, "code", "dag_code.html", code=code, code_error=error,
-                           fileloc=fileloc)
+                           fileloc=(shown or {}).get("fileloc") or fileloc, versions=versions, shown=shown,
+                           page_data={"version": version})
+
+
+@router.get("/dags/{dag_id}/versions")
+def versions_page(request: Request, dag_id: str,
+                  principal: Principal = Depends(authorize_page("dag", "read"))) -> HTMLResponse:
+    """Every stored version of the DAG (Airflow 3's versions): number, when it was parsed, its
+    bundle and hash, and how many runs were created with it."""
+    with request.app.state.db.read_scope() as session:
+        dag = session.get(DagModel, dag_id)
+        latest_id = dag.latest_version_id if dag else None
+        rows = [{"number": v.version_number, "created_at": v.created_at.isoformat(), "hash": v.snapshot_hash,
+                 "fileloc": v.fileloc, "runs": runs, "latest": v.id == latest_id,
+                 "display_name": str((v.snapshot or {}).get("dag_display_name") or dag_id),
+                 "tasks": len((v.snapshot or {}).get("tasks") or {})}
+                for v, runs in (ui_dag.versions_with_run_counts(session, dag_id) if dag else [])]
+    return render_dag_page(request, principal, dag_id, "versions", "dag_versions.html", versions=rows,
+                           bundle_name=BUNDLE_NAME)
+
+
+EVENTS_PAGE_SIZE = 50
+
+
+@router.get("/dags/{dag_id}/events")
+def events_page(request: Request, dag_id: str, page: int = Query(1, ge=1, le=100_000),
+                event: str | None = Query(None, max_length=60),
+                principal: Principal = Depends(authorize_page("audit_log", "read"))) -> HTMLResponse:
+    """The audit log about this DAG, newest first, 50 a page; ``extra`` shown as indented JSON text."""
+    with request.app.state.db.read_scope() as session:
+        rows, total = ui_dag.dag_events(session, dag_id, limit=EVENTS_PAGE_SIZE,
+                                        offset=(page - 1) * EVENTS_PAGE_SIZE, event=event or None)
+        names = ui_dag.dag_event_names(session, dag_id)
+        events = [{"when": r.dttm.isoformat(), "event": r.event, "owner": r.owner or "", "run_id": r.run_id or "",
+                   "task_id": r.task_id or "", "map_index": r.map_index, "try_number": r.try_number,
+                   "extra": format_extra(r.extra)} for r in rows]
+    pages = max(1, -(-total // EVENTS_PAGE_SIZE))
+    return render_dag_page(request, principal, dag_id, "events", "dag_events.html", events=events, total=total,
+                           page=page, pages=pages, event_names=names, event_filter=event or "")
+
+
+def format_extra(extra: str | None) -> str:
+    """An audit entry's ``extra`` as text: JSON indented (strings inside stay as written), else as is."""
+    if not extra:
+        return ""
+    try:
+        value = json.loads(extra)
+    except ValueError:
+        return extra
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
 
 @router.get("/ui/data/dags/{dag_id}/grid")

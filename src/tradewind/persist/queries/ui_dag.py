@@ -1,4 +1,4 @@
-"""Reads for the per-DAG chart views of the UI (graph, Gantt, task duration/tries, calendar).
+"""Reads for the per-DAG views of the UI (graph, Gantt, task duration/tries, calendar, versions, events).
 
 Every query is bounded by one DAG and either one run or a list of run ids, and uses an index:
 ``dag_run (dag_id, logical_date)`` to pick recent runs, the unique keys of ``task_instance`` and
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
 
-from tradewind.persist.models import DagRun, TaskInstance, TaskInstanceTry
+from tradewind.persist.models import AuditLog, DagRun, DagVersion, TaskInstance, TaskInstanceTry
 
 
 def recent_runs(session: Session, dag_id: str, limit: int) -> list[DagRun]:
@@ -84,3 +84,37 @@ def run_year_bounds(session: Session, dag_id: str) -> tuple[datetime | None, dat
     first, last = session.execute(
         select(func.min(DagRun.logical_date), func.max(DagRun.logical_date)).where(DagRun.dag_id == dag_id)).one()
     return first, last
+
+
+def versions_with_run_counts(session: Session, dag_id: str) -> list[tuple[DagVersion, int]]:
+    """Every stored version of the DAG, newest first, with how many runs were created with it
+    (two queries: the versions, then one GROUP BY over ``dag_run.dag_version_id``)."""
+    versions = list(session.scalars(
+        select(DagVersion).where(DagVersion.dag_id == dag_id).order_by(DagVersion.version_number.desc())))
+    counts = dict(session.execute(
+        select(DagRun.dag_version_id, func.count()).where(DagRun.dag_id == dag_id)
+        .group_by(DagRun.dag_version_id)).all())
+    return [(v, int(counts.get(v.id, 0))) for v in versions]
+
+
+def version_by_number(session: Session, dag_id: str, number: int) -> DagVersion | None:
+    return session.scalar(select(DagVersion).where(DagVersion.dag_id == dag_id, DagVersion.version_number == number))
+
+
+def dag_events(session: Session, dag_id: str, *, limit: int, offset: int,
+               event: str | None = None) -> tuple[list[AuditLog], int]:
+    """One page of the audit log entries about the DAG, newest first, and how many there are
+    (the index ``log (dag_id, dttm)`` serves both)."""
+    where = [AuditLog.dag_id == dag_id]
+    if event:
+        where.append(AuditLog.event == event)
+    total = session.scalar(select(func.count()).select_from(AuditLog).where(*where)) or 0
+    rows = session.scalars(select(AuditLog).where(*where).order_by(AuditLog.dttm.desc(), AuditLog.id.desc())
+                           .limit(limit).offset(offset))
+    return list(rows), int(total)
+
+
+def dag_event_names(session: Session, dag_id: str) -> list[str]:
+    """The distinct event names logged about the DAG (the Events tab's filter)."""
+    return list(session.scalars(select(AuditLog.event).where(AuditLog.dag_id == dag_id).distinct()
+                                .order_by(AuditLog.event)))
