@@ -1,7 +1,8 @@
 /* The Calendar view: a year of days (columns are weeks, Monday on top), each day coloured by the
  * runs whose logical date falls on it (UTC days): all succeeded, some failed, all failed,
  * running/queued, or only planned runs still to come. Tooltips give the counts per state.
- * Data: /ui/data/dags/<dag>/calendar?year=.
+ * Data: /ui/data/dags/<dag>/calendar?year= (grouped per day by the server, so any schedule
+ * answers at once); a loading sign shows meanwhile, an error as a readable message.
  */
 (function () {
   "use strict";
@@ -22,7 +23,13 @@
   ];
 
   async function load() {
-    ({ data } = await tw.api(twc.dataUrl(dagId, "calendar"), { params: { year } }));
+    twc.loading(chart, `Loading ${year || "this year"}…`);
+    try {
+      ({ data } = await tw.api(twc.dataUrl(dagId, "calendar"), { params: { year } }));
+    } catch (error) {
+      twc.showError(chart, error);
+      return;
+    }
     year = data.year;
     render();
   }
@@ -46,7 +53,7 @@
       tw.el("button", { type: "button", disabled: !data.years.includes(year - 1), onclick: () => step(-1), "aria-label": "Previous year" }, "‹"),
       select,
       tw.el("button", { type: "button", disabled: !data.years.includes(year + 1), onclick: () => step(1), "aria-label": "Next year" }, "›"),
-      data.planned_truncated ? tw.el("span", { class: "muted" }, "planned runs: only the next 2,000 are shown") : "");
+      data.planned_truncated ? tw.el("span", { class: "muted" }, "planned runs: this schedule is only counted for its next 200 runs") : "");
 
     const cell = 13, gap = 3, left = 34, top = 22;
     const jan1 = Date.UTC(year, 0, 1);
@@ -72,8 +79,10 @@
       const kind = kindOf(counts, planned);
       const square = S("rect", { x, y, width: cell, height: cell, rx: 2,
                                  class: `day day-${kind}${key === data.today ? " today" : ""}` });
+      const total = Object.values(counts).reduce((a, b) => a + b, 0);
       twc.withTip(square, () => [
         key,
+        total ? `${total} run${total === 1 ? "" : "s"}` : null,
         ...Object.entries(counts).sort().map(([s, c]) => `${s}: ${c}`),
         planned ? `planned: ${planned}` : null,
         !planned && !Object.keys(counts).length ? "no runs" : null,
@@ -88,5 +97,5 @@
 
   function step(delta) { year += delta; twc.setQuery("year", year); load(); }
 
-  load().catch((e) => root.append(tw.el("p", { class: "banner-error" }, e.message)));
+  load();
 })();

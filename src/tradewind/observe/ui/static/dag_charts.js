@@ -1,6 +1,8 @@
 /* Shared helpers of the per-DAG chart views (graph, Gantt, duration/tries, calendar): a tooltip,
- * a run picker, URL query updates, nice axis ticks and state colours. Everything is text: the
- * tooltip and labels are built with tw.el/tw.svg, never innerHTML.
+ * a run picker, URL query updates, nice axis ticks, colours read from the stylesheet's variables
+ * (so the dark theme applies), and the Chart.js set-up (static/vendor/chartjs) the Gantt and the
+ * duration/tries charts share. Everything is text: the tooltip and labels are built with
+ * tw.el/tw.svg, never innerHTML; Chart.js draws its labels and tooltips on a canvas.
  */
 (function () {
   "use strict";
@@ -23,14 +25,93 @@
     window.history.replaceState(null, "", url);
   }
 
-  /** The colour of a state, read from the stylesheet's --st-<state> variables. */
-  const colourCache = {};
+  /** The Grid view focused on one task of one run (where a chart's bar or point leads). */
+  const gridUrl = (dagId, runId, taskId) => {
+    const q = new URLSearchParams();
+    if (runId) q.set("run_id", runId);
+    if (taskId) q.set("task_id", taskId);
+    return `/dags/${enc(dagId)}/grid?${q}`;
+  };
+
+  /** The value of a CSS variable of the page (the theme's current one). */
+  const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  /** The colour of a state, read from the stylesheet's --st-<state> variables (never cached: the theme may change). */
   function stateColour(state) {
-    const s = state || "none";
-    if (!(s in colourCache)) {
-      colourCache[s] = getComputedStyle(document.documentElement).getPropertyValue(`--st-${s}`).trim() || "#cccccc";
+    return cssVar(`--st-${state || "none"}`) || cssVar("--muted");
+  }
+  /** Colours for task series: --chart-1 .. --chart-10 of dag_charts.css (light and dark values). */
+  function palette() {
+    const out = [];
+    for (let i = 1; i <= 10; i++) out.push(cssVar(`--chart-${i}`) || cssVar("--accent"));
+    return out;
+  }
+  /** `colour` (#rrggbb or rgb()) at opacity `alpha`, for the queued part of a Gantt bar. */
+  function withAlpha(colour, alpha) {
+    const hex = /^#([0-9a-f]{6})$/i.exec(colour);
+    if (hex) {
+      const n = parseInt(hex[1], 16);
+      return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
     }
-    return colourCache[s];
+    const rgb = /^rgba?\(([^,]+),([^,]+),([^,)]+)/.exec(colour);
+    return rgb ? `rgba(${rgb[1]},${rgb[2]},${rgb[3]}, ${alpha})` : colour;
+  }
+  /** Call fn() when the colour theme changes (theme.js sets data-theme on <html>). */
+  function onThemeChange(fn) {
+    new MutationObserver(fn).observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme", "class"] });
+  }
+
+  // ------------------------------------------------------------------ Chart.js
+  /** Chart.js options every chart shares: text, grid and tooltip colours from the theme. */
+  function baseOptions() {
+    const fg = cssVar("--fg"), muted = cssVar("--muted"), line = cssVar("--line"), panel = cssVar("--panel");
+    return {
+      responsive: true, maintainAspectRatio: false, animation: false,
+      color: fg, borderColor: line,
+      plugins: {
+        legend: { display: false },
+        tooltip: { backgroundColor: panel, titleColor: fg, bodyColor: fg, borderColor: line, borderWidth: 1,
+                   displayColors: true, padding: 8 },
+      },
+      scales: {},
+      _axis: { ticks: { color: muted }, grid: { color: line }, border: { color: line }, title: { color: muted } },
+    };
+  }
+  /** An axis config with the theme's colours merged into `extra`. */
+  function axis(extra) {
+    const base = baseOptions()._axis;
+    return { ...extra, ticks: { ...base.ticks, ...(extra.ticks || {}) }, grid: { ...base.grid, ...(extra.grid || {}) },
+             border: base.border, title: { ...base.title, ...(extra.title || {}) } };
+  }
+  /** Draw a Chart.js chart in `container` (replacing what was there, destroying the previous
+   *  chart) at `height` pixels; returns the chart. A missing library shows a readable error. */
+  function drawChart(container, height, config, label) {
+    const previous = container.querySelector("canvas");
+    if (previous && window.Chart && window.Chart.getChart(previous)) window.Chart.getChart(previous).destroy();
+    if (!window.Chart) {
+      container.replaceChildren(tw.el("p", { class: "banner-error" }, "The chart library did not load: reload the page."));
+      return null;
+    }
+    const canvas = tw.el("canvas", { role: "img", "aria-label": label });
+    const box = tw.el("div", { class: "chart-box" }, canvas);
+    box.style.height = `${height}px`;
+    container.replaceChildren(box);
+    const options = baseOptions();
+    delete options._axis;
+    const merged = { ...config, options: { ...options, ...config.options,
+      plugins: { ...options.plugins, ...(config.options.plugins || {}),
+                 tooltip: { ...options.plugins.tooltip, ...((config.options.plugins || {}).tooltip || {}) } } } };
+    return new window.Chart(canvas, merged);
+  }
+
+  /** A loading sign in `container` (replaced by what comes next). */
+  function loading(container, text = "Loading…") {
+    container.replaceChildren(tw.el("p", { class: "chart-loading muted", role: "status" }, tw.el("span", { class: "spinner" }), ` ${text}`));
+  }
+  /** A readable error in `container` (an API error's detail, else its message). */
+  function showError(container, error) {
+    const detail = (error && error.body && (error.body.detail || error.body.title)) || (error && error.message) || String(error);
+    const text = typeof detail === "string" ? detail : JSON.stringify(detail);
+    container.replaceChildren(tw.el("p", { class: "banner-error", role: "alert" }, `Could not load the chart: ${text}`));
   }
 
   // ------------------------------------------------------------------ tooltip
@@ -94,5 +175,6 @@
     return out;
   }
 
-  window.twc = { dataUrl, tiUrl, setQuery, stateColour, showTip, hideTip, withTip, runPicker, ticks, timeTicks };
+  window.twc = { dataUrl, tiUrl, gridUrl, setQuery, cssVar, stateColour, palette, withAlpha, onThemeChange, axis,
+                 drawChart, loading, showError, showTip, hideTip, withTip, runPicker, ticks, timeTicks };
 })();

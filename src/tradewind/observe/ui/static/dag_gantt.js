@@ -1,16 +1,17 @@
-/* The Gantt view: one row per task (per map index), one bar per try, on a time axis.
+/* The Gantt view (Chart.js horizontal floating bars): one row per task (per map index), one bar
+ * per try, on a time axis.
  *
- * A bar's light part is the time it waited in the queue (queued -> start), the solid part the
- * try itself (start -> end, or -> now while it runs), coloured by the try's state. Earlier tries
- * of a retried task sit in the same row, so retries are visible. Tooltips give the times and
- * the duration; clicking a bar opens the task instance. Polls while the run is unfinished.
+ * A try's thin light bar is the time it waited in the queue (queued -> start), the thick one the
+ * try itself (start -> end, or -> now while it runs), coloured by the try's state from the theme's
+ * --st-<state> variables. Earlier tries of a retried task sit in the same row, so retries are
+ * visible. Tooltips give task, try, times and duration; clicking a bar opens the Grid on that run
+ * and task. Polls while the run is unfinished.
  */
 (function () {
   "use strict";
   const pd = tw.pageData();
   const dagId = pd.dag.dag_id;
   const root = document.getElementById("gantt-view");
-  const S = tw.svg;
   const state = { runId: pd.run_id || null, data: null, stopPoll: null };
   const toolbar = tw.el("div", { class: "toolbar" });
   const chart = tw.el("div", { class: "chart-area" });
@@ -28,19 +29,21 @@
     const d = state.data;
     toolbar.replaceChildren(
       d.runs.length ? twc.runPicker(d.runs, state.runId, (runId) => {
-        state.runId = runId; twc.setQuery("run_id", runId); load().then(startPolling);
+        state.runId = runId; twc.setQuery("run_id", runId); twc.loading(chart);
+        load().then(startPolling).catch((e) => twc.showError(chart, e));
       }) : "",
       d.run ? tw.stateBadge(d.run.state, { text: true }) : "",
       d.live ? tw.el("span", { class: "muted" }, "live") : "");
     if (!d.run) { chart.replaceChildren(tw.el("p", { class: "muted" }, "This DAG has no runs yet.")); return; }
     if (!d.tries.length) { chart.replaceChildren(tw.el("p", { class: "muted" }, "No task of this run has been queued yet.")); return; }
-    chart.replaceChildren(draw(d));
+    draw(d);
   }
 
+  /** The chart: one category row per (task, map index); per try a thin bar for its time in the
+   *  queue and a thick one for the try itself, coloured by state. */
   function draw(d) {
     const now = Date.parse(d.now);
     const ms = (iso) => (iso ? Date.parse(iso) : null);
-    // rows: one per (task, map index), in the server's (graph) order
     const rows = [];
     const rowOf = new Map();
     const labels = Object.fromEntries(d.tasks.map((t) => [t.task_id, t.label]));
@@ -48,59 +51,76 @@
       const key = `${t.task_id}\u0000${t.map_index}`;
       if (!rowOf.has(key)) {
         rowOf.set(key, rows.length);
-        rows.push({ label: (labels[t.task_id] || t.task_id) + (t.map_index >= 0 ? ` [${t.map_index}]` : ""), t });
+        rows.push((labels[t.task_id] || t.task_id) + (t.map_index >= 0 ? ` [${t.map_index}]` : ""));
       }
     });
     let lo = Infinity, hi = -Infinity;
+    const queued = [], running = [];
     d.tries.forEach((t) => {
-      [ms(t.queued_at), ms(t.start_date), ms(t.end_date)].forEach((v) => { if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
-      if (!t.end_date) hi = Math.max(hi, now);
+      const q = ms(t.queued_at), s = ms(t.start_date), e = ms(t.end_date) || (s !== null ? now : null);
+      [q, s, e].forEach((v) => { if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
+      const y = rowOf.get(`${t.task_id}\u0000${t.map_index}`);
+      if (q !== null) queued.push({ x: [q, s !== null ? s : now], y, t });
+      if (q !== null && s === null) hi = Math.max(hi, now);
+      if (s !== null) running.push({ x: [s, Math.max(e, s + 1)], y, t });
     });
     if (!Number.isFinite(lo)) { lo = now - 60000; hi = now; }
     if (hi - lo < 1000) hi = lo + 1000;
-    const labelW = Math.min(280, 40 + Math.max(...rows.map((r) => r.label.length)) * 7);
-    const width = Math.max(640, chart.clientWidth || 960), rowH = 24, top = 28;
-    const plotW = width - labelW - 20;
-    const height = top + rows.length * rowH + 10;
-    const x = (t) => labelW + ((t - lo) / (hi - lo)) * plotW;
-    const svg = S("svg", { class: "gantt-svg", width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
-                           "aria-label": "Gantt chart of the run's task tries" });
-    twc.timeTicks(lo, hi, Math.max(3, Math.floor(plotW / 130))).forEach((t) => {
-      svg.append(S("line", { x1: x(t), x2: x(t), y1: top - 6, y2: height - 10, class: "grid-line" }),
-        S("text", { x: x(t), y: top - 10, "text-anchor": "middle", class: "axis-label" }, tickLabel(t, hi - lo)));
-    });
-    rows.forEach((r, i) => {
-      const y = top + i * rowH;
-      if (i % 2) svg.append(S("rect", { x: 0, y, width, height: rowH, class: "row-band" }));
-      svg.append(S("text", { x: labelW - 8, y: y + rowH / 2 + 4, "text-anchor": "end", class: "row-label" }, r.label));
-    });
-    d.tries.forEach((t) => {
-      const y = top + rowOf.get(`${t.task_id}\u0000${t.map_index}`) * rowH + 4;
-      const q = ms(t.queued_at), s = ms(t.start_date), e = ms(t.end_date) || (s !== null ? now : null);
-      const bar = S("g", { class: "gantt-bar", role: "link", tabindex: "0" });
-      if (q !== null) {
-        const qEnd = s !== null ? s : now;
-        bar.append(S("rect", { x: x(q), y: y + 4, width: Math.max(x(qEnd) - x(q), 1), height: rowH - 16,
-                               class: "queued-part", fill: twc.stateColour("queued") }));
-      }
-      if (s !== null) {
-        bar.append(S("rect", { x: x(s), y, width: Math.max(x(e) - x(s), 2), height: rowH - 8, rx: 2,
-                               fill: twc.stateColour(t.state), class: "try-part" }));
-      }
-      twc.withTip(bar, () => [
-        `${t.task_id}${t.map_index >= 0 ? ` [${t.map_index}]` : ""} · try ${t.try_number}`,
-        `state: ${t.state}`,
-        t.queued_at ? `queued: ${tw.fmtTime(t.queued_at)}` : null,
-        t.start_date ? `started: ${tw.fmtTime(t.start_date)}` : "not started",
-        t.end_date ? `ended: ${tw.fmtTime(t.end_date)}` : (t.start_date ? "still running" : null),
-        t.start_date ? `duration: ${tw.fmtDuration(t.duration !== null ? t.duration : ((e - s) / 1000))}` : null,
-      ]);
-      const open = () => window.location.assign(twc.tiUrl(dagId, state.runId, t.task_id, t.map_index));
-      bar.addEventListener("click", open);
-      bar.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(); });
-      svg.append(bar);
-    });
-    return svg;
+    const span = hi - lo;
+    const queuedColour = twc.withAlpha(twc.stateColour("queued"), 0.55);
+    const datasets = [
+      { label: "queued", data: queued, backgroundColor: queuedColour, borderWidth: 0, barPercentage: 0.45, grouped: false,
+        order: 2 },
+      { label: "running", data: running, backgroundColor: (ctx) => (ctx.raw ? twc.stateColour(ctx.raw.t.state) : queuedColour),
+        borderColor: twc.cssVar("--state-line"), borderWidth: 1, borderRadius: 2, barPercentage: 0.8, grouped: false, order: 1 },
+    ];
+    const instance = twc.drawChart(chart, Math.max(140, rows.length * 30 + 70), {
+      type: "bar",
+      data: { labels: rows, datasets },
+      options: {
+        indexAxis: "y",
+        parsing: { xAxisKey: "x", yAxisKey: "y" },
+        interaction: { mode: "nearest", intersect: true, axis: "xy" },
+        onHover: (event, elements) => { event.native.target.style.cursor = elements.length ? "pointer" : "default"; },
+        onClick: (_event, elements) => {
+          if (!elements.length) return;
+          const { datasetIndex, index } = elements[0];
+          const t = datasets[datasetIndex].data[index].t;
+          window.location.assign(twc.gridUrl(dagId, state.runId, t.task_id));
+        },
+        scales: {
+          x: twc.axis({ type: "linear", position: "top", min: lo, max: hi,
+                        ticks: { maxTicksLimit: 8, callback: (v) => tickLabel(v, span) } }),
+          y: twc.axis({ type: "category", grid: { display: false }, ticks: { autoSkip: false } }),
+        },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              title: (items) => {
+                if (!items.length) return "";
+                const t = items[0].raw.t;
+                return `${labels[t.task_id] || t.task_id}${t.map_index >= 0 ? ` [${t.map_index}]` : ""} · try ${t.try_number}`;
+              },
+              label: (item) => {
+                const t = item.raw.t;
+                const s = ms(t.start_date), e = ms(t.end_date) || now;
+                return [
+                  `state: ${t.state}`,
+                  t.queued_at ? `queued: ${tw.fmtTime(t.queued_at)}` : null,
+                  t.start_date ? `started: ${tw.fmtTime(t.start_date)}` : "not started",
+                  t.end_date ? `ended: ${tw.fmtTime(t.end_date)}` : (t.start_date ? "still running" : null),
+                  t.start_date ? `duration: ${tw.fmtDuration(t.duration !== null ? t.duration : (e - s) / 1000)}` : null,
+                ].filter(Boolean);
+              },
+            },
+          },
+        },
+      },
+    }, "Gantt chart of the run's task tries");
+    if (instance) {
+      chart.firstChild.dataset.rows = String(rows.length);
+      chart.firstChild.dataset.tries = String(running.length);
+    }
   }
 
   /** An axis label: the time of day (with seconds for short spans) in the chosen zone. */
@@ -123,5 +143,7 @@
   }
 
   tw.onTimezoneChange(() => state.data && render());
-  load().then(startPolling).catch((e) => root.append(tw.el("p", { class: "banner-error" }, e.message)));
+  twc.onThemeChange(() => state.data && render());
+  twc.loading(chart);
+  load().then(startPolling).catch((e) => twc.showError(chart, e));
 })();
