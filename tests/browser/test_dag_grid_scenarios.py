@@ -1,5 +1,5 @@
 """The per-DAG Grid, Details and Code pages in a real browser: groups collapse, a mapped task is one
-cell with its instance count, a cell opens its task instance, the run panel shows the run."""
+cell with its instance count, a cell opens its task instance in the panel, the run panel shows the run."""
 
 from __future__ import annotations
 
@@ -35,12 +35,17 @@ def test_grid_groups_mapped_tasks_and_cells_open_task_instances(page, server, sc
     group.locator(".gl").click()
     expect(children.first).to_be_visible()
 
-    # The run bar opens the run panel; a task cell opens the task instance page.
+    # The run bar opens the run panel; a task cell opens its task instance in the same panel,
+    # whose "Open full page" link leads to the task instance page.
     page.locator("#grid .grid-runbars .gc b").click()
     side = page.locator("#grid-side")
     expect(side).to_contain_text("grid_run_1")
     expect(side).to_contain_text("success")
+    expect(page.locator("#grid .grid-runlabels span")).to_have_count(1)  # the run's date above its column
     page.locator("#grid .grid-row.task", has_text="end").locator(".gc i").click()
+    expect(page).to_have_url(re.compile(r"/dags/ui_grid/grid\?run_id=grid_run_1&task_id=end&map_index=-1$"))
+    expect(side.locator(".gp-title")).to_contain_text("end")
+    side.get_by_role("link", name="Open full page").click()
     expect(page).to_have_url(re.compile(r"/dags/ui_grid/runs/grid_run_1/tasks/end\?map_index=-1$"))
     assert page.console_errors == []
 

@@ -505,12 +505,15 @@
       ["ArrowDown", "Grid: task below", () => move(1, 0)],
       ["Escape", "Grid: close the details panel", () => { if (!selection || document.querySelector(".dialog")) return false; closePanel(); return true; }],
     ];
+    // false = not handled (the key goes on to an earlier shortcut or the browser).
     const guarded = (fn) => (event) => {
-      if (event && (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey)) return;
-      if (fn() !== false && event && event.preventDefault) event.preventDefault();
+      if (event && (typing(event.target) || event.altKey || event.ctrlKey || event.metaKey)) return false;
+      const handled = fn() !== false;
+      if (handled && event && event.preventDefault) event.preventDefault();
+      return handled;
     };
     if (tw.shortcuts && typeof tw.shortcuts.add === "function") {
-      keys.forEach(([key, description, fn]) => tw.shortcuts.add(key, description, guarded(fn)));
+      keys.forEach(([key, description, fn]) => tw.shortcuts.add(key, description, guarded(fn), "Grid"));
       return;
     }
     const byKey = Object.fromEntries(keys.map(([key, , fn]) => [key, guarded(fn)]));

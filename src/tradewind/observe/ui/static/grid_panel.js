@@ -111,7 +111,7 @@
       const my = reset();
       node.hidden = false;
       const body = el("div", { class: "gp-content" }, el("p", { class: "muted" }, "Loading the run…"));
-      node.replaceChildren(frame(runId, "Run", `/dags/${enc(dag.dag_id)}/runs?run_id=${enc(runId)}`), body);
+      node.replaceChildren(frame(runId, "Run", `/dags/${enc(dag.dag_id)}/runs/${enc(runId)}`), body);
       node.dataset.kind = "run";
       let answer;
       try {
