@@ -79,10 +79,24 @@
     }, t.name));
   }
 
+  /** When the next run will start (Airflow 3's run_after: the end of the data interval for interval
+   *  schedules), with its logical date underneath; a paused DAG's next run waits for unpausing. */
+  function nextRunCell(dag) {
+    const startsAt = dag.next_dagrun_create_after || dag.next_dagrun_data_interval_end || dag.next_dagrun;
+    if (!startsAt) return el("span", { class: "muted" }, "—");
+    const logical = dag.next_dagrun_logical_date || dag.next_dagrun;
+    const interval = dag.next_dagrun_data_interval_start && dag.next_dagrun_data_interval_end
+      ? `data interval ${tw.fmtTime(dag.next_dagrun_data_interval_start)} – ${tw.fmtTime(dag.next_dagrun_data_interval_end)}` : "";
+    return el("div", { class: "next-run", title: [`starts at ${tw.fmtTime(startsAt)}`, logical ? `logical date ${tw.fmtTime(logical)}` : "", interval,
+      dag.is_paused ? "paused: runs only once unpaused" : ""].filter(Boolean).join("\n") },
+      el("span", { class: "nowrap next-run-at" }, tw.timeEl(startsAt)),
+      logical && logical !== startsAt ? el("div", { class: "muted small nowrap next-run-logical" }, "logical ", tw.timeEl(logical)) : "",
+      dag.is_paused ? el("div", { class: "muted small" }, "paused") : "");
+  }
+
   function row(dag) {
     const last = dag.recent_runs[0];
-    const nextRun = dag.next_dagrun ? el("span", { title: dag.next_dagrun_create_after
-      ? `runs after ${tw.fmtTime(dag.next_dagrun_create_after)}` : "" }, tw.timeEl(dag.next_dagrun)) : el("span", { class: "muted" }, "—");
+    const nextRun = nextRunCell(dag);
     return el("tr", { dataset: { dagId: dag.dag_id }, class: dag.is_paused ? "paused" : "" },
       el("td", {}, pauseToggle(dag)),
       el("td", {},
@@ -93,10 +107,10 @@
         dag.tags.length ? el("div", { class: "chips" }, tagPills(dag)) : ""),
       el("td", {}, dag.owners.join(", ")),
       el("td", {}, dag.recent_runs.length ? runSquares(dag) : el("span", { class: "muted" }, "no runs")),
-      el("td", { class: "mono" }, dag.timetable_summary || ""),
-      el("td", {}, last ? [tw.stateBadge(last.state), " ", el("a", {
-        href: `${dagUrl(dag.dag_id)}?run_id=${encodeURIComponent(last.dag_run_id)}`, title: last.dag_run_id,
-      }, tw.timeEl(last.logical_date))] : el("span", { class: "muted" }, "—")),
+      el("td", { class: "mono nowrap schedule", title: dag.timetable_description || dag.timetable_summary || "" }, dag.timetable_summary || ""),
+      el("td", { class: "nowrap" }, last ? [tw.stateBadge(last.state), " ", el("a", {
+        href: `${dagUrl(dag.dag_id)}?run_id=${encodeURIComponent(last.dag_run_id)}`, title: `${last.dag_run_id}\n${last.state}`,
+      }, tw.timeEl(last.logical_date || last.run_after))] : el("span", { class: "muted" }, "—")),
       el("td", {}, nextRun),
       el("td", {}, perms.can_trigger ? el("button", {
         type: "button", class: "trigger", title: `Trigger ${dag.dag_id}`, "aria-label": `Trigger ${dag.dag_id}`,
