@@ -108,3 +108,25 @@ def test_runs_page_loads_its_script_and_the_shared_run_actions(api, config, db) 
         asset = api.get(f"/static/{name}", as_=None)
         assert asset.status_code == 200 and len(asset.content) > 500, name
     assert "innerHTML" not in api.get("/static/grid.js", as_=None).text
+
+
+def test_header_next_run_is_when_the_next_run_starts(api, config, db) -> None:
+    from datetime import datetime, timezone
+
+    from tradewind.persist.models import DagModel
+
+    store_dag_file(config, db, "loader_file", SOURCE)
+    logical, run_after = datetime(2024, 3, 1, tzinfo=timezone.utc), datetime(2024, 3, 2, tzinfo=timezone.utc)
+    with db.session_scope() as session:
+        dag = session.get(DagModel, "loader")
+        dag.next_dagrun, dag.next_dagrun_create_after, dag.is_paused = logical, run_after, False
+    html = api.get("/dags/loader/grid", as_="viewer").text
+    cell = re.search(r'<dd class="nowrap" id="dag-next-run">(.*?)</dd>', html).group(1)
+    # Airflow 3's "run after" (when it starts), the logical date only in the hover title.
+    assert f'data-iso="{run_after.isoformat()}"' in cell and f'title="Logical date {logical.isoformat()}"' in cell
+    assert '<dd class="mono nowrap">@daily</dd>' in html  # the cron string never wraps mid-token
+    with db.session_scope() as session:
+        session.get(DagModel, "loader").is_paused = True
+    paused = api.get("/dags/loader/grid", as_="viewer").text
+    cell = re.search(r'<dd class="nowrap" id="dag-next-run">(.*?)</dd>', paused).group(1)
+    assert "paused" in cell and "data-iso" not in cell

@@ -172,3 +172,37 @@ def test_clear_and_mark_from_a_browser_session(api) -> None:
     mapped = user.write("PATCH", "dags/ti_page/dagRuns/r1/taskInstances/double/1",
                         json={"new_state": "failed", "dry_run": True})
     assert [(t["task_id"], t["map_index"]) for t in mapped.json()["task_instances"]] == [("double", 1)]
+
+
+def test_run_panel_data_has_the_run_note_version_and_each_instance_timing(api) -> None:
+    user = browser(api, "user")
+    assert user.write("PATCH", "dags/ti_page/dagRuns/r1/setNote", json={"note": "<i>looked at</i>"}).status_code == 200
+    body = browser(api, "viewer").get("/ui/data/dags/ti_page/runs/r1/panel").json()
+    run = body["run"]
+    assert (run["dag_run_id"], run["state"], run["note"]) == ("r1", "failed", "<i>looked at</i>")
+    assert run["dag_version_number"] == 1 and run["conf"] == {}
+    # [map_index, state, try_number, start, end, duration] per instance, by task.
+    [produce] = body["instances"]["produce"]
+    ti = api.get("dags/ti_page/dagRuns/r1/taskInstances/produce").json()
+    assert produce == [-1, "success", 1, ti["start_date"], ti["end_date"], ti["duration"]]
+    assert body["instances"]["after"][0][1] == "upstream_failed"
+    assert sorted(m[0] for m in body["instances"]["double"]) == [0, 1, 2]
+    assert browser(api, "viewer").get("/ui/data/dags/ti_page/runs/nope/panel").status_code == 404
+
+
+def test_a_huge_xcom_value_is_cut_and_downloaded_whole(api, monkeypatch) -> None:
+    from tradewind.observe.ui import task_instance
+
+    monkeypatch.setattr(task_instance, "XCOM_PREVIEW_CHARS", 20)
+    viewer = browser(api, "viewer")
+    entries = {x["key"]: x for x in viewer.get(f"{DATA}/produce/xcom").json()["xcom_entries"]}
+    cut = entries["return_value"]
+    assert cut["truncated"] is True and len(cut["value"]) == 20 and cut["size"] > 20
+    assert entries["api_token"]["truncated"] is False and entries["api_token"]["value"] == "***"
+    whole = viewer.get(f"{DATA}/produce/xcom/value", params={"key": "return_value"})
+    assert whole.status_code == 200 and whole.headers["content-type"].startswith("text/plain")
+    assert "attachment" in whole.headers["content-disposition"]
+    assert len(whole.text) == cut["size"] and whole.text.startswith(cut["value"])
+    assert '"password": "***"' in whole.text and "hunter2" not in whole.text
+    assert viewer.get(f"{DATA}/produce/xcom/value", params={"key": "api_token"}).text == "***"
+    assert viewer.get(f"{DATA}/produce/xcom/value", params={"key": "nope"}).status_code == 404
