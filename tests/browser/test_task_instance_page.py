@@ -22,3 +22,18 @@ def test_open_a_task_log_from_its_page(page, server, screenshot):
     expect(page.locator("#tab-details")).to_contain_text("Tries")
     screenshot(page, "task-instance-details")
     assert page.console_errors == []
+
+
+def test_a_task_instance_note_is_saved_and_shown_after_reload(page, server):
+    if server.api("GET", "dags/ui_log/dagRuns/log_run").status_code == 404:
+        server.run_to_success("ui_log", "log_run")
+    page.goto("/dags/ui_log/runs/log_run/tasks/extract#note")
+    page.get_by_label("Note").fill("<i>rerun</i> after the fix")
+    page.get_by_role("button", name="Save note").click()
+    expect(page.locator("#ti-note-status")).to_have_text("Saved.")
+    page.reload()
+    expect(page.locator("#ti-note-text")).to_have_text("<i>rerun</i> after the fix")  # text, not markup
+    expect(page.locator("#ti-note-text i")).to_have_count(0)
+    note = server.ok("GET", "dags/ui_log/dagRuns/log_run/taskInstances/extract")["note"]
+    assert note == "<i>rerun</i> after the fix"
+    assert page.console_errors == []

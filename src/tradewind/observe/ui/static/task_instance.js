@@ -327,6 +327,40 @@
     }
   }
 
+  // ------------------------------------------------------------------- note
+  /** The user's note on the instance: shown as text; editors save it through the REST setNote. */
+  let noteInitialised = false;
+  function showNote(text) {
+    const shown = document.getElementById("ti-note-text");
+    shown.textContent = text || "";
+    shown.hidden = !text;
+    document.getElementById("ti-note-empty").hidden = !!text;
+  }
+  function renderNote() {
+    if (!data.task_instance || !document.getElementById("tab-note")) return;
+    showNote(data.task_instance.note);
+    const input = document.getElementById("ti-note-input");
+    if (!input || noteInitialised) return;
+    noteInitialised = true;
+    input.value = data.task_instance.note || "";
+    const save = document.getElementById("ti-note-save"), status = document.getElementById("ti-note-status");
+    const error = document.getElementById("ti-note-error");
+    const notePath = `${mapIndex >= 0 ? `${restTi}/${mapIndex}` : restTi}/setNote`;
+    save.addEventListener("click", async () => {
+      save.disabled = true;
+      error.hidden = true;
+      try {
+        const { data: saved } = await api(notePath, { method: "PATCH", body: { note: input.value } });
+        data.task_instance.note = saved.note;
+        showNote(saved.note);
+        status.textContent = "Saved.";
+      } catch (e) {
+        error.textContent = `The note was not saved: ${e.message}`;
+        error.hidden = false;
+      } finally { save.disabled = false; }
+    });
+  }
+
   // ----------------------------------------------------------------- refresh
   async function refresh() {
     data = (await api(dataPath, { params: { map_index: mapIndex } })).data;
@@ -334,6 +368,7 @@
     updateTabs();
     renderMapped();
     renderDetails();
+    renderNote();
     if (activeTab === null) showTab(location.hash.slice(1) || (data.mapped ? "mapped" : "log"));
     logView.syncTries();
     renderRendered();
