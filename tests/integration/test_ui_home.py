@@ -106,3 +106,12 @@ def test_empty_installation_answers_with_zeros_not_errors(api) -> None:
     assert body["run_states"] == {"queued": 0, "running": 0, "success": 0, "failed": 0}
     assert body["health"]["scheduler"]["status"] == "unhealthy" and body["health"]["scheduler"]["jobs"] == []
     assert [p["name"] for p in body["pools"]] == ["default_pool"]
+
+
+def test_home_script_builds_the_page_with_text_only() -> None:
+    from pathlib import Path
+    import re
+
+    source = (Path(__file__).resolve().parents[2] / "src/tradewind/observe/ui/static/home.js").read_text()
+    assert "tw.el(" in source
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", source)

@@ -106,8 +106,9 @@
         dag.description ? el("div", { class: "muted small" }, dag.description) : "",
         dag.tags.length ? el("div", { class: "chips" }, tagPills(dag)) : ""),
       el("td", {}, dag.owners.join(", ")),
-      el("td", {}, dag.recent_runs.length ? runSquares(dag) : el("span", { class: "muted" }, "no runs")),
-      el("td", { class: "mono nowrap schedule", title: dag.timetable_description || dag.timetable_summary || "" }, dag.timetable_summary || ""),
+      el("td", {}, dag.recent_runs.length ? runSquares(dag) : el("span", { class: "muted nowrap" }, "no runs")),
+      el("td", { class: "schedule", title: dag.timetable_description || dag.timetable_summary || "" },
+        el("span", { class: "mono nowrap" }, dag.timetable_summary || "")),
       el("td", { class: "nowrap" }, last ? [tw.stateBadge(last.state), " ", el("a", {
         href: `${dagUrl(dag.dag_id)}?run_id=${encodeURIComponent(last.dag_run_id)}`, title: `${last.dag_run_id}\n${last.state}`,
       }, tw.timeEl(last.logical_date || last.run_after))] : el("span", { class: "muted" }, "—")),
