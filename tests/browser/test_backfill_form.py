@@ -22,12 +22,12 @@ def _add_scheduled_dag(server) -> None:
     if not (server.home.path / "dags" / f"{DAG}.py").exists():
         server.home.add_dag(f"{DAG}.py", textwrap.dedent(f'''
             from datetime import datetime
-            from tradewind import DAG
-            from tradewind.definition.operators.empty import EmptyOperator
+            from tradewind import DAG, BashOperator
 
+            # Each run takes a while, so the backfill is still running when the test pauses and cancels it.
             with DAG({DAG!r}, schedule="@daily", start_date=datetime(2024, 1, 1), catchup=False,
                      is_paused_upon_creation=True):
-                EmptyOperator(task_id="only")
+                BashOperator(task_id="slow", bash_command="sleep 20")
         '''))
     wait_for(lambda: server.api("GET", f"dags/{DAG}").status_code == 200, deadline=PAGE_TIMEOUT_MS / 1000 * 4,
              interval=0.2, what=f"the DAG processor to parse {DAG}")
@@ -44,7 +44,7 @@ def test_preview_lists_the_runs_then_create_makes_the_backfill(page, server, scr
     # A reversed range: the API's reason shows in the form, no preview.
     dialog.get_by_label("From (UTC)").fill("2024-02-05T00:00:00")
     dialog.get_by_label("To (UTC)").fill("2024-02-01T00:00:00")
-    expect(dialog.locator('[data-field="from_date"] .field-error, #backfill-error')).to_contain_text("after")
+    expect(dialog.locator('[data-field="from_date"] .field-error')).to_contain_text("after")
     expect(dialog.locator("#backfill-preview li")).to_have_count(0)
     # Three days: the preview lists their logical dates.
     dialog.get_by_label("To (UTC)").fill("2024-02-07T00:00:00")
@@ -66,14 +66,20 @@ def test_preview_lists_the_runs_then_create_makes_the_backfill(page, server, scr
     assert (made["from_date"][:10], made["to_date"][:10]) == ("2024-02-05", "2024-02-07")
     assert (made["reprocess_behavior"], made["max_active_runs"], made["dag_run_conf"]) == ("completed", 2,
                                                                                             {"source": "browser"})
-    # Reopened, the form lists it with its actions; cancel it from there.
+    # Reopened, the form lists it with its actions: pause, unpause, cancel.
     page.locator("#dag-backfill").click()
     dialog = page.get_by_role("dialog")
     entry = dialog.locator(f'tr[data-backfill-id="{made["id"]}"]')
-    expect(entry).to_be_visible()
-    if made["completed_at"] is None:
-        entry.get_by_role("button", name="Cancel backfill").click()
-        expect(page.locator("#flash")).to_contain_text(f"Backfill {made['id']}: cancelled")
+    expect(entry).to_contain_text("running")
+    entry.get_by_role("button", name="Pause", exact=True).click()
+    expect(entry).to_contain_text("paused")
+    assert _v2(server, "GET", f"backfills/{made['id']}").json()["is_paused"] is True
+    entry.get_by_role("button", name="Unpause").click()
+    expect(entry).to_contain_text("running")
+    entry.get_by_role("button", name="Cancel backfill").click()
+    expect(page.locator("#flash")).to_contain_text(f"Backfill {made['id']}: cancelled")
+    expect(entry).to_contain_text("completed")
+    assert _v2(server, "GET", f"backfills/{made['id']}").json()["completed_at"] is not None
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
     assert page.console_errors == []

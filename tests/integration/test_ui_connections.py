@@ -56,3 +56,78 @@ def test_dialog_calls_keep_secrets_and_never_show_them(api, config) -> None:
     refused = op.client.request("DELETE", "/api/v1/connections/warehouse")  # no CSRF header
     assert refused.status_code == 403
     assert op.write("DELETE", "connections/warehouse").status_code == 204
+
+
+def test_connection_types_catalogue_for_the_dialog(api) -> None:
+    for role in ("viewer", "user"):
+        assert browser(api, role).get("/ui/data/connections/types").status_code == 403, role
+    assert api.client.get("/ui/data/connections/types").status_code == 401
+    answer = browser(api, "op").get("/ui/data/connections/types")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    types = {t["conn_type"]: t for t in body["connection_types"]}
+    assert body["total_entries"] == len(types)
+    assert {"sqlite", "postgres", "mysql", "aws", "http", "smtp", "generic"} <= set(types)
+    assert list(types) == sorted(types)
+    for entry in types.values():
+        assert set(entry["hidden_fields"]) <= set(body["standard_fields"])
+        assert entry["hook_name"]
+        for field in entry["extra_fields"]:
+            assert field["name"] and field["label"] and field["type"] in (
+                "string", "password", "integer", "number", "boolean", "select")
+    pg = types["postgres"]
+    assert pg["hook_name"] == "Postgres" and pg["testable"] is True
+    assert pg["hook_class"] == "tradewind.integrations.sql.postgres:PostgresHook"
+    assert pg["relabeling"]["schema"] == "Database"
+    sslmode = next(f for f in pg["extra_fields"] if f["name"] == "sslmode")
+    assert sslmode["type"] == "select" and "require" in sslmode["options"]
+    aws = types["aws"]
+    assert aws["hook_name"] == "Amazon Web Services"
+    assert {"host", "port"} <= set(aws["hidden_fields"]) and aws["relabeling"]["login"] == "AWS Access Key ID"
+    assert {"region_name", "endpoint_url"} <= {f["name"] for f in aws["extra_fields"]}
+    assert types["sqlite"]["hidden_fields"] == ["schema", "login", "password", "port"]
+    assert types["smtp"]["testable"] is False  # connections test has no SMTP hook registered
+    script = browser(api, "op").get("/static/connections.js").text
+    assert "/ui/data/connections/types" in script
+
+
+def test_hook_declarations_are_read() -> None:
+    """A hook's own get_ui_field_behaviour / get_connection_form_widgets (Airflow's names) shape its type."""
+    from tradewind.observe.ui import connections as ui
+
+    class StringField:
+        def __init__(self, *args, **kwargs):
+            self.args, self.kwargs = args, kwargs
+
+    class BooleanField(StringField):
+        pass
+
+    class Hook:
+        hook_name = "Made Up"
+
+        @classmethod
+        def get_ui_field_behaviour(cls):
+            return {"hidden_fields": ["port", "not_a_field"], "relabeling": {"host": "Account"},
+                    "placeholders": {"login": "user@example.com"}}
+
+        @classmethod
+        def get_connection_form_widgets(cls):
+            return {"extra__madeup__warehouse": StringField("Warehouse", description="Compute to use"),
+                    "insecure": BooleanField(label="Skip TLS checks")}
+
+    out = ui._from_hook(Hook, "madeup")
+    assert out["hidden_fields"] == ["port"]
+    assert out["relabeling"] == {"host": "Account"} and out["placeholders"] == {"login": "user@example.com"}
+    assert out["extra_fields"] == [
+        {"name": "warehouse", "label": "Warehouse", "type": "string", "description": "Compute to use"},
+        {"name": "insecure", "label": "Skip TLS checks", "type": "boolean"}]
+
+    class Broken:
+        @classmethod
+        def get_ui_field_behaviour(cls):
+            raise RuntimeError("provider bug")
+
+    assert ui._from_hook(Broken, "broken") == {}
+    field = ui._schema_field("region", {"label": "Region", "schema": {"type": ["string", "null"],
+                                                                       "enum": ["eu", "us", None]}})
+    assert field == {"name": "region", "label": "Region", "type": "select", "options": ["eu", "us"]}
