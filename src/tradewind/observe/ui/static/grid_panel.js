@@ -293,6 +293,12 @@
         if (viewer) { try { viewer.destroy(); } catch (e) { /* gone */ } viewer = null; }
         const tries = data.tries;
         if (!tries.length) { panel.replaceChildren(el("p", { class: "muted" }, "No try has started yet: the log appears when the first try runs.")); return; }
+        if (typeof tw.logViewer === "function") {  // static/log_viewer.js: its own try picker and download
+          const holder = el("div", { class: "gp-log" });
+          panel.replaceChildren(holder);
+          viewer = tw.logViewer(holder, { dagId: dag.dag_id, runId, taskId, mapIndex, tryNumber: lastTry().try_number });
+          return;
+        }
         const select = el("select", { "aria-label": "Try" }, tries.map((x) => el("option", { value: x.try_number }, `${x.try_number} (${x.state || "none"})`)));
         select.value = String(lastTry().try_number);
         const holder = el("div", { class: "gp-log" });
@@ -302,9 +308,7 @@
           if (viewer) { try { viewer.destroy(); } catch (e) { /* gone */ } }
           download.href = `${dataPath}/logs/${n}/download?map_index=${mapIndex}`;
           holder.replaceChildren();
-          viewer = typeof tw.logViewer === "function"
-            ? tw.logViewer(holder, { dagId: dag.dag_id, runId, taskId, mapIndex, tryNumber: n })
-            : plainLog(holder, `${restTi}/logs/${n}`, mapIndex);
+          viewer = plainLog(holder, `${restTi}/logs/${n}`, mapIndex);
         };
         select.addEventListener("change", () => openTry(Number(select.value)));
         openTry(Number(select.value));
