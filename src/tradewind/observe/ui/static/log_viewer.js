@@ -103,7 +103,7 @@
       el("label", { class: "lv-try-label", hidden: true }, "Try ", trySelect), levelFilter,
       el("span", { class: "lv-search-box" }, search, prevButton, nextButton, searchCount),
       followLabel, el("label", {}, wrap, " Wrap"), download);
-    const error = el("div", { class: "banner-error lv-error", role: "alert", hidden: true });
+    const error = el("div", { class: "banner-error lv-problem", role: "alert", hidden: true });
     const status = el("div", { class: "lv-status muted", role: "status" });
     const earlier = el("button", { type: "button", class: "lv-earlier", hidden: true }, "Load earlier lines");
     const later = el("button", { type: "button", class: "lv-later", hidden: true }, "Load later lines");
@@ -177,7 +177,12 @@
         return;
       }
       const data = await fetchWindow({});
-      if (!data) { renderTries(); return; }
+      if (!data) {
+        lines = []; start = end = size = 0; stillWriting = false;
+        renderTries(); render();
+        status.textContent = "";
+        return;
+      }
       lines = parseLines(data.lines);
       start = data.start; end = data.end;
       afterChange({ toEnd: true });
