@@ -83,44 +83,48 @@ def test_data_endpoints_need_credentials_and_know_the_dag_and_run(api) -> None:
         assert_problem(api.get(f"{DATA}/{part}", params={"run_id": "nope"}, as_="viewer"), 404, contains="nope")
 
 
-def test_graph_layout_groups_states_and_marks(api) -> None:
+def test_graph_structure_groups_states_and_marks(api) -> None:
     body = _get(api, f"{DATA}/graph")
     assert body["run"]["run_id"] == "r2" and body["live"] is False  # the latest run by default
     assert [r["run_id"] for r in body["runs"]] == ["r2", "r1"]
-    assert body["all_groups"] == ["grp"] and body["expanded"] == []
+    # the whole structure: every task (the browser collapses groups and lays it out), no coordinates
     nodes = {n["id"]: n for n in body["nodes"]}
-    assert set(nodes) == {"start", "create", "grp", "double", "delete", "end"}  # the group is one node
-    assert nodes["grp"]["kind"] == "group" and nodes["grp"]["task_count"] == 2
+    assert set(nodes) == {"start", "create", "grp.flaky", "grp.inside", "double", "delete", "end"}
+    assert "x" not in nodes["start"] and "width" not in body
+    assert body["groups"] == [{"id": "grp", "label": "grp", "parent": None, "tooltip": "<img src=x onerror=alert(1)>",
+                               "task_count": 2}]
+    assert nodes["grp.flaky"]["label"] == "flaky" and nodes["grp.flaky"]["group"] == "grp"
     assert nodes["start"]["label"] == "<script>alert('n')</script>"  # text; the browser sets it with textContent
     assert nodes["create"]["is_setup"] and nodes["delete"]["is_teardown"] and nodes["double"]["is_mapped"]
-    # left to right by longest path: start/create, then the group and double, then end/delete
-    assert nodes["start"]["x"] < nodes["grp"]["x"] < nodes["end"]["x"]
-    assert nodes["double"]["x"] == nodes["grp"]["x"] or nodes["double"]["x"] > nodes["start"]["x"]
     edges = {(e["source"], e["target"]): e for e in body["edges"]}
-    assert ("start", "grp") in edges and ("grp", "end") in edges and ("create", "delete") in edges
-    assert edges[("create", "delete")]["setup_teardown"] is True
-    assert edges[("start", "grp")]["label"] is None  # the label belongs to start -> grp.flaky, hidden inside
-    for edge in body["edges"]:
-        src, dst = nodes[edge["source"]], nodes[edge["target"]]
-        assert edge["points"][0] == pytest.approx([src["x"] + src["w"], src["y"] + src["h"] / 2], abs=0.11)
-        assert edge["points"][-1] == pytest.approx([dst["x"], dst["y"] + dst["h"] / 2], abs=0.11)
+    assert edges[("start", "grp.flaky")]["label"] == "<script>alert('l')</script>"
+    assert edges[("create", "delete")]["setup_teardown"] is True and edges[("start", "double")]["label"] is None
+    assert body["assets"] == [] and body["dags"] == [] and body["links"] == []
     states = body["states"]
     assert states["grp.flaky"] == {"state": "success", "try_number": 2, "map_count": None, "counts": None}
     assert states["grp"]["state"] == "success" and states["grp"]["counts"] == {"success": 2}
     assert states["double"]["map_count"] == 3 and states["double"]["counts"] == {"success": 3}
+    assert _get(api, f"{DATA}/graph", run_id="r1")["run"]["run_id"] == "r1"
 
-    opened = _get(api, f"{DATA}/graph", run_id="r1", expanded=["grp", "unknown"])
-    assert opened["run"]["run_id"] == "r1" and opened["expanded"] == ["grp"]
-    nodes = {n["id"]: n for n in opened["nodes"]}
-    box = opened["groups"][0]
-    assert box["id"] == "grp" and box["kind"] == "group_box" and box["tooltip"] == "<img src=x onerror=alert(1)>"
-    for inner in ("grp.flaky", "grp.inside"):
-        n = nodes[inner]
-        assert n["label"] == inner.split(".")[1] and n["group"] == "grp"
-        assert box["x"] <= n["x"] and n["x"] + n["w"] <= box["x"] + box["w"]
-        assert box["y"] <= n["y"] and n["y"] + n["h"] <= box["y"] + box["h"]
-    labelled = [e for e in opened["edges"] if e["source"] == "start" and e["target"] == "grp.flaky"]
-    assert labelled[0]["label"] == "<script>alert('l')</script>"
+
+def test_graph_shows_assets_and_linked_dags(config, db) -> None:
+    store_dag_file(config, db, "linked", """
+from tradewind import Asset
+from tradewind.definition.sensors.external_task import ExternalTaskMarker
+
+source, made = Asset("s3://bucket/in.csv"), Asset(name="made", uri="s3://bucket/out")
+with DAG("linked", start_date=datetime(2024, 1, 1), schedule=[source]):
+    first = EmptyOperator(task_id="first", outlets=[made])
+    first >> ExternalTaskMarker(task_id="mark", external_dag_id="downstream_dag", external_task_id="t")
+""")
+    body = _get(make_api(config, db), "/ui/data/dags/linked/graph")
+    assets = {a["label"]: a for a in body["assets"]}
+    assert set(assets) == {"s3://bucket/in.csv", "made"} and assets["made"]["uri"] == "s3://bucket/out"
+    assert body["dags"] == [{"id": "dag:downstream_dag", "kind": "dag", "label": "downstream_dag",
+                             "dag_id": "downstream_dag", "group": None}]
+    links = {(l["source"], l["target"], l["kind"]) for l in body["links"]}
+    assert links == {(assets["s3://bucket/in.csv"]["id"], "first", "schedule"), ("first", assets["made"]["id"], "outlet"),
+                     ("mark", "dag:downstream_dag", "marker")}
 
 
 def test_graph_states_for_polling(api) -> None:
@@ -192,7 +196,7 @@ with DAG("lonely", start_date=datetime(2024, 1, 1), schedule=None):
 def test_chart_scripts_never_use_inner_html() -> None:
     from tradewind.observe.ui.pages import STATIC_DIR
 
-    for name in ("dag_charts.js", "dag_graph.js", "dag_gantt.js", "dag_chart.js", "dag_calendar.js"):
+    for name in ("dag_charts.js", "dag_graph.js", "graph_view.js", "asset_graph.js", "dag_dependencies.js", "dag_gantt.js", "dag_chart.js", "dag_calendar.js"):
         text = (STATIC_DIR / name).read_text()
         assert ".innerHTML" not in text and "insertAdjacentHTML" not in text and "eval(" not in text, name
 
