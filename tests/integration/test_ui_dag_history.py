@@ -180,3 +180,11 @@ def test_events_tab_shows_this_dags_audit_log_with_extra_as_json_text(versioned)
     filtered = _page(versioned, "/dags/versioned/events?event=cli_note")
     assert "1 event<" in filtered
     assert "No events named" in _page(versioned, "/dags/versioned/events?event=nothing")
+
+
+def test_history_scripts_build_text_only() -> None:
+    from tradewind.observe.ui.pages import STATIC_DIR
+
+    for name in ("dag_history.js", "dag_charts.js", "dag_chart.js", "dag_gantt.js", "dag_calendar.js"):
+        text = (STATIC_DIR / name).read_text()
+        assert ".innerHTML" not in text and "insertAdjacentHTML" not in text and "eval(" not in text, name
