@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 def test_grid_groups_mapped_tasks_and_cells_open_task_instances(page, server, screenshot):
     server.run_to_success("ui_grid", "grid_run_1")
     page.goto("/dags/ui_grid/grid")
-    rows = page.locator("#grid .grid-row[data-row]:not([data-row=runs])")
+    rows = page.locator("#grid .grid-row[data-row]:not([data-row=runs]):not([data-row=labels])")
     expect(rows).to_have_count(6)  # start, work (group), work.a, work.b, double, end
     expect(page.locator("#grid .grid-runbars .gc b")).to_have_count(1)
     cells = page.locator("#grid .grid-row.task .gc i")

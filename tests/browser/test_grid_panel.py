@@ -218,3 +218,17 @@ def test_an_api_error_in_the_panel_is_a_readable_message(page, server):
                lambda route: route.fulfill(status=403, json={"detail": "not for you"}))
     page.locator("#grid .grid-runbars .gc b").first.click()
     expect(page.locator("#grid-side").get_by_role("alert")).to_have_text("Could not load the run: not for you")
+
+
+def test_at_1024_px_the_panel_goes_under_the_grid_without_side_scrolling(page, server, screenshot):
+    _run(server, OK_DAG, "panel_run", "success")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"/dags/{OK_DAG}/grid?run_id=panel_run&task_id=first&map_index=-1")
+    side = page.locator("#grid-side")
+    expect(side.locator(".gp-title")).to_contain_text("first")
+    grid_box, side_box = page.locator("#grid").bounding_box(), side.bounding_box()
+    assert side_box["y"] >= grid_box["y"] + grid_box["height"]  # below the grid, not squeezed beside it
+    assert side_box["x"] + side_box["width"] <= 1024
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    screenshot(page, "grid-panel-1024")
+    assert page.console_errors == []
