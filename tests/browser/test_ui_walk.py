@@ -338,20 +338,24 @@ def test_page(walk: Server, browser: Any, signed_in: dict[str, Any], axe: str,
 # --- the graph's labels -------------------------------------------------------------------------
 
 LABELS_JS = """() => {
-    const svgs = [...document.querySelectorAll("svg")];
+    const shown = (el) => el.checkVisibility ? el.checkVisibility() : el.getBoundingClientRect().width > 0;
+    const svgs = [...document.querySelectorAll("svg")].filter(shown);
     const svg = svgs.sort((a, b) => b.querySelectorAll("text").length - a.querySelectorAll("text").length)[0];
     if (!svg) return {texts: 0, bad: []};
+    const area = (r) => Math.max(0, r.width) * Math.max(0, r.height);
+    const overlap = (a, b) => area({width: Math.min(a.right, b.right) - Math.max(a.left, b.left),
+                                    height: Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top)});
     const bad = [];
     let texts = 0;
     for (const text of svg.querySelectorAll("text")) {
-        if (!text.textContent.trim()) continue;
-        let g = text.parentElement;
-        while (g && g !== svg && !g.querySelector(":scope > rect")) g = g.parentElement;
-        if (!g || g === svg) continue;
-        const rects = [...g.querySelectorAll(":scope > rect")].map((r) => r.getBoundingClientRect());
-        const box = rects.sort((a, b) => b.width * b.height - a.width * a.height)[0];
+        if (!text.textContent.trim() || !shown(text)) continue;
         const t = text.getBoundingClientRect();
         if (t.width === 0) continue;
+        // The label's box: the rect beside it (same parent) it overlaps most; none: not a boxed label.
+        const rects = [...text.parentElement.children].filter((el) => el.tagName === "rect")
+            .map((el) => el.getBoundingClientRect()).filter((r) => overlap(r, t) > 0);
+        if (!rects.length) continue;
+        const box = rects.sort((a, b) => overlap(b, t) - overlap(a, t))[0];
         texts += 1;
         if (t.left < box.left - 1 || t.right > box.right + 1 || t.top < box.top - 1 || t.bottom > box.bottom + 1)
             bad.push(`"${text.textContent}" [${Math.round(t.left)}..${Math.round(t.right)}] outside ` +
@@ -378,9 +382,9 @@ def _graph_labels(page: Any, expanded: bool) -> None:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     query = f"?expanded={quote(GROUP)}" if expanded else ""
     page.goto(f"/dags/{quote(LONG_DAG)}/graph{query}")
-    expect(page.locator("svg text").filter(has_text=re.compile("start")).first).to_be_visible()
+    expect(page.locator("svg text").filter(has_text=re.compile("start"), visible=True).first).to_be_visible()
     if expanded:
-        expect(page.locator("svg text").filter(has_text=re.compile("load_orders")).first).to_be_visible()
+        expect(page.locator("svg text").filter(has_text=re.compile("load_orders"), visible=True).first).to_be_visible()
     _settle(page)
     found = page.evaluate(LABELS_JS)
     page.screenshot(path=str(ARTIFACTS / f"walk-graph-labels-{'open' if expanded else 'closed'}.png"), full_page=True)
