@@ -55,6 +55,7 @@ def test_preview_lists_the_runs_then_create_makes_the_backfill(page, server, scr
     expect(dialog.locator(".field-error:not(:empty)")).to_have_count(0)
     dialog.get_by_label("All runs").check()
     dialog.get_by_label("Max active runs").fill("2")
+    dialog.get_by_text("Run conf", exact=True).click()  # the conf is folded away by default
     dialog.get_by_label("Run conf (JSON object)").fill('{"source": "browser"}')
     screenshot(page, "backfill-form")
     dialog.get_by_role("button", name="Create backfill").click()

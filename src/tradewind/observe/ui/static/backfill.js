@@ -28,6 +28,15 @@
     return Number.isNaN(d.getTime()) ? null : d.toISOString();
   }
 
+  /** Radio and checkbox rows on one line (the form CSS stacks labels over full-width inputs). CSSOM, not style
+   *  attributes: the Content-Security-Policy refuses inline styles. */
+  function inline(node) {
+    Object.assign(node.style, { display: "flex", alignItems: "center", gap: "0.5rem", flexWrap: "wrap" });
+    node.querySelectorAll("input").forEach((i) => Object.assign(i.style, { width: "auto", margin: "0" }));
+    node.querySelectorAll("label").forEach((l) => Object.assign(l.style, { display: "inline", margin: "0" }));
+    return node;
+  }
+
   function row(id, field, label, input, hint) {
     const error = el("div", { class: "field-error", role: "alert" });
     const node = el("div", { class: "form-row", dataset: { field } }, el("label", { for: id }, label), input,
@@ -79,8 +88,8 @@
     const radios = REPROCESS.map(([value, label, hint], i) => {
       const input = el("input", { type: "radio", name: "reprocess_behavior", value, id: `backfill-reprocess-${value}`,
                                   checked: i === 0 });
-      return el("div", { class: "radio-row" }, input, " ", el("label", { for: input.id, title: hint }, label),
-                el("span", { class: "hint" }, ` — ${hint}`));
+      return inline(el("div", { class: "radio-row" }, input, el("label", { for: input.id, title: hint }, label),
+                       el("span", { class: "hint muted" }, hint)));
     });
     const reprocess = { node: el("fieldset", { class: "form-row", dataset: { field: "reprocess_behavior" } },
                                  el("legend", {}, "Reprocess behaviour"), radios, reprocessError), error: reprocessError };
@@ -88,9 +97,9 @@
                         el("input", { id: "backfill-max-active-runs", type: "number", min: 1, step: 1, value: 10 }),
                         "How many of the backfill's runs may run at once.");
     const backwardsInput = el("input", { id: "backfill-run-backwards", type: "checkbox" });
-    const backwards = { node: el("div", { class: "form-row check-row", dataset: { field: "run_backwards" } }, backwardsInput, " ",
-                                 el("label", { for: "backfill-run-backwards" }, "Run backwards (latest date first)"),
-                                 el("div", { class: "field-error", role: "alert" })) };
+    const backwards = { node: inline(el("div", { class: "form-row check-row", dataset: { field: "run_backwards" } }, backwardsInput,
+                                        el("label", { for: "backfill-run-backwards" }, "Run backwards (latest date first)"),
+                                        el("div", { class: "field-error", role: "alert" }))) };
     backwards.error = backwards.node.querySelector(".field-error");
     const conf = row("backfill-conf", "dag_run_conf", "Run conf (JSON object)",
                      el("textarea", { id: "backfill-conf", rows: 4, class: "mono", spellcheck: "false" }, "{}"),
@@ -102,7 +111,8 @@
     const list = backfillList(dagId);
     const form = el("form", { class: "backfill-form", novalidate: true, onsubmit: (e) => e.preventDefault() },
       el("div", { class: "form-grid" }, from.node, to.node), reprocess.node,
-      el("div", { class: "form-grid" }, maxRuns.node, backwards.node), conf.node, general,
+      el("div", { class: "form-grid" }, maxRuns.node, backwards.node),
+      el("details", { class: "advanced", open: false }, el("summary", {}, "Run conf"), conf.node), general,
       el("h3", {}, "Preview"), preview, el("h3", {}, "Backfills of this DAG"), list.node);
 
     function clearErrors() {
@@ -134,7 +144,11 @@
         const parsed = conf.input.value.trim() ? JSON.parse(conf.input.value) : {};
         if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("must be a JSON object");
         body.dag_run_conf = parsed;
-      } catch (e) { showError("dag_run_conf", `not a JSON object: ${e.message}`); ok = false; }
+      } catch (e) {
+        showError("dag_run_conf", `not a JSON object: ${e.message}`);
+        conf.node.closest("details").open = true;
+        ok = false;
+      }
       return ok ? body : null;
     }
     function apiErrors(e) {

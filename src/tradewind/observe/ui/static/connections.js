@@ -18,6 +18,14 @@
   ];
   const OTHER = "__other__";
 
+  /** A checkbox row on one line (the form CSS stacks labels over full-width inputs); CSSOM, as the CSP refuses style attributes. */
+  function inline(node) {
+    Object.assign(node.style, { display: "flex", alignItems: "center", gap: "0.5rem", flexWrap: "wrap" });
+    node.querySelectorAll("input").forEach((i) => Object.assign(i.style, { width: "auto", margin: "0" }));
+    node.querySelectorAll("label").forEach((l) => Object.assign(l.style, { display: "inline", margin: "0" }));
+    return node;
+  }
+
   let typesPromise = null;
   /** The conn-type catalogue, by conn_type (fetched once per page). */
   function loadTypes() {
@@ -158,8 +166,8 @@
         input.addEventListener(field.type === "boolean" || field.type === "select" ? "change" : "input",
                                () => writeExtraKey(field, input));
         const node = field.type === "boolean"
-          ? el("div", { class: "form-row check-row", dataset: { field: `extra.${field.name}` } }, input, " ",
-               el("label", { for: id }, field.label), field.description ? el("div", { class: "hint" }, field.description) : "")
+          ? inline(el("div", { class: "form-row check-row", dataset: { field: `extra.${field.name}` } }, input,
+                      el("label", { for: id }, field.label), field.description ? el("div", { class: "hint" }, field.description) : ""))
           : el("div", { class: "form-row", dataset: { field: `extra.${field.name}` } }, el("label", { for: id }, field.label), input,
                field.description ? el("div", { class: "hint" }, field.description) : "");
         return { field, input, node };
