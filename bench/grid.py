@@ -180,7 +180,7 @@ def time_paint(base: str, n_runs: int, repeat: int) -> dict[str, Any] | str:
             page.fill("#username", USER)
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/dags**")
+            page.wait_for_url(lambda url: "/login" not in url)  # the home page or the DAG list
             for i in range(repeat + 1):
                 page.goto(f"{base}/dags/{DAG_ID}/grid?num_runs={n_runs}")
                 page.wait_for_selector("#grid[data-painted-at]", state="attached", timeout=60_000)

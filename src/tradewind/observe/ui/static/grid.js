@@ -28,7 +28,7 @@
   let data = null, etag = null, params = {}, collapsed = new Set();
   let rowNodes = [], cellNodes = [], barNodes = [], groupMembers = {}, ticks = 0;
   // What the panel shows: {runId, taskId (null for the run), mapIndex}; null when closed.
-  let selection = null, opened = false;
+  let selection = null, opened = false, marked = [];  // marked: the nodes outlined as selected
   const runTimes = new Map();  // run_id -> {instances} from the run panel data (task durations)
 
   const storageKey = () => `tradewind.grid.collapsed.${dag.dag_id}`;
@@ -433,18 +433,20 @@
 
   /** Outline the selected cell (or run bar). */
   function markSelection() {
-    root.querySelectorAll(".sel").forEach((n) => n.classList.remove("sel"));
+    marked.forEach((n) => n.classList.remove("sel"));
+    marked = [];
+    const mark = (n) => { if (n) { n.classList.add("sel"); marked.push(n); } };
     if (!selection || !data) return;
     const c = data.runs.run_id.indexOf(selection.runId);
     if (c < 0) return;
     if (selection.taskId === null) {
-      if (barNodes[c]) barNodes[c].classList.add("sel");
-      if (selection.row !== null && selection.row !== undefined && cellNodes[selection.row]) cellNodes[selection.row][c].classList.add("sel");
+      mark(barNodes[c]);
+      if (selection.row !== null && selection.row !== undefined && cellNodes[selection.row]) mark(cellNodes[selection.row][c]);
       return;
     }
     const r = data.rows.findIndex((x) => x.id === selection.taskId && x.kind === "task");
     if (r >= 0) {
-      cellNodes[r][c].classList.add("sel");
+      mark(cellNodes[r][c]);
       selection.row = r;
     }
   }
