@@ -286,7 +286,7 @@
       });
       menu.addEventListener("keydown", (e) => {
         const items = links();
-        const i = items.indexOf(document.activeElement);
+        const i = items.indexOf(e.target);
         if (e.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
           e.preventDefault(); e.stopPropagation(); setOpen(menu, false); button.focus();
         } else if (i >= 0 && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
