@@ -203,8 +203,8 @@ def test_versions_and_sources(api, config, db) -> None:
     text = api.get(v2("dagSources/beta"), headers={"Accept": "text/plain"})
     assert text.headers["content-type"].startswith("text/plain") and text.text == open(path).read()
     assert api.get(v2("dagSources/beta"), params={"version_number": 2}).status_code == 200
-    old = api.get(v2("dagSources/beta"), params={"version_number": 1})
-    assert old.status_code == 404 and "not kept" in old.json()["detail"]
+    old = api.get(v2("dagSources/beta"), params={"version_number": 1})  # the code as version 1 was parsed
+    assert old.status_code == 200 and old.json()["version_number"] == 1 and "only_now" not in old.json()["content"]
     assert api.get(v2("dagSources/nope")).status_code == 404
 
 

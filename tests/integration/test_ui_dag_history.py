@@ -159,15 +159,26 @@ def test_versions_tab_lists_each_version_with_its_runs(versioned) -> None:
     assert "/dags/versioned/code?version=1" in rows[1]
 
 
-def test_code_tab_picks_a_version_and_says_why_an_old_one_has_no_code(versioned) -> None:
+def test_code_tab_shows_each_versions_own_code(versioned, db) -> None:
     latest = _page(versioned, "/dags/versioned/code")
     assert 'name="version"' in latest and '<option value="2" selected>' in latest
     assert "highlight" in latest and "task_id" in latest  # the file, highlighted by Pygments
     assert _page(versioned, "/dags/versioned/code?version=2").count('class="highlight"') == 1
+    # Version 1's code is the file as it was parsed then (one task), though the file changed since.
     old = _page(versioned, "/dags/versioned/code?version=1")
-    assert '<option value="1" selected>' in old and 'class="highlight"' not in old
-    assert "The code of version 1 is not kept" in old and 'role="alert"' in old
+    assert '<option value="1" selected>' in old and old.count('class="highlight"') == 1
+    assert "&gt;&gt;" not in old.split('class="highlight"')[1] and "&gt;&gt;" in latest.split('class="highlight"')[1]
     assert "This DAG has no version 9." in _page(versioned, "/dags/versioned/code?version=9")
+    # A version stored before code was kept says so instead.
+    from sqlalchemy import update
+
+    from tradewind.persist.models import DagVersion
+
+    with db.session_scope() as session:
+        session.execute(update(DagVersion).where(DagVersion.version_number == 1).values(source_hash=None))
+    unkept = _page(versioned, "/dags/versioned/code?version=1")
+    assert "the code of version 1 of DAG 'versioned' is not kept" in unkept.replace("&#39;", "'")
+    assert 'role="alert"' in unkept and 'class="highlight"' not in unkept
 
 
 def test_events_tab_shows_this_dags_audit_log_with_extra_as_json_text(versioned) -> None:

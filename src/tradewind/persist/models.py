@@ -106,6 +106,21 @@ class DagVersion(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     fileloc: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: The file's code as it was parsed for this version (a :class:`DagCode` row), when kept.
+    source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class DagCode(Base):
+    """The code of a DAG file as it was parsed, once per content (Airflow's ``dag_code``): each
+    :class:`DagVersion` points at its own, so an old version's code stays readable after the file
+    changed."""
+
+    __tablename__ = "dag_code"
+
+    source_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fileloc: Mapped[str] = mapped_column(Text)
+    source_code: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class DagRun(Base):

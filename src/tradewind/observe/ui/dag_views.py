@@ -69,37 +69,29 @@ def details_page(request: Request, dag_id: str,
 @router.get("/dags/{dag_id}/code")
 def code_page(request: Request, dag_id: str, version: int | None = Query(None, ge=1),
               principal: Principal = Depends(authorize_page("dag_code", "read"))) -> HTMLResponse:
-    """The DAG's code, at its latest version or at ``?version=N``.
-
-    Versions store the parsed DAG, not its file: only the latest version's code is on disk (the
-    same answer as ``GET /api/v2/dagSources/{dag_id}?version_number=N``), so an older version
-    shows a message saying so, with what that version does keep (its file path and hash).
-    """
+    """The DAG's code, at its latest version or at ``?version=N`` (each version's code is kept when
+    parsed; the same answer as ``GET /api/v2/dagSources/{dag_id}?version_number=N``)."""
+    code, error = None, None
     with request.app.state.db.read_scope() as session:
         dag = session.get(DagModel, dag_id)
         fileloc = dag.fileloc if dag else None
         latest_id = dag.latest_version_id if dag else None
+        rows = ui_dag.versions_with_run_counts(session, dag_id) if dag else []
         versions = [{"number": v.version_number, "created_at": v.created_at.isoformat(), "latest": v.id == latest_id,
-                     "hash": v.snapshot_hash, "fileloc": v.fileloc}
-                    for v, _runs in (ui_dag.versions_with_run_counts(session, dag_id) if dag else [])]
-    current = next((v for v in versions if v["latest"]), versions[0] if versions else None)
-    shown = current
-    code, error = None, None
-    if version is not None:
-        shown = next((v for v in versions if v["number"] == version), None)
-        if shown is None:
-            error = f"This DAG has no version {version}."
-        elif not shown["latest"]:
-            error = (f"The code of version {version} is not kept: Tradewind stores each version's parsed DAG "
-                     f"(hash {shown['hash'][:12]}), and only the latest version's file is on disk. "
-                     "Open the latest version to read the code as it is now.")
-    if error is None and fileloc is not None:
-        # The path is the one the parser recorded for this DAG, never anything from the request.
-        try:
-            with open(fileloc, encoding="utf-8", errors="replace") as handle:
-                code = highlight_python(handle.read())
-        except OSError as exc:
-            error = f"The file {fileloc} cannot be read: {exc.strerror or exc}"
+                     "hash": v.snapshot_hash, "fileloc": v.fileloc} for v, _runs in rows]
+        shown_row = next((v for v, _runs in rows if v.id == latest_id), None)
+        if version is not None:
+            shown_row = next((v for v, _runs in rows if v.version_number == version), None)
+            if shown_row is None:
+                error = f"This DAG has no version {version}."
+        if dag is not None and error is None:
+            try:
+                source = dag_queries.version_code(session, dag, shown_row)
+            except dag_queries.CodeNotKept as exc:
+                error = f"Cannot show the code: {exc}."
+            else:
+                code = highlight_python(source)
+    shown = next((v for v in versions if shown_row is not None and v["number"] == shown_row.version_number), None)
     return render_dag_page(request, principal, dag_id, "code", "dag_code.html", code=code, code_error=error,
                            fileloc=(shown or {}).get("fileloc") or fileloc, versions=versions, shown=shown,
                            page_data={"version": version})

@@ -12,6 +12,7 @@ None of these functions commits: the caller owns the transaction.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from tradewind.parse.dagbag import FileParseResult, ImportErrorInfo
 from tradewind.parse.snapshot import DagSnapshot, snapshot_hash
 from tradewind.persist.models import (
+    DagCode,
     DagModel,
     DagVersion,
     ImportError_,
@@ -118,6 +120,8 @@ def _store_one_file(
         if version_number is not None:
             summary.new_versions[dag_id] = version_number
     summary.dags.extend(stored)
+    if stored:
+        _keep_code(session, result, stored, now)
     summary.deactivated.extend(_deactivate_absent(session, fileloc, stored))
     replace_import_errors_for_file(session, fileloc, errors, now)
     summary.import_errors += len(errors)
@@ -176,6 +180,60 @@ def _upsert_dag(
     model.latest_version_id = version.id
     sync_dag_assets(session, snap, now)  # the assets it is scheduled on / produces may have changed
     return version.version_number
+
+
+#: A DAG file larger than this is not kept per version (its latest code is still read from disk).
+MAX_KEPT_CODE_BYTES = 4 * 1024 * 1024
+
+
+def _keep_code(session: Session, result: FileParseResult, dag_ids: Sequence[str], now: datetime) -> None:
+    """Keep the file's code (once per content) and point each stored DAG's latest version at it.
+
+    The file is read again here; when its bytes are no longer those that were parsed (it changed
+    meanwhile) nothing is kept now: the next parse of the new bytes keeps them."""
+    try:
+        with open(result.fileloc, "rb") as handle:
+            data = handle.read(MAX_KEPT_CODE_BYTES + 1)
+    except OSError:
+        return
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) > MAX_KEPT_CODE_BYTES or (result.content_hash and digest != result.content_hash):
+        return
+    if session.get(DagCode, digest) is None:
+        session.add(DagCode(source_hash=digest, fileloc=result.fileloc,
+                            source_code=data.decode("utf-8", errors="replace"), created_at=now))
+    for dag_id in dag_ids:
+        model = session.get(DagModel, dag_id)
+        version = session.get(DagVersion, model.latest_version_id) if model and model.latest_version_id else None
+        if version is not None and version.source_hash != digest:
+            version.source_hash = digest
+
+
+class CodeNotKept(LookupError):
+    """A version's code is not available; the message says why."""
+
+
+def version_code(session: Session, dag: DagModel, version: DagVersion | None) -> str:
+    """The code ``version`` of ``dag`` was parsed from (None: its latest version).
+
+    Kept code first (see :func:`_keep_code`); a version stored before code was kept falls back to
+    the file on disk while it is the latest (the path the parser recorded, never a caller's).
+    :class:`CodeNotKept` says why there is none."""
+    if version is None and dag.latest_version_id is not None:
+        version = session.get(DagVersion, dag.latest_version_id)
+    if version is not None and version.source_hash is not None:
+        code = session.get(DagCode, version.source_hash)
+        if code is not None:
+            return code.source_code
+    if version is not None and version.id != dag.latest_version_id:
+        raise CodeNotKept(f"the code of version {version.version_number} of DAG {dag.dag_id!r} is not kept "
+                          "(it was stored before Tradewind kept each version's code)")
+    try:
+        with open(dag.fileloc, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CodeNotKept(f"the file of DAG {dag.dag_id!r} ({dag.fileloc}) cannot be read: "
+                          f"{exc.strerror or exc}") from None
 
 
 def _deactivate_absent(session: Session, fileloc: str, present: Sequence[str]) -> list[str]:

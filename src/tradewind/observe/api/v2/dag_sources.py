@@ -1,10 +1,10 @@
 """``GET /api/v2/dagSources/{dag_id}``: the code of a DAG's file, now or at one of its versions.
 
-Without ``version_number`` the file is read from disk (the path the parser recorded, never one
-from the request). With it, the answer is that version's code: the file as it is today when the
-version is still the latest, else a 404 saying that version's code is not kept (our versions
-store the parsed snapshot, not the file). JSON by default, the bare text for
-``Accept: text/plain`` (Airflow 3's two answers).
+Each version's code is kept when it is parsed (``dag_code``, see
+:func:`tradewind.persist.queries.dags.version_code`); without ``version_number`` the answer is the
+latest version's. A version stored before code was kept answers a 404 saying so (the latest one
+falls back to its file on disk). JSON by default, the bare text for ``Accept: text/plain``
+(Airflow 3's two answers).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tradewind.observe.api.routes.dag_sources import wants_text
 from tradewind.observe.api.v2.common import API_V2, Model
 from tradewind.observe.api.v2.dag_versions import dag_v2_or_404
 from tradewind.persist.models import DagVersion
+from tradewind.persist.queries.dags import CodeNotKept, version_code
 
 router = APIRouter(prefix=API_V2, tags=["DagSource"])
 
@@ -33,8 +34,7 @@ class DAGSourceResponse(Model):
 
 
 def _version(session: Any, dag_id: str, version_number: int | None, latest_id: int | None) -> DagVersion | None:
-    """The version asked for (None: the latest); a 404 for a number the DAG never had or whose
-    code is gone (not the latest any more)."""
+    """The version asked for (None: the latest); a 404 for a number the DAG never had."""
     if version_number is None:
         return session.get(DagVersion, latest_id) if latest_id is not None else None
     version = session.scalar(select(DagVersion).where(DagVersion.dag_id == dag_id,
@@ -42,9 +42,6 @@ def _version(session: Any, dag_id: str, version_number: int | None, latest_id: i
     if version is None:
         raise not_found(f"The source code of Dag {dag_id}, version number {version_number} was not found",
                         title="DAG source not found")
-    if version.id != latest_id:
-        raise not_found(f"The source code of Dag {dag_id}, version number {version_number} is not kept: "
-                        "only the latest version's file is on disk", title="DAG source not found")
     return version
 
 
@@ -55,15 +52,12 @@ def get_dag_source(request: Request, dag_id: str, version_number: int | None = N
     with read(request) as session:
         dag = dag_v2_or_404(session, dag_id)
         version = _version(session, dag_id, version_number, dag.latest_version_id)
-        fileloc = dag.fileloc
         number = version.version_number if version is not None else None
         name = str((version.snapshot or {}).get("dag_display_name") or dag_id) if version is not None else dag_id
-    try:
-        with open(fileloc, encoding="utf-8", errors="replace") as handle:
-            content = handle.read()
-    except OSError:
-        raise not_found(f"The file of Dag {dag_id} ({fileloc}) cannot be read any more",
-                        title="DAG source not found") from None
+        try:
+            content = version_code(session, dag, version)
+        except CodeNotKept as exc:
+            raise not_found(f"The source code of Dag {dag_id}: {exc}", title="DAG source not found") from None
     if wants_text(request):
         return PlainTextResponse(content)
     return DAGSourceResponse(content=content, dag_id=dag_id, version_number=number, dag_display_name=name)
