@@ -132,7 +132,7 @@ def _start_server(tmp_path_factory: pytest.TempPathFactory) -> Server:
     wait_for(lambda: httpx.get(f"{url}/api/v1/health", timeout=2).json()["scheduler"]["status"] == "healthy",
              deadline=90, interval=0.2, what=f"standalone health (log: {log_path})")
     answer = httpx.post(f"{url}/api/v1/auth/token", json={"username": ADMIN, "password": ADMIN_PASSWORD},
-                        timeout=10)
+                        timeout=90)  # waits for the full app to be built; minutes on a loaded machine
     assert answer.status_code == 201, answer.text
     srv = Server(home=home, url=url, token=answer.json()["access_token"], process=_Shared.process)
 
