@@ -14,7 +14,7 @@
   "use strict";
   const S = tw.svg;
   const NODE_H = 44, PAD_L = 26, PAD_R = 10, MAX_W = 320, GAP = 10;
-  const CLUSTER_HEAD = 22;
+  const CLUSTER_HEAD = 0; // the title sits in the room dagre leaves above a cluster's first row (nodesep / 2 + a bit)
 
   /** Cut `text` element's content with "…" until it is at most `max` px wide. */
   function fitText(text, full, max) {
@@ -48,7 +48,7 @@
   /** dagre on plain data: {nodes:[{id,w,h,parent}], clusters:[{id,parent}], edges:[{source,target,w,h}]}. */
   function runDagre(input) {
     const g = new dagre.graphlib.Graph({ compound: true, multigraph: true });
-    g.setGraph({ rankdir: input.rankdir || "LR", nodesep: 22, ranksep: 46, edgesep: 12, marginx: 16, marginy: 16 });
+    g.setGraph({ rankdir: input.rankdir || "LR", nodesep: 36, ranksep: 46, edgesep: 12, marginx: 16, marginy: 16 });
     g.setDefaultEdgeLabel(() => ({}));
     input.clusters.forEach((c) => g.setNode(c.id, { paddingTop: CLUSTER_HEAD }));
     input.nodes.forEach((n) => g.setNode(n.id, { width: n.w, height: n.h }));
