@@ -21,8 +21,10 @@ def test_run_details_task_instances_and_note(page, server, screenshot):
     expect(page.locator("#run-conf")).to_have_text("{}")
     noisy = page.locator('#run-tis tr[data-task-id="noisy"]')
     expect(noisy.locator("td").nth(2)).to_have_text("2")
-    expect(noisy.locator("a")).to_have_attribute(
+    expect(noisy.locator("a.run-ti-grid")).to_have_attribute(
         "href", f"/dags/ui_logview/grid?run_id={run_id}&task_id=noisy")
+    expect(noisy.locator("a.run-ti-page")).to_have_attribute(
+        "href", f"/dags/ui_logview/runs/{run_id}/tasks/noisy?map_index=-1")
     # A successful run offers "Mark failed" but not "Mark success" (it would change nothing).
     expect(page.locator('#run-actions button[data-action="Mark failed"]')).to_be_visible()
     expect(page.locator('#run-actions button[data-action="Mark success"]')).to_have_count(0)

@@ -128,7 +128,7 @@
       el("thead", {}, el("tr", {}, ["Task", "State", "Tries", "Started", "Ended", "Duration", "Operator", ""]
         .map((h) => el("th", {}, h)))),
       el("tbody", {}, tis.length ? tis.map((ti) => el("tr", { dataset: { taskId: ti.task_id, mapIndex: ti.map_index } },
-        el("td", { class: "mono" }, el("a", { href: gridHref(ti), title: "Open in the grid" },
+        el("td", { class: "mono" }, el("a", { class: "run-ti-grid", href: gridHref(ti), title: "Open in the grid" },
           ti.task_id, ti.map_index >= 0 ? ` [${ti.rendered_map_index || ti.map_index}]` : "")),
         el("td", {}, tw.stateBadge(ti.state || "none", { text: true })),
         el("td", { class: "num" }, String(ti.try_number || 0)),
@@ -136,8 +136,10 @@
         el("td", {}, tw.timeEl(ti.end_date)),
         el("td", { class: "num" }, duration(ti.start_date, ti.end_date, ti.duration)),
         el("td", {}, ti.operator || ""),
-        el("td", {}, data.can_read_log && ti.try_number
-          ? el("button", { type: "button", class: "run-ti-log", onclick: () => openLog(ti) }, "Log") : "")))
+        el("td", { class: "run-ti-links" },
+          el("a", { class: "run-ti-page", href: `/dags/${enc(dag.dag_id)}/runs/${enc(runId)}/tasks/${enc(ti.task_id)}?map_index=${ti.map_index}` }, "Details"),
+          data.can_read_log && ti.try_number
+            ? el("button", { type: "button", class: "run-ti-log", onclick: () => openLog(ti) }, "Log") : "")))
         : el("tr", {}, el("td", { colspan: 8, class: "muted" }, "This run has no task instances."))));
     const note = total > tis.length ? el("p", { class: "muted" }, `Showing ${tis.length} of ${total} task instances.`) : "";
     document.getElementById("run-tis").replaceChildren(table, note);
