@@ -6,8 +6,7 @@
  *   spec.edges:    [{source, target, label, cls}]
  * Every label is measured in the page first, so each box is as wide as its text (up to MAX_W; a
  * longer text is ellipsised and the full text is the node's accessible name and tooltip). The
- * layout is dagre's (vendor/dagre), computed in a Web Worker (graph_layout_worker.js) so a large
- * graph does not freeze the page; a loading sign shows meanwhile. Pan and zoom: svg-pan-zoom.
+ * layout is dagre's (vendor/dagre); a loading sign shows while a large graph is laid out. Pan and zoom: svg-pan-zoom.
  * Everything is text: labels are set with textContent (tw.svg).
  */
 (function () {
@@ -30,19 +29,12 @@
     return true;
   }
 
-  /** Run dagre in a worker (or here if workers are unavailable); resolves to dagre's output. */
-  function layout(input) {
-    return new Promise((resolve, reject) => {
-      let worker;
-      try { worker = new Worker("/static/graph_layout_worker.js"); } catch (e) { worker = null; }
-      if (!worker) {
-        try { resolve(twg.runDagre(input)); } catch (e) { reject(e); }
-        return;
-      }
-      worker.onmessage = (e) => { worker.terminate(); if (e.data.error) reject(new Error(e.data.error)); else resolve(e.data); };
-      worker.onerror = (e) => { worker.terminate(); reject(new Error(e.message || "graph layout failed")); };
-      worker.postMessage(input);
-    });
+  /** Run dagre on the page, after the loading sign has painted. (A Web Worker would keep the page
+   *  responsive during a huge layout, but the static files' Content-Security-Policy, default-src
+   *  'none', forbids a worker from loading dagre.) */
+  async function layout(input) {
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    return runDagre(input);
   }
 
   /** dagre on plain data: {nodes:[{id,w,h,parent}], clusters:[{id,parent}], edges:[{source,target,w,h}]}. */
