@@ -96,8 +96,18 @@ def test_code_is_highlighted_with_line_numbers_and_escaped(api, config, db) -> N
     assert "&lt;/script&gt;&lt;script&gt;alert(" in html
     assert "EmptyOperator" in html
     os.remove(path)
+    # The version keeps the code it was parsed from: still shown after the file is gone.
     gone = api.get("/dags/loader/code", as_="viewer")
-    assert gone.status_code == 200 and "cannot be read" in gone.text
+    assert gone.status_code == 200 and "EmptyOperator" in gone.text
+    # A version without kept code (stored before code was kept) falls back to the file: gone, so it says so.
+    from sqlalchemy import update
+
+    from tradewind.persist.models import DagVersion
+
+    with db.session_scope() as session:
+        session.execute(update(DagVersion).where(DagVersion.dag_id == "loader").values(source_hash=None))
+    unkept = api.get("/dags/loader/code", as_="viewer")
+    assert unkept.status_code == 200 and "cannot be read" in unkept.text and 'role="alert"' in unkept.text
 
 
 def test_runs_page_loads_its_script_and_the_shared_run_actions(api, config, db) -> None:
