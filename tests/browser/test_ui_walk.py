@@ -95,7 +95,7 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
 #: the test's name): "overflow" (scrolls sideways at 1024 px) and "axe:<rule>". A page whose
 #: only problems are listed here is an expected failure naming them; one that has lost them passes;
 #: any other problem fails. Remove an entry when its page is fixed.
-#: State at 15:55 UTC, 7 Dec 2026 (pages being reshaped by their owners): "console" on the graph
+#: State at 15:50 UTC, 7 Dec 2026 (pages being reshaped by their owners): "console" on the graph
 #: pages is a CSP refusal of an inline style (the pan/zoom library sets a style attribute).
 KNOWN: dict[str, set[str]] = {
     "audit-log-dark": {"overflow"},
