@@ -424,6 +424,9 @@ def serialize_task(task: Any, priority_weight_total: int) -> dict[str, Any]:
     own_extra = getattr(task, "snapshot_extra", None)
     if callable(own_extra):
         extra.update({name: jsonable(value) for name, value in own_extra().items()})
+    inlets = outlet_assets(getattr(task, "inlets", None) or ())
+    if inlets:  # the assets it reads (lineage), drawn by the graph views
+        extra["inlets"] = [jsonable(a.to_dict()) for a in inlets]
     optional: dict[str, Any] = {}
     outlets = outlet_assets(getattr(task, "outlets", None) or ())
     if outlets:  # only producers carry the key: other tasks' snapshots (and hashes) stay as they were

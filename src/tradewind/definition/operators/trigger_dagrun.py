@@ -142,6 +142,12 @@ class TriggerDagRunOperator(BaseOperator):
                     "(e.g. 2024-01-01 or 2024-01-01T00:00:00+00:00)") from None
         return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
+    def snapshot_extra(self) -> dict[str, Any]:
+        """The DAG it triggers (when not templated), for the DAG dependencies views."""
+        if isinstance(self.trigger_dag_id, str) and "{{" not in self.trigger_dag_id:
+            return {"trigger_dag_id": self.trigger_dag_id}
+        return {}
+
     def execute(self, context: dict[str, Any]) -> None:
         conf = self.conf
         if conf is not None and not isinstance(conf, dict):

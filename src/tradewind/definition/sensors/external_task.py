@@ -212,6 +212,12 @@ class ExternalTaskSensor(BaseSensorOperator):
         return self._count(ti, dates, self.allowed_states) >= len(dates)
 
     # --------------------------------------------------------------- deferrable mode
+    def snapshot_extra(self) -> dict[str, Any]:
+        """The DAG it waits for (when not templated), for the DAG dependencies views."""
+        if isinstance(self.external_dag_id, str) and "{{" not in self.external_dag_id:
+            return {"external_dag_id": self.external_dag_id, "external_task_id": self.external_task_id}
+        return {}
+
     def execute(self, context: dict[str, Any]) -> Any:
         """With ``deferrable=True`` the wait happens in the triggerer (Airflow's deferrable
         ExternalTaskSensor defers to its workflow trigger): one poke first, then defer to an
