@@ -195,6 +195,9 @@
     svg.setAttribute("viewBox", `0 ${minY} ${width} ${height}`);
     canvas.querySelectorAll(".graph-loading").forEach((n) => n.remove());
     svg.classList.remove("measuring");
+    // svg-pan-zoom writes setAttribute("style", "overflow: hidden; ...") unless the style already
+    // names overflow, and the CSP forbids style attributes: set it through the CSSOM (allowed) first.
+    svg.style.overflow = "hidden";
     const panZoom = svgPanZoom(svg, { zoomEnabled: true, panEnabled: true, controlIconsEnabled: false, fit: true,
       center: true, minZoom: 0.02, maxZoom: 20, dblClickZoomEnabled: false, zoomScaleSensitivity: 0.25 });
     if (panZoom.getZoom() > 1) { panZoom.zoom(1); panZoom.center(); } // a small graph keeps its natural size
