@@ -83,6 +83,8 @@ def page_paths(app) -> list[str]:
             continue
         if path.startswith(("/api/", "/ui/data/", "/static", "/login", "/logout", "/auth/")) or path == "/":
             continue
+        if path == "/favicon.ico":  # the icon, not a page
+            continue
         if path in API_DOCS:  # the API's documents and docs pages: test_api_openapi.py checks them and their CSP
             continue
         names = re.findall(r"{(\w+)(?::\w+)?}", path)
@@ -93,14 +95,15 @@ def page_paths(app) -> list[str]:
 
 
 def data_paths(app) -> list[str]:
-    """Every GET ``/ui/data`` endpoint with its path parameters filled (downloads excluded)."""
+    """Every GET ``/ui/data`` endpoint with its path parameters filled (downloads excluded: the
+    test checks the XCom value download on its own)."""
     paths = []
     for route in _flat_routes(app.routes):
         path = getattr(route, "path", "")
         if not path.startswith("/ui/data/") or "GET" not in (getattr(route, "methods", None) or ()):
             continue
         names = re.findall(r"{(\w+)(?::\w+)?}", path)
-        if any(n not in IDS for n in names) or path.endswith("/download"):
+        if any(n not in IDS for n in names) or path.endswith(("/download", "/xcom/value")):
             continue
         paths.append(re.sub(r"{(\w+)(?::\w+)?}", lambda m: IDS[m.group(1)], path))
     return paths
@@ -186,6 +189,10 @@ def test_ui_data_endpoints_mask_secrets_and_are_json(api) -> None:
         assert_security_headers(path, response, html=False)
         for secret in SECRETS:
             assert secret not in response.text, f"{path}: secret {secret!r} returned"
+    download = admin.get("/ui/data/dags/xss_dag/runs/r1/tasks/produce/xcom/value", params={"key": "evil"})
+    assert download.status_code == 200 and "attachment" in download.headers.get("content-disposition", "")
+    assert not download.headers["content-type"].startswith("text/html")
+    assert_security_headers("xcom/value", download, html=False)
     # Author text reaches scripts as JSON strings (shown with textContent), unchanged.
     xcom = admin.get("/ui/data/dags/xss_dag/runs/r1/tasks/produce/xcom").json()
     evil = next(x["value"] for x in xcom["xcom_entries"] if x["key"] == "evil")

@@ -17,6 +17,7 @@ can all use it. The registry is per process, like a task's log capture.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable
@@ -137,6 +138,18 @@ def _collect(value: Any, name: str | None, out: list[str], *, inherit: bool) -> 
     elif isinstance(value, (list, tuple, set)):
         for item in value:
             _collect(item, name, out, inherit=inherit)
+
+
+def redact_json_text(text: str | None) -> str | None:
+    """Stored JSON text (an audit entry's ``extra``) with secrets hidden as :func:`redact` does,
+    re-encoded compactly; text that is not JSON gets :func:`redact_text`."""
+    if not text:
+        return text
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return redact_text(text)
+    return json.dumps(redact(value), separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def redact_text(text: str) -> str:

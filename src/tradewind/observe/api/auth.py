@@ -118,11 +118,11 @@ PERMISSIONS: dict[str, dict[str, Role]] = {
 }
 
 #: Paths served to anyone: health/version probes (v1 and Airflow 3's v2), getting a token, the
-#: login page and Airflow 3's redirects to it and out of the session, static assets.
+#: login page and Airflow 3's redirects to it and out of the session, the icon, static assets.
 PUBLIC_PATHS: frozenset[str] = frozenset(
     {"/api/v1/health", "/api/v1/version", "/api/v2/monitor/health", "/api/v2/version",
      "/api/v1/auth/token", "/auth/token", "/auth/token/cli", "/api/v2/auth/login", "/api/v2/auth/logout",
-     "/login", "/logout"}
+     "/login", "/logout", "/favicon.ico"}
 )
 #: Mounted sub-apps served to anyone (vendored CSS/JS/fonts of the UI).
 PUBLIC_MOUNTS: frozenset[str] = frozenset({"/static"})

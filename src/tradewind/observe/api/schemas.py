@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradewind.definition.masking import redact
+from tradewind.definition.masking import redact, redact_json_text
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
 from tradewind.persist.models import (
     AuditLog,
@@ -394,7 +394,7 @@ def event_log_dict(row: AuditLog) -> dict[str, Any]:
         "run_id": row.run_id,
         "map_index": row.map_index,
         "try_number": row.try_number,
-        "extra": row.extra,
+        "extra": redact_json_text(row.extra),
     }
 
 

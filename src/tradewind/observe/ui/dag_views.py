@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from tradewind.definition.masking import redact_json_text
 from tradewind.observe.api.auth import Principal, authorize, authorize_page
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.v2.common import BUNDLE_NAME
@@ -135,7 +136,9 @@ def events_page(request: Request, dag_id: str, page: int = Query(1, ge=1, le=100
 
 
 def format_extra(extra: str | None) -> str:
-    """An audit entry's ``extra`` as text: JSON indented (strings inside stay as written), else as is."""
+    """An audit entry's ``extra`` as text, secrets hidden: JSON indented (strings inside stay as
+    written), else as is."""
+    extra = redact_json_text(extra)
     if not extra:
         return ""
     try:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Text, case, cast, func, or_, select
 
-from tradewind.observe.api.auth import Principal, authorize, authorize_page
+from tradewind.observe.api.auth import Principal, authorize
 from tradewind.observe.api.routes.common import read
 from tradewind.observe.ui.pages import STATIC_DIR
 from tradewind.persist.models import DagModel, DagRun, DagVersion
@@ -118,7 +118,7 @@ def search_data(
 
 
 @router.get("/favicon.ico")
-def favicon(_user: Principal = Depends(authorize_page("website", "read"))) -> Response:
-    """The package's icon (SVG) under the name browsers ask for."""
+def favicon() -> Response:
+    """The package's icon (SVG) under the name browsers ask for (public, as the login page needs it)."""
     body = (STATIC_DIR / "favicon.svg").read_bytes()
     return Response(body, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Select, select
 
+from tradewind.definition.masking import redact_json_text
 from tradewind.observe.api.errors import not_found
 from tradewind.observe.api.pagination import Page, paginate
 from tradewind.observe.api.routes.common import can, read, where_equal
@@ -61,7 +62,7 @@ class EventLogCollectionResponse(Model):
 def event_log_body(row: AuditLog) -> EventLogResponse:
     return EventLogResponse(event_log_id=row.id, when=row.dttm, dag_id=row.dag_id, task_id=row.task_id,
                             run_id=row.run_id, map_index=row.map_index, try_number=row.try_number, event=row.event,
-                            owner=row.owner, extra=row.extra, dag_display_name=row.dag_id,
+                            owner=row.owner, extra=redact_json_text(row.extra), dag_display_name=row.dag_id,
                             task_display_name=row.task_id)
 
 
