@@ -160,8 +160,10 @@
     rowNodes = [];
     cellNodes = [];
     data.rows.forEach((row, r) => {
+      // A group's label is its open/close button (aria-expanded lives there, set by applyCollapsed).
       const label = el("div", { class: "gl", title: row.kind === "group" ? (row.tooltip || row.id) : row.id },
         row.label, row.kind === "task" && row.mapped ? el("span", { class: "muted" }, " [ ]") : "");
+      if (row.kind === "group") { label.setAttribute("role", "button"); label.tabIndex = 0; }
       label.style.paddingLeft = `${row.depth * 1.1 + (row.kind === "group" ? 0 : 1)}em`;
       const cells = el("div", { class: "gc" });
       const nodes = new Array(n);
@@ -266,7 +268,7 @@
       if (row.kind === "group") {
         const isCollapsed = collapsed.has(row.id);
         rowNodes[r].classList.toggle("collapsed", isCollapsed);
-        rowNodes[r].setAttribute("aria-expanded", String(!isCollapsed));
+        rowNodes[r].firstChild.setAttribute("aria-expanded", String(!isCollapsed));
         if (isCollapsed || hidden) hiddenUnder.push(row.depth);
       }
     });
@@ -286,6 +288,14 @@
     const rowNode = target.parentNode.parentNode;
     const c = Array.prototype.indexOf.call(target.parentNode.children, target);
     return { row: rowNode.dataset.row, c };
+  }
+
+  /** Enter or Space on a focused group label opens/closes the group, as a click does. */
+  function onKey(event) {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    if (!(event.target instanceof Element) || !event.target.matches(".grid-row.group > .gl")) return;
+    event.preventDefault();
+    onClick(event);
   }
 
   function onClick(event) {
@@ -572,6 +582,7 @@
       saveCollapsed(); applyCollapsed();
     });
     root.addEventListener("click", onClick);
+    root.addEventListener("keydown", onKey);
     root.addEventListener("mouseover", onHover);
     root.addEventListener("mouseleave", () => { tip.hidden = true; });
     root.parentNode.after(legend());
