@@ -98,8 +98,6 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
 #: State at 15:50 UTC, 7 Dec 2026 (pages being reshaped by their owners): "console" on the graph
 #: pages is a CSP refusal of an inline style (the pan/zoom library sets a style attribute).
 KNOWN: dict[str, set[str]] = {
-    "audit-log-dark": {"overflow"},
-    "audit-log-light": {"overflow"},
     "dags-dag_id-calendar-dark": {"overflow"},
     "dags-dag_id-calendar-light": {"overflow"},
     "dags-dag_id-code-dark": {"axe:color-contrast", "overflow"},
@@ -129,15 +127,6 @@ KNOWN: dict[str, set[str]] = {
     "dags-dag_id-tries-light": {"overflow"},
     "dags-dag_id-versions-dark": {"axe:color-contrast", "overflow"},
     "dags-dag_id-versions-light": {"overflow"},
-    "dags-dark": {"axe:link-in-text-block", "overflow"},
-    "dags-light": {"axe:link-in-text-block", "overflow"},
-    "home-dark": {"overflow"},
-    "home-light": {"overflow"},
-    "runs-dark": {"axe:color-contrast", "overflow"},
-    "runs-light": {"overflow"},
-    "task-instances-dark": {"axe:color-contrast", "overflow"},
-    "task-instances-light": {"axe:color-contrast", "overflow"},
-    "users-dark": {"axe:color-contrast"},
 }
 
 VIEWPORTS = ({"width": 1440, "height": 900}, {"width": 1024, "height": 768})

@@ -47,7 +47,7 @@
     const tbody = el("tbody", {}, el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, "Loading…")));
     const table = el("table", { class: "data" }, el("thead", {}, el("tr", {}, columns.map((c) => el("th", {}, c.label)))), tbody);
     const pager = el("div", { class: "pager" });
-    root.replaceChildren(...(filters.length ? [filterBar] : []), table, pager);
+    root.replaceChildren(...(filters.length ? [filterBar] : []), el("div", { class: "table-scroll" }, table), pager);
 
     function writeUrl() {
       if (!syncUrl) return;
