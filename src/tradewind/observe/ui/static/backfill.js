@@ -20,14 +20,6 @@
     ["completed", "All runs", "Every date in the range runs again, whatever its last run did."],
   ];
 
-  /** ISO UTC from a datetime-local value read in the header's zone; "" when empty, null when unreadable. */
-  function zonedIso(value) {
-    if (!value) return "";
-    const full = value.length === 16 ? `${value}:00` : value;
-    const d = tw.tz() === "UTC" ? new Date(`${full}Z`) : new Date(full);
-    return Number.isNaN(d.getTime()) ? null : d.toISOString();
-  }
-
   /** Radio and checkbox rows on one line (the form CSS stacks labels over full-width inputs). CSSOM, not style
    *  attributes: the Content-Security-Policy refuses inline styles. */
   function inline(node) {
@@ -78,7 +70,7 @@
 
   function backfillDag(dag) {
     const dagId = dag.dag_id;
-    const zone = tw.tz() === "UTC" ? "UTC" : "local time";
+    const zone = tw.tzName();
     const from = row("backfill-from", "from_date", `From (${zone})`,
                      el("input", { id: "backfill-from", type: "datetime-local", step: "1", required: true }));
     const to = row("backfill-to", "to_date", `To (${zone})`,
@@ -129,7 +121,7 @@
     function read(quiet) {
       const body = { dag_id: dagId };
       let ok = true;
-      const fromIso = zonedIso(from.input.value), toIso = zonedIso(to.input.value);
+      const fromIso = tw.zonedToIso(from.input.value), toIso = tw.zonedToIso(to.input.value);
       for (const [iso, name] of [[fromIso, "from_date"], [toIso, "to_date"]]) {
         if (iso === null) { showError(name, "not a date and time"); ok = false; }
         else if (!iso) { if (!quiet) showError(name, "required"); ok = false; }

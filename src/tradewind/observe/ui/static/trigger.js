@@ -78,12 +78,11 @@
     return { name, row, error, read: check };
   }
 
-  /** ISO UTC from a datetime-local value, read in the zone the header toggle shows. */
+  /** ISO UTC from a datetime-local value, read in the zone the header shows (any IANA zone);
+   *  null when empty, undefined when unreadable. */
   function logicalIso(value) {
-    if (!value) return null;
-    const withSeconds = value.length === 16 ? `${value}:00` : value;
-    const d = tw.tz() === "UTC" ? new Date(`${withSeconds}Z`) : new Date(withSeconds);
-    return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+    const iso = tw.zonedToIso(value);
+    return iso === "" ? null : iso === null ? undefined : iso;
   }
 
   function simpleRow(id, field, labelText, input, hint) {
@@ -105,7 +104,7 @@
                                       "Optional run conf, a JSON object.") };
     }
     const dateInput = el("input", { id: "trigger-logical-date", type: "datetime-local", step: "1" });
-    const dateRow = simpleRow("trigger-logical-date", "logical_date", `Logical date (${tw.tz() === "UTC" ? "UTC" : "local time"})`,
+    const dateRow = simpleRow("trigger-logical-date", "logical_date", `Logical date (${tw.tzName()})`,
                               dateInput, "Empty: now.");
     const runIdInput = el("input", { id: "trigger-run-id", type: "text", maxlength: 250, placeholder: "manual__<logical date>" });
     const runIdRow = simpleRow("trigger-run-id", "dag_run_id", "Run id", runIdInput, "Empty: generated.");
