@@ -98,35 +98,9 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
 #: State at 15:50 UTC, 7 Dec 2026 (pages being reshaped by their owners): "console" on the graph
 #: pages is a CSP refusal of an inline style (the pan/zoom library sets a style attribute).
 KNOWN: dict[str, set[str]] = {
-    "dags-dag_id-calendar-dark": {"overflow"},
-    "dags-dag_id-calendar-light": {"overflow"},
-    "dags-dag_id-code-dark": {"axe:color-contrast", "overflow"},
-    "dags-dag_id-code-light": {"overflow"},
-    "dags-dag_id-details-dark": {"overflow"},
-    "dags-dag_id-details-light": {"overflow"},
-    "dags-dag_id-duration-dark": {"overflow"},
-    "dags-dag_id-duration-light": {"overflow"},
-    "dags-dag_id-events-dark": {"overflow"},
-    "dags-dag_id-events-light": {"overflow"},
-    "dags-dag_id-gantt-dark": {"axe:color-contrast", "overflow"},
-    "dags-dag_id-gantt-light": {"overflow"},
-    "dags-dag_id-graph-dark": {"axe:color-contrast", "overflow"},
-    "dags-dag_id-graph-light": {"overflow"},
-    "dags-dag_id-grid-dark": {"axe:aria-allowed-attr", "overflow"},
-    "dags-dag_id-grid-light": {"axe:aria-allowed-attr", "overflow"},
-    "dags-dag_id-runs-dark": {"axe:color-contrast", "overflow"},
-    "dags-dag_id-runs-light": {"overflow"},
-    "dags-dag_id-runs-run_id-failed-dark": {"axe:color-contrast", "axe:link-in-text-block", "overflow"},
-    "dags-dag_id-runs-run_id-failed-light": {"axe:color-contrast", "axe:link-in-text-block", "overflow"},
-    "dags-dag_id-runs-run_id-running-dark": {"axe:link-in-text-block"},
-    "dags-dag_id-runs-run_id-running-light": {"axe:link-in-text-block"},
     "dags-dag_id-runs-run_id-tasks-task_id-failed-dark": {"axe:color-contrast"},
     "dags-dag_id-runs-run_id-tasks-task_id-mapped-dark": {"axe:color-contrast"},
     "dags-dag_id-runs-run_id-tasks-task_id-mapped-light": {"axe:color-contrast"},
-    "dags-dag_id-tries-dark": {"overflow"},
-    "dags-dag_id-tries-light": {"overflow"},
-    "dags-dag_id-versions-dark": {"axe:color-contrast", "overflow"},
-    "dags-dag_id-versions-light": {"overflow"},
 }
 
 VIEWPORTS = ({"width": 1440, "height": 900}, {"width": 1024, "height": 768})
