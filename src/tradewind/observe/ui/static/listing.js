@@ -45,7 +45,7 @@
     });
     const filterBar = el("div", { class: "filters" }, inputs);
     const tbody = el("tbody", {}, el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, "Loading…")));
-    const table = el("table", { class: "data" }, el("thead", {}, el("tr", {}, columns.map((c) => el("th", {}, c.label)))), tbody);
+    const table = el("table", { class: "data" }, el("thead", {}, el("tr", {}, columns.map((c) => el("th", { class: c.class || "" }, c.label)))), tbody);
     const pager = el("div", { class: "pager" });
     root.replaceChildren(...(filters.length ? [filterBar] : []), el("div", { class: "table-scroll" }, table), pager);
 
