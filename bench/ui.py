@@ -28,7 +28,6 @@ when a median is over its target. Results go to ``bench/results/ui.json``.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import re
@@ -111,28 +110,17 @@ def populate_many(db: Any, n_dags: int) -> None:
 
 def page_paths(ids: dict[str, str]) -> list[str]:
     """The UI's HTML pages, filled with ``ids`` (pages with other parameters are left out)."""
-    from tradewind.observe.ui.routes import ui_routers
+    from tradewind.observe.ui.routes import page_route_paths
 
     paths: list[str] = []
-    for router in ui_routers():
-        for route in router.routes:
-            path = getattr(route, "path", "")
-            if "GET" not in (getattr(route, "methods", None) or ()):
-                continue
-            if path.startswith(("/ui/data/", "/static", "/api/")) or path.endswith("/download"):
-                continue
-            if "." in path.rsplit("/", 1)[-1]:  # a file (the favicon), not a page
-                continue
-            returns = inspect.signature(route.endpoint).return_annotation
-            if "Redirect" in str(getattr(returns, "__name__", returns)):
-                continue
-            names = re.findall(r"{(\w+)(?::[^}]*)?}", path)
-            if any(n not in ids for n in names):
-                print(f"skipped {path}: no value for {[n for n in names if n not in ids]}")
-                continue
-            filled = re.sub(r"{(\w+)(?::[^}]*)?}", lambda m: quote(ids[m.group(1)], safe=""), path)
-            if filled not in paths:
-                paths.append(filled)
+    for path in page_route_paths():
+        names = re.findall(r"{(\w+)(?::[^}]*)?}", path)
+        if any(n not in ids for n in names):
+            print(f"skipped {path}: no value for {[n for n in names if n not in ids]}")
+            continue
+        filled = re.sub(r"{(\w+)(?::[^}]*)?}", lambda m: quote(ids[m.group(1)], safe=""), path)
+        if filled not in paths:
+            paths.append(filled)
     return paths
 
 

@@ -28,7 +28,6 @@ opened) and checks every node label lies inside its node's box.
 
 from __future__ import annotations
 
-import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from browser_support import ADMIN, ADMIN_PASSWORD, ARTIFACTS, PAGE_TIMEOUT_MS, S
 from cli_support import wait_for
 from service_support import unavailable
 
-from tradewind.observe.ui.routes import ui_routers
+from tradewind.observe.ui.routes import page_route_paths
 
 # --- the DAGs the walk needs ------------------------------------------------------------------
 
@@ -97,11 +96,7 @@ EXPECTED_FAILURES: list[tuple[str, str]] = [
 #: any other problem fails. Remove an entry when its page is fixed.
 #: State at 15:50 UTC, 7 Dec 2026 (pages being reshaped by their owners): "console" on the graph
 #: pages is a CSP refusal of an inline style (the pan/zoom library sets a style attribute).
-KNOWN: dict[str, set[str]] = {
-    "dags-dag_id-runs-run_id-tasks-task_id-failed-dark": {"axe:color-contrast"},
-    "dags-dag_id-runs-run_id-tasks-task_id-mapped-dark": {"axe:color-contrast"},
-    "dags-dag_id-runs-run_id-tasks-task_id-mapped-light": {"axe:color-contrast"},
-}
+KNOWN: dict[str, set[str]] = {}
 
 VIEWPORTS = ({"width": 1440, "height": 900}, {"width": 1024, "height": 768})
 THEMES = ("light", "dark")
@@ -110,25 +105,6 @@ THEME_KEY = "tradewind.theme"
 
 
 # --- the pages ----------------------------------------------------------------------------------
-
-def _page_routes() -> list[str]:
-    """Path templates of the UI's HTML pages (GET, not data, not a download, not a redirect)."""
-    paths: list[str] = []
-    for router in ui_routers():
-        for route in router.routes:
-            path = getattr(route, "path", "")
-            if "GET" not in (getattr(route, "methods", None) or ()) or path in paths:
-                continue
-            if path.startswith(("/ui/data/", "/static", "/api/")) or path.endswith("/download"):
-                continue
-            if "." in path.rsplit("/", 1)[-1]:  # a file (the favicon), not a page
-                continue
-            returns = inspect.signature(route.endpoint).return_annotation
-            if "Redirect" in str(getattr(returns, "__name__", returns)):
-                continue
-            paths.append(path)
-    return paths
-
 
 def _variants(path: str) -> list[tuple[str, dict[str, str]]]:
     """(variant name, ids) to fill ``path`` with."""
@@ -163,7 +139,7 @@ def _slug(path: str, variant: str) -> str:
     return f"{slug}-{variant}" if variant else slug
 
 
-PAGES = [(path, variant, ids) for path in _page_routes() for variant, ids in _variants(path)]
+PAGES = [(path, variant, ids) for path in page_route_paths() for variant, ids in _variants(path)]
 
 
 # --- fixtures -----------------------------------------------------------------------------------
