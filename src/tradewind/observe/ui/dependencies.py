@@ -12,6 +12,8 @@ browser lays them out, static/graph_view.js).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -45,6 +47,34 @@ def _dag_node(dag: DagModel) -> dict[str, Any]:
             "is_paused": dag.is_paused}
 
 
+#: Cross-DAG links per DAG version id. A version never changes, so its links are read from its
+#: snapshot once (reading 500 snapshots on every request cost ~0.4 s).
+_links: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+_links_lock = threading.Lock()
+LINKS_CACHE_SIZE = 10_000
+
+
+def _links_of_latest_versions(session: Any, dags: list[DagModel]) -> dict[str, list[dict[str, Any]]]:
+    """dag_id -> the cross-DAG links its latest version declares (see :func:`dag_links`)."""
+    wanted = {d.latest_version_id: d.dag_id for d in dags if d.latest_version_id is not None}
+    with _links_lock:
+        known = {vid: _links[vid] for vid in wanted if vid in _links}
+    missing = [vid for vid in wanted if vid not in known]
+    if missing:
+        for version in session.scalars(select(DagVersion).where(DagVersion.id.in_(missing))):
+            try:
+                links = dag_links(DagSnapshot.from_dict(version.snapshot))
+            except Exception:  # noqa: BLE001 - an unreadable old snapshot has no links to show
+                links = []
+            known[version.id] = links
+        with _links_lock:
+            for vid in missing:
+                _links[vid] = known.get(vid, [])
+            while len(_links) > LINKS_CACHE_SIZE:
+                _links.popitem(last=False)
+    return {wanted[vid]: known.get(vid, []) for vid in wanted}
+
+
 @router.get("/dag-dependencies")
 def dag_dependencies_page(request: Request, principal: Principal = Depends(authorize_page("dag", "read"))) -> HTMLResponse:
     return render_page(request, principal, "dag_dependencies.html", title="DAG dependencies",
@@ -59,8 +89,7 @@ def dag_dependencies_data(request: Request, _user: Principal = Depends(authorize
     with request.app.state.db.read_scope() as session:
         dags = list(session.scalars(select(DagModel).where(DagModel.is_active.is_(True)).order_by(DagModel.dag_id)))
         assets, scheduled, produced = _assets_and_refs(session)
-        version_ids = [d.latest_version_id for d in dags if d.latest_version_id is not None]
-        snapshots = {v.dag_id: v.snapshot for v in session.scalars(select(DagVersion).where(DagVersion.id.in_(version_ids)))}
+        links_by_dag = _links_of_latest_versions(session, dags)
     nodes = {f"dag:{d.dag_id}": _dag_node(d) for d in dags}
     edges: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -76,12 +105,8 @@ def dag_dependencies_data(request: Request, _user: Principal = Depends(authorize
         if asset_id in by_id and f"dag:{dag_id}" in nodes:
             nodes.setdefault(f"asset:{asset_id}", _asset_node(by_id[asset_id]))
             edge(f"asset:{asset_id}", f"dag:{dag_id}", "asset")
-    for dag_id, raw in snapshots.items():
-        try:
-            snapshot = DagSnapshot.from_dict(raw)
-        except Exception:  # noqa: BLE001 - an unreadable old snapshot has no links to show
-            continue
-        for link in dag_links(snapshot):
+    for dag_id, links in links_by_dag.items():
+        for link in links:
             other = f"dag:{link['dag_id']}"
             nodes.setdefault(other, {"id": other, "kind": "dag", "dag_id": link["dag_id"], "label": link["dag_id"],
                                      "missing": True})
