@@ -33,7 +33,12 @@ def _store(config, db) -> None:
 
     store_dag_file(config, db, "ui_dags", DAGS)
     with db.session_scope() as session:  # as the scheduler records it
-        session.get(DagModel, "alpha").next_dagrun = datetime(2024, 5, 1, tzinfo=timezone.utc)
+        alpha = session.get(DagModel, "alpha")
+        alpha.next_dagrun = datetime(2024, 5, 1, tzinfo=timezone.utc)
+        alpha.next_dagrun_create_after = datetime(2024, 5, 2, tzinfo=timezone.utc)  # sorted by when it starts
+        gamma = session.get(DagModel, "gamma")
+        gamma.next_dagrun = datetime(2024, 4, 1, tzinfo=timezone.utc)  # earlier logical date, starts later
+        gamma.next_dagrun_create_after = datetime(2024, 6, 1, tzinfo=timezone.utc)
 
 
 def _data(api: Api, **params) -> dict:
@@ -92,7 +97,8 @@ def test_list_data_filters_counts_and_pages(api, config, db) -> None:
     assert _ids(paused) == ["gamma"] and paused["counts"]["all"] == 3
     # Sorting and pages.
     assert _ids(_data(api, order_by="-dag_id")) == ["gamma", "beta", "alpha"]
-    assert _ids(_data(api, order_by="next_dagrun"))[0] == "alpha"  # DAGs without a next run go last
+    # "Next run" sorts by when the run starts, not by its logical date; DAGs without one go last.
+    assert _ids(_data(api, order_by="next_dagrun")) == ["alpha", "gamma", "beta"]
     page = _data(api, limit=1, offset=1)
     assert _ids(page) == ["beta"] and page["total_entries"] == 3
     assert _data(api, offset=10)["dags"] == []

@@ -29,13 +29,14 @@ MAX_PAGE = 100
 #: Most recent runs shown per DAG.
 MAX_RECENT_RUNS = 25
 
-#: Sort keys of the list -> a column or expression. ``last_run`` is the newest run's logical date
-#: (a correlated MAX over the ``(dag_id, logical_date)`` index).
+#: Sort keys of the list -> a column or expression. ``next_dagrun`` sorts by when the next run
+#: starts (its run-after time, what the "Next run" column shows); ``last_run`` is the newest run's
+#: logical date (a correlated MAX over the ``(dag_id, logical_date)`` index).
 _LAST_RUN = (select(func.max(DagRun.logical_date)).where(DagRun.dag_id == DagModel.dag_id)
              .correlate(DagModel).scalar_subquery())
 SORT_KEYS: dict[str, Any] = {
     "dag_id": DagModel.dag_id,
-    "next_dagrun": DagModel.next_dagrun,
+    "next_dagrun": DagModel.next_dagrun_create_after,
     "last_run": _LAST_RUN,
     "owners": DagModel.owners,
     "last_parsed_time": DagModel.last_parsed_time,
