@@ -149,7 +149,9 @@ def redact_json_text(text: str | None) -> str | None:
         value = json.loads(text)
     except ValueError:
         return redact_text(text)
-    return json.dumps(redact(value), separators=(",", ":"), ensure_ascii=False, default=str)
+    shown = redact(value)
+    # Unchanged text when nothing was hidden (the stored spelling is what clients compare).
+    return text if shown == value else json.dumps(shown, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def redact_text(text: str) -> str:

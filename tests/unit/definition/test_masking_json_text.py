@@ -13,6 +13,7 @@ def test_secret_keys_inside_stored_json_are_masked_and_other_values_kept() -> No
     assert shown == {"conf": {"db_password": MASK, "rows": 3}, "note": "<b>x</b>"}
 
 
-def test_empty_and_non_json_text_pass_through() -> None:
+def test_empty_non_json_and_secret_free_text_pass_through_unchanged() -> None:
     assert redact_json_text(None) is None and redact_json_text("") == ""
     assert redact_json_text("not json at all") == "not json at all"
+    assert redact_json_text('{"conf": {},  "n": 1}') == '{"conf": {},  "n": 1}'  # spelling kept
