@@ -34,8 +34,7 @@ def test_log_in_through_the_form_and_sign_out(anonymous_page):
 def test_dag_list_shows_every_dag_with_text_only_descriptions_and_the_import_error_banner(page, screenshot):
     """Every DAG listed, a <script> description shown as text, and the banner leading to the error."""
     page.goto("/dags")
-    rows = page.locator("#dag-rows tr[data-dag-id]")
-    expect(rows).to_have_count(len(DAG_IDS))
+    # Other modules of the session add DAGs of their own: every one of ours is listed.
     for dag_id in DAG_IDS:
         expect(page.locator(f'#dag-rows tr[data-dag-id="{dag_id}"]')).to_be_visible()
     # A <script> in a description is shown as text and never runs.
@@ -58,7 +57,8 @@ def test_dag_list_shows_every_dag_with_text_only_descriptions_and_the_import_err
 
 def test_dag_list_search_filters_rows(page):
     page.goto("/dags")
-    expect(page.locator("#dag-rows tr[data-dag-id]")).to_have_count(len(DAG_IDS))
+    expect(page.locator('#dag-rows tr[data-dag-id="ui_trigger"]')).to_be_visible()
+    assert page.locator("#dag-rows tr[data-dag-id]").count() >= len(DAG_IDS)
     page.get_by_label("Search DAGs").fill("ui_mark")
     expect(page.locator("#dag-rows tr[data-dag-id]")).to_have_count(1)
     expect(page.locator('#dag-rows tr[data-dag-id="ui_mark"]')).to_be_visible()
