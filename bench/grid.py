@@ -112,6 +112,22 @@ def populate(db: Any, dag: Any, n_runs: int) -> None:
             session.execute(insert(TaskInstance), tis[chunk:chunk + 10_000])
 
 
+def fresh_home(prefix: str) -> tuple[Path, Any, Any]:
+    """A temporary TRADEWIND_HOME with an empty DAG folder and a migrated SQLite database:
+    (home, config, db). The caller removes ``home``."""
+    from tradewind.config import Config
+    from tradewind.persist.db import Database
+    from tradewind.persist.migrate import upgrade
+
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    (home / "dags").mkdir()
+    config = Config.load(home=home, environ={}, overrides={"core": {"load_examples": "False"}})
+    config.ensure_home()
+    db = Database.from_config(config)
+    upgrade(db, default_pool_slots=config.getint("core", "default_pool_slots"))
+    return home, config, db
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -207,20 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary TRADEWIND_HOME")
     args = parser.parse_args(argv)
 
-    from tradewind.config import Config
     from tradewind.observe.api.app import create_app
-    from tradewind.persist.db import Database
-    from tradewind.persist.migrate import upgrade
     from tradewind.persist.queries import users
 
-    home = Path(tempfile.mkdtemp(prefix="tw-bench-grid-"))
+    home, config, db = fresh_home("tw-bench-grid-")
     server = None
     try:
-        (home / "dags").mkdir()
-        config = Config.load(home=home, environ={}, overrides={"core": {"load_examples": "False"}})
-        config.ensure_home()
-        db = Database.from_config(config)
-        upgrade(db, default_pool_slots=config.getint("core", "default_pool_slots"))
         t0 = time.perf_counter()
         populate(db, build_dag(args.tasks), args.runs)
         print(f"populated {args.runs} runs x {args.tasks} tasks in {time.perf_counter() - t0:.1f} s")

@@ -36,7 +36,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -241,19 +240,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{CHROMIUM} is missing (sudo scripts/install-services.sh installs Debian's chromium)")
         return 2
 
-    from tradewind.config import Config
-    from tradewind.persist.db import Database
-    from tradewind.persist.migrate import upgrade
     from tradewind.persist.queries import users
 
-    home = Path(tempfile.mkdtemp(prefix="tw-bench-ui-"))
+    home, config, db = grid_bench.fresh_home("tw-bench-ui-")
     process = None
     try:
-        (home / "dags").mkdir()
-        config = Config.load(home=home, environ={}, overrides={"core": {"load_examples": "False"}})
-        config.ensure_home()
-        db = Database.from_config(config)
-        upgrade(db, default_pool_slots=config.getint("core", "default_pool_slots"))
         t0 = time.perf_counter()
         populate_many(db, args.dags)
         dag = grid_bench.build_dag(args.tasks)
