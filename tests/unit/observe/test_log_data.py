@@ -57,3 +57,13 @@ def test_a_running_try_holds_back_its_partial_last_line(tmp_path: Path) -> None:
 def test_a_missing_file_is_an_empty_window(tmp_path: Path) -> None:
     assert read_before(tmp_path / "none.log", 100) == ([], 0, 0)
     assert read_after(tmp_path / "none.log", 0, still_writing=True) == ([], 0, 0)
+
+
+def test_a_line_longer_than_the_window_is_read_in_pieces_while_the_try_writes(tmp_path: Path) -> None:
+    # No newline within the window and more bytes after it: waiting for the line end would stall
+    # the viewer forever, so the window-long piece is returned (as the REST log endpoint does).
+    path = tmp_path / "long.log"
+    path.write_bytes(b"x" * 30)
+    lines, start, end = read_after(path, 0, still_writing=True, window=10)
+    assert (start, end) == (0, 10) and len(lines) == 1
+    assert read_after(path, 20, still_writing=True, window=10)[2] == 20  # the unfinished tail waits

@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from tradewind.observe.api.auth import Principal, authorize
 from tradewind.observe.api.errors import bad_request
 from tradewind.observe.api.routes.common import read, ti_or_404
-from tradewind.observe.api.routes.logs import try_log_file
+from tradewind.observe.api.routes.logs import read_whole_lines, try_log_file
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,19 +88,10 @@ def read_after(path: Path, after: int, *, still_writing: bool, max_lines: int = 
                window: int = WINDOW_BYTES) -> tuple[list[list[Any]], int, int]:
     """(lines, start, end): whole lines from byte ``after`` on (at most ``max_lines``); while the
     try still writes, a last line without its newline waits for the next call."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(after)
-            data = handle.read(window)
-            more = bool(handle.read(1))
-    except FileNotFoundError:
+    got = read_whole_lines(path, after, window, still_writing=still_writing)
+    if got is None:
         return [], after, after
-    if data and not data.endswith(b"\n") and (still_writing or more):
-        cut = data.rfind(b"\n")
-        if cut >= 0:
-            data = data[:cut + 1]
-        elif still_writing:
-            data = b""
+    data = got[0]
     lines = _split(data, after)
     end = after + len(data)
     if len(lines) > max_lines:

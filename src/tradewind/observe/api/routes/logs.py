@@ -76,20 +76,30 @@ def owned_log_file(base_folder: str | Path, key: TaskKey) -> Path | None:
     return path
 
 
-def read_chunk(path: Path, start: int, *, still_writing: bool) -> tuple[str, int, bool]:
-    """(text, next offset, end of log) reading ``path`` from byte ``start``."""
+def read_whole_lines(path: Path, start: int, limit: int, *, still_writing: bool) -> tuple[bytes, bool] | None:
+    """(bytes, more after them) of ``path`` from byte ``start``, at most ``limit``, ending at a line
+    end: a last line cut by the limit, or still being written, waits for the next read (unless it
+    alone is longer than ``limit``). None when the file is missing."""
     try:
         with open(path, "rb") as handle:
             handle.seek(start)
-            data = handle.read(MAX_CHUNK)
+            data = handle.read(limit)
             more = bool(handle.read(1))
     except FileNotFoundError:
-        return "", start, not still_writing
+        return None
     if (still_writing or more) and data and not data.endswith(b"\n"):
         cut = data.rfind(b"\n")
         data = data[:cut + 1] if cut >= 0 else (data if more else b"")
-    end = start + len(data)
-    return data.decode("utf-8", errors="replace"), end, not still_writing and not more
+    return data, more
+
+
+def read_chunk(path: Path, start: int, *, still_writing: bool) -> tuple[str, int, bool]:
+    """(text, next offset, end of log) reading ``path`` from byte ``start``."""
+    got = read_whole_lines(path, start, MAX_CHUNK, still_writing=still_writing)
+    if got is None:
+        return "", start, not still_writing
+    data, more = got
+    return data.decode("utf-8", errors="replace"), start + len(data), not still_writing and not more
 
 
 def try_log_file(request: Request, dag_id: str, dag_run_id: str, task_id: str, try_number: int,
