@@ -190,7 +190,15 @@ def _keep_code(session: Session, result: FileParseResult, dag_ids: Sequence[str]
     """Keep the file's code (once per content) and point each stored DAG's latest version at it.
 
     The file is read again here; when its bytes are no longer those that were parsed (it changed
-    meanwhile) nothing is kept now: the next parse of the new bytes keeps them."""
+    meanwhile) nothing is kept now: the next parse of the new bytes keeps them. A re-parse of
+    unchanged bytes (every ``min_file_process_interval``) finds its code kept and reads nothing."""
+    versions = []
+    for dag_id in dag_ids:
+        model = session.get(DagModel, dag_id)
+        if model is not None and model.latest_version_id:
+            versions.append(session.get(DagVersion, model.latest_version_id))
+    if result.content_hash and all(v is not None and v.source_hash == result.content_hash for v in versions):
+        return
     try:
         with open(result.fileloc, "rb") as handle:
             data = handle.read(MAX_KEPT_CODE_BYTES + 1)
@@ -202,9 +210,7 @@ def _keep_code(session: Session, result: FileParseResult, dag_ids: Sequence[str]
     if session.get(DagCode, digest) is None:
         session.add(DagCode(source_hash=digest, fileloc=result.fileloc,
                             source_code=data.decode("utf-8", errors="replace"), created_at=now))
-    for dag_id in dag_ids:
-        model = session.get(DagModel, dag_id)
-        version = session.get(DagVersion, model.latest_version_id) if model and model.latest_version_id else None
+    for version in versions:
         if version is not None and version.source_hash != digest:
             version.source_hash = digest
 
