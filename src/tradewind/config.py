@@ -40,6 +40,9 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "hostname": "",
         # Most instances one mapped task may expand to (dynamic task mapping; Airflow's default).
         "max_map_length": "1024",
+        # Most tasks one DAG may have; a DAG file building more gets an import error naming this key
+        # (the parser stops at the limit, before the snapshot is built). 0: no limit.
+        "max_tasks_per_dag": "20000",
         # Largest run conf accepted (bytes of its JSON); a bigger one is refused naming this key.
         "max_conf_size": "65536",
         # Pause a DAG once its last N runs all failed (0: never); a DAG's max_consecutive_failed_dag_runs wins.

@@ -19,6 +19,7 @@ from typing import Any
 from tradewind.definition import timezone as tz_helpers
 from tradewind.definition.exceptions import (
     DagCycleError,
+    DagDefinitionError,
     DuplicateTaskIdError,
     InvalidScheduleError,
     InvalidTaskArgumentError,
@@ -54,12 +55,20 @@ def _as_timedelta(value: Any, name: str, owner: str) -> timedelta | None:
     raise InvalidTaskArgumentError(f"{name} of {owner} must be a timedelta or a number of seconds, got {value!r}")
 
 
+class TooManyTasksError(DagDefinitionError):
+    """A DAG got more tasks than :attr:`DAG.task_limit` (``[core] max_tasks_per_dag`` while parsing)."""
+
+
 class DAG:
     """A directed acyclic graph of tasks with a schedule (Airflow's ``DAG``).
 
     Use it as a context manager (``with DAG("etl", schedule="@daily") as dag:``) so
     operators created inside join it, or pass ``dag=`` to each operator.
     """
+
+    #: Most tasks one DAG may hold in this process (None: no limit). A parse child sets it from
+    #: ``[core] max_tasks_per_dag``, so a file building far too many tasks stops at the limit.
+    task_limit: int | None = None
 
     def __init__(
         self,
@@ -305,6 +314,11 @@ class DAG:
         if existing is not None or task.task_id in self.task_group_dict:
             raise DuplicateTaskIdError(
                 f"Task id {task.task_id!r} has already been added to the DAG {self.dag_id!r}"
+            )
+        if DAG.task_limit is not None and len(self.task_dict) >= DAG.task_limit:
+            raise TooManyTasksError(
+                f"DAG {self.dag_id!r} has more than {DAG.task_limit} tasks (refused at task {task.task_id!r}); "
+                f"[core] max_tasks_per_dag allows {DAG.task_limit}: split the DAG or raise the setting"
             )
         if task.start_date is None:
             task.start_date = self.start_date

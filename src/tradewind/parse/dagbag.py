@@ -59,6 +59,8 @@ from tradewind.parse import discovery
 log = logging.getLogger(__name__)
 
 IGNORE_FILE_NAMES = discovery.IGNORE_FILE_NAMES
+#: ``[core] max_tasks_per_dag`` when no config says otherwise (10,000-task DAGs must parse).
+DEFAULT_MAX_TASKS_PER_DAG = 20000
 
 
 # ----------------------------------------------------------------------------- records
@@ -334,16 +336,18 @@ def load_dags_from_file(
     return {dag.dag_id: dag for dag in dags}
 
 
-def collect_file(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> tuple[list[dict[str, Any]], list[ImportErrorInfo]]:
+def collect_file(path: str, sys_path: Sequence[str | os.PathLike[str]], *,
+                 max_tasks: int = DEFAULT_MAX_TASKS_PER_DAG) -> tuple[list[dict[str, Any]], list[ImportErrorInfo]]:
     """Import ``path`` here, validate and serialise each DAG; never raises for user errors.
 
-    A DAG that fails validation or serialisation becomes an error; the file's
-    other DAGs still load (as in Airflow).
+    A DAG that fails validation or serialisation, or has more than ``max_tasks`` tasks,
+    becomes an error; the file's other DAGs still load (as in Airflow).
     """
     from tradewind.parse.snapshot import serialize_dag
 
     try:
-        module = _import_module(path, sys_path)
+        with task_limit(max_tasks):
+            module = _import_module(path, sys_path)
     except BaseException as exc:  # noqa: BLE001 - a DAG file may raise anything, even SystemExit
         if isinstance(exc, MemoryError):
             _free_memory_after(exc)
@@ -351,6 +355,10 @@ def collect_file(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> tuple
     dags, errors = _dags_in_module(module, path)
     snapshots: list[dict[str, Any]] = []
     for dag in dags:
+        too_many = too_many_tasks(dag, max_tasks, path)
+        if too_many is not None:
+            errors.append(too_many)
+            continue
         try:
             dag.validate()
             # A JSON round trip proves the snapshot is storable and hands back plain data.
@@ -359,6 +367,36 @@ def collect_file(path: str, sys_path: Sequence[str | os.PathLike[str]]) -> tuple
             info = _error_from_exception(exc, path)
             errors.append(ImportErrorInfo(path, info.lineno, f"DAG {dag.dag_id!r}: {info.message}", info.stacktrace))
     return snapshots, errors
+
+
+# ------------------------------------------------------------------- tasks per DAG
+@contextlib.contextmanager
+def task_limit(max_tasks: int) -> Iterator[None]:
+    """While importing, a DAG refuses its task number ``max_tasks + 1`` (0: no limit): a file that
+    would build 100,000 tasks stops at the limit instead of building (and serialising) them all."""
+    dag_module = _definition_dag_module()
+    if dag_module is None or max_tasks <= 0:
+        yield
+        return
+    saved = dag_module.DAG.task_limit
+    dag_module.DAG.task_limit = max_tasks
+    try:
+        yield
+    finally:
+        dag_module.DAG.task_limit = saved
+
+
+def too_many_tasks(dag: Any, max_tasks: int, path: str) -> ImportErrorInfo | None:
+    """The import error of a DAG with more than ``max_tasks`` tasks (0: no limit), else None.
+
+    Checked after the import too, before the snapshot is built: tasks can reach a DAG without
+    passing the import-time check (a file that resets ``DAG.task_limit`` or catches the error)."""
+    count = len(dag.task_dict)
+    if max_tasks <= 0 or count <= max_tasks:
+        return None
+    return ImportErrorInfo(path, None, (
+        f"DAG {dag.dag_id!r} has {count} tasks; [core] max_tasks_per_dag allows {max_tasks}: "
+        "split the DAG or raise the setting"))
 
 
 def _free_memory_after(exc: MemoryError) -> None:
@@ -383,11 +421,13 @@ _memory_reserve: bytearray | None = None
 
 @dataclass(frozen=True)
 class ChildLimits:
-    """What a parse child may use: ``timeout`` seconds of wall clock and ``memory_mb`` MB of
-    address space on top of the parser's own (0: unlimited)."""
+    """What a parse child may use: ``timeout`` seconds of wall clock, ``memory_mb`` MB of
+    address space on top of the parser's own (0: unlimited), and ``max_tasks`` tasks per DAG
+    (``[core] max_tasks_per_dag``; 0: unlimited)."""
 
     timeout: float
     memory_mb: int = 0
+    max_tasks: int = DEFAULT_MAX_TASKS_PER_DAG
 
 
 def memory_limit_message(memory_mb: int) -> str:
@@ -448,7 +488,7 @@ def _child_main(path: str, sys_path: list[str], conn: Any, output_fd: int, limit
         _limit_memory(limits.memory_mb)
         _memory_reserve = bytearray(_RESERVE_BYTES)
     try:
-        dags, errors = collect_file(path, sys_path)
+        dags, errors = collect_file(path, sys_path, max_tasks=limits.max_tasks)
         payload: tuple[str, Any, Any] = ("result", dags, errors)
     except MemoryError:
         _memory_reserve = None
@@ -764,6 +804,7 @@ def parse_files(
     sys_path: Sequence[str | os.PathLike[str]] = (),
     parallelism: int = 2,
     memory_limit_mb: int = 0,
+    max_tasks: int = DEFAULT_MAX_TASKS_PER_DAG,
 ) -> list[FileParseResult]:
     """Parse files in child processes, at most ``parallelism`` at once; results in input order.
 
@@ -771,7 +812,7 @@ def parse_files(
     timeout, crash, ``sys.exit``, memory limit) is an :class:`ImportErrorInfo` in the result.
     """
     full_paths = list(dict.fromkeys(str(Path(p).resolve()) for p in paths))
-    pool = ParsePool(ChildLimits(timeout, memory_limit_mb), sys_path=sys_path, parallelism=parallelism)
+    pool = ParsePool(ChildLimits(timeout, memory_limit_mb, max_tasks), sys_path=sys_path, parallelism=parallelism)
     pending = list(full_paths)
     done: dict[str, FileParseResult] = {}
     try:

@@ -142,7 +142,7 @@ class DagProcessor:
         self.job_id: int | None = None
         preimport()
         self.pool = ParsePool(
-            ChildLimits(self.timeout, self.memory_limit_mb),
+            ChildLimits(self.timeout, self.memory_limit_mb, config.getint("core", "max_tasks_per_dag")),
             sys_path=self.folders(),
             parallelism=self.parallelism,
             slow_parallelism=config.getint("dag_processor", "slow_parse_processes"),
