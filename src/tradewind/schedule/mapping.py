@@ -28,14 +28,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import JSON, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from tradewind.definition.mapped import UnmappableInputError, spec_length, spec_task_ids
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
-from tradewind.persist.models import DagRun, TaskInstance
+from tradewind.definition.xcom_serde import TYPE_KEY
+from tradewind.persist.models import DagRun, TaskInstance, XCom
 from tradewind.persist.queries.task_instances import tis_by_ids
-from tradewind.persist.queries.xcom import xcom_clear, xcom_get_many
+from tradewind.persist.queries.xcom import decode_value, xcom_clear
 from tradewind.schedule import transitions
 from tradewind.states import FINISHED_TI_STATES, TaskInstanceState
 
@@ -130,26 +131,106 @@ class Expansion:
     reason: str | None = None
 
 
-def input_length(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot) -> int:
+@dataclass(frozen=True)
+class InputLength:
+    """What :func:`input_length` counted: ``length`` instances, exact unless a source was longer
+    than the cap it was counted to (then ``sources`` names each upstream's real item count)."""
+
+    length: int
+    sources: dict[str, int]
+    capped: bool
+
+    def too_long_reason(self, task_id: str, max_length: int) -> str:
+        many = f"more than {max_length}" if self.capped else str(self.length)
+        counted = ", ".join(f"upstream {tid!r} returned {n} items" for tid, n in self.sources.items())
+        return (f"mapped task {task_id!r} cannot expand to {many} instances"
+                + (f" ({counted})" if self.capped and counted else "")
+                + f": that is more than [core] max_map_length ({max_length})")
+
+
+def input_length(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot, *,
+                 cap: int | None = None) -> InputLength:
     """How many instances the task's input stands for, from its upstreams' XComs.
 
-    Raises :class:`UnmappableInputError` (not a list/dict) or :class:`_MissingValue`.
+    The values themselves are not loaded here when the database can count them (SQLite's and
+    PostgreSQL's JSON functions give an array's length and an object's key count; a mapped
+    upstream's instances are counted as rows): an upstream returning a list of 100,000 items
+    costs the scheduler one integer. Each source stands for at most ``cap`` items (pass
+    ``max_length + 1``: the totals of zip/concat/product still decide the same), so nothing
+    holds more than that. Raises :class:`UnmappableInputError` (not a list/dict) or
+    :class:`_MissingValue`.
     """
     spec = expand_spec(task)
-    cache: dict[tuple[str, str], Any] = {}
+    sources: dict[str, int] = {}
+    capped = False
 
     def value_of(task_id: str, key: str) -> Any:
-        if (task_id, key) not in cache:
-            values = xcom_get_many(session, run.dag_id, run.run_id, [task_id], key)
-            if not values:
-                raise _MissingValue(f"upstream task {task_id!r} pushed no XCom {key!r} to map over")
-            if task_id in snap.mapped_task_ids:
-                cache[(task_id, key)] = [v for (_, mi), v in sorted(values.items(), key=lambda kv: kv[0][1])]
-            else:
-                cache[(task_id, key)] = values.get((task_id, -1))
-        return cache[(task_id, key)]
+        nonlocal capped
+        if task_id in snap.mapped_task_ids:
+            count: int | None = _count_mapped_values(session, run, task_id, key)
+            value = None
+        else:
+            count, value = _count_items(session, run, task_id, key)
+        if count is None:  # not a plain list/dict (an envelope, a scalar): the value as it was pushed
+            return value
+        sources[task_id] = count
+        if cap is not None and count > cap:
+            capped = True
+            count = cap
+        return (None,) * count  # stands for the items; only their number matters here
 
-    return spec_length(spec, value_of, f"mapped task {task.task_id!r}")
+    length = spec_length(spec, value_of, f"mapped task {task.task_id!r}")
+    return InputLength(length, sources, capped)
+
+
+def _count_mapped_values(session: Session, run: DagRun, task_id: str, key: str) -> int:
+    """How many instances of a mapped upstream pushed ``key`` (each value is one item)."""
+    count = session.scalar(select(func.count()).select_from(XCom).where(
+        XCom.dag_id == run.dag_id, XCom.run_id == run.run_id, XCom.task_id == task_id, XCom.key == key))
+    if not count:
+        raise _MissingValue(f"upstream task {task_id!r} pushed no XCom {key!r} to map over")
+    return int(count)
+
+
+def _count_items(session: Session, run: DagRun, task_id: str, key: str) -> tuple[int | None, Any]:
+    """(items, None) for a pushed list or dict, counted by the database where it can;
+    (None, value) for anything else (decoded: a scalar to name in the error, an envelope such as
+    a tuple to count after decoding)."""
+    where = (XCom.dag_id == run.dag_id, XCom.run_id == run.run_id, XCom.task_id == task_id,
+             XCom.map_index == -1, XCom.key == key)
+    counted = _json_count_columns(session)
+    if counted is not None:
+        kind, length, is_envelope = counted
+        row = session.execute(select(kind, length, is_envelope).where(*where)).first()
+        if row is None:
+            raise _MissingValue(f"upstream task {task_id!r} pushed no XCom {key!r} to map over")
+        if row[0] in ("array", "object") and not row[2]:
+            return int(row[1]), None
+    text = session.scalar(select(XCom.value).where(*where))
+    if text is None:
+        raise _MissingValue(f"upstream task {task_id!r} pushed no XCom {key!r} to map over")
+    return None, decode_value(text)
+
+
+def _json_count_columns(session: Session) -> tuple[Any, Any, Any] | None:
+    """SQL for (JSON type, items of an array or object, is a typed envelope) of ``xcom.value`` on
+    this database; None where it has no JSON functions we use (the value is decoded instead)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        value = XCom.value
+        kind = func.json_type(value)
+        each = select(func.count()).select_from(func.json_each(value).table_valued("key")).scalar_subquery()
+        is_envelope = func.json_type(value, f"$.{TYPE_KEY}").is_not(None)
+    elif dialect == "postgresql":
+        value = cast(XCom.value, JSON)
+        kind = func.json_typeof(value)
+        keys = select(func.count()).select_from(func.json_object_keys(value).table_valued("key")).scalar_subquery()
+        array_length = func.json_array_length(value)
+        each = case((kind == "array", array_length), (kind == "object", keys), else_=0)
+        is_envelope = case((kind == "object", value.op("->")(TYPE_KEY).is_not(None)), else_=False)
+    else:
+        return None
+    return kind, each, is_envelope
 
 
 def expand(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot, row: Any, now: datetime,
@@ -159,7 +240,7 @@ def expand(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot,
     if ti is None or ti.state != TI.NONE.value or ti.map_index != -1:
         return Expansion([])  # moved by someone else since the rows were read
     try:
-        length = input_length(session, run, snap, task)
+        counted = input_length(session, run, snap, task, cap=max_length + 1)
     except _MissingValue as exc:
         reason = f"cannot expand mapped task {task.task_id!r}: {exc}"
         transitions.mark_ti_upstream_failed(session, ti, now, note=reason)
@@ -169,9 +250,9 @@ def expand(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot,
         transitions.fail_unexpandable(session, ti, now, reason)
         log.warning("%s/%s: %s", run.dag_id, run.run_id, reason)
         return Expansion([], TI.FAILED.value, reason)
+    length = counted.length
     if length > max_length:
-        reason = (f"mapped task {task.task_id!r} cannot expand to {length} instances: that is more than "
-                  f"[core] max_map_length ({max_length})")
+        reason = counted.too_long_reason(task.task_id, max_length)
         transitions.fail_unexpandable(session, ti, now, reason)
         log.warning("%s/%s: %s", run.dag_id, run.run_id, reason)
         return Expansion([], TI.FAILED.value, reason)
@@ -224,15 +305,14 @@ def revise(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot,
       through the trigger rule).
     """
     try:
-        length = input_length(session, run, snap, task)
+        counted = input_length(session, run, snap, task, cap=max_length + 1)
     except _MissingValue:
         return Revision([], {})
     except UnmappableInputError as exc:
         return _fail_cleared(session, run, rows, now, str(exc))
+    length = counted.length
     if length > max_length:
-        return _fail_cleared(session, run, rows, now, (
-            f"mapped task {task.task_id!r} cannot expand to {length} instances: that is more than "
-            f"[core] max_map_length ({max_length})"))
+        return _fail_cleared(session, run, rows, now, counted.too_long_reason(task.task_id, max_length))
     objects = tis_by_ids(session, [r.id for r in rows])
     moved: dict[int, str] = {}
     for row in rows:
