@@ -149,25 +149,14 @@ def _plain(name: str, column: str) -> Callable[[datetime], ColumnElement[bool]]:
 Children = Callable[[Sequence[Any]], list[tuple[str, ColumnElement[bool]]]]
 
 
-def _same_ti(table: Table, ti: Any) -> ColumnElement[bool]:
-    return and_(*(table.c[c] == ti.c[c] for c in ("dag_id", "run_id", "task_id", "map_index")))
-
-
-def _children_of_tis(ti_rows: Callable[[], Any]) -> list[tuple[str, ColumnElement[bool]]]:
-    """What goes with the task instances ``ti_rows()`` (a fresh filtered alias each call)."""
-    out: list[tuple[str, ColumnElement[bool]]] = []
-    ti = ti_rows()
-    out.append(("task_instance_note", _T["task_instance_note"].c.ti_id.in_(select(ti.c.id))))
-    for name in ("task_instance_try", "xcom", "task_reschedule", "hitl_detail", "task_state_store"):
-        table, ti = _T[name], ti_rows()
-        out.append((name, exists(select(literal(1)).select_from(ti).where(_same_ti(table, ti)))))
-    return out
+_TI_KEY = ("dag_id", "run_id", "task_id", "map_index")
 
 
 def _children_dag_run(ids: Sequence[Any]) -> list[tuple[str, ColumnElement[bool]]]:
+    # Row-value IN (not a correlated EXISTS) so each child table is reached by its
+    # (dag_id, run_id, ...) index instead of being scanned once per batch.
     def of_runs(table: Any) -> ColumnElement[bool]:
-        run = _RUN.alias()
-        return exists().where(run.c.id.in_(ids), run.c.dag_id == table.c.dag_id, run.c.run_id == table.c.run_id)
+        return tuple_(table.c.dag_id, table.c.run_id).in_(select(_RUN.c.dag_id, _RUN.c.run_id).where(_RUN.c.id.in_(ids)))
 
     ti = _TI.alias()
     out = [("task_instance_note", _T["task_instance_note"].c.ti_id.in_(select(ti.c.id).where(of_runs(ti))))]
@@ -179,7 +168,12 @@ def _children_dag_run(ids: Sequence[Any]) -> list[tuple[str, ColumnElement[bool]
 
 
 def _children_task_instance(ids: Sequence[Any]) -> list[tuple[str, ColumnElement[bool]]]:
-    return _children_of_tis(lambda: select(_TI).where(_TI.c.id.in_(ids)).subquery())
+    out: list[tuple[str, ColumnElement[bool]]] = [("task_instance_note", _T["task_instance_note"].c.ti_id.in_(ids))]
+    for name in ("task_instance_try", "xcom", "task_reschedule", "hitl_detail", "task_state_store"):
+        table = _T[name]
+        out.append((name, tuple_(*(table.c[c] for c in _TI_KEY)).in_(
+            select(*(_TI.c[c] for c in _TI_KEY)).where(_TI.c.id.in_(ids)))))
+    return out
 
 
 def _children_asset_event(ids: Sequence[Any]) -> list[tuple[str, ColumnElement[bool]]]:
@@ -310,12 +304,17 @@ def clean(engine: Engine, tables: Iterable[str], before: datetime, *, now: datet
     stamp = now if archive else None
     for name in resolve_tables(tables):
         spec, table = TABLES[name], _T[name]
+        pk = _pk(table)
+        last: Any = None
         while True:
             with engine.begin() as conn:
-                keys = conn.execute(select(*_pk(table)).where(spec.rule(before))
-                                    .order_by(*_pk(table)).limit(batch_size)).all()
+                query = select(*pk).where(spec.rule(before)).order_by(*pk).limit(batch_size)
+                if last is not None:  # keyset: never rescan the rows a batch already passed over
+                    query = query.where(pk[0] > last)
+                keys = conn.execute(query).all()
                 if not keys:
                     break
+                last = keys[-1][0] if len(pk) == 1 else None
                 if spec.children is not None:
                     for child, where in spec.children([k[0] for k in keys]):
                         moved = _move(conn, child, where, stamp, archives)
