@@ -29,7 +29,7 @@ lets its running runs finish (Airflow 3).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -362,14 +362,19 @@ def backfill_slot_cap(free: int, live_waiting: int) -> int:
     return free - min(live_waiting, (free + 1) // 2)
 
 
-def fair_share_order(candidates: list[T], free: int, is_backfill: Callable[[T], bool]) -> Iterator[T]:
+def fair_share_order(candidates: Iterable[T], free: int, is_backfill: Callable[[T], bool], *,
+                     live_waiting: int | None = None) -> Iterator[T]:
     """Candidates in their (priority) order, except that backfill ones beyond
     :func:`backfill_slot_cap` are held back and offered after all the others.
 
     So a big backfill cannot take every slot while live runs' instances wait, and the
     slots live instances cannot use (pools, concurrency limits) still go to the backfill.
+    ``live_waiting``: how many candidates are not backfill ones, when the caller knows (then
+    ``candidates`` may be a lazy iterator, consumed only as far as the caller reads).
     """
-    live_waiting = sum(1 for c in candidates if not is_backfill(c))
+    if live_waiting is None:
+        candidates = list(candidates)
+        live_waiting = sum(1 for c in candidates if not is_backfill(c))
     cap = backfill_slot_cap(free, live_waiting)
     held: list[T] = []
     offered = 0

@@ -8,6 +8,7 @@ loaded as ORM objects and moved through :mod:`tradewind.schedule.transitions`.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,38 +20,13 @@ from tradewind.persist.models import DagRun
 from tradewind.persist.queries import runs as run_queries
 from tradewind.persist.queries import task_instances as ti_queries
 from tradewind.schedule import deps, mapping, transitions
+from tradewind.schedule.run_rows import UNDECIDED, RunRows, TiRow
 from tradewind.schedule.step_context import StepContext
 from tradewind.states import TaskInstanceState
 
 TI = TaskInstanceState
-#: States the decision step looks at (scheduled ones are already decided, waiting for a slot).
-UNDECIDED = (TI.NONE.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value)
 
-
-@dataclass(slots=True)
-class TiRow:
-    """A task instance as one scheduler step reads it (the columns of
-    :data:`~tradewind.persist.queries.task_instances.TI_ROW_COLUMNS`, in that order).
-    ``state`` is kept current as the step moves the instance."""
-
-    id: int
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int
-    state: str
-    try_number: int
-    next_retry_at: datetime | None
-    priority_weight: int
-    pool: str
-    pool_slots: int
-    queue: str
-    dag_version_id: int | None
-
-    @classmethod
-    def of(cls, ti: Any) -> TiRow:
-        """The row of an ORM instance (one created by mapping in this step)."""
-        return cls(*(getattr(ti, c) for c in ti_queries.TI_ROW_COLUMNS))
+__all__ = ["UNDECIDED", "Decider", "Move", "TiRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +36,8 @@ class Move:
     row: TiRow
     target: TaskInstanceState
     note: str | None = None
+    #: The state the decision was made from, when the row already shows the move (incremental decisions).
+    old: str | None = None
 
 
 class Decider:
@@ -76,65 +54,95 @@ class Decider:
         """The run finished: drop what was remembered about it."""
         self._counted_since_clear.pop(run.id, None)
 
-    def decide(self, session: Session, run: DagRun, snap: DagSnapshot, tis: list[TiRow], now: datetime) -> bool:
+    def decide(self, session: Session, run: DagRun, snap: DagSnapshot, rows: RunRows, now: datetime) -> bool:
         """Move undecided instances to scheduled / skipped / upstream_failed, in topological order
         so a skip or failure propagates down the whole graph in one pass.
 
         Decided on the rows first; then the changed instances are loaded (one query) and moved
         through :mod:`transitions`. One whose state changed meanwhile is left alone.
         """
-        # Mapped tasks (snap.mapped_task_ids) are decided per instance through a RunView; other DAGs
-        # keep the one-instance-per-task fast path.
-        view = mapping.RunView(tis, snap) if snap.mapped_task_ids else None
-        states = {ti.task_id: ti.state for ti in tis if ti.map_index < 0}
-        by_task = {ti.task_id: ti for ti in tis if ti.map_index < 0}
+        if rows.incremental:
+            return self._decide_changed(session, run, snap, rows, now)
+        return self._decide_all(session, run, snap, rows, now)
+
+    def _decide_changed(self, session: Session, run: DagRun, snap: DagSnapshot, rows: RunRows, now: datetime) -> bool:
+        """A DAG without mapped tasks: evaluate only the tasks whose upstream changed since the last
+        step (and those waiting on the clock or the previous run), with the upstream counts the
+        memory keeps (:class:`~tradewind.schedule.run_rows.RunRows`). A move is recorded in the
+        memory at once, which marks its downstream for this same pass."""
+        heap = rows.to_decide()
+        previous: dict[str, Any] = {}
+        moves: list[Move] = []
+        seen: set[str] = set()
+        while heap:
+            _, task_id = heapq.heappop(heap)
+            if task_id in seen:
+                continue
+            seen.add(task_id)
+            ti = rows.by_task.get(task_id)
+            if ti is None or ti.state not in UNDECIDED:
+                continue
+            task = snap.tasks[task_id]
+            move = self._decide_instance(session, run, task, ti, rows.upstream_counts(task_id), now, previous)
+            if move is None:
+                continue
+            moves.append(Move(ti, move.target, move.note, old=ti.state))
+            rows.set_state(ti, move.target.value)
+            for down in task.downstream:
+                heapq.heappush(heap, (rows.topo_index[down], down))
+        rows.dirty.clear()  # every task marked during this pass came later in it
+        if rows.fresh:  # read in full: instances of tasks no longer in this version
+            rows.fresh = False
+            for ti in rows.rows:
+                if ti.task_id not in snap.tasks and ti.state in (TI.NONE.value, TI.SCHEDULED.value):
+                    moves.append(Move(ti, TI.REMOVED, old=ti.state))
+                    rows.set_state(ti, TI.REMOVED.value)
+        return self._apply_moves(session, moves, now, rows)
+
+    def _decide_all(self, session: Session, run: DagRun, snap: DagSnapshot, rows: RunRows, now: datetime) -> bool:
+        """A DAG with mapped tasks: every instance, through a :class:`~tradewind.schedule.mapping.RunView`
+        (instances appear as inputs expand; a mapped upstream counts all its instances)."""
+        tis = rows.rows
+        view = mapping.RunView(tis, snap)
         previous: dict[str, Any] = {}  # the previous run's states, once a depends_on_past task needs them
         moves: list[Move] = []
         expanded = False
         for task_id in snap.topological_order:
             task = snap.tasks[task_id]
-            if view is None:
-                ti = by_task.get(task_id)
-                rows = [] if ti is None else [ti]
-            else:
-                if task_id in snap.mapped_task_ids and (unexpanded := view.unexpanded(task_id)) is not None:
-                    move, changed = self._expand_if_ready(session, run, snap, task, unexpanded, view, tis, now)
-                    expanded = expanded or changed
-                    if move is not None:
-                        moves.append(move)
-                        view.plan(unexpanded, move.target.value)
-                    if not changed:
-                        continue
-                    if run.clear_number:
-                        self._counted_since(run).add(task_id)
-                elif task_id in snap.mapped_task_ids and run.clear_number:
-                    expanded = self._revise_if_cleared(session, run, snap, task, view, tis, now) or expanded
-                rows = view.instances(task_id)
-            for ti in rows:
+            if task_id in snap.mapped_task_ids and (unexpanded := view.unexpanded(task_id)) is not None:
+                move, changed = self._expand_if_ready(session, run, snap, task, unexpanded, view, rows, now)
+                expanded = expanded or changed
+                if move is not None:
+                    moves.append(move)
+                    view.plan(unexpanded, move.target.value)
+                if not changed:
+                    continue
+                if run.clear_number:
+                    self._counted_since(run).add(task_id)
+            elif task_id in snap.mapped_task_ids and run.clear_number:
+                expanded = self._revise_if_cleared(session, run, snap, task, view, rows, now) or expanded
+            for ti in view.instances(task_id):
                 if ti.state not in UNDECIDED:
                     continue
-                upstream = states if view is None else view.upstream_states(task, ti.map_index)
-                move = self._decide_instance(session, run, snap, task, ti, upstream, now, previous)
+                counts = deps.upstream_counts(task, snap, view.upstream_states(task, ti.map_index))
+                move = self._decide_instance(session, run, task, ti, counts, now, previous)
                 if move is None:
                     continue
                 moves.append(move)
-                if view is None:
-                    states[task_id] = move.target.value
-                else:
-                    view.plan(ti, move.target.value)
+                view.plan(ti, move.target.value)
         for ti in tis:  # instances of tasks no longer in this version
             if ti.task_id not in snap.tasks and ti.state in (TI.NONE.value, TI.SCHEDULED.value):
                 moves.append(Move(ti, TI.REMOVED))
-        return self._apply_moves(session, moves, now) or expanded
+        return self._apply_moves(session, moves, now, rows) or expanded
 
-    def _decide_instance(self, session: Session, run: DagRun, snap: DagSnapshot, task: Any, ti: TiRow,
-                         upstream: dict[str, Any], now: datetime, previous: dict[str, Any]) -> Move | None:
-        """The move for one undecided instance, or None while it waits. ``upstream``: task_id -> state
-        (or the states of a mapped upstream's instances); ``previous`` caches the previous run's states."""
+    def _decide_instance(self, session: Session, run: DagRun, task: Any, ti: TiRow,
+                         counts: deps.UpstreamCounts, now: datetime, previous: dict[str, Any]) -> Move | None:
+        """The move for one undecided instance, or None while it waits. ``counts``: its upstream
+        instances' states; ``previous`` caches the previous run's states."""
         reason = deps.task_dates_allow(task, run.logical_date)
         if reason:
             return Move(ti, TI.SKIPPED, reason)
-        decision = deps.evaluate_trigger_rule(task.trigger_rule, deps.upstream_counts(task, snap, upstream))
+        decision = deps.evaluate_trigger_rule(task.trigger_rule, counts)
         if decision.action == "wait":
             return None
         if decision.action == "skip":
@@ -152,7 +160,7 @@ class Decider:
         return Move(ti, TI.SCHEDULED)
 
     def _expand_if_ready(self, session: Session, run: DagRun, snap: DagSnapshot, task: Any, row: TiRow,
-                         view: Any, tis: list[TiRow], now: datetime) -> tuple[Move | None, bool]:
+                         view: Any, rows: RunRows, now: datetime) -> tuple[Move | None, bool]:
         """A mapped task's -1 instance: decided like any instance until its trigger rule lets it run;
         then, once the upstreams its input reads from are done, expanded (schedule/mapping.py).
         Returns (a move of the -1 instance or None, whether the expansion changed the run)."""
@@ -168,13 +176,13 @@ class Decider:
             return None, False
         result = mapping.expand(session, run, snap, task, row, now, max_length=self.max_map_length)
         if result.state is not None:  # skipped / failed / upstream_failed, written by mapping.expand
-            row.state = result.state
+            rows.set_state(row, result.state)
             return None, True
         if not result.created:
             return None, False
         row.map_index = 0
         new_rows = [TiRow.of(ti) for ti in result.created[1:]]
-        tis.extend(new_rows)
+        rows.add(new_rows)
         view.add(task.task_id, new_rows)
         return None, True
 
@@ -187,7 +195,7 @@ class Decider:
         return entry[1]
 
     def _revise_if_cleared(self, session: Session, run: DagRun, snap: DagSnapshot, task: Any, view: Any,
-                           tis: list[TiRow], now: datetime) -> bool:
+                           rows: RunRows, now: datetime) -> bool:
         """In a cleared run, an expanded mapped task whose instances were cleared counts its input
         again once the upstreams it reads are done (they may yield a different number of items
         now), before its instances are decided (mapping.revise). Done once per task and clear:
@@ -195,30 +203,35 @@ class Decider:
         counted = self._counted_since(run)
         if task.task_id in counted:
             return False
-        rows = view.instances(task.task_id)
-        if not any(view.state(r) == TI.NONE.value for r in rows) or not view.inputs_done(task):
+        instances = view.instances(task.task_id)
+        if not any(view.state(r) == TI.NONE.value for r in instances) or not view.inputs_done(task):
             return False
         counted.add(task.task_id)
-        result = mapping.revise(session, run, snap, task, rows, now, max_length=self.max_map_length)
-        for row in rows:
+        result = mapping.revise(session, run, snap, task, instances, now, max_length=self.max_map_length)
+        for row in instances:
             if row.id in result.moved:
-                row.state = result.moved[row.id]
+                rows.set_state(row, result.moved[row.id])
         if result.created:
             new_rows = [TiRow.of(ti) for ti in result.created]
-            tis.extend(new_rows)
+            rows.add(new_rows)
             view.add(task.task_id, new_rows)
         return bool(result.moved or result.created)
 
     @staticmethod
-    def _apply_moves(session: Session, moves: list[Move], now: datetime) -> bool:
-        """Apply the decided moves to the instances' ORM objects; update the rows to match."""
+    def _apply_moves(session: Session, moves: list[Move], now: datetime, rows: RunRows) -> bool:
+        """Apply the decided moves to the instances' ORM objects; record them in ``rows``. An
+        instance moved by someone else since it was read is left alone (and an incremental memory
+        that already showed the move is read afresh next step)."""
         if not moves:
             return False
         objects = ti_queries.tis_by_ids(session, [move.row.id for move in moves])
         for move in moves:
             row = move.row
+            was = row.state if move.old is None else move.old
             ti = objects.get(row.id)
-            if ti is None or ti.state != row.state:
+            if ti is None or ti.state != was:
+                if move.old is not None:
+                    rows.stale = True
                 continue  # deleted or moved by someone else since the rows were read
             if move.target == TI.SKIPPED:
                 transitions.mark_ti_skipped(session, ti, now, note=move.note)
@@ -228,7 +241,7 @@ class Decider:
                 transitions.schedule_ti(session, ti, now)
             else:
                 transitions.mark_ti_removed(session, ti, now)
-            row.state = ti.state
+            rows.set_state(row, ti.state)
         return True
 
     @staticmethod

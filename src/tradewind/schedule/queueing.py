@@ -9,7 +9,9 @@ limit accounting runs under a lock on the pool rows (Airflow's critical section)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +24,7 @@ from tradewind.persist.models import DagRun, Pool
 from tradewind.persist.queries import task_instances as ti_queries
 from tradewind.schedule import deps, transitions
 from tradewind.schedule.backfill import fair_share_order
-from tradewind.schedule.decide import TiRow
+from tradewind.schedule.run_rows import RunRows, TiRow
 from tradewind.schedule.executor_interface import TaskKey, Workload
 from tradewind.schedule.step_context import StepContext
 from tradewind.states import TaskInstanceState
@@ -34,17 +36,19 @@ TI = TaskInstanceState
 CRITICAL_SECTION_RETRY = timedelta(milliseconds=50)
 
 
-@dataclass(order=True, slots=True)
+@dataclass(slots=True)
 class QueueCandidate:
-    """A scheduled instance that may be queued this step. Candidates sort by priority (highest
+    """A scheduled instance that may be queued this step. Candidates come by priority (highest
     weight first), then their run's logical date (or run_after), then instance id."""
 
-    neg_priority: int
-    run_order: datetime
-    ti_id: int
-    row: TiRow = field(compare=False)
-    snap: DagSnapshot = field(compare=False)
-    backfill: bool = field(compare=False)
+    row: TiRow
+    snap: DagSnapshot
+    rows: RunRows
+    backfill: bool
+
+    @property
+    def ti_id(self) -> int:
+        return self.row.id
 
     @property
     def task(self) -> Any:
@@ -88,54 +92,73 @@ class Queuer:
         self.parallelism = ctx.config.parallelism
         self.max_tis_per_loop = ctx.config.getint("scheduler", "max_tis_per_query")
 
-    def candidates(self, session: Session, live: list[tuple[DagRun, DagSnapshot]],
-                   tis_by_run: dict[tuple[str, str], list[TiRow]], resting: set[str | None]) -> list[QueueCandidate]:
-        """Scheduled instances of live runs, in queueing order; none of a paused DAG's runs
-        (backfills excepted) and none for an executor that rests."""
-        out = []
+    def candidates(self, session: Session, live: list[tuple[DagRun, RunRows]],
+                   resting: set[str | None]) -> tuple[Iterator[QueueCandidate], int]:
+        """Scheduled instances of live runs, lazily in queueing order, and how many of them belong
+        to runs that are not backfills; none of a paused DAG's runs (backfills excepted) and none
+        for an executor that rests."""
+        streams = []
+        live_waiting = 0
         paused = self.ctx.paused_dag_ids(session)
-        for run, snap in live:
+        for run, rows in live:
+            if not rows.scheduled:
+                continue
             backfill = run.backfill_id is not None
             if run.dag_id in paused and not backfill:
                 continue  # pausing freezes a running run: nothing new starts, running tries finish
-            order = run.logical_date or run.run_after
-            for ti in tis_by_run[(run.dag_id, run.run_id)]:
-                if ti.state == TI.SCHEDULED.value and ti.task_id in snap.tasks:
-                    if resting and getattr(snap.tasks[ti.task_id], "executor", None) in resting:
-                        continue
-                    out.append(QueueCandidate(-ti.priority_weight, order, ti.id, ti, snap, backfill))
-        out.sort()
-        return out
+            if not backfill:
+                live_waiting += len(rows.scheduled)
+            streams.append(self._stream(run, rows, backfill, resting))
+        return (c for *_, c in heapq.merge(*streams)), live_waiting
 
-    def queue_ready(self, session: Session, live: list[tuple[DagRun, DagSnapshot]],
-                    tis_by_run: dict[tuple[str, str], list[TiRow]], now: datetime,
+    @staticmethod
+    def _stream(run: DagRun, rows: RunRows, backfill: bool,
+                resting: set[str | None]) -> Iterator[tuple[int, datetime, int, QueueCandidate]]:
+        order = run.logical_date or run.run_after
+        snap = rows.snap
+        for ti in rows.scheduled_in_order():
+            task = snap.tasks.get(ti.task_id)
+            if task is None or (resting and getattr(task, "executor", None) in resting):
+                continue
+            yield -ti.priority_weight, order, ti.id, QueueCandidate(ti, snap, rows, backfill)
+
+    def queue_ready(self, session: Session, live: list[tuple[DagRun, RunRows]], now: datetime,
                     resting: set[str | None]) -> list[Workload]:
         """Queue scheduled instances by priority within every limit; returns their workloads.
 
         Fair share: while other runs' instances wait, backfill instances are offered only part
         of the free slots first (:func:`~tradewind.schedule.backfill.fair_share_order`).
+        Only as many candidates are looked at as it takes to fill the free slots (plus those a
+        limit refuses), so a run with 10,000 scheduled instances costs a step O(k log n).
         """
-        candidates = self.candidates(session, live, tis_by_run, resting)
-        if not candidates:
+        if not any(rows.scheduled for _, rows in live):
             return []
         if not self.ctx.db.is_sqlite and not self._enter_critical_section(session, now):
             return []
         budget = min(self.ctx.executor.slots_available(), self.max_tis_per_loop)
         per_dag, pools = deps.active_usage(session)
+        total = sum(per_dag.values())
+        free = min(budget, max(self.parallelism - total, 0))
+        if free <= 0:
+            return []
+        candidates, live_waiting = self.candidates(session, live, resting)
         per_task, per_run_task = deps.task_active_counts(
-            session, {(c.row.dag_id, c.row.task_id) for c in candidates if deps.has_task_limits(c.task)})
-        usage = _Usage(sum(per_dag.values()), per_dag, pools, per_task, per_run_task)
+            session, {(run.dag_id, task_id) for run, rows in live for task_id in rows.limited_tasks})
+        usage = _Usage(total, per_dag, pools, per_task, per_run_task)
         chosen: list[QueueCandidate] = []
-        free = min(budget, max(self.parallelism - usage.total, 0))
-        for c in fair_share_order(candidates, free, lambda c: c.backfill):
-            if budget <= 0 or deps.parallelism_allows(usage.total, self.parallelism):
-                break
-            if usage.refuses(c):
-                continue
-            chosen.append(c)
-            budget -= 1
-            usage.take(c.row)
-        return self._queue(session, chosen, now)
+        try:
+            for c in fair_share_order(candidates, free, lambda c: c.backfill, live_waiting=live_waiting):
+                if budget <= 0 or deps.parallelism_allows(usage.total, self.parallelism):
+                    break
+                if usage.refuses(c):
+                    continue
+                chosen.append(c)
+                budget -= 1
+                usage.take(c.row)
+            return self._queue(session, chosen, now)
+        finally:
+            for _, rows in live:
+                rows.restore()
 
     def _queue(self, session: Session, chosen: list[QueueCandidate], now: datetime) -> list[Workload]:
         objects = ti_queries.tis_by_ids(session, [c.ti_id for c in chosen])
@@ -145,6 +168,8 @@ class Queuer:
             if ti is None or ti.state != TI.SCHEDULED.value:
                 continue  # moved by someone else since the rows were read
             try_number = transitions.queue_ti(session, ti, now, queued_by_job_id=self.ctx.job_id)
+            c.row.try_number = try_number
+            c.rows.set_state(c.row, ti.state)
             task = c.task
             workloads.append(Workload(
                 key=TaskKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, try_number),

@@ -4,7 +4,6 @@ hand the queued tries to the executor and emit the DAG callbacks."""
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,11 +16,12 @@ from tradewind.persist.queries import task_instances as ti_queries
 from tradewind.schedule import auto_pause, setup_teardown, transitions
 from tradewind.schedule.callbacks import DagCallbackRequest
 from tradewind.schedule.decide import Decider, TiRow
+from tradewind.schedule.run_rows import RunRows, RunRowsMemory
 from tradewind.schedule.executor_interface import TaskKey
 from tradewind.schedule.handover import ExecutorHandOver
 from tradewind.schedule.queueing import Queuer
 from tradewind.schedule.step_context import StepContext
-from tradewind.states import FINISHED_TI_STATES, DagRunState
+from tradewind.states import DagRunState
 
 log = logging.getLogger(__name__)
 
@@ -38,45 +38,52 @@ class RunningRuns:
         self.callback_sink = callback_sink
         self.decider = Decider(ctx)
         self.queuer = Queuer(ctx)
+        self.memory = RunRowsMemory()
 
     def step(self, now: datetime) -> bool:
         """Decide, finish and queue for every running run, in one transaction; then hand over.
 
-        Task instances are read as light rows (:class:`~tradewind.schedule.decide.TiRow`); only
-        the ones a decision changes are loaded as ORM objects and written -- in a wide run most
-        instances stay as they are in a step, and building objects for all of them dominated it.
+        Task instances are light rows (:class:`~tradewind.schedule.run_rows.TiRow`) that the
+        scheduler keeps between steps and refreshes by what changed
+        (:class:`~tradewind.schedule.run_rows.RunRowsMemory`); only the ones a decision changes are
+        loaded as ORM objects and written.
         """
         ctx = self.ctx
         callbacks: list[DagCallbackRequest] = []
         kills: list[TaskKey] = []
-        with ctx.session() as session:
-            runs = session.scalars(
-                ctx.scoped(select(DagRun).where(DagRun.state == RUN.RUNNING.value), DagRun).with_for_update(
-                    skip_locked=True
-                )
-            ).all()
-            if not runs:
-                return False
-            snaps = ctx.snapshot_map(session, [ctx.pin_version(session, r) for r in runs])
-            tis_by_run: dict[tuple[str, str], list[TiRow]] = defaultdict(list)
-            for row in ti_queries.ti_rows_for_runs(session, [(r.dag_id, r.run_id) for r in runs]):
-                tis_by_run[(row.dag_id, row.run_id)].append(TiRow(*row))
-            changed = False
-            live: list[tuple[DagRun, DagSnapshot]] = []
-            for run in runs:
-                snap = snaps.get(run.dag_version_id)  # type: ignore[arg-type]
-                if snap is None:
-                    continue
-                tis = tis_by_run[(run.dag_id, run.run_id)]
-                if self._timed_out(session, run, snap, tis, now, kills, callbacks):
-                    changed = True
-                    continue
-                changed = self.decider.decide(session, run, snap, tis, now) or changed
-                if self._finish_if_done(session, run, snap, tis, now, callbacks):
-                    changed = True
-                else:
-                    live.append((run, snap))
-            workloads = self.queuer.queue_ready(session, live, tis_by_run, now, self.handover.resting(now))
+        try:
+            with ctx.session() as session:
+                runs = session.scalars(
+                    ctx.scoped(select(DagRun).where(DagRun.state == RUN.RUNNING.value), DagRun).with_for_update(
+                        skip_locked=True
+                    )
+                ).all()
+                if not runs:
+                    self.memory.clear()
+                    return False
+                snaps = ctx.snapshot_map(session, [ctx.pin_version(session, r) for r in runs])
+                rows_by_run = self.memory.rows_for(session, list(runs), snaps)
+                changed = False
+                live: list[tuple[DagRun, RunRows]] = []
+                for run in runs:
+                    rows = rows_by_run.get(run.id)
+                    if rows is None:
+                        continue
+                    snap = rows.snap
+                    if self._timed_out(session, run, snap, rows.rows, now, kills, callbacks):
+                        self.memory.forget(run)
+                        changed = True
+                        continue
+                    changed = self.decider.decide(session, run, snap, rows, now) or changed
+                    if self._finish_if_done(session, run, snap, rows, now, callbacks):
+                        self.memory.forget(run)
+                        changed = True
+                    else:
+                        live.append((run, rows))
+                workloads = self.queuer.queue_ready(session, live, now, self.handover.resting(now))
+        except BaseException:
+            self.memory.clear()  # what this step remembered may not have been committed
+            raise
         for key in kills:
             ctx.executor.kill(key)
         self.handover.hand_over(workloads)
@@ -100,14 +107,14 @@ class RunningRuns:
                                     now=now)
         return True
 
-    def _finish_if_done(self, session: Session, run: DagRun, snap: DagSnapshot, tis: list[TiRow], now: datetime,
+    def _finish_if_done(self, session: Session, run: DagRun, snap: DagSnapshot, rows: RunRows, now: datetime,
                         callbacks: list[DagCallbackRequest]) -> bool:
         """All instances finished: the run fails if any outcome leaf failed/upstream_failed (Airflow;
         teardowns count only with on_failure_fail_dagrun), else succeeds. A failed run may pause
         the DAG (max_consecutive_failed_dag_runs)."""
-        if any(ti.state not in FINISHED_TI_STATES for ti in tis):
+        if rows.unfinished():
             return False
-        success = not setup_teardown.failed_outcome_leaves(snap, ((ti.task_id, ti.state) for ti in tis))
+        success = not setup_teardown.failed_outcome_leaves(snap, ((ti.task_id, ti.state) for ti in rows.rows))
         transitions.finish_run(session, run, RUN.SUCCESS if success else RUN.FAILED, now)
         self.decider.forget_run(run)
         self._callback(snap, run, success=success, reason="success" if success else "task_failure", out=callbacks)
