@@ -131,6 +131,16 @@ class Expansion:
     reason: str | None = None
 
 
+#: Items one source of a mapped input is counted to at least: past ``max_length`` it only decides
+#: the refusal, and up to here the refusal still names the exact number (100,000 stand-ins: 800 KB).
+EXACT_COUNT_UP_TO = 100_000
+
+
+def count_cap(max_length: int) -> int:
+    """How far :func:`input_length` counts each source for a task limited to ``max_length``."""
+    return max(max_length + 1, EXACT_COUNT_UP_TO)
+
+
 @dataclass(frozen=True)
 class InputLength:
     """What :func:`input_length` counted: ``length`` instances, exact unless a source was longer
@@ -155,9 +165,9 @@ def input_length(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSna
     The values themselves are not loaded here when the database can count them (SQLite's and
     PostgreSQL's JSON functions give an array's length and an object's key count; a mapped
     upstream's instances are counted as rows): an upstream returning a list of 100,000 items
-    costs the scheduler one integer. Each source stands for at most ``cap`` items (pass
-    ``max_length + 1``: the totals of zip/concat/product still decide the same), so nothing
-    holds more than that. Raises :class:`UnmappableInputError` (not a list/dict) or
+    costs the scheduler one integer. Each source stands for at most ``cap`` items (above
+    ``max_length``: the totals of zip/concat/product still decide the same; see
+    :func:`count_cap`), so nothing holds more than that. Raises :class:`UnmappableInputError` (not a list/dict) or
     :class:`_MissingValue`.
     """
     spec = expand_spec(task)
@@ -240,7 +250,7 @@ def expand(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot,
     if ti is None or ti.state != TI.NONE.value or ti.map_index != -1:
         return Expansion([])  # moved by someone else since the rows were read
     try:
-        counted = input_length(session, run, snap, task, cap=max_length + 1)
+        counted = input_length(session, run, snap, task, cap=count_cap(max_length))
     except _MissingValue as exc:
         reason = f"cannot expand mapped task {task.task_id!r}: {exc}"
         transitions.mark_ti_upstream_failed(session, ti, now, note=reason)
@@ -305,7 +315,7 @@ def revise(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot,
       through the trigger rule).
     """
     try:
-        counted = input_length(session, run, snap, task, cap=max_length + 1)
+        counted = input_length(session, run, snap, task, cap=count_cap(max_length))
     except _MissingValue:
         return Revision([], {})
     except UnmappableInputError as exc:

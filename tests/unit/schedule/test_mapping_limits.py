@@ -36,9 +36,8 @@ def test_an_input_of_100000_items_fails_naming_the_limit_and_builds_no_rows(conf
     env.step()
     states = env.states()
     assert states[("double", -1)] == "failed"
-    note = env.note("double")
-    assert "[core] max_map_length (1024)" in note
-    assert "'make' returned 100000 items" in note
+    assert env.note("double") == ("mapped task 'double' cannot expand to 100000 instances: "
+                                  "that is more than [core] max_map_length (1024)")
     assert instance_count(env, "double") == 1  # only the -1 instance, never 100,000 rows
     # The other mapped task of the same run expands as usual.
     assert [states[("fine", i)] for i in range(3)] == ["queued"] * 3
@@ -58,8 +57,19 @@ def test_the_database_counts_lists_and_dicts_without_handing_the_value_over(conf
         exact = input_length(s, run, env.snap, env.snap.task("fine"), cap=1025)
         assert (exact.length, exact.capped) == (7, False)
     env.step()
+    assert env.note("double") == ("mapped task 'double' cannot expand to 2000 instances: "
+                                  "that is more than [core] max_map_length (1024)")
+
+
+def test_past_the_exact_count_the_note_names_the_upstreams_count(config, any_db):
+    env = Env(config, any_db, dag())
+    env.step()
+    env.complete("make", value=[0] * 250_000)
+    env.complete("small", value=[1])
+    env.step()
     assert env.note("double") == ("mapped task 'double' cannot expand to more than 1024 instances "
-                                  "(upstream 'make' returned 2000 items): that is more than [core] max_map_length (1024)")
+                                  "(upstream 'make' returned 250000 items): that is more than [core] max_map_length (1024)")
+    assert instance_count(env, "double") == 1
 
 
 def test_a_tuple_still_maps_and_a_scalar_still_fails_naming_its_type(config, any_db):
