@@ -4,7 +4,9 @@ Run with ``.venv/bin/python bench/scale.py [--case NAME ...] [--repeat 3] [--sca
 of the test suite. Each case runs in a fresh ``TRADEWIND_HOME`` under /tmp (real CLI processes,
 SQLite, the local executor), removed afterwards unless ``--keep``. ``--scale 0.1`` divides the sizes
 by ten (to check the harness quickly). Medians go to a table per case and, with every sample, to
-``bench/results/scale.json`` (cases run now replace their earlier entry there).
+``bench/results/scale.json`` (cases run now replace their earlier entry there). To measure another
+checkout (say, the commit before an optimisation), put its ``src`` first on ``PYTHONPATH``: the
+bench, the CLI and every process it starts import Tradewind from there.
 
 Cases (DAG files from ``bench/scale_dags.py``):
 
@@ -46,6 +48,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -252,11 +255,14 @@ def start_standalone(root: Path, dags: Path) -> Standalone:
     return sa
 
 
-def wait_run(sa_db: Path, dag_id: str, run_id: str | None, timeout: float, output: Callable[[], str],
-             poll: float = 0.25) -> Any:
-    """Poll the run row (every ``poll`` s) until it finished; return it (BenchError unless success)."""
+def wait_run(sa: Standalone, dag_id: str, run_id: str | None, timeout: float, poll: float = 0.25) -> Any:
+    """Poll the run row (every ``poll`` s) until it finished; return it (BenchError unless success,
+    or when standalone exited meanwhile)."""
+    sa_db, output = sa.db_path, sa.output
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if sa.popen.poll() is not None:
+            raise BenchError(f"standalone exited {sa.popen.returncode} during the run:\n{output()}")
         rows = query(sa_db, "SELECT * FROM dag_run WHERE dag_id = ? AND run_id = ?", (dag_id, run_id))
         if rows and rows[0]["state"] in ("success", "failed"):
             if rows[0]["state"] != "success":
@@ -344,7 +350,7 @@ def run_workload(root: Path, dags: Path, dag_id: str, tasks: int, timeout: float
         rss_sampler = RssSampler(sa.ps, interval=0.5)
         cpu = CpuSampler(sa.ps, fork_server, processor)
         run_id = trigger(sa, dag_id)
-        run = wait_run(sa.db_path, dag_id, run_id, timeout, sa.output)
+        run = wait_run(sa, dag_id, run_id, timeout)
         used = cpu.stop()
         rss_sampler.stop()
         n = query(sa.db_path, "SELECT count(*) AS n, sum(try_number >= 1 AND pid IS NOT NULL) AS tries "
@@ -743,6 +749,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the JSON (default bench/results/scale.json, scale-<scale>.json "
                              "when --scale is not 1)")
     args = parser.parse_args(argv)
+    import tradewind  # the package the CLI runs too (PYTHONPATH may point at another checkout's src)
+
+    # a SIGTERM stops the case's processes too (the finally blocks run)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
+
     if args.repeat < 1 or args.scale <= 0:
         parser.error("--repeat must be at least 1 and --scale above 0")
     if args.output is None:
@@ -788,6 +799,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
+        "tradewind_source": str(Path(tradewind.__file__).parent),
         "scale": args.scale, "repeat": args.repeat, "cases": cases_out,
     }
     args.output.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
