@@ -39,6 +39,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import mmap
 import multiprocessing
 import os
 import pkgutil
@@ -91,6 +92,9 @@ class FileParseResult:
     #: What the file printed while being imported (its first OUTPUT_KEEP_BYTES), and how many bytes in all.
     output: str = ""
     output_bytes: int = 0
+    #: dag_id -> :func:`~tradewind.parse.snapshot.snapshot_hash` of its snapshot, computed in the
+    #: child so the storing process need not hash (a DAG missing here is hashed when stored).
+    hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def dag_ids(self) -> list[str]:
@@ -414,9 +418,11 @@ OUTPUT_KEEP_BYTES = 64 * 1024
 #: (CFS weights 1024 and 110), so new files win the CPU; not 19 (weight 15), so a slow but
 #: finite file still progresses on a busy machine instead of starving into its timeout.
 SLOW_NICENESS = 10
-#: Memory set aside in the child so it can still report a MemoryError after hitting the limit.
+#: Address space set aside in the child so it can still report a MemoryError after hitting the
+#: limit. An anonymous mapping never touched: it counts against RLIMIT_AS like allocated memory,
+#: but costs no page faults (a zero-filled bytearray cost each child ~1,000 of them, 3 ms).
 _RESERVE_BYTES = 4 * 1024 * 1024
-_memory_reserve: bytearray | None = None
+_memory_reserve: mmap.mmap | None = None
 
 
 @dataclass(frozen=True)
@@ -486,9 +492,11 @@ def _child_main(path: str, sys_path: list[str], conn: Any, output_fd: int, limit
     global _memory_reserve
     if limits.memory_mb > 0:
         _limit_memory(limits.memory_mb)
-        _memory_reserve = bytearray(_RESERVE_BYTES)
+        _memory_reserve = mmap.mmap(-1, _RESERVE_BYTES)
+    hashes: dict[str, str] = {}
     try:
         dags, errors = collect_file(path, sys_path, max_tasks=limits.max_tasks)
+        hashes = _snapshot_hashes(dags)
         payload: tuple[str, Any, Any] = ("result", dags, errors)
     except MemoryError:
         _memory_reserve = None
@@ -500,11 +508,27 @@ def _child_main(path: str, sys_path: list[str], conn: Any, output_fd: int, limit
     if limits.memory_mb > 0:
         _memory_reserve = None
         payload = ("result", payload[1], [_name_memory_limit(e, limits.memory_mb) for e in payload[2]])
+    _flush_output()  # the parent kills this child as soon as the result arrives
     try:
-        conn.send(payload)
+        conn.send((*payload, hashes))
     except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable value slipped in
-        conn.send(("result", [], [ImportErrorInfo(path, None, f"cannot send parse result: {exc!r}")]))
+        conn.send(("result", [], [ImportErrorInfo(path, None, f"cannot send parse result: {exc!r}")], {}))
     conn.close()
+
+
+def _snapshot_hashes(snapshots: list[dict[str, Any]]) -> dict[str, str]:
+    """Each snapshot's hash, computed here in the child (in parallel) instead of in the storing parent."""
+    from tradewind.parse.snapshot import snapshot_hash
+
+    return {snap["dag_id"]: snapshot_hash(snap) for snap in snapshots}
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001, S110 - a stream the DAG file broke: its output is lost, not the result
+            pass
 
 
 def _name_memory_limit(error: ImportErrorInfo, memory_mb: int) -> ImportErrorInfo:
@@ -596,8 +620,8 @@ class _ParseJob:
         if self.conn in ready or self.proc.sentinel in ready:
             try:
                 if self.conn.poll(0):
-                    _, dags, errors = self.conn.recv()
-                    return self._finish(dags, errors)
+                    _, dags, errors, hashes = self.conn.recv()
+                    return self._finish(dags, errors, hashes)
             except (EOFError, OSError):
                 pass
             if not self.proc.is_alive() or self.conn.closed:
@@ -633,10 +657,15 @@ class _ParseJob:
         self.kill()  # whatever the file started goes with it
         return self._result([], [ImportErrorInfo(self.path, None, message)])
 
-    def _finish(self, dags: list[dict[str, Any]], errors: list[ImportErrorInfo]) -> FileParseResult:
-        self.proc.join(timeout=2)
-        self.kill()  # e.g. non-daemon threads or processes started by the file
-        return self._result(dags, errors)
+    def _finish(self, dags: list[dict[str, Any]], errors: list[ImportErrorInfo],
+                hashes: dict[str, str]) -> FileParseResult:
+        # The child flushed its output before answering and has nothing left to do: killing it
+        # now (not joining first) also ends non-daemon threads or processes the file started,
+        # without this loop waiting for them.
+        self.kill()
+        result = self._result(dags, errors)
+        result.hashes = dict(hashes)
+        return result
 
     def kill(self) -> None:
         """Kill the child and its process group (what the DAG file started), and reap the child."""

@@ -77,6 +77,11 @@ _MAX_WAIT = 0.25
 #: Seconds between two checks of the folders' mtimes (a new file is listed at once, not at the
 #: next dag_dir_list_interval).
 _DIR_POLL = 0.25
+#: Finished files are stored together, in one transaction, once this many wait or the first of
+#: them has waited _STORE_WITHIN seconds (or nothing else is running): one transaction per file
+#: cost more than the parse of a small file.
+_STORE_BATCH = 64
+_STORE_WITHIN = 0.2
 
 
 @dataclass
@@ -150,6 +155,12 @@ class DagProcessor:
             output_log=log,
         )
         self._queue: dict[str, _Queued] = {}
+        #: The queue's paths in dispatch order, sorted once per change of the queue (None: to sort).
+        self._order: list[str] | None = None
+        self._head = 0
+        #: Finished files not stored yet, and when the first of them finished (monotonic).
+        self._unstored: list[FileParseResult] = []
+        self._unstored_since = 0.0
         self._force_next: set[str] = set()
         self._deactivated: list[str] = []
         self._dir_mtimes: dict[str, float] = {}
@@ -167,7 +178,7 @@ class DagProcessor:
                      for row in parsed_files(session)}
         touched: dict[str, float] = {}
         queued: list[str] = []
-        in_flight = self.pool.in_flight()
+        in_flight = self.pool.in_flight() | {result.fileloc for result in self._unstored}
         for path in files:
             if path in in_flight or path in self._queue:
                 if force:
@@ -179,7 +190,7 @@ class DagProcessor:
                 last = known.get(path)
                 duration = last[3] if last is not None else 0.0
                 fresh = last is None or force or (mtime is not None)
-                self._queue[path] = _Queued((0 if fresh else 1, duration), slow=duration >= self.slow_after)
+                self._enqueue(path, _Queued((0 if fresh else 1, duration), slow=duration >= self.slow_after))
                 queued.append(path)
             elif decision == "touch" and mtime is not None:
                 touched[path] = mtime
@@ -222,9 +233,23 @@ class DagProcessor:
         return ("touch", current_mtime) if current_mtime != mtime else ("skip", None)
 
     # ------------------------------------------------------------------ parsing
+    def _enqueue(self, path: str, item: _Queued) -> None:
+        self._queue[path] = item
+        self._order = None
+
     def _dispatch(self) -> None:
         """Start queued files while the pool has room: new/changed first, then quickest."""
-        for path, item in sorted(self._queue.items(), key=lambda kv: kv[1].order):
+        if self._order is None:
+            self._order = sorted(self._queue, key=lambda p: self._queue[p].order)
+            self._head = 0
+        order = self._order
+        while self._head < len(order) and order[self._head] not in self._queue:
+            self._head += 1  # started or forgotten since the sort
+        for index in range(self._head, len(order)):
+            path = order[index]
+            item = self._queue.get(path)
+            if item is None:
+                continue
             if not self.pool.can_start(slow=item.slow):
                 if not self.pool.can_start(slow=True):
                     break  # both lanes full
@@ -233,35 +258,71 @@ class DagProcessor:
             self.pool.start(path, slow=item.slow)
 
     def _wait_and_store(self, timeout: float, summary: ParseSummary) -> list[str]:
-        """Wait for children up to ``timeout``; store each finished file at once; returns their paths."""
+        """Wait for children up to ``timeout``; store the finished files (together, within
+        ``_STORE_WITHIN`` seconds of the first finishing); returns the paths stored now."""
+        if self._unstored:
+            timeout = min(timeout, max(0.0, self._unstored_since + _STORE_WITHIN - time.monotonic()))
         results = self.pool.wait(timeout) if len(self.pool) else []
-        if not len(self.pool) and not results and timeout > 0:
+        if not len(self.pool) and not results and not self._unstored and timeout > 0:
             time.sleep(timeout)
-        stored = []
-        changed_before = (len(summary.new_versions), len(summary.deactivated))
         for result in results:
-            self._store(result, summary)
-            stored.append(result.fileloc)
+            self.parse_count += 1
+            summary.files_parsed.append(result.fileloc)
+            if not self._unstored:
+                self._unstored_since = time.monotonic()
+            self._unstored.append(result)
+        due = (len(self._unstored) >= _STORE_BATCH or not (len(self.pool) or self._queue)
+               or time.monotonic() >= self._unstored_since + _STORE_WITHIN)
+        if not self._unstored or not due:
+            return []
+        batch, self._unstored = self._unstored, []
+        changed_before = (len(summary.new_versions), len(summary.deactivated))
+        self._store(batch, summary)
+        for result in batch:
             if result.fileloc in self._force_next:
                 self._force_next.discard(result.fileloc)
-                self._queue[result.fileloc] = _Queued((0, 0.0), slow=False)
+                self._enqueue(result.fileloc, _Queued((0, 0.0), slow=False))
         if (len(summary.new_versions), len(summary.deactivated)) != changed_before:
             notify_scheduler(self.db)  # a new or changed DAG may have a run due now
-        return stored
+        return [result.fileloc for result in batch]
 
-    def _store(self, result: FileParseResult, summary: ParseSummary) -> None:
-        self.parse_count += 1
-        summary.files_parsed.append(result.fileloc)
-        if not os.path.exists(result.fileloc):
-            return  # deleted while it was being parsed; the next listing deactivates its DAGs
+    def _store(self, results: list[FileParseResult], summary: ParseSummary) -> None:
+        """Store finished files in one transaction; if that fails, each file in its own, so one
+        file whose results the database refuses never loses the others'."""
+        # A file deleted while it was being parsed is skipped; the next listing deactivates its DAGs.
+        present = [result for result in results if os.path.exists(result.fileloc)]
+        if not present:
+            return
+        if len(present) > 1:
+            try:
+                self._store_together(present, summary)
+                return
+            except Exception:  # noqa: BLE001 - retried file by file below, which names the culprit
+                log.debug("storing %d files together failed; storing them one by one", len(present), exc_info=True)
+        failure: Exception | None = None
+        for result in present:
+            try:
+                self._store_together([result], summary)
+            except Exception as exc:  # noqa: BLE001 - raised once the other files are stored
+                log.warning("DAG processor: storing the results of %s failed: %s", result.fileloc, exc)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def _store_together(self, results: list[FileParseResult], summary: ParseSummary) -> None:
+        """One transaction; the summary learns what it stored only once it committed."""
+        per_file = []
         with self.db.session_scope() as session:
-            stored = store_file_results(session, [result], self.clock(), default_paused=self.default_paused)
-        summary.new_versions.update(stored.new_versions)
-        summary.dags.extend(stored.dags)
-        summary.deactivated.extend(stored.deactivated)
-        summary.import_errors += stored.import_errors
-        if stored.import_errors:
-            log.info("%s: %d import errors (%.2fs)", result.fileloc, stored.import_errors, result.duration)
+            now = self.clock()
+            for result in results:
+                per_file.append((result, store_file_results(session, [result], now, default_paused=self.default_paused)))
+        for result, stored in per_file:
+            summary.new_versions.update(stored.new_versions)
+            summary.dags.extend(stored.dags)
+            summary.deactivated.extend(stored.deactivated)
+            summary.import_errors += stored.import_errors
+            if stored.import_errors:
+                log.info("%s: %d import errors (%.2fs)", result.fileloc, stored.import_errors, result.duration)
 
     # ----------------------------------------------------------------------- one scan
     def sync_once(self, force: bool = False) -> ParseSummary:
@@ -270,9 +331,11 @@ class DagProcessor:
         files, queued = self.list_and_queue(force=force)
         summary = ParseSummary(files_seen=len(files))
         waiting = set(queued)
-        while waiting & (self.pool.in_flight() | set(self._queue) | self._force_next):
+        unstored = {result.fileloc for result in self._unstored}
+        while waiting & (self.pool.in_flight() | set(self._queue) | self._force_next | unstored):
             self._dispatch()
             self._wait_and_store(5.0, summary)
+            unstored = {result.fileloc for result in self._unstored}
         summary.files_unchanged = len(files) - len(queued)
         summary.deactivated = sorted(set(self._deactivated) | set(summary.deactivated))
         summary.files_parsed = sorted(set(summary.files_parsed) & waiting)
@@ -310,12 +373,19 @@ class DagProcessor:
                 self._dispatch()
                 wait = max(0.0, min(_MAX_WAIT, next_listing - time.monotonic(), next_beat - time.monotonic()))
                 self._safely(lambda: self._wait_and_store(wait, ParseSummary()), "storing parse results")
+            self._safely(self._store_unstored, "storing parse results")
         except BaseException:
             state = "failed"
             raise
         finally:
             self.pool.close()
             self._end_job(state)
+
+    def _store_unstored(self) -> None:
+        """Store the files that finished but wait for their batch (when stopping)."""
+        batch, self._unstored = self._unstored, []
+        if batch:
+            self._store(batch, ParseSummary())
 
     def _folders_changed(self) -> bool:
         """Whether a folder of the last listing changed its mtime (an entry was added, removed or

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from tradewind.parse.dagbag import FileParseResult, ImportErrorInfo
 from tradewind.parse.snapshot import DagSnapshot, snapshot_hash
@@ -115,7 +115,8 @@ def _store_one_file(
             message = f"DAG id {dag_id!r} is already defined in {owner}; this file's DAG {dag_id!r} is ignored"
             errors.append(ImportErrorInfo(fileloc, None, message))
             continue
-        version_number = _upsert_dag(session, snap, fileloc, now, default_paused)
+        digest = result.hashes.get(dag_id) or snapshot_hash(snap)
+        version_number = _upsert_dag(session, snap, fileloc, now, default_paused, digest)
         stored.append(dag_id)
         if version_number is not None:
             summary.new_versions[dag_id] = version_number
@@ -140,9 +141,10 @@ def _defined_elsewhere(session: Session, dag_id: str, fileloc: str) -> str | Non
 
 
 def _upsert_dag(
-    session: Session, snap: dict[str, Any], fileloc: str, now: datetime, default_paused: bool
+    session: Session, snap: dict[str, Any], fileloc: str, now: datetime, default_paused: bool, digest: str
 ) -> int | None:
-    """Create or update the DAG row; add a version if the snapshot changed (its number, else None)."""
+    """Create or update the DAG row; add a version if the snapshot (hash ``digest``) changed
+    (its number, else None)."""
     dag_id = snap["dag_id"]
     model = session.get(DagModel, dag_id)
     if model is None:
@@ -162,8 +164,7 @@ def _upsert_dag(
     model.is_active = True
     model.last_parsed_time = now
 
-    digest = snapshot_hash(snap)
-    latest = session.get(DagVersion, model.latest_version_id) if model.latest_version_id else None
+    latest = _version_without_snapshot(session, model.latest_version_id)
     if latest is not None and latest.snapshot_hash == digest:
         return None
     highest = session.scalar(select(func.max(DagVersion.version_number)).where(DagVersion.dag_id == dag_id))
@@ -182,6 +183,14 @@ def _upsert_dag(
     return version.version_number
 
 
+def _version_without_snapshot(session: Session, version_id: int | None) -> DagVersion | None:
+    """A version row for its hashes, leaving its snapshot JSON unread (a 10,000-task snapshot
+    costs a third of a second to decode)."""
+    if not version_id:
+        return None
+    return session.get(DagVersion, version_id, options=[defer(DagVersion.snapshot)])
+
+
 #: A DAG file larger than this is not kept per version (its latest code is still read from disk).
 MAX_KEPT_CODE_BYTES = 4 * 1024 * 1024
 
@@ -196,7 +205,7 @@ def _keep_code(session: Session, result: FileParseResult, dag_ids: Sequence[str]
     for dag_id in dag_ids:
         model = session.get(DagModel, dag_id)
         if model is not None and model.latest_version_id:
-            versions.append(session.get(DagVersion, model.latest_version_id))
+            versions.append(_version_without_snapshot(session, model.latest_version_id))
     if result.content_hash and all(v is not None and v.source_hash == result.content_hash for v in versions):
         return
     try:
