@@ -55,7 +55,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from tradewind.persist import models as m
-from tradewind.states import FINISHED_DAGRUN_STATES, DagRunType
+from tradewind.states import FINISHED_DAGRUN_STATES, UNFINISHED_DAGRUN_STATES, DagRunType
 
 ARCHIVE_PREFIX = "_tradewind_deleted__"
 #: Airflow's names for tables Tradewind calls differently.
@@ -66,6 +66,7 @@ _T = {t.name: t for t in m.Base.metadata.sorted_tables}
 _RUN = _T["dag_run"]
 _TI = _T["task_instance"]
 _FINISHED_RUN = sorted(s.value for s in FINISHED_DAGRUN_STATES)
+_UNFINISHED_RUN = sorted(s.value for s in UNFINISHED_DAGRUN_STATES)
 _MANUAL = DagRunType.MANUAL.value
 
 
@@ -83,66 +84,85 @@ def _kept_run(run: Any) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
-def _run_needed(table: Table) -> ColumnElement[bool]:
+def kept_run_ids(conn: Connection) -> list[int]:
+    """Ids of the runs :func:`_kept_run` keeps: one per DAG and run type, so a short list.
+
+    Read once per clean (not once per batch), so a batch's cost does not grow with the
+    dag_run table."""
+    return list(conn.scalars(select(_RUN.c.id).where(_kept_run(_RUN))))
+
+
+@dataclass(frozen=True)
+class Cut:
+    """What a rule needs: the cut-off, and the runs kept whatever their age."""
+
+    before: datetime
+    kept_runs: tuple[int, ...] = ()
+
+
+def _run_needed(table: Table, cut: Cut) -> ColumnElement[bool]:
     """A row of ``table`` belongs to a run that is unfinished or kept."""
     run = _RUN.alias()
     return exists().where(
         run.c.dag_id == table.c.dag_id, run.c.run_id == table.c.run_id,
-        or_(run.c.state.not_in(_FINISHED_RUN), _kept_run(run)),
+        or_(run.c.state.not_in(_FINISHED_RUN), run.c.id.in_(cut.kept_runs)),
     )
 
 
-def _older(table: Table, column: str, before: datetime) -> ColumnElement[bool]:
-    return table.c[column] < before
+def _older(table: Table, column: str, cut: Cut) -> ColumnElement[bool]:
+    return table.c[column] < cut.before
 
 
-def _rule_dag_run(before: datetime) -> ColumnElement[bool]:
-    return and_(_older(_RUN, "start_date", before), _RUN.c.state.in_(_FINISHED_RUN), not_(_kept_run(_RUN)))
+def _rule_dag_run(cut: Cut) -> ColumnElement[bool]:
+    # "not unfinished" rather than "in finished": SQLite would otherwise read the runs through the
+    # (state, end_date) index and sort them all for each batch, instead of walking the key.
+    return and_(_older(_RUN, "start_date", cut), _RUN.c.state.not_in(_UNFINISHED_RUN),
+                _RUN.c.id.not_in(cut.kept_runs))
 
 
-def _run_scoped(name: str, column: str) -> Callable[[datetime], ColumnElement[bool]]:
+def _run_scoped(name: str, column: str) -> Callable[[Cut], ColumnElement[bool]]:
     table = _T[name]
-    return lambda before: and_(_older(table, column, before), not_(_run_needed(table)))
+    return lambda cut: and_(_older(table, column, cut), not_(_run_needed(table, cut)))
 
 
-def _rule_trigger(before: datetime) -> ColumnElement[bool]:
+def _rule_trigger(cut: Cut) -> ColumnElement[bool]:
     from tradewind.persist.queries.triggers import WATCHER_CLASSPATH
 
     trig, hitl = _T["trigger"], _T["hitl_detail"]
     return and_(
-        _older(trig, "created_date", before), trig.c.classpath != WATCHER_CLASSPATH,
+        _older(trig, "created_date", cut), trig.c.classpath != WATCHER_CLASSPATH,
         ~exists().where(_TI.c.trigger_id == trig.c.id), ~exists().where(hitl.c.trigger_id == trig.c.id),
     )
 
 
-def _rule_job(before: datetime) -> ColumnElement[bool]:
+def _rule_job(cut: Cut) -> ColumnElement[bool]:
     job = _T["job"]
-    return and_(_older(job, "latest_heartbeat", before), job.c.state != "running")
+    return and_(_older(job, "latest_heartbeat", cut), job.c.state != "running")
 
 
-def _rule_import_error(before: datetime) -> ColumnElement[bool]:
+def _rule_import_error(cut: Cut) -> ColumnElement[bool]:
     err, parsed = _T["import_error"], _T["parsed_file"]
-    return and_(_older(err, "timestamp", before), ~exists().where(parsed.c.fileloc == err.c.filename))
+    return and_(_older(err, "timestamp", cut), ~exists().where(parsed.c.fileloc == err.c.filename))
 
 
-def _rule_dag_version(before: datetime) -> ColumnElement[bool]:
+def _rule_dag_version(cut: Cut) -> ColumnElement[bool]:
     ver, dag = _T["dag_version"], _T["dag"]
     other = ver.alias()
     newest = select(func.max(other.c.version_number)).where(other.c.dag_id == ver.c.dag_id).scalar_subquery()
     return and_(
-        _older(ver, "created_at", before), ver.c.version_number < newest,
+        _older(ver, "created_at", cut), ver.c.version_number < newest,
         ~exists().where(_RUN.c.dag_version_id == ver.c.id), ~exists().where(_TI.c.dag_version_id == ver.c.id),
         ~exists().where(dag.c.latest_version_id == ver.c.id),
     )
 
 
-def _rule_dag_code(before: datetime) -> ColumnElement[bool]:
+def _rule_dag_code(cut: Cut) -> ColumnElement[bool]:
     code, ver = _T["dag_code"], _T["dag_version"]
-    return and_(_older(code, "created_at", before), ~exists().where(ver.c.source_hash == code.c.source_hash))
+    return and_(_older(code, "created_at", cut), ~exists().where(ver.c.source_hash == code.c.source_hash))
 
 
-def _plain(name: str, column: str) -> Callable[[datetime], ColumnElement[bool]]:
-    return lambda before: _older(_T[name], column, before)
+def _plain(name: str, column: str) -> Callable[[Cut], ColumnElement[bool]]:
+    return lambda cut: _older(_T[name], column, cut)
 
 
 # -------------------------------------------------------------------------------- children
@@ -190,7 +210,7 @@ class TableRule:
 
     name: str
     recency_column: str
-    rule: Callable[[datetime], ColumnElement[bool]]
+    rule: Callable[[Cut], ColumnElement[bool]]
     children: Children | None = None
 
 
@@ -246,9 +266,10 @@ def count_rows(engine: Engine, tables: Iterable[str], before: datetime) -> dict[
     Rows that would go *with* another table's rows (a run's task instances) are not added in."""
     counts: dict[str, int] = {}
     with engine.connect() as conn:
+        cut = Cut(before, tuple(kept_run_ids(conn)))
         for name in tables:
             table = _T[name]
-            counts[name] = int(conn.scalar(select(func.count()).select_from(table).where(TABLES[name].rule(before))))
+            counts[name] = int(conn.scalar(select(func.count()).select_from(table).where(TABLES[name].rule(cut))))
     return counts
 
 
@@ -302,13 +323,15 @@ def clean(engine: Engine, tables: Iterable[str], before: datetime, *, now: datet
     result = CleanResult()
     archives: dict[str, Table] = {}
     stamp = now if archive else None
+    with engine.connect() as conn:
+        cut = Cut(before, tuple(kept_run_ids(conn)))
     for name in resolve_tables(tables):
         spec, table = TABLES[name], _T[name]
         pk = _pk(table)
         last: Any = None
         while True:
             with engine.begin() as conn:
-                query = select(*pk).where(spec.rule(before)).order_by(*pk).limit(batch_size)
+                query = select(*pk).where(spec.rule(cut)).order_by(*pk).limit(batch_size)
                 if last is not None:  # keyset: never rescan the rows a batch already passed over
                     query = query.where(pk[0] > last)
                 keys = conn.execute(query).all()
