@@ -180,3 +180,22 @@ def test_bad_input_is_refused(any_db: Database) -> None:
     assert cleanup.resolve_tables(["task_instance_history", "dag_run"]) == ["dag_run", "task_instance_try"]
     with pytest.raises(ValueError, match="in the future"):
         cleanup.clean(any_db.engine, ["xcom"], NOW + timedelta(days=1), now=NOW)
+
+
+def test_latest_run_of_each_automated_type_is_kept(any_db: Database) -> None:
+    """The timetable continues from the latest scheduled/backfill run and the asset window from
+    the latest asset-triggered one, so each type keeps its latest; manual runs keep none."""
+    with any_db.session_scope() as s:
+        s.add(DagModel(dag_id="d", fileloc="/dags/d.py", tags=[]))
+        s.flush()
+        _run(s, "d", "backfill__1", 1, run_type="backfill")
+        _run(s, "d", "backfill__2", 2, run_type="backfill")
+        _run(s, "d", "asset_triggered__3", 3, run_type="asset_triggered")
+        _run(s, "d", "scheduled__4", 4)
+        _run(s, "d", "scheduled__5", 5)
+        _run(s, "d", "manual__6", 6, run_type="manual")
+    assert cleanup.count_rows(any_db.engine, ["dag_run"], CUT) == {"dag_run": 3}
+    cleanup.clean(any_db.engine, ["dag_run"], CUT, now=NOW, archive=False)
+    assert _rows(any_db, DagRun, "run_id") == [("asset_triggered__3",), ("backfill__2",), ("scheduled__5",)]
+    assert {r for _, r in _rows(any_db, TaskInstance, "dag_id", "run_id")} == {
+        "asset_triggered__3", "backfill__2", "scheduled__5"}

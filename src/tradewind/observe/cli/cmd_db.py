@@ -204,7 +204,9 @@ def db_clean(cli: CliContext, before: datetime, tables: str | None, dry_run: boo
         audit(session, "db.clean", extra={"before": before, "tables": names, "deleted": result.deleted,
                                           "archived": not skip_archive})
     archives = {name.split("__")[-2]: name for name in result.archives}
-    rows = [{"table": t, "deleted": n, "archive": archives.get(t)} for t, n in sorted(result.deleted.items())]
+    # The tables asked for, and the others only where rows went with theirs.
+    shown = list(names) + sorted(t for t, n in result.deleted.items() if n and t not in names)
+    rows = [{"table": t, "deleted": result.deleted.get(t, 0), "archive": archives.get(t)} for t in shown]
     render(rows, ["table", "deleted", "archive"], output)
 
 
