@@ -110,6 +110,7 @@ PRELOAD_OPTIONAL = (
     "tradewind.execute.prepare",
     "tradewind.definition.context",
     "tradewind.definition.templating",
+    "tradewind.definition.state_store",  # every try's context has task_state_store
     # Every try installs the email sender, the Variable and Connection backends and applies
     # the masking settings before its claim.
     "tradewind.definition.notifications",
@@ -173,6 +174,10 @@ def _load_prctl() -> Any:
 
 
 _PRCTL = _load_prctl()
+
+#: Benchmarking aid (bench/try_cost.py): when set, each forked try writes a cProfile of itself
+#: to ``<dir>/<pid>.prof``. Read once when the server starts, so a try pays nothing without it.
+_PROFILE_DIR = os.environ.get("TRADEWIND_PROFILE_TRY_DIR") or None
 
 
 def become_subreaper() -> bool:
@@ -238,6 +243,11 @@ def _run_child(request_id: Any, sock: socket.socket, workload: dict[str, Any], c
     ``db`` None: remote mode (a Celery worker) — the try runs through the execution API.
     """
     code = 1
+    # Everything inherited from the server (its imports and the preloaded DAG files) outlives
+    # the try: out of the collector's reach, a collection in the try neither scans it (a
+    # 1,000-task DAG costs ~50 ms per full collection) nor copies its pages to write GC bits.
+    # The server itself keeps its DAG modules collectable (a changed file replaces them).
+    gc.freeze()
     try:
         # Before closing our copy of the socket (see the module docstring for why here).
         _send(sock, {"op": "started", "id": request_id, "pid": os.getpid()})
@@ -268,7 +278,11 @@ def _run_child(request_id: Any, sock: socket.socket, workload: dict[str, Any], c
             from tradewind.execute.db_store import DbTryStore
             from tradewind.execute.runner import run_in_try_process
 
-            code = run_in_try_process(workload, config=config, store=DbTryStore(db, config))
+            store = DbTryStore(db, config)
+            if _PROFILE_DIR is None:
+                code = run_in_try_process(workload, config=config, store=store)
+            else:
+                code = _profiled(run_in_try_process, workload, config=config, store=store)
     except BaseException:  # noqa: BLE001 - whatever happens, the child must exit here
         _print_exc()
     finally:
@@ -277,6 +291,18 @@ def _run_child(request_id: Any, sock: socket.socket, workload: dict[str, Any], c
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _profiled(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``func`` under cProfile (CPU time) and dump the profile to ``_PROFILE_DIR/<pid>.prof``."""
+    import cProfile
+    import time
+
+    profile = cProfile.Profile(time.process_time)  # CPU time, not time spent waiting
+    try:
+        return profile.runcall(func, *args, **kwargs)
+    finally:
+        profile.dump_stats(os.path.join(str(_PROFILE_DIR), f"{os.getpid()}.prof"))
 
 
 class _Server:
