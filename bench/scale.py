@@ -749,8 +749,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the JSON (default bench/results/scale.json, scale-<scale>.json "
                              "when --scale is not 1)")
     args = parser.parse_args(argv)
-    import tradewind  # the package the CLI runs too (PYTHONPATH may point at another checkout's src)
-
     # a SIGTERM stops the case's processes too (the finally blocks run)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
 
@@ -794,17 +792,22 @@ def main(argv: list[str] | None = None) -> int:
         print_table(case.name, summary, len(samples), args.scale)
         cases_out[case.name] = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                 "load_averages": loads, "summary": summary, "samples": samples}
-    print()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+        write_results(args.output, args.scale, args.repeat, cases_out)  # after each case: a later one may hang
+    print(f"\nresults written to {args.output}")
+    return 1 if failed else 0
+
+
+def write_results(output: Path, scale: float, repeat: int, cases: dict) -> None:
+    import tradewind
+
+    output.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
         "tradewind_source": str(Path(tradewind.__file__).parent),
-        "scale": args.scale, "repeat": args.repeat, "cases": cases_out,
+        "scale": scale, "repeat": repeat, "cases": cases,
     }
-    args.output.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
-    print(f"results written to {args.output}")
-    return 1 if failed else 0
+    output.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
 
 
 if __name__ == "__main__":
