@@ -32,7 +32,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: The newest revision in ``migrations/versions`` — update it with every new migration (a unit
 #: test checks it equals Alembic's head). Every CLI command checks the schema revision before
 #: it runs; knowing the head without importing Alembic (~0.1 s) keeps that check one query.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 ProgressCallback = Callable[[str], None]
 

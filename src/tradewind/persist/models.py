@@ -131,6 +131,9 @@ class DagRun(Base):
         # state first: "runs in state X" alone, and "finished since T" (the home page's last 24 h).
         Index(None, "state", "end_date"),
         Index(None, "dag_id", "logical_date"),
+        # every DAG's runs newest first (the cross-DAG run list, ``~``), by either date it sorts on
+        Index(None, "logical_date"),
+        Index(None, "run_after"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -26,6 +26,7 @@ from tradewind.observe.api.routes.common import (
     write,
 )
 from tradewind.persist.models import DagModel, DagVersion, ImportError_
+from tradewind.persist.queries import dags as dag_queries
 from tradewind.schedule import actions
 
 router = APIRouter(prefix=API, tags=["DAG"])
@@ -39,13 +40,8 @@ def _like_escape(text: str) -> str:
 
 
 def _display_names(session: Session, dags: list[DagModel]) -> dict[str, str]:
-    """dag_id -> dag_display_name for a page of DAGs, read from their latest versions in one query."""
-    ids = [d.latest_version_id for d in dags if d.latest_version_id is not None]
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(DagVersion.dag_id, DagVersion.snapshot["dag_display_name"].as_string()).where(DagVersion.id.in_(ids)))
-    return {dag_id: name for dag_id, name in rows if name}
+    """dag_id -> dag_display_name for a page of DAGs, from their latest versions (cached per version)."""
+    return dag_queries.latest_display_names(session, [d.dag_id for d in dags])
 
 
 def _files_with_errors(session: Session, filelocs: list[str]) -> set[str]:

@@ -147,16 +147,10 @@ def filter_in(stmt: Select[Any], column: Any, values: Sequence[Any] | None) -> S
 # ------------------------------------------------------------------ display names
 def dag_display_names(session: Any, dag_ids: Sequence[str]) -> dict[str, str]:
     """dag_id -> ``dag_display_name`` of its latest version (the dag_id when it has none)."""
-    from tradewind.persist.models import DagModel, DagVersion
+    from tradewind.persist.queries import dags as dag_queries
 
-    wanted = sorted(set(dag_ids))
-    names = {dag_id: dag_id for dag_id in wanted}
-    if not wanted:
-        return names
-    rows = session.execute(
-        select_(DagModel.dag_id, DagVersion.snapshot["dag_display_name"].as_string())
-        .join(DagVersion, DagVersion.id == DagModel.latest_version_id).where(DagModel.dag_id.in_(wanted)))
-    names.update({dag_id: name for dag_id, name in rows if name})
+    names = {dag_id: dag_id for dag_id in dag_ids}
+    names.update(dag_queries.latest_display_names(session, names))
     return names
 
 

@@ -47,7 +47,7 @@ from tradewind.observe.api.v2.common import (
     page_v2,
     run_or_404_v2,
 )
-from tradewind.observe.api.v2.dag_versions import DagVersionResponse, version_response
+from tradewind.observe.api.v2.dag_versions import DagVersionResponse, version_responses_by_id
 from tradewind.persist.models import (
     AssetModel,
     AuditLog,
@@ -232,10 +232,8 @@ def _versions_by_run(session: Session, runs: Sequence[DagRun]) -> dict[int, list
                                       TaskInstance.dag_version_id.is_not(None)).distinct())
         for dag_id, run_id, version_id in rows:
             wanted[keys[(dag_id, run_id)]].add(version_id)
-    ids = {v for versions in wanted.values() for v in versions}
-    versions = {v.id: v for v in session.scalars(select(DagVersion).where(DagVersion.id.in_(ids)))} if ids else {}
-    return {run_id: [version_response(versions[v]) for v in sorted(ids_) if v in versions]
-            for run_id, ids_ in wanted.items()}
+    bodies = version_responses_by_id(session, {v for versions in wanted.values() for v in versions})
+    return {run_id: [bodies[v] for v in sorted(ids_) if v in bodies] for run_id, ids_ in wanted.items()}
 
 
 def _notes(session: Session, runs: Sequence[DagRun]) -> dict[int, str | None]:

@@ -9,6 +9,7 @@ has no versions of its own (``bundle_version`` is null).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -49,13 +50,26 @@ def version_uuid(version_id: int) -> UUID:
     return UUID(int=version_id)
 
 
-def version_response(version: DagVersion) -> DagVersionResponse:
-    """A version row as Airflow 3's body; the display name is the one that version was parsed with."""
-    snapshot: dict[str, Any] = version.snapshot or {}
+def version_response(version: DagVersion, display_name: str | None = None) -> DagVersionResponse:
+    """A version row as Airflow 3's body; the display name is the one that version was parsed with
+    (``display_name`` when the caller read it already, else from the row's snapshot)."""
+    if display_name is None:
+        snapshot: dict[str, Any] = version.snapshot or {}
+        display_name = snapshot.get("dag_display_name")
     return DagVersionResponse(
         id=version_uuid(version.id), version_number=version.version_number, dag_id=version.dag_id,
         bundle_name=BUNDLE_NAME, bundle_version=None, created_at=version.created_at,
-        dag_display_name=str(snapshot.get("dag_display_name") or version.dag_id), bundle_url=None)
+        dag_display_name=str(display_name or version.dag_id), bundle_url=None)
+
+
+def version_responses_by_id(session: Session, version_ids: Iterable[int | None]) -> dict[int, DagVersionResponse]:
+    """version id -> body, for many versions in two small queries: rows without their snapshot
+    JSON, and display names read once per version (lists of runs and instances carry them)."""
+    from tradewind.persist.queries import dags as dag_queries
+
+    versions = dag_queries.versions_without_snapshots(session, version_ids)
+    names = dag_queries.version_display_names(session, [(v.id, v.snapshot_hash) for v in versions])
+    return {v.id: version_response(v, names.get(v.id) or v.dag_id) for v in versions}
 
 
 def dag_v2_or_404(session: Session, dag_id: str) -> DagModel:

@@ -45,7 +45,7 @@ from tradewind.observe.api.v2.common import (
     run_or_404_v2,
     ti_or_404_v2,
 )
-from tradewind.observe.api.v2.dag_versions import DagVersionResponse, version_response
+from tradewind.observe.api.v2.dag_versions import DagVersionResponse, version_responses_by_id
 from tradewind.observe.api.v2.jobs import JobResponse
 from tradewind.observe.api.v2.task_instance_filters import (
     ORDER_FIELDS,
@@ -60,7 +60,7 @@ from tradewind.observe.api.v2.task_instance_filters import (
     ti_ranges,
     ti_states,
 )
-from tradewind.persist.models import DagRun, DagVersion, Job, TaskInstance, TaskInstanceNote, TaskInstanceTry, Trigger
+from tradewind.persist.models import DagRun, Job, TaskInstance, TaskInstanceNote, TaskInstanceTry, Trigger
 
 router = APIRouter(prefix=API_V2, tags=["Task Instance"])
 
@@ -243,10 +243,7 @@ def _runs(session: Session, tis: Sequence[TaskInstance]) -> dict[tuple[str, str]
 
 
 def version_responses(session: Session, ids: Iterable[int | None]) -> dict[int, DagVersionResponse]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {v.id: version_response(v) for v in session.scalars(select(DagVersion).where(DagVersion.id.in_(wanted)))}
+    return version_responses_by_id(session, ids)
 
 
 def _triggers(session: Session, tis: Sequence[TaskInstance]) -> tuple[dict[int, TriggerResponse], dict[int, JobResponse]]:
