@@ -44,7 +44,7 @@ def grid_runs(session: Session, dag_id: str, *, limit: int, run_types: Sequence[
     """
     stmt = _runs_select(dag_id, [getattr(DagRun, name) for name in RUN_COLUMNS], limit=limit,
                         run_types=run_types, states=states)
-    return [tuple(row) for row in session.connection().execute(stmt)]
+    return [tuple(row) for row in session.connection().execute(stmt).all()]
 
 
 def grid_instances(session: Session, dag_id: str, *, limit: int, run_types: Sequence[str] = (),
@@ -54,4 +54,4 @@ def grid_instances(session: Session, dag_id: str, *, limit: int, run_types: Sequ
     runs = _runs_select(dag_id, [DagRun.run_id], limit=limit, run_types=run_types, states=states)
     stmt = select(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
         TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(runs.scalar_subquery()))
-    return [tuple(row) for row in session.connection().execute(stmt)]  # type: ignore[misc]
+    return [tuple(row) for row in session.connection().execute(stmt).all()]  # type: ignore[misc]
