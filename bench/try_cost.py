@@ -38,13 +38,14 @@ from scale_dags import write_fanout  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_s(pid: int) -> tuple[float, float]:
-    """(utime + stime, cutime + cstime) of ``pid``: its own CPU and that of its reaped children."""
+def tree_cpu_s(pid: int) -> tuple[float, float, int]:
+    """(utime + stime, cutime + cstime, minflt + cminflt) of ``pid``: its own CPU, that of its
+    reaped children, and the minor page faults of both (mostly copy-on-write after fork)."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
-    # After the ")" of comm: state is field 0, utime 11, stime 12, cutime 13, cstime 14.
+    # After the ")" of comm: state is field 0, minflt 7, cminflt 8, utime 11, stime 12, cutime 13, cstime 14.
     own, children = (int(fields[11]) + int(fields[12])) / CLK_TCK, (int(fields[13]) + int(fields[14])) / CLK_TCK
-    return own, children
+    return own, children, int(fields[7]) + int(fields[8])
 
 
 def find_forkserver(root: psutil.Process, timeout: float = 30) -> psutil.Process:
@@ -94,6 +95,7 @@ def one_repeat(width: int, profile_dir: Path | None, keep: bool, perf_out: Path 
         own, children = after[0] - before[0], after[1] - before[1]
         return {"tries": tries, "cpu_s": own + children, "cpu_ms_per_try": (own + children) * 1000 / tries,
                 "server_ms_per_try": own * 1000 / tries, "children_ms_per_try": children * 1000 / tries,
+                "faults_per_try": (after[2] - before[2]) / tries,
                 "e2e_s": run["e2e_s"], "server_rss_mb": rss_mb}
     finally:
         if keep:
@@ -138,11 +140,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"repeat {i + 1}/{args.repeat}: {sample['tries']} tries, {sample['cpu_s']:.2f} s CPU, "
               f"{sample['cpu_ms_per_try']:.2f} ms/try (server {sample['server_ms_per_try']:.2f}, tries "
-              f"{sample['children_ms_per_try']:.2f}), run {sample['e2e_s']:.2f} s, "
+              f"{sample['children_ms_per_try']:.2f}), {sample['faults_per_try']:.0f} page faults/try, run {sample['e2e_s']:.2f} s, "
               f"server RSS {sample['server_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
         samples.append(sample)
     median = statistics.median(s["cpu_ms_per_try"] for s in samples)
-    print(f"fork-server tree CPU per no-op try (median of {len(samples)}): {median:.2f} ms (target <= 3 ms)")
+    faults = statistics.median(s["faults_per_try"] for s in samples)
+    print(f"fork-server tree CPU per no-op try (median of {len(samples)}): {median:.2f} ms (target <= 3 ms), "
+          f"{faults:.0f} page faults")
     if args.profile is not None:
         print_profile(args.profile, args.top)
     return 0

@@ -228,8 +228,11 @@ class TryLogCapture:
         for handler in self._handlers:
             root.addHandler(handler)
         self._saved_level = root.level
-        root.setLevel(self.level)
-        logging.getLogger(TASK_LOGGER).setLevel(self.level)
+        # setLevel clears the level cache of every logger (SQLAlchemy has hundreds): in a forked
+        # try that writes to, and so copies, a page per logger. Only call it on a change (the
+        # fork server sets these levels once, see forkserver._Server).
+        _set_level(root, self.level)
+        _set_level(logging.getLogger(TASK_LOGGER), self.level)
         output = logging.getLogger(f"{TASK_LOGGER}.output")
         if self.capture_fds:
             self._pump = _FdPump(output)
@@ -262,5 +265,20 @@ class TryLogCapture:
             handler.close()
         self._handlers.clear()
         if self._saved_level is not None:
-            root.setLevel(self._saved_level)
+            _set_level(root, self._saved_level)
             self._saved_level = None
+
+
+def _set_level(logger: logging.Logger, level: int) -> None:
+    """``logger.setLevel(level)`` unless it already has that level."""
+    if logger.level != level:
+        logger.setLevel(level)
+
+
+def task_log_level(config: Any) -> int:
+    """``[logging] logging_level`` as a number (ValueError naming the setting if unknown)."""
+    raw = config.get("logging", "logging_level", "INFO")
+    level = logging.getLevelName(str(raw).upper())
+    if not isinstance(level, int):
+        raise ValueError(f"unknown logging level {raw!r} in [logging] logging_level")
+    return level

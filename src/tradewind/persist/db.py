@@ -39,6 +39,9 @@ _ENGINES: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 def _forget_connections_after_fork() -> None:
     for engine in list(_ENGINES):
+        pool = engine.pool
+        if isinstance(pool, QueuePool) and pool.checkedin() == 0 and pool.checkedout() == 0:
+            continue  # nothing pooled to share (a fork server's engine): spare each child a new pool
         engine.dispose(close=False)
 
 

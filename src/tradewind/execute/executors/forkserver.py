@@ -322,6 +322,7 @@ class _Server:
             # Engine only: warm_up() disposes its connections, so nothing is shared across fork.
             self.db = Database.from_config(self.config)
             warm_up(self.db)
+        self._set_try_log_levels()
         # The imported modules live as long as the server: move them out of the GC's reach,
         # so a collection in a forked try does not touch (and copy) their pages. DAG files
         # imported later stay collectable (a changed file replaces its old module).
@@ -337,6 +338,21 @@ class _Server:
         #: leftovers of ended tries, see the module docstring).
         self.tries: set[int] = set()
         self.subreaper = become_subreaper()
+
+    def _set_try_log_levels(self) -> None:
+        """Give the root and task loggers the level every try sets (``[logging] logging_level``)
+        here, once: a try then finds it set and skips ``setLevel``, which writes to every
+        logger (copying its page in each forked try). The server logs nothing below warnings."""
+        import logging
+
+        from tradewind.execute.logs import TASK_LOGGER, task_log_level
+
+        try:
+            level = task_log_level(self.config)
+        except ValueError:
+            return  # each try reports the bad setting in its own log
+        logging.getLogger().setLevel(level)
+        logging.getLogger(TASK_LOGGER).setLevel(level)
 
     def serve(self) -> None:
         """Serve until the executor's socket closes and the last running try has ended."""
