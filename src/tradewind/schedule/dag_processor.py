@@ -311,18 +311,16 @@ class DagProcessor:
 
     def _store_together(self, results: list[FileParseResult], summary: ParseSummary) -> None:
         """One transaction; the summary learns what it stored only once it committed."""
-        per_file = []
         with self.db.session_scope() as session:
-            now = self.clock()
-            for result in results:
-                per_file.append((result, store_file_results(session, [result], now, default_paused=self.default_paused)))
-        for result, stored in per_file:
-            summary.new_versions.update(stored.new_versions)
-            summary.dags.extend(stored.dags)
-            summary.deactivated.extend(stored.deactivated)
-            summary.import_errors += stored.import_errors
-            if stored.import_errors:
-                log.info("%s: %d import errors (%.2fs)", result.fileloc, stored.import_errors, result.duration)
+            stored = store_file_results(session, results, self.clock(), default_paused=self.default_paused)
+        summary.new_versions.update(stored.new_versions)
+        summary.dags.extend(stored.dags)
+        summary.deactivated.extend(stored.deactivated)
+        summary.import_errors += stored.import_errors
+        for result in results:
+            if stored.errors_by_file.get(result.fileloc):
+                log.info("%s: %d import errors (%.2fs)", result.fileloc, stored.errors_by_file[result.fileloc],
+                         result.duration)
 
     # ----------------------------------------------------------------------- one scan
     def sync_once(self, force: bool = False) -> ParseSummary:

@@ -16,7 +16,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,6 +77,8 @@ class StoreSummary:
     #: DAG ids that disappeared from their file.
     deactivated: list[str] = field(default_factory=list)
     import_errors: int = 0
+    #: fileloc -> import errors stored for it (0: none).
+    errors_by_file: dict[str, int] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------ storing
@@ -95,64 +97,122 @@ def store_file_results(
     set ``is_paused_upon_creation``.
     """
     summary = StoreSummary()
+    results = list(results)
+    batch = _preload(session, results)
     for result in results:
         summary.files += 1
-        _store_one_file(session, result, now, default_paused, summary)
+        _store_one_file(session, result, now, default_paused, summary, batch)
     session.flush()
     return summary
 
 
+@dataclass
+class _Batch:
+    """Rows the files being stored need, read with a few queries up front instead of several per
+    file. Holding them here also keeps them in the session's identity map (which holds clean
+    objects weakly), so ``session.get`` finds them without a query."""
+
+    #: DAG rows by id: those the files define or had defined, and those created meanwhile.
+    models: dict[str, DagModel]
+    #: Files that have import errors stored now.
+    error_files: set[str]
+    #: Source hashes (of the batch's files) whose code is kept already.
+    kept_code: set[str]
+    #: Parse records of the batch's files and of the files owning their DAG ids.
+    parsed: dict[str, ParsedFile]
+    rows: list[Any] = field(default_factory=list)
+
+
+#: Values per IN (...) list, well below SQLite's and PostgreSQL's bound-parameter limits.
+_IN_CHUNK = 500
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    values = sorted(set(values))
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start:start + _IN_CHUNK]
+
+
+def _preload(session: Session, results: Sequence[FileParseResult]) -> _Batch:
+    filelocs = {result.fileloc for result in results}
+    dag_ids = {snap["dag_id"] for result in results for snap in result.dags}
+    models: dict[str, DagModel] = {}
+    for chunk in _chunks(dag_ids):
+        models.update((m.dag_id, m) for m in session.scalars(select(DagModel).where(DagModel.dag_id.in_(chunk))))
+    for chunk in _chunks(filelocs):
+        models.update((m.dag_id, m) for m in session.scalars(select(DagModel).where(DagModel.fileloc.in_(chunk))))
+    parsed: dict[str, ParsedFile] = {}
+    for chunk in _chunks(filelocs | {m.fileloc for m in models.values()}):
+        parsed.update((p.fileloc, p) for p in session.scalars(select(ParsedFile).where(ParsedFile.fileloc.in_(chunk))))
+    rows: list[Any] = []
+    for chunk in _chunks(m.latest_version_id for m in models.values() if m.latest_version_id):
+        rows += session.scalars(select(DagVersion).options(defer(DagVersion.snapshot)).where(DagVersion.id.in_(chunk)))
+    error_files: set[str] = set()
+    for chunk in _chunks(filelocs):
+        error_files.update(session.scalars(select(ImportError_.filename).where(ImportError_.filename.in_(chunk))))
+    kept_code: set[str] = set()
+    for chunk in _chunks(r.content_hash for r in results if r.content_hash):
+        kept_code.update(session.scalars(select(DagCode.source_hash).where(DagCode.source_hash.in_(chunk))))
+    return _Batch(models, error_files, kept_code, parsed, rows)
+
+
 def _store_one_file(
-    session: Session, result: FileParseResult, now: datetime, default_paused: bool, summary: StoreSummary
+    session: Session, result: FileParseResult, now: datetime, default_paused: bool, summary: StoreSummary,
+    batch: _Batch,
 ) -> None:
     fileloc = result.fileloc
     errors = list(result.errors)
     stored: list[str] = []
     for snap in result.dags:
         dag_id = snap["dag_id"]
-        owner = _defined_elsewhere(session, dag_id, fileloc)
+        owner = _defined_elsewhere(dag_id, fileloc, batch)
         if owner is not None:
             message = f"DAG id {dag_id!r} is already defined in {owner}; this file's DAG {dag_id!r} is ignored"
             errors.append(ImportErrorInfo(fileloc, None, message))
             continue
         digest = result.hashes.get(dag_id) or snapshot_hash(snap)
-        version_number = _upsert_dag(session, snap, fileloc, now, default_paused, digest)
+        version_number = _upsert_dag(session, snap, fileloc, now, default_paused, digest, batch)
         stored.append(dag_id)
         if version_number is not None:
             summary.new_versions[dag_id] = version_number
     summary.dags.extend(stored)
     if stored:
-        _keep_code(session, result, stored, now)
-    summary.deactivated.extend(_deactivate_absent(session, fileloc, stored))
-    replace_import_errors_for_file(session, fileloc, errors, now)
+        _keep_code(session, result, stored, now, batch)
+    summary.deactivated.extend(_deactivate_absent(fileloc, stored, batch))
+    if errors or fileloc in batch.error_files:
+        replace_import_errors_for_file(session, fileloc, errors, now)
+        batch.error_files.add(fileloc)
     summary.import_errors += len(errors)
-    _record_parsed_file(session, result, stored, now)
+    summary.errors_by_file[fileloc] = len(errors)
+    _record_parsed_file(session, result, stored, now, batch.parsed)
 
 
-def _defined_elsewhere(session: Session, dag_id: str, fileloc: str) -> str | None:
+def _defined_elsewhere(dag_id: str, fileloc: str, batch: _Batch) -> str | None:
     """The other file that currently owns ``dag_id``, if it still exists and still defines it."""
-    model = session.get(DagModel, dag_id)
+    model = batch.models.get(dag_id)
     if model is None or not model.is_active or model.fileloc == fileloc:
         return None
-    other = session.get(ParsedFile, model.fileloc)
+    other = batch.parsed.get(model.fileloc)
     if other is None or dag_id not in (other.dag_ids or []) or not os.path.exists(model.fileloc):
         return None
     return model.fileloc
 
 
 def _upsert_dag(
-    session: Session, snap: dict[str, Any], fileloc: str, now: datetime, default_paused: bool, digest: str
+    session: Session, snap: dict[str, Any], fileloc: str, now: datetime, default_paused: bool, digest: str,
+    batch: _Batch,
 ) -> int | None:
     """Create or update the DAG row; add a version if the snapshot (hash ``digest``) changed
     (its number, else None)."""
     dag_id = snap["dag_id"]
-    model = session.get(DagModel, dag_id)
+    model = batch.models.get(dag_id)
+    created = model is None
     if model is None:
         upon_creation = snap.get("is_paused_upon_creation")
         paused = default_paused if upon_creation is None else bool(upon_creation)
         model = DagModel(dag_id=dag_id, fileloc=fileloc, is_paused=paused, tags=[])
         session.add(model)
-        session.flush()  # the dag row must exist before a version points at it
+        batch.models[dag_id] = model
     model.fileloc = fileloc
     model.description = snap.get("description")
     # Column widths as in the schema (PostgreSQL enforces them).
@@ -163,11 +223,14 @@ def _upsert_dag(
     model.max_active_tasks = snap.get("max_active_tasks")
     model.is_active = True
     model.last_parsed_time = now
+    if created:
+        session.flush()  # the dag row must exist before a version points at it
 
     latest = _version_without_snapshot(session, model.latest_version_id)
     if latest is not None and latest.snapshot_hash == digest:
         return None
-    highest = session.scalar(select(func.max(DagVersion.version_number)).where(DagVersion.dag_id == dag_id))
+    highest = None if created else session.scalar(
+        select(func.max(DagVersion.version_number)).where(DagVersion.dag_id == dag_id))
     version = DagVersion(
         dag_id=dag_id,
         version_number=(highest or 0) + 1,
@@ -178,6 +241,7 @@ def _upsert_dag(
     )
     session.add(version)
     session.flush()
+    batch.rows.append(version)
     model.latest_version_id = version.id
     sync_dag_assets(session, snap, now)  # the assets it is scheduled on / produces may have changed
     return version.version_number
@@ -195,7 +259,8 @@ def _version_without_snapshot(session: Session, version_id: int | None) -> DagVe
 MAX_KEPT_CODE_BYTES = 4 * 1024 * 1024
 
 
-def _keep_code(session: Session, result: FileParseResult, dag_ids: Sequence[str], now: datetime) -> None:
+def _keep_code(session: Session, result: FileParseResult, dag_ids: Sequence[str], now: datetime,
+               batch: _Batch | None = None) -> None:
     """Keep the file's code (once per content) and point each stored DAG's latest version at it.
 
     The file is read again here; when its bytes are no longer those that were parsed (it changed
@@ -216,7 +281,12 @@ def _keep_code(session: Session, result: FileParseResult, dag_ids: Sequence[str]
     digest = hashlib.sha256(data).hexdigest()
     if len(data) > MAX_KEPT_CODE_BYTES or (result.content_hash and digest != result.content_hash):
         return
-    if session.get(DagCode, digest) is None:
+    if batch is not None and digest == result.content_hash:
+        kept = digest in batch.kept_code  # preloaded for the batch's content hashes
+        batch.kept_code.add(digest)
+    else:
+        kept = session.get(DagCode, digest) is not None
+    if not kept:
         session.add(DagCode(source_hash=digest, fileloc=result.fileloc,
                             source_code=data.decode("utf-8", errors="replace"), created_at=now))
     for version in versions:
@@ -251,20 +321,22 @@ def version_code(session: Session, dag: DagModel, version: DagVersion | None) ->
                           f"{exc.strerror or exc}") from None
 
 
-def _deactivate_absent(session: Session, fileloc: str, present: Sequence[str]) -> list[str]:
-    """Mark DAGs last seen in ``fileloc`` but no longer defined there inactive."""
-    query = select(DagModel).where(DagModel.fileloc == fileloc, DagModel.is_active.is_(True))
-    gone = [m for m in session.scalars(query) if m.dag_id not in present]
+def _deactivate_absent(fileloc: str, present: Sequence[str], batch: _Batch) -> list[str]:
+    """Mark DAGs last seen in ``fileloc`` but no longer defined there inactive (every DAG row of
+    the batch's files is in ``batch.models``)."""
+    gone = [m for m in batch.models.values() if m.fileloc == fileloc and m.is_active and m.dag_id not in present]
     for model in gone:
         model.is_active = False
     return [m.dag_id for m in gone]
 
 
-def _record_parsed_file(session: Session, result: FileParseResult, dag_ids: list[str], now: datetime) -> None:
-    row = session.get(ParsedFile, result.fileloc)
+def _record_parsed_file(session: Session, result: FileParseResult, dag_ids: list[str], now: datetime,
+                        parsed: dict[str, ParsedFile]) -> None:
+    row = parsed.get(result.fileloc)
     if row is None:
         row = ParsedFile(fileloc=result.fileloc)
         session.add(row)
+        parsed[result.fileloc] = row
     row.content_hash = result.content_hash or ""
     row.mtime = result.mtime if result.mtime is not None else 0.0
     row.dag_ids = list(dag_ids)
