@@ -3,6 +3,8 @@ what the archives hold."""
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -172,6 +174,15 @@ def test_archives_export_and_drop(any_db: Database, tmp_path) -> None:
     assert '"state": "success"' in json_path.read_text()
     assert cleanup.drop_archives(any_db.engine, [job_archive]) == [job_archive.name]
     assert cleanup.list_archives(any_db.engine) == []
+
+    # JSON columns are exported as JSON, in both formats.
+    cleanup.clean(any_db.engine, ["task_instance_try"], CUT, now=NOW)
+    (tries,) = cleanup.list_archives(any_db.engine, ["task_instance_history"])
+    with cleanup.export_archive(any_db.engine, tries, tmp_path, "csv").open(newline="") as fh:
+        fields = sorted(json.loads(row["rendered_fields"])["cmd"] for row in csv.DictReader(fh))
+    assert fields[:2] == ["echo manual__4", "echo manual__4"] and len(fields) == 8
+    exported = json.loads(cleanup.export_archive(any_db.engine, tries, tmp_path, "json").read_text())
+    assert len(exported) == 8 and all(r["rendered_fields"]["cmd"].startswith("echo ") for r in exported)
 
 
 def test_bad_input_is_refused(any_db: Database) -> None:

@@ -413,8 +413,13 @@ def export_archive(engine: Engine, item: ArchiveTable, directory: Path, export_f
             if export_format == "csv":
                 writer = csv.writer(fh)
                 writer.writerow([c.name for c in table.columns])
-                for row in rows:
-                    writer.writerow([_json_value(v) for v in row.values()])
-            else:
-                json.dump([{k: _json_value(v) for k, v in row.items()} for row in rows], fh, indent=1, default=str)
+                for row in rows:  # JSON columns as JSON text, not Python's repr
+                    writer.writerow([json.dumps(v) if isinstance(v, (dict, list)) else _json_value(v)
+                                     for v in row.values()])
+            else:  # a JSON list written row by row, so a big archive is never all in memory
+                fh.write("[")
+                for i, row in enumerate(rows):
+                    fh.write(",\n" if i else "\n")
+                    json.dump({k: _json_value(v) for k, v in row.items()}, fh, default=str)
+                fh.write("\n]\n")
     return path
