@@ -32,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -198,19 +199,44 @@ def start_api(env: dict[str, str], port: int, home: Path) -> subprocess.Popen:
     raise BenchError("api-server did not answer within 60 s")
 
 
-def time_get(url: str, token: str, repeat: int) -> tuple[list[float], int]:
+def server_cpu_seconds(api_pid: int, dbname: str) -> dict[int, float]:
+    """pid -> CPU seconds (user + system) of the API server and of the PostgreSQL backends serving
+    ``dbname``: what the requests cost, whatever else the machine is doing at the time."""
+    import psutil
+
+    out: dict[int, float] = {}
+    api = psutil.Process(api_pid)
+    procs = [api, *api.children(recursive=True)]
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if cmdline and cmdline[0].startswith("postgres: ") and f" {dbname} " in f"{cmdline[0]} ":
+            procs.append(proc)
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            out[proc.pid] = times.user + times.system
+        except psutil.Error:
+            continue
+    return out
+
+
+def time_get(url: str, token: str, repeat: int, api_pid: int, dbname: str) -> tuple[list[float], float, int]:
+    """(wall ms of each request, server CPU ms per request, body bytes)."""
     for _ in range(2):  # warm-up: connection pool, snapshot cache, PostgreSQL's buffers
         status, body = http(url, token=token)
         if status != 200:
             raise BenchError(f"GET {url} answered {status}: {body[:400]!r}")
     samples = []
+    before = server_cpu_seconds(api_pid, dbname)
     for _ in range(repeat):
         t0 = time.perf_counter()
         status, body = http(url, token=token)
         samples.append((time.perf_counter() - t0) * 1000)
         if status != 200:
             raise BenchError(f"GET {url} answered {status}")
-    return samples, len(body)
+    after = server_cpu_seconds(api_pid, dbname)
+    cpu = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+    return samples, cpu * 1000 / repeat, len(body)
 
 
 # --------------------------------------------------------------------------- EXPLAIN
@@ -380,21 +406,32 @@ def main(argv: list[str] | None = None) -> int:
             "grid, 25 runs": f"/ui/data/dags/{dag_id}/grid?limit=25",
             "grid, 365 runs": f"/ui/data/dags/{dag_id}/grid?limit=365",
         }
-        print(f"\n{'endpoint':<34}{'median ms':>10}{'min':>8}{'max':>8}{'target':>8}  ok")
+        dbname = url.rsplit("/", 1)[-1]
+        load = os.getloadavg()[0]
+        print(f"\nload average {load:.1f} on {os.cpu_count()} CPUs while measuring; 'cpu ms' is the API server's "
+              "plus its PostgreSQL backends' CPU time per request (independent of other load)")
+        print(f"{'endpoint':<34}{'median ms':>10}{'min':>8}{'max':>8}{'cpu ms':>8}{'target':>8}  ok")
         for name, path in endpoints.items():
-            samples, size = time_get(base + path, token, args.repeat)
+            samples, cpu_ms, size = time_get(base + path, token, args.repeat, api.pid, dbname)
             med = statistics.median(samples)
             results[name] = {"path": path, "median_ms": round(med, 1), "samples_ms": [round(x, 1) for x in samples],
-                             "bytes": size}
-            print(f"{name:<34}{med:>10.1f}{min(samples):>8.1f}{max(samples):>8.1f}{TARGET_MS:>8.0f}  "
+                             "server_cpu_ms_per_request": round(cpu_ms, 1), "bytes": size}
+            print(f"{name:<34}{med:>10.1f}{min(samples):>8.1f}{max(samples):>8.1f}{cpu_ms:>8.1f}{TARGET_MS:>8.0f}  "
                   f"{'yes' if med <= TARGET_MS else 'NO'}")
+        results["load_average"] = round(load, 1)
         slow = slow_statements(server_log, log_start) if server_log.exists() else []
         if slow:
             print(f"\nstatements over 20 ms while the endpoints were timed ({len(slow)}; slowest 10):")
             for ms, sql in sorted(slow, reverse=True)[:10]:
                 print(f"  {ms:8.1f} ms  {re.sub(r'SELECT .*? FROM', 'SELECT ... FROM', sql, count=1)[:400]}")
         if args.keep and server is not None:
-            print(f"\nkept: {url} (log {server_log}); bench/history.py --url <it> measures it again; Ctrl-C stops it")
+            print(f"\nkept: {url} (log {server_log}); bench/history.py --url <it> measures it again; "
+                  "Ctrl-C or SIGTERM stops it", flush=True)
+
+            def stop(*_: Any) -> None:
+                raise KeyboardInterrupt
+
+            signal.signal(signal.SIGTERM, stop)  # a background job ignores SIGINT: TERM too stops it cleanly
             try:
                 while True:
                     time.sleep(3600)
