@@ -126,6 +126,10 @@ class RunRows:
             self.setup_counts[task_id] = setups
         #: Undecided tasks to evaluate in the next decision step (all of them at first).
         self.dirty: set[str] = {r.task_id for r in self.by_task.values() if r.state in UNDECIDED}
+        #: Tasks whose instance waits on the clock (retry delay, reschedule), and tasks that look
+        #: at the previous run (depends_on_past, wait_for_downstream): evaluated every step.
+        self.timed: set[str] = {r.task_id for r in self.by_task.values() if r.state in TIMED}
+        self.past_tasks = [t for t, task in snap.tasks.items() if task.depends_on_past or task.wait_for_downstream]
 
     # ------------------------------------------------------------------ reading
     def _state_of(self, task_id: str) -> str:
@@ -148,16 +152,13 @@ class RunRows:
         """A heap of (topological index, task id) of the undecided tasks to evaluate now: those whose
         upstream changed, plus the ones whose decision depends on the clock or the previous run.
         Clears the dirty set (moves made while deciding mark their downstream dirty again)."""
-        tasks = self.snap.tasks
         wanted = set(self.dirty)
         self.dirty.clear()
-        for row in self.by_task.values():
-            if row.state in TIMED:
-                wanted.add(row.task_id)
-            elif row.state == TI.NONE.value:
-                task = tasks.get(row.task_id)
-                if task is not None and (task.depends_on_past or task.wait_for_downstream):
-                    wanted.add(row.task_id)
+        wanted.update(self.timed)
+        for task_id in self.past_tasks:
+            row = self.by_task.get(task_id)
+            if row is not None and row.state == TI.NONE.value:
+                wanted.add(task_id)
         heap = [(self.topo_index[t], t) for t in wanted if t in self.topo_index]
         heapq.heapify(heap)
         return heap
@@ -212,6 +213,10 @@ class RunRows:
             return
         if state in UNDECIDED:
             self.dirty.add(row.task_id)
+        if state in TIMED:
+            self.timed.add(row.task_id)
+        elif old in TIMED:
+            self.timed.discard(row.task_id)
         setup = task.is_setup
         for down in task.downstream:
             counts = self.up_counts[down]
