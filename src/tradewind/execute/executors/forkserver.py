@@ -246,8 +246,10 @@ def _run_child(request_id: Any, sock: socket.socket, workload: dict[str, Any], c
     # Everything inherited from the server (its imports and the preloaded DAG files) outlives
     # the try: out of the collector's reach, a collection in the try neither scans it (a
     # 1,000-task DAG costs ~50 ms per full collection) nor copies its pages to write GC bits.
-    # The server itself keeps its DAG modules collectable (a changed file replaces them).
+    # The server itself keeps its DAG modules collectable (a changed file replaces them). It
+    # forked with the collector disabled, so no collection ran before this line.
     gc.freeze()
+    gc.enable()
     try:
         # Before closing our copy of the socket (see the module docstring for why here).
         _send(sock, {"op": "started", "id": request_id, "pid": os.getpid()})
@@ -422,11 +424,15 @@ class _Server:
         # the same: the instance is queued for it, and a claim is atomic, so it runs at most once.
         self._preload_dag_file(request["workload"].get("fileloc"))
         server_pid = os.getpid()
+        gc.disable()  # the child enables it after freezing what it inherited (see _run_child)
         try:
             pid = os.fork()
         except OSError as exc:
+            gc.enable()
             _send(self.sock, {"op": "error", "id": request["id"], "message": f"fork failed: {exc}"})
             return
+        if pid != 0:
+            gc.enable()
         if pid == 0:
             _run_child(request["id"], self.sock, request["workload"], [self.sock.fileno(), self.wake_r, self.wake_w],
                        self.config, self.db, server_pid)
