@@ -4,8 +4,11 @@ How it parses (one DAG file can never delay the others):
 
 - **Continuous, per file.** :meth:`DagProcessor.run_forever` keeps a
   :class:`~tradewind.parse.dagbag.ParsePool` of child processes busy across scans.
-  Each file's result (its DAGs or its import error) is stored in its own
-  transaction the moment its child answers, so a slow file delays only itself.
+  Each file's result (its DAGs or its import error) is stored at most 0.2 s after its
+  child answers, in one transaction with the other files that finished meanwhile (up
+  to 64; one transaction per file cost more than parsing a small file). If the
+  database refuses such a batch, each of its files is stored in its own transaction,
+  so one file's bad result never loses the others'; a slow file delays only itself.
   (So when two new files define the same DAG id, the one stored first keeps it and
   the other gets the import error; an owner keeps its DAG id across restarts.)
 - **Listing.** The folders are listed every ``[scheduler] dag_dir_list_interval``
