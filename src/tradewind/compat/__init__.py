@@ -38,7 +38,9 @@ def install() -> bool:
     _install_hook_resolver()
     if is_installed():
         return True
-    for name in [n for n in sys.modules if n == ROOT or n.startswith(ROOT + ".")]:
+    # list() copies the keys in one C call: other threads import meanwhile (the triggerer starts
+    # while the scheduler's threads run), and iterating the live dict raised "changed size".
+    for name in [n for n in list(sys.modules) if n == ROOT or n.startswith(ROOT + ".")]:
         del sys.modules[name]
     sys.meta_path.insert(0, AirflowShimFinder())
     return True
