@@ -74,6 +74,10 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trad
 INSTALLED_MARK = ".tradewind-bench-installed"
 #: Both systems parse with this import timeout, so the 10,000-task file is not cut short.
 IMPORT_TIMEOUT_S = 600
+#: SQLite busy timeout for Airflow's connections: Tradewind's default ([database] sqlite_busy_timeout).
+#: With Python's default of 5 s Airflow's scheduler died of "database is locked" during a 100-task
+#: fan-out on a loaded 2-core machine.
+SQLITE_BUSY_TIMEOUT_S = 30
 #: PSS sampling interval: reading smaps of ~40 Airflow processes is not free on 2 cores.
 SAMPLE_INTERVAL_S = 0.25
 CASES = ("chain", "fanout_small", "fanout_big", "many_files", "big_dag")
@@ -196,6 +200,21 @@ class AirflowStandalone:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
+    def check(self) -> None:
+        """BenchError when the scheduler is gone: standalone does not restart it, so a run would
+        wait forever."""
+        try:
+            members = [self.ps] + self.ps.children(recursive=True)
+        except psutil.Error:
+            members = []
+        for member in members:
+            try:
+                if member.status() != psutil.STATUS_ZOMBIE and "scheduler" in " ".join(member.cmdline()):
+                    return
+            except psutil.Error:
+                pass
+        raise BenchError(f"airflow standalone's scheduler is gone:\n{self.output()}")
+
     def wait_healthy(self, timeout: float = 600) -> None:
         """Until the API server answers and reports the scheduler and DAG processor healthy (tasks
         fail when they start before the API server listens)."""
@@ -223,6 +242,10 @@ class AirflowStandalone:
 
 
 class TradewindStandalone(Standalone):
+    def check(self) -> None:
+        if self.popen.poll() is not None:
+            raise BenchError(f"tradewind standalone exited {self.popen.returncode}:\n{self.output()}")
+
     def wait_healthy(self, timeout: float = 120) -> float:
         return super().wait_healthy(timeout)
 
@@ -291,7 +314,14 @@ class System:
                        TRADEWIND__CORE__DAGBAG_IMPORT_TIMEOUT=str(IMPORT_TIMEOUT_S))
             return env
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        settings = home / "bench_settings"  # a module Airflow imports its connect arguments from
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "compare_airflow_db.py").write_text(
+            f"CONNECT_ARGS = {{'timeout': {SQLITE_BUSY_TIMEOUT_S}}}\n", encoding="utf-8")
         env.update(
+            PYTHONPATH=str(settings),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="compare_airflow_db.CONNECT_ARGS",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC="compare_airflow_db.CONNECT_ARGS",
             PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",  # standalone runs `airflow ...`
             AIRFLOW_HOME=str(home),
             AIRFLOW__CORE__DAGS_FOLDER=str(dags),
@@ -338,7 +368,11 @@ def trigger_and_wait(system: System, server, dag_id: str, timeout: float) -> dic
     before = {r["run_id"] for r in query(db, "SELECT run_id FROM dag_run WHERE dag_id = ?", (dag_id,))}
     system.cli(["dags", "trigger", dag_id], server.env)
     deadline = time.monotonic() + timeout
+    checked = time.monotonic()
     while time.monotonic() < deadline:
+        if time.monotonic() - checked > 5:
+            server.check()
+            checked = time.monotonic()
         rows = [r for r in query(db, "SELECT run_id, state, queued_at, start_date, end_date FROM dag_run "
                                      "WHERE dag_id = ?", (dag_id,)) if r["run_id"] not in before]
         if rows and rows[0]["state"] in ("success", "failed"):
@@ -357,8 +391,10 @@ def trigger_and_wait(system: System, server, dag_id: str, timeout: float) -> dic
     return {"e2e_s": (parse_ts(run["end_date"]) - created).total_seconds(), "tis": tis}
 
 
-def run_cases(system: System, sizes: Sizes, cases: list[str], root: Path, run_timeout: float) -> dict:
-    """The run cases, in one standalone server of ``system``."""
+def run_cases(system: System, sizes: Sizes, cases: list[str], root: Path, run_timeout: float,
+              result: dict) -> None:
+    """The run cases, in one standalone server of ``system``; each case's figures go into
+    ``result`` as soon as it finished, so a later failure keeps them."""
     dags = root / "dags"
     ids = {}
     if "chain" in cases:
@@ -368,10 +404,9 @@ def run_cases(system: System, sizes: Sizes, cases: list[str], root: Path, run_ti
     if "fanout_big" in cases:
         ids["fanout_big"] = scale_dags.write_fanout(dags, sizes.fanout_big)[0]
     if not ids:
-        return {}
+        return
     home, port = root / "home", free_port()
     server = system.start(home, system.env(home, dags, port), port)
-    result: dict[str, float | list] = {}
     try:
         server.wait_healthy()
         server.wait_dags(list(ids.values()))
@@ -395,7 +430,6 @@ def run_cases(system: System, sizes: Sizes, cases: list[str], root: Path, run_ti
                 result[f"{case}_peak_processes"] = float(max(sampler.process_counts, default=0))
     finally:
         server.stop()
-    return result
 
 
 def reserialize_case(system: System, root: Path, write, expected: int) -> float:
@@ -416,18 +450,34 @@ def reserialize_case(system: System, root: Path, write, expected: int) -> float:
 
 
 def one_repeat(system: System, sizes: Sizes, cases: list[str], run_timeout: float, keep: bool) -> dict:
+    """One repeat of ``system``. A phase that fails (the run cases share one server) is recorded
+    under ``errors`` and the others still run."""
     root = Path(tempfile.mkdtemp(prefix=f"compare-{system.name}-"))
+    result: dict = {"errors": []}
+
+    def phase(name: str, action) -> None:
+        try:
+            action()
+        except BenchError as exc:
+            print(f"  {system.label}: {name} failed: {str(exc)[:2000]}", file=sys.stderr, flush=True)
+            result["errors"].append(f"{name}: {exc}")
+
+    def many() -> None:
+        print(f"  {system.label}: reserialize {sizes.files} files ...", file=sys.stderr, flush=True)
+        result["many_files_s"] = reserialize_case(
+            system, root / "many", lambda d: scale_dags.write_many(d, sizes.files, sizes.file_tasks), sizes.files)
+
+    def big() -> None:
+        print(f"  {system.label}: reserialize a {sizes.big_dag}-task DAG ...", file=sys.stderr, flush=True)
+        result["big_dag_s"] = reserialize_case(
+            system, root / "big", lambda d: scale_dags.write_fanout(d, sizes.big_dag), 1)
+
     try:
-        result = run_cases(system, sizes, cases, root / "runs", run_timeout)
+        phase("runs", lambda: run_cases(system, sizes, cases, root / "runs", run_timeout, result))
         if "many_files" in cases:
-            print(f"  {system.label}: reserialize {sizes.files} files ...", file=sys.stderr, flush=True)
-            result["many_files_s"] = reserialize_case(
-                system, root / "many", lambda d: scale_dags.write_many(d, sizes.files, sizes.file_tasks),
-                sizes.files)
+            phase("many_files", many)
         if "big_dag" in cases:
-            print(f"  {system.label}: reserialize a {sizes.big_dag}-task DAG ...", file=sys.stderr, flush=True)
-            result["big_dag_s"] = reserialize_case(
-                system, root / "big", lambda d: scale_dags.write_fanout(d, sizes.big_dag), 1)
+            phase("big_dag", big)
         return result
     finally:
         if keep:
@@ -517,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1 or args.scale <= 0:
         parser.error("--repeat must be at least 1 and --scale above 0")
 
+    # a SIGTERM unwinds like Ctrl-C, so the servers' process groups are stopped on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sizes = Sizes.scaled(args.scale)
     load_before = load()
     print(f"load average before: {load_before['load_1m']:.2f} {load_before['load_5m']:.2f} "
@@ -539,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"comparison failed: {exc}", file=sys.stderr)
         return 1
     load_after = load()
+    failures = [f"{by_name[name].label}, repeat {i + 1}: {err.splitlines()[0]}"
+                for name in systems for i, sample in enumerate(samples[name]) for err in sample["errors"]]
 
     airflow_label = f"Airflow {args.airflow_version}"
     rows = summarise(samples, [m for m in metrics_for(sizes) if m.case in cases])
@@ -559,7 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.output.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     print(f"results written to {args.output}")
-    return 0
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
