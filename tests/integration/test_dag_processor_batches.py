@@ -5,6 +5,7 @@ real parse children, real SQLite."""
 from __future__ import annotations
 
 import copy
+import os
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,3 +85,19 @@ def test_storing_more_files_than_one_in_list_holds(config: Config, db: Database)
         assert session.scalar(select(func.count()).select_from(DagVersion)) == count
     assert len(first.new_versions) == count and again.new_versions == {}
     assert len(again.dags) == count and again.deactivated == []
+
+
+def test_a_file_written_in_place_is_noticed_between_listings(config: Config, db: Database) -> None:
+    processor = DagProcessor(config, db, clock=lambda: T0)
+    path = Path(write(config.dags_folder, "edited_dag.py", dag_file("edited")))
+    processor.sync_once()
+    assert not processor._folders_changed()
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # the folder's mtime stays
+    processor._next_file_poll = 0.0  # the half-second throttle has passed
+    assert processor._folders_changed()
+    _files, queued = processor.list_and_queue()
+    assert queued == []  # same bytes: recorded as touched, not re-imported
+    processor._next_file_poll = 0.0
+    assert not processor._folders_changed()
+    processor.close()
