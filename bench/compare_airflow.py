@@ -512,8 +512,11 @@ def _cell(value: float | None) -> str:
 def _ratio(row: dict) -> str:
     if row["ratio"] is None:
         return "-"
-    word = "more" if row["higher_is_better"] else ("less" if row["unit"] == "MB" else "faster")
-    return f"{row['ratio']:.1f}× {word}"
+    better, worse = (("more", "fewer") if row["higher_is_better"] else
+                     ("less", "more") if row["unit"] == "MB" else ("faster", "slower"))
+    if row["ratio"] >= 1:
+        return f"{row['ratio']:.1f}× {better}"
+    return f"{1 / row['ratio']:.1f}× {worse}"
 
 
 def print_table(rows: list[dict], airflow_label: str, repeat: int) -> None:
