@@ -12,6 +12,7 @@ live in this module too; the dict format is :data:`FORMAT_VERSION`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -499,10 +500,19 @@ def task_conn_ids(task: Any) -> list[str]:
     for name, value in attributes.items():
         if (name == "conn_id" or name.endswith("_conn_id")) and isinstance(value, str) and _is_conn_id(value):
             named.add(value)
-    literals: set[str] = set()
     func = getattr(task, "python_callable", None) or attributes.get("python_callable")
     code = getattr(func, "__code__", None)
-    stack = [code] if code is not None else []
+    literals = _code_conn_id_literals(code) if code is not None else frozenset()
+    found = sorted(named) + sorted(literals - named)
+    return sorted(found[:MAX_CONN_IDS])
+
+
+@functools.lru_cache(maxsize=1024)
+def _code_conn_id_literals(code: Any) -> frozenset[str]:
+    """The connection-id-like string constants of ``code`` and the code objects nested in it;
+    cached, as thousands of tasks often share one callable (a fan-out of one function)."""
+    literals: set[str] = set()
+    stack = [code]
     seen = 0
     while stack and seen < 1000:  # bounded walk: code objects nest, never cycle
         seen += 1
@@ -515,8 +525,7 @@ def task_conn_ids(task: Any) -> list[str]:
                     literals.add(item)
                 elif hasattr(item, "co_consts"):
                     stack.append(item)
-    found = sorted(named) + sorted(literals - named)
-    return sorted(found[:MAX_CONN_IDS])
+    return frozenset(literals)
 
 
 def _is_conn_id(value: str) -> bool:
