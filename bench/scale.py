@@ -438,13 +438,18 @@ def case_parse_many(root: Path, files: int) -> dict:
             if needless:
                 result[f"touch_{how}_needless_files"] = [Path(p).name for p in needless[:20]]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     return result
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def settle_parsed_files(db: Path, proc: subprocess.Popen, log_path: Path, timeout: float = 300) -> None:
@@ -537,12 +542,7 @@ def case_big_parse(root: Path, width: int) -> dict:
             time.sleep(0.1)
         result.update(time_ui(base, login(base, env), dag_id, run_id))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     return result
 
 
