@@ -37,7 +37,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "connections": ("tradewind.observe.cli.cmd_connections:connections_group", "Manage connections."),
     "dags": ("tradewind.observe.cli.cmd_dags:dags_group", "Manage and run DAGs."),
-    "db": ("tradewind.observe.cli.cmd_db:db_group", "Migrate, check or reset the metadata database."),
+    "db": ("tradewind.observe.cli.cmd_db:db_group", "Migrate, check, reset or clean the metadata database."),
     "info": (
         "tradewind.observe.cli.cmd_info:info_command",
         "Show version, paths, database, executor, Python, platform and installed providers.",
