@@ -26,7 +26,7 @@ from tradewind.states import TaskInstanceState
 
 TI = TaskInstanceState
 
-__all__ = ["UNDECIDED", "Decider", "Move", "TiRow"]
+__all__ = ["Decider", "Move"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ class TiRow:
 
 
 class RunRows:
-    """One running run's instance rows (:class:`~tradewind.schedule.decide.TiRow`) and what the
+    """One running run's instance rows (:class:`TiRow`) and what the
     scheduler derives from them. ``incremental`` (DAGs without mapped tasks): kept between steps,
     with per-task upstream counts and the dirty set; otherwise built afresh each step."""
 

@@ -15,8 +15,8 @@ from tradewind.persist.models import DagRun
 from tradewind.persist.queries import task_instances as ti_queries
 from tradewind.schedule import auto_pause, setup_teardown, transitions
 from tradewind.schedule.callbacks import DagCallbackRequest
-from tradewind.schedule.decide import Decider, TiRow
-from tradewind.schedule.run_rows import RunRows, RunRowsMemory
+from tradewind.schedule.decide import Decider
+from tradewind.schedule.run_rows import RunRows, RunRowsMemory, TiRow
 from tradewind.schedule.executor_interface import TaskKey
 from tradewind.schedule.handover import ExecutorHandOver
 from tradewind.schedule.queueing import Queuer

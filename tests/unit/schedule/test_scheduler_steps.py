@@ -462,7 +462,7 @@ def test_step_rows_have_the_query_columns_in_order():
     import dataclasses
 
     from tradewind.persist.queries.task_instances import TI_ROW_COLUMNS
-    from tradewind.schedule.decide import TiRow
+    from tradewind.schedule.run_rows import TiRow
 
     assert tuple(f.name for f in dataclasses.fields(TiRow)) == TI_ROW_COLUMNS
 
