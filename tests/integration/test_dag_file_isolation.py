@@ -206,8 +206,13 @@ def test_a_forking_file_gives_one_sane_result_and_its_children_are_killed(home, 
     (config.dags_folder / "sleeper_fork_dag.py").write_text(good_dag("forks_sleeper", f"""
         import os, time
         if os.fork() == 0:
-            open({str(pid_file)!r}, "w").write(str(os.getpid()))
+            open({str(pid_file) + ".tmp"!r}, "w").write(str(os.getpid()))
+            os.rename({str(pid_file) + ".tmp"!r}, {str(pid_file)!r})
             time.sleep(100)
+        else:  # the parse child answers only once the grandchild exists for sure (it is killed then)
+            deadline = time.monotonic() + 10
+            while not os.path.exists({str(pid_file)!r}) and time.monotonic() < deadline:
+                time.sleep(0.01)
     """))
     # Both processes go on importing: only the parse child itself may answer.
     (config.dags_folder / "twin_fork_dag.py").write_text(good_dag("forks_twice", "import os\nos.fork()\n"))
