@@ -91,12 +91,9 @@ class Decider:
             for down in task.downstream:
                 heapq.heappush(heap, (rows.topo_index[down], down))
         rows.dirty.clear()  # every task marked during this pass came later in it
-        if rows.fresh:  # read in full: instances of tasks no longer in this version
+        if rows.fresh:  # read in full: look once for instances of tasks no longer in this version
             rows.fresh = False
-            for ti in rows.rows:
-                if ti.task_id not in snap.tasks and ti.state in (TI.NONE.value, TI.SCHEDULED.value):
-                    moves.append(Move(ti, TI.REMOVED, old=ti.state))
-                    rows.set_state(ti, TI.REMOVED.value)
+            moves.extend(_removed_task_moves(rows.rows, snap))
         return self._apply_moves(session, moves, now, rows)
 
     def _decide_all(self, session: Session, run: DagRun, snap: DagSnapshot, rows: RunRows, now: datetime) -> bool:
@@ -130,9 +127,7 @@ class Decider:
                     continue
                 moves.append(move)
                 view.plan(ti, move.target.value)
-        for ti in tis:  # instances of tasks no longer in this version
-            if ti.task_id not in snap.tasks and ti.state in (TI.NONE.value, TI.SCHEDULED.value):
-                moves.append(Move(ti, TI.REMOVED))
+        moves.extend(_removed_task_moves(tis, snap))
         return self._apply_moves(session, moves, now, rows) or expanded
 
     def _decide_instance(self, session: Session, run: DagRun, task: Any, ti: TiRow,
@@ -251,3 +246,9 @@ class Decider:
         if prev is None:
             return None
         return ti_queries.states_for_runs(session, [(prev.dag_id, prev.run_id)])[(prev.dag_id, prev.run_id)]
+
+
+def _removed_task_moves(rows: list[TiRow], snap: DagSnapshot) -> list[Move]:
+    """Instances of tasks no longer in this DAG version, not started yet: they become removed."""
+    return [Move(ti, TI.REMOVED) for ti in rows
+            if ti.task_id not in snap.tasks and ti.state in (TI.NONE.value, TI.SCHEDULED.value)]

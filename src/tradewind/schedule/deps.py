@@ -66,17 +66,22 @@ class UpstreamCounts:
 
     @classmethod
     def from_states(cls, states: Iterable[str], setup_states: Iterable[str] = ()) -> "UpstreamCounts":
-        c = Counter(s for s in states if s != TI.REMOVED.value)
-        sc = Counter(s for s in setup_states if s != TI.REMOVED.value)
+        return cls.from_counts(Counter(states), Counter(setup_states))
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], setup_counts: Mapping[str, int]) -> "UpstreamCounts":
+        """From ``{state: instances in it}`` over the upstream, and over its setup tasks (removed
+        instances are not counted)."""
+        removed = TI.REMOVED.value
         return cls(
-            total=sum(c.values()),
-            success=c[TI.SUCCESS.value],
-            skipped=c[TI.SKIPPED.value],
-            failed=c[TI.FAILED.value],
-            upstream_failed=c[TI.UPSTREAM_FAILED.value],
-            setups=sum(sc.values()),
-            setup_success=sc[TI.SUCCESS.value],
-            setup_skipped=sc[TI.SKIPPED.value],
+            total=sum(n for state, n in counts.items() if state != removed),
+            success=counts.get(TI.SUCCESS.value, 0),
+            skipped=counts.get(TI.SKIPPED.value, 0),
+            failed=counts.get(TI.FAILED.value, 0),
+            upstream_failed=counts.get(TI.UPSTREAM_FAILED.value, 0),
+            setups=sum(n for state, n in setup_counts.items() if state != removed),
+            setup_success=setup_counts.get(TI.SUCCESS.value, 0),
+            setup_skipped=setup_counts.get(TI.SKIPPED.value, 0),
         )
 
 

@@ -42,13 +42,16 @@ class QueueCandidate:
     weight first), then their run's logical date (or run_after), then instance id."""
 
     row: TiRow
-    snap: DagSnapshot
     rows: RunRows
     backfill: bool
 
     @property
     def ti_id(self) -> int:
         return self.row.id
+
+    @property
+    def snap(self) -> DagSnapshot:
+        return self.rows.snap
 
     @property
     def task(self) -> Any:
@@ -120,7 +123,7 @@ class Queuer:
             task = snap.tasks.get(ti.task_id)
             if task is None or (resting and getattr(task, "executor", None) in resting):
                 continue
-            yield -ti.priority_weight, order, ti.id, QueueCandidate(ti, snap, rows, backfill)
+            yield -ti.priority_weight, order, ti.id, QueueCandidate(ti, rows, backfill)
 
     def queue_ready(self, session: Session, live: list[tuple[DagRun, RunRows]], now: datetime,
                     resting: set[str | None]) -> list[Workload]:

@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.parse.snapshot import DagSnapshot
-from tradewind.persist.models import DagRun, TaskInstance
+from tradewind.persist.models import DagRun
 from tradewind.persist.queries import task_instances as ti_queries
 from tradewind.schedule import deps
 from tradewind.schedule.deps import UpstreamCounts
@@ -48,7 +47,6 @@ VOLATILE: frozenset[str] = frozenset({TI.QUEUED.value, TI.RUNNING.value, TI.DEFE
 UNDECIDED: frozenset[str] = frozenset({TI.NONE.value, TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value})
 #: Undecided states whose decision depends on the clock (retry delay), not only on upstream states.
 TIMED: frozenset[str] = frozenset({TI.UP_FOR_RETRY.value, TI.UP_FOR_RESCHEDULE.value})
-_REMOVED = TI.REMOVED.value
 _SCHEDULED = TI.SCHEDULED.value
 
 
@@ -138,15 +136,7 @@ class RunRows:
 
     def upstream_counts(self, task_id: str) -> UpstreamCounts:
         """Counts over the task's direct upstream instances (removed ones not counted)."""
-        c = self.up_counts[task_id]
-        s = self.setup_counts[task_id]
-        return UpstreamCounts(
-            total=sum(n for state, n in c.items() if state != _REMOVED),
-            success=c.get(TI.SUCCESS.value, 0), skipped=c.get(TI.SKIPPED.value, 0),
-            failed=c.get(TI.FAILED.value, 0), upstream_failed=c.get(TI.UPSTREAM_FAILED.value, 0),
-            setups=sum(n for state, n in s.items() if state != _REMOVED),
-            setup_success=s.get(TI.SUCCESS.value, 0), setup_skipped=s.get(TI.SKIPPED.value, 0),
-        )
+        return UpstreamCounts.from_counts(self.up_counts[task_id], self.setup_counts[task_id])
 
     def to_decide(self) -> list[tuple[int, str]]:
         """A heap of (topological index, task id) of the undecided tasks to evaluate now: those whose
@@ -319,7 +309,7 @@ class RunRowsMemory:
         by_key = {rows.run_key: rows for _, rows in kept}
         seen: set[int] = set()
         failed: set[tuple[str, str]] = set()
-        for fresh in _volatile_rows(session, keys):
+        for fresh in ti_queries.ti_rows_in_states(session, keys, VOLATILE):
             rows = by_key[(fresh.dag_id, fresh.run_id)]
             row = rows.by_id.get(fresh.id)
             if row is None:
@@ -333,38 +323,10 @@ class RunRowsMemory:
                 rows = gone.pop(fresh.id)
                 rows.update(rows.by_id[fresh.id], fresh)
             failed.update(rows.run_key for rows in gone.values())  # deleted meanwhile
-        prints = _fingerprints(session, keys)
+        prints = ti_queries.state_tallies(session, keys)
         out = []
         for run, rows in kept:
             if rows.run_key in failed or rows.fingerprint() != prints.get(rows.run_key, {}):
                 self._kept.pop(run.id, None)
                 out.append((run, rows))
         return out
-
-
-def _volatile_rows(session: Session, keys: list[tuple[str, str]]) -> list[Any]:
-    table = TaskInstance.__table__
-    cols = [table.c[name] for name in ti_queries.TI_ROW_COLUMNS]
-    stmt: Select[Any] = select(*cols).where(table.c.state.in_(sorted(VOLATILE)))
-    if len(keys) == 1:
-        (dag_id, run_id), = keys
-        stmt = stmt.where(table.c.dag_id == bindparam("d"), table.c.run_id == bindparam("r"))
-        return list(session.execute(stmt, {"d": dag_id, "r": run_id}))
-    return list(session.execute(stmt.where(tuple_(table.c.dag_id, table.c.run_id).in_(keys))))
-
-
-def _fingerprints(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
-    """(dag_id, run_id) -> {state: (count, sum of ids)}: read from the ``(dag_id, run_id, state)``
-    index alone (the id is in every index entry)."""
-    table = TaskInstance.__table__
-    stmt: Select[Any] = select(table.c.dag_id, table.c.run_id, table.c.state, func.count(), func.sum(table.c.id))
-    if len(keys) == 1:
-        (dag_id, run_id), = keys
-        stmt = stmt.where(table.c.dag_id == dag_id, table.c.run_id == run_id)
-    else:
-        stmt = stmt.where(tuple_(table.c.dag_id, table.c.run_id).in_(keys))
-    out: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
-    for dag_id, run_id, state, count, total in session.execute(
-            stmt.group_by(table.c.dag_id, table.c.run_id, table.c.state)):
-        out.setdefault((dag_id, run_id), {})[state] = (int(count), int(total))
-    return out

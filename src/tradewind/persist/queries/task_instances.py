@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, tuple_
+from sqlalchemy import and_, bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.persist.models import Job, TaskInstance, TaskInstanceTry
@@ -70,27 +70,57 @@ def ti_rows_for_runs(session: Session, run_keys: Iterable[tuple[str, str]]) -> l
     if len(keys) == 1:  # the usual case: a statement built once
         (dag_id, run_id), = keys
         return list(session.execute(_one_run_rows_stmt(), {"p_dag_id": dag_id, "p_run_id": run_id}))
+    return list(session.execute(_ti_rows_select().where(_of_runs(keys))))
+
+
+def ti_rows_in_states(session: Session, run_keys: list[tuple[str, str]], states: Iterable[str]) -> list[Any]:
+    """The instances of the given runs that are in ``states``, as rows of :data:`TI_ROW_COLUMNS`
+    (an index range on ``(dag_id, run_id, state)``)."""
     table = TaskInstance.__table__
-    cols = [table.c[name] for name in TI_ROW_COLUMNS]
-    return list(session.execute(select(*cols).where(tuple_(table.c.dag_id, table.c.run_id).in_(keys))))
+    return list(session.execute(_ti_rows_select().where(_of_runs(run_keys), table.c.state.in_(sorted(states)))))
+
+
+def state_tallies(session: Session, run_keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, tuple[int, int]]]:
+    """(dag_id, run_id) -> {state: (instances in it, sum of their ids)}, read from the
+    ``(dag_id, run_id, state)`` index alone (the id is in every index entry): a cheap way to
+    notice that a run's instances moved without reading them."""
+    table = TaskInstance.__table__
+    stmt = (select(table.c.dag_id, table.c.run_id, table.c.state, func.count(), func.sum(table.c.id))
+            .where(_of_runs(run_keys)).group_by(table.c.dag_id, table.c.run_id, table.c.state))
+    out: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+    for dag_id, run_id, state, count, total in session.execute(stmt):
+        out.setdefault((dag_id, run_id), {})[state] = (int(count), int(total))
+    return out
+
+
+def _ti_rows_select() -> Any:
+    table = TaskInstance.__table__
+    return select(*(table.c[name] for name in TI_ROW_COLUMNS))
+
+
+def _of_runs(run_keys: list[tuple[str, str]]) -> Any:
+    """The WHERE clause for the instances of these (dag_id, run_id) runs."""
+    table = TaskInstance.__table__
+    if len(run_keys) == 1:
+        (dag_id, run_id), = run_keys
+        return and_(table.c.dag_id == dag_id, table.c.run_id == run_id)
+    return tuple_(table.c.dag_id, table.c.run_id).in_(run_keys)
 
 
 def ti_rows_by_ids(session: Session, ids: Iterable[int]) -> list[Any]:
     """The instances with these ids as rows of :data:`TI_ROW_COLUMNS` (missing ids: no row)."""
     wanted = list(ids)
     table = TaskInstance.__table__
-    cols = [table.c[name] for name in TI_ROW_COLUMNS]
     out: list[Any] = []
     for start in range(0, len(wanted), 500):  # keep IN lists short
-        out.extend(session.execute(select(*cols).where(table.c.id.in_(wanted[start:start + 500]))))
+        out.extend(session.execute(_ti_rows_select().where(table.c.id.in_(wanted[start:start + 500]))))
     return out
 
 
 @cache
 def _one_run_rows_stmt() -> Any:
     table = TaskInstance.__table__
-    return select(*(table.c[name] for name in TI_ROW_COLUMNS)).where(
-        table.c.dag_id == bindparam("p_dag_id"), table.c.run_id == bindparam("p_run_id"))
+    return _ti_rows_select().where(table.c.dag_id == bindparam("p_dag_id"), table.c.run_id == bindparam("p_run_id"))
 
 
 def tis_by_ids(session: Session, ids: Iterable[int]) -> dict[int, TaskInstance]:
