@@ -28,15 +28,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, case, cast, func, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tradewind.definition.mapped import UnmappableInputError, spec_length, spec_task_ids
 from tradewind.parse.snapshot import DagSnapshot, TaskSnapshot
-from tradewind.definition.xcom_serde import TYPE_KEY
-from tradewind.persist.models import DagRun, TaskInstance, XCom
+from tradewind.persist.models import DagRun, TaskInstance
 from tradewind.persist.queries.task_instances import tis_by_ids
-from tradewind.persist.queries.xcom import decode_value, xcom_clear
+from tradewind.persist.queries.xcom import xcom_clear, xcom_count, xcom_items
 from tradewind.schedule import transitions
 from tradewind.states import FINISHED_TI_STATES, TaskInstanceState
 
@@ -176,11 +175,15 @@ def input_length(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSna
 
     def value_of(task_id: str, key: str) -> Any:
         nonlocal capped
-        if task_id in snap.mapped_task_ids:
-            count: int | None = _count_mapped_values(session, run, task_id, key)
-            value = None
+        counted: tuple[int | None, Any] | None
+        if task_id in snap.mapped_task_ids:  # each instance's value is one item
+            instances = xcom_count(session, run.dag_id, run.run_id, task_id, key)
+            counted = (instances, None) if instances else None
         else:
-            count, value = _count_items(session, run, task_id, key)
+            counted = xcom_items(session, run.dag_id, run.run_id, task_id, key)
+        if counted is None:
+            raise _MissingValue(f"upstream task {task_id!r} pushed no XCom {key!r} to map over")
+        count, value = counted
         if count is None:  # not a plain list/dict (an envelope, a scalar): the value as it was pushed
             return value
         sources[task_id] = count
@@ -191,56 +194,6 @@ def input_length(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSna
 
     length = spec_length(spec, value_of, f"mapped task {task.task_id!r}")
     return InputLength(length, sources, capped)
-
-
-def _count_mapped_values(session: Session, run: DagRun, task_id: str, key: str) -> int:
-    """How many instances of a mapped upstream pushed ``key`` (each value is one item)."""
-    count = session.scalar(select(func.count()).select_from(XCom).where(
-        XCom.dag_id == run.dag_id, XCom.run_id == run.run_id, XCom.task_id == task_id, XCom.key == key))
-    if not count:
-        raise _MissingValue(f"upstream task {task_id!r} pushed no XCom {key!r} to map over")
-    return int(count)
-
-
-def _count_items(session: Session, run: DagRun, task_id: str, key: str) -> tuple[int | None, Any]:
-    """(items, None) for a pushed list or dict, counted by the database where it can;
-    (None, value) for anything else (decoded: a scalar to name in the error, an envelope such as
-    a tuple to count after decoding)."""
-    where = (XCom.dag_id == run.dag_id, XCom.run_id == run.run_id, XCom.task_id == task_id,
-             XCom.map_index == -1, XCom.key == key)
-    counted = _json_count_columns(session)
-    if counted is not None:
-        kind, length, is_envelope = counted
-        row = session.execute(select(kind, length, is_envelope).where(*where)).first()
-        if row is None:
-            raise _MissingValue(f"upstream task {task_id!r} pushed no XCom {key!r} to map over")
-        if row[0] in ("array", "object") and not row[2]:
-            return int(row[1]), None
-    text = session.scalar(select(XCom.value).where(*where))
-    if text is None:
-        raise _MissingValue(f"upstream task {task_id!r} pushed no XCom {key!r} to map over")
-    return None, decode_value(text)
-
-
-def _json_count_columns(session: Session) -> tuple[Any, Any, Any] | None:
-    """SQL for (JSON type, items of an array or object, is a typed envelope) of ``xcom.value`` on
-    this database; None where it has no JSON functions we use (the value is decoded instead)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        value = XCom.value
-        kind = func.json_type(value)
-        each = select(func.count()).select_from(func.json_each(value).table_valued("key")).scalar_subquery()
-        is_envelope = func.json_type(value, f"$.{TYPE_KEY}").is_not(None)
-    elif dialect == "postgresql":
-        value = cast(XCom.value, JSON)
-        kind = func.json_typeof(value)
-        keys = select(func.count()).select_from(func.json_object_keys(value).table_valued("key")).scalar_subquery()
-        array_length = func.json_array_length(value)
-        each = case((kind == "array", array_length), (kind == "object", keys), else_=0)
-        is_envelope = case((kind == "object", value.op("->")(TYPE_KEY).is_not(None)), else_=False)
-    else:
-        return None
-    return kind, each, is_envelope
 
 
 def expand(session: Session, run: DagRun, snap: DagSnapshot, task: TaskSnapshot, row: Any, now: datetime,

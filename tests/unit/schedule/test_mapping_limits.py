@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from schedhelp import make_snapshot, task_dict
 from test_mapping_scheduler import Env, mapped
 from tradewind.persist.models import DagRun, TaskInstance
-from tradewind.schedule.mapping import _count_items, input_length
+from tradewind.persist.queries.xcom import xcom_items
+from tradewind.schedule.mapping import input_length
 
 HUGE = 100_000
 
@@ -50,8 +51,8 @@ def test_the_database_counts_lists_and_dicts_without_handing_the_value_over(conf
     env.complete("small", value=list(range(7)))
     with any_db.session_scope() as s:
         run = s.scalars(select(DagRun)).one()
-        assert _count_items(s, run, "make", "return_value") == (2000, None)
-        assert _count_items(s, run, "small", "return_value") == (7, None)
+        assert xcom_items(s, run.dag_id, run.run_id, "make", "return_value") == (2000, None)
+        assert xcom_items(s, run.dag_id, run.run_id, "small", "return_value") == (7, None)
         counted = input_length(s, run, env.snap, env.snap.task("double"), cap=1025)
         assert (counted.length, counted.capped, counted.sources) == (1025, True, {"make": 2000})
         exact = input_length(s, run, env.snap, env.snap.task("fine"), cap=1025)

@@ -14,9 +14,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import JSON, bindparam, case, cast, delete, func, select
 from sqlalchemy.orm import Session
 
+from tradewind.definition.xcom_serde import TYPE_KEY
 from tradewind.persist.models import XCom
 
 RETURN_KEY = "return_value"
@@ -181,3 +182,49 @@ def xcom_list(
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+# ------------------------------------------------------------------ counting without loading
+def xcom_count(session: Session, dag_id: str, run_id: str, task_id: str, key: str) -> int:
+    """How many instances of the task (every map index) pushed ``key`` in the run."""
+    return int(session.scalar(select(func.count()).select_from(XCom).where(
+        XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id, XCom.key == key)) or 0)
+
+
+def xcom_items(session: Session, dag_id: str, run_id: str, task_id: str, key: str) -> tuple[int | None, Any] | None:
+    """The unmapped instance's value of ``key``: ``(items, None)`` for a pushed list or dict,
+    counted by the database where it can (the value is not loaded); ``(None, value)`` for
+    anything else (decoded: a scalar, or a typed envelope such as a tuple); None when nothing
+    was pushed."""
+    where = (XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id,
+             XCom.map_index == -1, XCom.key == key)
+    counted = _json_count_columns(session)
+    if counted is not None:
+        row = session.execute(select(*counted).where(*where)).first()
+        if row is None:
+            return None
+        kind, length, is_envelope = row
+        if kind in ("array", "object") and not is_envelope:
+            return int(length), None
+    text = session.scalar(select(XCom.value).where(*where))
+    return None if text is None else (None, decode_value(text))
+
+
+def _json_count_columns(session: Session) -> tuple[Any, Any, Any] | None:
+    """SQL for (JSON type, items of an array or object, is a typed envelope) of ``xcom.value`` on
+    this database; None where it has no JSON functions we use (the value is decoded instead)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        value = XCom.value
+        kind = func.json_type(value)
+        each = select(func.count()).select_from(func.json_each(value).table_valued("key")).scalar_subquery()
+        is_envelope = func.json_type(value, f"$.{TYPE_KEY}").is_not(None)
+    elif dialect == "postgresql":
+        value = cast(XCom.value, JSON)
+        kind = func.json_typeof(value)
+        keys = select(func.count()).select_from(func.json_object_keys(value).table_valued("key")).scalar_subquery()
+        each = case((kind == "array", func.json_array_length(value)), (kind == "object", keys), else_=0)
+        is_envelope = case((kind == "object", value.op("->")(TYPE_KEY).is_not(None)), else_=False)
+    else:
+        return None
+    return kind, each, is_envelope
