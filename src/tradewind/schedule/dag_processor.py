@@ -400,23 +400,13 @@ class DagProcessor:
         """Whether a folder of the last listing changed its mtime (an entry was added, removed or
         renamed, as editors do when saving), or (every _FILE_POLL seconds) a file of it did (written
         in place): cheap enough to check between listings."""
-        for folder, mtime in self._dir_mtimes.items():
-            try:
-                if os.stat(folder).st_mtime != mtime:
-                    return True
-            except OSError:
-                return True
+        if _any_mtime_moved(self._dir_mtimes):
+            return True
         now = time.monotonic()
         if now < self._next_file_poll:
             return False
         self._next_file_poll = now + _FILE_POLL
-        for path, mtime in self._file_mtimes.items():
-            try:
-                if os.stat(path).st_mtime != mtime:
-                    return True
-            except OSError:
-                return True
-        return False
+        return _any_mtime_moved(self._file_mtimes)
 
     def _safely(self, step: Callable[[], Any], what: str) -> None:
         try:
@@ -455,6 +445,17 @@ class DagProcessor:
                 end_job(session, self.job_id, self.clock(), state=state)
         except Exception:  # noqa: BLE001 - stopping anyway
             log.exception("DAG processor: could not record its end")
+
+
+def _any_mtime_moved(mtimes: dict[str, float]) -> bool:
+    """Whether a path's mtime differs from the one noted (or the path is gone)."""
+    for path, mtime in mtimes.items():
+        try:
+            if os.stat(path).st_mtime != mtime:
+                return True
+        except OSError:
+            return True
+    return False
 
 
 def _file_mtimes(files: list[str]) -> dict[str, float]:
