@@ -18,6 +18,7 @@ from tradewind.parse.dagbag import FileParseResult, parse_file
 from tradewind.parse.snapshot import snapshot_hash
 from tradewind.persist.db import Database
 from tradewind.persist.models import DagModel, DagVersion, ParsedFile
+from tradewind.persist.queries import IN_CHUNK
 from tradewind.persist.queries import dags as q
 from tradewind.schedule.dag_processor import DagProcessor, ParseSummary
 
@@ -71,7 +72,7 @@ def test_a_batch_the_database_refuses_is_stored_file_by_file(config: Config, db:
 def test_storing_more_files_than_one_in_list_holds(config: Config, db: Database) -> None:
     path = write(config.dags_folder, "template_dag.py", dag_file("template"))
     template = parse_file(path, timeout=30).dags[0]
-    count = q._IN_CHUNK + 20
+    count = IN_CHUNK + 20
     results = []
     for n in range(count):
         snap = copy.deepcopy(template)

@@ -16,7 +16,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ from tradewind.persist.models import (
     ImportError_,
     ParsedFile,
 )
+from tradewind.persist.queries import in_chunks
 from tradewind.persist.queries.assets import sync_dag_assets
 from tradewind.persist.queries.import_errors import (
     clear_import_errors_for_file,
@@ -123,35 +124,25 @@ class _Batch:
     rows: list[Any] = field(default_factory=list)
 
 
-#: Values per IN (...) list, well below SQLite's and PostgreSQL's bound-parameter limits.
-_IN_CHUNK = 500
-
-
-def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
-    values = sorted(set(values))
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start:start + _IN_CHUNK]
-
-
 def _preload(session: Session, results: Sequence[FileParseResult]) -> _Batch:
     filelocs = {result.fileloc for result in results}
     dag_ids = {snap["dag_id"] for result in results for snap in result.dags}
     models: dict[str, DagModel] = {}
-    for chunk in _chunks(dag_ids):
+    for chunk in in_chunks(dag_ids):
         models.update((m.dag_id, m) for m in session.scalars(select(DagModel).where(DagModel.dag_id.in_(chunk))))
-    for chunk in _chunks(filelocs):
+    for chunk in in_chunks(filelocs):
         models.update((m.dag_id, m) for m in session.scalars(select(DagModel).where(DagModel.fileloc.in_(chunk))))
     parsed: dict[str, ParsedFile] = {}
-    for chunk in _chunks(filelocs | {m.fileloc for m in models.values()}):
+    for chunk in in_chunks(filelocs | {m.fileloc for m in models.values()}):
         parsed.update((p.fileloc, p) for p in session.scalars(select(ParsedFile).where(ParsedFile.fileloc.in_(chunk))))
     rows: list[Any] = []
-    for chunk in _chunks(m.latest_version_id for m in models.values() if m.latest_version_id):
+    for chunk in in_chunks(m.latest_version_id for m in models.values() if m.latest_version_id):
         rows += session.scalars(select(DagVersion).options(defer(DagVersion.snapshot)).where(DagVersion.id.in_(chunk)))
     error_files: set[str] = set()
-    for chunk in _chunks(filelocs):
+    for chunk in in_chunks(filelocs):
         error_files.update(session.scalars(select(ImportError_.filename).where(ImportError_.filename.in_(chunk))))
     kept_code: set[str] = set()
-    for chunk in _chunks(r.content_hash for r in results if r.content_hash):
+    for chunk in in_chunks(r.content_hash for r in results if r.content_hash):
         kept_code.update(session.scalars(select(DagCode.source_hash).where(DagCode.source_hash.in_(chunk))))
     return _Batch(models, error_files, kept_code, parsed, rows)
 

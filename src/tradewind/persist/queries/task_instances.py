@@ -12,6 +12,7 @@ from sqlalchemy import and_, bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.persist.models import Job, TaskInstance, TaskInstanceTry
+from tradewind.persist.queries import in_chunks
 
 
 def get_ti(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance | None:
@@ -109,11 +110,10 @@ def _of_runs(run_keys: list[tuple[str, str]]) -> Any:
 
 def ti_rows_by_ids(session: Session, ids: Iterable[int]) -> list[Any]:
     """The instances with these ids as rows of :data:`TI_ROW_COLUMNS` (missing ids: no row)."""
-    wanted = list(ids)
     table = TaskInstance.__table__
     out: list[Any] = []
-    for start in range(0, len(wanted), 500):  # keep IN lists short
-        out.extend(session.execute(_ti_rows_select().where(table.c.id.in_(wanted[start:start + 500]))))
+    for chunk in in_chunks(ids):
+        out.extend(session.execute(_ti_rows_select().where(table.c.id.in_(chunk))))
     return out
 
 
@@ -133,8 +133,8 @@ def tis_by_ids(session: Session, ids: Iterable[int]) -> dict[int, TaskInstance]:
             found[ti_id] = obj  # type: ignore[assignment]
         else:
             missing.append(ti_id)
-    for start in range(0, len(missing), 500):  # keep IN lists short
-        for obj in session.scalars(select(TaskInstance).where(TaskInstance.id.in_(missing[start:start + 500]))):
+    for chunk in in_chunks(missing):
+        for obj in session.scalars(select(TaskInstance).where(TaskInstance.id.in_(chunk))):
             found[obj.id] = obj
     return found
 
