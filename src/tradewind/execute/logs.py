@@ -204,9 +204,7 @@ class TryLogCapture:
         echo: IO[str] | None = None,
     ) -> None:
         self.path = path
-        self.level = logging.getLevelName(level.upper()) if isinstance(level, str) else level
-        if not isinstance(self.level, int):
-            raise ValueError(f"unknown logging level {level!r} in [logging] logging_level")
+        self.level = _level_number(level)
         self.capture_fds = capture_fds
         self.echo = echo
         self._handlers: list[logging.Handler] = []
@@ -277,8 +275,12 @@ def _set_level(logger: logging.Logger, level: int) -> None:
 
 def task_log_level(config: Any) -> int:
     """``[logging] logging_level`` as a number (ValueError naming the setting if unknown)."""
-    raw = config.get("logging", "logging_level", "INFO")
-    level = logging.getLevelName(str(raw).upper())
-    if not isinstance(level, int):
-        raise ValueError(f"unknown logging level {raw!r} in [logging] logging_level")
-    return level
+    return _level_number(config.get("logging", "logging_level", "INFO"))
+
+
+def _level_number(level: int | str) -> int:
+    """A level name (any case) or number as a number (ValueError naming the setting if unknown)."""
+    number = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    if not isinstance(number, int):
+        raise ValueError(f"unknown logging level {level!r} in [logging] logging_level")
+    return number
